@@ -1,0 +1,3 @@
+module github.com/lockstepdb/lockstep
+
+go 1.26.8
