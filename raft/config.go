@@ -1,0 +1,125 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+)
+
+// Config configures one node's core. Zero values of the optional fields get
+// the defaults documented on each.
+type Config struct {
+	// ID is this node's identity; it must not be None.
+	ID NodeID
+	// Storage is the node's durable log. Required.
+	Storage Storage
+	// Random is the only source of randomness the core uses (for the
+	// election timeout). Required: the simulator hands each node a seeded
+	// source so that runs replay exactly; the runtime hands a random one.
+	Random rand.Source
+	// InitialMembership bootstraps a brand-new cluster without any log
+	// entries: it is used only when Storage holds no membership yet.
+	InitialMembership Membership
+	// Applied is the last index the application has already applied (for
+	// example, recovered with its state). Committed entries after it will
+	// be delivered again; entries at or before it never are.
+	Applied uint64
+
+	// ElectionTicks is E: a follower that hears from no leader for a
+	// randomized timeout in [E, 2E) ticks starts an election (Raft §5.2).
+	// Default 10.
+	ElectionTicks int
+	// HeartbeatTicks is how often a leader sends heartbeats. It must be
+	// smaller than ElectionTicks. Default 1.
+	HeartbeatTicks int
+
+	// DisablePreVote turns PreVote off (it is on by default): with PreVote
+	// a node first asks whether it could win before it increments its
+	// term, so a node that was partitioned away cannot force a healthy
+	// leader to step down when it returns (thesis §9.6).
+	DisablePreVote bool
+	// DisableCheckQuorum turns CheckQuorum off (it is on by default): with
+	// it a leader that has not heard from a quorum within an election
+	// timeout steps down, and followers that heard from a leader within
+	// the election timeout ignore vote requests (thesis §6.2, §4.2.3).
+	DisableCheckQuorum bool
+
+	// MaxAppendBytes bounds the entry bytes of one append message (the
+	// first entry is always sent whatever its size). Default 1 MiB.
+	MaxAppendBytes uint64
+	// MaxInflightAppends bounds how many append messages may be in flight,
+	// unacknowledged, to one follower while replicating in pipeline.
+	// Default 256.
+	MaxInflightAppends int
+	// MaxInflightBytes bounds the entry bytes in flight to one follower;
+	// 0 means no byte limit beyond MaxInflightAppends x MaxAppendBytes.
+	MaxInflightBytes uint64
+	// MaxUncommittedBytes bounds the payload bytes a leader accepts beyond
+	// its commit index; proposals past it fail with ErrProposalDropped so
+	// that a leader cut off from its followers does not grow without
+	// limit. 0 means no limit.
+	MaxUncommittedBytes uint64
+}
+
+func (c *Config) withDefaults() Config {
+	out := *c
+	if out.ElectionTicks == 0 {
+		out.ElectionTicks = 10
+	}
+	if out.HeartbeatTicks == 0 {
+		out.HeartbeatTicks = 1
+	}
+	if out.MaxAppendBytes == 0 {
+		out.MaxAppendBytes = 1 << 20
+	}
+	if out.MaxInflightAppends == 0 {
+		out.MaxInflightAppends = 256
+	}
+	return out
+}
+
+func (c *Config) validate() error {
+	if c.ID == None {
+		return errors.New("raft: config: ID must not be zero")
+	}
+	if c.Storage == nil {
+		return errors.New("raft: config: Storage is required")
+	}
+	if c.Random == nil {
+		return errors.New("raft: config: Random is required (the core draws no randomness of its own)")
+	}
+	if c.ElectionTicks < 2 {
+		return fmt.Errorf("raft: config: ElectionTicks %d must be at least 2", c.ElectionTicks)
+	}
+	if c.HeartbeatTicks < 1 || c.HeartbeatTicks >= c.ElectionTicks {
+		return fmt.Errorf("raft: config: HeartbeatTicks %d must be in [1, ElectionTicks=%d)", c.HeartbeatTicks, c.ElectionTicks)
+	}
+	if c.MaxInflightAppends < 1 {
+		return fmt.Errorf("raft: config: MaxInflightAppends %d must be positive", c.MaxInflightAppends)
+	}
+	return validateMembership(c.InitialMembership)
+}
+
+// validateMembership checks that a membership names each node once.
+func validateMembership(m Membership) error {
+	seen := map[NodeID]string{}
+	check := func(role string, ids []NodeID) error {
+		for _, id := range ids {
+			if id == None {
+				return fmt.Errorf("raft: membership: %s list contains node ID 0", role)
+			}
+			if previous, dup := seen[id]; dup && !(previous == "outgoing voter" && role == "voter") && !(previous == "voter" && role == "outgoing voter") {
+				return fmt.Errorf("raft: membership: node %d is both %s and %s", id, previous, role)
+			}
+			seen[id] = role
+		}
+		return nil
+	}
+	if err := check("voter", m.Voters); err != nil {
+		return err
+	}
+	if err := check("outgoing voter", m.OutgoingVoters); err != nil {
+		return err
+	}
+	return check("learner", m.Learners)
+}

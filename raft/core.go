@@ -1,0 +1,267 @@
+// Package raft is lockstep's consensus core: the Raft protocol as a pure,
+// deterministic state machine. It has no goroutines, clocks, I/O or
+// randomness of its own. The caller (the runtime in node/, or the simulator
+// in sim/) feeds it inputs — Tick, Step, Propose — and drains its outputs
+// as a Ready batch, which it acknowledges with Advance.
+//
+// The persistence contract: a Ready's HardState and Entries must be durable
+// before any message in Ready.SendAfterPersist is sent and before
+// CommittedEntries are applied; Ready.SendNow may be sent at once. The core
+// puts a message in SendNow only when it depends on nothing that is not yet
+// durable: a leader's appends and heartbeats, whose term was made durable
+// when the node campaigned. The leader's own new entries may thus travel to
+// followers while the leader writes them (thesis §10.2.1), but the leader
+// counts itself towards a quorum only once Advance reports them durable.
+//
+// References: "In Search of an Understandable Consensus Algorithm" (Ongaro
+// and Ousterhout, 2014), cited as Raft §N, and Ongaro's dissertation
+// "Consensus: Bridging Theory and Practice" (2014), cited as thesis §N.
+package raft
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/lockstepdb/lockstep/raft/quorum"
+)
+
+// Core is one node's consensus state machine. It is not safe for concurrent
+// use: one goroutine owns it and calls every method.
+type Core struct {
+	id     NodeID
+	config Config
+	random *rand.Rand
+
+	// Persistent state (Raft Figure 2), durable once a Ready carrying it
+	// has been advanced.
+	term uint64
+	vote NodeID
+	log  *raftLog
+
+	role       Role
+	leader     NodeID
+	membership Membership
+
+	// progress is the leader's view of every member, itself included.
+	progress map[NodeID]*progress
+	// votes collects (pre-)vote responses while campaigning.
+	votes map[NodeID]bool
+
+	electionElapsed           int
+	heartbeatElapsed          int
+	randomizedElectionTimeout int
+
+	// uncommittedBytes is the payload a leader accepted beyond its commit.
+	uncommittedBytes uint64
+
+	// Outputs waiting for the next Ready.
+	sendNow          []Message
+	sendAfterPersist []Message
+	// broadcastPending defers sending new entries until the next Ready, so
+	// that every proposal made in between travels in one append per
+	// follower.
+	broadcastPending bool
+	// commitBroadcastPending makes that broadcast include followers with
+	// nothing new to receive but a commit index to learn.
+	commitBroadcastPending bool
+
+	// durableHardState is the hard state as last persisted.
+	durableHardState HardState
+	// readyOutstanding is true between Ready and Advance.
+	readyOutstanding bool
+}
+
+// NewCore builds a node's core from its configuration and the state in its
+// Storage. A node restarted from its persisted hard state and log resumes
+// as a follower in its persisted term, keeping its vote.
+func NewCore(config Config) (*Core, error) {
+	config = config.withDefaults()
+	if err := config.validate(); err != nil {
+		return nil, err
+	}
+	hardState, membership, err := config.Storage.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("raft: read initial state: %w", err)
+	}
+	if len(membership.Voters) == 0 {
+		membership = config.InitialMembership.Clone()
+	}
+	if len(membership.Voters) == 0 {
+		return nil, fmt.Errorf("raft: node %d: no membership in storage or config", config.ID)
+	}
+	core := &Core{
+		id:               config.ID,
+		config:           config,
+		random:           rand.New(config.Random),
+		term:             hardState.Term,
+		vote:             hardState.Vote,
+		membership:       membership,
+		durableHardState: hardState,
+	}
+	core.log = newRaftLog(config.Storage, hardState.Commit, config.Applied)
+	core.becomeFollower(hardState.Term, None)
+	return core, nil
+}
+
+// ID returns the node's ID.
+func (c *Core) ID() NodeID { return c.id }
+
+func (c *Core) hardState() HardState {
+	return HardState{Term: c.term, Vote: c.vote, Commit: c.log.committed}
+}
+
+// voters returns the quorum configuration.
+func (c *Core) voters() quorum.Joint[NodeID] {
+	return quorum.Joint[NodeID]{Incoming: c.membership.Voters, Outgoing: c.membership.OutgoingVoters}
+}
+
+// isVoter reports whether id takes part in quorums.
+func (c *Core) isVoter(id NodeID) bool {
+	return slices.Contains(c.membership.Voters, id) || slices.Contains(c.membership.OutgoingVoters, id)
+}
+
+// members returns every node that receives the log: voters and learners.
+func (c *Core) members() []NodeID {
+	all := slices.Concat(c.membership.Voters, c.membership.OutgoingVoters, c.membership.Learners)
+	slices.Sort(all)
+	return slices.Compact(all)
+}
+
+// send queues a message. It fills in From and, unless set, Term. Leader
+// appends and heartbeats go out at once; everything else waits until the
+// state it reports on is durable (the persistence contract).
+func (c *Core) send(m Message) {
+	m.From = c.id
+	if m.Term == 0 {
+		m.Term = c.term
+	}
+	leaderTraffic := m.Type == MessageAppend || m.Type == MessageHeartbeat
+	if leaderTraffic && c.role == RoleLeader && c.durableHardState.Term == c.term {
+		c.sendNow = append(c.sendNow, m)
+		return
+	}
+	c.sendAfterPersist = append(c.sendAfterPersist, m)
+}
+
+func (c *Core) resetElectionTimer() {
+	c.electionElapsed = 0
+	c.heartbeatElapsed = 0
+	// Randomized in [E, 2E) so that split votes are rare (Raft §5.2).
+	c.randomizedElectionTimeout = c.config.ElectionTicks + c.random.IntN(c.config.ElectionTicks)
+}
+
+// becomeFollower moves to term as a follower of leader (None if unknown).
+// A new term clears the vote: at most one vote per term (Raft §5.2).
+func (c *Core) becomeFollower(term uint64, leader NodeID) {
+	if term < c.term {
+		panic(fmt.Sprintf("raft: node %d: term would go backwards from %d to %d", c.id, c.term, term))
+	}
+	if term > c.term {
+		c.term = term
+		c.vote = None
+	}
+	c.role = RoleFollower
+	c.leader = leader
+	c.progress = nil
+	c.votes = nil
+	c.uncommittedBytes = 0
+	c.broadcastPending = false
+	c.commitBroadcastPending = false
+	c.resetElectionTimer()
+}
+
+// Step feeds a message from another node into the core. It returns an
+// error wrapping ErrInvalidMessage, and changes nothing, if the message is
+// malformed or not addressed to this node. Call it only from the goroutine
+// that owns the core, and not between Ready and Advance.
+func (c *Core) Step(m Message) error {
+	c.checkNoReadyOutstanding("Step")
+	if err := c.validateMessage(m); err != nil {
+		return err
+	}
+	switch {
+	case m.Term > c.term:
+		if (m.Type == MessageVote || m.Type == MessagePreVote) && c.inLeaderLease() {
+			// We heard from a leader less than an election timeout ago:
+			// ignore the vote request without adopting its term, so that
+			// a node that was cut off cannot depose a leader that still
+			// has a quorum (thesis §4.2.3).
+			return nil
+		}
+		switch {
+		case m.Type == MessagePreVote:
+			// A pre-vote request does not change anyone's term.
+		case m.Type == MessagePreVoteResponse && !m.Reject:
+			// A granted pre-vote carries the term the candidate asked
+			// about, which nobody holds yet.
+		case m.Type == MessageAppend || m.Type == MessageHeartbeat:
+			c.becomeFollower(m.Term, m.From)
+		default:
+			c.becomeFollower(m.Term, None)
+		}
+	case m.Term < c.term:
+		c.answerStaleTerm(m)
+		return nil
+	}
+
+	switch m.Type {
+	case MessageVote, MessagePreVote:
+		c.handleVoteRequest(m)
+		return nil
+	}
+	switch c.role {
+	case RoleLeader:
+		c.stepLeader(m)
+	case RoleCandidate, RolePreCandidate:
+		c.stepCandidate(m)
+	default:
+		c.stepFollower(m)
+	}
+	return nil
+}
+
+// answerStaleTerm handles a message from a lower term: it is never acted
+// upon (terms are fencing tokens, Raft §5.1), but some deserve an answer.
+func (c *Core) answerStaleTerm(m Message) {
+	switch m.Type {
+	case MessageAppend, MessageHeartbeat:
+		// A leader of an old term. Tell it our term so it steps down.
+		// Without this, with CheckQuorum or PreVote on, a node whose term
+		// rose while partitioned could neither win an election (PreVote
+		// fails while the others follow a leader) nor make that leader
+		// learn of its term, and would stay out of the cluster for good.
+		c.send(Message{Type: MessageAppendResponse, To: m.From})
+	case MessagePreVote:
+		// Tell the pre-candidate its term is stale, so it catches up.
+		c.send(Message{Type: MessagePreVoteResponse, To: m.From, Reject: true})
+	}
+}
+
+func (c *Core) validateMessage(m Message) error {
+	if m.To != c.id {
+		return fmt.Errorf("%w: %s addressed to node %d, this is node %d", ErrInvalidMessage, m.Type, m.To, c.id)
+	}
+	if m.From == None || m.From == c.id {
+		return fmt.Errorf("%w: %s from invalid sender %d", ErrInvalidMessage, m.Type, m.From)
+	}
+	if _, known := messageTypeNames[m.Type]; !known {
+		return fmt.Errorf("%w: unknown message type %d from node %d", ErrInvalidMessage, uint8(m.Type), m.From)
+	}
+	if m.Term == 0 {
+		return fmt.Errorf("%w: %s from node %d carries no term", ErrInvalidMessage, m.Type, m.From)
+	}
+	for i, entry := range m.Entries {
+		if entry.Index != m.LogIndex+uint64(i)+1 || entry.Term > m.Term || entry.Term == 0 {
+			return fmt.Errorf("%w: %s from node %d: entry %d (index %d, term %d) does not follow %d/%d within term %d",
+				ErrInvalidMessage, m.Type, m.From, i, entry.Index, entry.Term, m.LogIndex, m.LogTerm, m.Term)
+		}
+	}
+	return nil
+}
+
+func (c *Core) checkNoReadyOutstanding(operation string) {
+	if c.readyOutstanding {
+		panic(fmt.Sprintf("raft: %s called between Ready and Advance; persist and send the Ready, then call Advance first", operation))
+	}
+}

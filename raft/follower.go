@@ -1,0 +1,52 @@
+package raft
+
+// stepFollower handles messages while following.
+func (c *Core) stepFollower(m Message) {
+	switch m.Type {
+	case MessageAppend:
+		c.leader = m.From
+		c.electionElapsed = 0
+		c.handleAppend(m)
+	case MessageHeartbeat:
+		c.leader = m.From
+		c.electionElapsed = 0
+		c.handleHeartbeat(m)
+	}
+}
+
+// handleAppend is the receiver side of AppendEntries (Raft Figure 2, §5.3).
+// Its answer is queued in SendAfterPersist: a success acknowledges entries,
+// which the leader will count towards a quorum, so it must not leave before
+// they are durable.
+func (c *Core) handleAppend(m Message) {
+	if m.LogIndex < c.log.committed {
+		// The append starts inside our committed prefix, which matches the
+		// leader's (Leader Completeness): it is a stale duplicate.
+		c.send(Message{Type: MessageAppendResponse, To: m.From, Index: c.log.committed})
+		return
+	}
+	lastNew, ok := c.log.appendFollower(m.LogIndex, m.LogTerm, m.Entries)
+	if !ok {
+		// The consistency check failed: we hold no entry at LogIndex with
+		// LogTerm. Hint where our log may match, so the leader can skip
+		// every entry of a term that conflicts instead of backing up one
+		// index per round trip (Raft §5.3, the optimization it describes).
+		hintIndex, hintTerm := c.log.findConflictByTerm(min(m.LogIndex, c.log.lastIndex()), m.LogTerm)
+		c.send(Message{Type: MessageAppendResponse, To: m.From, Reject: true, Index: m.LogIndex, HintIndex: hintIndex, HintTerm: hintTerm})
+		return
+	}
+	// Our log now matches the leader's up to lastNew, and no further is
+	// verified: entries beyond it may be stale, so the commit index learnt
+	// from the leader is capped there.
+	c.log.commitTo(min(m.Commit, lastNew))
+	c.send(Message{Type: MessageAppendResponse, To: m.From, Index: lastNew})
+}
+
+// handleHeartbeat learns the commit index from a heartbeat. The leader caps
+// it at our match index, which our log holds in agreement with the leader.
+func (c *Core) handleHeartbeat(m Message) {
+	if m.Commit <= c.log.lastIndex() {
+		c.log.commitTo(m.Commit)
+	}
+	c.send(Message{Type: MessageHeartbeatResponse, To: m.From})
+}

@@ -1,0 +1,204 @@
+package raft
+
+import "fmt"
+
+// Propose appends a command to the leader's log and returns the index and
+// term it will occupy: the command is committed if and only if the entry
+// at that index has that term once the index is committed, so a caller can
+// wait for exactly that outcome. On a node that is not the leader it
+// returns a *NotLeaderError naming the known leader. The entry reaches the
+// followers with the next Ready, batched with every other proposal made
+// before it. Call it only from the goroutine that owns the core, and not
+// between Ready and Advance.
+func (c *Core) Propose(command []byte) (index, term uint64, err error) {
+	c.checkNoReadyOutstanding("Propose")
+	if c.role != RoleLeader {
+		return 0, 0, &NotLeaderError{Leader: c.leader, Term: c.term}
+	}
+	size := uint64(len(command))
+	limit := c.config.MaxUncommittedBytes
+	if limit > 0 && c.uncommittedBytes > 0 && c.uncommittedBytes+size > limit {
+		return 0, 0, ErrProposalDropped
+	}
+	c.uncommittedBytes += size
+	index = c.log.lastIndex() + 1
+	c.log.appendLeader([]Entry{{Index: index, Term: c.term, Type: EntryNormal, Data: command}})
+	c.broadcastPending = true
+	return index, c.term, nil
+}
+
+// becomeLeader takes office after winning an election in the current term.
+func (c *Core) becomeLeader() {
+	if c.role != RoleCandidate {
+		panic(fmt.Sprintf("raft: node %d: only a candidate can become leader (role %s)", c.id, c.role))
+	}
+	c.role = RoleLeader
+	c.leader = c.id
+	c.votes = nil
+	c.resetElectionTimer()
+	last := c.log.lastIndex()
+	c.progress = make(map[NodeID]*progress)
+	for _, id := range c.members() {
+		// Raft Figure 2: nextIndex starts just past the leader's log.
+		c.progress[id] = newProgress(last+1, c.config.MaxInflightAppends, c.config.MaxInflightBytes)
+	}
+	self := c.progress[c.id]
+	self.match = c.log.durableLastIndex()
+	self.next = last + 1
+	self.state = stateReplicate
+	// A leader cannot commit entries of earlier terms by counting
+	// replicas (Raft §5.4.2), so it appends an empty entry of its own
+	// term at once: committing it commits everything before it.
+	c.log.appendLeader([]Entry{{Index: last + 1, Term: c.term, Type: EntryNormal}})
+	c.broadcastPending = true
+}
+
+// stepLeader handles messages while leading.
+func (c *Core) stepLeader(m Message) {
+	pr := c.progress[m.From]
+	if pr == nil {
+		return // not a member
+	}
+	pr.recentActive = true
+	switch m.Type {
+	case MessageAppendResponse:
+		c.handleAppendResponse(m, pr)
+	case MessageHeartbeatResponse:
+		c.handleHeartbeatResponse(m, pr)
+	}
+}
+
+func (c *Core) handleAppendResponse(m Message, pr *progress) {
+	if m.Reject {
+		// The follower's log does not hold our entry at m.Index. Map its
+		// hint into our log: the largest index at or below the hint whose
+		// term is at most the hinted term is the first place both logs may
+		// agree, so every index above it is skipped in one round trip.
+		nextGuess := m.HintIndex + 1
+		if m.HintTerm > 0 {
+			matchIndex, _ := c.log.findConflictByTerm(m.HintIndex, m.HintTerm)
+			nextGuess = matchIndex + 1
+		}
+		if pr.rejected(m.Index, nextGuess) {
+			c.sendAppends(m.From, pr, true)
+		}
+		return
+	}
+	if m.Index > c.log.lastIndex() {
+		return // acknowledges entries we never had: not from our term's log
+	}
+	wasProbing := pr.state == stateProbe
+	if pr.acknowledge(m.Index) {
+		if wasProbing {
+			// The logs now match up to Match: stream the rest.
+			pr.becomeReplicate()
+		}
+		if c.maybeCommit() {
+			c.commitBroadcastPending = true
+			c.broadcastPending = true
+		}
+	}
+	c.sendAppends(m.From, pr, false)
+}
+
+func (c *Core) handleHeartbeatResponse(m Message, pr *progress) {
+	pr.probeSent = false
+	if pr.state == stateReplicate && pr.inflights.full() {
+		// The follower is alive but nothing came back for a whole window:
+		// an append or its answer was lost. Free a slot so the pipeline
+		// moves; the empty probe below finds where the follower is.
+		pr.inflights.freeFirst()
+	}
+	if pr.match < c.log.lastIndex() {
+		// An empty append at next-1 is rejected if the follower lost
+		// anything in between, which drops us back to probing there.
+		c.sendAppends(m.From, pr, true)
+	}
+}
+
+// maybeCommit advances the commit index to the largest index a quorum holds
+// durably, but only if that entry is of the current term (Raft §5.4.2,
+// Figure 8): counting replicas of an older term's entry is not enough, as
+// a leader of another term may still overwrite it.
+func (c *Core) maybeCommit() bool {
+	index := c.voters().CommittedIndex(func(id NodeID) uint64 {
+		if pr := c.progress[id]; pr != nil {
+			return pr.match
+		}
+		return 0
+	})
+	if index <= c.log.committed || c.log.termOrZero(index) != c.term {
+		return false
+	}
+	return c.log.commitTo(index)
+}
+
+// sendAppends sends the follower what it lacks, as many appends as flow
+// control allows. With sendEmpty it sends one append even if there are no
+// entries to carry (to probe, or to announce the commit index).
+func (c *Core) sendAppends(to NodeID, pr *progress, sendEmpty bool) {
+	for c.sendAppend(to, pr, sendEmpty) {
+		sendEmpty = false
+		if pr.state != stateReplicate {
+			return
+		}
+	}
+}
+
+// sendAppend sends one append to the follower and reports whether it did.
+func (c *Core) sendAppend(to NodeID, pr *progress, sendEmpty bool) bool {
+	if pr.isPaused() {
+		return false
+	}
+	last := c.log.lastIndex()
+	prevIndex := pr.next - 1
+	prevTerm, err := c.log.term(prevIndex)
+	if err != nil {
+		panic(fmt.Sprintf("raft: leader %d: term of entry %d for follower %d: %v", c.id, prevIndex, to, err))
+	}
+	var entries []Entry
+	if pr.next <= last {
+		entries, err = c.log.slice(pr.next, last+1, c.config.MaxAppendBytes)
+		if err != nil {
+			panic(fmt.Sprintf("raft: leader %d: entries from %d for follower %d: %v", c.id, pr.next, to, err))
+		}
+	}
+	if len(entries) == 0 && !sendEmpty {
+		return false
+	}
+	var bytes uint64
+	for _, entry := range entries {
+		bytes += entry.Size()
+	}
+	c.send(Message{Type: MessageAppend, To: to, LogIndex: prevIndex, LogTerm: prevTerm, Entries: entries, Commit: c.log.committed})
+	pr.sentEntries(len(entries), prevIndex+uint64(len(entries)), bytes)
+	return true
+}
+
+// flushBroadcast sends the entries proposed since the last Ready, and the
+// new commit index, to every follower.
+func (c *Core) flushBroadcast() {
+	if !c.broadcastPending || c.role != RoleLeader {
+		return
+	}
+	for _, id := range c.members() {
+		if id != c.id {
+			c.sendAppends(id, c.progress[id], c.commitBroadcastPending)
+		}
+	}
+	c.broadcastPending = false
+	c.commitBroadcastPending = false
+}
+
+// broadcastHeartbeat asserts leadership to every follower. The commit index
+// it carries is capped at what the follower is known to hold, since a
+// heartbeat does not carry the log consistency check.
+func (c *Core) broadcastHeartbeat() {
+	for _, id := range c.members() {
+		if id == c.id {
+			continue
+		}
+		commit := min(c.progress[id].match, c.log.committed)
+		c.send(Message{Type: MessageHeartbeat, To: id, Commit: commit})
+	}
+}

@@ -1,0 +1,108 @@
+package raft
+
+import "fmt"
+
+// Ready is a batch of the core's outputs. The runtime handles it in this
+// order, then calls Advance:
+//
+//  1. send SendNow (it may do so at once, in parallel with step 2);
+//  2. make Entries and then HardState durable (Entries may replace a
+//     suffix of the durable log: every durable entry at or after
+//     Entries[0].Index is discarded);
+//  3. send SendAfterPersist;
+//  4. apply CommittedEntries, in order.
+type Ready struct {
+	// HardState is the term, vote and commit index to persist; the zero
+	// value means unchanged.
+	HardState HardState
+	// Entries are the new log entries to persist.
+	Entries []Entry
+	// CommittedEntries are committed and not yet applied. Some may be in
+	// Entries: apply them only after Entries are durable.
+	CommittedEntries []Entry
+	// SendNow holds messages that depend on nothing unpersisted.
+	SendNow []Message
+	// SendAfterPersist holds messages that may leave only once HardState
+	// and Entries are durable.
+	SendAfterPersist []Message
+}
+
+// maxApplyBytesPerReady bounds CommittedEntries in one Ready, so that a node
+// catching up applies in steps instead of loading its whole log at once.
+const maxApplyBytesPerReady = 64 << 20
+
+// HasReady reports whether Ready would return anything.
+func (c *Core) HasReady() bool {
+	if c.readyOutstanding {
+		return false
+	}
+	return c.broadcastPending ||
+		len(c.sendNow) > 0 || len(c.sendAfterPersist) > 0 ||
+		len(c.log.unstable) > 0 ||
+		c.log.hasEntriesToApply() ||
+		c.hardState() != c.durableHardState
+}
+
+// Ready returns the pending outputs. Until Advance is called, the core
+// accepts no input. Call it only from the goroutine that owns the core.
+func (c *Core) Ready() Ready {
+	c.checkNoReadyOutstanding("Ready")
+	c.flushBroadcast()
+	ready := Ready{
+		Entries:          c.log.unstable,
+		CommittedEntries: c.log.entriesToApply(maxApplyBytesPerReady),
+		SendNow:          c.sendNow,
+		SendAfterPersist: c.sendAfterPersist,
+	}
+	if hardState := c.hardState(); hardState != c.durableHardState {
+		ready.HardState = hardState
+	}
+	c.sendNow, c.sendAfterPersist = nil, nil
+	c.readyOutstanding = true
+	return ready
+}
+
+// Advance tells the core that the Ready it returned last was handled: its
+// HardState and Entries are durable and its CommittedEntries applied. A
+// leader now counts its own new entries towards a quorum.
+func (c *Core) Advance(ready Ready) {
+	if !c.readyOutstanding {
+		panic("raft: Advance called without an outstanding Ready")
+	}
+	c.readyOutstanding = false
+	if !ready.HardState.IsEmpty() {
+		c.durableHardState = ready.HardState
+	}
+	if n := len(ready.Entries); n > 0 {
+		last := ready.Entries[n-1]
+		if !c.log.matchTerm(last.Index, last.Term) {
+			panic(fmt.Sprintf("raft: Advance: persisted entry %d/%d is not in the log", last.Index, last.Term))
+		}
+		c.log.stableTo(last.Index)
+	}
+	if n := len(ready.CommittedEntries); n > 0 {
+		c.log.applied = ready.CommittedEntries[n-1].Index
+		if c.role == RoleLeader {
+			c.releaseUncommitted(ready.CommittedEntries)
+		}
+	}
+	if c.role == RoleLeader {
+		self := c.progress[c.id]
+		if durable := c.log.durableLastIndex(); durable > self.match {
+			self.match = durable
+			if c.maybeCommit() {
+				c.commitBroadcastPending = true
+				c.broadcastPending = true
+			}
+		}
+	}
+}
+
+// releaseUncommitted lowers the leader's count of uncommitted payload.
+func (c *Core) releaseUncommitted(applied []Entry) {
+	var size uint64
+	for _, entry := range applied {
+		size += uint64(len(entry.Data))
+	}
+	c.uncommittedBytes -= min(size, c.uncommittedBytes)
+}

@@ -1,0 +1,81 @@
+package raft
+
+import "fmt"
+
+// Role is a node's part in the protocol (Raft §5.1, thesis §9.6).
+type Role uint8
+
+const (
+	// RoleFollower answers leaders and candidates.
+	RoleFollower Role = iota
+	// RolePreCandidate asks whether it could win before campaigning.
+	RolePreCandidate
+	// RoleCandidate campaigns for votes in a new term.
+	RoleCandidate
+	// RoleLeader orders commands and replicates the log.
+	RoleLeader
+)
+
+func (r Role) String() string {
+	switch r {
+	case RoleFollower:
+		return "follower"
+	case RolePreCandidate:
+		return "pre-candidate"
+	case RoleCandidate:
+		return "candidate"
+	case RoleLeader:
+		return "leader"
+	}
+	return fmt.Sprintf("Role(%d)", uint8(r))
+}
+
+// Status is a snapshot of a node's state, for observation and tests.
+type Status struct {
+	ID        NodeID
+	Role      Role
+	Term      uint64
+	Vote      NodeID
+	Leader    NodeID
+	Commit    uint64
+	Applied   uint64
+	LastIndex uint64
+	LastTerm  uint64
+	// Followers is the leader's view of each other member; nil on other
+	// roles.
+	Followers map[NodeID]FollowerStatus
+}
+
+// FollowerStatus is the leader's view of one member.
+type FollowerStatus struct {
+	Match       uint64
+	Next        uint64
+	Replicating bool // pipelining (true) or probing (false)
+	Inflight    int  // unacknowledged appends
+}
+
+// Status returns the node's current state. It is cheap; call it from the
+// goroutine that drives the core.
+func (c *Core) Status() Status {
+	status := Status{
+		ID:        c.id,
+		Role:      c.role,
+		Term:      c.term,
+		Vote:      c.vote,
+		Leader:    c.leader,
+		Commit:    c.log.committed,
+		Applied:   c.log.applied,
+		LastIndex: c.log.lastIndex(),
+		LastTerm:  c.log.lastTerm(),
+	}
+	if c.role == RoleLeader {
+		status.Followers = make(map[NodeID]FollowerStatus, len(c.progress))
+		for id, pr := range c.progress {
+			if id == c.id {
+				continue
+			}
+			status.Followers[id] = FollowerStatus{Match: pr.match, Next: pr.next, Replicating: pr.state == stateReplicate, Inflight: pr.inflights.count}
+		}
+	}
+	return status
+}
