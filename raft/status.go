@@ -79,3 +79,17 @@ func (c *Core) Status() Status {
 	}
 	return status
 }
+
+// Summary is the part of Status that is cheap to read on every step: no
+// allocation, no follower details.
+type Summary struct {
+	Role   Role
+	Term   uint64
+	Leader NodeID
+	Commit uint64
+}
+
+// Summary returns the node's role, term, known leader and commit index.
+func (c *Core) Summary() Summary {
+	return Summary{Role: c.role, Term: c.term, Leader: c.leader, Commit: c.log.committed}
+}

@@ -1,0 +1,224 @@
+package raft
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// testNode is one member of a testCluster: a core and its durable storage.
+type testNode struct {
+	core    *Core
+	storage *MemoryStorage
+	applied []Entry
+}
+
+// testCluster drives cores by hand: messages wait in a queue until the test
+// delivers them, so a test decides exactly what arrives where and when.
+type testCluster struct {
+	t         *testing.T
+	ids       []NodeID
+	nodes     map[NodeID]*testNode
+	configure func(*Config)
+	queue     []Message
+	// cut[a][b] drops messages from a to b.
+	cut map[NodeID]map[NodeID]bool
+	// down nodes neither send nor receive.
+	down map[NodeID]bool
+}
+
+func newTestCluster(t *testing.T, size int, configure func(*Config)) *testCluster {
+	t.Helper()
+	cluster := &testCluster{t: t, nodes: map[NodeID]*testNode{}, configure: configure, cut: map[NodeID]map[NodeID]bool{}, down: map[NodeID]bool{}}
+	for i := 1; i <= size; i++ {
+		cluster.ids = append(cluster.ids, NodeID(i))
+	}
+	for _, id := range cluster.ids {
+		cluster.start(id, NewMemoryStorage())
+	}
+	return cluster
+}
+
+func (tc *testCluster) config(id NodeID, storage *MemoryStorage) Config {
+	config := Config{
+		ID:                id,
+		Storage:           storage,
+		Random:            rand.NewPCG(uint64(id), 42),
+		InitialMembership: Membership{Voters: tc.ids},
+		ElectionTicks:     10,
+		HeartbeatTicks:    1,
+	}
+	if tc.configure != nil {
+		tc.configure(&config)
+	}
+	return config
+}
+
+// start (re)starts a node from storage; its volatile state is rebuilt.
+func (tc *testCluster) start(id NodeID, storage *MemoryStorage) {
+	tc.t.Helper()
+	var applied uint64
+	var appliedEntries []Entry
+	if old := tc.nodes[id]; old != nil {
+		appliedEntries = old.applied
+		if n := len(appliedEntries); n > 0 {
+			applied = appliedEntries[n-1].Index
+		}
+	}
+	config := tc.config(id, storage)
+	config.Applied = applied
+	core, err := NewCore(config)
+	if err != nil {
+		tc.t.Fatalf("start node %d: %v", id, err)
+	}
+	tc.nodes[id] = &testNode{core: core, storage: storage, applied: appliedEntries}
+}
+
+// crash restarts a node from what its storage holds, dropping its queue.
+func (tc *testCluster) crash(id NodeID) {
+	tc.t.Helper()
+	kept := tc.queue[:0]
+	for _, m := range tc.queue {
+		if m.To != id && m.From != id {
+			kept = append(kept, m)
+		}
+	}
+	tc.queue = kept
+	tc.start(id, tc.nodes[id].storage)
+}
+
+func (tc *testCluster) core(id NodeID) *Core { return tc.nodes[id].core }
+
+// process handles every Ready of a node, as a runtime would: persist, send,
+// apply, advance.
+func (tc *testCluster) process(id NodeID) {
+	node := tc.nodes[id]
+	for node.core.HasReady() {
+		ready := node.core.Ready()
+		tc.queue = append(tc.queue, ready.SendNow...)
+		if err := node.storage.Append(ready.Entries); err != nil {
+			tc.t.Fatalf("node %d: append: %v", id, err)
+		}
+		if !ready.HardState.IsEmpty() {
+			node.storage.SetHardState(ready.HardState)
+		}
+		tc.queue = append(tc.queue, ready.SendAfterPersist...)
+		node.applied = append(node.applied, ready.CommittedEntries...)
+		node.core.Advance(ready)
+	}
+}
+
+func (tc *testCluster) processAll() {
+	for _, id := range tc.ids {
+		if !tc.down[id] {
+			tc.process(id)
+		}
+	}
+}
+
+func (tc *testCluster) dropped(m Message) bool {
+	return tc.down[m.From] || tc.down[m.To] || tc.cut[m.From][m.To]
+}
+
+// deliver delivers queued messages (and the ones they cause) until none
+// are left or limit deliveries were made.
+func (tc *testCluster) deliver() int {
+	tc.processAll()
+	delivered := 0
+	for len(tc.queue) > 0 && delivered < 100000 {
+		m := tc.queue[0]
+		tc.queue = tc.queue[1:]
+		if tc.dropped(m) {
+			continue
+		}
+		delivered++
+		if err := tc.core(m.To).Step(m); err != nil {
+			tc.t.Fatalf("step %v: %v", m, err)
+		}
+		tc.process(m.To)
+	}
+	return delivered
+}
+
+// tick ticks one node n times, delivering after each tick.
+func (tc *testCluster) tick(id NodeID, n int) {
+	for i := 0; i < n; i++ {
+		tc.core(id).Tick()
+		tc.deliver()
+	}
+}
+
+// tickAll ticks every running node n times, delivering after each round.
+func (tc *testCluster) tickAll(n int) {
+	for i := 0; i < n; i++ {
+		for _, id := range tc.ids {
+			if !tc.down[id] {
+				tc.core(id).Tick()
+			}
+		}
+		tc.deliver()
+	}
+}
+
+// elect makes id time out and campaign, then delivers everything.
+func (tc *testCluster) elect(id NodeID) {
+	tc.t.Helper()
+	core := tc.core(id)
+	for i := 0; i < 2*core.config.ElectionTicks && core.role != RoleLeader; i++ {
+		core.Tick()
+		tc.deliver()
+	}
+	if core.role != RoleLeader {
+		tc.t.Fatalf("node %d did not become leader: %v", id, core.Status())
+	}
+}
+
+// propose proposes on id and delivers everything.
+func (tc *testCluster) propose(id NodeID, command string) (uint64, uint64) {
+	tc.t.Helper()
+	index, term, err := tc.core(id).Propose([]byte(command))
+	if err != nil {
+		tc.t.Fatalf("propose on %d: %v", id, err)
+	}
+	tc.deliver()
+	return index, term
+}
+
+// isolate cuts id off from everyone, both ways.
+func (tc *testCluster) isolate(id NodeID) {
+	for _, other := range tc.ids {
+		if other != id {
+			tc.cutLink(id, other)
+			tc.cutLink(other, id)
+		}
+	}
+}
+
+func (tc *testCluster) cutLink(from, to NodeID) {
+	if tc.cut[from] == nil {
+		tc.cut[from] = map[NodeID]bool{}
+	}
+	tc.cut[from][to] = true
+}
+
+func (tc *testCluster) heal() { tc.cut = map[NodeID]map[NodeID]bool{} }
+
+// appliedCommands returns the non-empty commands a node applied, in order.
+func (tc *testCluster) appliedCommands(id NodeID) []string {
+	var commands []string
+	for _, entry := range tc.nodes[id].applied {
+		if len(entry.Data) > 0 {
+			commands = append(commands, string(entry.Data))
+		}
+	}
+	return commands
+}
+
+// logEntries returns a node's whole log (durable and unstable).
+func logEntries(t *testing.T, core *Core) []Entry {
+	t.Helper()
+	entries, err := core.log.slice(core.log.firstIndex(), core.log.lastIndex()+1, ^uint64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return entries
+}

@@ -1,0 +1,200 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// Violation is a broken safety or liveness property.
+type Violation struct {
+	Step int
+	Time uint64
+	// Rule names the property, as the Raft paper does (Figure 3) or as
+	// the seed chapter does (validity, integrity, agreement).
+	Rule   string
+	Detail string
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("step %d (t=%d): %s: %s", v.Step, v.Time, v.Rule, v.Detail)
+}
+
+// checker verifies Raft's properties (Raft Figure 3) incrementally, after
+// every step, from what the nodes output: Readies, applied entries and
+// their role, term and commit index.
+type checker struct {
+	cluster   *cluster
+	violation *Violation
+	// leaders maps a term to the node that led it: Election Safety.
+	leaders map[uint64]raft.NodeID
+	// leaderSince maps a node to the term it leads in as of its last
+	// Ready, for Leader Append-Only.
+	leaderSince map[raft.NodeID]uint64
+	// prefixes maps (index, term) to the prefix hash of every log that
+	// holds such an entry: Log Matching.
+	prefixes map[[2]uint64]uint64
+	// committed holds the prefix hash of the committed log at each index
+	// (committed[i-1] for index i): committed prefixes of all nodes agree.
+	committed []uint64
+	// commitsByTerm maps a term to the highest index its leader committed:
+	// a leader of any later term must hold that prefix (Leader
+	// Completeness).
+	commitsByTerm map[uint64]uint64
+	// applied maps an index to the entry every node applies there: State
+	// Machine Safety (agreement).
+	applied map[uint64]uint64
+	// appliedCount counts applications, for the result.
+	appliedCount int
+}
+
+func newChecker(c *cluster) checker {
+	return checker{
+		cluster:       c,
+		leaders:       map[uint64]raft.NodeID{},
+		leaderSince:   map[raft.NodeID]uint64{},
+		prefixes:      map[[2]uint64]uint64{},
+		commitsByTerm: map[uint64]uint64{},
+		applied:       map[uint64]uint64{},
+	}
+}
+
+func (k *checker) violate(rule, format string, args ...any) {
+	if k.violation != nil {
+		return // the first violation is the one to explain
+	}
+	c := k.cluster
+	k.violation = &Violation{Step: c.step, Time: c.scheduler.now, Rule: rule, Detail: fmt.Sprintf(format, args...)}
+	c.tracef("VIOLATION %s", k.violation)
+}
+
+// observe checks a node's role and term after each input.
+func (k *checker) observe(n *node) {
+	summary := n.core.Summary()
+	previous := n.summary
+	n.summary = summary
+	if summary.Term < previous.Term {
+		k.violate("term monotonicity", "node %d went from term %d back to %d", n.id, previous.Term, summary.Term)
+	}
+	if summary.Role != previous.Role || summary.Term != previous.Term {
+		k.cluster.tracef("node %d: %s in term %d", n.id, summary.Role, summary.Term)
+	}
+	if summary.Role == raft.RoleLeader {
+		// Election Safety: at most one leader per term (Raft §5.2).
+		if other, ok := k.leaders[summary.Term]; ok && other != n.id {
+			k.violate("election safety", "nodes %d and %d both lead term %d", other, n.id, summary.Term)
+		}
+		k.leaders[summary.Term] = n.id
+	}
+}
+
+// onReady checks a Ready as it leaves the core.
+func (k *checker) onReady(n *node, ready raft.Ready) {
+	summary := n.core.Summary()
+	isLeader := summary.Role == raft.RoleLeader
+	if len(ready.Entries) > 0 {
+		first := ready.Entries[0].Index
+		// Leader Append-Only: a leader never overwrites or deletes its own
+		// entries (Raft §5.3).
+		if isLeader && k.leaderSince[n.id] == summary.Term && first <= n.volatile.lastIndex() {
+			k.violate("leader append-only", "leader %d of term %d rewrites its log from index %d (last %d)", n.id, summary.Term, first, n.volatile.lastIndex())
+		}
+		n.volatile.append(ready.Entries)
+		// Log Matching: same index and term means the same prefix.
+		for _, entry := range ready.Entries {
+			key := [2]uint64{entry.Index, entry.Term}
+			hash := n.volatile.prefixHash(entry.Index)
+			if known, ok := k.prefixes[key]; !ok {
+				k.prefixes[key] = hash
+			} else if known != hash {
+				k.violate("log matching", "node %d holds entry %d/%d with a different log before it than another node", n.id, entry.Index, entry.Term)
+			}
+		}
+	}
+	if isLeader {
+		k.leaderSince[n.id] = summary.Term
+	} else {
+		delete(k.leaderSince, n.id)
+	}
+	commit := summary.Commit
+	if commit > n.volatile.lastIndex() {
+		k.violate("commit", "node %d commits %d beyond its log's last index %d", n.id, commit, n.volatile.lastIndex())
+		return
+	}
+	k.checkCommittedPrefix(n, commit)
+	if isLeader {
+		if commit > k.commitsByTerm[summary.Term] {
+			k.commitsByTerm[summary.Term] = commit
+		}
+		k.checkLeaderCompleteness(n, summary.Term)
+	}
+}
+
+// checkCommittedPrefix checks that a node's log up to its commit index is
+// the committed log every other node has, and extends that log.
+func (k *checker) checkCommittedPrefix(n *node, commit uint64) {
+	known := uint64(len(k.committed))
+	common := min(known, commit)
+	if common > 0 && n.volatile.prefixHash(common) != k.committed[common-1] {
+		k.violate("state machine safety", "node %d's committed log up to %d differs from the cluster's committed log", n.id, common)
+		return
+	}
+	for index := known + 1; index <= commit; index++ {
+		k.committed = append(k.committed, n.volatile.prefixHash(index))
+	}
+}
+
+// checkLeaderCompleteness: a leader of term T holds every entry committed
+// in earlier terms (Raft §5.4).
+func (k *checker) checkLeaderCompleteness(n *node, term uint64) {
+	for committedTerm, index := range k.commitsByTerm {
+		if committedTerm >= term || index == 0 {
+			continue
+		}
+		if index > n.volatile.lastIndex() || n.volatile.prefixHash(index) != k.committed[index-1] {
+			k.violate("leader completeness", "leader %d of term %d lacks entry %d committed in term %d", n.id, term, index, committedTerm)
+			return
+		}
+	}
+}
+
+// onApply checks an entry as a node applies it.
+func (k *checker) onApply(n *node, entry raft.Entry) {
+	k.appliedCount++
+	// Integrity: each index applied once, in order, with no gap.
+	if entry.Index != n.applied+1 {
+		k.violate("integrity", "node %d applies index %d after %d", n.id, entry.Index, n.applied)
+	}
+	// Validity: only proposed commands (or a leader's empty entry).
+	if len(entry.Data) > 0 && !k.cluster.workload.proposed[string(entry.Data)] {
+		k.violate("validity", "node %d applies %q at %d, which no client proposed", n.id, entry.Data, entry.Index)
+	}
+	// State Machine Safety / agreement: one entry per index everywhere.
+	hash := entryHash(entry)
+	if known, ok := k.applied[entry.Index]; !ok {
+		k.applied[entry.Index] = hash
+	} else if known != hash {
+		k.violate("state machine safety", "node %d applies a different entry at index %d than another node did", n.id, entry.Index)
+	}
+	if entry.Index > n.durable.lastIndex() {
+		k.violate("persistence", "node %d applies index %d that is not durable (durable last %d)", n.id, entry.Index, n.durable.lastIndex())
+	}
+}
+
+// checkAcknowledged verifies at the end that every command a client was
+// told committed is applied, at its index, on every node.
+func (k *checker) checkAcknowledged() {
+	c := k.cluster
+	for index, entry := range c.workload.acknowledged {
+		if k.applied[index] != entryHash(entry) {
+			k.violate("durability", "acknowledged command %s at index %d was replaced by another entry", entry.Data, index)
+			return
+		}
+		for _, n := range c.nodes {
+			if n.applied < index {
+				k.violate("durability", "acknowledged command %s at index %d is not applied on node %d (applied %d)", entry.Data, index, n.id, n.applied)
+				return
+			}
+		}
+	}
+}

@@ -1,0 +1,261 @@
+package sim
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// cluster is one simulated run: nodes, network, workload and checker, all
+// driven by one scheduler and one seeded random source.
+type cluster struct {
+	options   Options
+	random    *rand.Rand
+	scheduler scheduler
+	nodes     []*node // nodes[id-1]
+	ids       []raft.NodeID
+	network   network
+	checker   checker
+	workload  workload
+	// profile holds the per-seed choices: rates, limits, core settings.
+	profile profile
+	// faulty is true during the faulty phase, false once everything heals.
+	faulty bool
+	step   int
+	// healTicks is how long the liveness phase took.
+	healTicks int
+}
+
+// profile is what a seed chooses about a run besides its events.
+type profile struct {
+	dropRate         float64
+	duplicateRate    float64
+	maxLatency       uint64
+	delayRate        float64
+	faultInterval    uint64
+	maxInflight      int
+	maxAppendBytes   uint64
+	disablePreVote   bool
+	disableQuorumChk bool
+}
+
+func newCluster(options Options) *cluster {
+	random := rand.New(rand.NewPCG(options.Seed, 0x10c857e9))
+	c := &cluster{options: options, random: random, faulty: true}
+	c.profile = c.chooseProfile()
+	c.network = newNetwork()
+	c.checker = newChecker(c)
+	c.workload = newWorkload()
+	for i := 1; i <= options.Nodes; i++ {
+		c.ids = append(c.ids, raft.NodeID(i))
+	}
+	for _, id := range c.ids {
+		n := &node{id: id, storage: raft.NewMemoryStorage(), tickInterval: tickInterval}
+		if options.has(FaultSkew) {
+			// Up to ±20% clock rate difference between nodes.
+			n.tickInterval = tickInterval*8/10 + c.random.Uint64N(tickInterval*4/10+1)
+		}
+		c.nodes = append(c.nodes, n)
+		c.startNode(n)
+	}
+	c.scheduleFault()
+	c.workload.scheduleNext(c)
+	c.tracef("seed %d: %d nodes, profile %+v", options.Seed, options.Nodes, c.profile)
+	return c
+}
+
+func (c *cluster) chooseProfile() profile {
+	p := profile{maxLatency: 10, faultInterval: 20 * tickInterval}
+	o := &c.options
+	if o.has(FaultDrop) {
+		p.dropRate = c.random.Float64() * 0.10
+	}
+	if o.has(FaultDuplicate) {
+		p.duplicateRate = c.random.Float64() * 0.05
+	}
+	if o.has(FaultReorder) {
+		p.maxLatency = 10 + c.random.Uint64N(90)
+	}
+	if o.has(FaultDelay) {
+		p.delayRate = c.random.Float64() * 0.03
+	}
+	p.faultInterval = uint64(5+c.random.IntN(30)) * tickInterval
+	// Small flow-control limits exercise pipelining, pausing and message
+	// splitting, which large ones would rarely reach.
+	p.maxInflight = 1 + c.random.IntN(16)
+	p.maxAppendBytes = uint64(30 + c.random.IntN(300))
+	p.disablePreVote = c.random.IntN(5) == 0
+	p.disableQuorumChk = c.random.IntN(5) == 0
+	return p
+}
+
+func (c *cluster) node(id raft.NodeID) *node { return c.nodes[id-1] }
+
+func (c *cluster) tracef(format string, args ...any) {
+	if c.options.Trace != nil {
+		c.options.Trace(fmt.Sprintf("t=%-7d ", c.scheduler.now) + fmt.Sprintf(format, args...))
+	}
+}
+
+// startNode (re)creates a node's core from its durable storage.
+func (c *cluster) startNode(n *node) {
+	core, err := raft.NewCore(raft.Config{
+		ID:                 n.id,
+		Storage:            n.storage,
+		Random:             rand.NewPCG(c.random.Uint64(), c.random.Uint64()),
+		InitialMembership:  raft.Membership{Voters: c.ids},
+		Applied:            n.applied,
+		ElectionTicks:      10,
+		HeartbeatTicks:     1,
+		DisablePreVote:     c.profile.disablePreVote,
+		DisableCheckQuorum: c.profile.disableQuorumChk,
+		MaxAppendBytes:     c.profile.maxAppendBytes,
+		MaxInflightAppends: c.profile.maxInflight,
+	})
+	if err != nil {
+		c.checker.violate("restart", "node %d cannot restart from its storage: %v", n.id, err)
+		return
+	}
+	n.core = core
+	n.up = true
+	n.incarnation++
+	n.pending = nil
+	n.inbox = nil
+	n.volatile = n.durable.clone()
+	n.summary = core.Summary()
+	c.scheduler.schedule(c.random.Uint64N(n.tickInterval)+1, &event{kind: eventTick, node: n.id, incarnation: n.incarnation})
+}
+
+// crashNode stops a node. Whatever it was persisting is lost, except, with
+// torn writes, a prefix of the entries (entries are written before the hard
+// state, so a torn batch never holds a commit index beyond its entries).
+func (c *cluster) crashNode(n *node) {
+	if n.pending != nil && c.options.has(FaultTorn) && c.random.IntN(2) == 0 {
+		entries := n.pending.Entries
+		kept := entries[:c.random.IntN(len(entries)+1)]
+		if err := n.storage.Append(kept); err != nil {
+			c.checker.violate("storage", "node %d: torn append: %v", n.id, err)
+		}
+		n.durable.append(kept)
+		c.tracef("node %d crashes mid-write: %d of %d entries reach the disk", n.id, len(kept), len(entries))
+	} else {
+		c.tracef("node %d crashes", n.id)
+	}
+	n.up = false
+	n.core = nil
+	n.pending = nil
+	n.inbox = nil
+	n.incarnation++
+}
+
+// handle processes one scheduled event.
+func (c *cluster) handle(e *event) {
+	switch e.kind {
+	case eventTick:
+		n := c.node(e.node)
+		if !n.up || n.incarnation != e.incarnation {
+			return
+		}
+		c.scheduler.schedule(n.tickInterval, &event{kind: eventTick, node: n.id, incarnation: n.incarnation})
+		c.input(n, input{kind: eventTick})
+	case eventDeliver:
+		c.network.deliver(c, e.message)
+	case eventPersisted:
+		n := c.node(e.node)
+		if n.up && n.incarnation == e.incarnation {
+			c.completePersist(n)
+		}
+	case eventPropose:
+		c.workload.propose(c)
+	case eventFault:
+		c.injectFault()
+	case eventRestart:
+		n := c.node(e.node)
+		if !n.up {
+			c.tracef("node %d restarts (term %d, %d entries, applied %d)", n.id, n.storage.HardState().Term, n.durable.lastIndex(), n.applied)
+			c.startNode(n)
+		}
+	case eventHeal:
+		e.heal()
+	}
+}
+
+// input feeds one input to a node, or queues it while the node persists.
+func (c *cluster) input(n *node, in input) {
+	if n.pending != nil {
+		n.inbox = append(n.inbox, in)
+		return
+	}
+	c.feed(n, in)
+	c.maybeTakeReady(n)
+}
+
+func (c *cluster) feed(n *node, in input) {
+	switch in.kind {
+	case eventTick:
+		n.core.Tick()
+	case eventDeliver:
+		if err := n.core.Step(in.message); err != nil {
+			if errors.Is(err, raft.ErrInvalidMessage) {
+				c.checker.violate("message", "node %d rejected %v: %v", n.id, in.message, err)
+			}
+		}
+	case eventPropose:
+		c.workload.proposeOn(c, n, in.command)
+	}
+	c.checker.observe(n)
+}
+
+// maybeTakeReady takes the core's next Ready: it sends what may leave now
+// and starts persisting the rest.
+func (c *cluster) maybeTakeReady(n *node) {
+	if n.pending != nil || !n.core.HasReady() {
+		return
+	}
+	ready := n.core.Ready()
+	c.checker.onReady(n, ready)
+	for _, m := range ready.SendNow {
+		c.network.send(c, m)
+	}
+	n.pending = &ready
+	if len(ready.Entries) == 0 && ready.HardState.IsEmpty() {
+		c.completePersist(n) // nothing to write: no fsync to wait for
+		return
+	}
+	// The disk takes a little while; the node queues inputs meanwhile.
+	c.scheduler.schedule(1+c.random.Uint64N(10), &event{kind: eventPersisted, node: n.id, incarnation: n.incarnation})
+}
+
+// completePersist makes the pending Ready durable, sends what waited for
+// it, applies committed entries and advances the core; then it feeds the
+// inputs that queued meanwhile, all before the next Ready (batching).
+func (c *cluster) completePersist(n *node) {
+	ready := *n.pending
+	if err := n.storage.Append(ready.Entries); err != nil {
+		c.checker.violate("storage", "node %d: append: %v", n.id, err)
+		return
+	}
+	n.durable.append(ready.Entries)
+	if !ready.HardState.IsEmpty() {
+		n.storage.SetHardState(ready.HardState)
+	}
+	for _, m := range ready.SendAfterPersist {
+		c.network.send(c, m)
+	}
+	for _, entry := range ready.CommittedEntries {
+		c.checker.onApply(n, entry)
+		c.workload.onApply(c, n, entry)
+		n.applied = entry.Index
+	}
+	n.core.Advance(ready)
+	n.pending = nil
+	c.checker.observe(n)
+	inbox := n.inbox
+	n.inbox = nil
+	for _, in := range inbox {
+		c.feed(n, in)
+	}
+	c.maybeTakeReady(n)
+}

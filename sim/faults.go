@@ -1,0 +1,131 @@
+package sim
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// scheduleFault plans the next structural fault (partition, one-way cut or
+// crash) at a random time.
+func (c *cluster) scheduleFault() {
+	delay := c.profile.faultInterval/2 + c.random.Uint64N(c.profile.faultInterval+1)
+	c.scheduler.schedule(delay, &event{kind: eventFault})
+}
+
+func (c *cluster) injectFault() {
+	if !c.faulty {
+		return
+	}
+	defer c.scheduleFault()
+	var choices []Fault
+	for _, fault := range []Fault{FaultPartition, FaultOneWay, FaultCrash} {
+		if c.options.has(fault) && c.options.Nodes > 1 {
+			choices = append(choices, fault)
+		}
+	}
+	if len(choices) == 0 {
+		return
+	}
+	switch choices[c.random.IntN(len(choices))] {
+	case FaultPartition:
+		c.partition()
+	case FaultOneWay:
+		from := c.ids[c.random.IntN(len(c.ids))]
+		to := c.ids[c.random.IntN(len(c.ids))]
+		if from == to {
+			return
+		}
+		c.network.healAll()
+		c.network.cutLink(from, to)
+		c.tracef("network: link %d->%d cut (one way)", from, to)
+		c.scheduleHeal()
+	case FaultCrash:
+		var up []*node
+		for _, n := range c.nodes {
+			if n.up {
+				up = append(up, n)
+			}
+		}
+		if len(up) == 0 {
+			return
+		}
+		victim := up[c.random.IntN(len(up))]
+		// Prefer the leader now and then: its crash is the interesting one.
+		if c.random.IntN(3) == 0 {
+			for _, n := range up {
+				if n.summary.Role == raft.RoleLeader {
+					victim = n
+				}
+			}
+		}
+		c.crashNode(victim)
+		downtime := uint64(1+c.random.IntN(30)) * tickInterval
+		c.scheduler.schedule(downtime, &event{kind: eventRestart, node: victim.id})
+	}
+}
+
+// partition splits the nodes into two sides; a third of the time the
+// leader is isolated on its own.
+func (c *cluster) partition() {
+	c.network.healAll()
+	var side []raft.NodeID
+	for _, n := range c.nodes {
+		if n.up && n.summary.Role == raft.RoleLeader && c.random.IntN(3) == 0 {
+			side = []raft.NodeID{n.id}
+		}
+	}
+	if side == nil {
+		for _, id := range c.ids {
+			if c.random.IntN(2) == 0 {
+				side = append(side, id)
+			}
+		}
+	}
+	if len(side) == 0 || len(side) == len(c.ids) {
+		return
+	}
+	for _, a := range c.ids {
+		for _, b := range c.ids {
+			if slices.Contains(side, a) != slices.Contains(side, b) {
+				c.network.cutLink(a, b)
+			}
+		}
+	}
+	c.tracef("network: partition %v | rest", side)
+	c.scheduleHeal()
+}
+
+func (c *cluster) scheduleHeal() {
+	generation := c.network.generation
+	delay := uint64(5+c.random.IntN(50)) * tickInterval
+	c.scheduler.schedule(delay, &event{kind: eventHeal, heal: func() {
+		if c.network.generation == generation {
+			c.network.healAll()
+			c.tracef("network: healed")
+		}
+	}})
+}
+
+// healEverything ends the faulty phase: the network is repaired and every
+// crashed node restarts.
+func (c *cluster) healEverything() {
+	c.faulty = false
+	c.network.healAll()
+	for _, n := range c.nodes {
+		if !n.up {
+			c.tracef("node %d restarts for the liveness phase", n.id)
+			c.startNode(n)
+		}
+	}
+	c.tracef("all faults healed")
+}
+
+// String describes a fault list for messages.
+func describeFaults(faults []Fault) string {
+	if len(faults) == 0 {
+		return "none"
+	}
+	return fmt.Sprint(joinFaults(faults))
+}

@@ -1,0 +1,108 @@
+package sim
+
+import (
+	"fmt"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// input is something waiting for a node whose core is busy persisting.
+type input struct {
+	kind    eventKind // eventTick, eventDeliver or eventPropose
+	message raft.Message
+	command []byte
+}
+
+// node is one simulated server: a core, its durable storage, and a durable
+// state machine (its applied index survives crashes, as a real state
+// machine that stores its applied index with its data would).
+type node struct {
+	id          raft.NodeID
+	core        *raft.Core
+	storage     *raft.MemoryStorage
+	up          bool
+	incarnation int
+	// tickInterval is this node's clock rate (skewed per node).
+	tickInterval uint64
+	// pending is the Ready being persisted; the core takes no input until
+	// it is advanced, so inputs queue in inbox meanwhile.
+	pending *raft.Ready
+	inbox   []input
+	applied uint64
+	// volatile mirrors the node's whole log (as handed out in Readies);
+	// durable mirrors what its storage holds.
+	volatile logMirror
+	durable  logMirror
+	// summary is the core's role, term, leader and commit after the last
+	// input, to notice changes.
+	summary raft.Summary
+}
+
+// logMirror holds, for each log index, the entry's term and a hash of the
+// whole log prefix up to it: two logs agree up to i exactly when their
+// prefix hashes at i are equal.
+type logMirror struct {
+	terms  []uint64 // terms[i-1] is the term at index i
+	hashes []uint64
+}
+
+func (m *logMirror) lastIndex() uint64 { return uint64(len(m.terms)) }
+
+func (m *logMirror) prefixHash(index uint64) uint64 {
+	if index == 0 {
+		return 0
+	}
+	return m.hashes[index-1]
+}
+
+func (m *logMirror) term(index uint64) uint64 {
+	if index == 0 || index > m.lastIndex() {
+		return 0
+	}
+	return m.terms[index-1]
+}
+
+// append records entries, replacing any suffix from the first one on.
+func (m *logMirror) append(entries []raft.Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	first := entries[0].Index
+	if first > m.lastIndex()+1 {
+		panic(fmt.Sprintf("sim: log mirror: entries start at %d past last index %d", first, m.lastIndex()))
+	}
+	m.terms = m.terms[:first-1]
+	m.hashes = m.hashes[:first-1]
+	for _, entry := range entries {
+		m.terms = append(m.terms, entry.Term)
+		m.hashes = append(m.hashes, chainHash(m.prefixHash(entry.Index-1), entry))
+	}
+}
+
+func (m *logMirror) clone() logMirror {
+	return logMirror{terms: append([]uint64(nil), m.terms...), hashes: append([]uint64(nil), m.hashes...)}
+}
+
+// chainHash extends a prefix hash by one entry (FNV-1a, 64 bits).
+func chainHash(previous uint64, entry raft.Entry) uint64 {
+	const prime = 1099511628211
+	hash := previous ^ 14695981039346656037
+	mix := func(value uint64) {
+		for i := 0; i < 8; i++ {
+			hash ^= value & 0xff
+			hash *= prime
+			value >>= 8
+		}
+	}
+	mix(entry.Index)
+	mix(entry.Term)
+	mix(uint64(entry.Type))
+	for _, b := range entry.Data {
+		hash ^= uint64(b)
+		hash *= prime
+	}
+	return hash
+}
+
+// entryHash identifies one entry's content, for state machine safety.
+func entryHash(entry raft.Entry) uint64 { return chainHash(0, entry) }
