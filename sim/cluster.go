@@ -35,6 +35,7 @@ type profile struct {
 	maxLatency       uint64
 	delayRate        float64
 	faultInterval    uint64
+	maxFsyncLatency  uint64
 	maxInflight      int
 	maxAppendBytes   uint64
 	disablePreVote   bool
@@ -82,10 +83,17 @@ func (c *cluster) chooseProfile() profile {
 		p.delayRate = c.random.Float64() * 0.03
 	}
 	p.faultInterval = uint64(5+c.random.IntN(30)) * tickInterval
+	// Some seeds get slow disks: the longer a write takes, the likelier a
+	// crash lands while it is in progress, and the more a leader's appends
+	// race ahead of its own write.
+	p.maxFsyncLatency = 10
+	if c.random.IntN(2) == 0 {
+		p.maxFsyncLatency = 10 + c.random.Uint64N(tickInterval)
+	}
 	// Small flow-control limits exercise pipelining, pausing and message
 	// splitting, which large ones would rarely reach.
 	p.maxInflight = 1 + c.random.IntN(16)
-	p.maxAppendBytes = uint64(30 + c.random.IntN(300))
+	p.maxAppendBytes = uint64(64 + c.random.IntN(1000))
 	p.disablePreVote = c.random.IntN(5) == 0
 	p.disableQuorumChk = c.random.IntN(5) == 0
 	return p
@@ -225,7 +233,7 @@ func (c *cluster) maybeTakeReady(n *node) {
 		return
 	}
 	// The disk takes a little while; the node queues inputs meanwhile.
-	c.scheduler.schedule(1+c.random.Uint64N(10), &event{kind: eventPersisted, node: n.id, incarnation: n.incarnation})
+	c.scheduler.schedule(1+c.random.Uint64N(c.profile.maxFsyncLatency), &event{kind: eventPersisted, node: n.id, incarnation: n.incarnation})
 }
 
 // completePersist makes the pending Ready durable, sends what waited for

@@ -52,12 +52,14 @@ func (c *cluster) injectFault() {
 			return
 		}
 		victim := up[c.random.IntN(len(up))]
-		// Prefer the leader now and then: its crash is the interesting one.
-		if c.random.IntN(3) == 0 {
-			for _, n := range up {
-				if n.summary.Role == raft.RoleLeader {
-					victim = n
-				}
+		// Prefer, now and then, the leader, and a node in the middle of a
+		// write: their crashes are the interesting ones.
+		for _, n := range up {
+			if n.summary.Role == raft.RoleLeader && c.random.IntN(3) == 0 {
+				victim = n
+			}
+			if n.pending != nil && len(n.pending.Entries) > 0 && c.random.IntN(2) == 0 {
+				victim = n
 			}
 		}
 		c.crashNode(victim)

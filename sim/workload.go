@@ -23,6 +23,8 @@ type workload struct {
 	// probeAcknowledged is set once a command proposed after healing is
 	// acknowledged: the liveness phase's goal.
 	probeAcknowledged bool
+	// probeIndex is where the latest liveness-phase proposal should land.
+	probeIndex uint64
 }
 
 type proposal struct {
@@ -46,6 +48,10 @@ func (w *workload) scheduleNext(c *cluster) {
 func (w *workload) propose(c *cluster) {
 	if c.faulty {
 		defer w.scheduleNext(c)
+	} else if w.probePending(c) {
+		// After healing, one command at a time: the client waits for its
+		// probe unless the leader that took it has lost office.
+		return
 	}
 	target := w.leaderGuess
 	if target == raft.None || c.random.IntN(10) == 0 {
@@ -78,6 +84,9 @@ func (w *workload) proposeOn(c *cluster, n *node, command []byte) {
 	w.leaderGuess = n.id
 	w.proposed[string(command)] = true
 	w.waiting[index] = proposal{node: n.id, term: term, command: string(command), afterHeal: !c.faulty}
+	if !c.faulty {
+		w.probeIndex = index
+	}
 	c.tracef("node %d: propose %s -> index %d term %d", n.id, command, index, term)
 }
 
@@ -98,4 +107,18 @@ func (w *workload) onApply(c *cluster, n *node, entry raft.Entry) {
 		w.probeAcknowledged = true
 	}
 	c.tracef("node %d: client acknowledged %s at %d", n.id, waiting.command, entry.Index)
+}
+
+// probePending reports whether the latest liveness-phase proposal still
+// waits on a node that leads in the term it was proposed in.
+func (w *workload) probePending(c *cluster) bool {
+	if w.probeIndex == 0 {
+		return false
+	}
+	waiting, ok := w.waiting[w.probeIndex]
+	if !ok || !waiting.afterHeal {
+		return false
+	}
+	n := c.node(waiting.node)
+	return n.up && n.summary.Role == raft.RoleLeader && n.summary.Term == waiting.term
 }
