@@ -1,0 +1,34 @@
+package wal
+
+import "github.com/lockstepdb/lockstep/raft"
+
+// Options configure a Log. The zero value selects the defaults.
+type Options struct {
+	// SegmentSize is the size to which each segment is preallocated, and
+	// at which the log rolls over to a new segment (a single batch larger
+	// than this still goes into one segment). Default 64 MiB.
+	SegmentSize int64
+	// CacheBytes bounds the entries kept in memory for reads (counted by
+	// raft.Entry.Size). Default 16 MiB.
+	CacheBytes uint64
+	// SnapshotData, used only by Storage, loads the data of the snapshot
+	// whose metadata the log records, after a restart (for example from a
+	// snap.Store). If nil, Storage.Snapshot returns metadata only until a
+	// snapshot is applied or compacted to in this process.
+	SnapshotData func(raft.SnapshotMetadata) ([]byte, error)
+}
+
+const (
+	defaultSegmentSize = 64 << 20
+	defaultCacheBytes  = 16 << 20
+)
+
+func (o Options) withDefaults() Options {
+	if o.SegmentSize <= 0 {
+		o.SegmentSize = defaultSegmentSize
+	}
+	if o.CacheBytes == 0 {
+		o.CacheBytes = defaultCacheBytes
+	}
+	return o
+}
