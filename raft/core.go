@@ -197,6 +197,16 @@ func (c *Core) Step(m Message) error {
 			// about, which nobody holds yet.
 		case m.Type == MessageAppend || m.Type == MessageHeartbeat:
 			c.becomeFollower(m.Term, m.From)
+		case m.Type == MessageVote:
+			// Adopt the term but keep the election timer running: only a
+			// leader's message or a granted vote resets it (Raft Figure 2,
+			// "Rules for Servers"). Otherwise a candidate whose log is too
+			// stale to win, but whose clock runs fast, would reset everyone
+			// else's timer with each attempt and keep any electable node
+			// from ever standing.
+			elapsed, timeout := c.electionElapsed, c.randomizedElectionTimeout
+			c.becomeFollower(m.Term, None)
+			c.electionElapsed, c.randomizedElectionTimeout = elapsed, timeout
 		default:
 			c.becomeFollower(m.Term, None)
 		}

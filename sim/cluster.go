@@ -82,7 +82,7 @@ func (c *cluster) chooseProfile() profile {
 	if o.has(FaultDelay) {
 		p.delayRate = c.random.Float64() * 0.03
 	}
-	p.faultInterval = uint64(5+c.random.IntN(30)) * tickInterval
+	p.faultInterval = uint64(1+c.random.IntN(35)) * tickInterval
 	// Some seeds get slow disks: the longer a write takes, the likelier a
 	// crash lands while it is in progress, and the more a leader's appends
 	// race ahead of its own write.
