@@ -111,11 +111,6 @@ func (k *checker) onReady(n *node, ready raft.Ready) {
 			}
 		}
 	}
-	if isLeader {
-		k.leaderSince[n.id] = summary.Term
-	} else {
-		delete(k.leaderSince, n.id)
-	}
 	commit := summary.Commit
 	if commit > n.volatile.lastIndex() {
 		k.violate("commit", "node %d commits %d beyond its log's last index %d", n.id, commit, n.volatile.lastIndex())
@@ -123,10 +118,19 @@ func (k *checker) onReady(n *node, ready raft.Ready) {
 	}
 	k.checkCommittedPrefix(n, commit)
 	if isLeader {
+		if k.leaderSince[n.id] != summary.Term {
+			k.cluster.maybeCrashSoon(n, 0.05)
+		}
 		if commit > k.commitsByTerm[summary.Term] {
 			k.commitsByTerm[summary.Term] = commit
+			k.cluster.maybeCrashSoon(n, 0.02)
 		}
 		k.checkLeaderCompleteness(n, summary.Term)
+	}
+	if isLeader {
+		k.leaderSince[n.id] = summary.Term
+	} else {
+		delete(k.leaderSince, n.id)
 	}
 }
 

@@ -94,6 +94,11 @@ func (c *cluster) chooseProfile() profile {
 	// splitting, which large ones would rarely reach.
 	p.maxInflight = 1 + c.random.IntN(16)
 	p.maxAppendBytes = uint64(64 + c.random.IntN(1000))
+	if c.random.IntN(4) == 0 {
+		// One entry per append: old-term entries then travel apart from
+		// the new leader's entry, the situation of Raft's Figure 8.
+		p.maxAppendBytes = 1
+	}
 	p.disablePreVote = c.random.IntN(5) == 0
 	p.disableQuorumChk = c.random.IntN(5) == 0
 	return p
@@ -187,6 +192,13 @@ func (c *cluster) handle(e *event) {
 		}
 	case eventHeal:
 		e.heal()
+	case eventCrash:
+		n := c.node(e.node)
+		if c.faulty && n.up && n.incarnation == e.incarnation {
+			c.crashNode(n)
+			downtime := uint64(1+c.random.IntN(30)) * tickInterval
+			c.scheduler.schedule(downtime, &event{kind: eventRestart, node: n.id})
+		}
 	}
 }
 

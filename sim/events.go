@@ -20,6 +20,7 @@ const (
 	eventFault
 	eventRestart
 	eventHeal
+	eventCrash
 )
 
 // event is something scheduled to happen at a simulated time.

@@ -131,3 +131,16 @@ func describeFaults(faults []Fault) string {
 	}
 	return fmt.Sprint(joinFaults(faults))
 }
+
+// maybeCrashSoon schedules, now and then, a crash of a node a moment after
+// something interesting happened to it — a leader elected, or a leader
+// advancing its commit index — so that runs often reach the windows the
+// protocol's hardest rules exist for: a leader crashing before its commit
+// index reaches anyone (the seed chapter's puzzle), or right after counting
+// replicas of an old term's entry (Raft's Figure 8).
+func (c *cluster) maybeCrashSoon(n *node, probability float64) {
+	if !c.faulty || !c.options.has(FaultCrash) || c.options.Nodes == 1 || c.random.Float64() >= probability {
+		return
+	}
+	c.scheduler.schedule(1+c.random.Uint64N(2*c.profile.maxLatency), &event{kind: eventCrash, node: n.id, incarnation: n.incarnation})
+}

@@ -48,7 +48,7 @@ func (w *workload) scheduleNext(c *cluster) {
 func (w *workload) propose(c *cluster) {
 	if c.faulty {
 		defer w.scheduleNext(c)
-	} else if w.probePending(c) {
+	} else if w.probeAcknowledged || w.probePending(c) {
 		// After healing, one command at a time: the client waits for its
 		// probe unless the leader that took it has lost office.
 		return
