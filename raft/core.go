@@ -261,11 +261,15 @@ func (c *Core) validateMessage(m Message) error {
 	if m.Term == 0 {
 		return fmt.Errorf("%w: %s from node %d carries no term", ErrInvalidMessage, m.Type, m.From)
 	}
+	previousTerm := m.LogTerm
 	for i, entry := range m.Entries {
-		if entry.Index != m.LogIndex+uint64(i)+1 || entry.Term > m.Term || entry.Term == 0 {
+		// Entries are consecutive, and terms never decrease along a log
+		// nor exceed the sender's term.
+		if entry.Index != m.LogIndex+uint64(i)+1 || entry.Term > m.Term || entry.Term < previousTerm || entry.Term == 0 {
 			return fmt.Errorf("%w: %s from node %d: entry %d (index %d, term %d) does not follow %d/%d within term %d",
 				ErrInvalidMessage, m.Type, m.From, i, entry.Index, entry.Term, m.LogIndex, m.LogTerm, m.Term)
 		}
+		previousTerm = entry.Term
 	}
 	return nil
 }

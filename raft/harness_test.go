@@ -24,6 +24,10 @@ type testCluster struct {
 	cut map[NodeID]map[NodeID]bool
 	// down nodes neither send nor receive.
 	down map[NodeID]bool
+	// drop, if set, drops the messages it returns true for.
+	drop func(Message) bool
+	// rewrite, if set, changes messages before delivery.
+	rewrite func(Message) Message
 }
 
 func newTestCluster(t *testing.T, size int, configure func(*Config)) *testCluster {
@@ -73,6 +77,13 @@ func (tc *testCluster) start(id NodeID, storage *MemoryStorage) {
 	tc.nodes[id] = &testNode{core: core, storage: storage, applied: appliedEntries}
 }
 
+// restart brings a down node back, from what its storage holds.
+func (tc *testCluster) restart(id NodeID) {
+	tc.t.Helper()
+	tc.down[id] = false
+	tc.crash(id)
+}
+
 // crash restarts a node from what its storage holds, dropping its queue.
 func (tc *testCluster) crash(id NodeID) {
 	tc.t.Helper()
@@ -116,7 +127,7 @@ func (tc *testCluster) processAll() {
 }
 
 func (tc *testCluster) dropped(m Message) bool {
-	return tc.down[m.From] || tc.down[m.To] || tc.cut[m.From][m.To]
+	return tc.down[m.From] || tc.down[m.To] || tc.cut[m.From][m.To] || (tc.drop != nil && tc.drop(m))
 }
 
 // deliver delivers queued messages (and the ones they cause) until none
@@ -131,6 +142,9 @@ func (tc *testCluster) deliver() int {
 			continue
 		}
 		delivered++
+		if tc.rewrite != nil {
+			m = tc.rewrite(m)
+		}
 		if err := tc.core(m.To).Step(m); err != nil {
 			tc.t.Fatalf("step %v: %v", m, err)
 		}
@@ -159,17 +173,36 @@ func (tc *testCluster) tickAll(n int) {
 	}
 }
 
+// expireLeases makes the running nodes other than except behave as if an
+// election timeout passed without word from a leader, so that they will
+// answer a candidate (with CheckQuorum, a node that heard from a leader
+// recently ignores vote requests).
+func (tc *testCluster) expireLeases(except NodeID) {
+	for _, id := range tc.ids {
+		if id != except && !tc.down[id] {
+			tc.core(id).electionElapsed = tc.core(id).config.ElectionTicks
+		}
+	}
+}
+
 // elect makes id time out and campaign, then delivers everything.
 func (tc *testCluster) elect(id NodeID) {
 	tc.t.Helper()
+	if !tc.tryElect(id) {
+		tc.t.Fatalf("node %d did not become leader: %+v", id, tc.core(id).Status())
+	}
+}
+
+// tryElect lets only id's clock run until it wins an election or has tried
+// for ten election timeouts; it reports whether id leads.
+func (tc *testCluster) tryElect(id NodeID) bool {
 	core := tc.core(id)
-	for i := 0; i < 2*core.config.ElectionTicks && core.role != RoleLeader; i++ {
+	for i := 0; i < 10*core.config.ElectionTicks && core.role != RoleLeader; i++ {
+		tc.expireLeases(id)
 		core.Tick()
 		tc.deliver()
 	}
-	if core.role != RoleLeader {
-		tc.t.Fatalf("node %d did not become leader: %v", id, core.Status())
-	}
+	return core.role == RoleLeader
 }
 
 // propose proposes on id and delivers everything.

@@ -79,6 +79,11 @@ func (c *Core) Advance(ready Ready) {
 			panic(fmt.Sprintf("raft: Advance: persisted entry %d/%d is not in the log", last.Index, last.Term))
 		}
 		c.log.stableTo(last.Index)
+		// The core forgets its copy now; catch a runtime that did not
+		// persist before advancing, before it serves a log with holes.
+		if stored, err := c.log.storage.LastIndex(); err != nil || stored < last.Index {
+			panic(fmt.Sprintf("raft: Advance: storage holds up to %d (%v) but entry %d was to be persisted first", stored, err, last.Index))
+		}
 	}
 	if n := len(ready.CommittedEntries); n > 0 {
 		c.log.applied = ready.CommittedEntries[n-1].Index
