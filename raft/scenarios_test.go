@@ -133,7 +133,9 @@ func TestScenarioFigure8OldTermEntryNotCommittedByCounting(t *testing.T) {
 	reference := cluster.nodes[5].applied
 	for _, id := range cluster.ids {
 		applied := cluster.nodes[id].applied
-		if !slices.EqualFunc(applied, reference, func(a, b Entry) bool { return a.Index == b.Index && a.Term == b.Term && string(a.Data) == string(b.Data) }) {
+		if !slices.EqualFunc(applied, reference, func(a, b Entry) bool {
+			return a.Index == b.Index && a.Term == b.Term && string(a.Data) == string(b.Data)
+		}) {
 			t.Errorf("node %d applied %v, node 5 applied %v", id, applied, reference)
 		}
 		if slices.Contains(cluster.appliedCommands(id), "old-term") {
