@@ -119,7 +119,13 @@ func (s *MemoryStorage) Append(entries []Entry) error {
 		return fmt.Errorf("raft: memory storage: append at %d leaves a gap after last index %d", entries[0].Index, s.lastIndex())
 	}
 	keep := entries[0].Index - s.offset()
-	s.entries = append(s.entries[:keep:keep], entries...)
+	if keep < uint64(len(s.entries)) {
+		// Truncating: copy, so that slices handed out by Entries earlier
+		// never see the replaced entries change under them.
+		s.entries = append(s.entries[:keep:keep], entries...)
+	} else {
+		s.entries = append(s.entries, entries...)
+	}
 	return nil
 }
 
