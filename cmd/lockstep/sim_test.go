@@ -1,0 +1,57 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func runCommand(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCommand()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.Execute()
+	return out.String(), err
+}
+
+func TestSimPrintsOneSummaryLine(t *testing.T) {
+	out, err := runCommand(t, "sim", "--seeds", "20", "--steps", "1000")
+	if err != nil {
+		t.Fatalf("sim failed: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	summary := regexp.MustCompile(`^sim: 20 seeds x 1000 steps, 0 violations$`)
+	if len(lines) != 1 || !summary.MatchString(lines[0]) {
+		t.Fatalf("output %q, want exactly one summary line", out)
+	}
+}
+
+func TestSimTraceReplaysOneSeed(t *testing.T) {
+	out, err := runCommand(t, "sim", "--seed", "5", "--steps", "300", "--trace")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"seed 5:", "deliver", "sim: 1 seeds x 300 steps, 0 violations"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("trace lacks %q", want)
+		}
+	}
+}
+
+func TestSimRejectsBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"sim", "--faults", "meteor"},
+		{"sim", "--nodes", "0"},
+		{"sim", "--seeds", "0"},
+		{"sim", "--seeds", "3", "--trace"},
+		{"sim", "extra-argument"},
+	} {
+		if _, err := runCommand(t, args...); err == nil {
+			t.Errorf("%v: accepted", args)
+		}
+	}
+}
