@@ -128,7 +128,7 @@ func (l *Log) writeBatch(batch []*request) error {
 	if _, err := current.file.WriteAt(buffer, current.end); err != nil {
 		return fmt.Errorf("wal: write segment %s: %w", current.name, err)
 	}
-	if err := error(nil); err != nil {
+	if err := current.file.Sync(); err != nil {
 		return fmt.Errorf("wal: fsync segment %s: %w", current.name, err)
 	}
 	l.nextBatch++
