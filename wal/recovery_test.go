@@ -123,7 +123,7 @@ func TestRecoveryDetectsEveryFlippedByte(t *testing.T) {
 	log := openLog(t, fileSystem, Options{SegmentSize: 4096})
 	mustSave(t, log, raft.HardState{Term: 1, Commit: 0}, makeEntries(1, 10, 1))
 	mustSave(t, log, raft.HardState{Term: 1, Commit: 10}, makeEntries(11, 12, 1)) // batch A
-	mustSave(t, log, raft.HardState{}, makeEntries(13, 13, 1))                  // batch B
+	mustSave(t, log, raft.HardState{}, makeEntries(13, 13, 1))                    // batch B
 	mustSave(t, log, raft.HardState{Term: 2, Commit: 13}, makeEntries(14, 15, 2)) // final batch C
 	files := snapshotFiles(t, fileSystem)
 	path, records := finalRecords(t, log, files)
