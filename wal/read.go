@@ -81,9 +81,10 @@ func (l *Log) readEntries(low, high uint64) ([]raft.Entry, error) {
 }
 
 func (l *Log) readEntry(index uint64, position entryPosition) (raft.Entry, error) {
-	path := filepath.Join(l.dir, position.segment.name)
+	segment := l.state.segment(position.sequence)
+	path := filepath.Join(l.dir, segment.name)
 	buffer := make([]byte, position.size)
-	if _, err := position.segment.file.ReadAt(buffer, position.offset); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := segment.file.ReadAt(buffer, position.offset); err != nil && !errors.Is(err, io.EOF) {
 		return raft.Entry{}, fmt.Errorf("wal: read entry %d from segment %s: %w", index, path, err)
 	}
 	decoded, _, err := decodeRecord(buffer)

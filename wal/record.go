@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"slices"
 )
 
 // recordType says what a record holds.
@@ -77,8 +78,10 @@ func alignUp(size int) int { return (size + recordAlignment - 1) &^ (recordAlign
 func appendRecord(buffer []byte, r record) []byte {
 	start := len(buffer)
 	size := encodedRecordSize(len(r.payload))
-	buffer = append(buffer, make([]byte, size)...)
+	buffer = slices.Grow(buffer, size)[:start+size]
 	encoded := buffer[start:]
+	clear(encoded[recordHeaderSize+len(r.payload):]) // padding
+	encoded[10], encoded[11] = 0, 0
 	binary.LittleEndian.PutUint32(encoded[4:], uint32(len(r.payload)))
 	encoded[8] = byte(r.kind)
 	encoded[9] = r.flags

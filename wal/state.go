@@ -6,12 +6,14 @@ import (
 	"github.com/lockstepdb/lockstep/raft"
 )
 
-// entryPosition says where the record of one entry lies.
+// entryPosition says where the record of one entry lies. It holds no
+// pointer, so that the garbage collector need not scan the index of a
+// long log.
 type entryPosition struct {
-	segment *segment
-	offset  int64
-	size    int64
-	term    uint64
+	sequence uint64 // of the segment
+	offset   int64
+	size     int64
+	term     uint64
 	// entrySize is the entry's raft.Entry.Size, for byte limits.
 	entrySize uint64
 }
@@ -34,6 +36,12 @@ type logState struct {
 }
 
 func (s *logState) lastIndex() uint64 { return s.base + uint64(len(s.positions)) }
+
+// segment returns the open segment with the given sequence number, which
+// must be one of s.segments (they are consecutive).
+func (s *logState) segment(sequence uint64) *segment {
+	return s.segments[sequence-s.segments[0].header.sequence]
+}
 
 // apply updates the state with one record of segment (the last one in
 // s.segments) at offset. An error means the record cannot follow the ones
@@ -61,7 +69,7 @@ func (s *logState) apply(r record, offset, size int64) error {
 			s.positions = s.positions[:index-s.base-1]
 		}
 		entrySize := (raft.Entry{Data: r.payload[1:]}).Size()
-		s.positions = append(s.positions, entryPosition{segment: current, offset: offset, size: size, term: r.term, entrySize: entrySize})
+		s.positions = append(s.positions, entryPosition{sequence: current.header.sequence, offset: offset, size: size, term: r.term, entrySize: entrySize})
 		current.maxIndex = max(current.maxIndex, index)
 	case recordHardState:
 		state, err := decodeHardState(r)
