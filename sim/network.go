@@ -44,6 +44,7 @@ func (w *network) send(c *cluster, m raft.Message) {
 	if c.faulty && p.duplicateRate > 0 && c.random.Float64() < p.duplicateRate {
 		copies = 2
 	}
+	c.tracef("send     %v", m)
 	for i := 0; i < copies; i++ {
 		latency := 1 + c.random.Uint64N(p.maxLatency)
 		if c.faulty && p.delayRate > 0 && c.random.Float64() < p.delayRate {

@@ -52,8 +52,10 @@ func Run(options Options) (result Result) {
 		}
 		c.handle(e)
 	}
+	c.traceNodes("after the faulty phase")
 	if c.checker.violation == nil {
 		c.runLivenessPhase()
+		c.traceNodes("at the end")
 	}
 	return result
 }
