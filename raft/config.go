@@ -20,6 +20,12 @@ type Config struct {
 	// InitialMembership bootstraps a brand-new cluster without any log
 	// entries: it is used only when Storage holds no membership yet.
 	InitialMembership Membership
+	// Join says this node joins an existing cluster: it starts with no
+	// membership, as a non-voter, and learns the membership from the
+	// leader (a new node is added as a learner first). Without Join, a
+	// node with no membership in Storage or InitialMembership is a
+	// configuration error.
+	Join bool
 	// Applied is the last index the application has already applied (for
 	// example, recovered with its state). Committed entries after it will
 	// be delivered again; entries at or before it never are.

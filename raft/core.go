@@ -66,6 +66,24 @@ type Core struct {
 	// nothing new to receive but a commit index to learn.
 	commitBroadcastPending bool
 
+	// baseMembership is the membership at the start of the log (from the
+	// snapshot, or the bootstrap configuration); membershipLog holds the
+	// configuration entries appended since, in index order.
+	baseMembership Membership
+	membershipLog  []membershipAt
+
+	// transferTarget is the node leadership is being handed to, or None;
+	// transferElapsed counts ticks since the transfer began.
+	transferTarget  NodeID
+	transferElapsed int
+
+	// readRequests wait for a quorum's confirmation; readsAwaitingCommit
+	// wait for the leader's first entry of its term to commit; readStates
+	// are answers for the next Ready.
+	readRequests        []readRequest
+	readsAwaitingCommit []readRequest
+	readStates          []ReadState
+
 	// durableHardState is the hard state as last persisted.
 	durableHardState HardState
 	// readyOutstanding is true between Ready and Advance.
@@ -87,8 +105,8 @@ func NewCore(config Config) (*Core, error) {
 	if len(membership.Voters) == 0 {
 		membership = config.InitialMembership.Clone()
 	}
-	if len(membership.Voters) == 0 {
-		return nil, fmt.Errorf("raft: node %d: no membership in storage or config", config.ID)
+	if len(membership.Voters) == 0 && !config.Join {
+		return nil, fmt.Errorf("raft: node %d: no membership in storage or config (set InitialMembership to bootstrap a cluster, or Join to join one)", config.ID)
 	}
 	core := &Core{
 		id:               config.ID,
@@ -96,12 +114,41 @@ func NewCore(config Config) (*Core, error) {
 		random:           rand.New(config.Random),
 		term:             hardState.Term,
 		vote:             hardState.Vote,
-		membership:       membership,
+		baseMembership:   membership,
+		membership:       membership.Clone(),
 		durableHardState: hardState,
 	}
 	core.log = newRaftLog(config.Storage, hardState.Commit, config.Applied)
+	if err := core.replayMembership(); err != nil {
+		return nil, err
+	}
 	core.becomeFollower(hardState.Term, None)
 	return core, nil
+}
+
+// replayMembership rebuilds the configuration history from the durable log,
+// reading it in bounded chunks.
+func (c *Core) replayMembership() error {
+	first, last := c.log.firstIndex(), c.log.lastIndex()
+	for low := first; low <= last; {
+		entries, err := c.log.slice(low, last+1, maxApplyBytesPerReady)
+		if err != nil {
+			return fmt.Errorf("raft: read log [%d, %d] for membership entries: %w", low, last, err)
+		}
+		for _, entry := range entries {
+			if entry.Type != EntryMembership {
+				continue
+			}
+			membership, err := DecodeMembership(entry.Data)
+			if err != nil {
+				return fmt.Errorf("raft: membership entry %d in the log: %w", entry.Index, err)
+			}
+			c.membershipLog = append(c.membershipLog, membershipAt{index: entry.Index, membership: membership})
+		}
+		low += uint64(len(entries))
+	}
+	c.membership = c.membershipAt(^uint64(0)).Clone()
+	return nil
 }
 
 // ID returns the node's ID.
@@ -136,7 +183,7 @@ func (c *Core) send(m Message) {
 	if m.Term == 0 {
 		m.Term = c.term
 	}
-	leaderTraffic := m.Type == MessageAppend || m.Type == MessageHeartbeat
+	leaderTraffic := m.Type == MessageAppend || m.Type == MessageHeartbeat || m.Type == MessageSnapshot || m.Type == MessageTimeoutNow
 	if leaderTraffic && c.role == RoleLeader && c.durableHardState.Term == c.term {
 		c.sendNow = append(c.sendNow, m)
 		return
@@ -168,6 +215,11 @@ func (c *Core) becomeFollower(term uint64, leader NodeID) {
 	c.uncommittedBytes = 0
 	c.broadcastPending = false
 	c.commitBroadcastPending = false
+	c.transferTarget = None
+	// Reads not yet confirmed are dropped: their callers time out and
+	// retry with whoever leads next.
+	c.readRequests = nil
+	c.readsAwaitingCommit = nil
 	c.resetElectionTimer()
 }
 
@@ -182,7 +234,7 @@ func (c *Core) Step(m Message) error {
 	}
 	switch {
 	case m.Term > c.term:
-		if (m.Type == MessageVote || m.Type == MessagePreVote) && c.inLeaderLease() {
+		if (m.Type == MessageVote || m.Type == MessagePreVote) && !m.Transfer && c.inLeaderLease() {
 			// We heard from a leader less than an election timeout ago:
 			// ignore the vote request without adopting its term, so that
 			// a node that was cut off cannot depose a leader that still
@@ -195,7 +247,7 @@ func (c *Core) Step(m Message) error {
 		case m.Type == MessagePreVoteResponse && !m.Reject:
 			// A granted pre-vote carries the term the candidate asked
 			// about, which nobody holds yet.
-		case m.Type == MessageAppend || m.Type == MessageHeartbeat:
+		case m.Type == MessageAppend || m.Type == MessageHeartbeat || m.Type == MessageSnapshot:
 			c.becomeFollower(m.Term, m.From)
 		case m.Type == MessageVote:
 			// Adopt the term but keep the election timer running: only a
@@ -235,7 +287,7 @@ func (c *Core) Step(m Message) error {
 // upon (terms are fencing tokens, Raft §5.1), but some deserve an answer.
 func (c *Core) answerStaleTerm(m Message) {
 	switch m.Type {
-	case MessageAppend, MessageHeartbeat:
+	case MessageAppend, MessageHeartbeat, MessageSnapshot:
 		// A leader of an old term. Tell it our term so it steps down.
 		// Without this, with CheckQuorum or PreVote on, a node whose term
 		// rose while partitioned could neither win an election (PreVote
@@ -262,6 +314,10 @@ func (c *Core) validateMessage(m Message) error {
 		return fmt.Errorf("%w: %s from node %d carries no term", ErrInvalidMessage, m.Type, m.From)
 	}
 	previousTerm := m.LogTerm
+	if m.Type == MessageSnapshot && (m.Snapshot == nil || m.Snapshot.Metadata.Index == 0 || m.Snapshot.Metadata.Term > m.Term ||
+		validateMembership(m.Snapshot.Metadata.Membership) != nil) {
+		return fmt.Errorf("%w: snapshot message from node %d without a valid snapshot", ErrInvalidMessage, m.From)
+	}
 	for i, entry := range m.Entries {
 		// Entries are consecutive, and terms never decrease along a log
 		// nor exceed the sender's term.

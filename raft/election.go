@@ -29,7 +29,7 @@ func (c *Core) inLeaderLease() bool {
 // off.
 func (c *Core) startElection() {
 	if c.config.DisablePreVote {
-		c.campaign()
+		c.campaign(false)
 	} else {
 		c.preCampaign()
 	}
@@ -44,21 +44,24 @@ func (c *Core) preCampaign() {
 	c.leader = None
 	c.votes = map[NodeID]bool{}
 	c.resetElectionTimer()
-	c.requestVotes(MessagePreVote, c.term+1)
+	c.requestVotes(MessagePreVote, c.term+1, false)
 }
 
 // campaign starts an election in a new term, voting for ourselves (Raft
 // §5.2). The vote requests leave only once the new term and our vote are
 // durable (they are queued in SendAfterPersist).
-func (c *Core) campaign() {
+//
+// transfer marks a campaign started by TimeoutNow: its vote requests are
+// answered even by voters within a leader's lease.
+func (c *Core) campaign(transfer bool) {
 	c.becomeFollower(c.term+1, None)
 	c.role = RoleCandidate
 	c.vote = c.id
 	c.votes = map[NodeID]bool{}
-	c.requestVotes(MessageVote, c.term)
+	c.requestVotes(MessageVote, c.term, transfer)
 }
 
-func (c *Core) requestVotes(kind MessageType, term uint64) {
+func (c *Core) requestVotes(kind MessageType, term uint64, transfer bool) {
 	lastIndex, lastTerm := c.log.lastIndex(), c.log.lastTerm()
 	c.votes[c.id] = true
 	if c.tallyVotes() {
@@ -68,7 +71,7 @@ func (c *Core) requestVotes(kind MessageType, term uint64) {
 		if id == c.id || !c.isVoter(id) {
 			continue
 		}
-		c.send(Message{Type: kind, To: id, Term: term, LogIndex: lastIndex, LogTerm: lastTerm})
+		c.send(Message{Type: kind, To: id, Term: term, LogIndex: lastIndex, LogTerm: lastTerm, Transfer: transfer})
 	}
 }
 
@@ -79,7 +82,7 @@ func (c *Core) tallyVotes() bool {
 	case quorum.VoteWon:
 		if c.role == RolePreCandidate {
 			// The pre-vote round is over; the real election begins.
-			c.campaign()
+			c.campaign(false)
 			return true
 		}
 		c.becomeLeader()
@@ -127,7 +130,7 @@ func (c *Core) handleVoteRequest(m Message) {
 // stepCandidate handles messages while campaigning.
 func (c *Core) stepCandidate(m Message) {
 	switch m.Type {
-	case MessageAppend, MessageHeartbeat:
+	case MessageAppend, MessageHeartbeat, MessageSnapshot:
 		// A leader won this term (Raft §5.2): follow it.
 		c.becomeFollower(m.Term, m.From)
 		c.stepFollower(m)
@@ -151,6 +154,13 @@ func (c *Core) stepCandidate(m Message) {
 func (c *Core) tickLeader() {
 	c.heartbeatElapsed++
 	c.electionElapsed++
+	if c.transferTarget != None {
+		c.transferElapsed++
+		if c.transferElapsed >= c.config.ElectionTicks {
+			// The target did not take over in time: resume leading.
+			c.transferTarget = None
+		}
+	}
 	if c.electionElapsed >= c.config.ElectionTicks {
 		c.electionElapsed = 0
 		if !c.config.DisableCheckQuorum && !c.quorumRecentlyActive() {

@@ -112,7 +112,7 @@ func TestCandidateNeedsMajority(t *testing.T) {
 	}{{3, 1, true}, {3, 0, false}, {5, 1, false}, {5, 2, true}, {7, 2, false}, {7, 3, true}} {
 		cluster := newTestCluster(t, c.size, func(config *Config) { config.DisablePreVote = true })
 		candidate := cluster.core(1)
-		candidate.campaign()
+		candidate.campaign(false)
 		persistAndAdvance(t, candidate)
 		for id := 2; id <= c.size; id++ {
 			reject := id-2 >= c.grants

@@ -11,6 +11,19 @@ func (c *Core) stepFollower(m Message) {
 		c.leader = m.From
 		c.electionElapsed = 0
 		c.handleHeartbeat(m)
+	case MessageSnapshot:
+		c.leader = m.From
+		c.electionElapsed = 0
+		c.handleSnapshot(m)
+	case MessageReadIndexResponse:
+		c.readStates = append(c.readStates, ReadState{Index: m.Index, Context: m.Context})
+	case MessageTimeoutNow:
+		// The leader hands over to us (thesis §3.10): stand at once, and
+		// skip the pre-vote, which the others would refuse while they
+		// still follow the leader.
+		if c.isVoter(c.id) {
+			c.campaign(true)
+		}
 	}
 }
 
@@ -25,7 +38,7 @@ func (c *Core) handleAppend(m Message) {
 		c.send(Message{Type: MessageAppendResponse, To: m.From, Index: c.log.committed})
 		return
 	}
-	lastNew, ok := c.log.appendFollower(m.LogIndex, m.LogTerm, m.Entries)
+	lastNew, written, ok := c.log.appendFollower(m.LogIndex, m.LogTerm, m.Entries)
 	if !ok {
 		// The consistency check failed: we hold no entry at LogIndex with
 		// LogTerm. Hint where our log may match, so the leader can skip
@@ -35,6 +48,7 @@ func (c *Core) handleAppend(m Message) {
 		c.send(Message{Type: MessageAppendResponse, To: m.From, Reject: true, Index: m.LogIndex, HintIndex: hintIndex, HintTerm: hintTerm})
 		return
 	}
+	c.noteAppended(written)
 	// Our log now matches the leader's up to lastNew, and no further is
 	// verified: entries beyond it may be stale, so the commit index learnt
 	// from the leader is capped there.
@@ -48,5 +62,5 @@ func (c *Core) handleHeartbeat(m Message) {
 	if m.Commit <= c.log.lastIndex() {
 		c.log.commitTo(m.Commit)
 	}
-	c.send(Message{Type: MessageHeartbeatResponse, To: m.From})
+	c.send(Message{Type: MessageHeartbeatResponse, To: m.From, Context: m.Context})
 }

@@ -1,15 +1,18 @@
 package raft
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"testing"
 )
 
 // testNode is one member of a testCluster: a core and its durable storage.
 type testNode struct {
-	core    *Core
-	storage *MemoryStorage
-	applied []Entry
+	core               *Core
+	storage            *MemoryStorage
+	applied            []Entry
+	readStates         []ReadState
+	snapshotsInstalled int
 }
 
 // testCluster drives cores by hand: messages wait in a queue until the test
@@ -17,6 +20,7 @@ type testNode struct {
 type testCluster struct {
 	t         *testing.T
 	ids       []NodeID
+	voters    []NodeID // the bootstrap voters
 	nodes     map[NodeID]*testNode
 	configure func(*Config)
 	queue     []Message
@@ -31,9 +35,18 @@ type testCluster struct {
 }
 
 func newTestCluster(t *testing.T, size int, configure func(*Config)) *testCluster {
+	return newTestClusterWithSpares(t, size, 0, configure)
+}
+
+// newTestClusterWithSpares bootstraps voters nodes 1..voters and starts
+// spares more nodes that join later (Config.Join, no membership).
+func newTestClusterWithSpares(t *testing.T, voters, spares int, configure func(*Config)) *testCluster {
 	t.Helper()
 	cluster := &testCluster{t: t, nodes: map[NodeID]*testNode{}, configure: configure, cut: map[NodeID]map[NodeID]bool{}, down: map[NodeID]bool{}}
-	for i := 1; i <= size; i++ {
+	for i := 1; i <= voters; i++ {
+		cluster.voters = append(cluster.voters, NodeID(i))
+	}
+	for i := 1; i <= voters+spares; i++ {
 		cluster.ids = append(cluster.ids, NodeID(i))
 	}
 	for _, id := range cluster.ids {
@@ -47,9 +60,13 @@ func (tc *testCluster) config(id NodeID, storage *MemoryStorage) Config {
 		ID:                id,
 		Storage:           storage,
 		Random:            rand.NewPCG(uint64(id), 42),
-		InitialMembership: Membership{Voters: tc.ids},
+		InitialMembership: Membership{Voters: tc.voters},
 		ElectionTicks:     10,
 		HeartbeatTicks:    1,
+	}
+	if !slicesContains(tc.voters, id) {
+		config.InitialMembership = Membership{}
+		config.Join = true
 	}
 	if tc.configure != nil {
 		tc.configure(&config)
@@ -106,6 +123,18 @@ func (tc *testCluster) process(id NodeID) {
 	for node.core.HasReady() {
 		ready := node.core.Ready()
 		tc.queue = append(tc.queue, ready.SendNow...)
+		if !ready.Snapshot.IsEmpty() {
+			if err := node.storage.ApplySnapshot(ready.Snapshot); err != nil {
+				tc.t.Fatalf("node %d: apply snapshot: %v", id, err)
+			}
+			// The test state machine is the list of applied entries.
+			node.applied = nil
+			if err := json.Unmarshal(ready.Snapshot.Data, &node.applied); err != nil {
+				tc.t.Fatalf("node %d: restore snapshot: %v", id, err)
+			}
+			node.snapshotsInstalled++
+		}
+		node.readStates = append(node.readStates, ready.ReadStates...)
 		if err := node.storage.Append(ready.Entries); err != nil {
 			tc.t.Fatalf("node %d: append: %v", id, err)
 		}
@@ -255,3 +284,35 @@ func logEntries(t *testing.T, core *Core) []Entry {
 	}
 	return entries
 }
+
+func slicesContains(ids []NodeID, id NodeID) bool {
+	for _, other := range ids {
+		if other == id {
+			return true
+		}
+	}
+	return false
+}
+
+// snapshot captures a node's applied state and compacts its log up to it.
+func (tc *testCluster) snapshot(id NodeID) Snapshot {
+	tc.t.Helper()
+	node := tc.nodes[id]
+	index := node.core.log.applied
+	metadata, err := node.core.SnapshotMetadata(index)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	data, err := json.Marshal(node.applied)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	snapshot := Snapshot{Metadata: metadata, Data: data}
+	if err := node.storage.Compact(snapshot); err != nil {
+		tc.t.Fatalf("node %d: compact at %d: %v", id, index, err)
+	}
+	return snapshot
+}
+
+// membership returns a node's current configuration.
+func (tc *testCluster) membership(id NodeID) Membership { return tc.core(id).membership }

@@ -1,6 +1,9 @@
 package raft
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
 
 // Propose appends a command to the leader's log and returns the index and
 // term it will occupy: the command is committed if and only if the entry
@@ -14,6 +17,9 @@ func (c *Core) Propose(command []byte) (index, term uint64, err error) {
 	c.checkNoReadyOutstanding("Propose")
 	if c.role != RoleLeader {
 		return 0, 0, &NotLeaderError{Leader: c.leader, Term: c.term}
+	}
+	if c.transferTarget != None {
+		return 0, 0, ErrTransferInProgress
 	}
 	size := uint64(len(command))
 	limit := c.config.MaxUncommittedBytes
@@ -65,6 +71,11 @@ func (c *Core) stepLeader(m Message) {
 		c.handleAppendResponse(m, pr)
 	case MessageHeartbeatResponse:
 		c.handleHeartbeatResponse(m, pr)
+		if len(m.Context) > 0 {
+			c.confirmRead(m.From, m.Context)
+		}
+	case MessageReadIndex:
+		c.addRead(m.Context, m.From)
 	}
 }
 
@@ -89,19 +100,30 @@ func (c *Core) handleAppendResponse(m Message, pr *progress) {
 	}
 	wasProbing := pr.state == stateProbe
 	if pr.acknowledge(m.Index) {
-		if wasProbing {
+		if wasProbing || (pr.state == stateSnapshot && pr.match >= pr.pendingSnapshot) {
 			// The logs now match up to Match: stream the rest.
 			pr.becomeReplicate()
 		}
-		if c.maybeCommit() {
-			c.commitBroadcastPending = true
-			c.broadcastPending = true
+		c.maybeCommit()
+		if c.role != RoleLeader {
+			return // removed by the change that just committed
 		}
 	}
+	c.maybeFinishTransfer(m.From, pr)
 	c.sendAppends(m.From, pr, false)
 }
 
 func (c *Core) handleHeartbeatResponse(m Message, pr *progress) {
+	if pr.state == stateSnapshot {
+		pr.snapshotWait++
+		if pr.snapshotWait < c.config.ElectionTicks {
+			return
+		}
+		// No answer for an election timeout while the follower answers
+		// heartbeats: the snapshot (or its answer) was lost. Start over;
+		// the probe finds the entries compacted and sends it again.
+		pr.becomeProbe()
+	}
 	pr.probeSent = false
 	if pr.state == stateReplicate && pr.inflights.full() {
 		// The follower is alive but nothing came back for a whole window:
@@ -130,7 +152,13 @@ func (c *Core) maybeCommit() bool {
 	if index <= c.log.committed || c.log.termOrZero(index) != c.term {
 		return false
 	}
-	return c.log.commitTo(index)
+	c.log.commitTo(index)
+	// Followers learn the new commit index with the next Ready's appends.
+	c.commitBroadcastPending = true
+	c.broadcastPending = true
+	c.releaseReadsAwaitingCommit()
+	c.afterCommit()
+	return true
 }
 
 // sendAppends sends the follower what it lacks, as many appends as flow
@@ -153,12 +181,18 @@ func (c *Core) sendAppend(to NodeID, pr *progress, sendEmpty bool) bool {
 	last := c.log.lastIndex()
 	prevIndex := pr.next - 1
 	prevTerm, err := c.log.term(prevIndex)
+	if errors.Is(err, ErrCompacted) {
+		return c.sendSnapshot(to, pr)
+	}
 	if err != nil {
 		panic(fmt.Sprintf("raft: leader %d: term of entry %d for follower %d: %v", c.id, prevIndex, to, err))
 	}
 	var entries []Entry
 	if pr.next <= last {
 		entries, err = c.log.slice(pr.next, last+1, c.config.MaxAppendBytes)
+		if errors.Is(err, ErrCompacted) {
+			return c.sendSnapshot(to, pr)
+		}
 		if err != nil {
 			panic(fmt.Sprintf("raft: leader %d: entries from %d for follower %d: %v", c.id, pr.next, to, err))
 		}
@@ -193,12 +227,20 @@ func (c *Core) flushBroadcast() {
 // broadcastHeartbeat asserts leadership to every follower. The commit index
 // it carries is capped at what the follower is known to hold, since a
 // heartbeat does not carry the log consistency check.
+//
+// Heartbeats also carry the context of the newest read awaiting
+// confirmation, so that a read whose own heartbeats were lost is confirmed
+// by the next round.
 func (c *Core) broadcastHeartbeat() {
+	var context []byte
+	if n := len(c.readRequests); n > 0 {
+		context = c.readRequests[n-1].context
+	}
 	for _, id := range c.members() {
 		if id == c.id {
 			continue
 		}
 		commit := min(c.progress[id].match, c.log.committed)
-		c.send(Message{Type: MessageHeartbeat, To: id, Commit: commit})
+		c.send(Message{Type: MessageHeartbeat, To: id, Commit: commit, Context: context})
 	}
 }

@@ -21,6 +21,9 @@ type raftLog struct {
 	// applied is the highest index handed to the application and
 	// acknowledged by Advance.
 	applied uint64
+	// pendingSnapshot is a snapshot received from the leader (InstallSnapshot)
+	// and not yet persisted: it replaces the whole log up to its index.
+	pendingSnapshot *Snapshot
 }
 
 func newRaftLog(storage Storage, committed, applied uint64) *raftLog {
@@ -47,6 +50,9 @@ func mustStorage(err error) {
 }
 
 func (l *raftLog) firstIndex() uint64 {
+	if l.pendingSnapshot != nil {
+		return l.pendingSnapshot.Metadata.Index + 1
+	}
 	first, err := l.storage.FirstIndex()
 	mustStorage(err)
 	return first
@@ -56,6 +62,9 @@ func (l *raftLog) lastIndex() uint64 {
 	if n := len(l.unstable); n > 0 {
 		return l.unstableOffset + uint64(n) - 1
 	}
+	if l.pendingSnapshot != nil {
+		return l.pendingSnapshot.Metadata.Index
+	}
 	last, err := l.storage.LastIndex()
 	mustStorage(err)
 	return last
@@ -64,6 +73,12 @@ func (l *raftLog) lastIndex() uint64 {
 // term returns the term of the entry at index, or an error if it is
 // compacted (ErrCompacted) or beyond the log (ErrUnavailable).
 func (l *raftLog) term(index uint64) (uint64, error) {
+	if snapshot := l.pendingSnapshot; snapshot != nil && index <= snapshot.Metadata.Index {
+		if index == snapshot.Metadata.Index {
+			return snapshot.Metadata.Term, nil
+		}
+		return 0, ErrCompacted
+	}
 	if index >= l.unstableOffset {
 		position := index - l.unstableOffset
 		if position < uint64(len(l.unstable)) {
@@ -143,11 +158,11 @@ func (l *raftLog) findConflictByTerm(index, term uint64) (uint64, uint64) {
 // Figure 2): if the log holds an entry at prevIndex with prevTerm, it
 // removes any conflicting suffix and appends the new entries, returning the
 // index of the last new entry and true. Otherwise it returns false.
-func (l *raftLog) appendFollower(prevIndex, prevTerm uint64, entries []Entry) (uint64, bool) {
+func (l *raftLog) appendFollower(prevIndex, prevTerm uint64, entries []Entry) (lastNew uint64, written []Entry, ok bool) {
 	if !l.matchTerm(prevIndex, prevTerm) {
-		return 0, false
+		return 0, nil, false
 	}
-	lastNew := prevIndex + uint64(len(entries))
+	lastNew = prevIndex + uint64(len(entries))
 	conflict := l.findConflict(entries)
 	switch {
 	case conflict == 0:
@@ -157,9 +172,10 @@ func (l *raftLog) appendFollower(prevIndex, prevTerm uint64, entries []Entry) (u
 	case conflict <= l.committed:
 		panic(fmt.Sprintf("raft: entry %d conflicts with a committed entry (commit %d): a committed entry would be truncated", conflict, l.committed))
 	default:
-		l.appendLeader(entries[conflict-entries[0].Index:])
+		written = entries[conflict-entries[0].Index:]
+		l.appendLeader(written)
 	}
-	return lastNew, true
+	return lastNew, written, true
 }
 
 // appendLeader appends entries, which start at most one past our last
@@ -241,14 +257,23 @@ func (l *raftLog) durableLastIndex() uint64 { return l.unstableOffset - 1 }
 // hasEntriesToApply reports whether committed entries await application.
 // Only entries that are durable locally, or that become durable in the same
 // Ready (the runtime persists before it applies), are applied.
-func (l *raftLog) hasEntriesToApply() bool { return l.committed > l.applied }
+func (l *raftLog) hasEntriesToApply() bool { return l.committed > l.appliedOrSnapshot() }
+
+// appliedOrSnapshot is the index after which entries are applied: a pending
+// snapshot is applied, as a whole, before any entry after it.
+func (l *raftLog) appliedOrSnapshot() uint64 {
+	if l.pendingSnapshot != nil {
+		return max(l.applied, l.pendingSnapshot.Metadata.Index)
+	}
+	return l.applied
+}
 
 // entriesToApply returns the committed entries not yet applied.
 func (l *raftLog) entriesToApply(maxBytes uint64) []Entry {
 	if !l.hasEntriesToApply() {
 		return nil
 	}
-	entries, err := l.slice(l.applied+1, l.committed+1, maxBytes)
+	entries, err := l.slice(l.appliedOrSnapshot()+1, l.committed+1, maxBytes)
 	mustStorage(err)
 	return entries
 }
@@ -265,4 +290,25 @@ func (l *raftLog) stableTo(index uint64) {
 		l.unstable = nil
 	}
 	l.unstableOffset = index + 1
+}
+
+// restore replaces the log with a snapshot received from the leader. The
+// snapshot is committed (a leader only sends committed state), so the commit
+// index moves to it; whatever the log held is discarded when the snapshot is
+// persisted (Storage.ApplySnapshot).
+func (l *raftLog) restore(snapshot Snapshot) {
+	l.pendingSnapshot = &snapshot
+	l.unstable = nil
+	l.unstableOffset = snapshot.Metadata.Index + 1
+	l.committed = snapshot.Metadata.Index
+}
+
+// snapshotPersisted records that the pending snapshot is durable and was
+// restored into the application.
+func (l *raftLog) snapshotPersisted(index uint64) {
+	if l.pendingSnapshot == nil || l.pendingSnapshot.Metadata.Index != index {
+		panic(fmt.Sprintf("raft: Advance: snapshot %d was not pending", index))
+	}
+	l.pendingSnapshot = nil
+	l.applied = max(l.applied, index)
 }

@@ -142,11 +142,15 @@ func (s *MemoryStorage) ApplySnapshot(snapshot Snapshot) error {
 	return nil
 }
 
-// Compact discards entries up to and including index, which the
-// application has captured in a snapshot.
-func (s *MemoryStorage) Compact(index uint64) error {
+// Compact records snapshot as the storage's latest snapshot and discards
+// the entries it covers (up to and including its index). The runtime calls
+// it after it captured its state machine at snapshot.Metadata.Index (an
+// applied index) and made the snapshot durable; the leader sends this
+// snapshot to followers that need the discarded entries.
+func (s *MemoryStorage) Compact(snapshot Snapshot) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	index := snapshot.Metadata.Index
 	if index <= s.offset() {
 		return ErrCompacted
 	}
@@ -154,9 +158,13 @@ func (s *MemoryStorage) Compact(index uint64) error {
 		return fmt.Errorf("raft: memory storage: compact %d is beyond last index %d", index, s.lastIndex())
 	}
 	at := index - s.offset()
+	if term := s.entries[at].Term; term != snapshot.Metadata.Term {
+		return fmt.Errorf("raft: memory storage: snapshot at %d has term %d, the log has %d", index, snapshot.Metadata.Term, term)
+	}
 	remaining := make([]Entry, 1, 1+uint64(len(s.entries))-at-1)
 	remaining[0] = Entry{Index: index, Term: s.entries[at].Term}
 	s.entries = append(remaining, s.entries[at+1:]...)
+	s.snapshot = snapshot
 	return nil
 }
 

@@ -30,8 +30,21 @@ const (
 	// the recipient is known to hold (min of its match index and the
 	// leader's commit).
 	MessageHeartbeat
-	// MessageHeartbeatResponse answers MessageHeartbeat.
+	// MessageHeartbeatResponse answers MessageHeartbeat, echoing its
+	// Context (so that a leader can confirm pending reads).
 	MessageHeartbeatResponse
+	// MessageSnapshot is InstallSnapshot (Raft §7): the leader sends its
+	// latest snapshot to a follower whose next entry it has compacted.
+	MessageSnapshot
+	// MessageReadIndex asks the leader, on behalf of a follower, for an
+	// index at which a linearizable read may be served (thesis §6.4).
+	MessageReadIndex
+	// MessageReadIndexResponse answers MessageReadIndex with the index in
+	// Index and the request's Context.
+	MessageReadIndexResponse
+	// MessageTimeoutNow tells the target of a leadership transfer to start
+	// an election at once (thesis §3.10).
+	MessageTimeoutNow
 )
 
 var messageTypeNames = map[MessageType]string{
@@ -43,6 +56,10 @@ var messageTypeNames = map[MessageType]string{
 	MessagePreVoteResponse:   "PreVoteResponse",
 	MessageHeartbeat:         "Heartbeat",
 	MessageHeartbeatResponse: "HeartbeatResponse",
+	MessageSnapshot:          "Snapshot",
+	MessageReadIndex:         "ReadIndex",
+	MessageReadIndexResponse: "ReadIndexResponse",
+	MessageTimeoutNow:        "TimeoutNow",
 }
 
 func (t MessageType) String() string {
@@ -50,15 +67,6 @@ func (t MessageType) String() string {
 		return name
 	}
 	return fmt.Sprintf("MessageType(%d)", uint8(t))
-}
-
-// isResponse reports whether t answers a request.
-func (t MessageType) isResponse() bool {
-	switch t {
-	case MessageAppendResponse, MessageVoteResponse, MessagePreVoteResponse, MessageHeartbeatResponse:
-		return true
-	}
-	return false
 }
 
 // Message is what nodes exchange. Which fields are meaningful depends on
@@ -90,6 +98,14 @@ type Message struct {
 	// divergent follower is repaired in about one round trip per term.
 	HintIndex uint64
 	HintTerm  uint64
+	// Snapshot is the snapshot of a MessageSnapshot.
+	Snapshot *Snapshot
+	// Context identifies a read request in MessageReadIndex, its response,
+	// and the heartbeats that confirm it.
+	Context []byte
+	// Transfer marks a MessageVote sent because the leader handed over
+	// leadership: voters then answer even while in a leader's lease.
+	Transfer bool
 }
 
 func (m Message) String() string {
@@ -116,6 +132,18 @@ func (m Message) String() string {
 		}
 	case MessageHeartbeat:
 		s += fmt.Sprintf(" commit=%d", m.Commit)
+	case MessageSnapshot:
+		if m.Snapshot != nil {
+			s += fmt.Sprintf(" snapshot=%d/%d", m.Snapshot.Metadata.Index, m.Snapshot.Metadata.Term)
+		}
+	case MessageReadIndexResponse:
+		s += fmt.Sprintf(" index=%d", m.Index)
+	}
+	if len(m.Context) > 0 {
+		s += fmt.Sprintf(" context=%q", m.Context)
+	}
+	if m.Transfer {
+		s += " transfer"
 	}
 	return s
 }

@@ -14,11 +14,18 @@ const (
 	// streams appends without waiting (pipelining), optimistically
 	// advancing Next, within the inflight limits.
 	stateReplicate
+	// stateSnapshot: the follower needs entries the leader compacted; a
+	// snapshot is on its way and nothing else is sent until it is
+	// acknowledged (or presumed lost).
+	stateSnapshot
 )
 
 func (s replicationState) String() string {
-	if s == stateReplicate {
+	switch s {
+	case stateReplicate:
 		return "replicate"
+	case stateSnapshot:
+		return "snapshot"
 	}
 	return "probe"
 }
@@ -38,6 +45,11 @@ type progress struct {
 	// each CheckQuorum round.
 	recentActive bool
 	inflights    *inflights
+	// pendingSnapshot is the index of the snapshot sent in stateSnapshot,
+	// and snapshotWait counts heartbeat responses since, to resend it if
+	// it seems lost.
+	pendingSnapshot uint64
+	snapshotWait    int
 }
 
 func newProgress(next uint64, maxInflight int, maxInflightBytes uint64) *progress {
@@ -55,6 +67,13 @@ func (p *progress) becomeProbe() {
 	p.inflights.reset()
 }
 
+func (p *progress) becomeSnapshot(index uint64) {
+	p.state = stateSnapshot
+	p.pendingSnapshot = index
+	p.snapshotWait = 0
+	p.inflights.reset()
+}
+
 func (p *progress) becomeReplicate() {
 	p.state = stateReplicate
 	p.next = p.match + 1
@@ -64,8 +83,11 @@ func (p *progress) becomeReplicate() {
 // isPaused reports whether the leader must hold back appends that carry
 // entries: it waits for a probe's answer, or the pipeline is full.
 func (p *progress) isPaused() bool {
-	if p.state == stateProbe {
+	switch p.state {
+	case stateProbe:
 		return p.probeSent
+	case stateSnapshot:
+		return true
 	}
 	return p.inflights.full()
 }
@@ -103,6 +125,9 @@ func (p *progress) acknowledge(index uint64) bool {
 // follower's hint already mapped into our log as nextGuess (the first index
 // that might not match). It returns false if the rejection is stale.
 func (p *progress) rejected(rejectedIndex, nextGuess uint64) bool {
+	if p.state == stateSnapshot {
+		return false // answers an append sent before the snapshot
+	}
 	if p.state == stateReplicate {
 		// In the pipeline, only a rejection of something at or beyond
 		// what we know matches says anything; earlier ones are stale.

@@ -25,6 +25,14 @@ type Ready struct {
 	// SendAfterPersist holds messages that may leave only once HardState
 	// and Entries are durable.
 	SendAfterPersist []Message
+	// Snapshot, if not empty, is a snapshot received from the leader. It
+	// replaces the whole log: persist it together with HardState, as one
+	// atomic step, before Entries (which follow it); then restore the
+	// state machine from it before applying CommittedEntries.
+	Snapshot Snapshot
+	// ReadStates answer ReadIndex requests: serve each read once the state
+	// machine has applied its Index.
+	ReadStates []ReadState
 }
 
 // maxApplyBytesPerReady bounds CommittedEntries in one Ready, so that a node
@@ -36,7 +44,7 @@ func (c *Core) HasReady() bool {
 	if c.readyOutstanding {
 		return false
 	}
-	return c.broadcastPending ||
+	return c.broadcastPending || c.log.pendingSnapshot != nil || len(c.readStates) > 0 ||
 		len(c.sendNow) > 0 || len(c.sendAfterPersist) > 0 ||
 		len(c.log.unstable) > 0 ||
 		c.log.hasEntriesToApply() ||
@@ -53,11 +61,15 @@ func (c *Core) Ready() Ready {
 		CommittedEntries: c.log.entriesToApply(maxApplyBytesPerReady),
 		SendNow:          c.sendNow,
 		SendAfterPersist: c.sendAfterPersist,
+		ReadStates:       c.readStates,
+	}
+	if c.log.pendingSnapshot != nil {
+		ready.Snapshot = *c.log.pendingSnapshot
 	}
 	if hardState := c.hardState(); hardState != c.durableHardState {
 		ready.HardState = hardState
 	}
-	c.sendNow, c.sendAfterPersist = nil, nil
+	c.sendNow, c.sendAfterPersist, c.readStates = nil, nil, nil
 	c.readyOutstanding = true
 	return ready
 }
@@ -72,6 +84,13 @@ func (c *Core) Advance(ready Ready) {
 	c.readyOutstanding = false
 	if !ready.HardState.IsEmpty() {
 		c.durableHardState = ready.HardState
+	}
+	if !ready.Snapshot.IsEmpty() {
+		index := ready.Snapshot.Metadata.Index
+		c.log.snapshotPersisted(index)
+		if first, err := c.log.storage.FirstIndex(); err != nil || first <= index {
+			panic(fmt.Sprintf("raft: Advance: storage starts at %d (%v) but snapshot %d was to be persisted first", first, err, index))
+		}
 	}
 	if n := len(ready.Entries); n > 0 {
 		last := ready.Entries[n-1]
@@ -95,10 +114,7 @@ func (c *Core) Advance(ready Ready) {
 		self := c.progress[c.id]
 		if durable := c.log.durableLastIndex(); durable > self.match {
 			self.match = durable
-			if c.maybeCommit() {
-				c.commitBroadcastPending = true
-				c.broadcastPending = true
-			}
+			c.maybeCommit()
 		}
 	}
 }

@@ -1,0 +1,64 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrTransferInProgress is returned by Propose and ProposeMembershipChange
+// while the leader hands leadership over: it stops accepting commands so
+// that the target can catch up and take office (thesis §3.10).
+var ErrTransferInProgress = errors.New("raft: leadership transfer in progress")
+
+// TransferLeadership asks the leader to hand leadership to target, a voter.
+// The leader stops accepting proposals, brings target's log up to date, then
+// sends it TimeoutNow, upon which target starts an election at once (without
+// a pre-vote, and voters answer it even within a leader's lease). If target
+// has not taken over within an election timeout, the transfer is abandoned
+// and the leader accepts proposals again. Call it only on the goroutine that
+// owns the core.
+func (c *Core) TransferLeadership(target NodeID) error {
+	c.checkNoReadyOutstanding("TransferLeadership")
+	if c.role != RoleLeader {
+		return &NotLeaderError{Leader: c.leader, Term: c.term}
+	}
+	if target == c.id {
+		return nil // already there
+	}
+	if !c.isVoter(target) {
+		return fmt.Errorf("raft: transfer leadership to node %d: not a voter", target)
+	}
+	c.transferTarget = target
+	c.transferElapsed = 0
+	pr := c.progress[target]
+	if pr.match == c.log.lastIndex() {
+		c.send(Message{Type: MessageTimeoutNow, To: target})
+	} else {
+		c.sendAppends(target, pr, false)
+	}
+	return nil
+}
+
+// handOver sends TimeoutNow to the most caught-up voter other than this
+// node, if one holds the whole log: used by a leader that was removed.
+func (c *Core) handOver() {
+	best, bestMatch := None, uint64(0)
+	for _, id := range c.members() {
+		if id == c.id || !c.isVoter(id) || c.progress[id] == nil {
+			continue
+		}
+		if match := c.progress[id].match; match > bestMatch {
+			best, bestMatch = id, match
+		}
+	}
+	if best != None && bestMatch == c.log.lastIndex() {
+		c.send(Message{Type: MessageTimeoutNow, To: best})
+	}
+}
+
+// maybeFinishTransfer sends TimeoutNow once the target has caught up.
+func (c *Core) maybeFinishTransfer(from NodeID, pr *progress) {
+	if c.transferTarget == from && pr.match == c.log.lastIndex() {
+		c.send(Message{Type: MessageTimeoutNow, To: from})
+	}
+}
