@@ -1,6 +1,10 @@
 package raft
 
-import "github.com/lockstepdb/lockstep/raft/quorum"
+import (
+	"slices"
+
+	"github.com/lockstepdb/lockstep/raft/quorum"
+)
 
 // Tick advances the core's logical clock by one tick. The runtime calls it
 // at a fixed interval (the simulator, when its clock says so). Call it only
@@ -12,7 +16,7 @@ func (c *Core) Tick() {
 		return
 	}
 	c.electionElapsed++
-	if c.isVoter(c.id) && c.electionElapsed >= c.randomizedElectionTimeout {
+	if c.promotable() && c.electionElapsed >= c.randomizedElectionTimeout {
 		// Election timeout: no leader heard from (Raft §5.2).
 		c.startElection()
 	}
@@ -189,4 +193,19 @@ func (c *Core) quorumRecentlyActive() bool {
 		}
 	}
 	return active
+}
+
+// promotable reports whether this node may stand for election: it is a
+// voter in its latest configuration, or in the latest committed one. The
+// second case matters when a configuration that removes this node is
+// appended here but not committed: if the nodes that remain lost that entry
+// (a leader sends entries before its own write is durable), they need this
+// node's vote yet cannot get it, their logs being shorter; this node must
+// then lead long enough to commit the entry, after which it steps down.
+func (c *Core) promotable() bool {
+	if c.isVoter(c.id) {
+		return true
+	}
+	committed := c.membershipAt(c.log.committed)
+	return slices.Contains(committed.Voters, c.id) || slices.Contains(committed.OutgoingVoters, c.id)
 }

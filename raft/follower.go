@@ -21,7 +21,7 @@ func (c *Core) stepFollower(m Message) {
 		// The leader hands over to us (thesis §3.10): stand at once, and
 		// skip the pre-vote, which the others would refuse while they
 		// still follow the leader.
-		if c.isVoter(c.id) {
+		if c.promotable() {
 			c.campaign(true)
 		}
 	}

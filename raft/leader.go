@@ -48,7 +48,10 @@ func (c *Core) becomeLeader() {
 		// Raft Figure 2: nextIndex starts just past the leader's log.
 		c.progress[id] = newProgress(last+1, c.config.MaxInflightAppends, c.config.MaxInflightBytes)
 	}
-	self := c.progress[c.id]
+	// A leader that is not in its latest configuration (see promotable)
+	// still tracks itself, to know what of its log is durable.
+	self := newProgress(last+1, c.config.MaxInflightAppends, c.config.MaxInflightBytes)
+	c.progress[c.id] = self
 	self.match = c.log.durableLastIndex()
 	self.next = last + 1
 	self.state = stateReplicate

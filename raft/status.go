@@ -93,3 +93,7 @@ type Summary struct {
 func (c *Core) Summary() Summary {
 	return Summary{Role: c.role, Term: c.term, Leader: c.leader, Commit: c.log.committed}
 }
+
+// Membership returns the configuration in effect: the latest in the log,
+// committed or not (thesis §4.1).
+func (c *Core) Membership() Membership { return c.membership.Clone() }

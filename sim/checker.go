@@ -34,9 +34,12 @@ type checker struct {
 	// prefixes maps (index, term) to the prefix hash of every log that
 	// holds such an entry: Log Matching.
 	prefixes map[[2]uint64]uint64
-	// committed holds the prefix hash of the committed log at each index
-	// (committed[i-1] for index i): committed prefixes of all nodes agree.
-	committed []uint64
+	// committed is the cluster's committed log (terms and prefix hashes):
+	// every node's committed prefix must agree with it.
+	committed logMirror
+	// snapshots maps an index to the hash of the state machine any node
+	// captured there: every node must have the same state at an index.
+	snapshots map[uint64]uint64
 	// commitsByTerm maps a term to the highest index its leader committed:
 	// a leader of any later term must hold that prefix (Leader
 	// Completeness).
@@ -56,6 +59,7 @@ func newChecker(c *cluster) checker {
 		prefixes:      map[[2]uint64]uint64{},
 		commitsByTerm: map[uint64]uint64{},
 		applied:       map[uint64]uint64{},
+		snapshots:     map[uint64]uint64{},
 	}
 }
 
@@ -92,6 +96,12 @@ func (k *checker) observe(n *node) {
 func (k *checker) onReady(n *node, ready raft.Ready) {
 	summary := n.core.Summary()
 	isLeader := summary.Role == raft.RoleLeader
+	if !ready.Snapshot.IsEmpty() {
+		if !k.checkSnapshot(n, ready.Snapshot) {
+			return
+		}
+		n.volatile.resetTo(&k.committed, ready.Snapshot.Metadata.Index)
+	}
 	if len(ready.Entries) > 0 {
 		first := ready.Entries[0].Index
 		// Leader Append-Only: a leader never overwrites or deletes its own
@@ -137,14 +147,39 @@ func (k *checker) onReady(n *node, ready raft.Ready) {
 // checkCommittedPrefix checks that a node's log up to its commit index is
 // the committed log every other node has, and extends that log.
 func (k *checker) checkCommittedPrefix(n *node, commit uint64) {
-	known := uint64(len(k.committed))
+	known := k.committed.lastIndex()
 	common := min(known, commit)
-	if common > 0 && n.volatile.prefixHash(common) != k.committed[common-1] {
+	if common > 0 && n.volatile.prefixHash(common) != k.committed.prefixHash(common) {
 		k.violate("state machine safety", "node %d's committed log up to %d differs from the cluster's committed log", n.id, common)
 		return
 	}
 	for index := known + 1; index <= commit; index++ {
-		k.committed = append(k.committed, n.volatile.prefixHash(index))
+		k.committed.terms = append(k.committed.terms, n.volatile.term(index))
+		k.committed.hashes = append(k.committed.hashes, n.volatile.prefixHash(index))
+	}
+}
+
+// checkSnapshot checks a snapshot as a node installs it: it must capture a
+// committed prefix, and its state must equal every other capture at that
+// index.
+func (k *checker) checkSnapshot(n *node, snapshot raft.Snapshot) bool {
+	index := snapshot.Metadata.Index
+	if index > k.committed.lastIndex() || k.committed.term(index) != snapshot.Metadata.Term {
+		k.violate("snapshot", "node %d receives a snapshot at %d/%d that is not of the committed log", n.id, index, snapshot.Metadata.Term)
+		return false
+	}
+	k.recordState(n, index, snapshot.Data)
+	return true
+}
+
+// recordState checks that a state machine captured at index equals every
+// other capture there (state machine safety on whole states).
+func (k *checker) recordState(n *node, index uint64, data []byte) {
+	hash := chainHash(0, raft.Entry{Index: index, Data: data})
+	if known, ok := k.snapshots[index]; !ok {
+		k.snapshots[index] = hash
+	} else if known != hash {
+		k.violate("state machine safety", "node %d's state at index %d differs from another node's", n.id, index)
 	}
 }
 
@@ -155,7 +190,7 @@ func (k *checker) checkLeaderCompleteness(n *node, term uint64) {
 		if committedTerm >= term || index == 0 {
 			continue
 		}
-		if index > n.volatile.lastIndex() || n.volatile.prefixHash(index) != k.committed[index-1] {
+		if index > n.volatile.lastIndex() || n.volatile.prefixHash(index) != k.committed.prefixHash(index) {
 			k.violate("leader completeness", "leader %d of term %d lacks entry %d committed in term %d", n.id, term, index, committedTerm)
 			return
 		}
@@ -169,8 +204,9 @@ func (k *checker) onApply(n *node, entry raft.Entry) {
 	if entry.Index != n.applied+1 {
 		k.violate("integrity", "node %d applies index %d after %d", n.id, entry.Index, n.applied)
 	}
-	// Validity: only proposed commands (or a leader's empty entry).
-	if len(entry.Data) > 0 && !k.cluster.workload.proposed[string(entry.Data)] {
+	// Validity: only proposed commands (or a leader's empty entry, or a
+	// configuration entry).
+	if entry.Type == raft.EntryNormal && len(entry.Data) > 0 && !k.cluster.workload.proposed[string(entry.Data)] {
 		k.violate("validity", "node %d applies %q at %d, which no client proposed", n.id, entry.Data, entry.Index)
 	}
 	// State Machine Safety / agreement: one entry per index everywhere.
@@ -194,7 +230,7 @@ func (k *checker) checkAcknowledged() {
 			k.violate("durability", "acknowledged command %s at index %d was replaced by another entry", entry.Data, index)
 			return
 		}
-		for _, n := range c.nodes {
+		for _, n := range c.members() {
 			if n.applied < index {
 				k.violate("durability", "acknowledged command %s at index %d is not applied on node %d (applied %d)", entry.Data, index, n.id, n.applied)
 				return

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/lockstepdb/lockstep/raft"
 )
@@ -16,9 +17,12 @@ type cluster struct {
 	scheduler scheduler
 	nodes     []*node // nodes[id-1]
 	ids       []raft.NodeID
-	network   network
-	checker   checker
-	workload  workload
+	// initialVoters bootstrap the cluster; the other nodes are spares that
+	// join through membership changes.
+	initialVoters []raft.NodeID
+	network       network
+	checker       checker
+	workload      workload
 	// profile holds the per-seed choices: rates, limits, core settings.
 	profile profile
 	// faulty is true during the faulty phase, false once everything heals.
@@ -26,6 +30,9 @@ type cluster struct {
 	step   int
 	// healTicks is how long the liveness phase took.
 	healTicks int
+	// linearizable and historyFile are the history check's outcome.
+	linearizable bool
+	historyFile  string
 }
 
 // profile is what a seed chooses about a run besides its events.
@@ -49,11 +56,16 @@ func newCluster(options Options) *cluster {
 	c.network = newNetwork()
 	c.checker = newChecker(c)
 	c.workload = newWorkload()
-	for i := 1; i <= options.Nodes; i++ {
+	total := options.Nodes
+	if options.has(FaultMember) {
+		total += spareNodes
+	}
+	for i := 1; i <= total; i++ {
 		c.ids = append(c.ids, raft.NodeID(i))
 	}
+	c.initialVoters = c.ids[:options.Nodes]
 	for _, id := range c.ids {
-		n := &node{id: id, storage: raft.NewMemoryStorage(), tickInterval: tickInterval}
+		n := &node{id: id, storage: raft.NewMemoryStorage(), tickInterval: tickInterval, kv: map[string]string{}}
 		if options.has(FaultSkew) {
 			// Up to ±20% clock rate difference between nodes.
 			n.tickInterval = tickInterval*8/10 + c.random.Uint64N(tickInterval*4/10+1)
@@ -62,6 +74,7 @@ func newCluster(options Options) *cluster {
 		c.startNode(n)
 	}
 	c.scheduleFault()
+	c.scheduleOperation()
 	c.workload.scheduleNext(c)
 	c.tracef("seed %d: %d nodes, profile %+v", options.Seed, options.Nodes, c.profile)
 	return c
@@ -101,6 +114,13 @@ func (c *cluster) chooseProfile() profile {
 	}
 	p.disablePreVote = c.random.IntN(5) == 0
 	p.disableQuorumChk = c.random.IntN(5) == 0
+	if o.has(FaultMember) {
+		// A removed node that never learns of its removal keeps
+		// campaigning; only CheckQuorum's lease keeps it from disrupting
+		// the cluster forever (thesis §4.2.3), so runs that change the
+		// membership keep it on.
+		p.disableQuorumChk = false
+	}
 	return p
 }
 
@@ -114,11 +134,16 @@ func (c *cluster) tracef(format string, args ...any) {
 
 // startNode (re)creates a node's core from its durable storage.
 func (c *cluster) startNode(n *node) {
+	var initial raft.Membership
+	if slices.Contains(c.initialVoters, n.id) {
+		initial.Voters = c.initialVoters
+	}
 	core, err := raft.NewCore(raft.Config{
 		ID:                 n.id,
 		Storage:            n.storage,
 		Random:             rand.NewPCG(c.random.Uint64(), c.random.Uint64()),
-		InitialMembership:  raft.Membership{Voters: c.ids},
+		InitialMembership:  initial,
+		Join:               len(initial.Voters) == 0,
 		Applied:            n.applied,
 		ElectionTicks:      10,
 		HeartbeatTicks:     1,
@@ -136,6 +161,7 @@ func (c *cluster) startNode(n *node) {
 	n.incarnation++
 	n.pending = nil
 	n.inbox = nil
+	n.reads = map[string]*pendingRead{}
 	n.volatile = n.durable.clone()
 	n.summary = core.Summary()
 	c.scheduler.schedule(c.random.Uint64N(n.tickInterval)+1, &event{kind: eventTick, node: n.id, incarnation: n.incarnation})
@@ -145,7 +171,7 @@ func (c *cluster) startNode(n *node) {
 // torn writes, a prefix of the entries (entries are written before the hard
 // state, so a torn batch never holds a commit index beyond its entries).
 func (c *cluster) crashNode(n *node) {
-	if n.pending != nil && c.options.has(FaultTorn) && c.random.IntN(2) == 0 {
+	if n.pending != nil && n.pending.Snapshot.IsEmpty() && c.options.has(FaultTorn) && c.random.IntN(2) == 0 {
 		entries := n.pending.Entries
 		kept := entries[:c.random.IntN(len(entries)+1)]
 		if err := n.storage.Append(kept); err != nil {
@@ -160,6 +186,7 @@ func (c *cluster) crashNode(n *node) {
 	n.core = nil
 	n.pending = nil
 	n.inbox = nil
+	n.reads = nil
 	n.incarnation++
 }
 
@@ -192,6 +219,8 @@ func (c *cluster) handle(e *event) {
 		}
 	case eventHeal:
 		e.heal()
+	case eventOperation:
+		c.runOperation()
 	case eventCrash:
 		n := c.node(e.node)
 		if c.faulty && n.up && n.incarnation == e.incarnation {
@@ -224,6 +253,8 @@ func (c *cluster) feed(n *node, in input) {
 		}
 	case eventPropose:
 		c.workload.proposeOn(c, n, in.command)
+	case eventRead:
+		c.workload.readOn(c, n, in.command)
 	}
 	c.checker.observe(n)
 }
@@ -253,6 +284,23 @@ func (c *cluster) maybeTakeReady(n *node) {
 // inputs that queued meanwhile, all before the next Ready (batching).
 func (c *cluster) completePersist(n *node) {
 	ready := *n.pending
+	if !ready.Snapshot.IsEmpty() {
+		// The snapshot, its hard state and the state machine it carries
+		// are installed as one step.
+		if err := n.storage.ApplySnapshot(ready.Snapshot); err != nil {
+			c.checker.violate("storage", "node %d: apply snapshot: %v", n.id, err)
+			return
+		}
+		kv, err := decodeState(ready.Snapshot.Data)
+		if err != nil {
+			c.checker.violate("snapshot", "node %d: %v", n.id, err)
+			return
+		}
+		n.kv = kv
+		n.applied = ready.Snapshot.Metadata.Index
+		n.durable.resetTo(&c.checker.committed, n.applied)
+		c.tracef("node %d: installed snapshot at %d/%d", n.id, ready.Snapshot.Metadata.Index, ready.Snapshot.Metadata.Term)
+	}
 	if err := n.storage.Append(ready.Entries); err != nil {
 		c.checker.violate("storage", "node %d: append: %v", n.id, err)
 		return
@@ -267,8 +315,12 @@ func (c *cluster) completePersist(n *node) {
 	for _, entry := range ready.CommittedEntries {
 		c.checker.onApply(n, entry)
 		c.workload.onApply(c, n, entry)
+		if key, value, ok := parsePut(entry.Data); ok && entry.Type == raft.EntryNormal {
+			n.kv[key] = value
+		}
 		n.applied = entry.Index
 	}
+	c.workload.onReadStates(c, n, ready.ReadStates)
 	n.core.Advance(ready)
 	n.pending = nil
 	c.checker.observe(n)

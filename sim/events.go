@@ -21,6 +21,8 @@ const (
 	eventRestart
 	eventHeal
 	eventCrash
+	eventOperation
+	eventRead
 )
 
 // event is something scheduled to happen at a simulated time.

@@ -2,6 +2,8 @@ package sim
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/lockstepdb/lockstep/raft"
 )
@@ -29,6 +31,12 @@ type node struct {
 	pending *raft.Ready
 	inbox   []input
 	applied uint64
+	// kv is the node's state machine: a key-value map, durable like its
+	// applied index.
+	kv map[string]string
+	// reads are linearizable reads waiting for their read state or for
+	// the state machine to reach it.
+	reads map[string]*pendingRead
 	// volatile mirrors the node's whole log (as handed out in Readies);
 	// durable mirrors what its storage holds.
 	volatile logMirror
@@ -106,3 +114,50 @@ func chainHash(previous uint64, entry raft.Entry) uint64 {
 
 // entryHash identifies one entry's content, for state machine safety.
 func entryHash(entry raft.Entry) uint64 { return chainHash(0, entry) }
+
+// pendingRead is a read issued on a node.
+type pendingRead struct {
+	key   string
+	call  uint64
+	index uint64 // 0 until the read state arrives
+}
+
+// encodeState serializes a state machine for a snapshot, deterministically.
+func encodeState(kv map[string]string) []byte {
+	keys := make([]string, 0, len(kv))
+	for key := range kv {
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	var out []byte
+	for _, key := range keys {
+		out = append(out, key...)
+		out = append(out, '=')
+		out = append(out, kv[key]...)
+		out = append(out, '\n')
+	}
+	return out
+}
+
+// decodeState parses what encodeState produced.
+func decodeState(data []byte) (map[string]string, error) {
+	kv := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(data), "\n"), "\n") {
+		if line == "" {
+			continue
+		}
+		key, value, ok := strings.Cut(line, "=")
+		if !ok {
+			return nil, fmt.Errorf("sim: snapshot line %q is not key=value", line)
+		}
+		kv[key] = value
+	}
+	return kv, nil
+}
+
+// resetTo makes a mirror hold exactly the first index entries of the
+// committed log: what a node holds after installing a snapshot at index.
+func (m *logMirror) resetTo(committed *logMirror, index uint64) {
+	m.terms = append(m.terms[:0], committed.terms[:index]...)
+	m.hashes = append(m.hashes[:0], committed.hashes[:index]...)
+}

@@ -27,10 +27,18 @@ const (
 	FaultCrash     Fault = "crash"     // a node stops, losing what it had not persisted, and restarts later
 	FaultTorn      Fault = "torn"      // a crash persists only a prefix of the batch being written
 	FaultSkew      Fault = "skew"      // nodes' clocks tick at different rates
+	FaultSnapshot  Fault = "snapshot"  // nodes snapshot their state and compact their logs at random
+	FaultMember    Fault = "member"    // membership changes: add, promote, remove, replace nodes
+	FaultTransfer  Fault = "transfer"  // leadership transfers at random
 )
 
 // AllFaults lists every fault, in a fixed order.
-var AllFaults = []Fault{FaultDrop, FaultDuplicate, FaultReorder, FaultDelay, FaultPartition, FaultOneWay, FaultCrash, FaultTorn, FaultSkew}
+var AllFaults = []Fault{FaultDrop, FaultDuplicate, FaultReorder, FaultDelay, FaultPartition, FaultOneWay, FaultCrash, FaultTorn, FaultSkew,
+	FaultSnapshot, FaultMember, FaultTransfer}
+
+// spareNodes is how many nodes beyond the initial voters a run with
+// membership changes has: they start outside the cluster and may be added.
+const spareNodes = 2
 
 // ParseFaults parses a comma-separated list of fault names; "all" means
 // every fault and "none" (or the empty string) none.
@@ -81,6 +89,9 @@ type Options struct {
 	LivenessTicks int
 	// Trace, if set, receives a readable history of the run.
 	Trace func(line string)
+	// HistoryDirectory receives porcupine's visualization of any history
+	// that is not linearizable (default: the system's temporary directory).
+	HistoryDirectory string
 }
 
 func (o *Options) has(fault Fault) bool { return slices.Contains(o.Faults, fault) }

@@ -23,6 +23,12 @@ type Result struct {
 	Dropped      int
 	// HealTicks is how many ticks the liveness phase took.
 	HealTicks int
+	// Reads counts completed linearizable reads; Linearizable says
+	// whether the client history passed porcupine's check (HistoryFile
+	// holds its visualization when it did not).
+	Reads        int
+	Linearizable bool
+	HistoryFile  string
 }
 
 // Run simulates one cluster for options.Steps events with faults, then heals
@@ -57,6 +63,11 @@ func Run(options Options) (result Result) {
 		c.runLivenessPhase()
 		c.traceNodes("at the end")
 	}
+	ok, path, err := c.workload.history.checkLinearizable(options.Seed, options.HistoryDirectory)
+	if err != nil {
+		c.checker.violate("history", "%v", err)
+	}
+	c.linearizable, c.historyFile = ok, path
 	return result
 }
 
@@ -100,7 +111,7 @@ func (c *cluster) livenessReached() bool {
 	for index := range w.acknowledged {
 		needed = max(needed, index)
 	}
-	for _, n := range c.nodes {
+	for _, n := range c.members() {
 		if n.applied < needed {
 			return false
 		}
@@ -128,6 +139,9 @@ func (c *cluster) result() Result {
 		Messages:     c.network.sent,
 		Dropped:      c.network.dropped,
 		HealTicks:    c.healTicks,
+		Reads:        len(c.workload.history.reads),
+		Linearizable: c.linearizable,
+		HistoryFile:  c.historyFile,
 	}
 }
 

@@ -20,16 +20,21 @@ func TestSimulatedSeeds(t *testing.T) {
 	for _, run := range runs {
 		t.Run(fmt.Sprintf("nodes=%d", run.nodes), func(t *testing.T) {
 			options := Options{Nodes: run.nodes, Steps: 3000, Faults: AllFaults}
-			acknowledged := 0
+			options.HistoryDirectory = t.TempDir()
+			acknowledged, reads := 0, 0
 			RunSeeds(options, 1, run.seeds, 0, func(result Result) {
 				acknowledged += result.Acknowledged
+				reads += result.Reads
 				if result.Violation != nil {
 					t.Errorf("seed %d: %v\n  replay: %s", result.Seed, result.Violation, ReplayCommand(options, result.Seed))
 				}
+				if !result.Linearizable {
+					t.Errorf("seed %d: history not linearizable (%s)\n  replay: %s", result.Seed, result.HistoryFile, ReplayCommand(options, result.Seed))
+				}
 			})
-			// A simulator that commits nothing proves nothing.
-			if acknowledged < run.seeds*20 {
-				t.Errorf("only %d commands acknowledged over %d seeds", acknowledged, run.seeds)
+			// A simulator that commits and reads nothing proves nothing.
+			if acknowledged < run.seeds*20 || reads < run.seeds*5 {
+				t.Errorf("only %d commands acknowledged and %d reads over %d seeds", acknowledged, reads, run.seeds)
 			}
 		})
 	}
@@ -62,19 +67,22 @@ func TestSameSeedSameRun(t *testing.T) {
 	}
 }
 
+var faultMarkers = []string{"drop ", "crashes", "crashes mid-write", "partition", "one way", "restarts", "healed",
+	"snapshot at", "installed snapshot", "membership change", "transfer leadership", "read k"}
+
 // The faults actually happen: over a few seeds every kind shows in traces.
 func TestFaultsAreInjected(t *testing.T) {
 	seen := map[string]int{}
 	for seed := uint64(1); seed <= 20; seed++ {
 		Run(Options{Seed: seed, Nodes: 3, Steps: 3000, Faults: AllFaults, Trace: func(line string) {
-			for _, marker := range []string{"drop ", "crashes", "crashes mid-write", "partition", "one way", "restarts", "healed"} {
+			for _, marker := range faultMarkers {
 				if strings.Contains(line, marker) {
 					seen[marker]++
 				}
 			}
 		}})
 	}
-	for _, marker := range []string{"drop ", "crashes", "crashes mid-write", "partition", "one way", "restarts", "healed"} {
+	for _, marker := range faultMarkers {
 		if seen[marker] == 0 {
 			t.Errorf("no %q in 20 seeds of traces", marker)
 		}
@@ -152,5 +160,31 @@ func TestParseFaults(t *testing.T) {
 	}
 	if faults, _ := ParseFaults("all"); len(faults) != len(AllFaults) {
 		t.Fatalf("all = %v", faults)
+	}
+}
+
+// The linearizability check catches a stale read and a lost write in
+// hand-made histories, and accepts a correct one.
+func TestHistoryCheckCatchesStaleReadsAndLostWrites(t *testing.T) {
+	legal := newHistory()
+	legal.writes["k=v1"] = &writeRecord{key: "k", value: "v1", call: 10, acknowledged: 20}
+	legal.reads = append(legal.reads, readRecord{key: "k", value: "v1", call: 30, answer: 40})
+	if ok, _, err := legal.checkLinearizable(1, t.TempDir()); !ok || err != nil {
+		t.Fatalf("legal history rejected: %v", err)
+	}
+	stale := newHistory()
+	stale.writes["k=v1"] = &writeRecord{key: "k", value: "v1", call: 10, acknowledged: 20}
+	stale.writes["k=v2"] = &writeRecord{key: "k", value: "v2", call: 30, acknowledged: 40}
+	stale.reads = append(stale.reads, readRecord{key: "k", value: "v1", call: 50, answer: 60})
+	directory := t.TempDir()
+	ok, path, err := stale.checkLinearizable(2, directory)
+	if ok || err != nil || !strings.HasPrefix(path, directory) {
+		t.Fatalf("stale read accepted: ok=%v path=%q err=%v", ok, path, err)
+	}
+	lost := newHistory()
+	lost.writes["k=v1"] = &writeRecord{key: "k", value: "v1", call: 10, acknowledged: 20}
+	lost.reads = append(lost.reads, readRecord{key: "k", value: "", call: 30, answer: 40})
+	if ok, _, _ := lost.checkLinearizable(3, t.TempDir()); ok {
+		t.Fatal("a read missing an acknowledged write was accepted")
 	}
 }

@@ -3,6 +3,7 @@ package sim
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/lockstepdb/lockstep/raft"
 )
@@ -25,6 +26,8 @@ type workload struct {
 	probeAcknowledged bool
 	// probeIndex is where the latest liveness-phase proposal should land.
 	probeIndex uint64
+	// history is what the client saw, for the linearizability check.
+	history history
 }
 
 type proposal struct {
@@ -36,7 +39,7 @@ type proposal struct {
 }
 
 func newWorkload() workload {
-	return workload{proposed: map[string]bool{}, waiting: map[uint64]proposal{}, acknowledged: map[uint64]raft.Entry{}}
+	return workload{proposed: map[string]bool{}, waiting: map[uint64]proposal{}, acknowledged: map[uint64]raft.Entry{}, history: newHistory()}
 }
 
 func (w *workload) scheduleNext(c *cluster) {
@@ -63,11 +66,54 @@ func (w *workload) propose(c *cluster) {
 		return
 	}
 	w.sequence++
-	command := fmt.Sprintf("c%d", w.sequence)
+	key := fmt.Sprintf("k%d", c.random.IntN(keySpace))
+	if c.faulty && c.random.IntN(3) == 0 {
+		// A linearizable read, on whichever node the client reached.
+		c.input(n, input{kind: eventRead, command: []byte(key)})
+		return
+	}
+	command := fmt.Sprintf("%s=c%d", key, w.sequence)
 	if !c.faulty {
-		command = fmt.Sprintf("probe%d", w.sequence)
+		command = fmt.Sprintf("%s=probe%d", key, w.sequence)
 	}
 	c.input(n, input{kind: eventPropose, command: []byte(command)})
+}
+
+// keySpace is the number of keys the client uses: few, so that reads and
+// writes of a key overlap often.
+const keySpace = 5
+
+// readOn starts a linearizable read on a node.
+func (w *workload) readOn(c *cluster, n *node, key []byte) {
+	w.sequence++
+	context := fmt.Sprintf("r%d", w.sequence)
+	if err := n.core.ReadIndex([]byte(context)); err != nil {
+		return
+	}
+	n.reads[context] = &pendingRead{key: string(key), call: c.scheduler.now}
+}
+
+// onReadStates records read states that reached a node, then answers every
+// read whose index the node's state machine has reached.
+func (w *workload) onReadStates(c *cluster, n *node, states []raft.ReadState) {
+	for _, state := range states {
+		if read := n.reads[string(state.Context)]; read != nil {
+			read.index = state.Index
+		}
+	}
+	var ready []string
+	for context, read := range n.reads {
+		if read.index > 0 && n.applied >= read.index {
+			ready = append(ready, context)
+		}
+	}
+	slices.Sort(ready)
+	for _, context := range ready {
+		read := n.reads[context]
+		delete(n.reads, context)
+		w.history.reads = append(w.history.reads, readRecord{key: read.key, value: n.kv[read.key], call: read.call, answer: c.scheduler.now})
+		c.tracef("node %d: read %s = %q (index %d)", n.id, read.key, n.kv[read.key], read.index)
+	}
 }
 
 // proposeOn runs a proposal on a node's core.
@@ -83,6 +129,9 @@ func (w *workload) proposeOn(c *cluster, n *node, command []byte) {
 	}
 	w.leaderGuess = n.id
 	w.proposed[string(command)] = true
+	if key, value, ok := parsePut(command); ok {
+		w.history.writes[string(command)] = &writeRecord{key: key, value: value, call: c.scheduler.now}
+	}
 	w.waiting[index] = proposal{node: n.id, term: term, command: string(command), afterHeal: !c.faulty}
 	if !c.faulty {
 		w.probeIndex = index
@@ -92,6 +141,9 @@ func (w *workload) proposeOn(c *cluster, n *node, command []byte) {
 
 // onApply acknowledges a proposal when its node applies it where promised.
 func (w *workload) onApply(c *cluster, n *node, entry raft.Entry) {
+	if write := w.history.writes[string(entry.Data)]; write != nil && entry.Type == raft.EntryNormal && write.firstApplied == 0 {
+		write.firstApplied = c.scheduler.now
+	}
 	waiting, ok := w.waiting[entry.Index]
 	if !ok || waiting.node != n.id {
 		return
@@ -103,6 +155,9 @@ func (w *workload) onApply(c *cluster, n *node, entry raft.Entry) {
 		return
 	}
 	w.acknowledged[entry.Index] = entry
+	if write := w.history.writes[waiting.command]; write != nil {
+		write.acknowledged = c.scheduler.now
+	}
 	if waiting.afterHeal {
 		w.probeAcknowledged = true
 	}

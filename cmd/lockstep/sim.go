@@ -21,6 +21,7 @@ func newSimCommand() *cobra.Command {
 		workers   int
 		liveness  int
 		verbose   bool
+		histories string
 	)
 	command := &cobra.Command{
 		Use:   "sim",
@@ -28,10 +29,13 @@ func newSimCommand() *cobra.Command {
 		Long: `sim runs simulated clusters in one process. Each seed fixes every random
 choice — message loss, duplication, reordering and delay, partitions,
 crashes that lose unsynced writes, torn writes, clock skew — so a failing
-seed replays exactly. After every step it checks election safety, leader
-append-only, log matching, leader completeness, state machine safety,
-validity and integrity; after the faulty phase it heals everything and
-requires a new command to commit on every node within a bounded time.`,
+seed replays exactly. Snapshots, membership changes and leadership
+transfers happen at random too, and the client issues linearizable reads
+on leaders and followers. After every step it checks election safety,
+leader append-only, log matching, leader completeness, state machine
+safety, validity and integrity; after the faulty phase it heals everything
+and requires a new command to commit on every node within a bounded time;
+finally the client history is checked for linearizability (porcupine).`,
 		Example: `  lockstep sim --seeds 2000 --steps 3000
   lockstep sim --seeds 500 --nodes 5 --faults crash,partition
   lockstep sim --seed 42 --trace`,
@@ -47,7 +51,7 @@ requires a new command to commit on every node within a bounded time.`,
 			if steps < 0 {
 				return fmt.Errorf("--steps %d must not be negative", steps)
 			}
-			options := sim.Options{Nodes: nodes, Steps: steps, Faults: faultList, LivenessTicks: liveness}
+			options := sim.Options{Nodes: nodes, Steps: steps, Faults: faultList, LivenessTicks: liveness, HistoryDirectory: histories}
 			out := cmd.OutOrStdout()
 			if cmd.Flags().Changed("seed") {
 				firstSeed, seeds = seed, 1
@@ -75,28 +79,29 @@ requires a new command to commit on every node within a bounded time.`,
 	flags.IntVar(&workers, "workers", runtime.GOMAXPROCS(0), "seeds run in parallel")
 	flags.IntVar(&liveness, "liveness-ticks", 100, "ticks allowed after healing for a new command to commit everywhere")
 	flags.BoolVar(&verbose, "verbose", false, "print a line per seed")
+	flags.StringVar(&histories, "history-dir", "", "directory for the HTML picture of any non-linearizable history (default: the system's temporary directory)")
 	return command
 }
 
 func runSimulations(out io.Writer, options sim.Options, first uint64, count, workers int, verbose bool) error {
-	violations := 0
-	var totalAcknowledged, maxHeal int
+	violations, nonLinearizable := 0, 0
 	sim.RunSeeds(options, first, count, workers, func(result sim.Result) {
-		totalAcknowledged += result.Acknowledged
-		maxHeal = max(maxHeal, result.HealTicks)
 		if verbose {
-			fmt.Fprintf(out, "seed %d: %d steps, %d proposed, %d acknowledged, %d applied, max term %d, %d messages (%d dropped), healed in %d ticks\n",
-				result.Seed, result.Steps, result.Proposed, result.Acknowledged, result.Applied, result.MaxTerm, result.Messages, result.Dropped, result.HealTicks)
+			fmt.Fprintf(out, "seed %d: %d steps, %d proposed, %d acknowledged, %d reads, %d applied, max term %d, %d messages (%d dropped), healed in %d ticks\n",
+				result.Seed, result.Steps, result.Proposed, result.Acknowledged, result.Reads, result.Applied, result.MaxTerm, result.Messages, result.Dropped, result.HealTicks)
 		}
 		if result.Violation != nil {
 			violations++
 			fmt.Fprintf(out, "seed %d: VIOLATION %s\n  replay: %s\n", result.Seed, result.Violation, sim.ReplayCommand(options, result.Seed))
 		}
+		if !result.Linearizable {
+			nonLinearizable++
+			fmt.Fprintf(out, "seed %d: history NOT LINEARIZABLE, see %s\n  replay: %s\n", result.Seed, result.HistoryFile, sim.ReplayCommand(options, result.Seed))
+		}
 	})
-	fmt.Fprintf(out, "sim: %d seeds x %d steps, %d violations\n", count, options.Steps, violations)
-	_ = totalAcknowledged
-	if violations > 0 {
-		return &exitError{code: 1, message: fmt.Sprintf("%d of %d seeds violated a property", violations, count)}
+	fmt.Fprintf(out, "sim: %d seeds x %d steps, %d violations, %d non-linearizable histories\n", count, options.Steps, violations, nonLinearizable)
+	if violations > 0 || nonLinearizable > 0 {
+		return &exitError{code: 1, message: fmt.Sprintf("%d of %d seeds violated a property, %d histories are not linearizable", violations, count, nonLinearizable)}
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ func TestSimPrintsOneSummaryLine(t *testing.T) {
 		t.Fatalf("sim failed: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	summary := regexp.MustCompile(`^sim: 20 seeds x 1000 steps, 0 violations$`)
+	summary := regexp.MustCompile(`^sim: 20 seeds x 1000 steps, 0 violations, 0 non-linearizable histories$`)
 	if len(lines) != 1 || !summary.MatchString(lines[0]) {
 		t.Fatalf("output %q, want exactly one summary line", out)
 	}
@@ -35,7 +35,7 @@ func TestSimTraceReplaysOneSeed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"seed 5:", "deliver", "sim: 1 seeds x 300 steps, 0 violations"} {
+	for _, want := range []string{"seed 5:", "deliver", "sim: 1 seeds x 300 steps, 0 violations, 0 non-linearizable histories"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("trace lacks %q", want)
 		}
