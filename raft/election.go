@@ -67,9 +67,15 @@ func (c *Core) campaign(transfer bool) {
 
 func (c *Core) requestVotes(kind MessageType, term uint64, transfer bool) {
 	lastIndex, lastTerm := c.log.lastIndex(), c.log.lastTerm()
-	c.votes[c.id] = true
-	if c.tallyVotes() {
-		return
+	if kind == MessagePreVote {
+		// A pre-vote binds nothing, so it counts at once. A real vote for
+		// ourselves counts only once it is durable (countOwnVote): a node
+		// that won alone and crashed before persisting its vote could
+		// otherwise vote again in the same term after restarting.
+		c.votes[c.id] = true
+		if c.tallyVotes() {
+			return
+		}
 	}
 	for _, id := range c.members() {
 		if id == c.id || !c.isVoter(id) {
@@ -208,4 +214,16 @@ func (c *Core) promotable() bool {
 	}
 	committed := c.membershipAt(c.log.committed)
 	return slices.Contains(committed.Voters, c.id) || slices.Contains(committed.OutgoingVoters, c.id)
+}
+
+// countOwnVote counts a candidate's vote for itself once Advance reports it
+// durable. In a single-voter configuration this is the moment it wins.
+func (c *Core) countOwnVote() {
+	if c.role != RoleCandidate || c.votes[c.id] {
+		return
+	}
+	if c.durableHardState.Term == c.term && c.durableHardState.Vote == c.id {
+		c.votes[c.id] = true
+		c.tallyVotes()
+	}
 }

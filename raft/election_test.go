@@ -172,3 +172,19 @@ func TestRejectedVoteDoesNotResetElectionTimer(t *testing.T) {
 		t.Fatalf("rejecting a vote reset the election timer to %d", voter.electionElapsed)
 	}
 }
+
+// A candidate counts its own vote only once it is durable: a single voter
+// that won before persisting, then crashed, could vote for someone else in
+// the same term after restarting — two leaders in one term.
+func TestOwnVoteCountsOnlyOnceDurable(t *testing.T) {
+	cluster := newTestCluster(t, 1, nil)
+	core := cluster.core(1)
+	core.campaign(false)
+	if core.role == RoleLeader {
+		t.Fatal("single voter leads before its vote for itself is durable")
+	}
+	persistAndAdvance(t, core)
+	if core.role != RoleLeader {
+		t.Fatalf("single voter is %s after its vote became durable", core.role)
+	}
+}

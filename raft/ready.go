@@ -84,6 +84,7 @@ func (c *Core) Advance(ready Ready) {
 	c.readyOutstanding = false
 	if !ready.HardState.IsEmpty() {
 		c.durableHardState = ready.HardState
+		c.countOwnVote()
 	}
 	if !ready.Snapshot.IsEmpty() {
 		index := ready.Snapshot.Metadata.Index
