@@ -50,6 +50,23 @@ type Config struct {
 	// the election timeout ignore vote requests (thesis §6.2, §4.2.3).
 	DisableCheckQuorum bool
 
+	// LeaseReads lets the leader answer ReadIndex at once, without a
+	// heartbeat round, while it holds a lease: a quorum acknowledged a
+	// heartbeat it sent at tick s, and fewer than ElectionTicks -
+	// MaxClockDriftTicks of its ticks have passed since s. The lease is
+	// sound because every follower that acknowledged refuses to vote for
+	// another candidate for ElectionTicks of its own ticks after hearing
+	// from the leader (CheckQuorum, required), even across a restart, and
+	// accepts a leadership-transfer vote only if the leader announced a
+	// transfer. The assumption is a clock-rate bound: ElectionTicks ticks of
+	// any follower last at least ElectionTicks - MaxClockDriftTicks ticks
+	// of the leader. If clocks can drift more, leave LeaseReads off;
+	// ReadIndex stays linearizable without it. Enable it on every node.
+	LeaseReads bool
+	// MaxClockDriftTicks is the drift bound for LeaseReads (required with
+	// it: at least 1, less than ElectionTicks).
+	MaxClockDriftTicks int
+
 	// MaxAppendBytes bounds the entry bytes of one append message (the
 	// first entry is always sent whatever its size). Default 1 MiB.
 	MaxAppendBytes uint64
@@ -99,6 +116,14 @@ func (c *Config) validate() error {
 	}
 	if c.HeartbeatTicks < 1 || c.HeartbeatTicks >= c.ElectionTicks {
 		return fmt.Errorf("raft: config: HeartbeatTicks %d must be in [1, ElectionTicks=%d)", c.HeartbeatTicks, c.ElectionTicks)
+	}
+	if c.LeaseReads {
+		if c.DisableCheckQuorum {
+			return errors.New("raft: config: LeaseReads needs CheckQuorum (followers must honor the leader's lease)")
+		}
+		if c.MaxClockDriftTicks < 1 || c.MaxClockDriftTicks >= c.ElectionTicks {
+			return fmt.Errorf("raft: config: MaxClockDriftTicks %d must be in [1, ElectionTicks=%d) with LeaseReads", c.MaxClockDriftTicks, c.ElectionTicks)
+		}
 	}
 	if c.MaxInflightAppends < 1 {
 		return fmt.Errorf("raft: config: MaxInflightAppends %d must be positive", c.MaxInflightAppends)

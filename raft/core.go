@@ -49,6 +49,18 @@ type Core struct {
 	votes map[NodeID]bool
 
 	electionElapsed           int
+	// ticks counts every Tick: the leader's clock for leases.
+	ticks uint64
+	// restartLease makes a restarted node with LeaseReads refuse votes for
+	// its first election timeout: it may have acknowledged a leader's lease
+	// before it crashed and forgotten it.
+	restartLease bool
+	// leaderTransferring is set while the leader's latest message
+	// announced a leadership transfer.
+	leaderTransferring bool
+	// leaseNotBefore: only heartbeats sent after this tick back a lease
+	// (it moves when a transfer starts or ends, and on election).
+	leaseNotBefore uint64
 	heartbeatElapsed          int
 	randomizedElectionTimeout int
 
@@ -123,6 +135,7 @@ func NewCore(config Config) (*Core, error) {
 		return nil, err
 	}
 	core.becomeFollower(hardState.Term, None)
+	core.restartLease = config.LeaseReads
 	return core, nil
 }
 
@@ -234,7 +247,7 @@ func (c *Core) Step(m Message) error {
 	}
 	switch {
 	case m.Term > c.term:
-		if (m.Type == MessageVote || m.Type == MessagePreVote) && !m.Transfer && c.inLeaderLease() {
+		if (m.Type == MessageVote || m.Type == MessagePreVote) && c.inLeaderLease() && !(m.Transfer && c.leaderTransferring) {
 			// We heard from a leader less than an election timeout ago:
 			// ignore the vote request without adopting its term, so that
 			// a node that was cut off cannot depose a leader that still

@@ -11,11 +11,15 @@ import (
 // from the goroutine that owns the core, and not between Ready and Advance.
 func (c *Core) Tick() {
 	c.checkNoReadyOutstanding("Tick")
+	c.ticks++
 	if c.role == RoleLeader {
 		c.tickLeader()
 		return
 	}
 	c.electionElapsed++
+	if c.electionElapsed >= c.config.ElectionTicks {
+		c.restartLease = false
+	}
 	if c.promotable() && c.electionElapsed >= c.randomizedElectionTimeout {
 		// Election timeout: no leader heard from (Raft §5.2).
 		c.startElection()
@@ -26,6 +30,9 @@ func (c *Core) Tick() {
 // election timeout ago, with CheckQuorum on. Such a node refuses to vote:
 // the leader it follows may still hold a quorum (thesis §4.2.3).
 func (c *Core) inLeaderLease() bool {
+	if c.restartLease {
+		return true
+	}
 	return !c.config.DisableCheckQuorum && c.leader != None && c.electionElapsed < c.config.ElectionTicks
 }
 
@@ -169,6 +176,7 @@ func (c *Core) tickLeader() {
 		if c.transferElapsed >= c.config.ElectionTicks {
 			// The target did not take over in time: resume leading.
 			c.transferTarget = None
+			c.leaseNotBefore = c.ticks
 		}
 	}
 	if c.electionElapsed >= c.config.ElectionTicks {

@@ -6,10 +6,12 @@ func (c *Core) stepFollower(m Message) {
 	case MessageAppend:
 		c.leader = m.From
 		c.electionElapsed = 0
+		c.leaderTransferring = m.Transfer
 		c.handleAppend(m)
 	case MessageHeartbeat:
 		c.leader = m.From
 		c.electionElapsed = 0
+		c.leaderTransferring = m.Transfer
 		c.handleHeartbeat(m)
 	case MessageSnapshot:
 		c.leader = m.From
@@ -62,5 +64,6 @@ func (c *Core) handleHeartbeat(m Message) {
 	if m.Commit <= c.log.lastIndex() {
 		c.log.commitTo(m.Commit)
 	}
-	c.send(Message{Type: MessageHeartbeatResponse, To: m.From, Context: m.Context})
+	// Echo the leader's clock: it backs the leader's lease.
+	c.send(Message{Type: MessageHeartbeatResponse, To: m.From, Context: m.Context, Index: m.Index})
 }

@@ -210,6 +210,7 @@ func (tc *testCluster) expireLeases(except NodeID) {
 	for _, id := range tc.ids {
 		if id != except && !tc.down[id] {
 			tc.core(id).electionElapsed = tc.core(id).config.ElectionTicks
+			tc.core(id).restartLease = false
 		}
 	}
 }

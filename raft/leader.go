@@ -53,6 +53,7 @@ func (c *Core) becomeLeader() {
 	self := newProgress(last+1, c.config.MaxInflightAppends, c.config.MaxInflightBytes)
 	c.progress[c.id] = self
 	self.match = c.log.durableLastIndex()
+	c.leaseNotBefore = c.ticks
 	self.next = last + 1
 	self.state = stateReplicate
 	// A leader cannot commit entries of earlier terms by counting
@@ -73,6 +74,7 @@ func (c *Core) stepLeader(m Message) {
 	case MessageAppendResponse:
 		c.handleAppendResponse(m, pr)
 	case MessageHeartbeatResponse:
+		pr.leaseTick = max(pr.leaseTick, m.Index)
 		c.handleHeartbeatResponse(m, pr)
 		if len(m.Context) > 0 {
 			c.confirmRead(m.From, m.Context)
@@ -207,7 +209,7 @@ func (c *Core) sendAppend(to NodeID, pr *progress, sendEmpty bool) bool {
 	for _, entry := range entries {
 		bytes += entry.Size()
 	}
-	c.send(Message{Type: MessageAppend, To: to, LogIndex: prevIndex, LogTerm: prevTerm, Entries: entries, Commit: c.log.committed})
+	c.send(Message{Type: MessageAppend, To: to, LogIndex: prevIndex, LogTerm: prevTerm, Entries: entries, Commit: c.log.committed, Transfer: c.transferTarget != None})
 	pr.sentEntries(len(entries), prevIndex+uint64(len(entries)), bytes)
 	return true
 }
@@ -244,6 +246,6 @@ func (c *Core) broadcastHeartbeat() {
 			continue
 		}
 		commit := min(c.progress[id].match, c.log.committed)
-		c.send(Message{Type: MessageHeartbeat, To: id, Commit: commit, Context: context})
+		c.send(Message{Type: MessageHeartbeat, To: id, Commit: commit, Context: context, Index: c.ticks, Transfer: c.transferTarget != None})
 	}
 }

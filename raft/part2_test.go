@@ -361,3 +361,44 @@ func TestTransferAbortedAfterElectionTimeout(t *testing.T) {
 		t.Fatalf("proposal after the transfer timed out: %v", err)
 	}
 }
+
+// A node removed by a configuration entry that is appended but not yet
+// committed may still stand for election. Otherwise, if the remaining voter
+// lost that entry, it would need the removed node's vote and never get it
+// (the removed node's log is longer): the cluster would stall for good.
+// Found by the simulator.
+func TestNodeRemovedByUncommittedConfigurationCanStillStand(t *testing.T) {
+	cluster := newTestCluster(t, 2, nil)
+	cluster.elect(1)
+	cluster.propose(1, "a")
+	// Node 2 never receives C_new (the entry after the joint one).
+	cluster.drop = func(m Message) bool {
+		for _, entry := range m.Entries {
+			if entry.Type == EntryMembership {
+				if membership, _ := DecodeMembership(entry.Data); len(membership.OutgoingVoters) == 0 {
+					return m.To == 2
+				}
+			}
+		}
+		return false
+	}
+	if _, _, err := cluster.core(1).ProposeMembershipChange(MembershipChange{Kind: RemoveNode, Node: 1}); err != nil {
+		t.Fatal(err)
+	}
+	cluster.deliver()
+	if m := cluster.membership(1); len(m.OutgoingVoters) != 0 || slices.Contains(m.Voters, 1) {
+		t.Fatalf("setup: node 1 should hold C_new without itself: %+v", m)
+	}
+	if m := cluster.membership(2); len(m.OutgoingVoters) == 0 {
+		t.Fatalf("setup: node 2 should still be in the joint configuration: %+v", m)
+	}
+	cluster.drop = nil
+	cluster.crash(1) // forgets it was leader
+	cluster.tickAll(60)
+	if cluster.core(2).role != RoleLeader {
+		t.Fatalf("no way out: node 2 is %s, node 1 is %s", cluster.core(2).role, cluster.core(1).role)
+	}
+	if m := cluster.membership(2); len(m.OutgoingVoters) != 0 || !slices.Equal(m.Voters, []NodeID{2}) {
+		t.Fatalf("final configuration %+v, want voters [2]", m)
+	}
+}

@@ -50,6 +50,9 @@ type progress struct {
 	// it seems lost.
 	pendingSnapshot uint64
 	snapshotWait    int
+	// leaseTick is the leader's clock at the latest heartbeat the member
+	// acknowledged.
+	leaseTick uint64
 }
 
 func newProgress(next uint64, maxInflight int, maxInflightBytes uint64) *progress {

@@ -55,8 +55,9 @@ func (c *Core) addRead(context []byte, from NodeID) {
 		return
 	}
 	request := readRequest{context: context, index: c.log.committed, from: from, acks: map[NodeID]bool{c.id: true}}
-	if c.voters().Vote(request.acks) == quorum.VoteWon {
-		c.answerRead(request) // a single voter is its own quorum
+	if c.voters().Vote(request.acks) == quorum.VoteWon || c.holdsLease() {
+		// A single voter is its own quorum; a lease stands for one.
+		c.answerRead(request)
 		return
 	}
 	c.readRequests = append(c.readRequests, request)
@@ -110,4 +111,24 @@ func (c *Core) answerRead(request readRequest) {
 		return
 	}
 	c.send(Message{Type: MessageReadIndexResponse, To: request.from, Index: request.index, Context: request.context})
+}
+
+// holdsLease reports whether the leader may answer reads without a
+// heartbeat round (Config.LeaseReads): a quorum acknowledged a heartbeat it
+// sent at tick s, after the latest transfer or election, and fewer than
+// ElectionTicks - MaxClockDriftTicks ticks have passed since s.
+func (c *Core) holdsLease() bool {
+	if !c.config.LeaseReads || c.transferTarget != None {
+		return false
+	}
+	start := c.voters().CommittedIndex(func(id NodeID) uint64 {
+		if id == c.id {
+			return c.ticks
+		}
+		if pr := c.progress[id]; pr != nil {
+			return pr.leaseTick
+		}
+		return 0
+	})
+	return start > c.leaseNotBefore && c.ticks < start+uint64(c.config.ElectionTicks-c.config.MaxClockDriftTicks)
 }

@@ -30,6 +30,10 @@ func (c *Core) TransferLeadership(target NodeID) error {
 	}
 	c.transferTarget = target
 	c.transferElapsed = 0
+	c.leaseNotBefore = c.ticks
+	// Announce the transfer, so that followers in our lease will answer
+	// the target's vote request (see Config.LeaseReads).
+	c.broadcastHeartbeat()
 	pr := c.progress[target]
 	if pr.match == c.log.lastIndex() {
 		c.send(Message{Type: MessageTimeoutNow, To: target})
@@ -52,6 +56,8 @@ func (c *Core) handOver() {
 		}
 	}
 	if best != None && bestMatch == c.log.lastIndex() {
+		c.transferTarget = best
+		c.broadcastHeartbeat() // announce it, as TransferLeadership does
 		c.send(Message{Type: MessageTimeoutNow, To: best})
 	}
 }

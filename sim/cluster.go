@@ -47,6 +47,9 @@ type profile struct {
 	maxAppendBytes   uint64
 	disablePreVote   bool
 	disableQuorumChk bool
+	// leaseReads and maxDrift configure lease-based reads.
+	leaseReads bool
+	maxDrift   int
 }
 
 func newCluster(options Options) *cluster {
@@ -121,6 +124,16 @@ func (c *cluster) chooseProfile() profile {
 		// membership keep it on.
 		p.disableQuorumChk = false
 	}
+	if !p.disableQuorumChk && c.random.IntN(2) == 0 {
+		// Lease reads on half the seeds that allow them. The drift bound
+		// covers the simulated skew: ±20% clock rates make ten ticks of
+		// a fast follower as short as 6.7 ticks of a slow leader.
+		p.leaseReads = true
+		p.maxDrift = 1
+		if o.has(FaultSkew) {
+			p.maxDrift = 4
+		}
+	}
 	return p
 }
 
@@ -151,6 +164,8 @@ func (c *cluster) startNode(n *node) {
 		DisableCheckQuorum: c.profile.disableQuorumChk,
 		MaxAppendBytes:     c.profile.maxAppendBytes,
 		MaxInflightAppends: c.profile.maxInflight,
+		LeaseReads:         c.profile.leaseReads,
+		MaxClockDriftTicks: c.profile.maxDrift,
 	})
 	if err != nil {
 		c.checker.violate("restart", "node %d cannot restart from its storage: %v", n.id, err)

@@ -68,7 +68,21 @@ func (w *workload) propose(c *cluster) {
 	w.sequence++
 	key := fmt.Sprintf("k%d", c.random.IntN(keySpace))
 	if c.faulty && c.random.IntN(3) == 0 {
-		// A linearizable read, on whichever node the client reached.
+		// A linearizable read, on whichever node the client reached; half
+		// the time on a node that believes it leads, which during a
+		// partition may be a deposed leader: the read that must not be
+		// stale.
+		if c.random.IntN(2) == 0 {
+			var leaders []*node
+			for _, candidate := range c.nodes {
+				if candidate.up && candidate.summary.Role == raft.RoleLeader {
+					leaders = append(leaders, candidate)
+				}
+			}
+			if len(leaders) > 0 {
+				n = leaders[c.random.IntN(len(leaders))]
+			}
+		}
 		c.input(n, input{kind: eventRead, command: []byte(key)})
 		return
 	}
