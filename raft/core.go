@@ -48,7 +48,7 @@ type Core struct {
 	// votes collects (pre-)vote responses while campaigning.
 	votes map[NodeID]bool
 
-	electionElapsed           int
+	electionElapsed int
 	// ticks counts every Tick: the leader's clock for leases.
 	ticks uint64
 	// restartLease makes a restarted node with LeaseReads refuse votes for
@@ -60,7 +60,7 @@ type Core struct {
 	leaderTransferring bool
 	// leaseNotBefore: only heartbeats sent after this tick back a lease
 	// (it moves when a transfer starts or ends, and on election).
-	leaseNotBefore uint64
+	leaseNotBefore            uint64
 	heartbeatElapsed          int
 	randomizedElectionTimeout int
 
