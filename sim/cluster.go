@@ -112,8 +112,11 @@ func (c *cluster) chooseProfile() profile {
 	p.maxAppendBytes = uint64(64 + c.random.IntN(1000))
 	if c.random.IntN(4) == 0 {
 		// One entry per append: old-term entries then travel apart from
-		// the new leader's entry, the situation of Raft's Figure 8.
+		// the new leader's entry, the situation of Raft's Figure 8. With
+		// a window of one as well, a lagging node catches up at one entry
+		// per round trip, too slowly for the liveness bound to mean much.
 		p.maxAppendBytes = 1
+		p.maxInflight = max(p.maxInflight, 4)
 	}
 	p.disablePreVote = c.random.IntN(5) == 0
 	p.disableQuorumChk = c.random.IntN(5) == 0
@@ -123,6 +126,10 @@ func (c *cluster) chooseProfile() profile {
 		// the cluster forever (thesis §4.2.3), so runs that change the
 		// membership keep it on.
 		p.disableQuorumChk = false
+		// Likewise PreVote: without it, a removed node that never heard
+		// of its removal raises everyone's term with each election it
+		// starts, and a leader that learns the higher term steps down.
+		p.disablePreVote = false
 	}
 	if !p.disableQuorumChk && c.random.IntN(2) == 0 {
 		// Lease reads on half the seeds that allow them. The drift bound
