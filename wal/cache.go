@@ -6,6 +6,13 @@ import "github.com/lockstepdb/lockstep/raft"
 // ending at the last index, up to a byte budget, so that the core reads
 // what it just wrote (and what followers lagging a little need) without
 // touching the disk. It is guarded by the Log's mutex.
+//
+// Entries returns slices of the cache to readers, who use them after the
+// lock is released, so the cache never writes to an element it has held:
+// it only appends past its end, and after dropping a suffix it appends to
+// a new array. Dropped elements are therefore not cleared; their data stays
+// referenced until append replaces the array (at most about as many
+// elements as the cache holds).
 type entryCache struct {
 	entries []raft.Entry
 	bytes   uint64
@@ -27,14 +34,25 @@ func (c *entryCache) append(entries []raft.Entry) {
 	}
 	first := entries[0].Index
 	if len(c.entries) > 0 && first >= c.firstIndex() && first <= c.entries[len(c.entries)-1].Index+1 {
-		keep := first - c.firstIndex()
-		for _, removed := range c.entries[keep:] {
-			c.bytes -= removed.Size()
+		if keep := first - c.firstIndex(); keep < uint64(len(c.entries)) {
+			for _, removed := range c.entries[keep:] {
+				c.bytes -= removed.Size()
+			}
+			// Cap the slice so that the appends below go to a new array:
+			// a reader may still hold the replaced entries.
+			c.entries = c.entries[:keep:keep]
 		}
-		clear(c.entries[keep:])
-		c.entries = c.entries[:keep]
 	} else {
 		c.reset()
+	}
+	if need := len(c.entries) + len(entries); need > cap(c.entries) {
+		// Leave room for as many entries again: the array is replaced
+		// only after that many appends, so each appended entry costs about
+		// one copy (append's own growth, 1.25x for large slices, would
+		// copy the cache every few batches, holding the writer).
+		grown := make([]raft.Entry, len(c.entries), 2*need)
+		copy(grown, c.entries)
+		c.entries = grown
 	}
 	for _, entry := range entries {
 		c.entries = append(c.entries, entry)
@@ -62,7 +80,6 @@ func (c *entryCache) evict(count uint64) {
 	if removed == 0 {
 		return
 	}
-	clear(c.entries[:removed])
 	c.entries = c.entries[removed:]
 	if len(c.entries) == 0 {
 		c.entries = nil
