@@ -92,7 +92,7 @@ func (l *Log) Term(index uint64) (uint64, error) {
 	case index == l.state.point.Index:
 		return l.state.point.Term, nil
 	}
-	return l.state.positions[index-l.state.base-1].term, nil
+	return l.state.position(index).term, nil
 }
 
 // Segments returns the names of the log's segment files, oldest first.

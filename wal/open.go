@@ -179,7 +179,7 @@ func (l *Log) loadCache() error {
 	first := last + 1
 	budget := l.options.CacheBytes
 	for first > l.state.point.Index+1 {
-		position := l.state.positions[first-1-l.state.base-1]
+		position := l.state.position(first - 1)
 		cost := position.entrySize
 		if cost > budget {
 			break

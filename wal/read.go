@@ -63,14 +63,14 @@ func (l *Log) limitBytes(low, high, maxBytes uint64) uint64 {
 // entrySize is raft.Entry.Size of the entry at index, known without
 // reading it.
 func (l *Log) entrySize(index uint64) uint64 {
-	return l.state.positions[index-l.state.base-1].entrySize
+	return l.state.position(index).entrySize
 }
 
 // readEntries reads the entries in [low, high) from disk; l.mu is held.
 func (l *Log) readEntries(low, high uint64) ([]raft.Entry, error) {
 	entries := make([]raft.Entry, 0, high-low)
 	for index := low; index < high; index++ {
-		position := l.state.positions[index-l.state.base-1]
+		position := *l.state.position(index)
 		entry, err := l.readEntry(index, position)
 		if err != nil {
 			return nil, err

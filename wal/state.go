@@ -31,11 +31,16 @@ type logState struct {
 	// older segments were removed, until a later compaction record shows
 	// that the entries in between were legitimately discarded.
 	base      uint64
-	positions []entryPosition
+	positions positionIndex
 	segments  []*segment
 }
 
-func (s *logState) lastIndex() uint64 { return s.base + uint64(len(s.positions)) }
+func (s *logState) lastIndex() uint64 { return s.base + uint64(s.positions.len()) }
+
+// position returns where the entry at index lies; base < index <= lastIndex().
+func (s *logState) position(index uint64) *entryPosition {
+	return s.positions.at(int(index - s.base - 1))
+}
 
 // segment returns the open segment with the given sequence number, which
 // must be one of s.segments (they are consecutive).
@@ -64,12 +69,12 @@ func (s *logState) apply(r record, offset, size int64) error {
 		// after it: a follower's conflicting suffix (Raft §5.3).
 		if index <= s.base {
 			s.base = index - 1
-			s.positions = s.positions[:0]
+			s.positions.reset()
 		} else {
-			s.positions = s.positions[:index-s.base-1]
+			s.positions.truncate(int(index - s.base - 1))
 		}
 		entrySize := (raft.Entry{Data: r.payload[1:]}).Size()
-		s.positions = append(s.positions, entryPosition{sequence: current.header.sequence, offset: offset, size: size, term: r.term, entrySize: entrySize})
+		s.positions.append(entryPosition{sequence: current.header.sequence, offset: offset, size: size, term: r.term, entrySize: entrySize})
 		current.maxIndex = max(current.maxIndex, index)
 	case recordHardState:
 		state, err := decodeHardState(r)
@@ -88,9 +93,9 @@ func (s *logState) apply(r record, offset, size int64) error {
 		s.point = point
 		if point.Index >= s.base {
 			if point.Index <= s.lastIndex() {
-				s.positions = s.positions[point.Index-s.base:]
+				s.positions.dropFront(int(point.Index - s.base))
 			} else {
-				s.positions = nil
+				s.positions.reset()
 			}
 			s.base = point.Index
 		}
@@ -106,7 +111,7 @@ func (s *logState) apply(r record, offset, size int64) error {
 		// segment is live any more.
 		s.point = point
 		s.base = point.Index
-		s.positions = nil
+		s.positions.reset()
 		for _, older := range s.segments {
 			older.maxIndex = 0
 		}
