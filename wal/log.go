@@ -33,8 +33,14 @@ type Log struct {
 	failed   error // the first write error; non-nil makes the log refuse writes
 	closed   bool
 
-	// nextBatch is the number of the next batch; only the flusher uses it.
+	// Only the flusher uses these: nextBatch is the number of the next
+	// batch; encoder and accepted are reused from batch to batch; spare,
+	// if not nil, receives the next segment file once a background
+	// goroutine has prepared it.
 	nextBatch uint32
+	encoder   batchEncoder
+	accepted  []*request
+	spare     chan spareResult
 
 	// mu guards the durable state, which readers share with the flusher.
 	mu     sync.RWMutex

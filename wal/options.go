@@ -16,6 +16,11 @@ type Options struct {
 	// snap.Store). If nil, Storage.Snapshot returns metadata only until a
 	// snapshot is applied or compacted to in this process.
 	SnapshotData func(raft.SnapshotMetadata) ([]byte, error)
+
+	// inlinePreparation makes the writer prepare the next segment itself
+	// rather than in a background goroutine, so that the order of
+	// file-system operations is deterministic (for crash tests).
+	inlinePreparation bool
 }
 
 const (

@@ -14,36 +14,58 @@ type pendingView struct {
 	last  uint64
 }
 
-// plan checks req against the view, returns the records that carry it
-// and advances the view. An error rejects req alone.
-func (v *pendingView) plan(req *request) ([]record, error) {
+// plan checks req against the view, advances the view and sets what req
+// writes: req.entries (trimmed of entries the compaction point covers),
+// then req.records. It returns the encoded size of those records. An error
+// rejects req alone.
+func (v *pendingView) plan(req *request) (int, error) {
+	req.records = req.records[:0]
+	if err := v.check(req); err != nil {
+		return 0, err
+	}
+	size := 0
+	for _, entry := range req.entries {
+		size += encodedRecordSize(entryPayloadLength(entry))
+	}
+	for _, r := range req.records {
+		size += encodedRecordSize(len(r.payload))
+	}
+	return size, nil
+}
+
+func (v *pendingView) check(req *request) error {
 	switch req.kind {
 	case requestSave:
 		return v.planSave(req)
 	case requestCompact:
 		if req.point.Index <= v.point {
-			return nil, raft.ErrSnapshotOutOfDate
+			return raft.ErrSnapshotOutOfDate
 		}
 		if req.point.Index > v.last {
-			return nil, fmt.Errorf("wal: compact to %d: beyond the last index %d", req.point.Index, v.last)
+			return fmt.Errorf("wal: compact to %d: beyond the last index %d", req.point.Index, v.last)
 		}
 		v.point = req.point.Index
-		return []record{pointRecord(recordCompaction, req.point)}, nil
+		req.records = append(req.records, pointRecord(recordCompaction, req.point))
+		return nil
 	case requestInstallSnapshot:
 		if req.point.Index <= v.point {
-			return nil, raft.ErrSnapshotOutOfDate
+			return raft.ErrSnapshotOutOfDate
 		}
 		v.point, v.last = req.point.Index, req.point.Index
-		return []record{pointRecord(recordSnapshot, req.point)}, nil
+		req.records = append(req.records, pointRecord(recordSnapshot, req.point))
+		return nil
 	}
-	return nil, fmt.Errorf("wal: unknown request kind %d", req.kind)
+	return fmt.Errorf("wal: unknown request kind %d", req.kind)
 }
 
-func (v *pendingView) planSave(req *request) ([]record, error) {
+func (v *pendingView) planSave(req *request) error {
 	entries := req.entries
-	for i := 1; i < len(entries); i++ {
-		if entries[i].Index != entries[0].Index+uint64(i) {
-			return nil, fmt.Errorf("wal: save: entries are not contiguous: %d follows %d", entries[i].Index, entries[i-1].Index)
+	for i, entry := range entries {
+		if i > 0 && entry.Index != entries[0].Index+uint64(i) {
+			return fmt.Errorf("wal: save: entries are not contiguous: %d follows %d", entry.Index, entries[i-1].Index)
+		}
+		if entryPayloadLength(entry) > maxPayloadLength {
+			return fmt.Errorf("wal: save: entry %d has %d bytes of data, more than a record holds", entry.Index, len(entry.Data))
 		}
 	}
 	// Entries already covered by the compaction point are ignored, as
@@ -52,18 +74,14 @@ func (v *pendingView) planSave(req *request) ([]record, error) {
 		entries = entries[1:]
 	}
 	if len(entries) > 0 && entries[0].Index > v.last+1 {
-		return nil, fmt.Errorf("wal: save: entry %d leaves a gap after the last index %d", entries[0].Index, v.last)
+		return fmt.Errorf("wal: save: entry %d leaves a gap after the last index %d", entries[0].Index, v.last)
 	}
 	req.entries = entries
-	records := make([]record, 0, len(entries)+1)
-	for _, entry := range entries {
-		records = append(records, entryRecord(entry))
-	}
 	if len(entries) > 0 {
 		v.last = entries[len(entries)-1].Index
 	}
 	if !req.hardState.IsEmpty() {
-		records = append(records, hardStateRecord(req.hardState))
+		req.records = append(req.records, hardStateRecord(req.hardState))
 	}
-	return records, nil
+	return nil
 }

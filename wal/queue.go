@@ -18,6 +18,9 @@ type request struct {
 	hardState raft.HardState
 	entries   []raft.Entry
 	point     raft.SnapshotMetadata
+	// records are the records other than entries that the request writes
+	// after its entries (set by pendingView.plan).
+	records []record
 
 	// err and completed are written by the flusher before it signals
 	// wake, and read by the caller after it receives from wake.

@@ -76,21 +76,35 @@ func alignUp(size int) int { return (size + recordAlignment - 1) &^ (recordAlign
 
 // appendRecord appends the encoding of r to buffer.
 func appendRecord(buffer []byte, r record) []byte {
+	buffer, encoded := growRecord(buffer, r.kind, r.flags, r.batch, r.index, r.term, len(r.payload))
+	copy(encoded[recordHeaderSize:], r.payload)
+	sealRecord(encoded)
+	return buffer
+}
+
+// growRecord extends buffer by the encoded size of a record with
+// payloadLength bytes of payload, writes the record's header except its
+// checksum, zeroes its padding, and returns the buffer and the record's
+// bytes, whose payload the caller fills in before calling sealRecord.
+func growRecord(buffer []byte, kind recordType, flags uint8, batch uint32, index, term uint64, payloadLength int) ([]byte, []byte) {
 	start := len(buffer)
-	size := encodedRecordSize(len(r.payload))
+	size := encodedRecordSize(payloadLength)
 	buffer = slices.Grow(buffer, size)[:start+size]
 	encoded := buffer[start:]
-	clear(encoded[recordHeaderSize+len(r.payload):]) // padding
+	binary.LittleEndian.PutUint32(encoded[4:], uint32(payloadLength))
+	encoded[8] = byte(kind)
+	encoded[9] = flags
 	encoded[10], encoded[11] = 0, 0
-	binary.LittleEndian.PutUint32(encoded[4:], uint32(len(r.payload)))
-	encoded[8] = byte(r.kind)
-	encoded[9] = r.flags
-	binary.LittleEndian.PutUint32(encoded[12:], r.batch)
-	binary.LittleEndian.PutUint64(encoded[16:], r.index)
-	binary.LittleEndian.PutUint64(encoded[24:], r.term)
-	copy(encoded[recordHeaderSize:], r.payload)
+	binary.LittleEndian.PutUint32(encoded[12:], batch)
+	binary.LittleEndian.PutUint64(encoded[16:], index)
+	binary.LittleEndian.PutUint64(encoded[24:], term)
+	clear(encoded[recordHeaderSize+payloadLength:]) // padding
+	return buffer, encoded
+}
+
+// sealRecord writes the checksum of the complete record encoded.
+func sealRecord(encoded []byte) {
 	binary.LittleEndian.PutUint32(encoded, crc32.Checksum(encoded[4:], castagnoli))
-	return buffer
 }
 
 // errZeroRecord means the bytes where a record should start are zeros:

@@ -43,9 +43,11 @@ func (l *Log) removeObsoleteSegments() error {
 	return removeErr
 }
 
-// closeFiles closes every segment file and makes reads fail with
+// closeFiles waits for a segment being prepared in the background and
+// removes it, closes every segment file and makes reads fail with
 // ErrClosed.
 func (l *Log) closeFiles() error {
+	l.discardSpare()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.isOpen {

@@ -48,46 +48,142 @@ func parseSegmentName(name string) (sequence, firstIndex uint64, ok bool) {
 	return sequence, firstIndex, segmentName(sequence, firstIndex) == name
 }
 
-// createSegment prepares a new segment under a temporary name (header,
-// then zeros up to size, then fsync), renames it into place and fsyncs the
-// directory, so that a segment file either does not exist or exists in
-// full with a durable header. Writing zeros instead of leaving a sparse
-// file means later fdatasyncs of records need no block allocation.
-func createSegment(fileSystem vfs.FS, dir string, header segmentHeader, size int64) (*segment, error) {
-	name := segmentName(header.sequence, header.firstIndex)
-	temporaryPath := filepath.Join(dir, name+temporarySuffix)
-	file, err := fileSystem.Create(temporaryPath)
+// spareName is the temporary name of the file being prepared to become
+// segment number sequence: "<sequence>.wal.tmp" (16 hex digits). Its first
+// index, part of the segment's name, is known only when it is put to use.
+func spareName(sequence uint64) string {
+	return fmt.Sprintf("%016x%s%s", sequence, segmentSuffix, temporarySuffix)
+}
+
+// spareSegment is a file prepared to become the next segment: zeros up to
+// the segment size, durable, under a temporary name that recovery deletes.
+type spareSegment struct {
+	path string
+	file vfs.File
+}
+
+// prepareSpare creates the file path and fills it with zeros up to size,
+// then fsyncs it. Writing zeros rather than leaving a sparse file (or
+// fallocating, which leaves unwritten extents on ext4) means that later
+// fdatasyncs of records need neither block allocation nor an extent
+// conversion, so they commit no file-system metadata.
+func prepareSpare(fileSystem vfs.FS, path string, size int64) (*spareSegment, error) {
+	file, err := fileSystem.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("wal: create segment %s: %w", name, err)
+		return nil, fmt.Errorf("wal: create segment file %s: %w", path, err)
 	}
-	if err := prepareSegment(file, header, size); err != nil {
+	if err := fillZeros(file, size); err != nil {
 		file.Close()
-		return nil, fmt.Errorf("wal: prepare segment %s: %w", name, err)
+		return nil, fmt.Errorf("wal: preallocate segment file %s: %w", path, err)
 	}
-	if err := fileSystem.Rename(temporaryPath, filepath.Join(dir, name)); err != nil {
-		file.Close()
-		return nil, fmt.Errorf("wal: rename segment %s: %w", name, err)
-	}
-	if err := fileSystem.SyncDir(dir); err != nil {
-		file.Close()
-		return nil, fmt.Errorf("wal: sync directory after creating segment %s: %w", name, err)
-	}
-	return &segment{name: name, header: header, file: file, end: segmentHeaderSize, maxIndex: header.firstIndex - 1}, nil
+	return &spareSegment{path: path, file: file}, nil
 }
 
 // preallocationChunk is the size of the zero writes that fill a new
 // segment.
 const preallocationChunk = 1 << 20
 
-func prepareSegment(file vfs.File, header segmentHeader, size int64) error {
-	if _, err := file.WriteAt(header.encode(), 0); err != nil {
-		return err
-	}
-	zeros := make([]byte, min(preallocationChunk, max(size-segmentHeaderSize, 0)))
-	for offset := int64(segmentHeaderSize); offset < size; offset += int64(len(zeros)) {
+func fillZeros(file vfs.File, size int64) error {
+	zeros := make([]byte, min(preallocationChunk, max(size, 0)))
+	for offset := int64(0); offset < size; offset += int64(len(zeros)) {
 		if _, err := file.WriteAt(zeros[:min(int64(len(zeros)), size-offset)], offset); err != nil {
 			return err
 		}
 	}
 	return file.Sync()
+}
+
+// activate turns the spare into the segment described by header: it
+// writes the header, fsyncs, renames the file into place and fsyncs the
+// directory, so that a segment file either does not exist or exists in
+// full with a durable header (and durable zeros after it). On error the
+// spare's file is closed.
+func (s *spareSegment) activate(fileSystem vfs.FS, dir string, header segmentHeader) (*segment, error) {
+	name := segmentName(header.sequence, header.firstIndex)
+	fail := func(step string, err error) (*segment, error) {
+		s.file.Close()
+		return nil, fmt.Errorf("wal: %s segment %s: %w", step, name, err)
+	}
+	if _, err := s.file.WriteAt(header.encode(), 0); err != nil {
+		return fail("write header of", err)
+	}
+	if err := s.file.Sync(); err != nil {
+		return fail("fsync header of", err)
+	}
+	if err := fileSystem.Rename(s.path, filepath.Join(dir, name)); err != nil {
+		return fail("rename", err)
+	}
+	if err := fileSystem.SyncDir(dir); err != nil {
+		return fail("sync directory after creating", err)
+	}
+	return &segment{name: name, header: header, file: s.file, end: segmentHeaderSize, maxIndex: header.firstIndex - 1}, nil
+}
+
+// discard closes the spare and removes its file. The removal need not be
+// durable: recovery deletes temporary files.
+func (s *spareSegment) discard(fileSystem vfs.FS) {
+	s.file.Close()
+	fileSystem.Remove(s.path)
+}
+
+// createSegment prepares and activates a segment at once.
+func createSegment(fileSystem vfs.FS, dir string, header segmentHeader, size int64) (*segment, error) {
+	spare, err := prepareSpare(fileSystem, filepath.Join(dir, spareName(header.sequence)), size)
+	if err != nil {
+		return nil, err
+	}
+	return spare.activate(fileSystem, dir, header)
+}
+
+// spareResult is the outcome of a background preparation.
+type spareResult struct {
+	spare *spareSegment
+	err   error
+}
+
+// prepareSpareIfDue starts preparing the segment after current in the
+// background once current is half full, unless that is under way. The
+// preparation writes SegmentSize bytes of zeros and fsyncs them: done at
+// rollover, it would stall the batch that rolls over for as long. Only the
+// flusher calls it.
+func (l *Log) prepareSpareIfDue(current *segment) {
+	if l.spare != nil || current.end < l.options.SegmentSize/2 {
+		return
+	}
+	result := make(chan spareResult, 1)
+	l.spare = result
+	fileSystem, path, size := l.fileSystem, filepath.Join(l.dir, spareName(current.header.sequence+1)), l.options.SegmentSize
+	prepare := func() {
+		spare, err := prepareSpare(fileSystem, path, size)
+		result <- spareResult{spare: spare, err: err}
+	}
+	if l.options.inlinePreparation {
+		prepare()
+		return
+	}
+	go prepare()
+}
+
+// takeSpare returns the prepared file for segment sequence: the one
+// prepared in the background, once it is ready, or one prepared now.
+func (l *Log) takeSpare(sequence uint64) (*spareSegment, error) {
+	if l.spare == nil {
+		return prepareSpare(l.fileSystem, filepath.Join(l.dir, spareName(sequence)), l.options.SegmentSize)
+	}
+	result := <-l.spare
+	l.spare = nil
+	return result.spare, result.err
+}
+
+// discardSpare waits for a background preparation to end and removes its
+// file.
+func (l *Log) discardSpare() {
+	if l.spare == nil {
+		return
+	}
+	result := <-l.spare
+	l.spare = nil
+	if result.spare != nil {
+		result.spare.discard(l.fileSystem)
+	}
 }

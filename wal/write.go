@@ -96,35 +96,53 @@ func (l *Log) commit(batch []*request) {
 // error returned is an I/O failure that fails the whole log.
 func (l *Log) writeBatch(batch []*request) error {
 	view := pendingView{point: l.state.point.Index, last: l.state.lastIndex()}
-	var records []record
-	var accepted []*request
+	accepted := l.accepted[:0]
+	defer func() {
+		clear(accepted)
+		l.accepted = accepted[:0]
+	}()
+	size, records := 0, 0
 	for _, req := range batch {
 		planned, err := view.plan(req)
 		if err != nil {
 			req.complete(err)
 			continue
 		}
-		records = append(records, planned...)
 		accepted = append(accepted, req)
+		size += planned
+		records += len(req.entries) + len(req.records)
 	}
-	if len(records) == 0 {
+	if records == 0 {
 		for _, req := range accepted {
 			req.complete(nil)
 		}
 		return nil
 	}
-	current, err := l.segmentFor(records)
+	current, err := l.segmentFor(int64(size))
 	if err != nil {
 		return err
 	}
+	encoder := &l.encoder
 	if !current.hasRecords {
 		// Each segment starts with the state so far, so that removing
 		// older segments never removes the latest hard state or
 		// compaction point.
-		prologue := []record{hardStateRecord(l.state.hardState), pointRecord(recordCompaction, l.state.point)}
-		records = append(prologue, records...)
+		hardState, point := hardStateRecord(l.state.hardState), pointRecord(recordCompaction, l.state.point)
+		encoder.reset(l.nextBatch, size+encodedRecordSize(len(hardState.payload))+encodedRecordSize(len(point.payload)))
+		encoder.add(hardState)
+		encoder.add(point)
+	} else {
+		encoder.reset(l.nextBatch, size)
 	}
-	buffer, offsets := l.encodeBatch(records, current.end)
+	for _, req := range accepted {
+		for _, entry := range req.entries {
+			encoder.addEntry(entry)
+		}
+		for _, r := range req.records {
+			encoder.add(r)
+		}
+	}
+	buffer := encoder.finish()
 	if _, err := current.file.WriteAt(buffer, current.end); err != nil {
 		return fmt.Errorf("wal: write segment %s: %w", current.name, err)
 	}
@@ -132,7 +150,7 @@ func (l *Log) writeBatch(batch []*request) error {
 		return fmt.Errorf("wal: fsync segment %s: %w", current.name, err)
 	}
 	l.nextBatch++
-	if err := l.publish(current, records, offsets, int64(len(buffer)), accepted); err != nil {
+	if err := l.publish(current, accepted); err != nil {
 		return err
 	}
 	removeErr := error(nil)
@@ -146,6 +164,11 @@ func (l *Log) writeBatch(batch []*request) error {
 	if errors.As(removeErr, &failStop) {
 		return failStop.cause
 	}
+	// Prepare the next segment in the background once this one is half
+	// full, before the requests complete (so that a caller that closes the
+	// log right after finds the preparation started, and Close waits for
+	// it).
+	l.prepareSpareIfDue(current)
 	for _, req := range accepted {
 		if req.kind == requestSave {
 			req.complete(nil)
@@ -156,19 +179,20 @@ func (l *Log) writeBatch(batch []*request) error {
 	return nil
 }
 
-// segmentFor returns the segment the records go to, rolling over to a new
-// one if the current one has records and they would not fit.
-func (l *Log) segmentFor(records []record) (*segment, error) {
+// segmentFor returns the segment a batch of size bytes goes to, rolling
+// over to a new one if the current one has records and the batch would
+// not fit.
+func (l *Log) segmentFor(size int64) (*segment, error) {
 	current := l.state.segments[len(l.state.segments)-1]
-	size := int64(0)
-	for _, r := range records {
-		size += int64(encodedRecordSize(len(r.payload)))
-	}
 	if !current.hasRecords || current.end+size <= l.options.SegmentSize {
 		return current, nil
 	}
 	header := segmentHeader{sequence: current.header.sequence + 1, firstIndex: l.state.lastIndex() + 1, firstBatch: l.nextBatch}
-	next, err := createSegment(l.fileSystem, l.dir, header, l.options.SegmentSize)
+	spare, err := l.takeSpare(header.sequence)
+	if err != nil {
+		return nil, err
+	}
+	next, err := spare.activate(l.fileSystem, l.dir, header)
 	if err != nil {
 		return nil, err
 	}
@@ -178,37 +202,20 @@ func (l *Log) segmentFor(records []record) (*segment, error) {
 	return next, nil
 }
 
-// encodeBatch encodes records as one batch starting at offset start and
-// returns the bytes and each record's offset.
-func (l *Log) encodeBatch(records []record, start int64) ([]byte, []int64) {
-	size := 0
-	for _, r := range records {
-		size += encodedRecordSize(len(r.payload))
-	}
-	buffer := make([]byte, 0, size)
-	offsets := make([]int64, len(records))
-	for i := range records {
-		records[i].batch = l.nextBatch
-		if i == len(records)-1 {
-			records[i].flags = recordFlagBatchEnd
-		}
-		offsets[i] = start + int64(len(buffer))
-		buffer = appendRecord(buffer, records[i])
-	}
-	return buffer, offsets
-}
-
-// publish applies durable records to the in-memory state and cache.
-func (l *Log) publish(current *segment, records []record, offsets []int64, written int64, accepted []*request) error {
+// publish applies the durable records just written (still in the encoder)
+// to the in-memory state and cache.
+func (l *Log) publish(current *segment, accepted []*request) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i, r := range records {
-		size := int64(encodedRecordSize(len(r.payload)))
-		if err := l.state.apply(r, offsets[i], size); err != nil {
+	written := int64(0)
+	for i := range l.encoder.records() {
+		r, offset, size := l.encoder.record(i)
+		if err := l.state.apply(r, current.end+offset, size); err != nil {
 			// plan accepted what apply refuses: a bug, but the records are
 			// on disk, so the only safe course is to stop writing.
 			return fmt.Errorf("wal: internal error: durable record does not apply: %w", err)
 		}
+		written = offset + size
 	}
 	current.end += written
 	current.hasRecords = true
