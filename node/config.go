@@ -1,0 +1,100 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
+)
+
+// Config configures a node. Zero values of optional fields get the
+// defaults documented on each.
+type Config struct {
+	// ID is this node's identity in the cluster; never 0.
+	ID raft.NodeID
+	// Directory holds the node's data: the WAL in Directory/wal and
+	// snapshots in Directory/snap.
+	Directory string
+	// FileSystem is where Directory lives. Default vfs.OS; tests use an
+	// in-memory vfs.MemFS.
+	FileSystem vfs.FS
+	// Peers bootstraps a new cluster: every initial voter's ID and peer
+	// address, this node included. It is ignored once the node has state on
+	// disk. Leave it empty and set Join to join an existing cluster.
+	Peers map[raft.NodeID]string
+	// Join starts a node that is being added to an existing cluster (as a
+	// learner): it learns the membership from the leader.
+	Join bool
+	// Transport carries messages to and from peers. Required.
+	Transport Transport
+
+	// TickInterval is the core's clock period. Default 100 ms.
+	TickInterval time.Duration
+	// ElectionTicks and HeartbeatTicks: see raft.Config. Defaults 10 and 1
+	// (an election timeout of 1 to 2 s with the default tick).
+	ElectionTicks  int
+	HeartbeatTicks int
+	// SnapshotEntries takes a snapshot and compacts the log every that
+	// many applied entries. Default 10,000; negative disables snapshots.
+	SnapshotEntries int
+	// SegmentBytes is the WAL's segment size (see wal.Options). Default
+	// 64 MiB.
+	SegmentBytes int64
+	// MaxProposalBytes bounds one command. Default 1 MiB.
+	MaxProposalBytes int
+	// Logger receives the node's logs. Default slog.Default().
+	Logger *slog.Logger
+	// RaftConfig, if set, is called with the core's configuration before
+	// the node starts, to set options not mirrored here.
+	RaftConfig func(*raft.Config)
+}
+
+func (c Config) withDefaults() Config {
+	if c.FileSystem == nil {
+		c.FileSystem = vfs.OS
+	}
+	if c.TickInterval == 0 {
+		c.TickInterval = 100 * time.Millisecond
+	}
+	if c.ElectionTicks == 0 {
+		c.ElectionTicks = 10
+	}
+	if c.HeartbeatTicks == 0 {
+		c.HeartbeatTicks = 1
+	}
+	if c.SnapshotEntries == 0 {
+		c.SnapshotEntries = 10000
+	}
+	if c.MaxProposalBytes == 0 {
+		c.MaxProposalBytes = 1 << 20
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.ID == raft.None {
+		return errors.New("node: config: ID must not be 0")
+	}
+	if c.Directory == "" {
+		return errors.New("node: config: Directory is required")
+	}
+	if c.Transport == nil {
+		return errors.New("node: config: Transport is required")
+	}
+	if c.TickInterval < time.Millisecond {
+		return fmt.Errorf("node: config: TickInterval %v is below 1ms", c.TickInterval)
+	}
+	if len(c.Peers) > 0 && c.Join {
+		return errors.New("node: config: Peers bootstraps a new cluster and Join joins one; set only one")
+	}
+	if _, self := c.Peers[c.ID]; len(c.Peers) > 0 && !self {
+		return fmt.Errorf("node: config: Peers does not include this node (%d)", c.ID)
+	}
+	return nil
+}

@@ -1,0 +1,35 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// NotLeaderError is returned by calls that only the leader can serve. Leader
+// is the leader this node knows of (raft.None if none: an election may be
+// running) and Address its peer address, if known.
+type NotLeaderError struct {
+	Leader  raft.NodeID
+	Address string
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.Leader == raft.None {
+		return "node: not the leader, and no leader is known"
+	}
+	return fmt.Sprintf("node: not the leader; the leader is node %d at %q", e.Leader, e.Address)
+}
+
+// ErrMaybeCommitted is returned by Propose when its context ended after the
+// leader accepted the command: it may yet commit and apply, or not.
+var ErrMaybeCommitted = errors.New("node: timed out; the command may still be committed")
+
+// ErrDropped is returned by Propose when the command will certainly not be
+// applied: the leader refused it (too much uncommitted data, a transfer in
+// progress), or another leader's entry took its place in the log.
+var ErrDropped = errors.New("node: command dropped; it was not applied")
+
+// ErrStopped is returned by calls on a node that is stopped or stopping.
+var ErrStopped = errors.New("node: stopped")

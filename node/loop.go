@@ -1,0 +1,265 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// maxBatch bounds how many queued inputs the loop takes before it handles a
+// Ready: enough to batch many proposals into one write, few enough to keep
+// latency low.
+const maxBatch = 1024
+
+// run is the loop: the only goroutine that touches the core.
+func (n *Node) run() {
+	defer close(n.done)
+	ticker := time.NewTicker(n.config.TickInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-n.stopping:
+			return
+		case <-ticker.C:
+			n.core.Tick()
+		case m := <-n.incoming:
+			n.step(m)
+		case request := <-n.requests:
+			request()
+		}
+	inputs:
+		for i := 0; i < maxBatch; i++ {
+			select {
+			case m := <-n.incoming:
+				n.step(m)
+			case request := <-n.requests:
+				request()
+			default:
+				break inputs
+			}
+		}
+		if err := n.handleReadies(); err != nil {
+			n.failure = err
+			n.log.Error("stopping: storage failed", "error", err)
+			return
+		}
+		n.noticeChanges()
+	}
+}
+
+func (n *Node) step(m raft.Message) {
+	if err := n.core.Step(m); err != nil {
+		n.log.Warn("dropped a bad message from a peer", "error", err)
+	}
+}
+
+// handleReadies handles every Ready, in the order of the persistence
+// contract (see package raft): send what may leave now, persist, send the
+// rest, apply, advance. A storage error is fatal: the node stops rather
+// than act on state it could not make durable.
+func (n *Node) handleReadies() error {
+	for n.core.HasReady() {
+		ready := n.core.Ready()
+		// A leader's appends leave before its own write: followers write
+		// in parallel with it.
+		n.transport.Send(ready.SendNow)
+		if !ready.Snapshot.IsEmpty() {
+			if err := n.persistSnapshot(ready.Snapshot); err != nil {
+				return err
+			}
+		}
+		if len(ready.Entries) > 0 || !ready.HardState.IsEmpty() {
+			if err := n.storage.Save(ready.HardState, ready.Entries); err != nil {
+				return fmt.Errorf("node %d: write log: %w", n.config.ID, err)
+			}
+		}
+		n.transport.Send(ready.SendAfterPersist)
+		n.apply(ready.CommittedEntries)
+		n.answerReads(ready.ReadStates)
+		n.core.Advance(ready)
+		if err := n.maybeSnapshot(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// persistSnapshot makes a snapshot from the leader durable, then restores
+// the state machine from it.
+func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
+	if err := n.snapshots.Save(snapshot); err != nil {
+		return fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
+	if err := n.storage.ApplySnapshot(snapshot); err != nil {
+		return fmt.Errorf("node %d: install snapshot %d in the log: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
+	if err := n.installSnapshot(snapshot); err != nil {
+		return err
+	}
+	for id, address := range n.addresses {
+		if id != n.config.ID {
+			n.transport.SetPeer(id, address)
+		}
+	}
+	n.lastSnapshot = snapshot.Metadata.Index
+	n.publish(Event{Kind: SnapshotInstalled, Index: snapshot.Metadata.Index})
+	return nil
+}
+
+// apply hands committed entries to the state machine in order, runtime
+// records to the runtime, and answers the callers waiting for them.
+func (n *Node) apply(entries []raft.Entry) {
+	var batch []Entry
+	flush := func() {
+		if len(batch) == 0 {
+			return
+		}
+		results := n.machine.Apply(batch)
+		for i, entry := range batch {
+			var result Result
+			if i < len(results) {
+				result = results[i]
+			}
+			n.complete(entry.Index, entry.Term, result)
+		}
+		batch = batch[:0]
+	}
+	for _, entry := range entries {
+		switch {
+		case entry.Type == raft.EntryNormal && len(entry.Data) > 0 && entry.Data[0] == kindCommand:
+			batch = append(batch, Entry{Index: entry.Index, Term: entry.Term, Command: entry.Data[1:]})
+			continue
+		case entry.Type == raft.EntryNormal && len(entry.Data) > 0 && entry.Data[0] == kindPeerAddress:
+			flush()
+			if id, address, err := decodePeerAddress(entry.Data); err == nil {
+				n.addresses[id] = address
+				if id != n.config.ID {
+					n.transport.SetPeer(id, address)
+				}
+			} else {
+				n.log.Error("skipping a malformed runtime record", "index", entry.Index, "error", err)
+			}
+		case entry.Type == raft.EntryMembership:
+			flush()
+			n.forgetRemovedPeers()
+		default:
+			flush() // a leader's empty entry
+		}
+		n.complete(entry.Index, entry.Term, nil)
+	}
+	flush()
+	if len(entries) > 0 {
+		n.applied = entries[len(entries)-1].Index
+		n.releaseApplied()
+	}
+}
+
+// forgetRemovedPeers stops sending to nodes no longer in the membership.
+func (n *Node) forgetRemovedPeers() {
+	membership := n.core.Membership()
+	for id := range n.addresses {
+		member := false
+		for _, list := range [][]raft.NodeID{membership.Voters, membership.OutgoingVoters, membership.Learners} {
+			for _, other := range list {
+				member = member || other == id
+			}
+		}
+		if !member && id != n.config.ID {
+			n.transport.RemovePeer(id)
+		}
+	}
+}
+
+// complete answers the caller waiting for index, if any: with the result if
+// its entry is the one applied there, with ErrDropped if another leader's
+// entry took the slot.
+func (n *Node) complete(index, term uint64, result Result) {
+	waiting, ok := n.waiters[index]
+	if !ok {
+		return
+	}
+	delete(n.waiters, index)
+	if waiting.term != term {
+		waiting.done <- outcome{err: ErrDropped}
+		return
+	}
+	waiting.done <- outcome{result: result}
+}
+
+var errRetryRead = errors.New("node: read must be retried")
+
+// answerReads releases reads whose read index is applied; the others are
+// answered once the state machine catches up (checked after each apply).
+func (n *Node) answerReads(states []raft.ReadState) {
+	for _, state := range states {
+		done, ok := n.reads[string(state.Context)]
+		if !ok {
+			continue
+		}
+		delete(n.reads, string(state.Context))
+		if state.Index <= n.applied {
+			done <- nil
+			continue
+		}
+		n.waitForApplied(state.Index, done)
+	}
+}
+
+// waitForApplied answers done once the state machine reaches index.
+func (n *Node) waitForApplied(index uint64, done chan error) {
+	n.pendingApplies = append(n.pendingApplies, pendingApply{index: index, done: done})
+}
+
+type pendingApply struct {
+	index uint64
+	done  chan error
+}
+
+// releaseApplied answers reads waiting for an index now applied.
+func (n *Node) releaseApplied() {
+	kept := n.pendingApplies[:0]
+	for _, pending := range n.pendingApplies {
+		if pending.index <= n.applied {
+			pending.done <- nil
+		} else {
+			kept = append(kept, pending)
+		}
+	}
+	n.pendingApplies = kept
+}
+
+// maybeSnapshot captures the state machine and compacts the log when the
+// snapshot policy says so.
+func (n *Node) maybeSnapshot() error {
+	if n.config.SnapshotEntries < 0 || n.applied < n.lastSnapshot+uint64(n.config.SnapshotEntries) {
+		return nil
+	}
+	metadata, err := n.core.SnapshotMetadata(n.applied)
+	if err != nil {
+		return nil // nothing to capture at this index
+	}
+	reader, err := n.machine.Snapshot()
+	if err != nil {
+		n.log.Error("state machine snapshot failed; will retry", "error", err)
+		return nil
+	}
+	image, err := io.ReadAll(reader)
+	reader.Close()
+	if err != nil {
+		n.log.Error("reading state machine snapshot failed; will retry", "error", err)
+		return nil
+	}
+	snapshot := raft.Snapshot{Metadata: metadata, Data: encodeSnapshot(n.addresses, image)}
+	if err := n.snapshots.Save(snapshot); err != nil {
+		return fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, metadata.Index, err)
+	}
+	if err := n.storage.Compact(snapshot); err != nil && !errors.Is(err, raft.ErrSnapshotOutOfDate) {
+		return fmt.Errorf("node %d: compact log at %d: %w", n.config.ID, metadata.Index, err)
+	}
+	n.lastSnapshot = metadata.Index
+	n.publish(Event{Kind: SnapshotTaken, Index: metadata.Index})
+	return nil
+}

@@ -1,0 +1,267 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/snap"
+	"github.com/lockstepdb/lockstep/wal"
+)
+
+// Node is a running member of a cluster. Its methods are safe for
+// concurrent use; each blocking one takes a context and returns when the
+// context ends, the node stops, or it has its answer.
+type Node struct {
+	config    Config
+	log       *slog.Logger
+	core      *raft.Core
+	storage   *wal.Storage
+	snapshots *snap.Store
+	machine   StateMachine
+	transport Transport
+
+	// incoming holds messages from peers until the loop steps them;
+	// requests holds closures that callers run on the loop goroutine.
+	incoming chan raft.Message
+	requests chan func()
+	stopping chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+	failure  error // why the loop ended, if it failed; read after done
+
+	// Owned by the loop goroutine.
+	waiters      map[uint64]*waiter
+	reads        map[string]chan error
+	// pendingApplies are reads whose index is known, waiting for apply.
+	pendingApplies []pendingApply
+	readSequence uint64
+	applied      uint64
+	lastSnapshot uint64
+	addresses    addressBook
+	leader       raft.NodeID
+	membership   raft.Membership
+	subscribers  map[int]chan Event
+	nextID       int
+	dropped      uint64 // incoming messages dropped because the loop lagged
+}
+
+// waiter is a caller waiting for the entry at an index to be applied.
+type waiter struct {
+	term uint64
+	done chan outcome
+}
+
+type outcome struct {
+	result Result
+	err    error
+}
+
+// Start opens (or creates) the node's data in config.Directory, restores the
+// state machine from the latest snapshot, and starts the loop. Committed
+// entries after the snapshot are applied again as the core hands them out.
+// A corrupt log (*wal.CorruptionError) refuses to start: see
+// docs/storage.md for what an operator does then.
+func Start(config Config, machine StateMachine) (*Node, error) {
+	config = config.withDefaults()
+	if err := config.validate(); err != nil {
+		return nil, err
+	}
+	if machine == nil {
+		return nil, errors.New("node: a state machine is required")
+	}
+	snapshots, err := snap.Open(config.FileSystem, filepath.Join(config.Directory, "snap"), snap.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("node %d: open snapshots: %w", config.ID, err)
+	}
+	storage, err := wal.OpenStorage(config.FileSystem, filepath.Join(config.Directory, "wal"), wal.Options{SnapshotData: snapshots.Data, SegmentSize: config.SegmentBytes})
+	if err != nil {
+		return nil, fmt.Errorf("node %d: open log: %w", config.ID, err)
+	}
+	n := &Node{
+		config:      config,
+		log:         config.Logger.With("node", uint64(config.ID)),
+		storage:     storage,
+		snapshots:   snapshots,
+		machine:     machine,
+		transport:   config.Transport,
+		incoming:    make(chan raft.Message, 4096),
+		requests:    make(chan func()),
+		stopping:    make(chan struct{}),
+		done:        make(chan struct{}),
+		waiters:     map[uint64]*waiter{},
+		reads:       map[string]chan error{},
+		addresses:   addressBook{},
+		subscribers: map[int]chan Event{},
+	}
+	if err := n.restore(); err != nil {
+		storage.Close()
+		return nil, err
+	}
+	if err := n.startCore(); err != nil {
+		storage.Close()
+		return nil, err
+	}
+	if err := n.transport.Start(n.receive); err != nil {
+		storage.Close()
+		return nil, fmt.Errorf("node %d: start transport: %w", config.ID, err)
+	}
+	for id, address := range n.addresses {
+		if id != config.ID {
+			n.transport.SetPeer(id, address)
+		}
+	}
+	go n.run()
+	return n, nil
+}
+
+// restore brings storage and the state machine to the latest snapshot.
+func (n *Node) restore() error {
+	latest, err := n.snapshots.Load()
+	if err != nil && !errors.Is(err, snap.ErrNoSnapshot) {
+		return fmt.Errorf("node %d: load snapshot: %w", n.config.ID, err)
+	}
+	first, _ := n.storage.FirstIndex()
+	if err == nil && latest.Metadata.Index > first-1 {
+		// The snapshot file was saved but the log not yet compacted to it
+		// when the node stopped: finish the job.
+		last, _ := n.storage.LastIndex()
+		if latest.Metadata.Index <= last {
+			err = n.storage.Compact(latest)
+		} else {
+			err = n.storage.ApplySnapshot(latest)
+		}
+		if err != nil {
+			return fmt.Errorf("node %d: catch the log up with snapshot %d: %w", n.config.ID, latest.Metadata.Index, err)
+		}
+	}
+	snapshot, err := n.storage.Snapshot()
+	if err != nil {
+		return fmt.Errorf("node %d: read snapshot: %w", n.config.ID, err)
+	}
+	if snapshot.IsEmpty() {
+		for id, address := range n.config.Peers {
+			n.addresses[id] = address
+		}
+		return nil
+	}
+	if err := n.installSnapshot(snapshot); err != nil {
+		return err
+	}
+	n.lastSnapshot = snapshot.Metadata.Index
+	return nil
+}
+
+// installSnapshot restores the state machine and address book from a
+// snapshot.
+func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
+	book, image, err := decodeSnapshot(snapshot.Data)
+	if err != nil {
+		return fmt.Errorf("node %d: snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
+	if err := n.machine.Restore(bytes.NewReader(image)); err != nil {
+		return fmt.Errorf("node %d: restore state machine from snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
+	n.addresses = book
+	n.applied = snapshot.Metadata.Index
+	return nil
+}
+
+func (n *Node) startCore() error {
+	var seed [16]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		return fmt.Errorf("node %d: seed: %w", n.config.ID, err)
+	}
+	var voters []raft.NodeID
+	for id := range n.config.Peers {
+		voters = append(voters, id)
+	}
+	slices.Sort(voters)
+	raftConfig := raft.Config{
+		ID:                n.config.ID,
+		Storage:           n.storage,
+		Random:            rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])),
+		InitialMembership: raft.Membership{Voters: voters},
+		Join:              n.config.Join,
+		Applied:           n.applied,
+		ElectionTicks:     n.config.ElectionTicks,
+		HeartbeatTicks:    n.config.HeartbeatTicks,
+	}
+	if n.config.RaftConfig != nil {
+		n.config.RaftConfig(&raftConfig)
+	}
+	core, err := raft.NewCore(raftConfig)
+	if err != nil {
+		return fmt.Errorf("node %d: %w", n.config.ID, err)
+	}
+	n.core = core
+	n.membership = core.Membership()
+	return nil
+}
+
+// receive is the transport's handler: it queues a message for the loop, or
+// drops it if the loop is that far behind (the core retransmits).
+func (n *Node) receive(m raft.Message) {
+	select {
+	case n.incoming <- m:
+	default:
+		n.log.Debug("incoming queue full; message dropped", "message", m.String())
+	}
+}
+
+// do runs f on the loop goroutine and waits for it.
+func (n *Node) do(ctx context.Context, f func()) error {
+	finished := make(chan struct{})
+	select {
+	case n.requests <- func() { f(); close(finished) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-n.done:
+		return ErrStopped
+	}
+	select {
+	case <-finished:
+		return nil
+	case <-n.done:
+		return ErrStopped
+	}
+}
+
+// Stop stops the node: the loop ends after the Ready it is handling, so
+// everything acknowledged is durable; then the transport and the log close.
+// Calls waiting on the node return ErrStopped. It is safe to call twice.
+func (n *Node) Stop() error {
+	var err error
+	n.stopOnce.Do(func() {
+		close(n.stopping)
+		<-n.done
+		err = errors.Join(n.transport.Stop(), n.storage.Close())
+	})
+	return err
+}
+
+// Err returns why the node stopped by itself (a failed disk write), or nil.
+// Only meaningful after the node is done.
+func (n *Node) Err() error {
+	select {
+	case <-n.done:
+		return n.failure
+	default:
+		return nil
+	}
+}
+
+func (n *Node) electionTimeout() time.Duration {
+	return time.Duration(n.config.ElectionTicks) * n.config.TickInterval
+}
+

@@ -1,0 +1,295 @@
+package node
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
+)
+
+// counter is a test state machine: it sums the commands (8-byte integers)
+// and returns the new total for each.
+type counter struct {
+	mu    sync.Mutex
+	total uint64
+}
+
+func (c *counter) Apply(entries []Entry) []Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	results := make([]Result, len(entries))
+	for i, entry := range entries {
+		c.total += binary.BigEndian.Uint64(entry.Command)
+		results[i] = c.total
+	}
+	return results
+}
+
+func (c *counter) Snapshot() (io.ReadCloser, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return io.NopCloser(bytes.NewReader(binary.BigEndian.AppendUint64(nil, c.total))), nil
+}
+
+func (c *counter) Restore(image io.Reader) error {
+	data, err := io.ReadAll(image)
+	if err != nil || len(data) != 8 {
+		return fmt.Errorf("bad counter image (%d bytes): %v", len(data), err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.total = binary.BigEndian.Uint64(data)
+	return nil
+}
+
+func (c *counter) value() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.total
+}
+
+func add(amount uint64) []byte { return binary.BigEndian.AppendUint64(nil, amount) }
+
+// testCluster runs nodes on a LocalNetwork with in-memory disks.
+type testCluster struct {
+	t        *testing.T
+	network  *LocalNetwork
+	disk     *vfs.MemFS
+	nodes    map[raft.NodeID]*Node
+	machines map[raft.NodeID]*counter
+	peers    map[raft.NodeID]string
+	snapshot int
+}
+
+func newTestCluster(t *testing.T, size int, snapshotEntries int) *testCluster {
+	cluster := &testCluster{t: t, network: NewLocalNetwork(), disk: vfs.NewMemFS(), nodes: map[raft.NodeID]*Node{},
+		machines: map[raft.NodeID]*counter{}, peers: map[raft.NodeID]string{}, snapshot: snapshotEntries}
+	for i := 1; i <= size; i++ {
+		cluster.peers[raft.NodeID(i)] = fmt.Sprintf("node-%d", i)
+	}
+	for id := range cluster.peers {
+		cluster.start(id, false)
+	}
+	t.Cleanup(cluster.stopAll)
+	return cluster
+}
+
+func (c *testCluster) start(id raft.NodeID, join bool) {
+	c.t.Helper()
+	config := Config{
+		ID: id, Directory: fmt.Sprintf("/data/%d", id), FileSystem: c.disk, Transport: c.network.Transport(id),
+		TickInterval: 10 * time.Millisecond, SnapshotEntries: c.snapshot, SegmentBytes: 1 << 20,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	if join {
+		config.Join = true
+	} else {
+		config.Peers = c.peers
+	}
+	machine := &counter{}
+	n, err := Start(config, machine)
+	if err != nil {
+		c.t.Fatalf("start node %d: %v", id, err)
+	}
+	c.nodes[id], c.machines[id] = n, machine
+}
+
+func (c *testCluster) stop(id raft.NodeID) {
+	c.t.Helper()
+	if err := c.nodes[id].Stop(); err != nil {
+		c.t.Fatalf("stop node %d: %v", id, err)
+	}
+	delete(c.nodes, id)
+}
+
+func (c *testCluster) stopAll() {
+	for id := range c.nodes {
+		c.nodes[id].Stop()
+	}
+}
+
+// leader waits (in simulated time) until a node leads and the others agree.
+func (c *testCluster) leader(ctx context.Context) *Node {
+	c.t.Helper()
+	for {
+		for _, n := range c.nodes {
+			status, err := n.Status(ctx)
+			if err != nil {
+				c.t.Fatalf("waiting for a leader: %v", err)
+			}
+			if status.Role == raft.RoleLeader {
+				return n
+			}
+		}
+		select {
+		case <-ctx.Done():
+			c.t.Fatal("no leader elected")
+		case <-time.After(10 * time.Millisecond): // one tick of simulated time
+		}
+	}
+}
+
+func TestProposeReadAndRestart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		leader := cluster.leader(ctx)
+		for i := 1; i <= 10; i++ {
+			result, err := leader.Propose(ctx, add(uint64(i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := uint64(i * (i + 1) / 2); result.(uint64) != want {
+				t.Fatalf("result %v, want %d", result, want)
+			}
+		}
+		// A follower refuses proposals and names the leader.
+		var follower *Node
+		for _, n := range cluster.nodes {
+			if n != leader {
+				follower = n
+			}
+		}
+		var notLeader *NotLeaderError
+		if _, err := follower.Propose(ctx, add(1)); !errors.As(err, &notLeader) || notLeader.Leader != leader.config.ID || notLeader.Address == "" {
+			t.Fatalf("propose on a follower: %v", err)
+		}
+		// A read on the follower sees every committed write.
+		if err := follower.Read(ctx); err != nil {
+			for _, n := range cluster.nodes {
+				status, _ := n.Status(ctx)
+				t.Logf("node %d: %+v", n.config.ID, status)
+			}
+			t.Fatal(err)
+		}
+		if got := cluster.machines[follower.config.ID].value(); got != 55 {
+			t.Fatalf("follower read sees %d, want 55", got)
+		}
+		// Restarted from its disk, a node rebuilds its state.
+		id := follower.config.ID
+		cluster.stop(id)
+		cluster.start(id, false)
+		if err := cluster.nodes[id].Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := cluster.machines[id].value(); got != 55 {
+			t.Fatalf("restarted node has %d, want 55", got)
+		}
+	})
+}
+
+func TestLeaderPartitionedThenNewLeader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		old := cluster.leader(ctx)
+		if _, err := old.Propose(ctx, add(1)); err != nil {
+			t.Fatal(err)
+		}
+		cluster.network.Isolate(old.config.ID)
+		short, cancelShort := context.WithTimeout(ctx, 100*time.Millisecond)
+		_, err := old.Propose(short, add(100))
+		cancelShort()
+		if !errors.Is(err, ErrMaybeCommitted) {
+			t.Fatalf("proposal on a partitioned leader: %v, want ErrMaybeCommitted", err)
+		}
+		// The others elect a new leader and go on.
+		delete(cluster.nodes, old.config.ID)
+		leader := cluster.leader(ctx)
+		if _, err := leader.Propose(ctx, add(2)); err != nil {
+			t.Fatal(err)
+		}
+		cluster.nodes[old.config.ID] = old
+		cluster.network.Heal()
+		if err := old.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := cluster.machines[old.config.ID].value(); got != 3 {
+			t.Fatalf("old leader has %d after healing, want 3 (its partitioned write lost)", got)
+		}
+	})
+}
+
+func TestLearnerJoinsBySnapshotPromotedThenTransferAndRemove(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 5) // snapshot every 5 entries
+		leader := cluster.leader(ctx)
+		for i := 0; i < 20; i++ {
+			if _, err := leader.Propose(ctx, add(1)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		events, stopEvents := leader.Subscribe(64)
+		defer stopEvents()
+		cluster.start(4, true)
+		if err := leader.AddLearner(ctx, 4, "node-4"); err != nil {
+			t.Fatal(err)
+		}
+		// The learner's log starts after the leader's snapshot.
+		for cluster.machines[4].value() != 20 {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("learner has %d, want 20", cluster.machines[4].value())
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		if err := leader.Promote(ctx, 4); err != nil {
+			t.Fatal(err)
+		}
+		if err := leader.TransferLeadership(ctx, 4); err != nil {
+			t.Fatal(err)
+		}
+		newLeader := cluster.nodes[4]
+		if err := newLeader.Remove(ctx, leader.config.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := newLeader.Propose(ctx, add(1)); err != nil {
+			t.Fatal(err)
+		}
+		status, err := newLeader.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(status.Membership.Voters) != 3 || status.Applied == 0 {
+			t.Fatalf("final status %+v", status)
+		}
+		sawSnapshot := false
+		for len(events) > 0 {
+			if (<-events).Kind == SnapshotTaken {
+				sawSnapshot = true
+			}
+		}
+		if !sawSnapshot {
+			t.Fatal("no snapshot taken with SnapshotEntries 5")
+		}
+	})
+}
+
+func TestConfigErrors(t *testing.T) {
+	for name, config := range map[string]Config{
+		"no id":        {Directory: "/d", Transport: NewLocalNetwork().Transport(1)},
+		"no directory": {ID: 1, Transport: NewLocalNetwork().Transport(1)},
+		"no transport": {ID: 1, Directory: "/d"},
+		"both":         {ID: 1, Directory: "/d", Transport: NewLocalNetwork().Transport(1), Join: true, Peers: map[raft.NodeID]string{1: "a"}},
+		"not in peers": {ID: 1, Directory: "/d", Transport: NewLocalNetwork().Transport(1), Peers: map[raft.NodeID]string{2: "a"}},
+	} {
+		config.FileSystem = vfs.NewMemFS()
+		if _, err := Start(config, &counter{}); err == nil {
+			t.Errorf("%s: started", name)
+		}
+	}
+}

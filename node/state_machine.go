@@ -1,0 +1,37 @@
+package node
+
+import "io"
+
+// Entry is a committed command handed to the state machine.
+type Entry struct {
+	Index   uint64
+	Term    uint64
+	Command []byte
+}
+
+// Result is what the state machine returns for one command; Propose hands it
+// to the caller that proposed the command on this node.
+type Result any
+
+// StateMachine is the application's replicated state.
+//
+// Threading contract: Apply and Restore are called from the node's loop
+// goroutine only, never concurrently with each other. Snapshot is called
+// from the loop goroutine too, between two Apply calls, so it sees a state
+// that includes exactly the entries applied so far; an implementation that
+// wants to write the image in the background may return a reader over a
+// copy-on-write view and stream it later (the reader is consumed before the
+// next Apply in this version).
+type StateMachine interface {
+	// Apply applies committed entries, in log order, and returns one
+	// result per entry. It must be deterministic: every node applies the
+	// same entries and must reach the same state.
+	Apply(entries []Entry) []Result
+	// Snapshot returns an image of the state that Restore can rebuild it
+	// from.
+	Snapshot() (io.ReadCloser, error)
+	// Restore replaces the state with an image made by Snapshot (on this
+	// node or another one): on Start, and when the leader installs a
+	// snapshot on a node that fell behind.
+	Restore(image io.Reader) error
+}
