@@ -20,7 +20,9 @@ func NewLocalNetwork() *LocalNetwork {
 }
 
 // Transport returns the transport of node id on this network.
-func (w *LocalNetwork) Transport(id raft.NodeID) Transport { return &localTransport{network: w, id: id} }
+func (w *LocalNetwork) Transport(id raft.NodeID) Transport {
+	return &localTransport{network: w, id: id}
+}
 
 // Cut drops every message from one node to another until Heal.
 func (w *LocalNetwork) Cut(from, to raft.NodeID) {

@@ -41,19 +41,19 @@ type Node struct {
 	failure  error // why the loop ended, if it failed; read after done
 
 	// Owned by the loop goroutine.
-	waiters      map[uint64]*waiter
-	reads        map[string]chan error
+	waiters map[uint64]*waiter
+	reads   map[string]chan error
 	// pendingApplies are reads whose index is known, waiting for apply.
 	pendingApplies []pendingApply
-	readSequence uint64
-	applied      uint64
-	lastSnapshot uint64
-	addresses    addressBook
-	leader       raft.NodeID
-	membership   raft.Membership
-	subscribers  map[int]chan Event
-	nextID       int
-	dropped      uint64 // incoming messages dropped because the loop lagged
+	readSequence   uint64
+	applied        uint64
+	lastSnapshot   uint64
+	addresses      addressBook
+	leader         raft.NodeID
+	membership     raft.Membership
+	subscribers    map[int]chan Event
+	nextID         int
+	dropped        uint64 // incoming messages dropped because the loop lagged
 }
 
 // waiter is a caller waiting for the entry at an index to be applied.
@@ -264,4 +264,3 @@ func (n *Node) Err() error {
 func (n *Node) electionTimeout() time.Duration {
 	return time.Duration(n.config.ElectionTicks) * n.config.TickInterval
 }
-
