@@ -218,6 +218,10 @@ type Status struct {
 	Membership raft.Membership
 	// LeaderAddress is the leader's peer address, if known.
 	LeaderAddress string
+	// DroppedMessages counts peer messages dropped because the loop was
+	// behind; BadMessages those refused as malformed or misaddressed.
+	DroppedMessages uint64
+	BadMessages     uint64
 }
 
 // Status returns the node's role, term, leader, commit and applied index,
@@ -227,6 +231,8 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 	err := n.do(ctx, func() {
 		status = Status{Status: n.core.Status(), Applied: n.applied, Membership: n.core.Membership()}
 		status.LeaderAddress = n.addresses[status.Leader]
+		status.DroppedMessages = n.dropped.Load()
+		status.BadMessages = n.badMessages
 	})
 	return status, err
 }

@@ -52,6 +52,7 @@ func (n *Node) run() {
 
 func (n *Node) step(m raft.Message) {
 	if err := n.core.Step(m); err != nil {
+		n.badMessages++
 		n.log.Warn("dropped a bad message from a peer", "error", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lockstepdb/lockstep/raft"
@@ -53,7 +54,11 @@ type Node struct {
 	membership     raft.Membership
 	subscribers    map[int]chan Event
 	nextID         int
-	dropped        uint64 // incoming messages dropped because the loop lagged
+	// Counters, read by Status: messages dropped because the loop lagged
+	// (atomic: the transport's goroutines write it), and messages the core
+	// refused as malformed or misaddressed.
+	dropped     atomic.Uint64
+	badMessages uint64
 }
 
 // waiter is a caller waiting for the entry at an index to be applied.
@@ -215,6 +220,7 @@ func (n *Node) receive(m raft.Message) {
 	select {
 	case n.incoming <- m:
 	default:
+		n.dropped.Add(1)
 		n.log.Debug("incoming queue full; message dropped", "message", m.String())
 	}
 }

@@ -293,3 +293,30 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// Bad input from a peer is counted and dropped; it never crashes the node.
+func TestBadMessagesAreDropped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		leader := cluster.leader(ctx)
+		for _, m := range []raft.Message{
+			{Type: raft.MessageAppend, From: 2, To: 9, Term: 1},
+			{Type: raft.MessageType(200), From: 2, To: leader.config.ID, Term: 1},
+			{Type: raft.MessageAppend, From: 0, To: leader.config.ID, Term: 1},
+		} {
+			leader.receive(m)
+		}
+		if _, err := leader.Propose(ctx, add(1)); err != nil {
+			t.Fatal(err)
+		}
+		status, err := leader.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status.BadMessages != 3 {
+			t.Fatalf("bad messages counted: %d, want 3", status.BadMessages)
+		}
+	})
+}
