@@ -42,6 +42,8 @@ type Core struct {
 	role       Role
 	leader     NodeID
 	membership Membership
+	// memberIDs caches members(); nil when membership changed since.
+	memberIDs []NodeID
 
 	// progress is the leader's view of every member, itself included.
 	progress map[NodeID]*progress
@@ -161,6 +163,7 @@ func (c *Core) replayMembership() error {
 		low += uint64(len(entries))
 	}
 	c.membership = c.membershipAt(^uint64(0)).Clone()
+	c.memberIDs = nil
 	return nil
 }
 
@@ -181,11 +184,16 @@ func (c *Core) isVoter(id NodeID) bool {
 	return slices.Contains(c.membership.Voters, id) || slices.Contains(c.membership.OutgoingVoters, id)
 }
 
-// members returns every node that receives the log: voters and learners.
+// members returns every node that receives the log, voters and learners,
+// sorted. The slice is cached (it is read on every broadcast) and must not
+// be modified.
 func (c *Core) members() []NodeID {
-	all := slices.Concat(c.membership.Voters, c.membership.OutgoingVoters, c.membership.Learners)
-	slices.Sort(all)
-	return slices.Compact(all)
+	if c.memberIDs == nil {
+		all := slices.Concat(c.membership.Voters, c.membership.OutgoingVoters, c.membership.Learners)
+		slices.Sort(all)
+		c.memberIDs = slices.Compact(all)
+	}
+	return c.memberIDs
 }
 
 // send queues a message. It fills in From and, unless set, Term. Leader

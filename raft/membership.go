@@ -217,6 +217,7 @@ func (c *Core) membershipAt(index uint64) Membership {
 // progress tracking.
 func (c *Core) setMembership(m Membership) {
 	c.membership = m.Clone()
+	c.memberIDs = nil
 	if c.role != RoleLeader {
 		return
 	}
