@@ -54,8 +54,8 @@ func (c *entryCache) append(entries []raft.Entry) {
 		copy(grown, c.entries)
 		c.entries = grown
 	}
+	c.entries = append(c.entries, entries...)
 	for _, entry := range entries {
-		c.entries = append(c.entries, entry)
 		c.bytes += entry.Size()
 	}
 	c.evict(0)

@@ -153,7 +153,18 @@ func (l *Log) prepareSpareIfDue(current *segment) {
 	result := make(chan spareResult, 1)
 	l.spare = result
 	fileSystem, path, size := l.fileSystem, filepath.Join(l.dir, spareName(current.header.sequence+1)), l.options.SegmentSize
+	previous := ""
+	if n := len(l.state.segments); n > 1 {
+		previous = filepath.Join(l.dir, l.state.segments[n-2].name)
+	}
 	prepare := func() {
+		if previous != "" {
+			// The previous segment is complete and durable, and the entry
+			// cache holds what the core reads back: let the kernel reuse
+			// its pages for the new segment rather than take fresh memory
+			// for each one (an error is harmless: it is advice).
+			vfs.DropCache(fileSystem, previous)
+		}
 		spare, err := prepareSpare(fileSystem, path, size)
 		result <- spareResult{spare: spare, err: err}
 	}
