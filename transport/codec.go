@@ -408,3 +408,16 @@ func (r *reader) idList(countWhat, what string) []raft.NodeID {
 	}
 	return ids
 }
+
+func (r *reader) uint32(what string) uint32 {
+	if r.err != nil {
+		return 0
+	}
+	if r.remaining() < 4 {
+		r.fail("truncated %s", what)
+		return 0
+	}
+	v := binary.BigEndian.Uint32(r.data[r.offset:])
+	r.offset += 4
+	return v
+}
