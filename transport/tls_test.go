@@ -1,0 +1,145 @@
+package transport
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// testAuthority is a certificate authority made up for one test.
+type testAuthority struct {
+	certificate *x509.Certificate
+	key         *ecdsa.PrivateKey
+	pool        *x509.CertPool
+}
+
+func newTestAuthority(t testing.TB, name string) *testAuthority {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	template := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, template, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certificate, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(certificate)
+	return &testAuthority{certificate: certificate, key: key, pool: pool}
+}
+
+// issue makes a node certificate valid for 127.0.0.1, as server and client.
+func (a *testAuthority) issue(t testing.TB, name string, serial int64) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	template := &x509.Certificate{
+		SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, template, a.certificate, &key.PublicKey, a.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func withTLS(config *tls.Config) func(*Config) {
+	return func(c *Config) { c.TLS = config }
+}
+
+func TestTLS(t *testing.T) {
+	ctx := deadline(t)
+	authority := newTestAuthority(t, "cluster CA")
+	// Server authentication only: no ClientCAs.
+	server := &tls.Config{Certificates: []tls.Certificate{authority.issue(t, "node 2", 2)}, MinVersion: tls.VersionTLS13}
+	client := &tls.Config{RootCAs: authority.pool, MinVersion: tls.VersionTLS13}
+	a, b := startNode(t, 1, withTLS(client)), startNode(t, 2, withTLS(server))
+	a.SetPeer(2, b.Addr().String())
+	a.Send([]raft.Message{heartbeat(1, 2, 9)})
+	if m := receive(ctx, t, b); m.Commit != 9 {
+		t.Fatalf("got %v", m)
+	}
+
+	// A plaintext client cannot talk to a TLS server.
+	plain := startNode(t, 3, nil)
+	plain.SetPeer(2, b.Addr().String())
+	plain.Send([]raft.Message{heartbeat(3, 2, 1)})
+	plain.logs.waitLog(ctx, t, "message stream to peer failed")
+
+	// A client that does not trust the server's CA refuses it.
+	other := newTestAuthority(t, "other CA")
+	distrustful := startNode(t, 4, withTLS(&tls.Config{RootCAs: other.pool}))
+	distrustful.SetPeer(2, b.Addr().String())
+	distrustful.Send([]raft.Message{heartbeat(4, 2, 1)})
+	distrustful.logs.waitLog(ctx, t, "message stream to peer failed")
+	expectNothing(t, b)
+}
+
+func TestMutualTLS(t *testing.T) {
+	ctx := deadline(t)
+	authority := newTestAuthority(t, "cluster CA")
+	mutual := func(id raft.NodeID) *tls.Config {
+		return &tls.Config{
+			Certificates: []tls.Certificate{authority.issue(t, "node", int64(id)+10)},
+			RootCAs:      authority.pool, ClientCAs: authority.pool,
+		}
+	}
+	a, b := startNode(t, 1, withTLS(mutual(1))), startNode(t, 2, withTLS(mutual(2)))
+	connect(a, b)
+	a.Send([]raft.Message{heartbeat(1, 2, 1)})
+	b.Send([]raft.Message{heartbeat(2, 1, 2)})
+	if m := receive(ctx, t, b); m.Commit != 1 {
+		t.Fatalf("got %v", m)
+	}
+	if m := receive(ctx, t, a); m.Commit != 2 {
+		t.Fatalf("got %v", m)
+	}
+	snapshot := snapshotMessage(1, 2, 10, 1<<20, 3)
+	a.Send([]raft.Message{snapshot})
+	if m := receive(ctx, t, b); m.Snapshot == nil || len(m.Snapshot.Data) != 1<<20 {
+		t.Fatalf("got %v", m)
+	}
+
+	// No client certificate: refused.
+	anonymous := startNode(t, 3, withTLS(&tls.Config{RootCAs: authority.pool}))
+	anonymous.SetPeer(2, b.Addr().String())
+	anonymous.Send([]raft.Message{heartbeat(3, 2, 1)})
+	anonymous.logs.waitLog(ctx, t, "message stream to peer failed")
+
+	// A client certificate from another CA: refused.
+	other := newTestAuthority(t, "other CA")
+	stranger := startNode(t, 4, withTLS(&tls.Config{
+		Certificates: []tls.Certificate{other.issue(t, "stranger", 4)}, RootCAs: authority.pool,
+	}))
+	stranger.SetPeer(2, b.Addr().String())
+	stranger.Send([]raft.Message{heartbeat(4, 2, 1)})
+	stranger.logs.waitLog(ctx, t, "message stream to peer failed")
+	expectNothing(t, b)
+	if stats := b.Stats(); stats.Received != 2 {
+		t.Errorf("receiver stats %+v", stats)
+	}
+}
