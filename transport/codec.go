@@ -58,7 +58,8 @@ func AppendMessage(dst []byte, m raft.Message) []byte {
 // than maxMessageBytes (DefaultMaxMessageBytes when it is zero or negative)
 // are refused. The byte slices of the result (entry data, context, snapshot
 // data) alias data; the caller must not modify data while it uses them.
-// Every error wraps ErrMalformed; DecodeMessage never panics.
+// Every error wraps ErrMalformed; DecodeMessage never panics. Safe for
+// concurrent use.
 func DecodeMessage(data []byte, maxMessageBytes int) (raft.Message, error) {
 	if maxMessageBytes <= 0 {
 		maxMessageBytes = DefaultMaxMessageBytes

@@ -90,7 +90,7 @@ func (f *FaultHook) SetDrop(drop func(raft.Message) bool) {
 // asked to send, how long to hold it before it is written; nil removes it.
 // Delays preserve the order of messages to a peer: a message is written no
 // earlier than its own deadline and after every message queued before it.
-// Same calling contract as SetDrop.
+// Snapshots are not delayed. Same calling contract as SetDrop.
 func (f *FaultHook) SetDelay(delay func(raft.Message) time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

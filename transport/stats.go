@@ -6,7 +6,8 @@ import (
 	"github.com/lockstepdb/lockstep/raft"
 )
 
-// Stats counts what a transport did since New. Sending and receiving are
+// Stats counts what a transport did since New; Transport.Stats returns a
+// copy, which the caller owns. Sending and receiving are
 // counted separately: a message dropped by the receiver was already counted
 // as sent by the sender.
 type Stats struct {
@@ -64,6 +65,7 @@ type Stats struct {
 
 // PeerStats is the sending side's view of one peer.
 type PeerStats struct {
+	// Address is where the peer is dialed.
 	Address string
 	// Connected is true while a message stream to the peer is open.
 	Connected bool
