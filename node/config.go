@@ -21,9 +21,11 @@ type Config struct {
 	// FileSystem is where Directory lives. Default vfs.OS; tests use an
 	// in-memory vfs.MemFS.
 	FileSystem vfs.FS
-	// Peers bootstraps a new cluster: every initial voter's ID and peer
-	// address, this node included. It is ignored once the node has state on
-	// disk. Leave it empty and set Join to join an existing cluster.
+	// Peers maps the cluster's members to their peer addresses. Without
+	// Join it bootstraps a new cluster whose initial voters are exactly
+	// these nodes (this one included). With Join it only says where the
+	// existing members listen, so that this node can answer them. Once the
+	// node has state on disk, addresses come from its log and snapshots.
 	Peers map[raft.NodeID]string
 	// Join starts a node that is being added to an existing cluster (as a
 	// learner): it learns the membership from the leader.
@@ -90,10 +92,7 @@ func (c Config) validate() error {
 	if c.TickInterval < time.Millisecond {
 		return fmt.Errorf("node: config: TickInterval %v is below 1ms", c.TickInterval)
 	}
-	if len(c.Peers) > 0 && c.Join {
-		return errors.New("node: config: Peers bootstraps a new cluster and Join joins one; set only one")
-	}
-	if _, self := c.Peers[c.ID]; len(c.Peers) > 0 && !self {
+	if _, self := c.Peers[c.ID]; len(c.Peers) > 0 && !self && !c.Join {
 		return fmt.Errorf("node: config: Peers does not include this node (%d)", c.ID)
 	}
 	return nil

@@ -189,7 +189,9 @@ func (n *Node) startCore() error {
 	}
 	var voters []raft.NodeID
 	for id := range n.config.Peers {
-		voters = append(voters, id)
+		if !n.config.Join {
+			voters = append(voters, id)
+		}
 	}
 	slices.Sort(voters)
 	raftConfig := raft.Config{

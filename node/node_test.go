@@ -91,11 +91,8 @@ func (c *testCluster) start(id raft.NodeID, join bool) {
 		TickInterval: 10 * time.Millisecond, SnapshotEntries: c.snapshot, SegmentBytes: 1 << 20,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	if join {
-		config.Join = true
-	} else {
-		config.Peers = c.peers
-	}
+	config.Join = join
+	config.Peers = c.peers
 	machine := &counter{}
 	n, err := Start(config, machine)
 	if err != nil {
@@ -284,7 +281,6 @@ func TestConfigErrors(t *testing.T) {
 		"no id":        {Directory: "/d", Transport: NewLocalNetwork().Transport(1)},
 		"no directory": {ID: 1, Transport: NewLocalNetwork().Transport(1)},
 		"no transport": {ID: 1, Directory: "/d"},
-		"both":         {ID: 1, Directory: "/d", Transport: NewLocalNetwork().Transport(1), Join: true, Peers: map[raft.NodeID]string{1: "a"}},
 		"not in peers": {ID: 1, Directory: "/d", Transport: NewLocalNetwork().Transport(1), Peers: map[raft.NodeID]string{2: "a"}},
 	} {
 		config.FileSystem = vfs.NewMemFS()
