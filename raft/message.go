@@ -73,8 +73,14 @@ func (t MessageType) String() string {
 // Type; see the MessageType constants.
 type Message struct {
 	Type MessageType
-	From NodeID
-	To   NodeID
+	// Reject is true when a response refuses the request.
+	Reject bool
+	// Transfer marks a MessageVote sent because the leader handed over
+	// leadership (voters then answer even within a leader's lease), and a
+	// leader's appends and heartbeats while it hands over.
+	Transfer bool
+	From     NodeID
+	To       NodeID
 	// Term is the sender's current term (for MessagePreVote, the term it
 	// would campaign in). Terms are fencing tokens: every node compares it
 	// with its own before anything else (Raft §5.1).
@@ -86,8 +92,6 @@ type Message struct {
 	Entries  []Entry
 	// Commit is the sender's commit index (appends and heartbeats).
 	Commit uint64
-	// Reject is true when a response refuses the request.
-	Reject bool
 	// Index is the match index in a successful append response, and the
 	// rejected LogIndex in a failed one.
 	Index uint64
@@ -103,9 +107,6 @@ type Message struct {
 	// Context identifies a read request in MessageReadIndex, its response,
 	// and the heartbeats that confirm it.
 	Context []byte
-	// Transfer marks a MessageVote sent because the leader handed over
-	// leadership: voters then answer even while in a leader's lease.
-	Transfer bool
 }
 
 func (m Message) String() string {

@@ -21,6 +21,10 @@ type Ready struct {
 	// Entries: apply them only after Entries are durable.
 	CommittedEntries []Entry
 	// SendNow holds messages that depend on nothing unpersisted.
+	//
+	// The message lists belong to the core again once Advance is called:
+	// it reuses them, so copy any message kept beyond Advance (the
+	// Message values; their Entries and data are not reused).
 	SendNow []Message
 	// SendAfterPersist holds messages that may leave only once HardState
 	// and Entries are durable.
@@ -69,7 +73,7 @@ func (c *Core) Ready() Ready {
 	if hardState := c.hardState(); hardState != c.durableHardState {
 		ready.HardState = hardState
 	}
-	c.sendNow, c.sendAfterPersist, c.readStates = nil, nil, nil
+	c.sendNow, c.sendAfterPersist, c.readStates = nil, nil, nil // until Advance hands them back
 	c.readyOutstanding = true
 	return ready
 }
@@ -82,6 +86,11 @@ func (c *Core) Advance(ready Ready) {
 		panic("raft: Advance called without an outstanding Ready")
 	}
 	c.readyOutstanding = false
+	// Reuse the message lists for the next Ready (nothing can have been
+	// queued since Ready: inputs wait for Advance).
+	clear(ready.SendNow)
+	clear(ready.SendAfterPersist)
+	c.sendNow, c.sendAfterPersist = ready.SendNow[:0], ready.SendAfterPersist[:0]
 	if !ready.HardState.IsEmpty() {
 		c.durableHardState = ready.HardState
 		c.countOwnVote()

@@ -52,8 +52,12 @@ func persistAndAdvance(t *testing.T, core *Core) Ready {
 	if !ready.HardState.IsEmpty() {
 		storage.SetHardState(ready.HardState)
 	}
+	// Advance takes the message lists back; the test keeps copies.
+	kept := ready
+	kept.SendNow = slices.Clone(ready.SendNow)
+	kept.SendAfterPersist = slices.Clone(ready.SendAfterPersist)
 	core.Advance(ready)
-	return ready
+	return kept
 }
 
 func termsOf(entries []Entry) []uint64 {
