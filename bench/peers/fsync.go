@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -17,12 +20,37 @@ type fsyncResult struct {
 
 func (r fsyncResult) rate() float64 { return float64(r.count) / r.elapsed.Seconds() }
 
-// measureFsync writes 4 KiB blocks in turn into a preallocated 64 MiB file
-// in dir, each followed by fdatasync, for duration (at most 1,000,000
+// measureFsync runs writers concurrent fsync probes (see fsyncProbe), each on
+// its own file in dir, for duration, and pools their latencies. With one
+// writer it is the disk's raw fsync latency; with three it is what three
+// nodes sharing the disk see at best.
+func measureFsync(dir string, duration time.Duration, writers int) (fsyncResult, error) {
+	results := make([]fsyncResult, writers)
+	errs := make([]error, writers)
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = fsyncProbe(filepath.Join(dir, fmt.Sprintf("fsync-probe-%d.dat", i)), duration)
+		}()
+	}
+	wg.Wait()
+	var all fsyncResult
+	for _, r := range results {
+		all.count += r.count
+		all.elapsed = max(all.elapsed, r.elapsed)
+		all.latencies = append(all.latencies, r.latencies...)
+	}
+	slices.Sort(all.latencies)
+	return all, errors.Join(errs...)
+}
+
+// fsyncProbe writes 4 KiB blocks in turn into a preallocated 64 MiB file at
+// path, each followed by fdatasync, for duration (at most 1,000,000
 // writes), and times each write+fdatasync. The file is removed at the end.
-func measureFsync(dir string, duration time.Duration) (fsyncResult, error) {
+func fsyncProbe(path string, duration time.Duration) (fsyncResult, error) {
 	const fileBytes, blockBytes = 64 << 20, 4 << 10
-	path := filepath.Join(dir, "fsync-probe.dat")
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_TRUNC, 0o644)
 	if err != nil {
 		return fsyncResult{}, err
@@ -58,7 +86,6 @@ func measureFsync(dir string, duration time.Duration) (fsyncResult, error) {
 		result.count++
 	}
 	result.elapsed = time.Since(start)
-	slices.Sort(result.latencies)
 	return result, nil
 }
 
