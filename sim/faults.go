@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"fmt"
 	"slices"
 
 	"github.com/lockstepdb/lockstep/raft"
@@ -124,12 +123,12 @@ func (c *cluster) healEverything() {
 	c.tracef("all faults healed")
 }
 
-// String describes a fault list for messages.
+// describeFaults names a fault list as --faults takes it.
 func describeFaults(faults []Fault) string {
 	if len(faults) == 0 {
 		return "none"
 	}
-	return fmt.Sprint(joinFaults(faults))
+	return joinFaults(faults)
 }
 
 // maybeCrashSoon schedules, now and then, a crash of a node a moment after
