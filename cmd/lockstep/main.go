@@ -1,5 +1,5 @@
-// Command lockstep is the command-line face of lockstep: the simulator
-// today; the server, benchmark and checker as they land.
+// Command lockstep is the command-line face of lockstep: the simulator,
+// the server, the benchmark and the checker, each a subcommand in its own file.
 package main
 
 import (
@@ -24,8 +24,19 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newSimCommand())
+	for _, build := range subcommands {
+		root.AddCommand(build())
+	}
 	return root
 }
+
+// subcommands holds the constructors of commands that live in their own
+// files; each such file registers itself from init with register, so
+// adding a command never touches this file.
+var subcommands []func() *cobra.Command
+
+// register adds a command constructor to the root command.
+func register(build func() *cobra.Command) { subcommands = append(subcommands, build) }
 
 // exitError carries a specific exit status.
 type exitError struct {
