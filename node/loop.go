@@ -131,6 +131,9 @@ func (n *Node) apply(entries []raft.Entry) {
 	for _, entry := range entries {
 		switch {
 		case entry.Type == raft.EntryNormal && len(entry.Data) > 0 && entry.Data[0] == kindCommand:
+			if entry.Index <= n.machineApplied {
+				continue // already in a durable machine's state
+			}
 			batch = append(batch, Entry{Index: entry.Index, Term: entry.Term, Command: entry.Data[1:]})
 			continue
 		case entry.Type == raft.EntryNormal && len(entry.Data) > 0 && entry.Data[0] == kindPeerAddress:

@@ -48,6 +48,9 @@ type Node struct {
 	pendingApplies []pendingApply
 	readSequence   uint64
 	applied        uint64
+	// machineApplied is a DurableStateMachine's AppliedIndex at Start:
+	// entries at or below it are already in the machine's state.
+	machineApplied uint64
 	lastSnapshot   uint64
 	addresses      addressBook
 	leader         raft.NodeID
@@ -154,13 +157,27 @@ func (n *Node) restore() error {
 	if err != nil {
 		return fmt.Errorf("node %d: read snapshot: %w", n.config.ID, err)
 	}
+	if durable, ok := n.machine.(DurableStateMachine); ok {
+		n.machineApplied = durable.AppliedIndex()
+	}
 	if snapshot.IsEmpty() {
 		for id, address := range n.config.Peers {
 			n.addresses[id] = address
 		}
 		return nil
 	}
-	if err := n.installSnapshot(snapshot); err != nil {
+	if n.machineApplied >= snapshot.Metadata.Index {
+		// The machine's own state is newer than the snapshot: keep it,
+		// take only the address book, and replay the log from the
+		// snapshot for the runtime's records (machine entries up to
+		// machineApplied are skipped in apply).
+		book, _, err := decodeSnapshot(snapshot.Data)
+		if err != nil {
+			return fmt.Errorf("node %d: snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+		}
+		n.addresses = book
+		n.applied = snapshot.Metadata.Index
+	} else if err := n.installSnapshot(snapshot); err != nil {
 		return err
 	}
 	n.lastSnapshot = snapshot.Metadata.Index

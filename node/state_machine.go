@@ -35,3 +35,21 @@ type StateMachine interface {
 	// snapshot on a node that fell behind.
 	Restore(image io.Reader) error
 }
+
+// DurableStateMachine is a StateMachine that keeps its state on disk
+// itself, atomically with the index of the last entry it applied (kv's
+// Pebble store, for example). On Start the runtime asks for AppliedIndex:
+// it restores the latest snapshot only if the machine is behind it, and
+// never hands the machine an entry at or below AppliedIndex again, so a
+// restart replays the log only from where the machine left off.
+//
+// The machine's on-disk state may lag what it applied (it may buffer
+// writes), but Snapshot must make it durable up to the entries it has
+// applied: the runtime compacts the log right after Snapshot returns, so
+// entries the machine had not made durable would be gone.
+type DurableStateMachine interface {
+	StateMachine
+	// AppliedIndex returns the index of the last entry whose effects are
+	// durable, as of Start; called from Start, before the loop runs.
+	AppliedIndex() uint64
+}
