@@ -63,6 +63,7 @@ func serviceDescription() *grpc.ServiceDesc {
 	return &grpc.ServiceDesc{
 		ServiceName: serviceName,
 		HandlerType: (*any)(nil),
+		Methods:     []grpc.MethodDesc{{MethodName: infoMethodName, Handler: infoHandler}},
 		Streams: []grpc.StreamDesc{
 			{
 				StreamName:    messagesStreamName,

@@ -57,6 +57,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Faults, if set, injects faults (tests only).
 	Faults *FaultHook
+	// Info, if set, is called (from gRPC's goroutines, concurrently) to
+	// answer FetchInfo with a description of the cluster the application
+	// publishes, such as its member list. Nil answers ErrNoInfo.
+	Info func() []byte
 }
 
 // Transport sends and receives raft messages for one node. All methods are
