@@ -1,0 +1,62 @@
+package linearizability
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"github.com/lockstepdb/lockstep/check/history"
+)
+
+// Operations converts a recorded history into porcupine's form. Failed
+// operations (reads that got no answer) had no effect and are left out;
+// ambiguous writes keep their infinite return time.
+func Operations(recorded []history.Operation) []porcupine.Operation {
+	operations := make([]porcupine.Operation, 0, len(recorded))
+	for _, operation := range recorded {
+		if operation.Outcome == history.Failed {
+			continue
+		}
+		operations = append(operations, porcupine.Operation{
+			ClientId: operation.Client,
+			Input: input{
+				kind:     operation.Kind,
+				key:      operation.Key,
+				value:    operation.Value,
+				expected: operation.ExpectedValue,
+				compare:  operation.Compare,
+			},
+			Call: operation.Call,
+			Output: output{
+				ambiguous: operation.Outcome == history.Ambiguous,
+				readValue: operation.ReadValue,
+				succeeded: operation.Succeeded,
+			},
+			Return:   operation.Return,
+			Metadata: fmt.Sprintf("operation %d, %s", operation.ID, operation.Endpoint),
+		})
+	}
+	return operations
+}
+
+// Check reports whether the history is linearizable: porcupine.Ok,
+// porcupine.Illegal, or porcupine.Unknown when the search did not finish
+// within timeout (0 means no limit). The caller treats anything but Ok as a
+// failure. It returns the number of operations checked.
+func Check(recorded []history.Operation, timeout time.Duration) (porcupine.CheckResult, int) {
+	operations := Operations(recorded)
+	return porcupine.CheckOperationsTimeout(Model(), operations, timeout), len(operations)
+}
+
+// Visualize checks the history again, keeping the partial linearizations
+// porcupine found, and writes porcupine's HTML picture of it to path, with
+// the annotations (faults, for example) drawn alongside the clients.
+func Visualize(recorded []history.Operation, annotations []porcupine.Annotation, timeout time.Duration, path string) error {
+	_, info := porcupine.CheckOperationsVerbose(Model(), Operations(recorded), timeout)
+	info.AddAnnotations(annotations)
+	if err := porcupine.VisualizePath(Model(), info, path); err != nil {
+		return fmt.Errorf("linearizability: visualize into %s: %w", path, err)
+	}
+	return nil
+}
