@@ -1,0 +1,172 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+)
+
+// membershipAttemptTimeout bounds one membership call; the calls are
+// retried through other members until the caller's context ends, since a
+// cluster that just lost a member may briefly refuse reconfiguration.
+const membershipAttemptTimeout = 5 * time.Second
+
+// membershipRetryInterval spaces those attempts.
+const membershipRetryInterval = 250 * time.Millisecond
+
+// RemoveMember removes member from the cluster (Cluster.MemberRemove,
+// through another member), then kills its process and wipes its data
+// directory, so it can only come back as a new member (AddMember).
+func (cluster *Cluster) RemoveMember(ctx context.Context, member *Member) error {
+	if !cluster.managed {
+		return ErrNotManaged
+	}
+	err := cluster.throughOthers(ctx, member, func(attempt context.Context, through *Member) error {
+		client, err := cluster.client(through)
+		if err != nil {
+			return err
+		}
+		list, err := client.MemberList(attempt)
+		if err != nil {
+			return err
+		}
+		id, found := memberWithPeerURL(list.Members, member.PeerURL)
+		if !found {
+			return nil // already removed (an earlier attempt did it, though its answer was lost)
+		}
+		_, err = client.MemberRemove(attempt, id)
+		if errors.Is(err, rpctypes.ErrMemberNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: remove %s: %w", member.Name, err)
+	}
+	member.mutex.Lock()
+	member.removed = true
+	member.expectExit = true // a removed member may shut itself down
+	member.mutex.Unlock()
+	if err := member.kill(ctx); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(member.DataDirectory); err != nil {
+		return fmt.Errorf("cluster: wipe %s: %w", member.Name, err)
+	}
+	cluster.logger.Info("member removed", "member", member.Name)
+	return nil
+}
+
+// AddMember adds a removed member back as a new member (Cluster.MemberAdd
+// with its peer URL) and starts it with an empty data directory and
+// --initial-cluster-state=existing.
+func (cluster *Cluster) AddMember(ctx context.Context, member *Member) error {
+	if !cluster.managed {
+		return ErrNotManaged
+	}
+	var members []*etcdserverpb.Member
+	var newID uint64
+	err := cluster.throughOthers(ctx, member, func(attempt context.Context, through *Member) error {
+		client, err := cluster.client(through)
+		if err != nil {
+			return err
+		}
+		added, err := client.MemberAdd(attempt, []string{member.PeerURL})
+		if err == nil {
+			members, newID = added.Members, added.Member.ID
+			return nil
+		}
+		if !errors.Is(err, rpctypes.ErrPeerURLExist) {
+			return err
+		}
+		// An earlier attempt added it but its answer was lost.
+		list, listErr := client.MemberList(attempt)
+		if listErr != nil {
+			return listErr
+		}
+		id, _ := memberWithPeerURL(list.Members, member.PeerURL)
+		members, newID = list.Members, id
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: add %s: %w", member.Name, err)
+	}
+	initialCluster, err := initialClusterOf(members, newID, member.Name)
+	if err != nil {
+		return err
+	}
+	member.mutex.Lock()
+	member.initialCluster, member.clusterState, member.id, member.removed = initialCluster, "existing", newID, false
+	member.mutex.Unlock()
+	if err := member.start(cluster.system); err != nil {
+		return err
+	}
+	cluster.logger.Info("member added", "member", member.Name, "pid", member.PID())
+	return nil
+}
+
+// throughOthers runs call through each running member other than except,
+// in turn, until one attempt succeeds or ctx ends.
+func (cluster *Cluster) throughOthers(ctx context.Context, except *Member,
+	call func(attempt context.Context, through *Member) error) error {
+	var lastErr error
+	for {
+		for _, through := range cluster.selectMembers(nil) {
+			if through == except || !through.Running() || through.Paused() {
+				continue
+			}
+			attempt, cancel := context.WithTimeout(ctx, membershipAttemptTimeout)
+			lastErr = call(attempt, through)
+			cancel()
+			if lastErr == nil {
+				return nil
+			}
+		}
+		if lastErr == nil {
+			lastErr = errors.New("no other member is running")
+		}
+		timer := time.NewTimer(membershipRetryInterval)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("%w (last attempt: %v)", ctx.Err(), lastErr)
+		case <-timer.C:
+		}
+	}
+}
+
+// memberWithPeerURL finds the member advertising url.
+func memberWithPeerURL(members []*etcdserverpb.Member, url string) (uint64, bool) {
+	for _, member := range members {
+		if slices.Contains(member.PeerURLs, url) {
+			return member.ID, true
+		}
+	}
+	return 0, false
+}
+
+// initialClusterOf renders --initial-cluster for a joining member from the
+// membership that includes it (where it has no name yet).
+func initialClusterOf(members []*etcdserverpb.Member, newID uint64, newName string) (string, error) {
+	var entries []string
+	for _, member := range members {
+		name := member.Name
+		if member.ID == newID {
+			name = newName
+		}
+		if name == "" {
+			return "", fmt.Errorf("cluster: member %x has no name yet (another unstarted member?)", member.ID)
+		}
+		for _, url := range member.PeerURLs {
+			entries = append(entries, name+"="+url)
+		}
+	}
+	return strings.Join(entries, ","), nil
+}
