@@ -1,0 +1,265 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
+)
+
+// member is one node of the run, across its incarnations.
+type member struct {
+	id     raft.NodeID
+	joined bool       // started with Config.Join (added during the run)
+	disk   *vfs.MemFS // survives crashes; Crash drops what was not synced
+	// failSync makes the disk fail its next fsync (a disk fault).
+	failSync atomic.Bool
+
+	// Guarded by cluster.mu.
+	node        *node.Node // nil while down
+	machine     *machine   // the current (or last) incarnation's
+	incarnation uint64
+	// retired: removed from the cluster and stopped; the schedule no
+	// longer restarts it.
+	retired bool
+}
+
+// cluster is the run's world: its members, network and recorder. Its lock
+// guards the members' fields and is never held while waiting: a goroutine
+// blocked on a mutex is not durably blocked, so a bubble could not advance
+// its clock past it.
+type cluster struct {
+	options  Options
+	profile  profile
+	network  *Network
+	recorder *recorder
+	counts   counts
+
+	mu      sync.Mutex
+	members map[raft.NodeID]*member
+	peers   map[raft.NodeID]string
+	nextID  raft.NodeID
+}
+
+// counts are the run's figures, for the result; updated atomically
+// because the driver and the admin goroutine both count.
+type counts struct {
+	crashes, diskFaults, restarts, partitions, transfers, removed, added atomic.Int64
+}
+
+// profile is what a seed draws once for the whole run.
+type profile struct {
+	snapshotEntries int
+	leaseReads      bool
+}
+
+func newCluster(options Options, random *rand.Rand) *cluster {
+	c := &cluster{
+		options:  options,
+		network:  NewNetwork(options.Seed),
+		recorder: newRecorder(options.TickInterval, options.Trace),
+		members:  map[raft.NodeID]*member{},
+		peers:    map[raft.NodeID]string{},
+		profile:  profile{snapshotEntries: 3 + random.IntN(25), leaseReads: random.IntN(3) == 0},
+	}
+	for id := raft.NodeID(1); id <= raft.NodeID(options.Nodes); id++ {
+		c.peers[id] = fmt.Sprintf("node-%d", id)
+		c.members[id] = &member{id: id, disk: vfs.NewMemFS()}
+	}
+	c.nextID = raft.NodeID(options.Nodes) + 1
+	return c
+}
+
+// start starts a member's next incarnation on its disk. A node that cannot
+// restart from what a crash left on its disk is a violation.
+func (c *cluster) start(m *member) {
+	c.mu.Lock()
+	m.incarnation++
+	machine := newMachine(m.id, c.recorder)
+	peers := make(map[raft.NodeID]string, len(c.peers))
+	for id, address := range c.peers {
+		peers[id] = address
+	}
+	incarnation := m.incarnation
+	c.mu.Unlock()
+	m.disk.SetFault(func(operation vfs.Operation, _ string) error {
+		if operation == vfs.OperationSync && m.failSync.CompareAndSwap(true, false) {
+			return errInjected
+		}
+		return nil
+	})
+	seed := c.options.Seed
+	n, err := node.Start(node.Config{
+		ID: m.id, Directory: "/node", FileSystem: m.disk, Peers: peers, Join: m.joined,
+		Transport:    c.network.Transport(m.id),
+		TickInterval: c.options.TickInterval, ElectionTicks: electionTicks, HeartbeatTicks: 1,
+		SnapshotEntries: c.profile.snapshotEntries, SegmentBytes: 64 << 10,
+		Logger: slog.New(slog.DiscardHandler),
+		RaftConfig: func(config *raft.Config) {
+			config.Random = rand.NewPCG(seed, uint64(m.id)<<32|incarnation)
+			if c.profile.leaseReads {
+				config.LeaseReads, config.MaxClockDriftTicks = true, 2
+			}
+		},
+	}, machine)
+	if err != nil {
+		c.recorder.violate("restart", "node %d (incarnation %d) does not start from its disk: %v", m.id, incarnation, err)
+		return
+	}
+	c.mu.Lock()
+	m.node, m.machine = n, machine
+	c.mu.Unlock()
+	c.recorder.tracef("node %d started (incarnation %d)", m.id, incarnation)
+}
+
+var errInjected = fmt.Errorf("stack: injected fsync failure")
+
+// crash stops a member as a power failure would: its disk first loses
+// what was not synced (torn if random is not nil), so the node's next
+// write fails, then the node stops; its memory is gone.
+func (c *cluster) crash(m *member, random *rand.Rand) {
+	c.mu.Lock()
+	n := m.node
+	m.node = nil
+	c.mu.Unlock()
+	if n == nil {
+		return
+	}
+	m.disk.Crash(random)
+	_ = n.Stop() // the storage is dead: closing it may fail
+	c.recorder.tracef("node %d crashed (torn writes: %v)", m.id, random != nil)
+}
+
+// retire stops a removed member for good (its disk is kept, in case the
+// removal turns out not to have happened).
+func (c *cluster) retire(m *member) {
+	c.mu.Lock()
+	n := m.node
+	m.node, m.retired = nil, true
+	c.mu.Unlock()
+	if n != nil {
+		if err := n.Stop(); err != nil {
+			c.recorder.tracef("node %d: stop: %v", m.id, err)
+		}
+	}
+	c.recorder.tracef("node %d retired", m.id)
+}
+
+// addMember creates a new node that will join the cluster.
+func (c *cluster) addMember() *member {
+	c.mu.Lock()
+	id := c.nextID
+	c.nextID++
+	m := &member{id: id, joined: true, disk: vfs.NewMemFS()}
+	c.members[id] = m
+	c.peers[id] = fmt.Sprintf("node-%d", id)
+	c.mu.Unlock()
+	c.start(m)
+	return m
+}
+
+// running is a node that is up, with its state machine.
+type running struct {
+	id      raft.NodeID
+	node    *node.Node
+	machine *machine
+}
+
+// up returns the running nodes, in ID order.
+func (c *cluster) up() []running {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var list []running
+	for _, m := range c.members {
+		if m.node != nil {
+			list = append(list, running{id: m.id, node: m.node, machine: m.machine})
+		}
+	}
+	slices.SortFunc(list, func(a, b running) int { return int(a.id) - int(b.id) })
+	return list
+}
+
+// member returns a member by ID, or nil.
+func (c *cluster) member(id raft.NodeID) *member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.members[id]
+}
+
+// sortedMembers returns every member, in ID order.
+func (c *cluster) sortedMembers() []*member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	list := make([]*member, 0, len(c.members))
+	for _, m := range c.members {
+		list = append(list, m)
+	}
+	slices.SortFunc(list, func(a, b *member) int { return int(a.id) - int(b.id) })
+	return list
+}
+
+// leader returns the running node that leads in the highest term, with its
+// status, or ok false if none does.
+func (c *cluster) leader(ctx context.Context) (leader running, status node.Status, ok bool) {
+	for _, r := range c.up() {
+		s, err := r.node.Status(ctx)
+		if err == nil && s.Role == raft.RoleLeader && (!ok || s.Term > status.Term) {
+			leader, status, ok = r, s, true
+		}
+	}
+	return leader, status, ok
+}
+
+// stopAll stops every running node at the end of the run.
+func (c *cluster) stopAll() {
+	for _, r := range c.up() {
+		_ = r.node.Stop()
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, m := range c.members {
+		m.node = nil
+	}
+}
+
+// ticks returns a duration of n ticks.
+func (c *cluster) ticks(n int) time.Duration { return time.Duration(n) * c.options.TickInterval }
+
+// timeout returns a context that ends after n ticks.
+func (c *cluster) timeout(n int) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), c.ticks(n))
+}
+
+// state returns whether a member is up and whether it was retired.
+func (c *cluster) state(m *member) (up, retired bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return m.node != nil, m.retired
+}
+
+// address returns a member's peer address.
+func (c *cluster) address(id raft.NodeID) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.peers[id]
+}
+
+// sleepTicks waits n ticks; false if ctx ended first.
+func sleepTicks(ctx context.Context, c *cluster, n int) bool {
+	timer := time.NewTimer(c.ticks(n))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,162 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// heal ends every fault: links, message faults, disk faults; it crashes
+// the nodes that a failed fsync stopped, and restarts every member that is
+// down and not retired.
+func (c *cluster) heal() {
+	c.network.Heal()
+	c.network.SetFaults(0, 0, 0, 0)
+	for _, m := range c.sortedMembers() {
+		m.failSync.Store(false)
+		c.mu.Lock()
+		n := m.node
+		c.mu.Unlock()
+		if n != nil && n.Err() != nil {
+			c.recorder.tracef("node %d had stopped: %v", m.id, n.Err())
+			c.crash(m, nil)
+		}
+		if up, retired := c.state(m); !up && !retired {
+			c.start(m)
+		}
+	}
+	c.recorder.tracef("every fault healed")
+}
+
+// settle requires liveness once healed: within options.LivenessTicks a
+// leader commits a new command, and every member of its configuration
+// (restarted if it was stopped) passes a linearizable read, so it has
+// applied everything committed before. It returns the final membership.
+func (c *cluster) settle() (raft.Membership, bool) {
+	ctx, cancel := c.timeout(c.options.LivenessTicks)
+	defer cancel()
+	membership, ok := c.probe(ctx)
+	if !ok {
+		c.recorder.violate("liveness", "no leader committed a command within %d ticks of healing", c.options.LivenessTicks)
+		return membership, false
+	}
+	for _, id := range slices.Concat(membership.Voters, membership.Learners) {
+		m := c.member(id)
+		if m == nil {
+			c.recorder.violate("liveness", "node %d is a member, but no such node was started", id)
+			return membership, false
+		}
+		if up, _ := c.state(m); !up {
+			c.mu.Lock()
+			m.retired = false
+			c.mu.Unlock()
+			c.start(m)
+		}
+		if !c.readUntilAnswered(ctx, m) {
+			c.recorder.violate("liveness", "member %d did not answer a read within %d ticks of healing", id, c.options.LivenessTicks)
+			return membership, false
+		}
+	}
+	c.recorder.tracef("settled: voters %v, learners %v", membership.Voters, membership.Learners)
+	return membership, true
+}
+
+// probe proposes new commands on the leader until one is acknowledged,
+// and returns the leader's membership once it is not joint. Each attempt
+// is a new command: one that failed may still commit.
+func (c *cluster) probe(ctx context.Context) (raft.Membership, bool) {
+	for attempt := 1; ; attempt++ {
+		if leader, _, ok := c.leader(ctx); ok && c.put(ctx, leader, "probe", fmt.Sprint(attempt)) == nil {
+			if status, err := leader.node.Status(ctx); err == nil && len(status.Membership.OutgoingVoters) == 0 {
+				return status.Membership, true
+			}
+		}
+		if !sleepTicks(ctx, c, 1) {
+			return raft.Membership{}, false
+		}
+	}
+}
+
+// readUntilAnswered retries a read barrier on m until it succeeds.
+func (c *cluster) readUntilAnswered(ctx context.Context, m *member) bool {
+	for {
+		c.mu.Lock()
+		n := m.node
+		c.mu.Unlock()
+		if n != nil && n.Read(ctx) == nil {
+			return true
+		}
+		if !sleepTicks(ctx, c, 1) {
+			return false
+		}
+	}
+}
+
+// checkDurability checks that every acknowledged command is applied, at
+// the index its Propose returned, on every member.
+func (c *cluster) checkDurability(membership raft.Membership) {
+	r := c.recorder
+	r.mu.Lock()
+	acknowledged := map[uint64]string{}
+	for command, w := range r.writes {
+		if w.acknowledged != 0 {
+			acknowledged[w.index] = command
+		}
+	}
+	r.mu.Unlock()
+	for _, id := range slices.Concat(membership.Voters, membership.Learners) {
+		m := c.member(id)
+		c.mu.Lock()
+		machine := m.machine
+		c.mu.Unlock()
+		applied := machine.applied()
+		byIndex := make(map[uint64]string, len(applied))
+		for _, a := range applied {
+			byIndex[a.index] = a.command
+		}
+		for index, command := range acknowledged {
+			if byIndex[index] != command {
+				r.violate("durability", "acknowledged %q at index %d is not applied there on member %d (it has %q)", command, index, id, byIndex[index])
+				return
+			}
+		}
+	}
+}
+
+// checkPrefixes checks that the applied sequences of all nodes (the last
+// incarnation of each) are prefixes of one another, each command applied
+// once.
+func (c *cluster) checkPrefixes() {
+	var longest []appliedCommand
+	var longestID raft.NodeID
+	sequences := map[raft.NodeID][]appliedCommand{}
+	for _, m := range c.sortedMembers() {
+		c.mu.Lock()
+		machine := m.machine
+		c.mu.Unlock()
+		if machine == nil {
+			continue
+		}
+		sequence := machine.applied()
+		sequences[m.id] = sequence
+		if len(sequence) > len(longest) {
+			longest, longestID = sequence, m.id
+		}
+	}
+	seen := map[string]bool{}
+	for _, a := range longest {
+		if seen[a.command] {
+			c.recorder.violate("integrity", "node %d applied %q twice", longestID, a.command)
+			return
+		}
+		seen[a.command] = true
+	}
+	for id, sequence := range sequences {
+		if !slices.Equal(sequence, longest[:len(sequence)]) {
+			c.recorder.violate("prefix", "node %d's applied sequence (%d commands) is not a prefix of node %d's (%d)", id, len(sequence), longestID, len(longest))
+			return
+		}
+	}
+}

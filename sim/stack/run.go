@@ -1,0 +1,156 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"sync"
+)
+
+// Result summarizes one run.
+type Result struct {
+	Seed  uint64
+	Nodes int
+	// Violation is the first property found broken, or nil.
+	Violation *Violation
+	// Linearizable says whether the client history passed porcupine's
+	// check; HistoryFile holds its picture when it did not.
+	Linearizable bool
+	HistoryFile  string
+	// Figures, to see that the run did something.
+	Ticks                     int
+	Proposed, Acknowledged    int
+	Applied, Reads            int
+	Crashes, DiskFaults       int
+	Restarts, Partitions      int
+	Transfers, Removed, Added int
+	Messages, Dropped         int
+	Duplicated, Delayed       int
+	SnapshotEntries           int
+	LeaseReads                bool
+}
+
+// Failed says whether the run broke a property.
+func (r Result) Failed() bool { return r.Violation != nil || !r.Linearizable }
+
+// Run runs one whole-stack simulation: it starts options.Nodes nodes,
+// drives the clients and options.Operations scheduled events, heals every
+// fault, requires liveness, stops every node and checks the properties.
+// Call it inside a testing/synctest bubble for virtual time, or outside for
+// real time (see the package documentation); it creates every goroutine
+// and channel it uses, and they have all ended when it returns.
+func Run(options Options) Result {
+	options = options.withDefaults()
+	if err := options.validate(); err != nil {
+		return Result{Seed: options.Seed, Nodes: options.Nodes, Violation: &Violation{Rule: "options", Detail: err.Error()}}
+	}
+	random := rand.New(rand.NewPCG(options.Seed, 0x737461636b))
+	c := newCluster(options, random)
+	c.recorder.tracef("seed %d: %d nodes, snapshot every %d entries, lease reads %v", options.Seed, options.Nodes, c.profile.snapshotEntries, c.profile.leaseReads)
+	for _, m := range c.sortedMembers() {
+		c.start(m)
+	}
+
+	// The clients and the admin goroutine run through the faulty phase.
+	clientContext, stopClients := context.WithCancel(context.Background())
+	var group sync.WaitGroup
+	for number := range options.Clients {
+		cl := &client{cluster: c, number: number + 1, random: rand.New(rand.NewPCG(options.Seed, uint64(number+1)))}
+		group.Go(func() { cl.run(clientContext) })
+	}
+	a := &admin{cluster: c, random: rand.New(rand.NewPCG(options.Seed, 0x61646d696e))}
+	s := &schedule{cluster: c, random: random, admin: make(chan func())}
+	group.Go(func() {
+		for operation := range s.admin {
+			operation()
+		}
+	})
+	s.transfer, s.changeMembership = a.transfer, a.changeMembership
+	s.run()
+	stopClients()
+	close(s.admin)
+	group.Wait()
+
+	if c.recorder.failed() == nil {
+		c.heal()
+		if membership, ok := c.settle(); ok {
+			c.checkDurability(membership)
+		}
+		c.checkPrefixes()
+	}
+	c.stopAll()
+	return c.result(s.now)
+}
+
+// result gathers the figures and runs the linearizability check.
+func (c *cluster) result(ticks int) Result {
+	r := c.recorder
+	ok, path, err := r.checkLinearizable(c.options.Seed, c.options.HistoryDirectory)
+	if err != nil {
+		r.violate("history", "%v", err)
+	}
+	if !ok {
+		r.tracef("history NOT LINEARIZABLE: %s", path)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	acknowledged := 0
+	for _, w := range r.writes {
+		if w.acknowledged != 0 {
+			acknowledged++
+		}
+	}
+	w := c.network
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return Result{
+		Seed: c.options.Seed, Nodes: c.options.Nodes, Violation: r.violation, Linearizable: ok, HistoryFile: path,
+		Ticks: ticks, Proposed: len(r.writes), Acknowledged: acknowledged, Applied: r.applied, Reads: len(r.reads),
+		Crashes: int(c.counts.crashes.Load()), DiskFaults: int(c.counts.diskFaults.Load()), Restarts: int(c.counts.restarts.Load()),
+		Partitions: int(c.counts.partitions.Load()), Transfers: int(c.counts.transfers.Load()),
+		Removed: int(c.counts.removed.Load()), Added: int(c.counts.added.Load()),
+		Messages: w.sent, Dropped: w.dropped, Duplicated: w.duplicated, Delayed: w.delayed,
+		SnapshotEntries: c.profile.snapshotEntries, LeaseReads: c.profile.leaseReads,
+	}
+}
+
+// String is a one-line summary of the run.
+func (r Result) String() string {
+	return fmt.Sprintf("seed %d: %d nodes, %d ticks, %d proposed, %d acknowledged, %d reads, %d applied; %d crashes (%d disk faults), %d partitions, %d transfers, %d removed, %d added; %d messages (%d dropped, %d duplicated, %d delayed)",
+		r.Seed, r.Nodes, r.Ticks, r.Proposed, r.Acknowledged, r.Reads, r.Applied, r.Crashes, r.DiskFaults, r.Partitions, r.Transfers, r.Removed, r.Added, r.Messages, r.Dropped, r.Duplicated, r.Delayed)
+}
+
+// RunSeeds runs seeds first, first+1, ..., first+count-1 with options (its
+// Seed is ignored), on workers goroutines (GOMAXPROCS if 0 or less), and
+// calls report with each result in seed order, from the calling goroutine.
+func RunSeeds(options Options, first uint64, count, workers int, report func(Result)) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	results := make([]chan Result, count)
+	for i := range results {
+		results[i] = make(chan Result, 1)
+	}
+	next := make(chan int)
+	var group sync.WaitGroup
+	for range workers {
+		group.Go(func() {
+			for i := range next {
+				seedOptions := options
+				seedOptions.Seed = first + uint64(i)
+				results[i] <- Run(seedOptions)
+			}
+		})
+	}
+	go func() {
+		defer close(next)
+		for i := range count {
+			next <- i
+		}
+	}()
+	for i := range count {
+		report(<-results[i])
+	}
+	group.Wait()
+}
