@@ -1,0 +1,79 @@
+package localcluster
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lockstepdb/lockstep/internal/etcdbin"
+)
+
+func etcdPath(t *testing.T) string {
+	t.Helper()
+	path, err := etcdbin.Path("etcd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestStartsAnEtcdMemberAndStopsIt(t *testing.T) {
+	cluster, err := Start(context.Background(), Options{
+		Command: []string{etcdPath(t)}, Members: 1, Directory: t.TempDir(),
+		HeartbeatInterval: 100 * time.Millisecond, ElectionTimeout: time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Stop()
+	endpoints := cluster.ClientEndpoints()
+	if len(endpoints) != 1 || !strings.HasPrefix(endpoints[0], "127.0.0.1:") {
+		t.Fatalf("endpoints %v, want one on 127.0.0.1", endpoints)
+	}
+	member := cluster.Members()[0]
+	for _, want := range []string{"--name member1", "--initial-cluster member1=" + member.PeerURL, "--heartbeat-interval 100", "--election-timeout 1000", "--initial-cluster-state new"} {
+		if !strings.Contains(member.CommandLine(), want) {
+			t.Errorf("command line %q lacks %q", member.CommandLine(), want)
+		}
+	}
+	peaks, err := cluster.PeakRSS()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peaks[0] < 1<<20 {
+		t.Fatalf("peak RSS %d bytes: implausibly small", peaks[0])
+	}
+	cluster.Stop()
+	select {
+	case <-member.exited:
+	default:
+		t.Fatal("Stop returned with the member still running")
+	}
+	if _, err := os.Stat(member.DataDirectory); err != nil {
+		t.Fatalf("the member's data directory: %v", err)
+	}
+	cluster.Stop() // a second Stop is harmless
+}
+
+func TestAMemberThatExitsFailsTheStartWithItsLog(t *testing.T) {
+	_, err := Start(context.Background(), Options{
+		Command: []string{etcdPath(t)}, Members: 1, Directory: t.TempDir(),
+		ExtraArguments: []string{"--no-such-flag"},
+	})
+	if err == nil || !strings.Contains(err.Error(), "exited before the cluster was ready") || !strings.Contains(err.Error(), "no-such-flag") {
+		t.Fatalf("error %v, want one saying the member exited, with its log", err)
+	}
+	if _, err := Start(context.Background(), Options{Members: 1}); err == nil {
+		t.Fatal("Start without a command succeeded")
+	}
+}
+
+func TestShellQuote(t *testing.T) {
+	for in, want := range map[string]string{"--name": "--name", "a b": "'a b'", "it's": `'it'\''s'`, "": "''", "x=http://1.2.3.4:5,y": "x=http://1.2.3.4:5,y"} {
+		if got := shellQuote(in); got != want {
+			t.Errorf("shellQuote(%q) = %s, want %s", in, got, want)
+		}
+	}
+}

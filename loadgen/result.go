@@ -1,0 +1,228 @@
+package loadgen
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Result is what a run measured. Its JSON form (the output of
+// `lockstep bench --json`) is documented field by field in
+// docs/benchmark-method.md. Latencies are of successful measured
+// operations only.
+type Result struct {
+	Workload             Workload    `json:"workload"`
+	Consistency          Consistency `json:"consistency,omitempty"` // range and mixed only
+	Endpoints            []string    `json:"endpoints"`             // where the load went
+	UnreachableEndpoints []string    `json:"unreachable_endpoints,omitempty"`
+	Clients              int         `json:"clients"`
+	Connections          int         `json:"connections"`
+	KeySize              int         `json:"key_size"`
+	ValueSize            int         `json:"value_size"`
+	KeySpace             int         `json:"key_space"`
+	// Operations that succeeded in the measured phase.
+	Operations int64 `json:"operations"`
+	// Errors: measured operations that failed, and their counts by kind.
+	Errors       int64            `json:"errors"`
+	ErrorsByKind map[string]int64 `json:"errors_by_kind"`
+	// FailedCompares: txn-put operations whose compare failed (counted in
+	// Operations: the request succeeded, the swap did not happen).
+	FailedCompares int64 `json:"failed_compares"`
+	// PrefillErrors: prefill transactions that failed.
+	PrefillErrors  int64   `json:"prefill_errors"`
+	ElapsedSeconds float64 `json:"elapsed_seconds"`
+	// OperationsPerSecond: Operations / ElapsedSeconds.
+	OperationsPerSecond float64 `json:"ops_per_second"`
+	// StoppedBy: "total", "duration" or "interrupted".
+	StoppedBy string         `json:"stopped_by"`
+	Latency   LatencySummary `json:"latency"`
+	// LatencyByKind: mixed only, "put" and "range" separately.
+	LatencyByKind map[string]LatencySummary `json:"latency_by_kind,omitempty"`
+	// Histogram: the latencies in histogramBins log-spaced bins.
+	Histogram []HistogramBin `json:"histogram"`
+
+	latencies *Histogram
+}
+
+// LatencySummary gives a latency distribution in milliseconds.
+type LatencySummary struct {
+	Count int64   `json:"count"`
+	Min   float64 `json:"min_ms"`
+	Mean  float64 `json:"mean_ms"`
+	P50   float64 `json:"p50_ms"`
+	P90   float64 `json:"p90_ms"`
+	P99   float64 `json:"p99_ms"`
+	P999  float64 `json:"p99_9_ms"`
+	Max   float64 `json:"max_ms"`
+}
+
+// HistogramBin is one bar of the latency histogram: Count operations took
+// from LowerMs (inclusive) to UpperMs milliseconds.
+type HistogramBin struct {
+	LowerMs float64 `json:"lower_ms"`
+	UpperMs float64 `json:"upper_ms"`
+	Count   int64   `json:"count"`
+}
+
+// histogramBins is the number of bars of the text and JSON histograms.
+const histogramBins = 20
+
+// Summarize returns h's summary.
+func Summarize(h *Histogram) LatencySummary {
+	return LatencySummary{
+		Count: h.Count(),
+		Min:   milliseconds(h.Min()),
+		Mean:  milliseconds(h.Mean()),
+		P50:   milliseconds(h.Percentile(50)),
+		P90:   milliseconds(h.Percentile(90)),
+		P99:   milliseconds(h.Percentile(99)),
+		P999:  milliseconds(h.Percentile(99.9)),
+		Max:   milliseconds(h.Max()),
+	}
+}
+
+func milliseconds(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func newResult(config Config, endpoints, unreachable []string) *Result {
+	result := &Result{
+		Workload:             config.Workload,
+		Endpoints:            endpoints,
+		UnreachableEndpoints: unreachable,
+		Clients:              config.Clients,
+		Connections:          config.Connections,
+		KeySize:              config.KeySize,
+		ValueSize:            config.ValueSize,
+		KeySpace:             config.KeySpace,
+	}
+	if config.Workload.reads() {
+		result.Consistency = config.Consistency
+	}
+	return result
+}
+
+// fill sets the measured figures from t, once its workers have stopped.
+func (r *Result) fill(t *tally, elapsed time.Duration, stoppedBy string) {
+	r.latencies = t.latencies
+	r.Operations = t.latencies.Count()
+	r.Errors = t.errorCount.Load()
+	r.ErrorsByKind = t.errors.counts()
+	if r.ErrorsByKind == nil {
+		r.ErrorsByKind = map[string]int64{}
+	}
+	r.FailedCompares = t.failedCompares.Load()
+	r.ElapsedSeconds = elapsed.Seconds()
+	if r.ElapsedSeconds > 0 {
+		r.OperationsPerSecond = float64(r.Operations) / r.ElapsedSeconds
+	}
+	r.StoppedBy = stoppedBy
+	r.Latency = Summarize(t.latencies)
+	if t.byKind != nil {
+		r.LatencyByKind = make(map[string]LatencySummary, len(t.byKind))
+		for kind, histogram := range t.byKind {
+			r.LatencyByKind[kind] = Summarize(histogram)
+		}
+	}
+	r.Histogram = []HistogramBin{}
+	for _, bin := range t.latencies.Bins(histogramBins) {
+		r.Histogram = append(r.Histogram, HistogramBin{LowerMs: milliseconds(bin.Lower), UpperMs: milliseconds(bin.Upper), Count: bin.Count})
+	}
+}
+
+// Latencies returns the histogram of the successful measured operations'
+// latencies (for plots, or to merge runs). It must not be recorded into.
+func (r *Result) Latencies() *Histogram { return r.latencies }
+
+// WriteText writes the result for people: throughput, errors by kind,
+// percentiles and a text histogram.
+func (r *Result) WriteText(w io.Writer) error {
+	var b strings.Builder
+	workload := string(r.Workload)
+	if r.Consistency != "" {
+		workload += fmt.Sprintf(" (consistency %s)", r.Consistency)
+	}
+	fmt.Fprintf(&b, "workload     %s: %d clients on %d connections to %s\n", workload, r.Clients, r.Connections, strings.Join(r.Endpoints, ","))
+	if len(r.UnreachableEndpoints) > 0 {
+		fmt.Fprintf(&b, "unreachable  %s (left out)\n", strings.Join(r.UnreachableEndpoints, ","))
+	}
+	fmt.Fprintf(&b, "operations   %d in %.2f s = %.1f ops/s (stopped by %s)\n", r.Operations, r.ElapsedSeconds, r.OperationsPerSecond, r.StoppedBy)
+	if r.Workload == WorkloadTxnPut {
+		fmt.Fprintf(&b, "compares     %d failed (another client had written the key)\n", r.FailedCompares)
+	}
+	if r.PrefillErrors > 0 {
+		fmt.Fprintf(&b, "prefill      %d transactions failed\n", r.PrefillErrors)
+	}
+	fmt.Fprintf(&b, "errors       %d\n", r.Errors)
+	for _, kind := range slices.Sorted(maps.Keys(r.ErrorsByKind)) {
+		fmt.Fprintf(&b, "  %8d  %s\n", r.ErrorsByKind[kind], kind)
+	}
+	fmt.Fprintf(&b, "latency      %s\n", formatSummary(r.Latency))
+	for _, kind := range slices.Sorted(maps.Keys(r.LatencyByKind)) {
+		fmt.Fprintf(&b, "  %-9s  %s\n", kind, formatSummary(r.LatencyByKind[kind]))
+	}
+	if len(r.Histogram) > 0 {
+		b.WriteString("histogram\n")
+		writeTextHistogram(&b, r.Histogram, r.Operations)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func formatSummary(s LatencySummary) string {
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s, %d ops)",
+		FormatMilliseconds(s.P50), FormatMilliseconds(s.P90), FormatMilliseconds(s.P99),
+		FormatMilliseconds(s.P999), FormatMilliseconds(s.Max), FormatMilliseconds(s.Mean), s.Count)
+}
+
+// textBarWidth is the width of the longest bar of a text histogram.
+const textBarWidth = 40
+
+// writeTextHistogram draws one line per bin: its range, a bar scaled to the
+// fullest bin, the count and the share of total.
+func writeTextHistogram(b *strings.Builder, bins []HistogramBin, total int64) {
+	var fullest int64
+	for _, bin := range bins {
+		fullest = max(fullest, bin.Count)
+	}
+	for _, bin := range bins {
+		width := 0
+		if fullest > 0 {
+			width = int((bin.Count*textBarWidth + fullest - 1) / fullest)
+		}
+		share := 0.0
+		if total > 0 {
+			share = 100 * float64(bin.Count) / float64(total)
+		}
+		fmt.Fprintf(b, "  %9s - %9s |%-*s %8d %5.1f%%\n", FormatMilliseconds(bin.LowerMs), FormatMilliseconds(bin.UpperMs),
+			textBarWidth, strings.Repeat("#", width), bin.Count, share)
+	}
+}
+
+// FormatMilliseconds formats a latency given in milliseconds with three
+// significant digits and a unit: "850µs", "2.41ms", "1.20s".
+func FormatMilliseconds(ms float64) string {
+	switch {
+	case ms < 0.001:
+		return fmt.Sprintf("%.0fns", ms*1e6)
+	case ms < 1:
+		return trimSignificant(ms*1000) + "µs"
+	case ms < 1000:
+		return trimSignificant(ms) + "ms"
+	default:
+		return trimSignificant(ms/1000) + "s"
+	}
+}
+
+// trimSignificant formats v (>= 1, < 1000) with three significant digits.
+func trimSignificant(v float64) string {
+	switch {
+	case v < 10:
+		return fmt.Sprintf("%.2f", v)
+	case v < 100:
+		return fmt.Sprintf("%.1f", v)
+	default:
+		return fmt.Sprintf("%.0f", v)
+	}
+}

@@ -1,0 +1,228 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// Run sends config's workload to its endpoints and returns the measured
+// result. It returns an error, without running anything, when the
+// configuration is invalid, when no endpoint answers at the start, when
+// --target-leader finds no leader, or when watch-latency cannot open its
+// watches; after that, failed operations are counted, never fatal. ctx
+// ends the run early (the result then says "interrupted"). Run may be
+// called from any goroutine; config.Progress is called from one goroutine
+// Run starts.
+func Run(ctx context.Context, config Config) (*Result, error) {
+	if err := config.Validate(); err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	tlsConfig, err := config.TLS.tlsConfig()
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	statuses := probeEndpoints(ctx, config.Endpoints, tlsConfig, config.DialTimeout)
+	endpoints, unreachable, err := chooseEndpoints(statuses, config.TargetLeader)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	pool, err := openConnections(config, endpoints, tlsConfig)
+	if err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	defer pool.close()
+
+	reporter := newProgressReporter(config.Progress)
+	defer reporter.stop()
+	shared := newSharedState(config)
+	result := newResult(config, endpoints, unreachable)
+	if config.Prefill && config.Workload.reads() {
+		result.PrefillErrors = prefill(ctx, config, pool, shared, reporter)
+	}
+	if err := measure(ctx, config, pool, shared, reporter, result); err != nil {
+		return nil, fmt.Errorf("loadgen: %w", err)
+	}
+	return result, nil
+}
+
+// measure runs the workers through the warm-up and the measured phase and
+// fills result.
+func measure(ctx context.Context, config Config, pool *connectionPool, shared *sharedState, reporter *progressReporter, result *Result) error {
+	workersContext, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	workers := make([]worker, config.Clients)
+	for id := range workers {
+		var err error
+		if workers[id], err = newWorker(workersContext, config, id, pool.forWorker(id), shared); err != nil {
+			return err
+		}
+	}
+
+	start := time.Now()
+	measureStart := start.Add(config.Warmup)
+	runContext, cancel := context.WithCancel(workersContext)
+	if config.Duration > 0 {
+		runContext, cancel = context.WithDeadline(workersContext, measureStart.Add(config.Duration))
+	}
+	defer cancel()
+	run := &measurement{config: config, measureStart: measureStart, tally: newTally(config.Workload)}
+	if config.Warmup > 0 {
+		reporter.begin(PhaseWarmup, start, &run.warmupDone, &run.warmupErrors)
+		switchPhase := time.AfterFunc(config.Warmup, func() {
+			reporter.begin(PhaseMeasure, measureStart, &run.tally.done, &run.tally.errorCount)
+		})
+		defer switchPhase.Stop()
+	} else {
+		reporter.begin(PhaseMeasure, measureStart, &run.tally.done, &run.tally.errorCount)
+	}
+	var group sync.WaitGroup
+	for _, w := range workers {
+		group.Add(1)
+		go func() {
+			defer group.Done()
+			run.work(runContext, w)
+		}()
+	}
+	group.Wait()
+	end := time.Now()
+	if deadline, ok := runContext.Deadline(); ok && end.After(deadline) {
+		end = deadline
+	}
+	result.fill(run.tally, end.Sub(measureStart), run.stoppedBy(ctx, runContext))
+	// The last report, after the periodic ones, gives the final counts.
+	reporter.stop()
+	reporter.begin(PhaseMeasure, measureStart, &run.tally.done, &run.tally.errorCount)
+	reporter.report(end)
+	return nil
+}
+
+// measurement is the state of one run's workers.
+type measurement struct {
+	config       Config
+	measureStart time.Time
+	tickets      atomic.Int64 // measured operations started, for Total
+	warmupDone   atomic.Int64
+	warmupErrors atomic.Int64
+	tally        *tally
+}
+
+// work runs w's operations until ctx is done or the tickets run out.
+// Operations that begin before the measured phase are not recorded; nor is
+// one the end of the run interrupts or outlasts.
+func (m *measurement) work(ctx context.Context, w worker) {
+	for ctx.Err() == nil {
+		begin := time.Now()
+		measured := !begin.Before(m.measureStart)
+		if measured && m.config.Total > 0 && m.tickets.Add(1) > m.config.Total {
+			return
+		}
+		operationContext, cancel := context.WithTimeout(ctx, m.config.OperationTimeout)
+		result := w.do(operationContext)
+		cancel()
+		end := time.Now()
+		if !result.finished.IsZero() {
+			end = result.finished
+		}
+		switch {
+		case ctx.Err() != nil:
+			return
+		case !measured:
+			m.warmupDone.Add(1)
+			if result.err != nil {
+				m.warmupErrors.Add(1)
+			}
+		default:
+			m.tally.record(result, end.Sub(begin))
+		}
+	}
+}
+
+// stoppedBy says why the measured phase ended.
+func (m *measurement) stoppedBy(parent, run context.Context) string {
+	switch {
+	case parent.Err() != nil:
+		return "interrupted"
+	case m.config.Total > 0 && m.tickets.Load() >= m.config.Total:
+		return "total"
+	case run.Err() != nil:
+		return "duration"
+	}
+	return "interrupted"
+}
+
+// tally accumulates the measured operations. Safe for concurrent use.
+type tally struct {
+	latencies      *Histogram
+	byKind         map[string]*Histogram // mixed only; fixed keys, so read without a lock
+	errors         errorCounter
+	done           atomic.Int64 // finished, with or without error
+	errorCount     atomic.Int64
+	failedCompares atomic.Int64
+}
+
+func newTally(workload Workload) *tally {
+	t := &tally{latencies: NewHistogram()}
+	if workload == WorkloadMixed {
+		t.byKind = map[string]*Histogram{"put": NewHistogram(), "range": NewHistogram()}
+	}
+	return t
+}
+
+// record counts one measured operation that took latency.
+func (t *tally) record(result outcome, latency time.Duration) {
+	t.done.Add(1)
+	if result.err != nil {
+		t.errorCount.Add(1)
+		t.errors.add(result.err)
+		return
+	}
+	if result.failedCompare {
+		t.failedCompares.Add(1)
+	}
+	t.latencies.Record(latency)
+	if histogram := t.byKind[result.kind]; histogram != nil {
+		histogram.Record(latency)
+	}
+}
+
+// prefillBatch is the number of puts per prefill transaction: etcd's
+// default limit of operations in one Txn.
+const prefillBatch = 128
+
+// prefill writes every key of the key space once, in transactions of
+// prefillBatch puts spread over the connections, and returns the number of
+// transactions that failed. It stops early when ctx is done.
+func prefill(ctx context.Context, config Config, pool *connectionPool, shared *sharedState, reporter *progressReporter) int64 {
+	batches := (config.KeySpace + prefillBatch - 1) / prefillBatch
+	var next, done, failed atomic.Int64
+	reporter.begin(PhasePrefill, time.Now(), &done, &failed)
+	var group sync.WaitGroup
+	for writer := range min(config.Clients, batches, 32) {
+		group.Add(1)
+		go func() {
+			defer group.Done()
+			client := pool.forWorker(writer)
+			for batch := int(next.Add(1) - 1); batch < batches && ctx.Err() == nil; batch = int(next.Add(1) - 1) {
+				first, last := batch*prefillBatch, min((batch+1)*prefillBatch, config.KeySpace)
+				puts := make([]clientv3.Op, 0, last-first)
+				for index := first; index < last; index++ {
+					puts = append(puts, clientv3.OpPut(shared.keys.key(index), shared.value))
+				}
+				batchContext, cancel := context.WithTimeout(ctx, config.OperationTimeout)
+				_, err := client.Txn(batchContext).Then(puts...).Commit()
+				cancel()
+				if err != nil {
+					failed.Add(1)
+				}
+				done.Add(int64(last - first))
+			}
+		}()
+	}
+	group.Wait()
+	return failed.Load()
+}
