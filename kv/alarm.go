@@ -1,0 +1,95 @@
+package kv
+
+import (
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+)
+
+// readAlarms returns the active alarms in reader, ordered by type then
+// member.
+func readAlarms(reader pebble.Reader) ([]*pb.AlarmMember, error) {
+	lower, upper := tableBounds(alarmPrefix)
+	iterator, err := reader.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return nil, fmt.Errorf("kv: read alarms: %w", err)
+	}
+	defer iterator.Close()
+	var alarms []*pb.AlarmMember
+	for valid := iterator.First(); valid; valid = iterator.Next() {
+		alarm, member, err := parseAlarmKey(iterator.Key())
+		if err != nil {
+			return nil, err
+		}
+		alarms = append(alarms, &pb.AlarmMember{MemberID: member, Alarm: pb.AlarmType(alarm)})
+	}
+	if err := iterator.Error(); err != nil {
+		return nil, fmt.Errorf("kv: read alarms: %w", err)
+	}
+	return alarms, nil
+}
+
+// loadAlarms sets the applier's alarm flags from the alarms in its batch.
+func (a *applier) loadAlarms() {
+	alarms, err := readAlarms(a.batch)
+	a.must(err)
+	a.noSpace, a.corrupt = false, false
+	for _, alarm := range alarms {
+		switch alarm.Alarm {
+		case pb.AlarmType_NOSPACE:
+			a.noSpace = true
+		case pb.AlarmType_CORRUPT:
+			a.corrupt = true
+		}
+	}
+}
+
+// applyAlarm activates, deactivates or lists alarms, as etcd: activating
+// answers the alarm (already active or new), deactivating answers the
+// alarm removed (none if it was not active), GET answers the alarms of
+// the given type (all for NONE). An unknown action answers no alarms.
+func (a *applier) applyAlarm(request *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	response := &pb.AlarmResponse{Header: a.header()}
+	member := &pb.AlarmMember{MemberID: request.MemberID, Alarm: request.Alarm}
+	key := alarmKey(int32(request.Alarm), request.MemberID)
+	switch request.Action {
+	case pb.AlarmRequest_GET:
+		alarms, err := readAlarms(a.batch)
+		a.must(err)
+		for _, alarm := range alarms {
+			if request.Alarm == pb.AlarmType_NONE || alarm.Alarm == request.Alarm {
+				response.Alarms = append(response.Alarms, alarm)
+			}
+		}
+	case pb.AlarmRequest_ACTIVATE:
+		if request.Alarm == pb.AlarmType_NONE {
+			break
+		}
+		a.must(a.batch.Set(key, nil, nil))
+		response.Alarms = append(response.Alarms, member)
+	case pb.AlarmRequest_DEACTIVATE:
+		_, closer, err := a.batch.Get(key)
+		if err == pebble.ErrNotFound {
+			break
+		}
+		a.must(err)
+		closer.Close()
+		a.must(a.batch.Delete(key, nil))
+		response.Alarms = append(response.Alarms, member)
+	}
+	a.loadAlarms()
+	return response, nil
+}
+
+// Alarms returns the active alarms, ordered by type then member. Callable
+// from any goroutine; nil on a closed store.
+func (s *Store) Alarms() []*pb.AlarmMember {
+	view, err := s.openView()
+	if err != nil {
+		return nil
+	}
+	defer view.close()
+	alarms, _ := readAlarms(view.snapshot)
+	return alarms
+}

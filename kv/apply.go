@@ -1,0 +1,171 @@
+package kv
+
+import (
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/lockstepdb/lockstep/node"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+)
+
+// Apply applies committed commands in log order and returns one result per
+// entry: an etcd response (*pb.PutResponse, *pb.DeleteRangeResponse,
+// *pb.TxnResponse, *pb.CompactionResponse, *pb.LeaseGrantResponse,
+// *pb.LeaseRevokeResponse, *pb.LeaseCheckpointResponse, *pb.AlarmResponse,
+// *pb.RangeResponse), nil for member attributes, an rpctypes.ErrGRPC*
+// error, or a plain error for an undecodable command (which changes
+// nothing). Response headers carry only the revision.
+//
+// All entries go into one Pebble batch that also records the last index,
+// committed without sync: Pebble's durable state is always a prefix of
+// applied batches. Called from the node's loop goroutine only. A storage
+// failure panics: the replica cannot go on without diverging.
+func (s *Store) Apply(entries []node.Entry) []node.Result {
+	results := make([]node.Result, len(entries))
+	if len(entries) == 0 {
+		return results
+	}
+	database := s.current
+	if database == nil {
+		panic("kv: Apply on a closed store")
+	}
+	batch := database.db.NewIndexedBatch()
+	defer batch.Close()
+	a := &applier{store: s, batch: batch, state: s.state}
+	a.loadAlarms()
+	for i, entry := range entries {
+		results[i] = a.apply(entry.Command)
+		a.state.applied = entry.Index
+	}
+	a.must(a.state.write(batch))
+	a.must(batch.Commit(pebble.NoSync))
+	s.setState(a.state)
+	s.watches.publish(a.state.revision, a.events)
+	return results
+}
+
+// applier applies the commands of one Apply call to its batch.
+type applier struct {
+	store  *Store
+	batch  *pebble.Batch
+	state  storeState
+	events []change
+
+	noSpace bool // a NOSPACE alarm is active: refuse writes that add data
+	corrupt bool // a CORRUPT alarm is active: refuse reads and writes
+}
+
+// must panics on a storage failure: Apply cannot report it, and going on
+// would let this replica's state differ from the others'.
+func (a *applier) must(err error) {
+	if err != nil {
+		panic(fmt.Sprintf("kv: apply: storage failure: %v", err))
+	}
+}
+
+// apply decodes and applies one command.
+func (a *applier) apply(command []byte) node.Result {
+	request, err := decodeCommand(command)
+	if err != nil {
+		return err
+	}
+	result := a.dispatch(request)
+	a.compactStep(compactionStepSize)
+	return result
+}
+
+// dispatch applies one decoded request. Checks that refuse a request all
+// come before its first write, so a refused request changes nothing.
+func (a *applier) dispatch(request *pb.InternalRaftRequest) node.Result {
+	if err := ValidateRequest(request, a.store.options.MaxTxnOps); err != nil {
+		return err
+	}
+	switch {
+	case request.Range != nil:
+		if a.corrupt {
+			return rpctypes.ErrGRPCCorrupt
+		}
+		response, err := executeRange(a.batch, request.Range, a.state.revision, a.state.compacted)
+		return resultOf(response, err)
+	case request.Put != nil:
+		return resultOf(a.applyPut(request.Put))
+	case request.DeleteRange != nil:
+		return resultOf(a.applyDeleteRange(request.DeleteRange))
+	case request.Txn != nil:
+		return resultOf(a.applyTxn(request.Txn))
+	case request.Compaction != nil:
+		return resultOf(a.applyCompaction(request.Compaction))
+	case request.LeaseGrant != nil:
+		return resultOf(a.applyLeaseGrant(request.LeaseGrant))
+	case request.LeaseRevoke != nil:
+		return resultOf(a.applyLeaseRevoke(request.LeaseRevoke))
+	case request.LeaseCheckpoint != nil:
+		return resultOf(a.applyLeaseCheckpoint(request.LeaseCheckpoint))
+	case request.Alarm != nil:
+		return resultOf(a.applyAlarm(request.Alarm))
+	case request.ClusterMemberAttrSet != nil:
+		a.applyMemberAttributes(request.ClusterMemberAttrSet)
+		return nil
+	}
+	return fmt.Errorf("kv: command holds no operation")
+}
+
+// resultOf returns the error if there is one, else the response, so that
+// a failed command's result is the error alone and never a typed nil.
+func resultOf[T any](response *T, err error) node.Result {
+	if err != nil {
+		return err
+	}
+	return response
+}
+
+// header returns a response header with the current revision.
+func (a *applier) header() *pb.ResponseHeader {
+	return &pb.ResponseHeader{Revision: a.state.revision}
+}
+
+// applyPut applies a Put as etcd: the lease must exist, ignore_value and
+// ignore_lease need the key to exist.
+func (a *applier) applyPut(request *pb.PutRequest) (*pb.PutResponse, error) {
+	switch {
+	case a.corrupt:
+		return nil, rpctypes.ErrGRPCCorrupt
+	case a.noSpace:
+		return nil, rpctypes.ErrGRPCNoSpace
+	}
+	if err := a.checkPut(request); err != nil {
+		return nil, err
+	}
+	write := a.beginWrite(false)
+	response := write.put(request)
+	write.end()
+	return response, nil
+}
+
+// checkPut checks what a Put needs from the state before it.
+func (a *applier) checkPut(request *pb.PutRequest) error {
+	if request.Lease != 0 && !a.leaseExists(request.Lease) {
+		return rpctypes.ErrGRPCLeaseNotFound
+	}
+	if request.IgnoreValue || request.IgnoreLease {
+		_, found, err := currentRecord(a.batch, request.Key)
+		a.must(err)
+		if !found {
+			return rpctypes.ErrGRPCKeyNotFound
+		}
+	}
+	return nil
+}
+
+// applyDeleteRange deletes the keys of an interval in one revision; a
+// delete that finds nothing does not change the revision.
+func (a *applier) applyDeleteRange(request *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
+	if a.corrupt {
+		return nil, rpctypes.ErrGRPCCorrupt
+	}
+	write := a.beginWrite(false)
+	response := write.deleteRange(request)
+	write.end()
+	return response, nil
+}

@@ -1,0 +1,153 @@
+package kv
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	"go.etcd.io/etcd/api/v3/mvccpb"
+)
+
+// collectOptions says what a key collection needs.
+type collectOptions struct {
+	// limit stops collecting after so many key-values (0: no limit); the
+	// count still covers the whole interval, as etcd's.
+	limit int64
+	// countOnly collects nothing and only counts.
+	countOnly bool
+	// withValues reads values; keys-only reads skip them.
+	withValues bool
+}
+
+// collected is the key-values of an interval at one revision, in key
+// order, and how many keys the interval holds at that revision.
+type collected struct {
+	keyValues []*mvccpb.KeyValue
+	count     int64
+}
+
+// add counts one live key and keeps it if the limit allows.
+func (c *collected) add(key []byte, r record, options collectOptions) {
+	c.count++
+	if options.countOnly || (options.limit > 0 && int64(len(c.keyValues)) >= options.limit) {
+		return
+	}
+	c.keyValues = append(c.keyValues, r.keyValue(bytes.Clone(key)))
+}
+
+// collectKeys returns the keys of the etcd interval [key, end) (end nil:
+// the key alone; "\x00": every key from key on) as of revision, read from
+// reader whose current revision is current.
+func collectKeys(reader pebble.Reader, key, end []byte, revision, current int64, options collectOptions) (collected, error) {
+	if end != nil && !isOpenEnd(end) && bytes.Compare(end, key) <= 0 {
+		return collected{}, nil
+	}
+	if revision >= current {
+		return collectCurrent(reader, key, end, options)
+	}
+	return collectHistory(reader, key, end, revision, options)
+}
+
+// collectCurrent reads the current table: one entry per live key.
+func collectCurrent(reader pebble.Reader, key, end []byte, options collectOptions) (collected, error) {
+	var result collected
+	lower, upper := currentBounds(key, end)
+	iterator, err := reader.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return result, fmt.Errorf("kv: read current keys: %w", err)
+	}
+	defer iterator.Close()
+	for valid := iterator.First(); valid; valid = iterator.Next() {
+		needed := !options.countOnly && (options.limit == 0 || int64(len(result.keyValues)) < options.limit)
+		if !needed {
+			result.count++
+			continue
+		}
+		value, err := iterator.ValueAndErr()
+		if err != nil {
+			return result, fmt.Errorf("kv: read current value: %w", err)
+		}
+		r, err := decodeRecord(value, options.withValues)
+		if err != nil {
+			return result, err
+		}
+		result.add(iterator.Key()[1:], r, options)
+	}
+	if err := iterator.Error(); err != nil {
+		return result, fmt.Errorf("kv: read current keys: %w", err)
+	}
+	return result, nil
+}
+
+// collectHistory reads the history table: for each key in the interval,
+// the latest version at or before revision, skipped if it is a tombstone.
+func collectHistory(reader pebble.Reader, key, end []byte, revision int64, options collectOptions) (collected, error) {
+	var result collected
+	lower, upper := historyBounds(key, end)
+	iterator, err := reader.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return result, fmt.Errorf("kv: read history: %w", err)
+	}
+	defer iterator.Close()
+	valid := iterator.First()
+	for valid {
+		prefix, main, _, err := parseHistoryKey(iterator.Key())
+		if err != nil {
+			return result, err
+		}
+		prefix = bytes.Clone(prefix)
+		if main > revision {
+			// Newer versions first: jump to the latest at or before
+			// revision, which may belong to the next key.
+			valid = iterator.SeekGE(historySeekKey(prefix, revision))
+			if !valid || !bytes.HasPrefix(iterator.Key(), prefix) {
+				continue
+			}
+		}
+		value, err := iterator.ValueAndErr()
+		if err != nil {
+			return result, fmt.Errorf("kv: read history value: %w", err)
+		}
+		r, err := decodeRecord(value, options.withValues && !options.countOnly)
+		if err != nil {
+			return result, err
+		}
+		if !r.tombstone {
+			userKey, err := unescapeKey(prefix[1:])
+			if err != nil {
+				return result, err
+			}
+			result.add(userKey, r, options)
+		}
+		valid = iterator.SeekGE(nextPrefix(prefix))
+	}
+	if err := iterator.Error(); err != nil {
+		return result, fmt.Errorf("kv: read history: %w", err)
+	}
+	return result, nil
+}
+
+// currentRecord returns the latest version of a live key, or found false.
+func currentRecord(reader pebble.Reader, key []byte) (r record, found bool, err error) {
+	value, closer, err := reader.Get(currentKey(key))
+	if err == pebble.ErrNotFound {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, fmt.Errorf("kv: read key: %w", err)
+	}
+	defer closer.Close()
+	r, err = decodeRecord(value, true)
+	return r, err == nil, err
+}
+
+// recordAt returns the version of key at revision (the latest at or before
+// it), or found false when the key did not exist then.
+func recordAt(reader pebble.Reader, key []byte, revision int64) (r record, found bool, err error) {
+	result, err := collectHistory(reader, key, nil, revision, collectOptions{withValues: true})
+	if err != nil || len(result.keyValues) == 0 {
+		return r, false, err
+	}
+	kv := result.keyValues[0]
+	return record{create: kv.CreateRevision, mod: kv.ModRevision, version: kv.Version, lease: kv.Lease, value: kv.Value}, true, nil
+}

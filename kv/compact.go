@@ -1,0 +1,102 @@
+package kv
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+)
+
+// compactionStepSize is how many event log entries physical compaction
+// visits after each applied command. It depends only on the log, so every
+// replica's Pebble state stays the same function of the applied entries;
+// and it is larger than the one or few events a command adds, so pending
+// work shrinks while writes go on.
+const compactionStepSize = 64
+
+// applyCompaction compacts the history at a revision, as etcd: at or
+// below the previous compaction is ErrGRPCCompacted, above the current
+// revision ErrGRPCFutureRev. Reads below the revision fail from now on;
+// the versions no read can reach any more are removed a few at a time
+// by compactStep.
+func (a *applier) applyCompaction(request *pb.CompactionRequest) (*pb.CompactionResponse, error) {
+	switch {
+	case a.corrupt:
+		return nil, rpctypes.ErrGRPCCorrupt
+	case request.Revision <= a.state.compacted:
+		return nil, rpctypes.ErrGRPCCompacted
+	case request.Revision > a.state.revision:
+		return nil, rpctypes.ErrGRPCFutureRev
+	}
+	a.state.compacted = request.Revision
+	return &pb.CompactionResponse{Header: a.header()}, nil
+}
+
+// compactStep visits up to limit event log entries below the compacted
+// revision, from the cursor on, and removes each entry with the version it
+// points to when no read at or after the compacted revision can see that
+// version: it has a newer version at or below the compacted revision, or
+// it is a tombstone below it. A tombstone exactly at the compacted
+// revision stays, as in etcd, so that a watch from that revision still
+// sees the deletion; the events of that revision stay too.
+func (a *applier) compactStep(limit int) {
+	target := a.state.compacted
+	if a.state.cursorMain >= target {
+		return
+	}
+	events, err := a.batch.NewIter(&pebble.IterOptions{
+		LowerBound: eventKey(a.state.cursorMain, a.state.cursorSub),
+		UpperBound: eventKey(target, 0),
+	})
+	a.must(err)
+	defer events.Close()
+	history, err := a.batch.NewIter(&pebble.IterOptions{LowerBound: []byte{historyPrefix}, UpperBound: []byte{historyPrefix + 1}})
+	a.must(err)
+	defer history.Close()
+	visited := 0
+	valid := events.First()
+	for ; valid && visited < limit; valid = events.Next() {
+		main, sub, err := parseEventKey(events.Key())
+		a.must(err)
+		key := events.Value()
+		removable, err := isCompactable(history, key, main, sub, target)
+		a.must(err)
+		if removable {
+			a.must(a.batch.Delete(historyKey(key, main, sub), nil))
+		}
+		a.must(a.batch.Delete(events.Key(), nil))
+		a.state.cursorMain, a.state.cursorSub = main, sub+1
+		visited++
+	}
+	a.must(events.Error())
+	if !valid {
+		a.state.cursorMain, a.state.cursorSub = target, 0
+	}
+}
+
+// isCompactable reports whether the version of key at (main, sub), below
+// target, is invisible to reads at or after target.
+func isCompactable(history *pebble.Iterator, key []byte, main, sub, target int64) (bool, error) {
+	prefix := historyKeyPrefix(key)
+	if !history.SeekGE(historySeekKey(prefix, target)) || !bytes.HasPrefix(history.Key(), prefix) {
+		return false, fmt.Errorf("kv: compaction: no version of %q at or below %d", key, target)
+	}
+	_, latestMain, latestSub, err := parseHistoryKey(history.Key())
+	if err != nil {
+		return false, err
+	}
+	if latestMain != main || latestSub != sub {
+		return true, nil
+	}
+	value, err := history.ValueAndErr()
+	if err != nil {
+		return false, err
+	}
+	latest, err := decodeRecord(value, false)
+	if err != nil {
+		return false, err
+	}
+	return latest.tombstone && main < target, nil
+}

@@ -1,0 +1,129 @@
+package kv
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// database is one open Pebble instance and the readers using it. Restore
+// replaces the store's database with a new one; the old one is closed and
+// its directory removed once the last reader has released it.
+type database struct {
+	db        *pebble.DB
+	fs        vfs.FS
+	directory string
+	logger    *slog.Logger
+
+	mu         sync.Mutex
+	references int
+	retired    bool
+	removeData bool
+	closeError error
+	closed     chan struct{}
+}
+
+// openDatabase opens (creating if asked) the Pebble instance in directory.
+func openDatabase(fs vfs.FS, directory string, create bool, logger *slog.Logger) (*database, error) {
+	options := &pebble.Options{
+		FS:                 fs,
+		DisableWAL:         true, // the Raft log is the write-ahead log
+		ErrorIfNotExists:   !create,
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{logger},
+	}
+	db, err := pebble.Open(directory, options)
+	if err != nil {
+		return nil, fmt.Errorf("kv: open pebble in %s: %w", directory, err)
+	}
+	return &database{db: db, fs: fs, directory: directory, logger: logger, closed: make(chan struct{})}, nil
+}
+
+// acquire registers a reader; it fails once the database is retired.
+func (d *database) acquire() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.retired {
+		return false
+	}
+	d.references++
+	return true
+}
+
+// release ends a reader's use; the last release of a retired database
+// closes it.
+func (d *database) release() {
+	d.mu.Lock()
+	d.references--
+	closeNow := d.retired && d.references == 0
+	d.mu.Unlock()
+	if closeNow {
+		d.close()
+	}
+}
+
+// retire stops new readers and closes the database when the current ones
+// are done; with removeData its directory is deleted after closing.
+func (d *database) retire(removeData bool) {
+	d.mu.Lock()
+	if d.retired {
+		d.mu.Unlock()
+		return
+	}
+	d.retired = true
+	d.removeData = removeData
+	closeNow := d.references == 0
+	d.mu.Unlock()
+	if closeNow {
+		d.close()
+	}
+}
+
+// close closes Pebble (after a flush, because its WAL is off) and removes
+// the directory if asked.
+func (d *database) close() {
+	var err error
+	if !d.removeData {
+		err = d.db.Flush()
+	}
+	if closeErr := d.db.Close(); err == nil {
+		err = closeErr
+	}
+	if d.removeData {
+		if removeErr := d.fs.RemoveAll(d.directory); removeErr != nil {
+			d.logger.Warn("kv: remove replaced store directory", "directory", d.directory, "error", removeErr)
+		}
+	}
+	d.mu.Lock()
+	d.closeError = err
+	d.mu.Unlock()
+	close(d.closed)
+}
+
+// wait blocks until the database is closed and returns the close error.
+func (d *database) wait() error {
+	<-d.closed
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.closeError
+}
+
+// pebbleLogger forwards Pebble's messages to slog.
+type pebbleLogger struct{ logger *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.logger.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.logger.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	message := fmt.Sprintf(format, args...)
+	l.logger.Error(message, "component", "pebble")
+	panic("kv: pebble: " + message)
+}

@@ -1,0 +1,43 @@
+package kv
+
+import (
+	"io"
+	"log/slog"
+)
+
+// Options configures a Store. Every replica of one cluster must use the
+// same MaxTxnOps: it decides which commands fail, so it is part of the
+// replicated behavior.
+type Options struct {
+	// InMemory keeps Pebble on an in-memory file system (tests); the
+	// directory given to Open is then only a name.
+	InMemory bool
+	// Logger receives the store's and Pebble's messages; nil discards them.
+	Logger *slog.Logger
+	// MaxTxnOps is the largest number of operations (and compares) one Txn
+	// may carry, as etcd's --max-txn-ops; 0 means 128.
+	MaxTxnOps int
+	// WatchBufferSize is how many responses a watcher buffers before Apply
+	// stops sending to it and it catches up from the store instead; 0 means
+	// 128.
+	WatchBufferSize int
+}
+
+const (
+	defaultMaxTxnOps       = 128
+	defaultWatchBufferSize = 128
+)
+
+// withDefaults returns options with zero values replaced by defaults.
+func (options Options) withDefaults() Options {
+	if options.Logger == nil {
+		options.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if options.MaxTxnOps <= 0 {
+		options.MaxTxnOps = defaultMaxTxnOps
+	}
+	if options.WatchBufferSize <= 0 {
+		options.WatchBufferSize = defaultWatchBufferSize
+	}
+	return options
+}

@@ -1,0 +1,230 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// ErrClosed is returned by reads and watches on a closed store.
+var ErrClosed = errors.New("kv: store closed")
+
+// Store is lockstep's replicated key-value state machine: an MVCC store
+// with etcd v3 semantics on Pebble. It implements node.StateMachine and
+// node.DurableStateMachine.
+//
+// Threading: Apply, Snapshot, Restore and Close come from one goroutine
+// (the node's loop); every read method (Range, Revision, HashKV, Size,
+// Lease, Leases, Alarms, MemberAttributes, Watch) may be called from any
+// goroutine at any time and sees a consistent state: all of an Apply call
+// or none of it.
+type Store struct {
+	options   Options
+	logger    *slog.Logger
+	directory storeDirectory
+
+	mu      sync.RWMutex // guards current; a nil current means closed
+	current *database
+
+	// state is owned by the Apply goroutine: what the committed database
+	// holds.
+	state storeState
+
+	applied   atomic.Uint64
+	published publishedRevision
+	watches   *watchHub
+}
+
+// publishedRevision is the revision pair reported by Revision, updated
+// after each commit.
+type publishedRevision struct {
+	mu        sync.Mutex
+	revision  int64
+	compacted int64
+}
+
+func (p *publishedRevision) set(state storeState) {
+	p.mu.Lock()
+	p.revision, p.compacted = state.revision, state.compacted
+	p.mu.Unlock()
+}
+
+func (p *publishedRevision) get() (revision, compacted int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.revision, p.compacted
+}
+
+// Open opens the store in directory, creating it if it does not exist.
+// With options.InMemory the store lives in memory and directory is only a
+// name. The returned store has AppliedIndex at what its durable state
+// holds.
+func Open(directory string, options Options) (*Store, error) {
+	options = options.withDefaults()
+	fs := vfs.Default
+	if options.InMemory {
+		fs = vfs.NewMem()
+	}
+	if directory == "" {
+		directory = "kv"
+	}
+	if err := fs.MkdirAll(directory, 0o755); err != nil {
+		return nil, fmt.Errorf("kv: create %s: %w", directory, err)
+	}
+	store := &Store{options: options, logger: options.Logger, directory: storeDirectory{fs: fs, path: directory}}
+	database, err := store.openCurrent()
+	if err != nil {
+		return nil, err
+	}
+	state, empty, err := loadState(database.db)
+	if err == nil && empty {
+		err = fmt.Errorf("kv: instance %s holds no store data", database.directory)
+	}
+	if err != nil {
+		database.retire(false)
+		return nil, errors.Join(err, database.wait())
+	}
+	store.current = database
+	store.setState(state)
+	store.watches = newWatchHub(store, state.revision)
+	store.logger.Info("kv: store opened", "directory", directory, "applied", state.applied, "revision", state.revision, "compacted", state.compacted)
+	return store, nil
+}
+
+// openCurrent opens the instance CURRENT-STORE names, or creates the
+// first one.
+func (s *Store) openCurrent() (*database, error) {
+	name, exists, err := s.directory.readCurrent()
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		if err := s.directory.removeAllBut(name); err != nil {
+			return nil, err
+		}
+		return openDatabase(s.directory.fs, s.directory.instancePath(name), false, s.logger)
+	}
+	// No CURRENT-STORE: nothing was ever applied here (Open writes it
+	// before returning), so any instance present is a crashed first Open.
+	if err := s.directory.removeAllBut(""); err != nil {
+		return nil, err
+	}
+	name, err = s.directory.nextName()
+	if err != nil {
+		return nil, err
+	}
+	database, err := createInstance(s.directory, name, initialState(), s.logger)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.directory.writeCurrent(name); err != nil {
+		// Whether or not the rename happened, nothing was applied yet:
+		// the next Open starts afresh either way.
+		database.retire(false)
+		return nil, errors.Join(err, database.wait())
+	}
+	return database, nil
+}
+
+// createInstance creates a new instance holding state and flushes it.
+func createInstance(directory storeDirectory, name string, state storeState, logger *slog.Logger) (*database, error) {
+	database, err := openDatabase(directory.fs, directory.instancePath(name), true, logger)
+	if err != nil {
+		return nil, err
+	}
+	batch := database.db.NewBatch()
+	err = state.write(batch)
+	if err == nil {
+		err = batch.Commit(pebble.NoSync)
+	}
+	batch.Close()
+	if err == nil {
+		err = database.db.Flush()
+	}
+	if err != nil {
+		database.retire(true)
+		return nil, errors.Join(fmt.Errorf("kv: initialize %s: %w", name, err), database.wait())
+	}
+	return database, nil
+}
+
+// setState records a committed state for the Apply goroutine and readers.
+func (s *Store) setState(state storeState) {
+	s.state = state
+	s.applied.Store(state.applied)
+	s.published.set(state)
+}
+
+// Close flushes and closes the store and cancels its watchers. It must not
+// run concurrently with Apply, Snapshot or Restore, and waits for open
+// snapshot readers to be closed.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	database := s.current
+	s.current = nil
+	s.mu.Unlock()
+	if database == nil {
+		return nil
+	}
+	s.watches.close()
+	database.retire(false)
+	return database.wait()
+}
+
+// AppliedIndex returns the Raft index of the last entry applied: after
+// Open, the last whose effects are durable. The runtime skips entries at
+// or below it and does not restore older snapshots.
+func (s *Store) AppliedIndex() uint64 {
+	return s.applied.Load()
+}
+
+// Revision returns the current revision (1 on an empty store) and the
+// revision of the last compaction (-1 before the first, as etcd).
+func (s *Store) Revision() (current, compacted int64) {
+	return s.published.get()
+}
+
+// acquire returns the database in use, registered as read by the caller,
+// who must release it.
+func (s *Store) acquire() (*database, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.current == nil || !s.current.acquire() {
+		return nil, ErrClosed
+	}
+	return s.current, nil
+}
+
+// view is a consistent, point-in-time read of the store.
+type view struct {
+	database *database
+	snapshot *pebble.Snapshot
+	state    storeState
+}
+
+// openView takes a consistent view of the store; the caller closes it.
+func (s *Store) openView() (*view, error) {
+	database, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	snapshot := database.db.NewSnapshot()
+	state, _, err := loadState(snapshot)
+	if err != nil {
+		snapshot.Close()
+		database.release()
+		return nil, err
+	}
+	return &view{database: database, snapshot: snapshot, state: state}, nil
+}
+
+// close releases the view.
+func (v *view) close() {
+	v.snapshot.Close()
+	v.database.release()
+}

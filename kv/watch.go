@@ -1,0 +1,192 @@
+package kv
+
+import (
+	"bytes"
+	"sync"
+
+	"go.etcd.io/etcd/api/v3/mvccpb"
+)
+
+// WatchRequest describes a watch, as etcd's WatchCreateRequest.
+type WatchRequest struct {
+	// Key and RangeEnd select the keys: RangeEnd empty means Key alone,
+	// "\x00" every key from Key on, otherwise [Key, RangeEnd).
+	Key, RangeEnd []byte
+	// StartRevision is the first revision whose events are delivered
+	// (inclusive); 0 means the next revision.
+	StartRevision int64
+	// PrevKV adds to each event the key-value before it, when known.
+	PrevKV bool
+	// NoPut and NoDelete filter out puts and deletions.
+	NoPut, NoDelete bool
+}
+
+// WatchResponse is a batch of events for one watcher.
+type WatchResponse struct {
+	// Events are all the matching events of one or more revisions, in
+	// revision order; one revision is never split across two responses.
+	// An empty list is a progress response (see RequestProgress).
+	// The events' key-values are shared: treat them as read-only.
+	Events []*mvccpb.Event
+	// Revision is the store revision the response reflects.
+	Revision int64
+	// CompactRevision is the compacted revision when Canceled is set
+	// because the watcher's next revision was compacted.
+	CompactRevision int64
+	// Canceled is the last response of a watcher whose next revision was
+	// compacted away.
+	Canceled bool
+}
+
+// Watcher delivers the events of one watch on its Responses channel.
+// Apply never blocks on a watcher: one whose buffer is full stops
+// receiving from Apply and catches up from the store in its own goroutine
+// (it is "unsynced"), then rejoins; events arrive exactly once, in order.
+type Watcher struct {
+	hub                     *watchHub
+	key, end                []byte // end nil: the key alone; "\x00": from key on
+	prevKV, noPut, noDelete bool
+
+	responses chan WatchResponse
+	done      chan struct{}
+	closeOnce sync.Once
+
+	sendMu sync.Mutex // held while sending on responses; guards closed
+	closed bool
+
+	// Guarded by hub.mu.
+	synced  bool
+	removed bool
+	minimum int64 // events below this revision are not delivered
+	next    int64 // while unsynced: the next revision to deliver
+}
+
+// Watch creates a watcher. Events from StartRevision on are read from the
+// store first, then delivered live as Apply makes them, with no gap and
+// no duplicate; if StartRevision is compacted the watcher's only response
+// is Canceled with the compacted revision. Callable from any goroutine;
+// fails only on a closed store.
+func (s *Store) Watch(request WatchRequest) (*Watcher, error) {
+	watcher := &Watcher{
+		hub:       s.watches,
+		key:       bytes.Clone(request.Key),
+		end:       bytes.Clone(rangeEnd(request.RangeEnd)),
+		prevKV:    request.PrevKV,
+		noPut:     request.NoPut,
+		noDelete:  request.NoDelete,
+		responses: make(chan WatchResponse, s.options.WatchBufferSize),
+		done:      make(chan struct{}),
+	}
+	if err := s.watches.add(watcher, request.StartRevision); err != nil {
+		return nil, err
+	}
+	return watcher, nil
+}
+
+// Responses returns the channel of responses. It is closed after Close,
+// after a Canceled response, and when the store closes.
+func (w *Watcher) Responses() <-chan WatchResponse {
+	return w.responses
+}
+
+// Close stops the watcher and closes its channel. Callable from any
+// goroutine, more than once.
+func (w *Watcher) Close() {
+	w.closeOnce.Do(func() {
+		w.hub.remove(w)
+		close(w.done)
+		w.sendMu.Lock()
+		w.closed = true
+		close(w.responses)
+		w.sendMu.Unlock()
+	})
+}
+
+// Synced reports whether the watcher is caught up, and the revision it
+// reflects. Caught up means it receives events from Apply and its channel
+// is empty: every event up to the revision has been taken from the
+// channel. A server answering a progress request from the goroutine that
+// forwards this watcher's responses may then announce the revision.
+func (w *Watcher) Synced() (bool, int64) {
+	w.hub.mu.Lock()
+	defer w.hub.mu.Unlock()
+	if w.synced {
+		return len(w.responses) == 0, w.hub.notified
+	}
+	return false, w.next - 1
+}
+
+// RequestProgress queues a response with no events and the current
+// revision behind the events already queued, if the watcher is caught up
+// with Apply and its buffer has room (etcd's progress notification). It
+// reports whether it queued one.
+func (w *Watcher) RequestProgress() bool {
+	w.hub.mu.Lock()
+	defer w.hub.mu.Unlock()
+	if !w.synced {
+		return false
+	}
+	return w.trySend(WatchResponse{Revision: w.hub.notified})
+}
+
+// contains reports whether key is watched.
+func (w *Watcher) contains(key []byte) bool {
+	switch {
+	case w.end == nil:
+		return bytes.Equal(key, w.key)
+	case isOpenEnd(w.end):
+		return bytes.Compare(key, w.key) >= 0
+	}
+	return bytes.Compare(key, w.key) >= 0 && bytes.Compare(key, w.end) < 0
+}
+
+// accepts reports whether an event of a watched key passes the filters.
+func (w *Watcher) accepts(event *mvccpb.Event) bool {
+	if event.Type == mvccpb.Event_PUT {
+		return !w.noPut
+	}
+	return !w.noDelete
+}
+
+// eventFor returns the event as this watcher delivers it.
+func (w *Watcher) eventFor(event *mvccpb.Event, previous *mvccpb.KeyValue) *mvccpb.Event {
+	delivered := &mvccpb.Event{Type: event.Type, Kv: event.Kv}
+	if w.prevKV {
+		delivered.PrevKv = previous
+	}
+	return delivered
+}
+
+// trySend queues a response without blocking; false if the buffer is full
+// or the watcher closed.
+func (w *Watcher) trySend(response WatchResponse) bool {
+	w.sendMu.Lock()
+	defer w.sendMu.Unlock()
+	if w.closed {
+		return false
+	}
+	select {
+	case w.responses <- response:
+		return true
+	default:
+		return false
+	}
+}
+
+// send queues a response, waiting for room; false if the watcher or the
+// store closed first.
+func (w *Watcher) send(response WatchResponse) bool {
+	w.sendMu.Lock()
+	defer w.sendMu.Unlock()
+	if w.closed {
+		return false
+	}
+	select {
+	case w.responses <- response:
+		return true
+	case <-w.done:
+		return false
+	case <-w.hub.closing:
+		return false
+	}
+}
