@@ -94,6 +94,9 @@ func probeEndpoint(ctx context.Context, endpoint string, tlsConfig *tls.Config, 
 	probeContext, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	result.response, result.err = client.Status(probeContext, endpoint)
+	if errors.Is(result.err, context.DeadlineExceeded) {
+		result.err = fmt.Errorf("no answer within %v", timeout)
+	}
 	return result
 }
 

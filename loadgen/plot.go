@@ -174,6 +174,17 @@ func xOf(fraction float64) float64 { return plotLeft + fraction*(plotRight-plotL
 
 func formatDuration(d time.Duration) string { return FormatMilliseconds(milliseconds(d)) }
 
+// formatTick formats an axis tick without trailing zeros: "2ms", not "2.00ms".
+func formatTick(d time.Duration) string {
+	text := formatDuration(d)
+	unitStart := strings.IndexFunc(text, func(r rune) bool { return r != '.' && (r < '0' || r > '9') })
+	number, unit := text[:unitStart], text[unitStart:]
+	if strings.Contains(number, ".") {
+		number = strings.TrimRight(strings.TrimRight(number, "0"), ".")
+	}
+	return number + unit
+}
+
 // drawDistribution draws the upper panel: a step line per series of the
 // share (%) of its operations in each of plotBins log-spaced bins.
 func drawDistribution(b *strings.Builder, series []PlotSeries, axis logAxis) {
@@ -234,7 +245,7 @@ func drawPercentiles(b *strings.Builder, series []PlotSeries, axis logAxis) {
 	for _, tick := range axis.ticks() {
 		y := yOf(tick)
 		fmt.Fprintf(b, `<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#eee"/>`+"\n", plotLeft, y, plotRight, y)
-		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", plotLeft-6, y+4, formatDuration(tick))
+		fmt.Fprintf(b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", plotLeft-6, y+4, formatTick(tick))
 	}
 	for n := 0; n <= int(nines); n++ {
 		x := xOf(float64(n) / nines)
@@ -268,7 +279,7 @@ func drawLatencyTicks(b *strings.Builder, axis logAxis, low int, label string) {
 	for _, tick := range axis.ticks() {
 		x := xOf(axis.fraction(tick))
 		fmt.Fprintf(b, `<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#888"/>`+"\n", x, low, x, low+4)
-		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x, low+16, formatDuration(tick))
+		fmt.Fprintf(b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x, low+16, formatTick(tick))
 	}
 	fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`+"\n", (plotLeft+plotRight)/2, low+34, label)
 }

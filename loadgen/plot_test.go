@@ -151,6 +151,11 @@ func TestLogAxisTicksAndNiceCeiling(t *testing.T) {
 	if n := len(wide.ticks()); n > 12 || n < 6 {
 		t.Fatalf("a wide axis has %d ticks, want 6..12", n)
 	}
+	for d, want := range map[time.Duration]string{2 * time.Millisecond: "2ms", 500 * time.Microsecond: "500µs", 20 * time.Second: "20s", 50: "50ns"} {
+		if got := formatTick(d); got != want {
+			t.Errorf("formatTick(%v) = %q, want %q", d, got, want)
+		}
+	}
 	for v, want := range map[float64]float64{0: 1, 0.3: 0.5, 3: 5, 7.2: 10, 12: 20, 23: 25, 100: 100} {
 		if got := niceCeiling(v); got != want {
 			t.Errorf("niceCeiling(%v) = %v, want %v", v, got, want)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Result is what a run measured. Its JSON form (the output of
@@ -143,7 +144,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Consistency != "" {
 		workload += fmt.Sprintf(" (consistency %s)", r.Consistency)
 	}
-	fmt.Fprintf(&b, "workload     %s: %d clients on %d connections to %s\n", workload, r.Clients, r.Connections, strings.Join(r.Endpoints, ","))
+	fmt.Fprintf(&b, "workload     %s: %d clients, %d connection(s) to %s\n", workload, r.Clients, r.Connections, strings.Join(r.Endpoints, ","))
 	if len(r.UnreachableEndpoints) > 0 {
 		fmt.Fprintf(&b, "unreachable  %s (left out)\n", strings.Join(r.UnreachableEndpoints, ","))
 	}
@@ -195,9 +196,14 @@ func writeTextHistogram(b *strings.Builder, bins []HistogramBin, total int64) {
 		if total > 0 {
 			share = 100 * float64(bin.Count) / float64(total)
 		}
-		fmt.Fprintf(b, "  %9s - %9s |%-*s %8d %5.1f%%\n", FormatMilliseconds(bin.LowerMs), FormatMilliseconds(bin.UpperMs),
+		fmt.Fprintf(b, "  %s - %s |%-*s %8d %5.1f%%\n", padLeft(FormatMilliseconds(bin.LowerMs), 9), padLeft(FormatMilliseconds(bin.UpperMs), 9),
 			textBarWidth, strings.Repeat("#", width), bin.Count, share)
 	}
+}
+
+// padLeft pads text with spaces to width characters (not bytes: "µ" is two).
+func padLeft(text string, width int) string {
+	return strings.Repeat(" ", max(width-utf8.RuneCountInString(text), 0)) + text
 }
 
 // FormatMilliseconds formats a latency given in milliseconds with three
