@@ -40,13 +40,7 @@ func (cluster *Cluster) selectMembers(names []string) []*Member {
 		}
 		return members
 	}
-	var members []*Member
-	for _, member := range cluster.members {
-		if !member.Removed() {
-			members = append(members, member)
-		}
-	}
-	return members
+	return cluster.Present()
 }
 
 func (cluster *Cluster) waitMemberHealthy(ctx context.Context, member *Member) error {
@@ -70,4 +64,15 @@ func (cluster *Cluster) waitMemberHealthy(ctx context.Context, member *Member) e
 		case <-ticker.C:
 		}
 	}
+}
+
+// Present returns the members that are not removed from the cluster.
+func (cluster *Cluster) Present() []*Member {
+	var members []*Member
+	for _, member := range cluster.members {
+		if !member.Removed() {
+			members = append(members, member)
+		}
+	}
+	return members
 }

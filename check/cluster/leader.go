@@ -11,7 +11,7 @@ import (
 func (cluster *Cluster) Leader(ctx context.Context) (*Member, error) {
 	var leader *Member
 	var leaderTerm uint64
-	for _, member := range cluster.selectMembers(nil) {
+	for _, member := range cluster.Present() {
 		client, err := cluster.client(member)
 		if err != nil {
 			return nil, err

@@ -118,7 +118,7 @@ func (cluster *Cluster) throughOthers(ctx context.Context, except *Member,
 	call func(attempt context.Context, through *Member) error) error {
 	var lastErr error
 	for {
-		for _, through := range cluster.selectMembers(nil) {
+		for _, through := range cluster.Present() {
 			if through == except || !through.Running() || through.Paused() {
 				continue
 			}

@@ -175,24 +175,13 @@ func (injector *Injector) target(ctx context.Context, plan Plan) (*cluster.Membe
 			return leader, " (leader)"
 		}
 	}
-	members := injector.present()
+	members := injector.cluster.Present()
 	return members[plan.TargetIndex%len(members)], ""
-}
-
-// present returns the members that are not removed.
-func (injector *Injector) present() []*cluster.Member {
-	var members []*cluster.Member
-	for _, member := range injector.cluster.Members() {
-		if !member.Removed() {
-			members = append(members, member)
-		}
-	}
-	return members
 }
 
 func (injector *Injector) partition(ctx context.Context, plan Plan) (string, heal, error) {
 	var names []string
-	for _, member := range injector.present() {
+	for _, member := range injector.cluster.Present() {
 		names = append(names, member.Name)
 	}
 	leader := names[plan.TargetIndex%len(names)]
@@ -221,7 +210,7 @@ func (injector *Injector) transfer(ctx context.Context, plan Plan) (string, heal
 	if err != nil {
 		return "transfer leadership", nil, err
 	}
-	members := injector.present()
+	members := injector.cluster.Present()
 	to := members[plan.TargetIndex%len(members)]
 	if to == leader {
 		to = members[(plan.TargetIndex+1)%len(members)]

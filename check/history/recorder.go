@@ -24,3 +24,10 @@ func (recorder *Recorder) Operations() []Operation {
 	defer recorder.mutex.Unlock()
 	return append([]Operation(nil), recorder.operations...)
 }
+
+// Count returns how many operations were recorded so far.
+func (recorder *Recorder) Count() int {
+	recorder.mutex.Lock()
+	defer recorder.mutex.Unlock()
+	return len(recorder.operations)
+}

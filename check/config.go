@@ -1,0 +1,131 @@
+// Package check runs lockstep's linearizability checker: a real cluster
+// (started here, or attached by endpoints), concurrent clients recording
+// every operation, faults from a seeded schedule, and after healing, a
+// porcupine check of the history plus the checks porcupine cannot make
+// (convergence, HashKV, the watch stream, lost writes). The `lockstep
+// check` command is a thin layer over Run.
+package check
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/lockstepdb/lockstep/check/cluster"
+	"github.com/lockstepdb/lockstep/check/fault"
+)
+
+// Config describes one checker run. Zero fields take the defaults of
+// WithDefaults.
+type Config struct {
+	// System is the server to start (ignored with Endpoints).
+	System cluster.System
+	// Members is the size of the cluster to start.
+	Members int
+	// Endpoints, if set, attaches to a running cluster instead of
+	// starting one; only faults that need no process control are allowed.
+	Endpoints []string
+	// Duration is how long clients run under faults.
+	Duration time.Duration
+	// Faults are the kinds of fault to inject; none means a fault-free run.
+	Faults []fault.Kind
+	// Seed chooses the fault schedule and the clients' operations.
+	Seed int64
+	// Clients is the number of concurrent clients.
+	Clients int
+	// Keys is the size of the key space.
+	Keys int
+	// OperationTimeout bounds each client operation.
+	OperationTimeout time.Duration
+	// CheckTimeout bounds porcupine's search; running out fails the run.
+	CheckTimeout time.Duration
+	// OutputDirectory receives the history, faults, watch stream, HTML
+	// picture and member logs when a run fails.
+	OutputDirectory string
+	// WorkDirectory holds member data and logs during the run; empty means
+	// a temporary directory, removed afterwards.
+	WorkDirectory string
+	// Progress receives progress and diagnostic lines; nil discards them.
+	Progress io.Writer
+}
+
+// Defaults of the fields of Config.
+const (
+	DefaultMembers          = 3
+	DefaultDuration         = time.Minute
+	DefaultClients          = 6
+	DefaultKeys             = 8
+	DefaultOperationTimeout = 3 * time.Second
+	DefaultCheckTimeout     = 5 * time.Minute
+)
+
+// WithDefaults returns the config with zero fields set to their defaults.
+func (config Config) WithDefaults() Config {
+	if config.System.Kind == "" {
+		config.System.Kind = cluster.Lockstep
+	}
+	if config.Members == 0 {
+		config.Members = DefaultMembers
+	}
+	if config.Duration == 0 {
+		config.Duration = DefaultDuration
+	}
+	if config.Clients == 0 {
+		config.Clients = DefaultClients
+	}
+	if config.Keys == 0 {
+		config.Keys = DefaultKeys
+	}
+	if config.OperationTimeout == 0 {
+		config.OperationTimeout = DefaultOperationTimeout
+	}
+	if config.CheckTimeout == 0 {
+		config.CheckTimeout = DefaultCheckTimeout
+	}
+	if config.OutputDirectory == "" {
+		config.OutputDirectory = fmt.Sprintf("lockstep-check-%d", config.Seed)
+	}
+	return config
+}
+
+// Validate reports a configuration the checker cannot run.
+func (config Config) Validate() error {
+	switch {
+	case config.Members < 1:
+		return fmt.Errorf("check: --members %d: need at least one", config.Members)
+	case config.Duration <= 0:
+		return fmt.Errorf("check: --duration %s: must be positive", config.Duration)
+	case config.Clients < 1:
+		return fmt.Errorf("check: --clients %d: need at least one", config.Clients)
+	case config.Keys < 1:
+		return fmt.Errorf("check: --keys %d: need at least one", config.Keys)
+	case config.OperationTimeout <= 0 || config.CheckTimeout <= 0:
+		return fmt.Errorf("check: timeouts must be positive")
+	}
+	if len(config.Endpoints) > 0 {
+		for _, kind := range config.Faults {
+			if kind.NeedsProcessControl() {
+				return fmt.Errorf("check: fault %q needs process control, which --endpoints does not give (only transfer does not)", kind)
+			}
+		}
+	}
+	return nil
+}
+
+// Command renders the command line that repeats this run's schedule.
+func (config Config) Command() string {
+	var faults []string
+	for _, kind := range config.Faults {
+		faults = append(faults, string(kind))
+	}
+	target := fmt.Sprintf("--system %s --members %d", config.System.Kind, config.Members)
+	if config.System.Binary != "" {
+		target += " --binary " + config.System.Binary
+	}
+	if len(config.Endpoints) > 0 {
+		target = "--endpoints " + strings.Join(config.Endpoints, ",")
+	}
+	return fmt.Sprintf("lockstep check %s --duration %s --faults %q --seed %d --clients %d --keys %d",
+		target, config.Duration, strings.Join(faults, ","), config.Seed, config.Clients, config.Keys)
+}

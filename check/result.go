@@ -1,0 +1,63 @@
+package check
+
+import (
+	"fmt"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// Result is the outcome of a run.
+type Result struct {
+	// Operations is the number of operations porcupine checked.
+	Operations int
+	// Recorded is the number of operations the clients made, including
+	// failed reads (which are not checked).
+	Recorded int
+	// Faults is the number of faults injected.
+	Faults int
+	// Linearizability is porcupine's verdict ("" if it did not run).
+	Linearizability porcupine.CheckResult
+	// Problems lists everything else found wrong: divergence, watch stream
+	// defects, lost writes, crashed members, a cluster that did not recover.
+	Problems []string
+	// Interrupted is set when the run was cancelled before checking.
+	Interrupted bool
+	// OutputDirectory is where the failure was written, if it was.
+	OutputDirectory string
+}
+
+// Passed reports whether the history was linearizable and nothing else
+// was found wrong.
+func (result Result) Passed() bool {
+	return !result.Interrupted && result.Linearizability == porcupine.Ok && len(result.Problems) == 0
+}
+
+// Verdict is the result in a few words.
+func (result Result) Verdict() string {
+	switch {
+	case result.Interrupted:
+		return "interrupted"
+	case result.Linearizability == porcupine.Illegal:
+		return withOthers("NOT linearizable", len(result.Problems))
+	case result.Linearizability == porcupine.Unknown:
+		return withOthers("unknown (the linearizability checker timed out)", len(result.Problems))
+	case len(result.Problems) > 0:
+		return withOthers("FAILED: "+result.Problems[0], len(result.Problems)-1)
+	case result.Linearizability == porcupine.Ok:
+		return "linearizable"
+	}
+	return "not checked"
+}
+
+func withOthers(verdict string, others int) string {
+	if others == 0 {
+		return verdict
+	}
+	return fmt.Sprintf("%s, and %d more problems", verdict, others)
+}
+
+// Summary is the one line a run ends with:
+// "check: <ops> ops, <faults> faults, <result>".
+func (result Result) Summary() string {
+	return fmt.Sprintf("check: %d ops, %d faults, %s", result.Operations, result.Faults, result.Verdict())
+}
