@@ -58,7 +58,7 @@ func collectCurrent(reader pebble.Reader, key, end []byte, options collectOption
 	}
 	defer iterator.Close()
 	for valid := iterator.First(); valid; valid = iterator.Next() {
-		needed := !options.countOnly && (options.limit == 0 || int64(len(result.keyValues)) < options.limit)
+		needed := !options.countOnly && (options.limit <= 0 || int64(len(result.keyValues)) < options.limit)
 		if !needed {
 			result.count++
 			continue

@@ -34,8 +34,10 @@ type keyValueSorter struct {
 	target    pb.RangeRequest_SortTarget
 }
 
-func (s keyValueSorter) Len() int      { return len(s.keyValues) }
-func (s keyValueSorter) Swap(i, j int) { s.keyValues[i], s.keyValues[j] = s.keyValues[j], s.keyValues[i] }
+func (s keyValueSorter) Len() int { return len(s.keyValues) }
+func (s keyValueSorter) Swap(i, j int) {
+	s.keyValues[i], s.keyValues[j] = s.keyValues[j], s.keyValues[i]
+}
 
 func (s keyValueSorter) Less(i, j int) bool {
 	a, b := s.keyValues[i], s.keyValues[j]
