@@ -284,11 +284,13 @@ func drawLatencyTicks(b *strings.Builder, axis logAxis, low int, label string) {
 	fmt.Fprintf(b, `<text x="%d" y="%d" text-anchor="middle">%s</text>`+"\n", (plotLeft+plotRight)/2, low+34, label)
 }
 
-// drawLegend lists the series with their colour, p50 and p99.
+// drawLegend lists the series with their colour, p50 and p99, in the top
+// left corner of the percentile panel: the curves rise from the bottom
+// left to the top right, so that corner stays clear.
 func drawLegend(b *strings.Builder, series []PlotSeries) {
 	for i, s := range series {
-		y := distributionTop + 16 + 18*i
-		x := plotRight - 330
+		y := percentileTop + 20 + 18*i
+		x := plotLeft + 12
 		color := plotColors[i%len(plotColors)]
 		text := html.EscapeString(s.Name) + ": no samples"
 		if s.Latencies.Count() > 0 {

@@ -1,0 +1,173 @@
+// Command compare measures lockstep against etcd v3.7.3 on one machine, in
+// one run: 3-member clusters of each, started in turn (etcd, lockstep,
+// etcd, lockstep, ...) on 127.0.0.1 with the same settings, loaded by the
+// same load generator (the loadgen package behind `lockstep bench`), with
+// the disk's raw fsync rate measured in the same run. It writes a Markdown
+// report with medians, ranges, ratios, peak memory and plots.
+//
+// Run it from the repository root with `go -C bench/compare run .` (or
+// `cd bench/compare && go run .`); see docs/benchmark-method.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are the command's flags.
+type options struct {
+	systems   []string
+	rounds    int
+	duration  time.Duration
+	warmup    time.Duration
+	fsync     time.Duration
+	timeout   time.Duration
+	out       string
+	plots     string
+	directory string
+	arguments []string // as given, for the report
+	root      string   // the repository's root, found by run
+}
+
+func parseOptions(arguments []string, errorOutput io.Writer) (options, error) {
+	o := options{arguments: arguments}
+	flags := flag.NewFlagSet("compare", flag.ContinueOnError)
+	flags.SetOutput(errorOutput)
+	systems := flags.String("systems", "etcd,lockstep", "systems to run, in this order within each round: etcd, lockstep or both")
+	flags.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every system once")
+	flags.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each workload")
+	flags.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each workload")
+	flags.DurationVar(&o.fsync, "fsync", 2*time.Second, "length of each raw fsync probe (one before, one after the rounds)")
+	flags.DurationVar(&o.timeout, "timeout", 15*time.Minute, "the whole run stops (and reports what it has) after this long")
+	flags.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "the Markdown report (a relative path is from the repository root)")
+	flags.StringVar(&o.plots, "plots", "", "directory of the plots and results.json (default: benchmarks/ next to --out)")
+	flags.StringVar(&o.directory, "dir", os.TempDir(), "where the clusters' data directories go (on the disk to measure)")
+	if err := flags.Parse(arguments); err != nil {
+		return o, err
+	}
+	if flags.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", flags.Args())
+	}
+	for _, name := range strings.Split(*systems, ",") {
+		name = strings.TrimSpace(name)
+		if !slices.Contains(knownSystems, name) {
+			return o, fmt.Errorf("--systems: unknown system %q (want %s)", name, strings.Join(knownSystems, ", "))
+		}
+		if slices.Contains(o.systems, name) {
+			return o, fmt.Errorf("--systems names %s twice", name)
+		}
+		o.systems = append(o.systems, name)
+	}
+	switch {
+	case o.rounds < 1:
+		return o, fmt.Errorf("--rounds %d must be at least 1", o.rounds)
+	case o.duration <= 0:
+		return o, fmt.Errorf("--duration %v must be positive", o.duration)
+	case o.warmup < 0:
+		return o, fmt.Errorf("--warmup %v must not be negative", o.warmup)
+	case o.fsync <= 0:
+		return o, fmt.Errorf("--fsync %v must be positive", o.fsync)
+	case o.timeout <= 0:
+		return o, fmt.Errorf("--timeout %v must be positive", o.timeout)
+	}
+	if planned := o.plannedDuration(); planned > o.timeout {
+		return o, fmt.Errorf("the plan takes about %v, more than --timeout %v: lower --rounds or --duration", planned.Round(time.Second), o.timeout)
+	}
+	return o, nil
+}
+
+// clusterOverhead is a generous estimate of the time to start and stop a
+// cluster, and perRunOverhead of a workload's connections and prefill.
+const (
+	clusterOverhead = 6 * time.Second
+	perRunOverhead  = 2 * time.Second
+)
+
+// plannedDuration estimates the whole run (builds excluded).
+func (o options) plannedDuration() time.Duration {
+	perCluster := clusterOverhead + time.Duration(len(workloads))*(o.warmup+o.duration+perRunOverhead)
+	return 2*o.fsync + time.Duration(o.rounds*len(o.systems))*perCluster
+}
+
+func main() {
+	o, err := parseOptions(os.Args[1:], os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "compare:", err)
+		os.Exit(1)
+	}
+}
+
+// run does the whole comparison and writes the report.
+func run(ctx context.Context, o options, out, log io.Writer) error {
+	root, err := repositoryRoot()
+	if err != nil {
+		return err
+	}
+	o.root = root
+	if !filepath.IsAbs(o.out) {
+		o.out = filepath.Join(root, o.out)
+	}
+	if o.plots == "" {
+		o.plots = filepath.Join(filepath.Dir(o.out), "benchmarks")
+	} else if !filepath.IsAbs(o.plots) {
+		o.plots = filepath.Join(root, o.plots)
+	}
+	work, err := os.MkdirTemp(o.directory, "lockstep-compare-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+
+	fmt.Fprintf(log, "compare: plan: %d round(s) of %s, %v per workload, about %v\n", o.rounds, strings.Join(o.systems, ", "), o.duration, o.plannedDuration().Round(time.Second))
+	results := &results{Started: time.Now(), Arguments: o.arguments, Machine: describeMachine(), Rounds: o.rounds, Duration: o.duration.String(), Warmup: o.warmup.String()}
+	for _, name := range o.systems {
+		fmt.Fprintf(log, "compare: preparing %s\n", name)
+		prepared, err := prepareSystem(ctx, name, root, work)
+		if err != nil {
+			return err
+		}
+		results.Systems = append(results.Systems, prepared)
+	}
+	// The watchdog starts after the builds: a cold etcd build alone takes
+	// minutes, and is not part of the measurement.
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	if results.FsyncBefore, err = measureFsync(work, o.fsync); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "compare: raw fsync: %.0f/s, p50 %.3f ms\n", results.FsyncBefore.PerSecond, results.FsyncBefore.P50Ms)
+	for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
+		for _, system := range results.Systems {
+			if ctx.Err() != nil {
+				break
+			}
+			results.runRound(ctx, system, round, o, work, log)
+		}
+	}
+	if ctx.Err() != nil {
+		results.Incomplete = fmt.Sprintf("the run stopped early (%v); the figures cover what finished", context.Cause(ctx))
+	} else if results.FsyncAfter, err = measureFsync(work, o.fsync); err != nil {
+		return err
+	}
+	results.Finished = time.Now()
+	return results.write(o, out)
+}

@@ -1,0 +1,356 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/lockstepdb/lockstep/loadgen"
+)
+
+// metric is one figure of a run shown in the report.
+type metric struct {
+	name   string
+	value  func(*loadgen.Result) float64
+	format func(float64) string
+}
+
+var metrics = []metric{
+	{"throughput (ops/s)", func(r *loadgen.Result) float64 { return r.OperationsPerSecond }, formatCount},
+	{"p50 latency", func(r *loadgen.Result) float64 { return r.Latency.P50 }, loadgen.FormatMilliseconds},
+	{"p99 latency", func(r *loadgen.Result) float64 { return r.Latency.P99 }, loadgen.FormatMilliseconds},
+	{"p99.9 latency", func(r *loadgen.Result) float64 { return r.Latency.P999 }, loadgen.FormatMilliseconds},
+	{"errors", func(r *loadgen.Result) float64 { return float64(r.Errors) }, formatCount},
+}
+
+// figure returns the spread over rounds of m for system on workload.
+func (r *results) figure(system, workload string, m metric) spread {
+	var values []float64
+	for _, run := range r.Runs {
+		if run.System == system && run.Workload == workload && run.Result != nil {
+			values = append(values, m.value(run.Result))
+		}
+	}
+	return spreadOf(values)
+}
+
+// write writes the plots, results.json and the Markdown report, and
+// prints the report's results section to out.
+func (r *results) write(o options, out io.Writer) error {
+	if err := os.MkdirAll(o.plots, 0o755); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
+		return err
+	}
+	plotLinks := map[string]string{}
+	for _, w := range workloads {
+		path := filepath.Join(o.plots, w.Name+".svg")
+		if err := loadgen.WritePlotFile(path, w.Title, r.pooledLatencies(w.Name)); err != nil {
+			return err
+		}
+		link, err := filepath.Rel(filepath.Dir(o.out), path)
+		if err != nil {
+			return err
+		}
+		plotLinks[w.Name] = filepath.ToSlash(link)
+	}
+	encoded, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding results: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(o.plots, "results.json"), append(encoded, '\n'), 0o644); err != nil {
+		return err
+	}
+	var report strings.Builder
+	method, err := filepath.Rel(filepath.Dir(o.out), filepath.Join(o.root, "docs", "benchmark-method.md"))
+	if err != nil {
+		return err
+	}
+	r.writeHeader(&report, filepath.ToSlash(method))
+	var resultsSection strings.Builder
+	r.writeResults(&resultsSection, plotLinks)
+	report.WriteString(resultsSection.String())
+	r.writeGoals(&report)
+	r.writeMemory(&report)
+	r.writeCommands(&report)
+	r.writeErrors(&report)
+	if err := os.WriteFile(o.out, []byte(report.String()), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprint(out, resultsSection.String())
+	fmt.Fprintf(out, "\nreport: %s\nplots and results.json: %s\n", o.out, o.plots)
+	return nil
+}
+
+// pooledLatencies merges every round's latencies per system, for plots.
+func (r *results) pooledLatencies(workload string) []loadgen.PlotSeries {
+	var series []loadgen.PlotSeries
+	for _, system := range r.Systems {
+		pooled := loadgen.NewHistogram()
+		for _, run := range r.Runs {
+			if run.System == system.Name && run.Workload == workload && run.Result != nil && run.Result.Latencies() != nil {
+				pooled.Merge(run.Result.Latencies())
+			}
+		}
+		series = append(series, loadgen.PlotSeries{Name: system.Name, Latencies: pooled})
+	}
+	return series
+}
+
+func (r *results) systemNames() []string {
+	names := make([]string, len(r.Systems))
+	for i, system := range r.Systems {
+		names[i] = system.Name
+	}
+	return names
+}
+
+// compared reports whether both systems ran, so ratios exist.
+func (r *results) compared() bool { return len(r.Systems) == len(knownSystems) }
+
+func (r *results) writeHeader(b *strings.Builder, methodLink string) {
+	b.WriteString("# Benchmarks: lockstep and etcd, same machine, same run\n\n")
+	fmt.Fprintf(b, "Written by `go -C bench/compare run . %s` (see [the method](%s)), started %s, took %s: "+
+		"%d round(s), each starting a fresh %d-member cluster of %s in turn; every workload ran %s after %s of warm-up.\n\n",
+		strings.Join(r.Arguments, " "), methodLink, r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Finished.Sub(r.Started).Round(time.Second),
+		r.Rounds, members, strings.Join(r.systemNames(), ", then "), r.Duration, r.Warmup)
+	if r.Incomplete != "" {
+		fmt.Fprintf(b, "**Incomplete:** %s.\n\n", r.Incomplete)
+	}
+	b.WriteString("Absolute figures drift from run to run on a shared virtual machine; compare the systems by the ratios of one run.\n\n")
+	b.WriteString("## Machine\n\n| | |\n|---|---|\n")
+	m := r.Machine
+	fmt.Fprintf(b, "| processor | %s, %d cores (the load generator shares them with the cluster) |\n", orUnknown(m.CPU), m.Cores)
+	fmt.Fprintf(b, "| memory | %.1f GiB |\n", float64(m.MemoryBytes)/(1<<30))
+	fmt.Fprintf(b, "| kernel | %s |\n| Go | %s |\n", orUnknown(m.Kernel), m.Go)
+	fmt.Fprintf(b, "| raw fsync, before the rounds | %s |\n", describeProbe(r.FsyncBefore))
+	fmt.Fprintf(b, "| raw fsync, after the rounds | %s |\n\n", describeProbe(r.FsyncAfter))
+	fmt.Fprintf(b, "Raw fsync: %d-byte records written in turn into a %d MiB file made beforehand, each followed by fdatasync, timed one by one, in the directory that held the clusters.\n\n",
+		probeRecordBytes, probeFileBytes>>20)
+	b.WriteString("## Versions\n\n")
+	for _, system := range r.Systems {
+		fmt.Fprintf(b, "- %s: `%s`\n", system.Name, system.Version)
+	}
+	b.WriteString("- load generator: `lockstep bench` (package loadgen of this repository)\n\n")
+}
+
+func describeProbe(p fsyncProbe) string {
+	if p.Writes == 0 {
+		return "not measured"
+	}
+	return fmt.Sprintf("%s writes/s, p50 %s, p99 %s", formatCount(p.PerSecond), loadgen.FormatMilliseconds(p.P50Ms), loadgen.FormatMilliseconds(p.P99Ms))
+}
+
+func (r *results) writeResults(b *strings.Builder, plotLinks map[string]string) {
+	b.WriteString("## Results\n\n")
+	fmt.Fprintf(b, "Medians over rounds, with min..max in brackets; latencies of successful operations.")
+	if r.compared() {
+		b.WriteString(" The ratio is lockstep's median over etcd's.")
+	}
+	b.WriteString("\n\n")
+	names := r.systemNames()
+	for _, w := range workloads {
+		fmt.Fprintf(b, "### %s\n\n| | %s |", w.Title, strings.Join(names, " | "))
+		separator := "\n|---|" + strings.Repeat("---|", len(names))
+		if r.compared() {
+			b.WriteString(" lockstep/etcd |")
+			separator += "---|"
+		}
+		b.WriteString(separator + "\n")
+		for _, m := range metrics {
+			fmt.Fprintf(b, "| %s |", m.name)
+			for _, name := range names {
+				fmt.Fprintf(b, " %s |", formatSpread(r.figure(name, w.Name, m), m.format))
+			}
+			if r.compared() {
+				if value, ok := ratio(r.figure("lockstep", w.Name, m), r.figure("etcd", w.Name, m)); ok {
+					fmt.Fprintf(b, " %.2f |", value)
+				} else {
+					b.WriteString(" — |")
+				}
+			}
+			b.WriteString("\n")
+		}
+		fmt.Fprintf(b, "\n![%s](%s)\n\n", w.Title, plotLinks[w.Name])
+	}
+}
+
+// writeGoals checks issue 7's goals, when both systems ran.
+func (r *results) writeGoals(b *strings.Builder) {
+	if !r.compared() {
+		return
+	}
+	throughput, p50, p99 := metrics[0], metrics[1], metrics[2]
+	goal := func(text string, ok bool, formatted string, met bool) {
+		verdict, shown := "no", formatted
+		if !ok {
+			verdict, shown = "—", "not measured"
+		} else if met {
+			verdict = "yes"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s |\n", text, shown, verdict)
+	}
+	b.WriteString("## Goals of issue 7\n\n| goal | measured | met |\n|---|---|---|\n")
+	for _, w := range []struct{ name, label string }{{"put-1000-clients", "put, 1,000 clients"}, {"range-1000-clients", "linearizable range, 1,000 clients"}} {
+		value, ok := ratio(r.figure("lockstep", w.name, throughput), r.figure("etcd", w.name, throughput))
+		goal(w.label+": throughput ≥ 5× etcd's", ok, fmt.Sprintf("%.2f×", value), value >= 5)
+	}
+	value, ok := ratio(r.figure("lockstep", "put-1000-clients", p99), r.figure("etcd", "put-1000-clients", p99))
+	goal("put, 1,000 clients: p99 ≤ ⅓ of etcd's", ok, fmt.Sprintf("%.2f×", value), value <= 1.0/3)
+	value, ok = ratio(r.figure("lockstep", "put-1-client", throughput), r.figure("etcd", "put-1-client", throughput))
+	goal("put, 1 client: throughput ≥ 3× etcd's", ok, fmt.Sprintf("%.2f×", value), value >= 3)
+	if fsync := r.fsyncP50(); fsync > 0 {
+		lockstepP50 := r.figure("lockstep", "put-1-client", p50)
+		goal("put, 1 client: p50 ≤ 2× the raw fsync p50", lockstepP50.Count > 0,
+			fmt.Sprintf("%s = %.2f× %s", loadgen.FormatMilliseconds(lockstepP50.Median), lockstepP50.Median/fsync, loadgen.FormatMilliseconds(fsync)),
+			lockstepP50.Median <= 2*fsync)
+	}
+	lockstepPeak, etcdPeak := r.largestPeak("lockstep"), r.largestPeak("etcd")
+	value, ok = ratio(lockstepPeak, etcdPeak)
+	goal("peak RSS per member ≤ etcd's (largest member, median over rounds)", ok,
+		fmt.Sprintf("%s vs %s (%.2f×)", formatMebibytes(lockstepPeak.Median), formatMebibytes(etcdPeak.Median), value), value <= 1)
+	b.WriteString("\n")
+}
+
+// fsyncP50 is the mean of the probes' p50s (0 if none ran).
+func (r *results) fsyncP50() float64 {
+	var sum float64
+	var count int
+	for _, probe := range []fsyncProbe{r.FsyncBefore, r.FsyncAfter} {
+		if probe.Writes > 0 {
+			sum += probe.P50Ms
+			count++
+		}
+	}
+	if count == 0 {
+		return 0
+	}
+	return sum / float64(count)
+}
+
+// largestPeak is the spread over rounds of system's largest member peak.
+func (r *results) largestPeak(system string) spread {
+	var values []float64
+	for _, cluster := range r.Clusters {
+		if cluster.System != system || len(cluster.PeakRSS) == 0 {
+			continue
+		}
+		var largest int64
+		for _, peak := range cluster.PeakRSS {
+			largest = max(largest, peak)
+		}
+		values = append(values, float64(largest))
+	}
+	return spreadOf(values)
+}
+
+func (r *results) writeMemory(b *strings.Builder) {
+	b.WriteString("## Peak memory per member\n\nPeak resident set size (VmHWM) of each member at the end of its round, before it was stopped: median over rounds (min..max).\n\n| system |")
+	for i := range members {
+		fmt.Fprintf(b, " member%d |", i+1)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", members) + "\n")
+	for _, system := range r.Systems {
+		fmt.Fprintf(b, "| %s |", system.Name)
+		for i := range members {
+			var values []float64
+			for _, cluster := range r.Clusters {
+				if cluster.System == system.Name && i < len(cluster.PeakRSS) {
+					values = append(values, float64(cluster.PeakRSS[i]))
+				}
+			}
+			fmt.Fprintf(b, " %s |", formatSpread(spreadOf(values), formatMebibytes))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("\n")
+}
+
+func (r *results) writeCommands(b *strings.Builder) {
+	b.WriteString("## Commands\n\nEvery cluster member was started like this (round 1 shown; later rounds differ only in ports and directories):\n\n```sh\n")
+	for _, cluster := range r.Clusters {
+		if cluster.Round == 1 {
+			for _, command := range cluster.Commands {
+				b.WriteString(command + "\n")
+			}
+		}
+	}
+	b.WriteString("```\n\nand loaded with the equivalent of these commands (the load generator ran in the comparison's own process):\n\n```sh\n")
+	for _, run := range r.Runs {
+		if run.Round == 1 {
+			b.WriteString(run.Command + "\n")
+		}
+	}
+	b.WriteString("```\n\n")
+}
+
+// writeErrors lists every failure: clusters that did not start or report,
+// runs that did not run, and operations that failed, by kind.
+func (r *results) writeErrors(b *strings.Builder) {
+	var lines []string
+	for _, cluster := range r.Clusters {
+		if cluster.Error != "" {
+			lines = append(lines, fmt.Sprintf("- round %d, %s cluster: %s", cluster.Round, cluster.System, firstLine(cluster.Error)))
+		}
+	}
+	for _, run := range r.Runs {
+		if run.Error != "" {
+			lines = append(lines, fmt.Sprintf("- round %d, %s, %s: %s", run.Round, run.System, run.Workload, firstLine(run.Error)))
+			continue
+		}
+		for kind, count := range run.Result.ErrorsByKind {
+			lines = append(lines, fmt.Sprintf("- round %d, %s, %s: %d × %s", run.Round, run.System, run.Workload, count, kind))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	b.WriteString("## Errors\n\n" + strings.Join(lines, "\n") + "\n")
+}
+
+func firstLine(text string) string {
+	line, _, _ := strings.Cut(text, "\n")
+	return line
+}
+
+func orUnknown(text string) string {
+	if text == "" {
+		return "unknown"
+	}
+	return text
+}
+
+func formatSpread(s spread, format func(float64) string) string {
+	if s.Count == 0 {
+		return "—"
+	}
+	if s.Count == 1 {
+		return format(s.Median)
+	}
+	return fmt.Sprintf("%s (%s..%s)", format(s.Median), format(s.Min), format(s.Max))
+}
+
+// formatCount formats a count with thousands separators: 12,345.
+func formatCount(v float64) string {
+	digits := fmt.Sprintf("%.0f", v)
+	negative := strings.HasPrefix(digits, "-")
+	digits = strings.TrimPrefix(digits, "-")
+	var grouped strings.Builder
+	for i, digit := range digits {
+		if i > 0 && (len(digits)-i)%3 == 0 {
+			grouped.WriteByte(',')
+		}
+		grouped.WriteRune(digit)
+	}
+	if negative {
+		return "-" + grouped.String()
+	}
+	return grouped.String()
+}
+
+func formatMebibytes(bytes float64) string { return fmt.Sprintf("%.0f MiB", bytes/(1<<20)) }

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// system is one of the servers compared: how to start a member, and what
+// version it is.
+type system struct {
+	Name    string   `json:"name"`
+	Command []string `json:"command"` // a member's command, before its flags
+	Version string   `json:"version"`
+}
+
+// knownSystems are the systems --systems may name.
+var knownSystems = []string{"etcd", "lockstep"}
+
+// prepareSystem builds (or finds) the named system's binary. etcd comes
+// from tools/build-etcd (built from the Go module proxy at v3.7.3, reused
+// when up to date); lockstep is built from the working tree with
+// `go build ./cmd/lockstep` into buildDirectory.
+func prepareSystem(ctx context.Context, name, root, buildDirectory string) (system, error) {
+	switch name {
+	case "etcd":
+		output, err := runIn(ctx, root, filepath.Join(root, "tools", "build-etcd"))
+		if err != nil {
+			return system{}, fmt.Errorf("building etcd: %w", err)
+		}
+		binary := filepath.Join(strings.TrimSpace(output), "etcd")
+		version, err := runIn(ctx, root, binary, "--version")
+		if err != nil {
+			return system{}, fmt.Errorf("etcd --version: %w", err)
+		}
+		return system{Name: name, Command: []string{binary}, Version: strings.Join(strings.Fields(version), " ")}, nil
+	case "lockstep":
+		binary := filepath.Join(buildDirectory, "lockstep")
+		if _, err := runIn(ctx, root, "go", "build", "-o", binary, "./cmd/lockstep"); err != nil {
+			return system{}, fmt.Errorf("building lockstep: %w", err)
+		}
+		return system{Name: name, Command: []string{binary, "serve"}, Version: "lockstep " + treeVersion(ctx, root)}, nil
+	}
+	return system{}, fmt.Errorf("unknown system %q (want %s)", name, strings.Join(knownSystems, " or "))
+}
+
+// treeVersion names the working tree: its commit, "+changes" if it
+// differs from it.
+func treeVersion(ctx context.Context, root string) string {
+	commit, err := runIn(ctx, root, "git", "rev-parse", "--short=12", "HEAD")
+	if err != nil {
+		return "(unknown commit)"
+	}
+	version := "commit " + strings.TrimSpace(commit)
+	if changes, err := runIn(ctx, root, "git", "status", "--porcelain", "--untracked-files=no"); err == nil && strings.TrimSpace(changes) != "" {
+		version += " with uncommitted changes"
+	}
+	return version
+}
+
+// runIn runs a command in directory and returns its standard output; the
+// error carries its standard error.
+func runIn(ctx context.Context, directory, name string, args ...string) (string, error) {
+	var stdout, stderr bytes.Buffer
+	command := exec.CommandContext(ctx, name, args...)
+	command.Dir = directory
+	command.Stdout, command.Stderr = &stdout, &stderr
+	if err := command.Run(); err != nil {
+		return "", fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), nil
+}
+
+// repositoryRoot walks up from the working directory to the directory that
+// holds tools/build-etcd and cmd/lockstep.
+func repositoryRoot() (string, error) {
+	directory, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(directory, "tools", "build-etcd")); err == nil {
+			return directory, nil
+		}
+		parent := filepath.Dir(directory)
+		if parent == directory {
+			return "", fmt.Errorf("no repository root (a directory with tools/build-etcd) above the working directory")
+		}
+		directory = parent
+	}
+}
