@@ -40,6 +40,9 @@ type Config struct {
 	OperationTimeout time.Duration
 	// CheckTimeout bounds porcupine's search; running out fails the run.
 	CheckTimeout time.Duration
+	// SerializableReads makes the clients' gets serializable (possibly
+	// stale): deliberately unsafe, to show the checker catching stale reads.
+	SerializableReads bool
 	// OutputDirectory receives the history, faults, watch stream, HTML
 	// picture and member logs when a run fails.
 	OutputDirectory string
@@ -126,6 +129,10 @@ func (config Config) Command() string {
 	if len(config.Endpoints) > 0 {
 		target = "--endpoints " + strings.Join(config.Endpoints, ",")
 	}
-	return fmt.Sprintf("lockstep check %s --duration %s --faults %q --seed %d --clients %d --keys %d",
+	command := fmt.Sprintf("lockstep check %s --duration %s --faults %q --seed %d --clients %d --keys %d",
 		target, config.Duration, strings.Join(faults, ","), config.Seed, config.Clients, config.Keys)
+	if config.SerializableReads {
+		command += " --serializable-reads"
+	}
+	return command
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/anishathalye/porcupine"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/lockstepdb/lockstep/check/cluster"
@@ -106,6 +107,10 @@ func (run *run) execute(ctx context.Context) (Result, error) {
 	run.logger.Info("linearizability checked", "result", verdict, "took", time.Since(started).Round(time.Millisecond))
 	result := Result{Operations: checked, Recorded: len(operations), Faults: run.injector.Injected(),
 		Linearizability: verdict, Problems: run.problems}
+	if verdict == porcupine.Illegal {
+		result.FailingKeys = linearizability.FailingKeys(operations, run.config.CheckTimeout)
+		run.logger.Error("not linearizable", "keys", result.FailingKeys)
+	}
 	if !result.Passed() {
 		result.OutputDirectory = run.config.OutputDirectory
 		if err := run.writeReport(result, operations, events); err != nil {
@@ -145,6 +150,7 @@ func (run *run) underFaults(ctx context.Context) {
 		clientsDone <- workload.Run(clients, workload.Config{
 			Clients: run.config.Clients, Endpoints: run.cluster.Endpoints(), Keys: run.keys,
 			OperationTimeout: run.config.OperationTimeout, Seed: run.config.Seed,
+			SerializableReads: run.config.SerializableReads,
 		}, run.clock, run.recorder)
 	}()
 	go run.logProgress(faulty)

@@ -27,7 +27,9 @@ const (
 
 // writeReport writes everything needed to understand a failed run: the
 // verdict, seed and command; the operation log; the faults; the watch
-// stream; porcupine's HTML picture with the faults drawn in; member logs.
+// stream; porcupine's HTML picture with the faults drawn in (of the first
+// key that is not linearizable, if any, as the picture of a whole long run
+// is too large to read); member logs.
 func (run *run) writeReport(result Result, operations []history.Operation, events []watch.Event) error {
 	directory := run.config.OutputDirectory
 	if err := os.MkdirAll(directory, 0o755); err != nil {
@@ -37,6 +39,9 @@ func (run *run) writeReport(result Result, operations []history.Operation, event
 	var summary strings.Builder
 	fmt.Fprintf(&summary, "%s\nseed: %d\nrepeat: %s\n\nproblems:\n", result.Summary(), run.config.Seed, run.config.Command())
 	fmt.Fprintf(&summary, "- porcupine: %s\n", result.Linearizability)
+	for _, key := range result.FailingKeys {
+		fmt.Fprintf(&summary, "- the history of key %s is not linearizable\n", key)
+	}
 	for _, problem := range result.Problems {
 		fmt.Fprintf(&summary, "- %s\n", problem)
 	}
@@ -53,11 +58,26 @@ func (run *run) writeReport(result Result, operations []history.Operation, event
 		return err
 	}
 	run.logger.Info("drawing the history", "file", filepath.Join(directory, ReportPictureFile))
-	if err := linearizability.Visualize(operations, annotations(faults), run.config.CheckTimeout,
+	drawn := operations
+	if len(result.FailingKeys) > 0 {
+		drawn = onKey(operations, result.FailingKeys[0])
+	}
+	if err := linearizability.Visualize(drawn, annotations(faults), run.config.CheckTimeout,
 		filepath.Join(directory, ReportPictureFile)); err != nil {
 		return err
 	}
 	return run.copyMemberLogs(filepath.Join(directory, ReportLogsFolder))
+}
+
+// onKey returns the operations on key.
+func onKey(operations []history.Operation, key string) []history.Operation {
+	var selected []history.Operation
+	for _, operation := range operations {
+		if operation.Key == key {
+			selected = append(selected, operation)
+		}
+	}
+	return selected
 }
 
 // annotations draws each fault as a bar on porcupine's time line.

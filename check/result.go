@@ -17,6 +17,8 @@ type Result struct {
 	Faults int
 	// Linearizability is porcupine's verdict ("" if it did not run).
 	Linearizability porcupine.CheckResult
+	// FailingKeys are the keys whose own history is not linearizable.
+	FailingKeys []string
 	// Problems lists everything else found wrong: divergence, watch stream
 	// defects, lost writes, crashed members, a cluster that did not recover.
 	Problems []string
@@ -38,7 +40,7 @@ func (result Result) Verdict() string {
 	case result.Interrupted:
 		return "interrupted"
 	case result.Linearizability == porcupine.Illegal:
-		return withOthers("NOT linearizable", len(result.Problems))
+		return withOthers(fmt.Sprintf("NOT linearizable (%d keys)", len(result.FailingKeys)), len(result.Problems))
 	case result.Linearizability == porcupine.Unknown:
 		return withOthers("unknown (the linearizability checker timed out)", len(result.Problems))
 	case len(result.Problems) > 0:

@@ -60,3 +60,24 @@ func Visualize(recorded []history.Operation, annotations []porcupine.Annotation,
 	}
 	return nil
 }
+
+// FailingKeys checks each key's history on its own and returns the keys
+// whose history is not linearizable (or could not be decided within
+// timeout each), in first-seen order: the places to look in a failure.
+func FailingKeys(recorded []history.Operation, timeout time.Duration) []string {
+	byKey := map[string][]history.Operation{}
+	var keys []string
+	for _, operation := range recorded {
+		if _, seen := byKey[operation.Key]; !seen {
+			keys = append(keys, operation.Key)
+		}
+		byKey[operation.Key] = append(byKey[operation.Key], operation)
+	}
+	var failing []string
+	for _, key := range keys {
+		if result, _ := Check(byKey[key], timeout); result != porcupine.Ok {
+			failing = append(failing, key)
+		}
+	}
+	return failing
+}

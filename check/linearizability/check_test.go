@@ -3,6 +3,7 @@ package linearizability
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -137,5 +138,16 @@ func TestVisualizeWritesHTML(t *testing.T) {
 		if !strings.Contains(string(contents), want) {
 			t.Errorf("visualization does not contain %q", want)
 		}
+	}
+}
+
+func TestFailingKeysNamesOnlyTheBrokenKeys(t *testing.T) {
+	operations := []history.Operation{
+		onKey("x", put(0, 0, 10, "a")), onKey("x", get(1, 20, 30, "a")),
+		onKey("y", put(0, 0, 10, "b")), onKey("y", get(1, 20, 30, "")),
+		onKey("z", get(2, 0, 10, "ghost")),
+	}
+	if failing := FailingKeys(operations, 0); !reflect.DeepEqual(failing, []string{"y", "z"}) {
+		t.Fatalf("FailingKeys = %v, want [y z]", failing)
 	}
 }

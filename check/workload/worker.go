@@ -28,6 +28,7 @@ type worker struct {
 	known    map[string]knowledge
 	sequence int
 	timeout  time.Duration
+	stale    bool // serializable gets (see Config.SerializableReads)
 	clock    *history.Clock
 	recorder *history.Recorder
 }
@@ -110,7 +111,11 @@ func (worker *worker) execute(operation history.Operation) history.Operation {
 }
 
 func (worker *worker) get(ctx context.Context, operation *history.Operation) error {
-	response, err := worker.client.Get(ctx, operation.Key)
+	var options []clientv3.OpOption
+	if worker.stale {
+		options = append(options, clientv3.WithSerializable())
+	}
+	response, err := worker.client.Get(ctx, operation.Key, options...)
 	if err != nil {
 		return err
 	}

@@ -29,6 +29,11 @@ type Config struct {
 	OperationTimeout time.Duration
 	// Seed chooses each client's operations.
 	Seed int64
+	// SerializableReads makes gets serializable: answered from the local
+	// member's state, possibly stale. Deliberately unsafe, to show that the
+	// checker catches stale reads (a member cut off in a minority keeps
+	// answering with old values).
+	SerializableReads bool
 }
 
 // failureBackoff is the pause after a failed operation, so a client whose
@@ -63,6 +68,7 @@ func Run(stop context.Context, config Config, clock *history.Clock, recorder *hi
 			keys:     config.Keys,
 			known:    map[string]knowledge{},
 			timeout:  config.OperationTimeout,
+			stale:    config.SerializableReads,
 			clock:    clock,
 			recorder: recorder,
 		})
