@@ -18,13 +18,15 @@ type watchHub struct {
 	ranged    map[*Watcher]struct{}
 	all       map[*Watcher]struct{}
 	closed    bool
+	// joined is signaled whenever a watcher joins the synced set.
+	joined *sync.Cond
 
 	closing    chan struct{}
 	goroutines sync.WaitGroup
 }
 
 func newWatchHub(store *Store, revision int64) *watchHub {
-	return &watchHub{
+	hub := &watchHub{
 		store:     store,
 		notified:  revision,
 		singleKey: make(map[string]map[*Watcher]struct{}),
@@ -32,6 +34,8 @@ func newWatchHub(store *Store, revision int64) *watchHub {
 		all:       make(map[*Watcher]struct{}),
 		closing:   make(chan struct{}),
 	}
+	hub.joined = sync.NewCond(&hub.mu)
+	return hub
 }
 
 // add registers a new watcher: synced if it starts after the current
@@ -56,6 +60,7 @@ func (h *watchHub) add(watcher *Watcher, start int64) error {
 // join puts a watcher in the synced set. Called with mu held.
 func (h *watchHub) join(watcher *Watcher) {
 	watcher.synced = true
+	h.joined.Broadcast()
 	if watcher.end == nil {
 		key := string(watcher.key)
 		if h.singleKey[key] == nil {
