@@ -158,10 +158,10 @@ func TestWatchFromPast(t *testing.T) {
 // gets that revision's events, deletions included.
 func TestWatchCompacted(t *testing.T) {
 	h := newHarness(t, Options{})
-	h.put("a", "1", 0)  // 2
-	h.put("a", "2", 0)  // 3
-	h.remove("a", "")   // 4
-	h.put("b", "1", 0)  // 5
+	h.put("a", "1", 0) // 2
+	h.put("a", "2", 0) // 3
+	h.remove("a", "")  // 4
+	h.put("b", "1", 0) // 5
 	h.compact(4)
 	canceled := mustWatch(t, h.store, WatchRequest{Key: []byte("a"), StartRevision: 3})
 	response := receive(t, canceled)
