@@ -9,30 +9,22 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lockstepdb/lockstep/internal/etcdbin"
 	"github.com/lockstepdb/lockstep/loadgen"
 	"github.com/lockstepdb/lockstep/loadgen/localcluster"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 )
 
-// startEtcd starts a one-member etcd v3.7.3 in t's temporary directory and
-// returns its client endpoint.
-func startEtcd(t *testing.T) string {
+// startEtcd starts a one-member etcd v3.7.3 in t's temporary directory,
+// stopped when t ends.
+func startEtcd(t *testing.T) *localcluster.Cluster {
 	t.Helper()
-	path, err := etcdbin.Path("etcd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cluster, err := localcluster.Start(context.Background(), localcluster.Options{
-		Command: []string{path}, Members: 1, Directory: t.TempDir(),
-		HeartbeatInterval: 100 * time.Millisecond, ElectionTimeout: time.Second,
-	})
+	cluster, err := localcluster.StartEtcd(context.Background(), t.TempDir(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(cluster.Stop)
-	return cluster.ClientEndpoints()[0]
+	return cluster
 }
 
 // revision returns the store's current revision.
@@ -94,7 +86,7 @@ func checkCounts(t *testing.T, result *loadgen.Result, total int64) {
 // TestEveryWorkloadAgainstRealEtcd runs each workload for 200 operations
 // and checks the counts against what the store recorded.
 func TestEveryWorkloadAgainstRealEtcd(t *testing.T) {
-	endpoint := startEtcd(t)
+	endpoint := startEtcd(t).ClientEndpoints()[0]
 	const total = 200
 	const keySpace = 300 // 3 prefill transactions of up to 128 puts
 	base := loadgen.DefaultConfig()
@@ -232,15 +224,7 @@ func TestNoReachableEndpointIsAClearError(t *testing.T) {
 // TestErrorsAreCountedNotFatal stops the server in the middle of a run:
 // the run goes on to its end, counting the failures by kind.
 func TestErrorsAreCountedNotFatal(t *testing.T) {
-	path, err := etcdbin.Path("etcd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cluster, err := localcluster.Start(context.Background(), localcluster.Options{Command: []string{path}, Members: 1, Directory: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cluster.Stop()
+	cluster := startEtcd(t)
 	config := loadgen.DefaultConfig()
 	config.Endpoints = cluster.ClientEndpoints()
 	config.Duration, config.OperationTimeout, config.Clients = time.Second, 100*time.Millisecond, 4

@@ -118,7 +118,7 @@ func main() {
 
 // run does the whole comparison and writes the report.
 func run(ctx context.Context, o options, out, log io.Writer) error {
-	root, err := repositoryRoot()
+	root, err := repositoryRoot(ctx)
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/lockstepdb/lockstep/internal/etcdbin"
 )
 
 // system is one of the servers compared: how to start a member, and what
@@ -22,17 +23,16 @@ type system struct {
 var knownSystems = []string{"etcd", "lockstep"}
 
 // prepareSystem builds (or finds) the named system's binary. etcd comes
-// from tools/build-etcd (built from the Go module proxy at v3.7.3, reused
-// when up to date); lockstep is built from the working tree with
-// `go build ./cmd/lockstep` into buildDirectory.
+// from internal/etcdbin (tools/build-etcd: built from the Go module proxy
+// at v3.7.3, reused when up to date); lockstep is built from the working
+// tree with `go build ./cmd/lockstep` into buildDirectory.
 func prepareSystem(ctx context.Context, name, root, buildDirectory string) (system, error) {
 	switch name {
 	case "etcd":
-		output, err := runIn(ctx, root, filepath.Join(root, "tools", "build-etcd"))
+		binary, err := etcdbin.Path("etcd")
 		if err != nil {
-			return system{}, fmt.Errorf("building etcd: %w", err)
+			return system{}, err
 		}
-		binary := filepath.Join(strings.TrimSpace(output), "etcd")
 		version, err := runIn(ctx, root, binary, "--version")
 		if err != nil {
 			return system{}, fmt.Errorf("etcd --version: %w", err)
@@ -75,21 +75,12 @@ func runIn(ctx context.Context, directory, name string, args ...string) (string,
 	return stdout.String(), nil
 }
 
-// repositoryRoot walks up from the working directory to the directory that
-// holds tools/build-etcd and cmd/lockstep.
-func repositoryRoot() (string, error) {
-	directory, err := os.Getwd()
+// repositoryRoot returns the root of the git checkout around the working
+// directory: where cmd/lockstep is built and the report's paths start.
+func repositoryRoot(ctx context.Context) (string, error) {
+	output, err := runIn(ctx, ".", "git", "rev-parse", "--show-toplevel")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("finding the repository root: %w", err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(directory, "tools", "build-etcd")); err == nil {
-			return directory, nil
-		}
-		parent := filepath.Dir(directory)
-		if parent == directory {
-			return "", fmt.Errorf("no repository root (a directory with tools/build-etcd) above the working directory")
-		}
-		directory = parent
-	}
+	return strings.TrimSpace(output), nil
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lockstepdb/lockstep/internal/etcdbin"
 	"github.com/lockstepdb/lockstep/loadgen"
 	"github.com/lockstepdb/lockstep/loadgen/localcluster"
 )
@@ -42,12 +41,8 @@ func TestBenchRejectsBadFlagsPrecisely(t *testing.T) {
 // TestBenchAgainstRealEtcd runs the command against a one-member etcd and
 // checks its JSON output and plot.
 func TestBenchAgainstRealEtcd(t *testing.T) {
-	path, err := etcdbin.Path("etcd")
-	if err != nil {
-		t.Fatal(err)
-	}
 	directory := t.TempDir()
-	cluster, err := localcluster.Start(context.Background(), localcluster.Options{Command: []string{path}, Members: 1, Directory: directory})
+	cluster, err := localcluster.StartEtcd(context.Background(), directory, 1)
 	if err != nil {
 		t.Fatal(err)
 	}

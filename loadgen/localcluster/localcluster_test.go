@@ -5,25 +5,12 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/lockstepdb/lockstep/internal/etcdbin"
 )
 
-func etcdPath(t *testing.T) string {
-	t.Helper()
-	path, err := etcdbin.Path("etcd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
-
 func TestStartsAnEtcdMemberAndStopsIt(t *testing.T) {
-	cluster, err := Start(context.Background(), Options{
-		Command: []string{etcdPath(t)}, Members: 1, Directory: t.TempDir(),
-		HeartbeatInterval: 100 * time.Millisecond, ElectionTimeout: time.Second,
-	})
+	cluster, err := StartEtcd(context.Background(), t.TempDir(), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,8 +45,12 @@ func TestStartsAnEtcdMemberAndStopsIt(t *testing.T) {
 }
 
 func TestAMemberThatExitsFailsTheStartWithItsLog(t *testing.T) {
-	_, err := Start(context.Background(), Options{
-		Command: []string{etcdPath(t)}, Members: 1, Directory: t.TempDir(),
+	path, err := etcdbin.Path("etcd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Start(context.Background(), Options{
+		Command: []string{path}, Members: 1, Directory: t.TempDir(),
 		ExtraArguments: []string{"--no-such-flag"},
 	})
 	if err == nil || !strings.Contains(err.Error(), "exited before the cluster was ready") || !strings.Contains(err.Error(), "no-such-flag") {
