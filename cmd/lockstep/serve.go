@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/lockstepdb/lockstep/server"
+)
+
+func init() { register(newServeCommand) }
+
+// serveFlags are `lockstep serve`'s flags, named as etcd names them.
+type serveFlags struct {
+	name, dataDir                              string
+	listenClient, advertiseClient              string
+	listenPeer, advertisePeer, listenMetrics   string
+	initialCluster, initialState, initialToken string
+	heartbeatMillis, electionMillis            int
+	snapshotCount, maxRequestBytes, maxTxnOps  int
+	quotaBytes                                 int64
+	certFile, keyFile, trustedCA               string
+	clientCertAuth                             bool
+	peerCertFile, peerKeyFile, peerTrustedCA   string
+	peerClientCertAuth                         bool
+	logFormat, logLevel                        string
+}
+
+func newServeCommand() *cobra.Command {
+	flags := &serveFlags{}
+	command := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a member of a replicated key-value store that speaks the etcd v3 API",
+		Long: `serve runs one member of a lockstep cluster. Flags are named as etcd names them;
+each can also be set with an environment variable LOCKSTEP_<FLAG> (for example
+LOCKSTEP_INITIAL_CLUSTER for --initial-cluster). A flag on the command line wins.`,
+		Args: cobra.NoArgs,
+		RunE: func(command *cobra.Command, _ []string) error {
+			if err := applyEnvironment(command.Flags(), os.Environ()); err != nil {
+				return &exitError{code: 2, message: err.Error()}
+			}
+			config, err := flags.config(command.ErrOrStderr())
+			if err != nil {
+				return &exitError{code: 2, message: err.Error()}
+			}
+			return serve(command.Context(), config)
+		},
+	}
+	f := command.Flags()
+	f.StringVar(&flags.name, "name", "default", "human-readable name of this member")
+	f.StringVar(&flags.dataDir, "data-dir", "", "path to the data directory (default ${name}.lockstep)")
+	f.StringVar(&flags.listenClient, "listen-client-urls", "http://localhost:2379", "URLs to listen on for client traffic")
+	f.StringVar(&flags.advertiseClient, "advertise-client-urls", "", "client URLs published to the cluster (default: --listen-client-urls)")
+	f.StringVar(&flags.listenPeer, "listen-peer-urls", "http://localhost:2380", "URL to listen on for peer traffic")
+	f.StringVar(&flags.advertisePeer, "initial-advertise-peer-urls", "", "peer URLs published to the cluster (default: --listen-peer-urls)")
+	f.StringVar(&flags.listenMetrics, "listen-metrics-urls", "", "URLs to serve /metrics, /health, /livez and /readyz on")
+	f.StringVar(&flags.initialCluster, "initial-cluster", "", "initial cluster: name=peerURL,... (default ${name}=${initial-advertise-peer-urls})")
+	f.StringVar(&flags.initialState, "initial-cluster-state", "new", "new to bootstrap a cluster, existing to join one")
+	f.StringVar(&flags.initialToken, "initial-cluster-token", "etcd-cluster", "token that makes cluster and member IDs unique")
+	f.IntVar(&flags.heartbeatMillis, "heartbeat-interval", 100, "time (in milliseconds) of a heartbeat interval")
+	f.IntVar(&flags.electionMillis, "election-timeout", 1000, "time (in milliseconds) for an election to time out")
+	f.IntVar(&flags.snapshotCount, "snapshot-count", server.DefaultSnapshotCount, "number of committed entries between snapshots")
+	f.Int64Var(&flags.quotaBytes, "quota-backend-bytes", server.DefaultQuotaBackendBytes, "store size above which writes are refused (NOSPACE alarm)")
+	f.IntVar(&flags.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "maximum client request size in bytes")
+	f.IntVar(&flags.maxTxnOps, "max-txn-ops", server.DefaultMaxTxnOps, "maximum number of operations in one transaction")
+	f.StringVar(&flags.certFile, "cert-file", "", "client server TLS certificate file")
+	f.StringVar(&flags.keyFile, "key-file", "", "client server TLS key file")
+	f.StringVar(&flags.trustedCA, "trusted-ca-file", "", "client server TLS trusted CA file (for --client-cert-auth)")
+	f.BoolVar(&flags.clientCertAuth, "client-cert-auth", false, "require clients to present a certificate signed by --trusted-ca-file")
+	f.StringVar(&flags.peerCertFile, "peer-cert-file", "", "peer TLS certificate file")
+	f.StringVar(&flags.peerKeyFile, "peer-key-file", "", "peer TLS key file")
+	f.StringVar(&flags.peerTrustedCA, "peer-trusted-ca-file", "", "peer TLS trusted CA file")
+	f.BoolVar(&flags.peerClientCertAuth, "peer-client-cert-auth", false, "require peers to present a certificate signed by --peer-trusted-ca-file")
+	f.StringVar(&flags.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&flags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return command
+}
+
+// applyEnvironment sets every flag not given on the command line from its
+// LOCKSTEP_* variable, if set.
+func applyEnvironment(flags *pflag.FlagSet, environment []string) error {
+	values := map[string]string{}
+	for _, item := range environment {
+		if key, value, ok := strings.Cut(item, "="); ok && strings.HasPrefix(key, "LOCKSTEP_") {
+			values[key] = value
+		}
+	}
+	var failure error
+	flags.VisitAll(func(flag *pflag.Flag) {
+		key := "LOCKSTEP_" + strings.ToUpper(strings.ReplaceAll(flag.Name, "-", "_"))
+		value, ok := values[key]
+		if !ok || flag.Changed || failure != nil {
+			return
+		}
+		if err := flags.Set(flag.Name, value); err != nil {
+			failure = fmt.Errorf("%s=%q: %v", key, value, err)
+		}
+	})
+	return failure
+}
+
+func splitURLs(list string) []string {
+	var urls []string
+	for _, item := range strings.Split(list, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			urls = append(urls, item)
+		}
+	}
+	return urls
+}
+
+// config turns the flags into a server configuration, refusing
+// contradictions with a message that names the flags.
+func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
+	if f.dataDir == "" {
+		f.dataDir = f.name + ".lockstep"
+	}
+	if f.advertisePeer == "" {
+		f.advertisePeer = f.listenPeer
+	}
+	if f.initialCluster == "" {
+		f.initialCluster = f.name + "=" + f.advertisePeer
+	}
+	cluster, err := server.ParseInitialCluster(f.initialCluster)
+	if err != nil {
+		return server.Config{}, err
+	}
+	logger, err := newLogger(logOutput, f.logFormat, f.logLevel)
+	if err != nil {
+		return server.Config{}, err
+	}
+	config := server.Config{
+		Name: f.name, DataDirectory: f.dataDir,
+		ListenClientURLs: splitURLs(f.listenClient), AdvertiseClientURLs: splitURLs(f.advertiseClient),
+		ListenPeerURLs: splitURLs(f.listenPeer), AdvertisePeerURLs: splitURLs(f.advertisePeer),
+		ListenMetricsURLs: splitURLs(f.listenMetrics),
+		InitialCluster:    cluster, InitialClusterState: f.initialState, InitialClusterToken: f.initialToken,
+		HeartbeatInterval: time.Duration(f.heartbeatMillis) * time.Millisecond,
+		ElectionTimeout:   time.Duration(f.electionMillis) * time.Millisecond,
+		SnapshotCount:     f.snapshotCount, QuotaBackendBytes: f.quotaBytes,
+		MaxRequestBytes: f.maxRequestBytes, MaxTxnOps: f.maxTxnOps, Logger: logger,
+	}
+	if config.ClientTLS, err = serverTLS("", f.certFile, f.keyFile, f.trustedCA, f.clientCertAuth); err != nil {
+		return server.Config{}, err
+	}
+	if config.PeerTLS, err = serverTLS("peer-", f.peerCertFile, f.peerKeyFile, f.peerTrustedCA, f.peerClientCertAuth); err != nil {
+		return server.Config{}, err
+	}
+	if config.PeerTLS != nil && config.PeerTLS.ClientCAs != nil {
+		config.PeerTLS.RootCAs = config.PeerTLS.ClientCAs
+	}
+	for _, list := range [][]string{config.ListenClientURLs, config.AdvertiseClientURLs} {
+		for _, url := range list {
+			if strings.HasPrefix(url, "https://") && config.ClientTLS == nil {
+				return server.Config{}, fmt.Errorf("client URL %s is https but --cert-file and --key-file are not set", url)
+			}
+		}
+	}
+	if err := config.Validate(); err != nil {
+		return server.Config{}, err
+	}
+	return config, nil
+}
+
+// serverTLS builds a TLS configuration from etcd-style flags (prefix is
+// "" for client flags, "peer-" for peer flags); nil when none are set.
+func serverTLS(prefix, certFile, keyFile, caFile string, requireClientCerts bool) (*tls.Config, error) {
+	if certFile == "" && keyFile == "" {
+		if caFile != "" || requireClientCerts {
+			return nil, fmt.Errorf("--%strusted-ca-file and --%sclient-cert-auth need --%scert-file and --%skey-file", prefix, prefix, prefix, prefix)
+		}
+		return nil, nil
+	}
+	if certFile == "" || keyFile == "" {
+		return nil, fmt.Errorf("--%scert-file and --%skey-file must be given together", prefix, prefix)
+	}
+	certificate, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("--%scert-file/--%skey-file: %v", prefix, prefix, err)
+	}
+	config := &tls.Config{Certificates: []tls.Certificate{certificate}, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--%strusted-ca-file: %v", prefix, err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--%strusted-ca-file %s holds no PEM certificate", prefix, caFile)
+		}
+		config.ClientCAs = pool
+		config.RootCAs = pool
+	}
+	if requireClientCerts {
+		if config.ClientCAs == nil {
+			return nil, fmt.Errorf("--%sclient-cert-auth needs --%strusted-ca-file", prefix, prefix)
+		}
+		config.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return config, nil
+}
+
+func newLogger(output io.Writer, format, level string) (*slog.Logger, error) {
+	var slogLevel slog.Level
+	if err := slogLevel.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	options := &slog.HandlerOptions{Level: slogLevel}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(output, options)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(output, options)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// serve runs a member until SIGINT or SIGTERM, then stops it gracefully
+// (a leader hands over first).
+func serve(ctx context.Context, config server.Config) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	member, err := server.Start(config)
+	if err != nil {
+		return &exitError{code: 1, message: err.Error()}
+	}
+	<-ctx.Done()
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return member.Stop(shutdown)
+}

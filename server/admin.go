@@ -1,0 +1,89 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+)
+
+// AdminHandler serves the HTTP admin endpoints: /metrics (Prometheus),
+// /health (etcd's: healthy when a leader is known and a linearizable read
+// completes), /livez (the process answers) and /readyz (it can serve
+// linearizable requests). Extra handlers (the dashboard) can be mounted on
+// the returned mux.
+func (s *Server) AdminHandler() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		healthy, reason := s.checkHealth(r.Context())
+		w.Header().Set("Content-Type", "application/json")
+		if !healthy {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		json.NewEncoder(w).Encode(map[string]string{"health": fmt.Sprint(healthy), "reason": reason})
+	})
+	mux.HandleFunc("/livez", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if healthy, reason := s.checkHealth(r.Context()); !healthy {
+			http.Error(w, reason, http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	return mux
+}
+
+// checkHealth is etcd's health check: a leader, no alarm, and a
+// linearizable read that completes within a second.
+func (s *Server) checkHealth(ctx context.Context) (bool, string) {
+	if s.leader.Load() == 0 {
+		return false, "RAFT NO LEADER"
+	}
+	for _, alarm := range s.store.Alarms() {
+		if alarm.Alarm != pb.AlarmType_NONE {
+			return false, "ALARM " + alarm.Alarm.String()
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := s.node.Read(ctx); err != nil {
+		return false, "QGET ERROR: " + err.Error()
+	}
+	return true, ""
+}
+
+// serveAdmin binds the metrics URLs and serves AdminHandler on them.
+func (s *Server) serveAdmin() error {
+	for _, raw := range s.config.ListenMetricsURLs {
+		address, _ := hostPort(raw)
+		listener, err := net.Listen("tcp", address)
+		if err != nil {
+			return fmt.Errorf("server: listen for metrics on %s: %w", raw, err)
+		}
+		server := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		s.admin = append(s.admin, server)
+		s.adminAddress = append(s.adminAddress, listener.Addr())
+		s.group.Go(func() {
+			if err := server.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("serving metrics failed", "address", raw, "error", err)
+			}
+		})
+	}
+	return nil
+}
+
+// AdminAddresses returns the addresses the admin listeners are bound to.
+func (s *Server) AdminAddresses() []string {
+	addresses := make([]string, len(s.adminAddress))
+	for i, address := range s.adminAddress {
+		addresses[i] = address.String()
+	}
+	return addresses
+}

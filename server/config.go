@@ -1,0 +1,236 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Config configures one lockstep server (one member of a cluster). Its
+// fields mirror etcd's flags of the same meaning; cmd/lockstep maps the
+// flags onto it.
+type Config struct {
+	// Name is this member's human-readable name, unique in the cluster.
+	Name string
+	// DataDirectory holds the Raft log, snapshots and the key-value store.
+	DataDirectory string
+
+	// ListenClientURLs are the URLs the etcd-API gRPC service listens on
+	// (http:// or https://, host:port); AdvertiseClientURLs are the ones
+	// published to the cluster and to clients (default: the listen URLs).
+	ListenClientURLs    []string
+	AdvertiseClientURLs []string
+	// ListenPeerURLs is where peers' Raft traffic arrives (one URL);
+	// AdvertisePeerURLs is how peers reach it (default: the listen URL).
+	ListenPeerURLs    []string
+	AdvertisePeerURLs []string
+	// ListenMetricsURLs serve /metrics, /health, /livez, /readyz over HTTP;
+	// empty means none.
+	ListenMetricsURLs []string
+
+	// InitialCluster maps each initial member's name to its peer URLs.
+	InitialCluster map[string][]string
+	// InitialClusterState is "new" to bootstrap a cluster, "existing" to
+	// join one this member was added to with MemberAdd.
+	InitialClusterState string
+	// InitialClusterToken makes the IDs of clusters bootstrapped from the
+	// same InitialCluster different.
+	InitialClusterToken string
+
+	// HeartbeatInterval and ElectionTimeout are Raft's timing; the election
+	// timeout must be a multiple of at least 5 heartbeats.
+	HeartbeatInterval time.Duration
+	ElectionTimeout   time.Duration
+	// SnapshotCount is the number of applied entries between snapshots.
+	SnapshotCount int
+	// QuotaBackendBytes is the store size above which writes are refused
+	// with a NOSPACE alarm. 0 means the default, 2 GiB.
+	QuotaBackendBytes int64
+	// MaxRequestBytes bounds a client request; 0 means 1.5 MiB.
+	MaxRequestBytes int
+	// MaxTxnOps bounds the operations in one Txn; 0 means 128.
+	MaxTxnOps int
+
+	// ClientTLS, if set, serves clients over TLS (and with ClientCAs set,
+	// requires client certificates). PeerTLS, if set, secures the peer
+	// transport, with mutual TLS when ClientCAs is set.
+	ClientTLS *tls.Config
+	PeerTLS   *tls.Config
+	// ForwardTLS is what a follower uses to dial the leader's client URL
+	// when it forwards a request; default: built from ClientTLS's CA.
+	ForwardTLS *tls.Config
+
+	// Logger receives the server's logs; nil uses slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults.
+const (
+	DefaultMaxRequestBytes   = 1536 * 1024
+	DefaultMaxTxnOps         = 128
+	DefaultQuotaBackendBytes = 2 << 30
+	DefaultSnapshotCount     = 10000
+)
+
+func (c Config) withDefaults() Config {
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 100 * time.Millisecond
+	}
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = 1000 * time.Millisecond
+	}
+	if c.SnapshotCount == 0 {
+		c.SnapshotCount = DefaultSnapshotCount
+	}
+	if c.QuotaBackendBytes == 0 {
+		c.QuotaBackendBytes = DefaultQuotaBackendBytes
+	}
+	if c.MaxRequestBytes == 0 {
+		c.MaxRequestBytes = DefaultMaxRequestBytes
+	}
+	if c.MaxTxnOps == 0 {
+		c.MaxTxnOps = DefaultMaxTxnOps
+	}
+	if c.InitialClusterState == "" {
+		c.InitialClusterState = "new"
+	}
+	if c.InitialClusterToken == "" {
+		c.InitialClusterToken = "lockstep-cluster"
+	}
+	if len(c.AdvertiseClientURLs) == 0 {
+		c.AdvertiseClientURLs = c.ListenClientURLs
+	}
+	if len(c.AdvertisePeerURLs) == 0 {
+		c.AdvertisePeerURLs = c.ListenPeerURLs
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first thing wrong with the configuration, in terms
+// of the flags an operator sets.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if c.Name == "" {
+		return errors.New("--name must not be empty")
+	}
+	if c.DataDirectory == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	for _, list := range []struct {
+		flag string
+		urls []string
+	}{
+		{"--listen-client-urls", c.ListenClientURLs}, {"--advertise-client-urls", c.AdvertiseClientURLs},
+		{"--listen-peer-urls", c.ListenPeerURLs}, {"--initial-advertise-peer-urls", c.AdvertisePeerURLs},
+		{"--listen-metrics-urls", c.ListenMetricsURLs},
+	} {
+		if len(list.urls) == 0 && list.flag != "--listen-metrics-urls" {
+			return fmt.Errorf("%s must name at least one URL", list.flag)
+		}
+		for _, raw := range list.urls {
+			if _, err := hostPort(raw); err != nil {
+				return fmt.Errorf("%s: %w", list.flag, err)
+			}
+		}
+	}
+	if len(c.ListenPeerURLs) != 1 {
+		return fmt.Errorf("--listen-peer-urls: lockstep listens for peers on exactly one URL, got %d", len(c.ListenPeerURLs))
+	}
+	if c.InitialClusterState != "new" && c.InitialClusterState != "existing" {
+		return fmt.Errorf("--initial-cluster-state must be new or existing, not %q", c.InitialClusterState)
+	}
+	if len(c.InitialCluster) == 0 {
+		return errors.New("--initial-cluster must name at least this member")
+	}
+	own, ok := c.InitialCluster[c.Name]
+	if !ok {
+		return fmt.Errorf("--initial-cluster has no member named %q (the --name of this member)", c.Name)
+	}
+	if !sameURLs(own, c.AdvertisePeerURLs) {
+		return fmt.Errorf("--initial-cluster gives %s the peer URLs %v, but --initial-advertise-peer-urls is %v", c.Name, own, c.AdvertisePeerURLs)
+	}
+	seen := map[string]string{}
+	for name, urls := range c.InitialCluster {
+		if len(urls) == 0 {
+			return fmt.Errorf("--initial-cluster: member %q has no peer URL", name)
+		}
+		for _, raw := range urls {
+			if _, err := hostPort(raw); err != nil {
+				return fmt.Errorf("--initial-cluster: member %q: %w", name, err)
+			}
+			if other, dup := seen[raw]; dup && other != name {
+				return fmt.Errorf("--initial-cluster: peer URL %s is given to both %q and %q", raw, other, name)
+			}
+			seen[raw] = name
+		}
+	}
+	if c.HeartbeatInterval < time.Millisecond {
+		return fmt.Errorf("--heartbeat-interval must be at least 1 ms, got %v", c.HeartbeatInterval)
+	}
+	if c.ElectionTimeout < 5*c.HeartbeatInterval {
+		return fmt.Errorf("--election-timeout (%v) must be at least 5 times --heartbeat-interval (%v)", c.ElectionTimeout, c.HeartbeatInterval)
+	}
+	if c.MaxRequestBytes < 0 || c.MaxTxnOps < 0 || c.QuotaBackendBytes < 0 || c.SnapshotCount < 0 {
+		return errors.New("--max-request-bytes, --max-txn-ops, --quota-backend-bytes and --snapshot-count must not be negative")
+	}
+	return nil
+}
+
+// ParseInitialCluster parses etcd's --initial-cluster syntax:
+// "name1=http://10.0.0.1:2380,name2=http://10.0.0.2:2380" (a name may be
+// given several URLs by repeating it).
+func ParseInitialCluster(flag string) (map[string][]string, error) {
+	cluster := map[string][]string{}
+	for _, item := range strings.Split(flag, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, raw, ok := strings.Cut(item, "=")
+		if !ok || name == "" || raw == "" {
+			return nil, fmt.Errorf("--initial-cluster: %q is not name=URL", item)
+		}
+		if _, err := hostPort(raw); err != nil {
+			return nil, fmt.Errorf("--initial-cluster: %w", err)
+		}
+		cluster[name] = append(cluster[name], raw)
+	}
+	if len(cluster) == 0 {
+		return nil, errors.New("--initial-cluster is empty")
+	}
+	return cluster, nil
+}
+
+// hostPort checks that raw is an http or https URL with a host and port
+// and nothing else, and returns host:port.
+func hostPort(raw string) (string, error) {
+	parsed, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("URL %q: %v", raw, err)
+	}
+	if parsed.Scheme != "http" && parsed.Scheme != "https" {
+		return "", fmt.Errorf("URL %q: scheme must be http or https", raw)
+	}
+	if parsed.Port() == "" || parsed.Hostname() == "" {
+		return "", fmt.Errorf("URL %q: want scheme://host:port", raw)
+	}
+	if parsed.Path != "" && parsed.Path != "/" || parsed.RawQuery != "" {
+		return "", fmt.Errorf("URL %q: must not have a path or query", raw)
+	}
+	return parsed.Host, nil
+}
+
+func sameURLs(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/transport"
+)
+
+// resolveIdentity returns who this member is: from its data directory if
+// it has run before (fresh false); computed from the initial cluster for a
+// new cluster; learned from the running members for a member joining one
+// (added beforehand with MemberAdd, which chose its ID).
+func (s *Server) resolveIdentity() (who identity, fresh bool, err error) {
+	who, err = loadIdentity(s.config.DataDirectory)
+	switch {
+	case err == nil:
+		if who.Name != s.config.Name {
+			return identity{}, false, fmt.Errorf("server: data directory %s belongs to member %q, not --name %q", s.config.DataDirectory, who.Name, s.config.Name)
+		}
+		return who, false, nil
+	case !errors.Is(err, os.ErrNotExist):
+		return identity{}, false, err
+	}
+	if s.config.InitialClusterState == "existing" {
+		who, err = s.learnIdentity()
+		return who, true, err
+	}
+	who = identity{Name: s.config.Name, Peers: map[raft.NodeID]string{}}
+	var ids []raft.NodeID
+	for name, urls := range s.config.InitialCluster {
+		id := memberID(urls, s.config.InitialClusterToken, time.Time{})
+		ids = append(ids, id)
+		who.Peers[id] = strings.Join(urls, ",")
+		if name == s.config.Name {
+			who.MemberID = id
+		}
+	}
+	who.ClusterID = clusterID(ids, s.config.InitialClusterToken)
+	return who, true, nil
+}
+
+// clusterInfo is what every member publishes on its peer port
+// (transport.Config.Info): enough for a joining member to find itself.
+type clusterInfo struct {
+	ClusterID uint64       `json:"cluster_id"`
+	Members   []memberInfo `json:"members"`
+}
+
+type memberInfo struct {
+	ID       raft.NodeID `json:"id"`
+	PeerURLs []string    `json:"peer_urls"`
+	Learner  bool        `json:"learner"`
+}
+
+// publishedInfo answers FetchInfo; called from the transport's goroutines.
+func (s *Server) publishedInfo() []byte {
+	if s.node == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	members, err := s.members(ctx)
+	if err != nil {
+		return nil
+	}
+	info := clusterInfo{ClusterID: s.clusterID}
+	for _, member := range members {
+		info.Members = append(info.Members, memberInfo{ID: raft.NodeID(member.ID), PeerURLs: member.PeerURLs, Learner: member.IsLearner})
+	}
+	data, _ := json.Marshal(info)
+	return data
+}
+
+// learnIdentity asks the other members named in --initial-cluster for the
+// member list and finds this member in it by its advertised peer URLs.
+func (s *Server) learnIdentity() (identity, error) {
+	var problems []string
+	for name, urls := range s.config.InitialCluster {
+		if name == s.config.Name {
+			continue
+		}
+		for _, raw := range urls {
+			address, _ := hostPort(raw)
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			data, err := transport.FetchInfo(ctx, address, s.config.PeerTLS)
+			cancel()
+			if err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", raw, err))
+				continue
+			}
+			var info clusterInfo
+			if err := json.Unmarshal(data, &info); err != nil || info.ClusterID == 0 {
+				problems = append(problems, fmt.Sprintf("%s: unreadable member list", raw))
+				continue
+			}
+			who := identity{Name: s.config.Name, ClusterID: info.ClusterID, Peers: map[raft.NodeID]string{}}
+			for _, member := range info.Members {
+				who.Peers[member.ID] = strings.Join(member.PeerURLs, ",")
+				if sameURLs(member.PeerURLs, s.config.AdvertisePeerURLs) {
+					who.MemberID = member.ID
+				}
+			}
+			if who.MemberID == raft.None {
+				return identity{}, fmt.Errorf("server: the cluster has no member with peer URLs %v: add it first (etcdctl member add %s --peer-urls=%s)",
+					s.config.AdvertisePeerURLs, s.config.Name, strings.Join(s.config.AdvertisePeerURLs, ","))
+			}
+			return who, nil
+		}
+	}
+	slices.Sort(problems)
+	return identity{}, fmt.Errorf("server: --initial-cluster-state existing, but no other member answered: %s", strings.Join(problems, "; "))
+}
+
+// urlTransport lets the node keep peer URLs (comma-separated, as etcd
+// lists them) in its address book while the transport dials host:port.
+type urlTransport struct{ *transport.Transport }
+
+// SetPeer dials the first of the peer's URLs.
+func (t urlTransport) SetPeer(id raft.NodeID, urls string) {
+	first, _, _ := strings.Cut(urls, ",")
+	address, err := hostPort(first)
+	if err != nil {
+		address = first // an address given without a scheme
+	}
+	t.Transport.SetPeer(id, address)
+}

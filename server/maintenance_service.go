@@ -1,0 +1,109 @@
+package server
+
+import (
+	"context"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// EmulatedVersion is the etcd version lockstep reports in Status: the API
+// level it implements (clients such as Kubernetes enable features by it).
+const EmulatedVersion = "3.7.3"
+
+// maintenanceService implements etcd's Maintenance service: Status, Alarm,
+// HashKV, MoveLeader and Defragment. Snapshot and Hash are not offered
+// (etcd's snapshot format is bbolt's, which lockstep does not use); see
+// docs/compatibility.md.
+type maintenanceService struct {
+	pb.UnimplementedMaintenanceServer
+	server *Server
+}
+
+func (m *maintenanceService) Status(ctx context.Context, _ *pb.StatusRequest) (*pb.StatusResponse, error) {
+	s := m.server
+	status, err := s.node.Status(ctx)
+	if err != nil {
+		return nil, s.clientError(ctx, err)
+	}
+	total, inUse := s.store.Size()
+	revision, _ := s.store.Revision()
+	response := &pb.StatusResponse{
+		Header: s.header(revision), Version: EmulatedVersion, DbSize: total, DbSizeInUse: inUse,
+		Leader: uint64(status.Leader), RaftIndex: status.Commit, RaftTerm: status.Term, RaftAppliedIndex: status.Applied,
+		DbSizeQuota: s.config.QuotaBackendBytes, StorageVersion: EmulatedVersion[:3] + ".0",
+	}
+	response.Header.RaftTerm = status.Term
+	for _, learner := range status.Membership.Learners {
+		response.IsLearner = response.IsLearner || learner == s.id
+	}
+	for _, alarm := range s.store.Alarms() {
+		response.Errors = append(response.Errors, "memberID:"+formatHex(alarm.MemberID)+" alarm:"+alarm.Alarm.String())
+	}
+	return response, nil
+}
+
+func (m *maintenanceService) Alarm(ctx context.Context, request *pb.AlarmRequest) (*pb.AlarmResponse, error) {
+	s := m.server
+	if request.Action == pb.AlarmRequest_GET {
+		revision, _ := s.store.Revision()
+		var alarms []*pb.AlarmMember
+		for _, alarm := range s.store.Alarms() {
+			if request.Alarm == pb.AlarmType_NONE || alarm.Alarm == request.Alarm {
+				if request.MemberID == 0 || alarm.MemberID == request.MemberID {
+					alarms = append(alarms, alarm)
+				}
+			}
+		}
+		return &pb.AlarmResponse{Header: s.header(revision), Alarms: alarms}, nil
+	}
+	return proposeOrForward(s, ctx, &pb.InternalRaftRequest{Alarm: request},
+		func(ctx context.Context, leader *leaderClients) (*pb.AlarmResponse, error) {
+			return leader.maint.Alarm(ctx, request)
+		})
+}
+
+func (m *maintenanceService) HashKV(ctx context.Context, request *pb.HashKVRequest) (*pb.HashKVResponse, error) {
+	s := m.server
+	hash, hashRevision, compactRevision, err := s.store.HashKV(request.Revision)
+	if err != nil {
+		return nil, err
+	}
+	return &pb.HashKVResponse{Header: s.header(hashRevision), Hash: hash, HashRevision: hashRevision, CompactRevision: compactRevision}, nil
+}
+
+// MoveLeader hands leadership to a voter. Like etcd, only the leader
+// accepts it.
+func (m *maintenanceService) MoveLeader(ctx context.Context, request *pb.MoveLeaderRequest) (*pb.MoveLeaderResponse, error) {
+	s := m.server
+	if raft.NodeID(s.leader.Load()) != s.id {
+		return nil, rpctypes.ErrGRPCNotLeader
+	}
+	status, err := s.node.Status(ctx)
+	if err != nil {
+		return nil, s.clientError(ctx, err)
+	}
+	voter := false
+	for _, id := range status.Membership.Voters {
+		voter = voter || id == raft.NodeID(request.TargetID)
+	}
+	if !voter || request.TargetID == uint64(s.id) {
+		return nil, rpctypes.ErrGRPCBadLeaderTransferee
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
+	defer cancel()
+	if err := s.node.TransferLeadership(ctx, raft.NodeID(request.TargetID)); err != nil {
+		return nil, s.clientError(ctx, err)
+	}
+	revision, _ := s.store.Revision()
+	return &pb.MoveLeaderResponse{Header: s.header(revision)}, nil
+}
+
+// Defragment succeeds at once: Pebble reclaims space by compaction in the
+// background, so there is nothing for an operator to trigger.
+func (m *maintenanceService) Defragment(ctx context.Context, _ *pb.DefragmentRequest) (*pb.DefragmentResponse, error) {
+	revision, _ := m.server.store.Revision()
+	return &pb.DefragmentResponse{Header: m.server.header(revision)}, nil
+}

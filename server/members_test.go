@@ -1,0 +1,97 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// TestMemberAddPromoteRemove adds a learner with MemberAdd, starts it with
+// --initial-cluster-state existing (it learns its ID from the cluster),
+// promotes it once it has caught up, and removes an original member.
+func TestMemberAddPromoteRemove(t *testing.T) {
+	cluster := startCluster(t, 3, nil)
+	ctx := testContext(t)
+	client := cluster.client(cluster.endpoint(cluster.follower()))
+	for i := range 20 {
+		if _, err := client.Put(ctx, fmt.Sprintf("k%d", i), "v"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	added, err := client.MemberAddAsLearner(ctx, []string{peerURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !added.Member.IsLearner || len(added.Members) != 4 {
+		t.Fatalf("member add: %+v", added)
+	}
+	if _, err := client.MemberAdd(ctx, []string{peerURL}); !errors.Is(err, rpctypes.ErrPeerURLExist) {
+		t.Fatalf("adding the same peer URL again: %v", err)
+	}
+	// Promoting a learner that has not started yet is refused.
+	if _, err := client.MemberPromote(ctx, added.Member.ID); !errors.Is(err, rpctypes.ErrMemberLearnerNotReady) {
+		t.Fatalf("promote before catching up: %v", err)
+	}
+
+	config := cluster.configs[0]
+	config.Name = "m4"
+	config.DataDirectory = filepath.Join(cluster.dir, "m4")
+	config.ListenClientURLs = []string{fmt.Sprintf("http://127.0.0.1:%d", freePort(t))}
+	config.ListenPeerURLs, config.AdvertisePeerURLs, config.AdvertiseClientURLs = []string{peerURL}, nil, nil
+	config.InitialCluster = map[string][]string{"m4": {peerURL}}
+	for i, other := range cluster.configs {
+		config.InitialCluster[other.Name] = cluster.configs[i].ListenPeerURLs
+	}
+	config.InitialClusterState = "existing"
+	config.Logger = testLogger(t).With("test-member", "m4")
+	cluster.configs = append(cluster.configs, config)
+	cluster.members = append(cluster.members, nil)
+	cluster.start(3)
+	if cluster.members[3].ID() != added.Member.ID {
+		t.Fatalf("the new member took ID %x, MemberAdd chose %x", cluster.members[3].ID(), added.Member.ID)
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := client.MemberPromote(ctx, added.Member.ID)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, rpctypes.ErrMemberLearnerNotReady) || time.Now().After(deadline) {
+			t.Fatalf("promote: %v", err)
+		}
+		time.Sleep(testElection) // polling until the learner catches up, bounded by the deadline
+	}
+	newcomer := cluster.client(cluster.endpoint(3))
+	get, err := newcomer.Get(ctx, "k", clientv3.WithPrefix())
+	if err != nil || len(get.Kvs) != 20 {
+		t.Fatalf("new member reads %d keys (%v), want 20", len(get.Kvs), err)
+	}
+
+	removed := cluster.members[0].ID()
+	list, err := newcomer.MemberRemove(ctx, removed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Members) != 3 {
+		t.Fatalf("after removal: %+v", list.Members)
+	}
+	members, err := newcomer.MemberList(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, member := range members.Members {
+		if member.ID == removed {
+			t.Fatalf("removed member %x still listed", removed)
+		}
+		if member.IsLearner || member.Name == "" || len(member.ClientURLs) == 0 {
+			t.Fatalf("member listed as %+v", member)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// metrics are the member's Prometheus metrics, all named lockstep_*, in a
+// registry of its own (several members may share a process in tests).
+type metrics struct {
+	registry        *prometheus.Registry
+	proposals       prometheus.Counter
+	proposalsFailed prometheus.Counter
+	leaderChanges   prometheus.Counter
+	requests        *prometheus.CounterVec
+	requestSeconds  *prometheus.HistogramVec
+}
+
+func newMetrics(s *Server) *metrics {
+	m := &metrics{
+		registry:        prometheus.NewRegistry(),
+		proposals:       prometheus.NewCounter(prometheus.CounterOpts{Name: "lockstep_proposals_total", Help: "Commands proposed through Raft by this member."}),
+		proposalsFailed: prometheus.NewCounter(prometheus.CounterOpts{Name: "lockstep_proposals_failed_total", Help: "Proposals that failed (timed out, dropped, no leader, stopped)."}),
+		leaderChanges:   prometheus.NewCounter(prometheus.CounterOpts{Name: "lockstep_leader_changes_total", Help: "Times this member saw the leader change."}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lockstep_grpc_requests_total", Help: "Client gRPC requests by method and status code."},
+			[]string{"method", "code"}),
+		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lockstep_grpc_request_seconds", Help: "Client gRPC request latency.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"method"}),
+	}
+	statusGauge := func(name, help string, value func(raft.Status) float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			nodeStatus, err := s.node.Status(ctx)
+			if err != nil {
+				return 0
+			}
+			if name == "lockstep_applied_index" {
+				return float64(nodeStatus.Applied)
+			}
+			return value(nodeStatus.Status)
+		})
+	}
+	m.registry.MustRegister(
+		m.proposals, m.proposalsFailed, m.leaderChanges, m.requests, m.requestSeconds,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		statusGauge("lockstep_term", "Current Raft term.", func(st raft.Status) float64 { return float64(st.Term) }),
+		statusGauge("lockstep_commit_index", "Highest log index known committed.", func(st raft.Status) float64 { return float64(st.Commit) }),
+		statusGauge("lockstep_applied_index", "Highest log index applied to the store.", nil),
+		statusGauge("lockstep_last_index", "Last index in this member's log.", func(st raft.Status) float64 { return float64(st.LastIndex) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_is_leader", Help: "1 if this member leads."}, func() float64 {
+			if s.leader.Load() == uint64(s.id) {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_has_leader", Help: "1 if this member knows a leader."}, func() float64 {
+			if s.leader.Load() != 0 {
+				return 1
+			}
+			return 0
+		}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lockstep_peer_sent_messages_total", Help: "Raft messages sent to peers."},
+			func() float64 { return float64(s.peers.Stats().Sent) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lockstep_peer_received_messages_total", Help: "Raft messages received from peers."},
+			func() float64 { return float64(s.peers.Stats().Received) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "lockstep_peer_dropped_messages_total", Help: "Raft messages dropped on the way to peers (full queues, unknown peers, oversized)."},
+			func() float64 {
+				stats := s.peers.Stats()
+				return float64(stats.DroppedQueueFull + stats.DroppedUnknownPeer + stats.DroppedOversized)
+			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_store_size_bytes", Help: "Size of the key-value store on disk."},
+			func() float64 { total, _ := s.store.Size(); return float64(total) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_store_revision", Help: "Current revision of the key-value store."},
+			func() float64 { revision, _ := s.store.Revision(); return float64(revision) }),
+	)
+	return m
+}
+
+// unaryInterceptor counts and times every unary client request.
+func (m *metrics) unaryInterceptor(ctx context.Context, request any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	start := time.Now()
+	response, err := handler(ctx, request)
+	m.requestSeconds.WithLabelValues(info.FullMethod).Observe(time.Since(start).Seconds())
+	m.requests.WithLabelValues(info.FullMethod, status.Code(err).String()).Inc()
+	return response, err
+}

@@ -1,0 +1,32 @@
+package server
+
+import (
+	"context"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+)
+
+// checkQuota refuses a write that would grow a store already over its
+// quota, and raises the NOSPACE alarm (replicated, so every member refuses
+// writes until an operator compacts, defragments and disarms it). Deletes
+// and compaction stay allowed so the operator can free space; no data is
+// lost.
+func (s *Server) checkQuota(ctx context.Context) error {
+	total, _ := s.store.Size()
+	if total <= s.config.QuotaBackendBytes {
+		return nil
+	}
+	for _, alarm := range s.store.Alarms() {
+		if alarm.Alarm == pb.AlarmType_NOSPACE {
+			return rpctypes.ErrGRPCNoSpace
+		}
+	}
+	s.log.Warn("store is over its quota: raising the NOSPACE alarm", "size", total, "quota", s.config.QuotaBackendBytes)
+	activate := &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: uint64(s.id), Alarm: pb.AlarmType_NOSPACE}
+	_, _ = proposeOrForward(s, ctx, &pb.InternalRaftRequest{Alarm: activate},
+		func(ctx context.Context, leader *leaderClients) (*pb.AlarmResponse, error) {
+			return leader.maint.Alarm(ctx, activate)
+		})
+	return rpctypes.ErrGRPCNoSpace
+}

@@ -1,0 +1,365 @@
+// Package server is lockstep's etcd-compatible key-value server: a kv.Store
+// replicated by a node.Node, served over etcd's v3 gRPC API (KV, Watch,
+// Lease, Cluster, Maintenance and gRPC health) so unmodified etcd clients
+// and etcdctl work against it, plus an HTTP admin listener for metrics and
+// health checks.
+//
+// Writes are proposed through Raft on the leader; a follower forwards them
+// to the leader's client URL. Linearizable reads pass the runtime's read
+// barrier (node.Read, usable on followers) and then read the local store;
+// serializable reads read it at once.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/lockstepdb/lockstep/kv"
+	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/transport"
+)
+
+// Server is one running member. Create it with Start; its methods are safe
+// for concurrent use.
+type Server struct {
+	config    Config
+	log       *slog.Logger
+	id        raft.NodeID
+	clusterID uint64
+	// initialPeers maps the members known when the data directory was
+	// created to their peer URLs (comma-separated): the node's Peers.
+	initialPeers map[raft.NodeID]string
+
+	store     *kv.Store
+	node      *node.Node
+	peers     *transport.Transport
+	forwarder *forwarder
+	lessor    *lessor
+	reads     *readBatcher
+	metrics   *metrics
+
+	grpcServer    *grpc.Server
+	health        *health.Server
+	clientAddress []net.Addr
+	admin         []*http.Server
+	adminAddress  []net.Addr
+
+	// leader and term follow the node's events, so request headers and
+	// health checks need no round trip to the loop.
+	leader atomic.Uint64
+	term   atomic.Uint64
+
+	stopping chan struct{}
+	stopOnce sync.Once
+	group    sync.WaitGroup
+}
+
+// Start opens (or creates) the member's data in config.DataDirectory, joins
+// or bootstraps its cluster, and starts serving. It returns once every
+// listener is bound; the cluster may still be electing a leader.
+func Start(config Config) (*Server, error) {
+	config = config.withDefaults()
+	if err := config.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(config.DataDirectory, 0o700); err != nil {
+		return nil, fmt.Errorf("server: create data directory: %w", err)
+	}
+	s := &Server{config: config, stopping: make(chan struct{})}
+	who, fresh, err := s.resolveIdentity()
+	if err != nil {
+		return nil, err
+	}
+	s.id, s.clusterID, s.initialPeers = who.MemberID, who.ClusterID, who.Peers
+	s.log = slog.New(termHandler{inner: config.Logger.Handler(), term: &s.term}).With("member", config.Name, "id", fmt.Sprintf("%x", uint64(s.id)))
+	if err := s.open(); err != nil {
+		s.closeAll()
+		return nil, err
+	}
+	if fresh {
+		if err := saveIdentity(config.DataDirectory, who); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+	}
+	s.group.Go(s.followEvents)
+	s.group.Go(s.publishAttributes)
+	s.group.Go(s.lessor.run)
+	s.group.Go(s.reads.run)
+	s.log.Info("serving", "client", s.ClientAddresses(), "peer", s.peers.Addr().String(), "cluster", fmt.Sprintf("%x", s.clusterID))
+	return s, nil
+}
+
+// open starts the store, the node and the listeners, in that order.
+func (s *Server) open() error {
+	config := s.config
+	store, err := kv.Open(filepath.Join(config.DataDirectory, "kv"), kv.Options{Logger: s.log, MaxTxnOps: config.MaxTxnOps})
+	if err != nil {
+		return fmt.Errorf("server: open key-value store: %w", err)
+	}
+	s.store = store
+	peerListen, _ := hostPort(config.ListenPeerURLs[0])
+	s.peers, err = transport.New(transport.Config{
+		ID: s.id, ClusterID: s.clusterID, ListenAddress: peerListen, TLS: config.PeerTLS,
+		MaxMessageBytes: config.MaxRequestBytes + 1<<20, Logger: s.log, Info: s.publishedInfo,
+	})
+	if err != nil {
+		return fmt.Errorf("server: peer transport: %w", err)
+	}
+	ticks := int(config.ElectionTimeout / config.HeartbeatInterval)
+	s.node, err = node.Start(node.Config{
+		ID: s.id, Directory: filepath.Join(config.DataDirectory, "raft"), Peers: s.initialPeers,
+		Join: config.InitialClusterState == "existing", Transport: urlTransport{s.peers},
+		TickInterval: config.HeartbeatInterval, ElectionTicks: ticks, HeartbeatTicks: 1,
+		SnapshotEntries: config.SnapshotCount, MaxProposalBytes: config.MaxRequestBytes + 64<<10, Logger: s.log,
+	}, store)
+	if err != nil {
+		s.peers = nil // node.Start stopped it... or never started it
+		return fmt.Errorf("server: start node: %w", err)
+	}
+	s.metrics = newMetrics(s)
+	s.forwarder = newForwarder(s)
+	s.lessor = newLessor(s)
+	s.reads = newReadBatcher(s)
+	if err := s.serveClients(); err != nil {
+		return err
+	}
+	return s.serveAdmin()
+}
+
+// serveClients binds every client URL and serves the etcd API on it.
+func (s *Server) serveClients() error {
+	options := []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(s.config.MaxRequestBytes + grpcOverheadBytes),
+		grpc.MaxSendMsgSize(maxSendBytes),
+		grpc.MaxConcurrentStreams(maxStreams),
+		grpc.ChainUnaryInterceptor(s.metrics.unaryInterceptor),
+	}
+	if s.config.ClientTLS != nil {
+		options = append(options, grpc.Creds(credentials.NewTLS(s.config.ClientTLS)))
+	}
+	s.grpcServer = grpc.NewServer(options...)
+	pb.RegisterKVServer(s.grpcServer, &kvService{server: s})
+	pb.RegisterWatchServer(s.grpcServer, &watchService{server: s})
+	pb.RegisterLeaseServer(s.grpcServer, &leaseService{server: s})
+	pb.RegisterClusterServer(s.grpcServer, &clusterService{server: s})
+	pb.RegisterMaintenanceServer(s.grpcServer, &maintenanceService{server: s})
+	s.registerInternal(s.grpcServer)
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(s.grpcServer, s.health)
+	for _, raw := range s.config.ListenClientURLs {
+		address, _ := hostPort(raw)
+		listener, err := net.Listen("tcp", address)
+		if err != nil {
+			return fmt.Errorf("server: listen for clients on %s: %w", raw, err)
+		}
+		s.clientAddress = append(s.clientAddress, listener.Addr())
+		s.config.AdvertiseClientURLs = resolvePort(s.config.AdvertiseClientURLs, raw, listener.Addr())
+		s.group.Go(func() {
+			if err := s.grpcServer.Serve(listener); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+				s.log.Error("serving clients failed", "address", raw, "error", err)
+			}
+		})
+	}
+	return nil
+}
+
+// resolvePort replaces, in advertised, the URL listened on with port 0 by
+// the URL of the port the listener got, so a member started on a free
+// port publishes where it really is.
+func resolvePort(advertised []string, listened string, bound net.Addr) []string {
+	if !strings.HasSuffix(listened, ":0") {
+		return advertised
+	}
+	resolved := slices.Clone(advertised)
+	for i, url := range resolved {
+		if url == listened {
+			scheme, _, _ := strings.Cut(url, "://")
+			resolved[i] = scheme + "://" + bound.String()
+		}
+	}
+	return resolved
+}
+
+const (
+	// grpcOverheadBytes is what gRPC framing may add to a request of
+	// MaxRequestBytes (etcd allows the same).
+	grpcOverheadBytes = 512 * 1024
+	// maxSendBytes bounds a response (a large Range).
+	maxSendBytes = 1<<31 - 1
+	maxStreams   = 1<<32 - 1
+)
+
+// ClientAddresses returns the addresses the client listeners are bound to
+// (useful with port 0).
+func (s *Server) ClientAddresses() []string {
+	addresses := make([]string, len(s.clientAddress))
+	for i, address := range s.clientAddress {
+		addresses[i] = address.String()
+	}
+	return addresses
+}
+
+// ID returns this member's ID; ClusterID the cluster's.
+func (s *Server) ID() uint64        { return uint64(s.id) }
+func (s *Server) ClusterID() uint64 { return s.clusterID }
+
+// Node returns the member's Raft runtime (for status pages and tests).
+func (s *Server) Node() *node.Node { return s.node }
+
+// followEvents keeps the leader and term current from the node's events.
+func (s *Server) followEvents() {
+	events, cancel := s.node.Subscribe(1024)
+	defer cancel()
+	refresh := time.NewTicker(s.config.ElectionTimeout)
+	defer refresh.Stop()
+	s.refreshLeader()
+	for {
+		select {
+		case <-s.stopping:
+			return
+		case event := <-events:
+			if event.Kind == node.LeaderChanged {
+				s.noteLeader(event.Leader, event.Term)
+			}
+		case <-refresh.C:
+			// Events are dropped for a full buffer; this catches up.
+			s.refreshLeader()
+		}
+	}
+}
+
+func (s *Server) refreshLeader() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.config.ElectionTimeout)
+	defer cancel()
+	if status, err := s.node.Status(ctx); err == nil {
+		s.noteLeader(status.Leader, status.Term)
+	}
+}
+
+func (s *Server) noteLeader(leader raft.NodeID, term uint64) {
+	previous := raft.NodeID(s.leader.Swap(uint64(leader)))
+	s.term.Store(term)
+	if previous != leader {
+		s.metrics.leaderChanges.Inc()
+		s.lessor.leaderChanged(leader == s.id)
+		if leader == raft.None {
+			s.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+		} else {
+			s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+		}
+	}
+}
+
+// Leader returns the current leader's ID as this member knows it, or 0.
+func (s *Server) Leader() uint64 { return s.leader.Load() }
+
+// header is the ResponseHeader of a response reflecting revision.
+func (s *Server) header(revision int64) *pb.ResponseHeader {
+	return &pb.ResponseHeader{ClusterId: s.clusterID, MemberId: uint64(s.id), Revision: revision, RaftTerm: s.term.Load()}
+}
+
+// Stop shuts the member down: a leader first hands leadership to another
+// voter (bounded by ctx), then listeners close, in-flight requests end
+// (or are cut when ctx ends), and the node stops with everything it
+// acknowledged durable. Safe to call more than once.
+func (s *Server) Stop(ctx context.Context) error {
+	s.handOver(ctx)
+	return s.shutdown(ctx)
+}
+
+// kill stops the member without handing leadership over or waiting for
+// requests, as a crash would look to its peers (tests only; what was
+// acknowledged is on disk all the same).
+func (s *Server) kill() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return s.shutdown(ctx)
+}
+
+func (s *Server) shutdown(ctx context.Context) error {
+	var err error
+	s.stopOnce.Do(func() {
+		close(s.stopping)
+		for _, admin := range s.admin {
+			admin.Close()
+		}
+		if s.grpcServer != nil {
+			stopped := make(chan struct{})
+			go func() { s.grpcServer.GracefulStop(); close(stopped) }()
+			select {
+			case <-stopped:
+			case <-ctx.Done():
+				s.grpcServer.Stop()
+				<-stopped
+			}
+		}
+		s.forwarder.close()
+		err = s.closeAll()
+		s.group.Wait()
+	})
+	return err
+}
+
+// closeAll stops the node (and with it the transport) and closes the store.
+func (s *Server) closeAll() error {
+	var errs []error
+	if s.node != nil {
+		errs = append(errs, s.node.Stop())
+	} else if s.peers != nil {
+		errs = append(errs, s.peers.Stop())
+	}
+	if s.store != nil {
+		errs = append(errs, s.store.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// handOver transfers leadership, if this member leads, to the voter whose
+// log is most up to date, so the cluster does not wait out an election
+// timeout when a leader is stopped on purpose.
+func (s *Server) handOver(ctx context.Context) {
+	if s.node == nil || raft.NodeID(s.leader.Load()) != s.id {
+		return
+	}
+	status, err := s.node.Status(ctx)
+	if err != nil || status.Role != raft.RoleLeader {
+		return
+	}
+	var target raft.NodeID
+	var best uint64
+	for _, voter := range status.Membership.Voters {
+		if follower, ok := status.Followers[voter]; ok && voter != s.id && follower.Match >= best {
+			target, best = voter, follower.Match
+		}
+	}
+	if target == raft.None {
+		return
+	}
+	transferCtx, cancel := context.WithTimeout(ctx, s.config.ElectionTimeout)
+	defer cancel()
+	if err := s.node.TransferLeadership(transferCtx, target); err != nil {
+		s.log.Warn("could not hand leadership over before stopping", "target", fmt.Sprintf("%x", uint64(target)), "error", err)
+		return
+	}
+	s.log.Info("handed leadership over before stopping", "target", fmt.Sprintf("%x", uint64(target)))
+}
+

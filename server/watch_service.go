@@ -1,0 +1,335 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/lockstepdb/lockstep/kv"
+)
+
+// watchService implements etcd's Watch service on the store's watchers.
+type watchService struct {
+	pb.UnimplementedWatchServer
+	server *Server
+}
+
+// progressInterval is how often a watch created with progress_notify gets
+// an empty response carrying the current revision (etcd's default).
+var progressInterval = 10 * time.Minute
+
+// watchStream is one client stream and the watchers it created.
+type watchStream struct {
+	server *Server
+	stream grpc.BidiStreamingServer[pb.WatchRequest, pb.WatchResponse]
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	sendMu sync.Mutex // gRPC allows one sender at a time
+
+	mu       sync.Mutex
+	watchers map[int64]*streamWatcher
+	nextID   int64
+	// progress, when a WatchProgressRequest is pending, holds the
+	// watchers that have yet to report their progress marker, and the
+	// lowest revision reported so far.
+	progressPending map[int64]bool
+	progressLow     int64
+	group           sync.WaitGroup
+}
+
+type streamWatcher struct {
+	id      int64
+	watcher *kv.Watcher
+	notify  bool // progress_notify
+}
+
+func (w *watchService) Watch(stream grpc.BidiStreamingServer[pb.WatchRequest, pb.WatchResponse]) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	ws := &watchStream{server: w.server, stream: stream, ctx: ctx, cancel: cancel, watchers: map[int64]*streamWatcher{}}
+	defer ws.closeAll()
+	if requiresLeader(stream.Context()) {
+		ws.group.Go(ws.monitorLeader)
+	}
+	received := make(chan error, 1)
+	go func() { received <- ws.receive() }()
+	select {
+	case err := <-received:
+		return err
+	case <-ctx.Done():
+		if ws.server.leader.Load() == 0 && requiresLeader(stream.Context()) {
+			return rpctypes.ErrGRPCNoLeader
+		}
+		return ctx.Err()
+	case <-w.server.stopping:
+		return rpctypes.ErrGRPCStopped
+	}
+}
+
+// requiresLeader reports whether the client asked (clientv3
+// WithRequireLeader) that its watches end when the member loses its leader.
+func requiresLeader(ctx context.Context) bool {
+	values := metadata.ValueFromIncomingContext(ctx, rpctypes.MetadataRequireLeaderKey)
+	return len(values) > 0 && values[0] == rpctypes.MetadataHasLeader
+}
+
+// monitorLeader ends the stream when the member has had no leader for an
+// election timeout, as etcd does for streams that require one.
+func (ws *watchStream) monitorLeader() {
+	ticker := time.NewTicker(ws.server.config.ElectionTimeout)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ws.ctx.Done():
+			return
+		case <-ticker.C:
+			if ws.server.leader.Load() == 0 {
+				ws.cancel()
+				return
+			}
+		}
+	}
+}
+
+func (ws *watchStream) receive() error {
+	for {
+		request, err := ws.stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case request.GetCreateRequest() != nil:
+			err = ws.create(request.GetCreateRequest())
+		case request.GetCancelRequest() != nil:
+			err = ws.cancelWatch(request.GetCancelRequest().WatchId)
+		case request.GetProgressRequest() != nil:
+			ws.requestProgress()
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (ws *watchStream) send(response *pb.WatchResponse) error {
+	ws.sendMu.Lock()
+	defer ws.sendMu.Unlock()
+	return ws.stream.Send(response)
+}
+
+func (ws *watchStream) create(request *pb.WatchCreateRequest) error {
+	revision, _ := ws.server.store.Revision()
+	ws.mu.Lock()
+	id := request.WatchId
+	if id == 0 {
+		for ws.watchers[ws.nextID] != nil || ws.nextID == 0 {
+			ws.nextID++
+		}
+		id = ws.nextID
+	} else if ws.watchers[id] != nil || id < 0 {
+		ws.mu.Unlock()
+		return ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: id, Created: true, Canceled: true,
+			CancelReason: "etcdserver: watch ID " + formatInt(id) + " is already in use"})
+	}
+	spec := kv.WatchRequest{Key: request.Key, RangeEnd: request.RangeEnd, StartRevision: request.StartRevision, PrevKV: request.PrevKv}
+	for _, filter := range request.Filters {
+		switch filter {
+		case pb.WatchCreateRequest_NOPUT:
+			spec.NoPut = true
+		case pb.WatchCreateRequest_NODELETE:
+			spec.NoDelete = true
+		}
+	}
+	watcher, err := ws.server.store.Watch(spec)
+	if err != nil {
+		ws.mu.Unlock()
+		return ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: id, Created: true, Canceled: true, CancelReason: err.Error()})
+	}
+	entry := &streamWatcher{id: id, watcher: watcher, notify: request.ProgressNotify}
+	ws.watchers[id] = entry
+	// The created response goes out before the pump starts, so it precedes
+	// every event of the watch.
+	err = ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: id, Created: true})
+	ws.mu.Unlock()
+	if err != nil {
+		watcher.Close()
+		return err
+	}
+	ws.group.Go(func() { ws.pump(entry) })
+	return nil
+}
+
+// pump sends a watcher's responses to the client, in order, until the
+// watcher is closed or canceled.
+func (ws *watchStream) pump(entry *streamWatcher) {
+	var ticker *time.Ticker
+	var ticks <-chan time.Time
+	if entry.notify {
+		ticker = time.NewTicker(progressInterval)
+		defer ticker.Stop()
+		ticks = ticker.C
+	}
+	responses := entry.watcher.Responses()
+	for {
+		select {
+		case <-ws.ctx.Done():
+			return
+		case <-ticks:
+			entry.watcher.RequestProgress()
+		case response, ok := <-responses:
+			if !ok {
+				return
+			}
+			if len(response.Events) == 0 && !response.Canceled { // a progress marker
+				if ws.progressReported(entry.id, response.Revision) || !entry.notify {
+					continue
+				}
+			}
+			out := &pb.WatchResponse{Header: ws.server.header(response.Revision), WatchId: entry.id, Events: response.Events,
+				CompactRevision: response.CompactRevision, Canceled: response.Canceled}
+			if response.Canceled && response.CompactRevision > 0 {
+				out.CancelReason = rpctypes.ErrGRPCCompacted.Error()
+			}
+			if err := ws.send(out); err != nil {
+				ws.cancel()
+				return
+			}
+			if response.Canceled {
+				ws.forget(entry.id)
+				return
+			}
+		}
+	}
+}
+
+func (ws *watchStream) cancelWatch(id int64) error {
+	ws.mu.Lock()
+	entry, ok := ws.watchers[id]
+	delete(ws.watchers, id)
+	ws.settleProgress(id, 0)
+	ws.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	entry.watcher.Close()
+	revision, _ := ws.server.store.Revision()
+	return ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: id, Canceled: true})
+}
+
+func (ws *watchStream) forget(id int64) {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	delete(ws.watchers, id)
+	ws.settleProgress(id, 0)
+}
+
+// requestProgress answers a WatchProgressRequest: once every watcher of
+// the stream has delivered everything up to some revision, one response
+// with watch_id -1 carries the lowest such revision. Each watcher reports
+// through a marker queued behind its own responses, so no event at or
+// below the revision can follow the progress response.
+func (ws *watchStream) requestProgress() {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if ws.progressPending != nil {
+		return // one is already on its way; it answers both
+	}
+	if len(ws.watchers) == 0 {
+		revision, _ := ws.server.store.Revision()
+		go ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: -1})
+		return
+	}
+	ws.progressPending = map[int64]bool{}
+	ws.progressLow = 0
+	for id := range ws.watchers {
+		ws.progressPending[id] = true
+	}
+	ws.group.Go(ws.queueProgressMarkers)
+}
+
+// queueProgressMarkers asks each pending watcher for a marker; a watcher
+// still catching up cannot queue one yet, so it is asked again every few
+// milliseconds until it can (or the stream ends).
+func (ws *watchStream) queueProgressMarkers() {
+	queued := map[int64]bool{}
+	ticker := time.NewTicker(5 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		ws.mu.Lock()
+		waiting := 0
+		for id := range ws.progressPending {
+			if queued[id] {
+				continue
+			}
+			if entry := ws.watchers[id]; entry != nil && entry.watcher.RequestProgress() {
+				queued[id] = true
+				continue
+			}
+			waiting++
+		}
+		ws.mu.Unlock()
+		if waiting == 0 {
+			return
+		}
+		select {
+		case <-ws.ctx.Done():
+			return
+		case <-ticker.C:
+		}
+	}
+}
+
+// progressReported records a watcher's progress marker; it reports
+// whether the marker was for a stream-wide progress request (and so is not
+// sent as the watcher's own progress notification).
+func (ws *watchStream) progressReported(id int64, revision int64) bool {
+	ws.mu.Lock()
+	defer ws.mu.Unlock()
+	if !ws.progressPending[id] {
+		return false
+	}
+	ws.settleProgress(id, revision)
+	return true
+}
+
+// settleProgress removes id from the pending progress request and sends
+// the response when it was the last; called with ws.mu held.
+func (ws *watchStream) settleProgress(id int64, revision int64) {
+	if !ws.progressPending[id] {
+		return
+	}
+	delete(ws.progressPending, id)
+	if revision > 0 && (ws.progressLow == 0 || revision < ws.progressLow) {
+		ws.progressLow = revision
+	}
+	if len(ws.progressPending) > 0 {
+		return
+	}
+	low := ws.progressLow
+	if low == 0 {
+		low, _ = ws.server.store.Revision()
+	}
+	ws.progressPending = nil
+	ws.send(&pb.WatchResponse{Header: ws.server.header(low), WatchId: -1})
+}
+
+func (ws *watchStream) closeAll() {
+	ws.cancel()
+	ws.mu.Lock()
+	for id, entry := range ws.watchers {
+		entry.watcher.Close()
+		delete(ws.watchers, id)
+	}
+	ws.mu.Unlock()
+	ws.group.Wait()
+}
