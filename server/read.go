@@ -88,4 +88,3 @@ func (b *readBatcher) run() {
 		b.mu.Unlock()
 	}
 }
-

@@ -362,4 +362,3 @@ func (s *Server) handOver(ctx context.Context) {
 	}
 	s.log.Info("handed leadership over before stopping", "target", fmt.Sprintf("%x", uint64(target)))
 }
-
