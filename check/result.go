@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/anishathalye/porcupine"
 )
@@ -44,7 +45,9 @@ func (result Result) Verdict() string {
 	case result.Linearizability == porcupine.Unknown:
 		return withOthers("unknown (the linearizability checker timed out)", len(result.Problems))
 	case len(result.Problems) > 0:
-		return withOthers("FAILED: "+result.Problems[0], len(result.Problems)-1)
+		// The summary is one line; the details are in the report.
+		first, _, _ := strings.Cut(result.Problems[0], "\n")
+		return withOthers("FAILED: "+first, len(result.Problems)-1)
 	case result.Linearizability == porcupine.Ok:
 		return "linearizable"
 	}

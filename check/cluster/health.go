@@ -52,6 +52,9 @@ func (cluster *Cluster) waitMemberHealthy(ctx context.Context, member *Member) e
 	defer ticker.Stop()
 	var lastErr error
 	for {
+		if cluster.managed && !member.Running() {
+			return fmt.Errorf("cluster: %s is not running%s", member.Name, member.exitReport())
+		}
 		probe, cancel := context.WithTimeout(ctx, probeTimeout)
 		_, lastErr = client.Get(probe, healthKey)
 		cancel()

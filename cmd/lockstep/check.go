@@ -28,7 +28,7 @@ type checkFlags struct {
 	duration                          time.Duration
 	operationTimeout, checkTimeout    time.Duration
 	outputDirectory, workDirectory    string
-	quiet                             bool
+	quiet, serializableReads          bool
 }
 
 // allFaults is the default --faults for a cluster the checker starts.
@@ -87,6 +87,8 @@ It ends with one line: check: <ops> ops, <faults> faults, <result>.`,
 	f.StringVar(&flags.outputDirectory, "out-dir", "", "where a failed run writes its report (default lockstep-check-<seed>)")
 	f.StringVar(&flags.workDirectory, "work-dir", "", "where members keep data and logs (default: a temporary directory, removed)")
 	f.BoolVar(&flags.quiet, "quiet", false, "print only the summary line")
+	f.BoolVar(&flags.serializableReads, "serializable-reads", false,
+		"deliberately unsafe: serializable (possibly stale) gets, to see the checker catch stale reads")
 	return command
 }
 
@@ -123,21 +125,27 @@ func (flags *checkFlags) config(command *cobra.Command) (check.Config, error) {
 		progress = nil
 	}
 	config := check.Config{
-		System:           cluster.System{Kind: cluster.Kind(flags.system), Binary: flags.binary},
-		Members:          flags.members,
-		Endpoints:        endpoints,
-		Duration:         flags.duration,
-		Faults:           kinds,
-		Seed:             seed,
-		Clients:          flags.clients,
-		Keys:             flags.keys,
-		OperationTimeout: flags.operationTimeout,
-		CheckTimeout:     flags.checkTimeout,
-		OutputDirectory:  flags.outputDirectory,
-		WorkDirectory:    flags.workDirectory,
-		Progress:         progress,
-	}.WithDefaults()
-	return config, config.Validate()
+		System:            cluster.System{Kind: cluster.Kind(flags.system), Binary: flags.binary},
+		Members:           flags.members,
+		Endpoints:         endpoints,
+		Duration:          flags.duration,
+		Faults:            kinds,
+		Seed:              seed,
+		Clients:           flags.clients,
+		Keys:              flags.keys,
+		OperationTimeout:  flags.operationTimeout,
+		CheckTimeout:      flags.checkTimeout,
+		SerializableReads: flags.serializableReads,
+		OutputDirectory:   flags.outputDirectory,
+		WorkDirectory:     flags.workDirectory,
+		Progress:          progress,
+	}
+	// Validate before defaults fill zero fields: a zero given on the
+	// command line is an error, not a request for the default.
+	if err := config.Validate(); err != nil {
+		return check.Config{}, err
+	}
+	return config.WithDefaults(), nil
 }
 
 // runCheck runs the checker and prints its summary line last on out;
