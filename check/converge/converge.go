@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/lockstepdb/lockstep/check/cluster"
 )
 
@@ -27,32 +29,19 @@ func Check(ctx context.Context, target *cluster.Cluster) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	type answer struct {
-		hash            uint32
-		compactRevision int64
-	}
-	var first *answer
+	answers := askEach(ctx, target, func(call context.Context, client *clientv3.Client, member *cluster.Member) (*clientv3.HashKVResponse, error) {
+		return client.HashKV(call, member.ClientURL, revision)
+	})
 	var report []string
 	agree := true
-	for _, member := range target.Present() {
-		client, err := target.Client(member.Name)
-		if err != nil {
-			return 0, err
+	for _, answer := range answers {
+		if answer.err != nil {
+			return 0, fmt.Errorf("converge: HashKV of %s at revision %d: %w", answer.member.Name, revision, answer.err)
 		}
-		call, cancel := context.WithTimeout(ctx, callTimeout)
-		response, err := client.HashKV(call, member.ClientURL, revision)
-		cancel()
-		if err != nil {
-			return 0, fmt.Errorf("converge: HashKV of %s at revision %d: %w", member.Name, revision, err)
-		}
-		current := &answer{hash: response.Hash, compactRevision: response.CompactRevision}
+		first, reply := answers[0].reply, answer.reply
+		agree = agree && reply.Hash == first.Hash && reply.CompactRevision == first.CompactRevision
 		report = append(report, fmt.Sprintf("%s: hash %08x (compact revision %d, hash revision %d)",
-			member.Name, response.Hash, response.CompactRevision, response.HashRevision))
-		if first == nil {
-			first = current
-		} else if current.hash != first.hash || current.compactRevision != first.compactRevision {
-			agree = false
-		}
+			answer.member.Name, reply.Hash, reply.CompactRevision, reply.HashRevision))
 	}
 	if !agree {
 		return revision, fmt.Errorf("converge: members disagree at revision %d: %s", revision, strings.Join(report, "; "))
@@ -65,37 +54,56 @@ func Check(ctx context.Context, target *cluster.Cluster) (int64, error) {
 func commonRevision(ctx context.Context, target *cluster.Cluster) (int64, error) {
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()
-	var last string
 	for {
+		answers := askEach(ctx, target, func(call context.Context, client *clientv3.Client, member *cluster.Member) (*clientv3.StatusResponse, error) {
+			return client.Status(call, member.ClientURL)
+		})
 		revisions := map[int64]bool{}
 		var report []string
-		var revision int64
 		failed := false
-		for _, member := range target.Present() {
-			client, err := target.Client(member.Name)
-			if err != nil {
-				return 0, err
-			}
-			call, cancel := context.WithTimeout(ctx, callTimeout)
-			status, err := client.Status(call, member.ClientURL)
-			cancel()
-			if err != nil {
+		for _, answer := range answers {
+			if answer.err != nil {
 				failed = true
-				report = append(report, fmt.Sprintf("%s: %v", member.Name, err))
+				report = append(report, fmt.Sprintf("%s: %v", answer.member.Name, answer.err))
 				continue
 			}
-			revision = status.Header.Revision
-			revisions[revision] = true
-			report = append(report, fmt.Sprintf("%s: revision %d", member.Name, revision))
+			revisions[answer.reply.Header.Revision] = true
+			report = append(report, fmt.Sprintf("%s: revision %d", answer.member.Name, answer.reply.Header.Revision))
 		}
 		if !failed && len(revisions) == 1 {
-			return revision, nil
+			return answers[0].reply.Header.Revision, nil
 		}
-		last = strings.Join(report, "; ")
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("converge: members never reached one revision (%s): %w", last, ctx.Err())
+			return 0, fmt.Errorf("converge: members never reached one revision (%s): %w", strings.Join(report, "; "), ctx.Err())
 		case <-ticker.C:
 		}
 	}
+}
+
+// answer is one member's reply to a call, or why there is none.
+type answer[Reply any] struct {
+	member *cluster.Member
+	reply  Reply
+	err    error
+}
+
+// askEach makes a call, bounded by callTimeout, to every member that is
+// not removed, through its own endpoint, and returns the answers in member
+// order.
+func askEach[Reply any](ctx context.Context, target *cluster.Cluster,
+	call func(ctx context.Context, client *clientv3.Client, member *cluster.Member) (Reply, error)) []answer[Reply] {
+	var answers []answer[Reply]
+	for _, member := range target.Present() {
+		result := answer[Reply]{member: member}
+		client, err := target.Client(member.Name)
+		if err == nil {
+			bounded, cancel := context.WithTimeout(ctx, callTimeout)
+			result.reply, err = call(bounded, client, member)
+			cancel()
+		}
+		result.err = err
+		answers = append(answers, result)
+	}
+	return answers
 }

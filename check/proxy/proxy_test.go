@@ -70,14 +70,25 @@ func startEchoServer(t *testing.T) *echoServer {
 	return server
 }
 
-func startProxy(t *testing.T, target string) *Proxy {
+// startServerBehindProxy starts an echo server and a proxy in front of it.
+func startServerBehindProxy(t *testing.T) (*echoServer, *Proxy) {
 	t.Helper()
-	proxy, err := New("127.0.0.1:0", target, identifyByAddress)
+	server := startEchoServer(t)
+	proxy, err := New("127.0.0.1:0", server.listener.Addr().String(), identifyByAddress)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { proxy.Close() })
-	return proxy
+	return server, proxy
+}
+
+// roundTrip sends message and expects the server to get it and the echo
+// to come back.
+func roundTrip(t *testing.T, server *echoServer, connection net.Conn, message string) {
+	t.Helper()
+	send(t, connection, message)
+	expectReceived(t, server, message)
+	expectEcho(t, connection, message)
 }
 
 func dialFrom(t *testing.T, sourceIP string, proxy *Proxy) net.Conn {
@@ -153,30 +164,22 @@ func expectNothingReceived(t *testing.T, server *echoServer) {
 }
 
 func TestForwardsBothWays(t *testing.T) {
-	server := startEchoServer(t)
-	proxy := startProxy(t, server.listener.Addr().String())
+	server, proxy := startServerBehindProxy(t)
 	connection := dialFrom(t, "127.0.0.2", proxy)
-	send(t, connection, "hello")
-	expectReceived(t, server, "hello")
-	expectEcho(t, connection, "hello")
+	roundTrip(t, server, connection, "hello")
 }
 
 func TestInboundStallBlocksOneSourceUntilHealed(t *testing.T) {
-	server := startEchoServer(t)
-	proxy := startProxy(t, server.listener.Addr().String())
+	server, proxy := startServerBehindProxy(t)
 	fromA, fromB := dialFrom(t, "127.0.0.2", proxy), dialFrom(t, "127.0.0.3", proxy)
-	send(t, fromA, "warm")
-	expectReceived(t, server, "warm")
-	expectEcho(t, fromA, "warm")
+	roundTrip(t, server, fromA, "warm")
 
 	proxy.SetRule("a", Inbound, Stall)
 	send(t, fromA, "held")
 	expectNothingReceived(t, server)
 	expectSilence(t, fromA)
 
-	send(t, fromB, "free")
-	expectReceived(t, server, "free")
-	expectEcho(t, fromB, "free")
+	roundTrip(t, server, fromB, "free")
 
 	proxy.Heal()
 	expectReceived(t, server, "held")
@@ -184,8 +187,7 @@ func TestInboundStallBlocksOneSourceUntilHealed(t *testing.T) {
 }
 
 func TestOutboundStallIsOneWay(t *testing.T) {
-	server := startEchoServer(t)
-	proxy := startProxy(t, server.listener.Addr().String())
+	server, proxy := startServerBehindProxy(t)
 	connection := dialFrom(t, "127.0.0.2", proxy)
 	proxy.SetRule("a", Outbound, Stall)
 	send(t, connection, "ping")
@@ -196,30 +198,22 @@ func TestOutboundStallIsOneWay(t *testing.T) {
 }
 
 func TestRefuseClosesAndRejectsUntilHealed(t *testing.T) {
-	server := startEchoServer(t)
-	proxy := startProxy(t, server.listener.Addr().String())
+	server, proxy := startServerBehindProxy(t)
 	fromA, fromB := dialFrom(t, "127.0.0.2", proxy), dialFrom(t, "127.0.0.3", proxy)
-	send(t, fromA, "one")
-	expectReceived(t, server, "one")
-	expectEcho(t, fromA, "one")
+	roundTrip(t, server, fromA, "one")
 
 	proxy.SetRule("a", Inbound, Refuse)
 	expectClosed(t, fromA)
 	expectClosed(t, dialFrom(t, "127.0.0.2", proxy))
-	send(t, fromB, "two")
-	expectReceived(t, server, "two")
-	expectEcho(t, fromB, "two")
+	roundTrip(t, server, fromB, "two")
 
 	proxy.Heal()
 	again := dialFrom(t, "127.0.0.2", proxy)
-	send(t, again, "three")
-	expectReceived(t, server, "three")
-	expectEcho(t, again, "three")
+	roundTrip(t, server, again, "three")
 }
 
 func TestUnknownSourceFailsClosed(t *testing.T) {
-	server := startEchoServer(t)
-	proxy := startProxy(t, server.listener.Addr().String())
+	server, proxy := startServerBehindProxy(t)
 	unknown := dialFrom(t, "127.0.0.4", proxy)
 	proxy.SetRule("b", Inbound, Stall)
 	send(t, unknown, "x")
@@ -232,8 +226,7 @@ func TestUnknownSourceFailsClosed(t *testing.T) {
 }
 
 func TestCloseEndsConnections(t *testing.T) {
-	server := startEchoServer(t)
-	proxy := startProxy(t, server.listener.Addr().String())
+	_, proxy := startServerBehindProxy(t)
 	connection := dialFrom(t, "127.0.0.2", proxy)
 	proxy.SetRule("a", Inbound, Stall)
 	if err := proxy.Close(); err != nil {
