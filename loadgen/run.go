@@ -102,23 +102,34 @@ func measure(ctx context.Context, config Config, pool *connectionPool, shared *s
 }
 
 // measurement is the state of one run's workers.
+//
+// An operation belongs to the measured phase if it ends in it, wherever it
+// began: with closed-loop clients, counting only operations that begin in
+// the phase would leave its first moments nearly empty (every client still
+// busy with a warm-up operation) and understate the throughput of a short
+// run by up to one latency over the duration. With Total, an operation
+// that begins in the measured phase takes a ticket before it is sent, so
+// no more than Total requests are sent in the phase (exactly Total without
+// a warm-up); one carried over from the warm-up takes a ticket when it
+// ends, and is dropped if none is left.
 type measurement struct {
 	config       Config
 	measureStart time.Time
-	tickets      atomic.Int64 // measured operations started, for Total
+	tickets      atomic.Int64 // measured operations, for Total
 	warmupDone   atomic.Int64
 	warmupErrors atomic.Int64
 	tally        *tally
 }
 
-// work runs w's operations until ctx is done or the tickets run out.
-// Operations that begin before the measured phase are not recorded; nor is
-// one the end of the run interrupts or outlasts.
+// work runs w's operations until ctx is done or the tickets run out. An
+// operation that the end of the run interrupts, or that ends after it, is
+// not counted.
 func (m *measurement) work(ctx context.Context, w worker) {
+	deadline, hasDeadline := ctx.Deadline()
 	for ctx.Err() == nil {
 		begin := time.Now()
-		measured := !begin.Before(m.measureStart)
-		if measured && m.config.Total > 0 && m.tickets.Add(1) > m.config.Total {
+		ticketed := m.config.Total > 0 && !begin.Before(m.measureStart)
+		if ticketed && m.tickets.Add(1) > m.config.Total {
 			return
 		}
 		operationContext, cancel := context.WithTimeout(ctx, m.config.OperationTimeout)
@@ -129,16 +140,18 @@ func (m *measurement) work(ctx context.Context, w worker) {
 			end = result.finished
 		}
 		switch {
-		case ctx.Err() != nil:
+		case ctx.Err() != nil || (hasDeadline && end.After(deadline)):
 			return
-		case !measured:
+		case end.Before(m.measureStart):
 			m.warmupDone.Add(1)
 			if result.err != nil {
 				m.warmupErrors.Add(1)
 			}
-		default:
-			m.tally.record(result, end.Sub(begin))
+			continue
+		case m.config.Total > 0 && !ticketed && m.tickets.Add(1) > m.config.Total:
+			return
 		}
+		m.tally.record(result, end.Sub(begin))
 	}
 }
 
