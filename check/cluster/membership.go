@@ -47,7 +47,7 @@ func (cluster *Cluster) RemoveMember(ctx context.Context, member *Member) error 
 		}
 		return err
 	})
-	if err != nil {
+	if err != nil && !cluster.absent(member) {
 		return fmt.Errorf("cluster: remove %s: %w", member.Name, err)
 	}
 	member.mutex.Lock()
@@ -110,6 +110,29 @@ func (cluster *Cluster) AddMember(ctx context.Context, member *Member) error {
 	}
 	cluster.logger.Info("member added", "member", member.Name, "pid", member.PID())
 	return nil
+}
+
+// absent reports whether another member's member list (asked once, after
+// a removal whose answer was lost or late) no longer has member.
+func (cluster *Cluster) absent(member *Member) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), membershipAttemptTimeout)
+	defer cancel()
+	for _, through := range cluster.Present() {
+		if through == member || !through.Running() || through.Paused() {
+			continue
+		}
+		client, err := cluster.client(through)
+		if err != nil {
+			continue
+		}
+		list, err := client.MemberList(ctx)
+		if err != nil {
+			continue
+		}
+		_, found := memberWithPeerURL(list.Members, member.PeerURL)
+		return !found
+	}
+	return false
 }
 
 // throughOthers runs call through each running member other than except,

@@ -28,6 +28,11 @@ type Event struct {
 // Injected reports whether the fault took place.
 func (event Event) Injected() bool { return event.InjectError == "" }
 
+// injectTimeout bounds injecting one fault (a membership change the
+// cluster keeps refusing, say): the fault is then recorded as not injected
+// and the run goes on.
+const injectTimeout = 30 * time.Second
+
 // recoveryTimeout bounds the wait for a healthy cluster before the next
 // fault, so faults do not pile up on a cluster still recovering.
 const recoveryTimeout = 20 * time.Second
@@ -96,7 +101,9 @@ type heal func(ctx context.Context) error
 
 func (injector *Injector) inject(ctx, healCtx context.Context, plan Plan) {
 	event := Event{Kind: plan.Kind, Start: injector.clock.Now()}
-	description, undo, err := injector.begin(ctx, plan)
+	injecting, cancel := context.WithTimeout(ctx, injectTimeout)
+	description, undo, err := injector.begin(injecting, plan)
+	cancel()
 	event.Description = description
 	if err != nil {
 		event.InjectError = err.Error()
