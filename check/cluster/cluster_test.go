@@ -125,3 +125,15 @@ func waitFor(t *testing.T, ctx context.Context, what string, condition func() bo
 		}
 	}
 }
+
+func TestLockstepNeedsABinaryInTests(t *testing.T) {
+	if _, err := (System{Kind: Lockstep}).Resolve(); err == nil {
+		t.Fatal("Resolve chose the test binary as the lockstep executable")
+	}
+	if _, err := (System{Kind: "zookeeper"}).Resolve(); err == nil {
+		t.Fatal("Resolve accepted an unknown system")
+	}
+	if _, err := (System{Kind: Etcd, Binary: "/nonexistent/etcd"}).Resolve(); err == nil {
+		t.Fatal("Resolve accepted a missing binary")
+	}
+}

@@ -8,6 +8,7 @@ package cluster
 import (
 	"fmt"
 	"os"
+	"testing"
 
 	"github.com/lockstepdb/lockstep/internal/etcdbin"
 )
@@ -44,6 +45,11 @@ func (system System) Resolve() (System, error) {
 	case Etcd:
 		system.Binary, err = etcdbin.Path("etcd")
 	case Lockstep:
+		if testing.Testing() {
+			// A test binary given `serve ...` would run its tests again,
+			// which could start clusters of their own.
+			return system, fmt.Errorf("cluster: in a test, name the lockstep executable (System.Binary)")
+		}
 		system.Binary, err = os.Executable()
 	default:
 		return system, fmt.Errorf("cluster: unknown system %q (want etcd or lockstep)", system.Kind)
