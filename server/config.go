@@ -48,6 +48,10 @@ type Config struct {
 	ElectionTimeout   time.Duration
 	// SnapshotCount is the number of applied entries between snapshots.
 	SnapshotCount int
+	// WALSegmentBytes is the size of the write-ahead log's segment files,
+	// each zero-filled when created (see wal.Options); 0 means the
+	// runtime's default, 64 MiB. Tests use less to start quickly.
+	WALSegmentBytes int64
 	// QuotaBackendBytes is the store size above which writes are refused
 	// with a NOSPACE alarm. 0 means the default, 2 GiB.
 	QuotaBackendBytes int64

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -68,7 +69,8 @@ func startCluster(t *testing.T, size int, adjust func(*Config)) *testCluster {
 			Name: name, DataDirectory: filepath.Join(cluster.dir, name),
 			ListenClientURLs: []string{"http://127.0.0.1:0"}, ListenPeerURLs: initial[name],
 			InitialCluster: initial, InitialClusterToken: "test", HeartbeatInterval: testHeartbeat, ElectionTimeout: testElection,
-			Logger: testLogger(t).With("test-member", name),
+			WALSegmentBytes: 1 << 20,
+			Logger:          testLogger(t).With("test-member", name),
 		}
 		if adjust != nil {
 			adjust(&config)
@@ -76,10 +78,19 @@ func startCluster(t *testing.T, size int, adjust func(*Config)) *testCluster {
 		cluster.configs = append(cluster.configs, config)
 		cluster.members = append(cluster.members, nil)
 	}
-	for i := range size {
-		cluster.start(i)
-	}
 	t.Cleanup(cluster.stopAll)
+	// Start the members side by side, as separate machines would.
+	errs := make([]error, size)
+	var group sync.WaitGroup
+	for i := range size {
+		group.Go(func() { cluster.members[i], errs[i] = Start(cluster.configs[i]) })
+	}
+	group.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("start %s: %v", cluster.configs[i].Name, err)
+		}
+	}
 	return cluster
 }
 

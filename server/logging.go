@@ -18,7 +18,14 @@ func (h termHandler) Enabled(ctx context.Context, level slog.Level) bool {
 }
 
 func (h termHandler) Handle(ctx context.Context, record slog.Record) error {
-	record.AddAttrs(slog.Uint64("term", h.term.Load()))
+	hasTerm := false
+	record.Attrs(func(attr slog.Attr) bool {
+		hasTerm = attr.Key == "term"
+		return !hasTerm
+	})
+	if !hasTerm { // the runtime's own records may carry the term already
+		record.AddAttrs(slog.Uint64("term", h.term.Load()))
+	}
 	return h.inner.Handle(ctx, record)
 }
 

@@ -129,7 +129,7 @@ func (s *Server) open() error {
 		ID: s.id, Directory: filepath.Join(config.DataDirectory, "raft"), Peers: s.initialPeers,
 		Join: config.InitialClusterState == "existing", Transport: urlTransport{s.peers},
 		TickInterval: config.HeartbeatInterval, ElectionTicks: ticks, HeartbeatTicks: 1,
-		SnapshotEntries: config.SnapshotCount, MaxProposalBytes: config.MaxRequestBytes + 64<<10, Logger: s.log,
+		SnapshotEntries: config.SnapshotCount, SegmentBytes: config.WALSegmentBytes, MaxProposalBytes: config.MaxRequestBytes + 64<<10, Logger: s.log,
 	}, store)
 	if err != nil {
 		s.peers = nil // node.Start stopped it... or never started it

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -43,6 +44,8 @@ type watchStream struct {
 	progressPending map[int64]bool
 	progressLow     int64
 	group           sync.WaitGroup
+	// noLeader is set when monitorLeader ended the stream.
+	noLeader atomic.Bool
 }
 
 type streamWatcher struct {
@@ -60,15 +63,23 @@ func (w *watchService) Watch(stream grpc.BidiStreamingServer[pb.WatchRequest, pb
 	}
 	received := make(chan error, 1)
 	go func() { received <- ws.receive() }()
+	err := ws.wait(received)
+	w.server.log.Debug("watch stream ended", "error", err)
+	return err
+}
+
+// wait returns why the stream ended: the client's side closed or failed,
+// the member lost its leader (for streams that require one), or stopped.
+func (ws *watchStream) wait(received chan error) error {
 	select {
 	case err := <-received:
 		return err
-	case <-ctx.Done():
-		if ws.server.leader.Load() == 0 && requiresLeader(stream.Context()) {
+	case <-ws.ctx.Done():
+		if ws.noLeader.Load() {
 			return rpctypes.ErrGRPCNoLeader
 		}
-		return ctx.Err()
-	case <-w.server.stopping:
+		return ws.ctx.Err()
+	case <-ws.server.stopping:
 		return rpctypes.ErrGRPCStopped
 	}
 }
@@ -80,20 +91,27 @@ func requiresLeader(ctx context.Context) bool {
 	return len(values) > 0 && values[0] == rpctypes.MetadataHasLeader
 }
 
-// monitorLeader ends the stream when the member has had no leader for an
-// election timeout, as etcd does for streams that require one.
+// monitorLeader ends the stream once the member has had no leader for
+// three election timeouts in a row, as etcd does for streams that require
+// one: a leader change in progress is not a reason to drop watches.
 func (ws *watchStream) monitorLeader() {
 	ticker := time.NewTicker(ws.server.config.ElectionTimeout)
 	defer ticker.Stop()
+	leaderless := 0
 	for {
 		select {
 		case <-ws.ctx.Done():
 			return
 		case <-ticker.C:
-			if ws.server.leader.Load() == 0 {
-				ws.cancel()
-				return
-			}
+		}
+		if ws.server.leader.Load() != 0 {
+			leaderless = 0
+			continue
+		}
+		if leaderless++; leaderless >= 3 {
+			ws.noLeader.Store(true)
+			ws.cancel()
+			return
 		}
 	}
 }
@@ -122,6 +140,9 @@ func (ws *watchStream) receive() error {
 }
 
 func (ws *watchStream) send(response *pb.WatchResponse) error {
+	if response.Canceled {
+		ws.server.log.Debug("watch canceled", "watch", response.WatchId, "reason", response.CancelReason, "compact_revision", response.CompactRevision)
+	}
 	ws.sendMu.Lock()
 	defer ws.sendMu.Unlock()
 	return ws.stream.Send(response)
@@ -188,6 +209,7 @@ func (ws *watchStream) pump(entry *streamWatcher) {
 			entry.watcher.RequestProgress()
 		case response, ok := <-responses:
 			if !ok {
+				ws.watcherEnded(entry.id)
 				return
 			}
 			if len(response.Events) == 0 && !response.Canceled { // a progress marker
@@ -224,6 +246,20 @@ func (ws *watchStream) cancelWatch(id int64) error {
 	entry.watcher.Close()
 	revision, _ := ws.server.store.Revision()
 	return ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: id, Canceled: true})
+}
+
+// watcherEnded tells the client that a watcher the store closed by itself
+// (the store is closing) is canceled, unless the client canceled it.
+func (ws *watchStream) watcherEnded(id int64) {
+	ws.mu.Lock()
+	_, open := ws.watchers[id]
+	ws.mu.Unlock()
+	if !open || ws.ctx.Err() != nil {
+		return
+	}
+	ws.forget(id)
+	revision, _ := ws.server.store.Revision()
+	ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: id, Canceled: true, CancelReason: rpctypes.ErrGRPCStopped.Error()})
 }
 
 func (ws *watchStream) forget(id int64) {
