@@ -3,6 +3,8 @@ package kv
 import (
 	"io"
 	"log/slog"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Options configures a Store. Every replica of one cluster must use the
@@ -21,6 +23,10 @@ type Options struct {
 	// stops sending to it and it catches up from the store instead; 0 means
 	// 128.
 	WatchBufferSize int
+
+	// fileSystem replaces the file system (tests: crashable in-memory
+	// file systems).
+	fileSystem vfs.FS
 }
 
 const (

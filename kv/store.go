@@ -67,7 +67,10 @@ func (p *publishedRevision) get() (revision, compacted int64) {
 func Open(directory string, options Options) (*Store, error) {
 	options = options.withDefaults()
 	fs := vfs.Default
-	if options.InMemory {
+	switch {
+	case options.fileSystem != nil:
+		fs = options.fileSystem
+	case options.InMemory:
 		fs = vfs.NewMem()
 	}
 	if directory == "" {
@@ -75,6 +78,11 @@ func Open(directory string, options Options) (*Store, error) {
 	}
 	if err := fs.MkdirAll(directory, 0o755); err != nil {
 		return nil, fmt.Errorf("kv: create %s: %w", directory, err)
+	}
+	// The directory's own entry must be durable too, or a crash could
+	// take the whole store away with it.
+	if err := (storeDirectory{fs: fs, path: fs.PathDir(directory)}).sync(); err != nil {
+		return nil, err
 	}
 	store := &Store{options: options, logger: options.Logger, directory: storeDirectory{fs: fs, path: directory}}
 	database, err := store.openCurrent()
