@@ -74,8 +74,7 @@ func (n *Node) Read(ctx context.Context) error {
 		done := make(chan error, 1)
 		var readErr error
 		if err := n.do(ctx, func() {
-			n.readSequence++
-			key := fmt.Sprintf("read-%d", n.readSequence)
+			key := newReadContext()
 			if err := n.core.ReadIndex([]byte(key)); err != nil {
 				readErr = n.translate(err)
 				return
