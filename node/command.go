@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 const (
 	kindCommand     byte = 1
 	kindPeerAddress byte = 2
+	// kindPromotion marks a learner to be made a voter by whichever node
+	// leads once the learner has caught up (see AddVoter).
+	kindPromotion byte = 3
 )
 
 var errBadRecord = errors.New("node: malformed runtime record")
@@ -46,25 +50,57 @@ func decodePeerAddress(data []byte) (raft.NodeID, string, error) {
 // snapshot, so that a node restored from one still knows its peers.
 type addressBook map[raft.NodeID]string
 
-// encodeSnapshot wraps the state machine's image with the address book:
-// uvarint count, then (uvarint id, uvarint length, address) each, then the
-// image.
-func encodeSnapshot(book addressBook, image []byte) []byte {
+// encodePromotion records that learner id is to become a voter.
+func encodePromotion(id raft.NodeID) []byte {
+	return binary.AppendUvarint([]byte{kindPromotion}, uint64(id))
+}
+
+func decodePromotion(data []byte) (raft.NodeID, error) {
+	if len(data) < 2 || data[0] != kindPromotion {
+		return 0, fmt.Errorf("%w: not a promotion", errBadRecord)
+	}
+	id, size := binary.Uvarint(data[1:])
+	if size <= 0 || id == 0 || 1+size != len(data) {
+		return 0, fmt.Errorf("%w: bad node ID in promotion", errBadRecord)
+	}
+	return raft.NodeID(id), nil
+}
+
+// snapshotMagic opens the second snapshot format, which carries pending
+// promotions after the address book. A snapshot without it is of the
+// first format: the address book, then the image.
+const snapshotMagic = "lockstep-snapshot-2\x00"
+
+// encodeSnapshot wraps the state machine's image with the runtime's own
+// replicated state: the magic, the address book (uvarint count, then
+// uvarint id, uvarint length and address each), the pending promotions
+// (uvarint count, then uvarint ids), then the image.
+func encodeSnapshot(book addressBook, promotions map[raft.NodeID]bool, image []byte) []byte {
 	ids := make([]raft.NodeID, 0, len(book))
 	for id := range book {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	buffer := binary.AppendUvarint(nil, uint64(len(ids)))
+	buffer := []byte(snapshotMagic)
+	buffer = binary.AppendUvarint(buffer, uint64(len(ids)))
 	for _, id := range ids {
 		buffer = binary.AppendUvarint(buffer, uint64(id))
 		buffer = binary.AppendUvarint(buffer, uint64(len(book[id])))
 		buffer = append(buffer, book[id]...)
 	}
+	pending := make([]raft.NodeID, 0, len(promotions))
+	for id := range promotions {
+		pending = append(pending, id)
+	}
+	slices.Sort(pending)
+	buffer = binary.AppendUvarint(buffer, uint64(len(pending)))
+	for _, id := range pending {
+		buffer = binary.AppendUvarint(buffer, uint64(id))
+	}
 	return append(buffer, image...)
 }
 
-func decodeSnapshot(data []byte) (addressBook, []byte, error) {
+func decodeSnapshot(data []byte) (addressBook, map[raft.NodeID]bool, []byte, error) {
 	read := func() (uint64, error) {
 		value, size := binary.Uvarint(data)
 		if size <= 0 {
@@ -73,28 +109,47 @@ func decodeSnapshot(data []byte) (addressBook, []byte, error) {
 		data = data[size:]
 		return value, nil
 	}
+	second := bytes.HasPrefix(data, []byte(snapshotMagic))
+	data = bytes.TrimPrefix(data, []byte(snapshotMagic))
 	count, err := read()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if count > uint64(len(data)) {
-		return nil, nil, fmt.Errorf("%w: %d peers in %d bytes", errBadRecord, count, len(data))
+		return nil, nil, nil, fmt.Errorf("%w: %d peers in %d bytes", errBadRecord, count, len(data))
 	}
 	book := addressBook{}
 	for i := uint64(0); i < count; i++ {
 		id, err := read()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		length, err := read()
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		if length > uint64(len(data)) {
-			return nil, nil, fmt.Errorf("%w: address of %d bytes in %d", errBadRecord, length, len(data))
+			return nil, nil, nil, fmt.Errorf("%w: address of %d bytes in %d", errBadRecord, length, len(data))
 		}
 		book[raft.NodeID(id)] = string(data[:length])
 		data = data[length:]
 	}
-	return book, data, nil
+	promotions := map[raft.NodeID]bool{}
+	if second {
+		pending, err := read()
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		if pending > uint64(len(data)) {
+			return nil, nil, nil, fmt.Errorf("%w: %d promotions in %d bytes", errBadRecord, pending, len(data))
+		}
+		for i := uint64(0); i < pending; i++ {
+			id, err := read()
+			if err != nil {
+				return nil, nil, nil, err
+			}
+			promotions[raft.NodeID(id)] = true
+		}
+	}
+	return book, promotions, data, nil
 }

@@ -25,6 +25,7 @@ func (n *Node) run() {
 			return
 		case <-ticker.C:
 			n.core.Tick()
+			n.promoteCaughtUpLearners()
 		case m := <-n.incoming:
 			n.step(m)
 		case request := <-n.requests:
@@ -146,9 +147,17 @@ func (n *Node) apply(entries []raft.Entry) {
 			} else {
 				n.log.Error("skipping a malformed runtime record", "index", entry.Index, "error", err)
 			}
+		case entry.Type == raft.EntryNormal && len(entry.Data) > 0 && entry.Data[0] == kindPromotion:
+			flush()
+			if id, err := decodePromotion(entry.Data); err == nil {
+				n.promotions[id] = true
+			} else {
+				n.log.Error("skipping a malformed runtime record", "index", entry.Index, "error", err)
+			}
 		case entry.Type == raft.EntryMembership:
 			flush()
 			n.forgetRemovedPeers()
+			n.forgetSettledPromotions()
 		default:
 			flush() // a leader's empty entry
 		}
@@ -256,7 +265,7 @@ func (n *Node) maybeSnapshot() error {
 		n.log.Error("reading state machine snapshot failed; will retry", "error", err)
 		return nil
 	}
-	snapshot := raft.Snapshot{Metadata: metadata, Data: encodeSnapshot(n.addresses, image)}
+	snapshot := raft.Snapshot{Metadata: metadata, Data: encodeSnapshot(n.addresses, n.promotions, image)}
 	if err := n.snapshots.Save(snapshot); err != nil {
 		return fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, metadata.Index, err)
 	}

@@ -53,6 +53,9 @@ type Node struct {
 	machineApplied uint64
 	lastSnapshot   uint64
 	addresses      addressBook
+	// promotions are learners to be made voters once caught up (AddVoter),
+	// replicated like the addresses.
+	promotions map[raft.NodeID]bool
 	leader         raft.NodeID
 	membership     raft.Membership
 	subscribers    map[int]chan Event
@@ -110,6 +113,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		waiters:     map[uint64]*waiter{},
 		reads:       map[string]chan error{},
 		addresses:   addressBook{},
+		promotions:  map[raft.NodeID]bool{},
 		subscribers: map[int]chan Event{},
 	}
 	if err := n.restore(); err != nil {
@@ -171,11 +175,11 @@ func (n *Node) restore() error {
 		// take only the address book, and replay the log from the
 		// snapshot for the runtime's records (machine entries up to
 		// machineApplied are skipped in apply).
-		book, _, err := decodeSnapshot(snapshot.Data)
+		book, promotions, _, err := decodeSnapshot(snapshot.Data)
 		if err != nil {
 			return fmt.Errorf("node %d: snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
 		}
-		n.addresses = book
+		n.addresses, n.promotions = book, promotions
 		n.applied = snapshot.Metadata.Index
 	} else if err := n.installSnapshot(snapshot); err != nil {
 		return err
@@ -187,14 +191,14 @@ func (n *Node) restore() error {
 // installSnapshot restores the state machine and address book from a
 // snapshot.
 func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
-	book, image, err := decodeSnapshot(snapshot.Data)
+	book, promotions, image, err := decodeSnapshot(snapshot.Data)
 	if err != nil {
 		return fmt.Errorf("node %d: snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
 	}
 	if err := n.machine.Restore(bytes.NewReader(image)); err != nil {
 		return fmt.Errorf("node %d: restore state machine from snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
 	}
-	n.addresses = book
+	n.addresses, n.promotions = book, promotions
 	n.applied = snapshot.Metadata.Index
 	return nil
 }

@@ -142,13 +142,15 @@ func (c *clusterService) MemberAdd(ctx context.Context, request *pb.MemberAddReq
 			}
 		}
 		id := memberID(request.PeerURLs, s.config.InitialClusterToken, time.Now())
-		if err := s.node.AddLearner(ctx, id, strings.Join(request.PeerURLs, ",")); err != nil {
-			return nil, s.membershipError(ctx, err)
+		add := s.node.AddVoter
+		if request.IsLearner {
+			add = s.node.AddLearner
 		}
-		if !request.IsLearner {
-			if err := s.node.Promote(ctx, id); err != nil {
-				return nil, s.membershipError(ctx, err)
-			}
+		// A voter joins as a learner too and votes once it has caught up
+		// (the leader promotes it): an empty log never counts toward a
+		// quorum, which etcd's immediate voters do.
+		if err := add(ctx, id, strings.Join(request.PeerURLs, ",")); err != nil {
+			return nil, s.membershipError(ctx, err)
 		}
 		members, err = s.members(ctx)
 		if err != nil {

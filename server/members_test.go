@@ -69,6 +69,7 @@ func TestMemberAddPromoteRemove(t *testing.T) {
 		time.Sleep(testElection) // polling until the learner catches up, bounded by the deadline
 	}
 	newcomer := cluster.client(cluster.endpoint(3))
+	cluster.addVoterMember(t)
 	get, err := newcomer.Get(ctx, "k", clientv3.WithPrefix())
 	if err != nil || len(get.Kvs) != 20 {
 		t.Fatalf("new member reads %d keys (%v), want 20", len(get.Kvs), err)
@@ -79,7 +80,7 @@ func TestMemberAddPromoteRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Members) != 3 {
+	if len(list.Members) != 4 { // m2, m3, m4 and the voter m5
 		t.Fatalf("after removal: %+v", list.Members)
 	}
 	members, err := newcomer.MemberList(ctx)
@@ -93,5 +94,52 @@ func TestMemberAddPromoteRemove(t *testing.T) {
 		if member.IsLearner || member.Name == "" || len(member.ClientURLs) == 0 {
 			t.Fatalf("member listed as %+v", member)
 		}
+	}
+}
+
+// addVoterMember adds a fifth member as a voter (etcdctl member add
+// without --learner), starts it, and waits until the leader has promoted
+// it on its own once caught up.
+func (c *testCluster) addVoterMember(t *testing.T) {
+	t.Helper()
+	ctx := testContext(t)
+	client := c.client()
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	added, err := client.MemberAdd(ctx, []string{peerURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if added.Member.IsLearner {
+		t.Fatalf("member added as a voter reported as a learner: %+v", added.Member)
+	}
+	config := c.configs[0]
+	config.Name = fmt.Sprintf("m%d", len(c.configs)+1)
+	config.DataDirectory = filepath.Join(c.dir, config.Name)
+	config.ListenClientURLs = []string{"http://127.0.0.1:0"}
+	config.ListenPeerURLs, config.AdvertisePeerURLs, config.AdvertiseClientURLs = []string{peerURL}, nil, nil
+	config.InitialCluster = map[string][]string{config.Name: {peerURL}}
+	for _, other := range c.configs {
+		config.InitialCluster[other.Name] = other.ListenPeerURLs
+	}
+	config.InitialClusterState = "existing"
+	config.Logger = testLogger(t).With("test-member", config.Name)
+	c.configs = append(c.configs, config)
+	c.members = append(c.members, nil)
+	c.start(len(c.configs) - 1)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		members, err := client.MemberList(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, member := range members.Members {
+			if member.ID == added.Member.ID && !member.IsLearner {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("voter %x still a learner after 30 s", added.Member.ID)
+		}
+		time.Sleep(testElection) // polling the cluster, bounded by the deadline
 	}
 }
