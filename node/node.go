@@ -55,11 +55,11 @@ type Node struct {
 	addresses      addressBook
 	// promotions are learners to be made voters once caught up (AddVoter),
 	// replicated like the addresses.
-	promotions map[raft.NodeID]bool
-	leader         raft.NodeID
-	membership     raft.Membership
-	subscribers    map[int]chan Event
-	nextID         int
+	promotions  map[raft.NodeID]bool
+	leader      raft.NodeID
+	membership  raft.Membership
+	subscribers map[int]chan Event
+	nextID      int
 	// Counters, read by Status: messages dropped because the loop lagged
 	// (atomic: the transport's goroutines write it), and messages the core
 	// refused as malformed or misaddressed.
