@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -62,30 +63,40 @@ func runDev(ctx context.Context, out, logOutput io.Writer, dataDir, logLevel str
 	for _, member := range devMembers {
 		cluster[member.name] = []string{fmt.Sprintf("http://127.0.0.1:%d", member.peer)}
 	}
-	var members []*server.Server
+	members := make([]*server.Server, len(devMembers))
 	defer func() {
+		// Members stop side by side: handing leadership around a cluster
+		// that is stopping as a whole would only wait on stopped peers.
 		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
+		var group sync.WaitGroup
 		for _, member := range members {
-			member.Stop(shutdown)
+			if member != nil {
+				group.Go(func() { member.Stop(shutdown) })
+			}
 		}
+		group.Wait()
 	}()
 	var endpoints []string
-	for _, member := range devMembers {
+	errs := make([]error, len(devMembers))
+	var group sync.WaitGroup
+	for i, member := range devMembers {
 		client := fmt.Sprintf("http://127.0.0.1:%d", member.client)
 		config := server.Config{
 			Name: member.name, DataDirectory: filepath.Join(dataDir, member.name),
 			ListenClientURLs: []string{client}, ListenPeerURLs: cluster[member.name],
 			ListenMetricsURLs: []string{fmt.Sprintf("http://127.0.0.1:%d", member.metrics)},
 			InitialCluster:    cluster, InitialClusterToken: "lockstep-dev",
-			Logger: logger.With("member", member.name),
+			Logger: logger,
 		}
-		started, err := server.Start(config)
-		if err != nil {
-			return &exitError{code: 1, message: fmt.Sprintf("dev: start %s: %v (is another cluster using these ports?)", member.name, err)}
-		}
-		members = append(members, started)
 		endpoints = append(endpoints, fmt.Sprintf("127.0.0.1:%d", member.client))
+		group.Go(func() { members[i], errs[i] = server.Start(config) })
+	}
+	group.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return &exitError{code: 1, message: fmt.Sprintf("dev: start %s: %v (is another cluster using these ports?)", devMembers[i].name, err)}
+		}
 	}
 	absolute, _ := filepath.Abs(dataDir)
 	fmt.Fprintf(out, "lockstep dev: 3 members running, data in %s\n", absolute)
