@@ -66,16 +66,11 @@ func (a *admin) changeMembership() {
 	case a.joining != 0 && slices.Contains(membership.Voters, a.joining):
 		a.joining = 0
 	case a.joining != 0 && slices.Contains(membership.Learners, a.joining):
-		if !a.caughtUp(ctx, leader, a.joining) {
-			return
-		}
-		err := leader.node.Promote(ctx, a.joining)
-		c.recorder.tracef("promote %d: %v", a.joining, errorText(err))
-		if err == nil {
-			a.joining = 0
-		}
+		a.promote(ctx, leader)
 	case a.joining != 0:
-		a.addLearner(ctx, leader, a.joining)
+		if a.addLearner(ctx, leader, a.joining) {
+			a.promote(ctx, leader)
+		}
 	case len(membership.Voters) >= c.options.Nodes:
 		victim := membership.Voters[a.random.IntN(len(membership.Voters))]
 		err := leader.node.Remove(ctx, victim)
@@ -90,13 +85,30 @@ func (a *admin) changeMembership() {
 		joining := c.addMember()
 		a.joining = joining.id
 		c.counts.added.Add(1)
-		a.addLearner(ctx, leader, joining.id)
+		if a.addLearner(ctx, leader, joining.id) {
+			a.promote(ctx, leader)
+		}
 	}
 }
 
-func (a *admin) addLearner(ctx context.Context, leader running, id raft.NodeID) {
+// addLearner asks the leader to add id as a learner.
+func (a *admin) addLearner(ctx context.Context, leader running, id raft.NodeID) bool {
 	err := leader.node.AddLearner(ctx, id, a.cluster.address(id))
 	a.cluster.recorder.tracef("add learner %d (asked node %d): %v", id, leader.id, errorText(err))
+	return err == nil
+}
+
+// promote makes the joining learner a voter once it has caught up.
+func (a *admin) promote(ctx context.Context, leader running) {
+	if !a.caughtUp(ctx, leader, a.joining) {
+		return
+	}
+	err := leader.node.Promote(ctx, a.joining)
+	a.cluster.recorder.tracef("promote %d (asked node %d): %v", a.joining, leader.id, errorText(err))
+	if err == nil {
+		a.joining = 0
+		a.cluster.counts.promoted.Add(1)
+	}
 }
 
 // caughtUp waits, tick by tick, until the leader has replicated its whole

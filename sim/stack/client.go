@@ -65,6 +65,7 @@ func (cl *client) put(ctx context.Context) {
 	cl.sequence++
 	key := keys[cl.random.IntN(len(keys))]
 	err := c.put(ctx, target, key, fmt.Sprintf("%d.%d", cl.number, cl.sequence))
+	c.recorder.tracef("client %d: put %s=%d.%d on node %d: %v", cl.number, key, cl.number, cl.sequence, target.id, errorText(err))
 	var notLeader *node.NotLeaderError
 	switch {
 	case err == nil:
@@ -121,5 +122,7 @@ func (cl *client) read(ctx context.Context) {
 	if err != nil {
 		return // no answer: left out of the history
 	}
-	c.recorder.onRead(key, target.machine.value(key), call)
+	value := target.machine.value(key)
+	c.recorder.onRead(key, value, call)
+	c.recorder.tracef("client %d: read %s on node %d = %q (applied %d, call %d)", cl.number, key, target.id, value, target.machine.lastIndex(), call)
 }

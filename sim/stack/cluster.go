@@ -18,8 +18,10 @@ import (
 // member is one node of the run, across its incarnations.
 type member struct {
 	id     raft.NodeID
-	joined bool       // started with Config.Join (added during the run)
-	disk   *vfs.MemFS // survives crashes; Crash drops what was not synced
+	joined bool // started with Config.Join (added during the run)
+	// disk survives crashes (Crash drops what was not synced); guarded by
+	// cluster.mu.
+	disk *vfs.MemFS
 	// failSync makes the disk fail its next fsync (a disk fault).
 	failSync atomic.Bool
 
@@ -30,6 +32,24 @@ type member struct {
 	// retired: removed from the cluster and stopped; the schedule no
 	// longer restarts it.
 	retired bool
+}
+
+func newMember(id raft.NodeID, joined bool) *member {
+	m := &member{id: id, joined: joined}
+	m.disk = newDisk(m)
+	return m
+}
+
+// newDisk returns an empty disk that fails an fsync when m.failSync is set.
+func newDisk(m *member) *vfs.MemFS {
+	disk := vfs.NewMemFS()
+	disk.SetFault(func(operation vfs.Operation, _ string) error {
+		if operation == vfs.OperationSync && m.failSync.CompareAndSwap(true, false) {
+			return errInjected
+		}
+		return nil
+	})
+	return disk
 }
 
 // cluster is the run's world: its members, network and recorder. Its lock
@@ -52,7 +72,7 @@ type cluster struct {
 // counts are the run's figures, for the result; updated atomically
 // because the driver and the admin goroutine both count.
 type counts struct {
-	crashes, diskFaults, restarts, partitions, transfers, removed, added atomic.Int64
+	crashes, diskFaults, restarts, partitions, transfers, removed, added, promoted atomic.Int64
 }
 
 // profile is what a seed draws once for the whole run.
@@ -64,7 +84,7 @@ type profile struct {
 func newCluster(options Options, random *rand.Rand) *cluster {
 	c := &cluster{
 		options:  options,
-		network:  NewNetwork(options.Seed),
+		network:  NewNetwork(options.Seed, options.TickInterval/10),
 		recorder: newRecorder(options.TickInterval, options.Trace),
 		members:  map[raft.NodeID]*member{},
 		peers:    map[raft.NodeID]string{},
@@ -72,7 +92,7 @@ func newCluster(options Options, random *rand.Rand) *cluster {
 	}
 	for id := raft.NodeID(1); id <= raft.NodeID(options.Nodes); id++ {
 		c.peers[id] = fmt.Sprintf("node-%d", id)
-		c.members[id] = &member{id: id, disk: vfs.NewMemFS()}
+		c.members[id] = newMember(id, false)
 	}
 	c.nextID = raft.NodeID(options.Nodes) + 1
 	return c
@@ -88,17 +108,11 @@ func (c *cluster) start(m *member) {
 	for id, address := range c.peers {
 		peers[id] = address
 	}
-	incarnation := m.incarnation
+	incarnation, disk := m.incarnation, m.disk
 	c.mu.Unlock()
-	m.disk.SetFault(func(operation vfs.Operation, _ string) error {
-		if operation == vfs.OperationSync && m.failSync.CompareAndSwap(true, false) {
-			return errInjected
-		}
-		return nil
-	})
 	seed := c.options.Seed
 	n, err := node.Start(node.Config{
-		ID: m.id, Directory: "/node", FileSystem: m.disk, Peers: peers, Join: m.joined,
+		ID: m.id, Directory: "/node", FileSystem: disk, Peers: peers, Join: m.joined,
 		Transport:    c.network.Transport(m.id),
 		TickInterval: c.options.TickInterval, ElectionTicks: electionTicks, HeartbeatTicks: 1,
 		SnapshotEntries: c.profile.snapshotEntries, SegmentBytes: 64 << 10,
@@ -134,6 +148,11 @@ func (c *cluster) crash(m *member, random *rand.Rand) {
 		return
 	}
 	m.disk.Crash(random)
+	if c.options.loseDiskOnCrash {
+		c.mu.Lock()
+		m.disk = newDisk(m)
+		c.mu.Unlock()
+	}
 	_ = n.Stop() // the storage is dead: closing it may fail
 	c.recorder.tracef("node %d crashed (torn writes: %v)", m.id, random != nil)
 }
@@ -158,7 +177,7 @@ func (c *cluster) addMember() *member {
 	c.mu.Lock()
 	id := c.nextID
 	c.nextID++
-	m := &member{id: id, joined: true, disk: vfs.NewMemFS()}
+	m := newMember(id, true)
 	c.members[id] = m
 	c.peers[id] = fmt.Sprintf("node-%d", id)
 	c.mu.Unlock()

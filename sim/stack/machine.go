@@ -131,3 +131,10 @@ func (m *machine) applied() []appliedCommand {
 	defer m.mu.Unlock()
 	return slices.Clone(m.sequence)
 }
+
+// lastIndex returns the index of the last command applied.
+func (m *machine) lastIndex() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.lastIndexLocked()
+}

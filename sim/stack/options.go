@@ -33,6 +33,10 @@ type Options struct {
 	// HistoryDirectory receives porcupine's picture of a history that is
 	// not linearizable (default: the system's temporary directory).
 	HistoryDirectory string
+
+	// loseDiskOnCrash replaces a crashed node's disk by an empty one: a
+	// broken disk that the checks must notice (tests only).
+	loseDiskOnCrash bool
 }
 
 // electionTicks is the nodes' election timeout in ticks (randomized in

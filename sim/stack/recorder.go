@@ -62,6 +62,7 @@ type recorder struct {
 	reads     []read
 	byIndex   map[uint64]string // the command applied at each index
 	applied   int
+	restores  int
 	violation *Violation
 	trace     func(string)
 }
@@ -177,6 +178,7 @@ func (r *recorder) checkIndexLocked(node uint64, index uint64, command string) {
 func (r *recorder) onRestore(node uint64, commands []appliedCommand) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.restores++
 	for _, c := range commands {
 		r.checkIndexLocked(node, c.index, c.command)
 	}

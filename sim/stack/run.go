@@ -25,10 +25,14 @@ type Result struct {
 	Crashes, DiskFaults       int
 	Restarts, Partitions      int
 	Transfers, Removed, Added int
-	Messages, Dropped         int
-	Duplicated, Delayed       int
-	SnapshotEntries           int
-	LeaseReads                bool
+	Promoted                  int
+	// Restores counts state machines restored from a snapshot: on a
+	// restart, or installed by the leader on a node that fell behind.
+	Restores            int
+	Messages, Dropped   int
+	Duplicated, Delayed int
+	SnapshotEntries     int
+	LeaseReads          bool
 }
 
 // Failed says whether the run broke a property.
@@ -109,7 +113,7 @@ func (c *cluster) result(ticks int) Result {
 		Ticks: ticks, Proposed: len(r.writes), Acknowledged: acknowledged, Applied: r.applied, Reads: len(r.reads),
 		Crashes: int(c.counts.crashes.Load()), DiskFaults: int(c.counts.diskFaults.Load()), Restarts: int(c.counts.restarts.Load()),
 		Partitions: int(c.counts.partitions.Load()), Transfers: int(c.counts.transfers.Load()),
-		Removed: int(c.counts.removed.Load()), Added: int(c.counts.added.Load()),
+		Removed: int(c.counts.removed.Load()), Added: int(c.counts.added.Load()), Promoted: int(c.counts.promoted.Load()), Restores: r.restores,
 		Messages: w.sent, Dropped: w.dropped, Duplicated: w.duplicated, Delayed: w.delayed,
 		SnapshotEntries: c.profile.snapshotEntries, LeaseReads: c.profile.leaseReads,
 	}
@@ -117,8 +121,8 @@ func (c *cluster) result(ticks int) Result {
 
 // String is a one-line summary of the run.
 func (r Result) String() string {
-	return fmt.Sprintf("seed %d: %d nodes, %d ticks, %d proposed, %d acknowledged, %d reads, %d applied; %d crashes (%d disk faults), %d partitions, %d transfers, %d removed, %d added; %d messages (%d dropped, %d duplicated, %d delayed)",
-		r.Seed, r.Nodes, r.Ticks, r.Proposed, r.Acknowledged, r.Reads, r.Applied, r.Crashes, r.DiskFaults, r.Partitions, r.Transfers, r.Removed, r.Added, r.Messages, r.Dropped, r.Duplicated, r.Delayed)
+	return fmt.Sprintf("seed %d: %d nodes, %d ticks, %d proposed, %d acknowledged, %d reads, %d applied; %d crashes (%d disk faults), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores; %d messages (%d dropped, %d duplicated, %d delayed)",
+		r.Seed, r.Nodes, r.Ticks, r.Proposed, r.Acknowledged, r.Reads, r.Applied, r.Crashes, r.DiskFaults, r.Partitions, r.Transfers, r.Removed, r.Added, r.Promoted, r.Restores, r.Messages, r.Dropped, r.Duplicated, r.Delayed)
 }
 
 // RunSeeds runs seeds first, first+1, ..., first+count-1 with options (its

@@ -1,15 +1,17 @@
 package stack
 
 import (
+	"flag"
 	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
 )
 
-// runInBubble runs one seed in a synctest bubble, collecting its trace,
-// and fails the test with the trace if a property broke.
-func runInBubble(t *testing.T, options Options) Result {
+var seeds = flag.Int("seeds", 12, "seeds per cluster size in TestSeeds (each runs a 3- and a 5-node cluster)")
+
+// runInBubble runs one seed in a synctest bubble, collecting its trace.
+func runInBubble(t *testing.T, options Options) (Result, string) {
 	t.Helper()
 	var (
 		mu    sync.Mutex
@@ -20,28 +22,68 @@ func runInBubble(t *testing.T, options Options) Result {
 		defer mu.Unlock()
 		trace = append(trace, line)
 	}
-	options.HistoryDirectory = t.TempDir()
+	if options.HistoryDirectory == "" {
+		options.HistoryDirectory = t.TempDir()
+	}
 	var result Result
 	synctest.Test(t, func(t *testing.T) { result = Run(options) })
-	if result.Failed() {
-		t.Errorf("%s\nviolation: %v, linearizable: %v %s\ntrace:\n%s", result, result.Violation, result.Linearizable, result.HistoryFile, strings.Join(trace, "\n"))
-	}
-	return result
+	mu.Lock()
+	defer mu.Unlock()
+	return result, strings.Join(trace, "\n")
 }
 
-func TestOneSeed(t *testing.T) {
-	result := runInBubble(t, Options{Seed: 1, Nodes: 3})
-	t.Log(result)
-}
-
-func TestManySeeds(t *testing.T) {
-	for seed := uint64(1); seed <= 200; seed++ {
+// TestSeeds runs seeds 1..-seeds on 3- and 5-node clusters; any broken
+// property fails the test with the run's trace. More seeds:
+// go test ./sim/stack -run TestSeeds -seeds 500 (or lockstep sim --stack).
+func TestSeeds(t *testing.T) {
+	var total Result
+	for seed := uint64(1); seed <= uint64(*seeds); seed++ {
 		for _, nodes := range []int{3, 5} {
-			result := runInBubble(t, Options{Seed: seed, Nodes: nodes})
-			if t.Failed() {
-				return
+			result, trace := runInBubble(t, Options{Seed: seed, Nodes: nodes})
+			if result.Failed() {
+				t.Fatalf("%s\nviolation: %v; linearizable: %v %s\ntrace:\n%s", result, result.Violation, result.Linearizable, result.HistoryFile, trace)
 			}
-			_ = result
+			total.Acknowledged += result.Acknowledged
+			total.Reads += result.Reads
+			total.Crashes += result.Crashes
+			total.DiskFaults += result.DiskFaults
+			total.Partitions += result.Partitions
+			total.Transfers += result.Transfers
+			total.Removed += result.Removed
+			total.Added += result.Added
+			total.Promoted += result.Promoted
+			total.Restores += result.Restores
+		}
+	}
+	// The runs must have exercised what they claim to.
+	t.Logf("%d runs: %d acknowledged, %d reads, %d crashes (%d disk faults), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores",
+		2**seeds, total.Acknowledged, total.Reads, total.Crashes, total.DiskFaults, total.Partitions, total.Transfers, total.Removed, total.Added, total.Promoted, total.Restores)
+	for name, count := range map[string]int{"acknowledged": total.Acknowledged, "reads": total.Reads, "crashes": total.Crashes, "disk faults": total.DiskFaults,
+		"partitions": total.Partitions, "transfers": total.Transfers, "removals": total.Removed, "additions": total.Added, "promotions": total.Promoted, "snapshot restores": total.Restores} {
+		if count == 0 {
+			t.Errorf("no %s in %d runs", name, 2**seeds)
+		}
+	}
+}
+
+// TestLostDiskIsCaught breaks the durability the runtime relies on — a
+// crashed node comes back with an empty disk — and expects the checks to
+// notice within a few seeds (in practice, most seeds fail).
+func TestLostDiskIsCaught(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		result, _ := runInBubble(t, Options{Seed: seed, Nodes: 3, loseDiskOnCrash: true})
+		if result.Failed() {
+			t.Logf("seed %d: %v (linearizable: %v)", seed, result.Violation, result.Linearizable)
+			return
+		}
+	}
+	t.Fatal("8 runs whose nodes lose their disks when they crash broke no property")
+}
+
+func TestBadOptionsAreRefused(t *testing.T) {
+	for _, options := range []Options{{Nodes: 0}, {Nodes: 8}, {Nodes: 3, Operations: -1}, {Nodes: 3, TickInterval: 1}} {
+		if result := Run(options); result.Violation == nil || result.Violation.Rule != "options" {
+			t.Errorf("%+v: %v", options, result.Violation)
 		}
 	}
 }

@@ -1,0 +1,188 @@
+package stack
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+func newTestRecorder() *recorder { return newRecorder(time.Millisecond, nil) }
+
+func ruleBroken(t *testing.T, r *recorder, rule string) {
+	t.Helper()
+	if v := r.failed(); v == nil || v.Rule != rule {
+		t.Fatalf("violation %v, want rule %q", v, rule)
+	}
+}
+
+func TestRecorderCatchesDisagreement(t *testing.T) {
+	r := newTestRecorder()
+	r.propose("a=1", "a", "1")
+	r.propose("a=2", "a", "2")
+	r.onApply(1, 5, "a=1")
+	r.onApply(2, 5, "a=2")
+	ruleBroken(t, r, "agreement")
+}
+
+func TestRecorderCatchesUnproposedAndRefusedCommands(t *testing.T) {
+	r := newTestRecorder()
+	r.onApply(1, 1, "a=9")
+	ruleBroken(t, r, "validity")
+
+	r = newTestRecorder()
+	r.propose("a=1", "a", "1")
+	r.refuse("a=1")
+	r.onApply(1, 1, "a=1")
+	ruleBroken(t, r, "validity")
+}
+
+func TestRecorderCatchesAcknowledgementAtTheWrongIndex(t *testing.T) {
+	r := newTestRecorder()
+	r.propose("a=1", "a", "1")
+	r.onApply(1, 3, "a=1")
+	r.acknowledge("a=1", 4)
+	ruleBroken(t, r, "durability")
+}
+
+func TestHistoryCatchesStaleRead(t *testing.T) {
+	r := newTestRecorder()
+	r.propose("a=1", "a", "1")
+	r.onApply(1, 1, "a=1")
+	r.acknowledge("a=1", 1)
+	r.onRead("a", "", r.now()) // called after the put returned, sees nothing
+	if ok, path, err := r.checkLinearizable(7, t.TempDir()); ok || err != nil || path == "" {
+		t.Fatalf("stale read: linearizable %v, picture %q, error %v", ok, path, err)
+	}
+
+	r = newTestRecorder()
+	r.propose("a=1", "a", "1")
+	r.onApply(1, 1, "a=1")
+	r.acknowledge("a=1", 1)
+	r.onRead("a", "1", r.now())
+	if ok, _, err := r.checkLinearizable(7, t.TempDir()); !ok || err != nil {
+		t.Fatalf("fresh read: linearizable %v, error %v", ok, err)
+	}
+}
+
+func TestMachineImageRoundTripAndBadImages(t *testing.T) {
+	r := newTestRecorder()
+	for _, command := range []string{"a=1", "b=2", "a=3"} {
+		r.propose(command, command[:1], command[2:])
+	}
+	m := newMachine(1, r)
+	results := m.Apply([]node.Entry{{Index: 2, Command: []byte("a=1")}, {Index: 3, Command: []byte("b=2")}, {Index: 5, Command: []byte("a=3")}})
+	if !slices.Equal(results, []node.Result{uint64(2), uint64(3), uint64(5)}) {
+		t.Fatalf("results %v, want the indexes", results)
+	}
+	image, err := m.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := io.ReadAll(image)
+	restored := newMachine(2, r)
+	if err := restored.Restore(bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(restored.applied(), m.applied()) || restored.value("a") != "3" || restored.value("b") != "2" {
+		t.Fatalf("restored %v, want %v", restored.applied(), m.applied())
+	}
+	if v := r.failed(); v != nil {
+		t.Fatal(v)
+	}
+	for _, bad := range [][]byte{{0x80}, {1}, {1, 5, 'a'}, {1, 0x80}} {
+		if err := newMachine(3, r).Restore(bytes.NewReader(bad)); err == nil {
+			t.Errorf("image %v accepted", bad)
+		}
+	}
+	// Applying an index again breaks integrity.
+	m.Apply([]node.Entry{{Index: 5, Command: []byte("a=3")}})
+	ruleBroken(t, r, "integrity")
+}
+
+func TestChecksCatchLostAndDivergentSequences(t *testing.T) {
+	options := Options{Seed: 1, Nodes: 3}.withDefaults()
+	c := newCluster(options, rand.New(rand.NewPCG(1, 2)))
+	for command, index := range map[string]uint64{"a=1": 1, "a=2": 2, "a=3": 3} {
+		c.recorder.propose(command, "a", command[2:])
+		c.recorder.onApply(1, index, command)
+		c.recorder.acknowledge(command, index)
+	}
+	machines := map[raft.NodeID][]appliedCommand{
+		1: {{1, "a=1"}, {2, "a=2"}, {3, "a=3"}},
+		2: {{1, "a=1"}, {2, "a=2"}},
+		3: {{1, "a=1"}, {3, "a=3"}},
+	}
+	for id, sequence := range machines {
+		c.members[id].machine = &machine{id: id, recorder: c.recorder, sequence: sequence}
+	}
+	c.checkPrefixes()
+	if v := c.recorder.failed(); v == nil || v.Rule != "prefix" || !strings.Contains(v.Detail, "node 3") {
+		t.Fatalf("violation %v, want node 3's sequence reported as no prefix", v)
+	}
+	c.recorder.violation = nil
+	c.checkDurability(raft.Membership{Voters: []raft.NodeID{1, 2}})
+	if v := c.recorder.failed(); v == nil || v.Rule != "durability" || !strings.Contains(v.Detail, "index 3") {
+		t.Fatalf("violation %v, want index 3 missing on node 2", v)
+	}
+}
+
+// TestNetworkKeepsLinkOrderAndHonorsFaults: without faults each link
+// delivers in order; a cut link delivers nothing, even what was in flight
+// when it was cut; a drop rate of 1 loses everything.
+func TestNetworkKeepsLinkOrderAndHonorsFaults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		network := NewNetwork(1, time.Millisecond)
+		var (
+			mu       sync.Mutex
+			received []uint64
+		)
+		receiver := network.Transport(2)
+		receiver.Start(func(m raft.Message) {
+			mu.Lock()
+			defer mu.Unlock()
+			received = append(received, m.Commit)
+		})
+		// deliveries waits out the network's latency and returns what
+		// arrived so far.
+		deliveries := func() []uint64 {
+			time.Sleep(10 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(received)
+		}
+		sender := network.Transport(1)
+		sender.Start(func(raft.Message) {})
+		send := func(commits ...uint64) {
+			for _, commit := range commits {
+				sender.Send([]raft.Message{{Type: raft.MessageHeartbeat, From: 1, To: 2, Commit: commit}})
+			}
+		}
+		send(1, 2, 3, 4, 5)
+		if got := deliveries(); !slices.Equal(got, []uint64{1, 2, 3, 4, 5}) {
+			t.Fatalf("received %v, want 1..5 in order", got)
+		}
+		send(6)
+		network.Cut(1, 2)
+		deliveries()
+		network.Heal()
+		network.SetFaults(1, 0, 0, 0)
+		send(7)
+		if got := deliveries(); len(got) != 5 {
+			t.Fatalf("received %v after a cut and a drop rate of 1", got)
+		}
+		network.SetFaults(0, 0, 0, 0)
+		send(8)
+		if got := deliveries(); !slices.Equal(got, []uint64{1, 2, 3, 4, 5, 8}) {
+			t.Fatalf("received %v, want 8 after healing", got)
+		}
+	})
+}
