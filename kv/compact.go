@@ -35,12 +35,14 @@ func (a *applier) applyCompaction(request *pb.CompactionRequest) (*pb.Compaction
 }
 
 // compactStep visits up to limit event log entries below the compacted
-// revision, from the cursor on, and removes each entry with the version it
-// points to when no read at or after the compacted revision can see that
-// version: it has a newer version at or below the compacted revision, or
-// it is a tombstone below it. A tombstone exactly at the compacted
-// revision stays, as in etcd, so that a watch from that revision still
-// sees the deletion; the events of that revision stay too.
+// revision, from the cursor on. The version an entry points to is newer
+// than every older version of its key, and at or below the compacted
+// revision, so no read at or after that revision sees the older ones:
+// they go (there is at most one left, kept by an earlier compaction). The
+// version itself goes when a newer version of the key is at or below the
+// compacted revision, or when it is a deletion below it. A deletion
+// exactly at the compacted revision stays, as in etcd, so that a watch
+// from that revision still sees it; the events of that revision stay too.
 func (a *applier) compactStep(limit int) {
 	target := a.state.compacted
 	if a.state.cursorMain >= target {
@@ -60,12 +62,7 @@ func (a *applier) compactStep(limit int) {
 	for ; valid && visited < limit; valid = events.Next() {
 		main, sub, err := parseEventKey(events.Key())
 		a.must(err)
-		key := events.Value()
-		removable, err := isCompactable(history, key, main, sub, target)
-		a.must(err)
-		if removable {
-			a.must(a.batch.Delete(historyKey(key, main, sub), nil))
-		}
+		a.must(a.compactVersion(history, events.Value(), main, sub, target))
 		a.must(a.batch.Delete(events.Key(), nil))
 		a.state.cursorMain, a.state.cursorSub = main, sub+1
 		visited++
@@ -76,27 +73,36 @@ func (a *applier) compactStep(limit int) {
 	}
 }
 
-// isCompactable reports whether the version of key at (main, sub), below
-// target, is invisible to reads at or after target.
-func isCompactable(history *pebble.Iterator, key []byte, main, sub, target int64) (bool, error) {
+// compactVersion removes the versions of key older than (main, sub), and
+// that version too if no read at or after target can see it. history is
+// an iterator over the history table as of the step's start: removals
+// made during the step do not change what it finds.
+func (a *applier) compactVersion(history *pebble.Iterator, key []byte, main, sub, target int64) error {
 	prefix := historyKeyPrefix(key)
 	if !history.SeekGE(historySeekKey(prefix, target)) || !bytes.HasPrefix(history.Key(), prefix) {
-		return false, fmt.Errorf("kv: compaction: no version of %q at or below %d", key, target)
+		return fmt.Errorf("kv: compaction: no version of %q at or below %d", key, target)
 	}
 	_, latestMain, latestSub, err := parseHistoryKey(history.Key())
 	if err != nil {
-		return false, err
-	}
-	if latestMain != main || latestSub != sub {
-		return true, nil
+		return err
 	}
 	value, err := history.ValueAndErr()
 	if err != nil {
-		return false, err
+		return err
 	}
 	latest, err := decodeRecord(value, false)
 	if err != nil {
-		return false, err
+		return err
 	}
-	return latest.tombstone && main < target, nil
+	removeVersion := latestMain != main || latestSub != sub || (latest.tombstone && main < target)
+	own := historyKey(key, main, sub)
+	for valid := history.SeekGE(own); valid && bytes.HasPrefix(history.Key(), prefix); valid = history.Next() {
+		if bytes.Equal(history.Key(), own) && !removeVersion {
+			continue
+		}
+		if err := a.batch.Delete(history.Key(), nil); err != nil {
+			return err
+		}
+	}
+	return history.Error()
 }

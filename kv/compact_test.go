@@ -128,3 +128,24 @@ func TestCompactionKeepsReadsAndRemovesHistory(t *testing.T) {
 		t.Errorf("event log entries after compaction: %d, want the 2 at and after the compacted revision", got)
 	}
 }
+
+// TestRepeatedCompactionRemovesKeptVersions compacts twice: a version the
+// first compaction kept (the latest at its revision) goes with the second
+// once a newer version or a deletion is below it.
+func TestRepeatedCompactionRemovesKeptVersions(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.put("x", "1", 0) // 2
+	h.put("y", "1", 0) // 3
+	h.compact(3)
+	h.remove("x", "")  // 4
+	h.put("y", "2", 0) // 5
+	h.put("z", "1", 0) // 6
+	h.compact(6)
+	h.one(&pb.InternalRaftRequest{Range: &pb.RangeRequest{Key: []byte("x")}}) // one more step
+	if got := describe(h.get(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, Revision: 6}).Kvs); !equalStrings(got, []string{"y=2 c3 m5 v2", "z=1 c6 m6 v1"}) {
+		t.Errorf("read at the compacted revision: %v", got)
+	}
+	if got := countTable(t, h.store, historyPrefix); got != 2 {
+		t.Errorf("history entries: %d, want y@5 and z@6", got)
+	}
+}

@@ -47,6 +47,7 @@ func TestRangeOptions(t *testing.T) {
 		{"create descending", &pb.RangeRequest{Key: []byte("a"), RangeEnd: []byte("z"), SortTarget: pb.RangeRequest_CREATE, SortOrder: pb.RangeRequest_DESCEND}, []string{d, c, b, a}, 4, false},
 		{"version ascending keeps key order in ties", &pb.RangeRequest{Key: []byte("a"), RangeEnd: []byte("z"), SortTarget: pb.RangeRequest_VERSION, SortOrder: pb.RangeRequest_ASCEND}, []string{a, c, d, b}, 4, false},
 		{"key descending", &pb.RangeRequest{Key: []byte("a"), RangeEnd: []byte("z"), SortTarget: pb.RangeRequest_KEY, SortOrder: pb.RangeRequest_DESCEND}, []string{d, c, b, a}, 4, false},
+		{"order NONE with target VALUE sorts only limit+1 keys (etcd)", &pb.RangeRequest{Key: []byte("a"), RangeEnd: []byte("z"), SortTarget: pb.RangeRequest_VALUE, Limit: 1}, []string{a}, 4, true},
 		{"sort then limit", &pb.RangeRequest{Key: []byte("a"), RangeEnd: []byte("z"), SortTarget: pb.RangeRequest_VALUE, SortOrder: pb.RangeRequest_DESCEND, Limit: 2}, []string{b, a}, 4, true},
 		{"keys only", &pb.RangeRequest{Key: []byte("a"), RangeEnd: []byte("c"), KeysOnly: true}, []string{"a= c2 m2 v1", "b= c3 m5 v2"}, 2, false},
 		{"keys only sorted by value", &pb.RangeRequest{Key: []byte("a"), RangeEnd: []byte("c"), KeysOnly: true, SortTarget: pb.RangeRequest_VALUE, SortOrder: pb.RangeRequest_DESCEND}, []string{"b= c3 m5 v2", "a= c2 m2 v1"}, 2, false},
