@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"time"
 
 	"github.com/lockstepdb/lockstep/sim"
+	"github.com/lockstepdb/lockstep/sim/stack"
 	"github.com/spf13/cobra"
 )
 
@@ -22,6 +24,8 @@ func newSimCommand() *cobra.Command {
 		liveness  int
 		verbose   bool
 		histories string
+		stackMode bool
+		tick      time.Duration
 	)
 	command := &cobra.Command{
 		Use:   "sim",
@@ -35,12 +39,39 @@ on leaders and followers. After every step it checks election safety,
 leader append-only, log matching, leader completeness, state machine
 safety, validity and integrity; after the faulty phase it heals everything
 and requires a new command to commit on every node within a bounded time;
-finally the client history is checked for linearizability (porcupine).`,
+finally the client history is checked for linearizability (porcupine).
+
+With --stack it runs the whole stack instead of the core alone: real
+node.Node runtimes (loop, WAL, snapshots) on an in-memory network with
+latency, loss, duplication, delay and partitions, each on an in-memory disk
+that crashes (losing or tearing unsynced writes) or fails an fsync, under a
+seeded schedule of crashes, restarts, partitions, leadership transfers and
+membership changes, with clients proposing and reading on every node. The
+runtime reads the real clock, so this mode runs in real time with short
+ticks (--tick); go test runs the same schedule in virtual time
+(testing/synctest). --steps is then the number of scheduled events
+(default 40); --faults does not apply.`,
 		Example: `  lockstep sim --seeds 2000 --steps 3000
   lockstep sim --seeds 500 --nodes 5 --faults crash,partition
-  lockstep sim --seed 42 --trace`,
+  lockstep sim --seed 42 --trace
+  lockstep sim --stack --seeds 500 --nodes 5
+  lockstep sim --stack --seed 17 --trace`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if stackMode {
+				if cmd.Flags().Changed("faults") {
+					return fmt.Errorf("--faults does not apply to --stack: the whole-stack schedule injects every fault")
+				}
+				if nodes < 1 || nodes > 7 || tick < time.Millisecond {
+					return fmt.Errorf("--stack needs --nodes between 1 and 7 (got %d) and --tick of at least 1ms (got %v)", nodes, tick)
+				}
+				if !cmd.Flags().Changed("steps") {
+					steps = 40
+				}
+				if !cmd.Flags().Changed("liveness-ticks") {
+					liveness = 2000 // real time: room for a loaded machine
+				}
+			}
 			faultList, err := sim.ParseFaults(faults)
 			if err != nil {
 				return err
@@ -65,6 +96,11 @@ finally the client history is checked for linearizability (porcupine).`,
 				}
 				options.Trace = func(line string) { fmt.Fprintln(out, line) }
 			}
+			if stackMode {
+				stackOptions := stack.Options{Nodes: nodes, Operations: steps, TickInterval: tick, LivenessTicks: liveness,
+					Trace: options.Trace, HistoryDirectory: histories}
+				return runStackSimulations(out, stackOptions, firstSeed, seeds, workers, verbose)
+			}
 			return runSimulations(out, options, firstSeed, seeds, workers, verbose)
 		},
 	}
@@ -79,6 +115,8 @@ finally the client history is checked for linearizability (porcupine).`,
 	flags.IntVar(&workers, "workers", runtime.GOMAXPROCS(0), "seeds run in parallel")
 	flags.IntVar(&liveness, "liveness-ticks", 100, "ticks allowed after healing for a new command to commit everywhere")
 	flags.BoolVar(&verbose, "verbose", false, "print a line per seed")
+	flags.BoolVar(&stackMode, "stack", false, "run the whole stack (node runtimes, WAL, snapshots) on an in-memory network and disks, in real time")
+	flags.DurationVar(&tick, "tick", time.Millisecond, "with --stack: the nodes' tick, and the schedule's unit of time")
 	flags.StringVar(&histories, "history-dir", "", "directory for the HTML picture of any non-linearizable history (default: the system's temporary directory)")
 	return command
 }
@@ -100,6 +138,32 @@ func runSimulations(out io.Writer, options sim.Options, first uint64, count, wor
 		}
 	})
 	fmt.Fprintf(out, "sim: %d seeds x %d steps, %d violations, %d non-linearizable histories\n", count, options.Steps, violations, nonLinearizable)
+	if violations > 0 || nonLinearizable > 0 {
+		return &exitError{code: 1, message: fmt.Sprintf("%d of %d seeds violated a property, %d histories are not linearizable", violations, count, nonLinearizable)}
+	}
+	return nil
+}
+
+// runStackSimulations runs whole-stack seeds and prints one line per
+// failing seed, with the command that replays it, then one summary line.
+func runStackSimulations(out io.Writer, options stack.Options, first uint64, count, workers int, verbose bool) error {
+	violations, nonLinearizable := 0, 0
+	stack.RunSeeds(options, first, count, workers, func(result stack.Result) {
+		if verbose {
+			fmt.Fprintln(out, result)
+		}
+		replay := fmt.Sprintf("lockstep sim --stack --seed %d --nodes %d --steps %d --tick %v --trace", result.Seed, options.Nodes, options.Operations, options.TickInterval)
+		if result.Violation != nil {
+			violations++
+			fmt.Fprintf(out, "seed %d: VIOLATION %s\n  replay: %s\n", result.Seed, result.Violation, replay)
+		}
+		if !result.Linearizable {
+			nonLinearizable++
+			fmt.Fprintf(out, "seed %d: history NOT LINEARIZABLE, see %s\n  replay: %s\n", result.Seed, result.HistoryFile, replay)
+		}
+	})
+	fmt.Fprintf(out, "sim --stack: %d seeds x %d operations (%d nodes, tick %v), %d violations, %d non-linearizable histories\n",
+		count, options.Operations, options.Nodes, options.TickInterval, violations, nonLinearizable)
 	if violations > 0 || nonLinearizable > 0 {
 		return &exitError{code: 1, message: fmt.Sprintf("%d of %d seeds violated a property, %d histories are not linearizable", violations, count, nonLinearizable)}
 	}

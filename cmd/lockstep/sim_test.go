@@ -42,6 +42,19 @@ func TestSimTraceReplaysOneSeed(t *testing.T) {
 	}
 }
 
+// The whole-stack mode runs real node runtimes in real time; the generous
+// liveness bound keeps a loaded machine from failing the run.
+func TestSimStackPrintsOneSummaryLine(t *testing.T) {
+	out, err := runCommand(t, "sim", "--stack", "--seeds", "3", "--steps", "15", "--nodes", "3", "--liveness-ticks", "30000")
+	if err != nil {
+		t.Fatalf("sim --stack failed: %v\n%s", err, out)
+	}
+	summary := regexp.MustCompile(`^sim --stack: 3 seeds x 15 operations \(3 nodes, tick 1ms\), 0 violations, 0 non-linearizable histories$`)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1 || !summary.MatchString(lines[0]) {
+		t.Fatalf("output %q, want exactly one summary line", out)
+	}
+}
+
 func TestSimRejectsBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"sim", "--faults", "meteor"},
@@ -49,6 +62,9 @@ func TestSimRejectsBadFlags(t *testing.T) {
 		{"sim", "--seeds", "0"},
 		{"sim", "--seeds", "3", "--trace"},
 		{"sim", "extra-argument"},
+		{"sim", "--stack", "--faults", "drop"},
+		{"sim", "--stack", "--nodes", "8"},
+		{"sim", "--stack", "--tick", "10us"},
 	} {
 		if _, err := runCommand(t, args...); err == nil {
 			t.Errorf("%v: accepted", args)
