@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,8 +16,8 @@ import (
 
 // AdminHandler serves the HTTP admin endpoints: /metrics (Prometheus),
 // /health (etcd's: healthy when a leader is known and a linearizable read
-// completes), /livez (the process answers) and /readyz (it can serve
-// linearizable requests). Extra handlers (the dashboard) can be mounted on
+// completes), /livez (the process answers), /readyz (it can serve
+// linearizable requests) and Go's profiler under /debug/pprof/. Extra handlers (the dashboard) can be mounted on
 // the returned mux.
 func (s *Server) AdminHandler() *http.ServeMux {
 	mux := http.NewServeMux()
@@ -29,6 +30,12 @@ func (s *Server) AdminHandler() *http.ServeMux {
 		}
 		json.NewEncoder(w).Encode(map[string]string{"health": fmt.Sprint(healthy), "reason": reason})
 	})
+	// Go's profiler, for finding what a slow member spends its time on
+	// (the admin listener is the operator's, like etcd's --enable-pprof).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/livez", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if healthy, reason := s.checkHealth(r.Context()); !healthy {
