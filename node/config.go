@@ -1,12 +1,14 @@
 package node
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/transport"
 	"github.com/lockstepdb/lockstep/vfs"
 )
 
@@ -30,8 +32,22 @@ type Config struct {
 	// Join starts a node that is being added to an existing cluster (as a
 	// learner): it learns the membership from the leader.
 	Join bool
-	// Transport carries messages to and from peers. Required.
+	// Transport carries messages to and from peers. Required unless
+	// ListenAddress is set.
 	Transport Transport
+	// ListenAddress, when Transport is nil, makes Start create the gRPC
+	// transport of package transport, listening on this address (such as
+	// "10.0.0.1:7001", usually this node's entry in Peers), with ClusterID
+	// and PeerTLS; Stop stops it. For the transport's other settings,
+	// create it yourself and set Transport.
+	ListenAddress string
+	// ClusterID names the cluster for the transport created from
+	// ListenAddress: streams from nodes configured with another ID are
+	// refused, so two clusters sharing hosts never mix. Default 0.
+	ClusterID uint64
+	// PeerTLS, if set, secures the transport created from ListenAddress
+	// (see transport.Config.TLS: mutual TLS when ClientCAs is set).
+	PeerTLS *tls.Config
 
 	// TickInterval is the core's clock period. Default 100 ms.
 	TickInterval time.Duration
@@ -52,6 +68,10 @@ type Config struct {
 	// RaftConfig, if set, is called with the core's configuration before
 	// the node starts, to set options not mirrored here.
 	RaftConfig func(*raft.Config)
+
+	// transportError is why the transport for ListenAddress could not be
+	// created (withDefaults cannot fail; validate reports it).
+	transportError error
 }
 
 func (c Config) withDefaults() Config {
@@ -76,6 +96,15 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Transport == nil && c.ListenAddress != "" && c.ID != raft.None {
+		// New only validates; nothing listens until the node starts it.
+		network, err := transport.New(transport.Config{ID: c.ID, ClusterID: c.ClusterID, ListenAddress: c.ListenAddress, TLS: c.PeerTLS, Logger: c.Logger})
+		if err != nil {
+			c.transportError = fmt.Errorf("node: config: transport on %s: %w", c.ListenAddress, err)
+		} else {
+			c.Transport = network
+		}
+	}
 	return c
 }
 
@@ -86,8 +115,11 @@ func (c Config) validate() error {
 	if c.Directory == "" {
 		return errors.New("node: config: Directory is required")
 	}
+	if c.transportError != nil {
+		return c.transportError
+	}
 	if c.Transport == nil {
-		return errors.New("node: config: Transport is required")
+		return errors.New("node: config: Transport or ListenAddress is required")
 	}
 	if c.TickInterval < time.Millisecond {
 		return fmt.Errorf("node: config: TickInterval %v is below 1ms", c.TickInterval)

@@ -1,118 +1,80 @@
 // Command counter is a replicated counter: three lockstep nodes on loopback,
-// each applying the same increments in the same order. It is the smallest
-// complete use of the public API: a state machine, node.Start with the gRPC
-// transport, Propose on the leader, Read on a follower.
+// over the gRPC transport, apply the same increments in the same order.
 package main
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lockstepdb/lockstep/node"
 	"github.com/lockstepdb/lockstep/raft"
-	"github.com/lockstepdb/lockstep/transport"
 )
 
-// Counter is the state machine: it adds each command (a big-endian int64).
-type Counter struct {
-	mu    sync.Mutex
-	value int64
-}
+// Counter is the replicated state machine: each command adds a number.
+type Counter struct{ value atomic.Int64 }
 
 func (c *Counter) Apply(entries []node.Entry) []node.Result {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	results := make([]node.Result, len(entries))
 	for i, entry := range entries {
-		c.value += int64(binary.BigEndian.Uint64(entry.Command))
-		results[i] = c.value
+		delta, _ := strconv.ParseInt(string(entry.Command), 10, 64)
+		results[i] = c.value.Add(delta)
 	}
 	return results
 }
 
 func (c *Counter) Snapshot() (io.ReadCloser, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return io.NopCloser(strings.NewReader(fmt.Sprint(c.value))), nil
+	return io.NopCloser(strings.NewReader(strconv.FormatInt(c.value.Load(), 10))), nil
 }
 
 func (c *Counter) Restore(image io.Reader) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	_, err := fmt.Fscan(image, &c.value)
+	var value int64
+	_, err := fmt.Fscan(image, &value)
+	c.value.Store(value)
 	return err
 }
 
-func (c *Counter) Value() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.value
-}
-
-// run starts a 3-node cluster under dir, adds 1..increments, and returns the
-// value read on a follower.
+// run starts three nodes under dir, adds 1, 2, ..., increments on the
+// leader and returns the total that a linearizable read on a follower sees.
 func run(dir string, increments int) (int64, error) {
-	peers := map[raft.NodeID]string{}
-	for id := raft.NodeID(1); id <= 3; id++ {
-		peers[id] = freeAddress()
-	}
+	peers := map[raft.NodeID]string{1: freeAddress(), 2: freeAddress(), 3: freeAddress()}
 	nodes, counters := map[raft.NodeID]*node.Node{}, map[raft.NodeID]*Counter{}
 	for id, address := range peers {
-		network, err := transport.New(transport.Config{ID: id, ClusterID: 7, ListenAddress: address})
-		if err != nil {
-			return 0, err
-		}
 		counters[id] = &Counter{}
-		n, err := node.Start(node.Config{ID: id, Directory: fmt.Sprintf("%s/node%d", dir, id), Peers: peers,
-			Transport: network, TickInterval: 20 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)}, counters[id])
+		n, err := node.Start(node.Config{ID: id, Directory: filepath.Join(dir, fmt.Sprint(id)), Peers: peers,
+			ListenAddress: address, Logger: slog.New(slog.DiscardHandler)}, counters[id])
 		if err != nil {
 			return 0, err
 		}
 		defer n.Stop()
 		nodes[id] = n
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	leader := nodes[1]
-	for i := 1; i <= increments; {
-		_, err := leader.Propose(ctx, binary.BigEndian.AppendUint64(nil, uint64(i)))
-		var notLeader *node.NotLeaderError
-		switch {
-		case errors.As(err, &notLeader) && notLeader.Leader != raft.None:
-			leader = nodes[notLeader.Leader]
-		case errors.As(err, &notLeader):
-			time.Sleep(20 * time.Millisecond) // an election is under way
-		case err != nil:
-			return 0, err
-		default:
+	leader, err := nodes[1].WaitForLeader(ctx)
+	for i := 1; i <= increments && err == nil; {
+		if _, err = nodes[leader].Propose(ctx, []byte(strconv.Itoa(i))); err == nil {
 			i++
+		} else if node.Retryable(err) { // not the leader any more: ask it who is
+			leader, err = nodes[leader].WaitForLeader(ctx)
 		}
 	}
-	follower := nodes[1]
-	if follower == leader {
-		follower = nodes[2]
+	follower := leader%3 + 1
+	if err == nil {
+		err = nodes[follower].Read(ctx)
 	}
-	if err := follower.Read(ctx); err != nil {
-		return 0, err
-	}
-	for id, n := range nodes {
-		if n == follower {
-			return counters[id].Value(), nil
-		}
-	}
-	return 0, errors.New("unreachable")
+	return counters[follower].value.Load(), err
 }
 
-// freeAddress returns a loopback address with a port that was free a moment ago.
+// freeAddress returns a loopback address whose port was free a moment ago.
 func freeAddress() string {
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -128,10 +90,6 @@ func main() {
 		panic(err)
 	}
 	defer os.RemoveAll(dir)
-	value, err := run(dir, 100)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "counter:", err)
-		os.Exit(1)
-	}
-	fmt.Println("counter =", value)
+	total, err := run(dir, 100)
+	fmt.Println("counter =", total, err)
 }
