@@ -39,18 +39,24 @@ func (c *collected) add(key []byte, r record, options collectOptions) {
 // the key alone; "\x00": every key from key on) as of revision, read from
 // reader whose current revision is current.
 func collectKeys(reader pebble.Reader, key, end []byte, revision, current int64, options collectOptions) (collected, error) {
-	if end != nil && !isOpenEnd(end) && bytes.Compare(end, key) <= 0 {
-		return collected{}, nil
-	}
 	if revision >= current {
 		return collectCurrent(reader, key, end, options)
 	}
 	return collectHistory(reader, key, end, revision, options)
 }
 
+// isEmptyInterval reports whether [key, end) holds no key: an end at or
+// before the key (Pebble needs its lower bound below its upper bound).
+func isEmptyInterval(key, end []byte) bool {
+	return end != nil && !isOpenEnd(end) && bytes.Compare(end, key) <= 0
+}
+
 // collectCurrent reads the current table: one entry per live key.
 func collectCurrent(reader pebble.Reader, key, end []byte, options collectOptions) (collected, error) {
 	var result collected
+	if isEmptyInterval(key, end) {
+		return result, nil
+	}
 	lower, upper := currentBounds(key, end)
 	iterator, err := reader.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
@@ -83,6 +89,9 @@ func collectCurrent(reader pebble.Reader, key, end []byte, options collectOption
 // the latest version at or before revision, skipped if it is a tombstone.
 func collectHistory(reader pebble.Reader, key, end []byte, revision int64, options collectOptions) (collected, error) {
 	var result collected
+	if isEmptyInterval(key, end) {
+		return result, nil
+	}
 	lower, upper := historyBounds(key, end)
 	iterator, err := reader.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
