@@ -44,6 +44,7 @@ func (s *Server) AdminHandler() *http.ServeMux {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	s.mountDashboard(mux)
 	return mux
 }
 

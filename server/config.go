@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/lockstepdb/lockstep/transport"
 )
 
 // Config configures one lockstep server (one member of a cluster). Its
@@ -71,6 +73,10 @@ type Config struct {
 
 	// Logger receives the server's logs; nil uses slog.Default().
 	Logger *slog.Logger
+
+	// PeerFaults, if set, injects faults into the peer transport (lockstep
+	// dev's partition button, tests); nil injects none.
+	PeerFaults *transport.FaultHook
 }
 
 // Defaults.

@@ -120,6 +120,7 @@ func (s *Server) open() error {
 	s.peers, err = transport.New(transport.Config{
 		ID: s.id, ClusterID: s.clusterID, ListenAddress: peerListen, TLS: config.PeerTLS,
 		MaxMessageBytes: config.MaxRequestBytes + 1<<20, Logger: s.log, Info: s.publishedInfo,
+		Faults: config.PeerFaults,
 	})
 	if err != nil {
 		return fmt.Errorf("server: peer transport: %w", err)

@@ -1,0 +1,156 @@
+// lockstep dashboard: renders the server-sent snapshots of the cluster.
+// Each event carries the whole cluster; the page keeps only what it derives
+// from successive snapshots (the timeline and the per-second charts).
+"use strict";
+
+const membersElement = document.getElementById("members");
+const connection = document.getElementById("connection");
+const timeline = document.getElementById("timeline");
+let controls = false;
+let names = {};          // member ID (hex) -> name
+let lastLeaderTerm = ""; // "leader@term" last put on the timeline
+let lastUp = {};         // name -> up, for the timeline
+let previous = null;     // snapshot of the last chart point
+const history = { proposals: [], commits: [], latency: [] };
+
+function element(tag, attributes, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes || {})) {
+    if (key === "class") node.className = value; else node.setAttribute(key, value);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+function nameOf(id) { return id ? (names[id] || id) : "none"; }
+
+function renderMember(member) {
+  const role = member.up ? member.role : "down";
+  const card = element("article", {
+    class: "member", "data-member": member.name, "data-up": String(member.up),
+    "data-role": role, "data-term": String(member.term), "aria-label": "member " + member.name,
+  });
+  const title = element("h3", {}, member.name, element("span", { class: "role " + role }, role));
+  if (member.partitioned) title.append(element("span", { class: "badge" }, "partitioned"));
+  card.append(title);
+  if (member.up) {
+    const fields = [
+      ["term", member.term], ["voted for", nameOf(member.vote)], ["leader", nameOf(member.leader)],
+      ["log", (member.firstIndex ? member.firstIndex + "…" : "…") + member.lastIndex + " (last term " + member.lastTerm + ")"],
+      ["commit", member.commit], ["applied", member.applied],
+    ];
+    const list = element("dl");
+    for (const [label, value] of fields) list.append(element("dt", {}, label), element("dd", { "data-field": label }, String(value)));
+    card.append(list);
+    if (member.followers && member.followers.length) {
+      const table = element("table", {},
+        element("caption", {}, "followers"),
+        element("tr", {}, element("th", { scope: "col" }, "member"), element("th", { scope: "col" }, "match"),
+          element("th", { scope: "col" }, "next"), element("th", { scope: "col" }, "inflight")));
+      for (const f of member.followers) {
+        table.append(element("tr", {}, element("td", {}, nameOf(f.id) + (f.replicating ? "" : " (probing)")),
+          element("td", {}, String(f.match)), element("td", {}, String(f.next)), element("td", {}, String(f.inflight))));
+      }
+      card.append(table);
+    }
+  } else {
+    card.append(element("p", { class: "status" }, member.error || "down"));
+  }
+  if (controls) {
+    const actions = element("div", { class: "actions" });
+    const button = (action, label, enabled) => {
+      const b = element("button", { type: "button", "data-action": action, "data-member": member.name }, label);
+      b.disabled = !enabled;
+      actions.append(b);
+    };
+    button("stop", "Stop", member.up);
+    button("restart", member.up ? "Restart" : "Start", true);
+    button("partition", "Partition", member.up && !member.partitioned);
+    button("transfer", "Make leader", member.up && role !== "leader");
+    card.append(actions);
+  }
+  return card;
+}
+
+function note(text) {
+  const now = new Date().toLocaleTimeString();
+  timeline.prepend(element("li", {}, element("time", {}, now), text));
+}
+
+function updateTimeline(members) {
+  for (const m of members) {
+    if (m.name in lastUp && lastUp[m.name] !== m.up) note(m.name + (m.up ? " started" : " stopped"));
+    lastUp[m.name] = m.up;
+  }
+  const leaders = members.filter(m => m.up && m.role === "leader");
+  for (const leader of leaders) {
+    const key = leader.name + "@" + leader.term;
+    if (key !== lastLeaderTerm) {
+      note("term " + leader.term + ": " + leader.name + " elected leader");
+      lastLeaderTerm = key;
+    }
+  }
+  for (const m of members) {
+    if (m.up && (m.role === "candidate") && m._noted !== m.term) note("term " + m.term + ": " + m.name + " campaigns");
+  }
+}
+
+function sum(members, field) { return members.reduce((total, m) => total + (m.up ? m[field] : 0), 0); }
+
+function updateCharts(snapshot) {
+  if (previous && snapshot.time - previous.time < 1000) return;
+  if (previous) {
+    const seconds = (snapshot.time - previous.time) / 1000;
+    const commit = s => Math.max(0, ...s.members.map(m => m.commit));
+    const requests = sum(snapshot.members, "writeRequests") - sum(previous.members, "writeRequests");
+    const latency = sum(snapshot.members, "writeLatencySeconds") - sum(previous.members, "writeLatencySeconds");
+    push("proposals", Math.max(0, sum(snapshot.members, "proposals") - sum(previous.members, "proposals")) / seconds);
+    push("commits", Math.max(0, commit(snapshot) - commit(previous)) / seconds);
+    push("latency", requests > 0 ? Math.max(0, latency / requests * 1000) : 0);
+  }
+  previous = snapshot;
+}
+
+function push(name, value) {
+  const points = history[name];
+  points.push(value);
+  if (points.length > 60) points.shift();
+  const top = Math.max(1, ...points);
+  const line = points.map((v, i) => (60 - points.length + i) + "," + (20 - v / top * 19).toFixed(2)).join(" ");
+  document.querySelector("#chart-" + name + " polyline").setAttribute("points", line);
+  document.getElementById("chart-" + name + "-value").textContent = value < 10 ? value.toFixed(1) : Math.round(value);
+}
+
+function render(snapshot) {
+  controls = snapshot.controls;
+  document.getElementById("cluster-actions").hidden = !controls;
+  for (const m of snapshot.members) if (m.id) names[m.id] = m.name;
+  // Keep keyboard focus on the same button across re-renders.
+  const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset : null;
+  const focusKey = focused && focused.action ? focused.action + "/" + focused.member : null;
+  membersElement.replaceChildren(...snapshot.members.map(renderMember));
+  if (focusKey) {
+    const [action, member] = focusKey.split("/");
+    const again = membersElement.querySelector(`button[data-action="${action}"][data-member="${member}"]`);
+    if (again && !again.disabled) again.focus();
+  }
+  updateTimeline(snapshot.members);
+  updateCharts(snapshot);
+}
+
+async function act(action, member) {
+  connection.textContent = action + " " + member + "…";
+  const response = await fetch("control/" + action + "/" + encodeURIComponent(member), { method: "POST" });
+  connection.textContent = response.ok ? action + " " + member + ": done" : action + " " + member + ": " + await response.text();
+  if (response.ok && action !== "transfer") note(action + " " + member + " (button)");
+}
+
+document.addEventListener("click", event => {
+  const button = event.target.closest("button[data-action]");
+  if (button) act(button.dataset.action, button.dataset.member);
+});
+
+const events = new EventSource("events");
+events.onopen = () => { connection.textContent = "live"; };
+events.onerror = () => { connection.textContent = "disconnected, retrying…"; };
+events.onmessage = message => render(JSON.parse(message.data));
