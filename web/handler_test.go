@@ -19,7 +19,7 @@ type fakeCluster struct {
 }
 
 func (f *fakeCluster) Sample(context.Context) []MemberState { return f.members }
-func (f *fakeCluster) Watch() (<-chan struct{}, func())      { return make(chan struct{}), func() {} }
+func (f *fakeCluster) Watch() (<-chan struct{}, func())     { return make(chan struct{}), func() {} }
 func (f *fakeCluster) Act(_ context.Context, action, member string) error {
 	if action == "explode" {
 		return errors.New("no such action")
