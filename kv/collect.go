@@ -57,6 +57,16 @@ func collectCurrent(reader pebble.Reader, key, end []byte, options collectOption
 	if isEmptyInterval(key, end) {
 		return result, nil
 	}
+	if end == nil {
+		r, found, err := currentRecord(reader, key)
+		if found {
+			if !options.withValues {
+				r.value = nil
+			}
+			result.add(key, r, options)
+		}
+		return result, err
+	}
 	lower, upper := currentBounds(key, end)
 	iterator, err := reader.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {

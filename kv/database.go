@@ -27,8 +27,9 @@ type database struct {
 }
 
 // openDatabase opens (creating if asked) the Pebble instance in directory.
-func openDatabase(fs vfs.FS, directory string, create bool, logger *slog.Logger) (*database, error) {
+func openDatabase(fs vfs.FS, directory string, create bool, cacheSize int64, logger *slog.Logger) (*database, error) {
 	options := &pebble.Options{
+		CacheSize:          cacheSize,
 		FS:                 fs,
 		DisableWAL:         true, // the Raft log is the write-ahead log
 		ErrorIfNotExists:   !create,

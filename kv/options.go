@@ -23,6 +23,8 @@ type Options struct {
 	// stops sending to it and it catches up from the store instead; 0 means
 	// 128.
 	WatchBufferSize int
+	// CacheSize is Pebble's block cache in bytes; 0 means 64 MiB.
+	CacheSize int64
 
 	// fileSystem replaces the file system (tests: crashable in-memory
 	// file systems).
@@ -32,6 +34,7 @@ type Options struct {
 const (
 	defaultMaxTxnOps       = 128
 	defaultWatchBufferSize = 128
+	defaultCacheSize       = 64 << 20
 )
 
 // withDefaults returns options with zero values replaced by defaults.
@@ -44,6 +47,9 @@ func (options Options) withDefaults() Options {
 	}
 	if options.WatchBufferSize <= 0 {
 		options.WatchBufferSize = defaultWatchBufferSize
+	}
+	if options.CacheSize <= 0 {
+		options.CacheSize = defaultCacheSize
 	}
 	return options
 }

@@ -115,7 +115,7 @@ func (s *Store) openCurrent() (*database, error) {
 		if err := s.directory.removeAllBut(name); err != nil {
 			return nil, err
 		}
-		return openDatabase(s.directory.fs, s.directory.instancePath(name), false, s.logger)
+		return openDatabase(s.directory.fs, s.directory.instancePath(name), false, s.options.CacheSize, s.logger)
 	}
 	// No CURRENT-STORE: nothing was ever applied here (Open writes it
 	// before returning), so any instance present is a crashed first Open.
@@ -126,7 +126,7 @@ func (s *Store) openCurrent() (*database, error) {
 	if err != nil {
 		return nil, err
 	}
-	database, err := createInstance(s.directory, name, initialState(), s.logger)
+	database, err := createInstance(s.directory, name, initialState(), s.options.CacheSize, s.logger)
 	if err != nil {
 		return nil, err
 	}
@@ -140,8 +140,8 @@ func (s *Store) openCurrent() (*database, error) {
 }
 
 // createInstance creates a new instance holding state and flushes it.
-func createInstance(directory storeDirectory, name string, state storeState, logger *slog.Logger) (*database, error) {
-	database, err := openDatabase(directory.fs, directory.instancePath(name), true, logger)
+func createInstance(directory storeDirectory, name string, state storeState, cacheSize int64, logger *slog.Logger) (*database, error) {
+	database, err := openDatabase(directory.fs, directory.instancePath(name), true, cacheSize, logger)
 	if err != nil {
 		return nil, err
 	}
