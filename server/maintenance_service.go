@@ -48,6 +48,11 @@ func (m *maintenanceService) Status(ctx context.Context, _ *pb.StatusRequest) (*
 func (m *maintenanceService) Alarm(ctx context.Context, request *pb.AlarmRequest) (*pb.AlarmResponse, error) {
 	s := m.server
 	if request.Action == pb.AlarmRequest_GET {
+		// Linearizable, as etcd's (which goes through Raft): an alarm
+		// raised anywhere before the call is listed.
+		if err := s.readBarrier(ctx); err != nil {
+			return nil, err
+		}
 		revision, _ := s.store.Revision()
 		var alarms []*pb.AlarmMember
 		for _, alarm := range s.store.Alarms() {

@@ -37,8 +37,10 @@ type serveFlags struct {
 	logFormat, logLevel                        string
 }
 
-func newServeCommand() *cobra.Command {
-	flags := &serveFlags{}
+func newServeCommand() *cobra.Command { return newServeCommandWith(&serveFlags{}) }
+
+// newServeCommandWith builds the command around flags (tests inspect them).
+func newServeCommandWith(flags *serveFlags) *cobra.Command {
 	command := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a member of a replicated key-value store that speaks the etcd v3 API",
