@@ -65,6 +65,10 @@ type Config struct {
 	MaxProposalBytes int
 	// Logger receives the node's logs. Default slog.Default().
 	Logger *slog.Logger
+	// ObservePersist, if set, is called from the loop after each durable
+	// write of the log (the append and its fsync) with how long it took,
+	// for metrics. It must return at once.
+	ObservePersist func(elapsed time.Duration)
 	// RaftConfig, if set, is called with the core's configuration before
 	// the node starts, to set options not mirrored here.
 	RaftConfig func(*raft.Config)

@@ -74,8 +74,12 @@ func (n *Node) handleReadies() error {
 			}
 		}
 		if len(ready.Entries) > 0 || !ready.HardState.IsEmpty() {
+			start := time.Now()
 			if err := n.storage.Save(ready.HardState, ready.Entries); err != nil {
 				return fmt.Errorf("node %d: write log: %w", n.config.ID, err)
+			}
+			if n.config.ObservePersist != nil {
+				n.config.ObservePersist(time.Since(start))
 			}
 		}
 		n.transport.Send(ready.SendAfterPersist)

@@ -21,6 +21,7 @@ type metrics struct {
 	leaderChanges   prometheus.Counter
 	requests        *prometheus.CounterVec
 	requestSeconds  *prometheus.HistogramVec
+	persistSeconds  prometheus.Histogram
 }
 
 func newMetrics(s *Server) *metrics {
@@ -33,6 +34,8 @@ func newMetrics(s *Server) *metrics {
 			[]string{"method", "code"}),
 		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lockstep_grpc_request_seconds", Help: "Client gRPC request latency.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"method"}),
+		persistSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lockstep_wal_fsync_seconds",
+			Help: "Latency of each durable write of the Raft log (append and fsync).", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18)}),
 	}
 	statusGauge := func(name, help string, value func(raft.Status) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
@@ -49,7 +52,7 @@ func newMetrics(s *Server) *metrics {
 		})
 	}
 	m.registry.MustRegister(
-		m.proposals, m.proposalsFailed, m.leaderChanges, m.requests, m.requestSeconds,
+		m.proposals, m.proposalsFailed, m.leaderChanges, m.requests, m.requestSeconds, m.persistSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		statusGauge("lockstep_term", "Current Raft term.", func(st raft.Status) float64 { return float64(st.Term) }),
 		statusGauge("lockstep_commit_index", "Highest log index known committed.", func(st raft.Status) float64 { return float64(st.Commit) }),

@@ -125,18 +125,19 @@ func (s *Server) open() error {
 	if err != nil {
 		return fmt.Errorf("server: peer transport: %w", err)
 	}
+	s.metrics = newMetrics(s) // before the node: it reports its writes to them
 	ticks := int(config.ElectionTimeout / config.HeartbeatInterval)
 	s.node, err = node.Start(node.Config{
 		ID: s.id, Directory: filepath.Join(config.DataDirectory, "raft"), Peers: s.initialPeers,
 		Join: config.InitialClusterState == "existing", Transport: urlTransport{s.peers},
 		TickInterval: config.HeartbeatInterval, ElectionTicks: ticks, HeartbeatTicks: 1,
 		SnapshotEntries: config.SnapshotCount, SegmentBytes: config.WALSegmentBytes, MaxProposalBytes: config.MaxRequestBytes + 64<<10, Logger: s.log,
+		ObservePersist: func(elapsed time.Duration) { s.metrics.persistSeconds.Observe(elapsed.Seconds()) },
 	}, store)
 	if err != nil {
 		s.peers = nil // node.Start stopped it... or never started it
 		return fmt.Errorf("server: start node: %w", err)
 	}
-	s.metrics = newMetrics(s)
 	s.forwarder = newForwarder(s)
 	s.lessor = newLessor(s)
 	s.reads = newReadBatcher(s)
