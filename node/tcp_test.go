@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -20,8 +21,9 @@ import (
 // journal is a state machine that records every command it applies, so a
 // test can compare the applied sequences of all nodes.
 type journal struct {
-	mu      sync.Mutex
-	applied []uint64 // command values, in apply order
+	mu       sync.Mutex
+	applied  []uint64 // command values, in apply order
+	restores int      // images restored: a snapshot from disk or the leader
 }
 
 func (j *journal) Apply(entries []Entry) []Result {
@@ -52,11 +54,18 @@ func (j *journal) Restore(image io.Reader) error {
 	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	j.restores++
 	j.applied = nil
 	for ; len(data) > 0; data = data[8:] {
 		j.applied = append(j.applied, binary.BigEndian.Uint64(data))
 	}
 	return nil
+}
+
+func (j *journal) restored() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.restores
 }
 
 func (j *journal) values() []uint64 {
@@ -68,9 +77,13 @@ func (j *journal) values() []uint64 {
 // tcpCluster runs nodes over the gRPC transport on loopback, with their data
 // in real directories (fsync on).
 type tcpCluster struct {
-	t        *testing.T
-	dir      string
-	faults   *transport.FaultHook
+	t      *testing.T
+	dir    string
+	faults *transport.FaultHook
+	// peerTLS, if set, gives each node's TLS configuration; the node then
+	// creates its transport itself (Config.ListenAddress), without the
+	// fault hook.
+	peerTLS  func(raft.NodeID) *tls.Config
 	peers    map[raft.NodeID]string
 	nodes    map[raft.NodeID]*Node
 	journals map[raft.NodeID]*journal
@@ -80,8 +93,14 @@ type tcpCluster struct {
 }
 
 func newTCPCluster(t *testing.T, size int) *tcpCluster {
+	return newTCPClusterWithTLS(t, size, nil)
+}
+
+// newTCPClusterWithTLS starts size nodes whose transports use peerTLS(id),
+// or plaintext with the fault hook if peerTLS is nil.
+func newTCPClusterWithTLS(t *testing.T, size int, peerTLS func(raft.NodeID) *tls.Config) *tcpCluster {
 	c := &tcpCluster{t: t, dir: t.TempDir(), faults: &transport.FaultHook{}, peers: map[raft.NodeID]string{},
-		nodes: map[raft.NodeID]*Node{}, journals: map[raft.NodeID]*journal{}}
+		nodes: map[raft.NodeID]*Node{}, journals: map[raft.NodeID]*journal{}, peerTLS: peerTLS}
 	for id := raft.NodeID(1); id <= raft.NodeID(size); id++ {
 		c.peers[id] = freeLoopbackAddress(t)
 	}
@@ -111,13 +130,18 @@ func freeLoopbackAddress(t *testing.T) string {
 
 func (c *tcpCluster) start(id raft.NodeID, join bool) {
 	c.t.Helper()
-	network, err := transport.New(transport.Config{ID: id, ClusterID: 42, ListenAddress: c.peers[id], Faults: c.faults})
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	config := Config{ID: id, Directory: fmt.Sprintf("%s/%d", c.dir, id), Transport: network,
+	config := Config{ID: id, Directory: fmt.Sprintf("%s/%d", c.dir, id), ClusterID: 42,
 		TickInterval: 10 * time.Millisecond, SnapshotEntries: 40, SegmentBytes: 1 << 20,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	if c.peerTLS != nil {
+		config.ListenAddress, config.PeerTLS = c.peers[id], c.peerTLS(id)
+	} else {
+		network, err := transport.New(transport.Config{ID: id, ClusterID: 42, ListenAddress: c.peers[id], Faults: c.faults})
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		config.Transport = network
+	}
 	config.Join = join
 	config.Peers = c.peers
 	if c.journals[id] == nil || !join {
