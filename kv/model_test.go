@@ -221,6 +221,9 @@ func (w *modelWrite) rangeAt(request *pb.RangeRequest) (*pb.RangeResponse, error
 	for _, kv := range keyValues {
 		if request.KeysOnly {
 			kv.Value = nil
+			if request.SortTarget != pb.RangeRequest_VALUE {
+				kv.Lease = 0 // etcd's keys-only reads come from its index
+			}
 		}
 	}
 	response.Kvs = keyValues

@@ -74,8 +74,14 @@ func executeRange(reader pebble.Reader, request *pb.RangeRequest, current, compa
 		response.More = true
 	}
 	if request.KeysOnly {
+		// etcd answers keys-only reads not sorted by value from its
+		// in-memory index, which knows no leases: they come back as 0.
+		fromIndex := request.SortTarget != pb.RangeRequest_VALUE
 		for _, keyValue := range keyValues {
 			keyValue.Value = nil
+			if fromIndex {
+				keyValue.Lease = 0
+			}
 		}
 	}
 	response.Kvs = keyValues

@@ -136,3 +136,19 @@ func TestKeysWithZeroBytes(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysOnlyLeases checks etcd's keys-only answers: leases are 0 unless
+// the read sorts by value (etcd reads them from its index otherwise).
+func TestKeysOnlyLeases(t *testing.T) {
+	h := newHarness(t, Options{})
+	h.grant(9, 60)
+	h.put("a", "1", 9)
+	plain := h.get(&pb.RangeRequest{Key: []byte("a"), KeysOnly: true})
+	byValue := h.get(&pb.RangeRequest{Key: []byte("a"), KeysOnly: true, SortTarget: pb.RangeRequest_VALUE, SortOrder: pb.RangeRequest_ASCEND})
+	if got := describe(plain.Kvs); !equalStrings(got, []string{"a= c2 m2 v1"}) {
+		t.Errorf("keys only: %v", got)
+	}
+	if got := describe(byValue.Kvs); !equalStrings(got, []string{"a= c2 m2 v1 l9"}) {
+		t.Errorf("keys only sorted by value: %v", got)
+	}
+}
