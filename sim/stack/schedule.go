@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -181,10 +182,7 @@ func (s *schedule) partition() {
 		return
 	}
 	c.network.Partition(side, otherSide)
-	c.counts.partitions.Add(1)
-	c.recorder.tracef("partition %v | %v", side, otherSide)
-	s.partitioned = true
-	s.after(5+s.random.IntN(46), s.heal)
+	s.healLater(fmt.Sprintf("partition %v | %v", side, otherSide))
 }
 
 // cutOneWay cuts one direction of one link and heals 5 to 50 ticks later.
@@ -200,8 +198,14 @@ func (s *schedule) cutOneWay() {
 		return
 	}
 	c.network.Cut(from, to)
-	c.counts.partitions.Add(1)
-	c.recorder.tracef("cut %d -> %d", from, to)
+	s.healLater(fmt.Sprintf("cut %d -> %d", from, to))
+}
+
+// healLater records a partition or cut just made, and heals the network 5
+// to 50 ticks later.
+func (s *schedule) healLater(description string) {
+	s.cluster.counts.partitions.Add(1)
+	s.cluster.recorder.tracef("%s", description)
 	s.partitioned = true
 	s.after(5+s.random.IntN(46), s.heal)
 }
