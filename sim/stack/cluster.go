@@ -141,18 +141,16 @@ var errInjected = fmt.Errorf("stack: injected fsync failure")
 // write fails, then the node stops; its memory is gone.
 func (c *cluster) crash(m *member, random *rand.Rand) {
 	c.mu.Lock()
-	n := m.node
+	n, disk := m.node, m.disk
 	m.node = nil
+	if n != nil && c.options.loseDiskOnCrash {
+		m.disk = newDisk(m)
+	}
 	c.mu.Unlock()
 	if n == nil {
 		return
 	}
-	m.disk.Crash(random)
-	if c.options.loseDiskOnCrash {
-		c.mu.Lock()
-		m.disk = newDisk(m)
-		c.mu.Unlock()
-	}
+	disk.Crash(random)
 	_ = n.Stop() // the storage is dead: closing it may fail
 	c.recorder.tracef("node %d crashed (torn writes: %v)", m.id, random != nil)
 }
