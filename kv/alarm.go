@@ -1,8 +1,6 @@
 package kv
 
 import (
-	"fmt"
-
 	"github.com/cockroachdb/pebble/v2"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
@@ -10,24 +8,13 @@ import (
 // readAlarms returns the active alarms in reader, ordered by type then
 // member.
 func readAlarms(reader pebble.Reader) ([]*pb.AlarmMember, error) {
-	lower, upper := tableBounds(alarmPrefix)
-	iterator, err := reader.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return nil, fmt.Errorf("kv: read alarms: %w", err)
-	}
-	defer iterator.Close()
 	var alarms []*pb.AlarmMember
-	for valid := iterator.First(); valid; valid = iterator.Next() {
-		alarm, member, err := parseAlarmKey(iterator.Key())
-		if err != nil {
-			return nil, err
-		}
+	err := scanTable(reader, "alarms", alarmPrefix, func(key, _ []byte) error {
+		alarm, member, err := parseAlarmKey(key)
 		alarms = append(alarms, &pb.AlarmMember{MemberID: member, Alarm: pb.AlarmType(alarm)})
-	}
-	if err := iterator.Error(); err != nil {
-		return nil, fmt.Errorf("kv: read alarms: %w", err)
-	}
-	return alarms, nil
+		return err
+	})
+	return alarms, err
 }
 
 // loadAlarms sets the applier's alarm flags from the alarms in its batch.

@@ -68,31 +68,18 @@ func collectCurrent(reader pebble.Reader, key, end []byte, options collectOption
 		return result, err
 	}
 	lower, upper := currentBounds(key, end)
-	iterator, err := reader.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return result, fmt.Errorf("kv: read current keys: %w", err)
-	}
-	defer iterator.Close()
-	for valid := iterator.First(); valid; valid = iterator.Next() {
-		needed := !options.countOnly && (options.limit <= 0 || int64(len(result.keyValues)) < options.limit)
-		if !needed {
-			result.count++
-			continue
-		}
-		value, err := iterator.ValueAndErr()
-		if err != nil {
-			return result, fmt.Errorf("kv: read current value: %w", err)
+	err := scan(reader, "current keys", lower, upper, func(stored, value []byte) error {
+		if options.countOnly || (options.limit > 0 && int64(len(result.keyValues)) >= options.limit) {
+			result.count++ // counted, not collected: no need to decode
+			return nil
 		}
 		r, err := decodeRecord(value, options.withValues)
-		if err != nil {
-			return result, err
+		if err == nil {
+			result.add(stored[1:], r, options)
 		}
-		result.add(iterator.Key()[1:], r, options)
-	}
-	if err := iterator.Error(); err != nil {
-		return result, fmt.Errorf("kv: read current keys: %w", err)
-	}
-	return result, nil
+		return err
+	})
+	return result, err
 }
 
 // collectHistory reads the history table: for each key in the interval,

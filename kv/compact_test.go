@@ -4,7 +4,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
@@ -51,15 +50,9 @@ func countTable(t *testing.T, store *Store, prefix byte) int {
 		t.Fatal(err)
 	}
 	defer view.close()
-	lower, upper := tableBounds(prefix)
-	iterator, err := view.snapshot.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer iterator.Close()
 	count := 0
-	for valid := iterator.First(); valid; valid = iterator.Next() {
-		count++
+	if err := scanTable(view.snapshot, "test", prefix, func(_, _ []byte) error { count++; return nil }); err != nil {
+		t.Fatal(err)
 	}
 	return count
 }

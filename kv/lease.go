@@ -108,19 +108,12 @@ func (a *applier) applyLeaseCheckpoint(request *pb.LeaseCheckpointRequest) (*pb.
 // attachedKeys returns the keys attached to lease id, sorted.
 func attachedKeys(reader pebble.Reader, id int64) ([][]byte, error) {
 	prefix := leaseKeysPrefix(id)
-	iterator, err := reader.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: nextPrefix(prefix)})
-	if err != nil {
-		return nil, fmt.Errorf("kv: read lease keys: %w", err)
-	}
-	defer iterator.Close()
 	var keys [][]byte
-	for valid := iterator.First(); valid; valid = iterator.Next() {
-		keys = append(keys, bytes.Clone(iterator.Key()[len(prefix):]))
-	}
-	if err := iterator.Error(); err != nil {
-		return nil, fmt.Errorf("kv: read lease keys: %w", err)
-	}
-	return keys, nil
+	err := scan(reader, "lease keys", prefix, nextPrefix(prefix), func(key, _ []byte) error {
+		keys = append(keys, bytes.Clone(key[len(prefix):]))
+		return nil
+	})
+	return keys, err
 }
 
 // Lease returns a granted lease, or false if there is none with id.
@@ -147,22 +140,18 @@ func (s *Store) Leases() []LeaseInfo {
 		return nil
 	}
 	defer view.close()
-	lower, upper := tableBounds(leasePrefix)
-	iterator, err := view.snapshot.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return nil
-	}
-	defer iterator.Close()
 	var leases []LeaseInfo
-	for valid := iterator.First(); valid; valid = iterator.Next() {
-		id, err := parseLeaseKey(iterator.Key())
+	scanTable(view.snapshot, "leases", leasePrefix, func(key, value []byte) error {
+		id, err := parseLeaseKey(key)
 		if err != nil {
-			continue
+			return err
 		}
-		if info, err := leaseInfo(view.snapshot, id, iterator.Value()); err == nil {
+		info, err := leaseInfo(view.snapshot, id, value)
+		if err == nil {
 			leases = append(leases, info)
 		}
-	}
+		return err
+	}) // a damaged entry ends the list there
 	return leases
 }
 

@@ -1,7 +1,6 @@
 package kv
 
 import (
-	"github.com/cockroachdb/pebble/v2"
 	"go.etcd.io/etcd/api/v3/membershippb"
 	"google.golang.org/protobuf/proto"
 )
@@ -34,23 +33,17 @@ func (s *Store) MemberAttributes() map[uint64]MemberAttributes {
 		return nil
 	}
 	defer view.close()
-	lower, upper := tableBounds(memberPrefix)
-	iterator, err := view.snapshot.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
-	if err != nil {
-		return nil
-	}
-	defer iterator.Close()
 	members := make(map[uint64]MemberAttributes)
-	for valid := iterator.First(); valid; valid = iterator.Next() {
-		id, err := parseMemberKey(iterator.Key())
-		if err != nil {
-			continue
-		}
+	scanTable(view.snapshot, "members", memberPrefix, func(key, value []byte) error {
+		id, err := parseMemberKey(key)
 		attributes := &membershippb.Attributes{}
-		if proto.Unmarshal(iterator.Value(), attributes) != nil {
-			continue
+		if err == nil {
+			err = proto.Unmarshal(value, attributes)
 		}
-		members[id] = MemberAttributes{Name: attributes.Name, ClientURLs: attributes.ClientUrls}
-	}
+		if err == nil {
+			members[id] = MemberAttributes{Name: attributes.Name, ClientURLs: attributes.ClientUrls}
+		}
+		return err
+	}) // a damaged entry ends the map there
 	return members
 }

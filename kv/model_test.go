@@ -288,17 +288,22 @@ func compareKeyValueModel(compare *pb.Compare, kv *mvccpb.KeyValue) bool {
 	return have < want
 }
 
-// txn runs a Txn on the write: compares on the state before, nested ones
-// too, then the branch. Errors from checks are found before any write.
-func (w *modelWrite) txn(request *pb.TxnRequest) *pb.TxnResponse {
+// branch evaluates a Txn's compares and returns the branch it takes.
+func (w *modelWrite) branch(request *pb.TxnRequest) (bool, []*pb.RequestOp) {
 	succeeded := true
 	for _, compare := range request.Compare {
 		succeeded = succeeded && w.compare(compare)
 	}
-	operations := request.Failure
 	if succeeded {
-		operations = request.Success
+		return true, request.Success
 	}
+	return false, request.Failure
+}
+
+// txn runs a Txn on the write: compares on the state before, nested ones
+// too, then the branch. Errors from checks are found before any write.
+func (w *modelWrite) txn(request *pb.TxnRequest) *pb.TxnResponse {
+	succeeded, operations := w.branch(request)
 	response := &pb.TxnResponse{Succeeded: succeeded}
 	for _, operation := range operations {
 		result := &pb.ResponseOp{}
@@ -390,15 +395,7 @@ func (m *model) apply(request *pb.InternalRaftRequest) any {
 // checkTxn finds the errors of a Txn's branches taken, as the store's
 // checks do, on the state before it.
 func (m *model) checkTxn(request *pb.TxnRequest) error {
-	write := m.write()
-	succeeded := true
-	for _, compare := range request.Compare {
-		succeeded = succeeded && write.compare(compare)
-	}
-	operations := request.Failure
-	if succeeded {
-		operations = request.Success
-	}
+	_, operations := m.write().branch(request)
 	for _, operation := range operations {
 		if put := operation.GetRequestPut(); put != nil {
 			if put.Lease != 0 && !m.leases[put.Lease] {

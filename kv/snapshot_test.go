@@ -58,12 +58,8 @@ func imageOf(t testing.TB, store *Store) []byte {
 // alarms and members.
 func fingerprint(t testing.TB, store *Store) string {
 	t.Helper()
+	text := summary(t, store) + "\n"
 	current, compacted := store.Revision()
-	hash, _, _, err := store.HashKV(0)
-	if err != nil {
-		t.Fatalf("HashKV: %v", err)
-	}
-	text := fmt.Sprintf("applied %d revision %d compacted %d hash %08x\n", store.AppliedIndex(), current, compacted, hash)
 	for revision := max(compacted, 1); revision <= current; revision++ {
 		response, err := store.Range(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}, Revision: revision})
 		if err != nil {

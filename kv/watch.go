@@ -160,26 +160,29 @@ func (w *Watcher) eventFor(event *mvccpb.Event, previous *mvccpb.KeyValue) *mvcc
 // trySend queues a response without blocking; false if the buffer is full
 // or the watcher closed.
 func (w *Watcher) trySend(response WatchResponse) bool {
-	w.sendMu.Lock()
-	defer w.sendMu.Unlock()
-	if w.closed {
-		return false
-	}
-	select {
-	case w.responses <- response:
-		return true
-	default:
-		return false
-	}
+	return w.deliver(response, false)
 }
 
 // send queues a response, waiting for room; false if the watcher or the
 // store closed first.
 func (w *Watcher) send(response WatchResponse) bool {
+	return w.deliver(response, true)
+}
+
+// deliver queues a response, waiting for room if asked.
+func (w *Watcher) deliver(response WatchResponse, wait bool) bool {
 	w.sendMu.Lock()
 	defer w.sendMu.Unlock()
 	if w.closed {
 		return false
+	}
+	if !wait {
+		select {
+		case w.responses <- response:
+			return true
+		default:
+			return false
+		}
 	}
 	select {
 	case w.responses <- response:
