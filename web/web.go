@@ -14,10 +14,10 @@ import (
 	"net/http"
 )
 
-//go:generate go run ./wasm/build
+//go:generate go run ./internal/buildwasm
 
 // assets are the pages, scripts, styles and the playground's wasm binary
-// (built by go generate, see wasm/build).
+// (built by go generate, see internal/buildwasm).
 //
 //go:embed assets
 var assets embed.FS
