@@ -9,7 +9,11 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/lockstepdb/lockstep/node"
 )
+
+// The runtime drives a Store as a state machine that keeps its own state.
+var _ node.DurableStateMachine = (*Store)(nil)
 
 // ErrClosed is returned by reads and watches on a closed store.
 var ErrClosed = errors.New("kv: store closed")
