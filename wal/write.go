@@ -9,15 +9,18 @@ import (
 
 // Save makes hardState (unless it is empty) and entries durable with one
 // fsync, shared with any writes queued at the same time by other
-// goroutines. Entries must be contiguous. An entry at or below LastIndex
+// goroutines. The one exception: a Save of only a hard state that changes
+// nothing but the commit index is not written at once (see needsWrite),
+// so a crash may recover an older commit index; it becomes durable with
+// the next hard state written. Entries must be contiguous. An entry at or below LastIndex
 // replaces that entry and every entry after it (a follower's conflicting
 // suffix, Raft §5.3); entries at or below the compaction point are
 // ignored. Entries are written before the hard state in the same batch,
 // and recovery keeps only whole batches, so a Save is atomic across a
 // crash: all of it or none of it is recovered.
 //
-// When Save returns nil, everything it was given is durable and visible to
-// reads. When it returns an error, nothing it was given is visible; a
+// When Save returns nil, everything it was given is visible to reads and,
+// but for that exception, durable. When it returns an error, nothing it was given is visible; a
 // crash may still have left part of it on disk, so after a failure the
 // caller must not act as if it was not written (for example, never reply
 // to a vote request as if the vote was not cast): it must stop and
@@ -112,7 +115,8 @@ func (l *Log) writeBatch(batch []*request) error {
 		size += planned
 		records += len(req.entries) + len(req.records)
 	}
-	if records == 0 {
+	if records == 0 || !needsWrite(l.state.hardState, accepted) {
+		l.rememberCommit(accepted)
 		for _, req := range accepted {
 			req.complete(nil)
 		}
@@ -177,6 +181,41 @@ func (l *Log) writeBatch(batch []*request) error {
 		}
 	}
 	return nil
+}
+
+// needsWrite reports whether a batch must be written (and synced): all but
+// a batch of hard states that move only the commit index. The commit index
+// is volatile in Raft: a node that restarts with an older one learns the
+// newer one again from the leader, and the core never lets it fall below
+// what a snapshot covers. So such a hard state is only remembered, and
+// reaches the disk with the next hard state or segment written; that
+// spares every node one fsync per commit (etcd's WAL skips the fsync too).
+// Not writing it at all, rather than writing it unsynced, keeps recovery's
+// rule that only the last batch can be torn. The term and vote must be
+// durable before any message that depends on them leaves, and entries
+// before they are acknowledged, so those are always written and synced.
+func needsWrite(current raft.HardState, batch []*request) bool {
+	for _, req := range batch {
+		if req.kind != requestSave || len(req.entries) > 0 {
+			return true
+		}
+		if !req.hardState.IsEmpty() && (req.hardState.Term != current.Term || req.hardState.Vote != current.Vote) {
+			return true
+		}
+	}
+	return false
+}
+
+// rememberCommit makes the commit-only hard states of a batch that is not
+// written visible to HardState and to the next segment's header.
+func (l *Log) rememberCommit(batch []*request) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, req := range batch {
+		if req.kind == requestSave && !req.hardState.IsEmpty() {
+			l.state.hardState = req.hardState
+		}
+	}
 }
 
 // segmentFor returns the segment a batch of size bytes goes to, rolling

@@ -1,0 +1,56 @@
+package wal
+
+import (
+	"testing"
+
+	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
+)
+
+// TestCommitOnlySaveSkipsTheFsync checks that a hard state moving only the
+// commit index is remembered without a write or an fsync — a crash right
+// after it recovers the older commit index, never a damaged log — and
+// reaches the disk with the next hard state written, while a new term or
+// vote, and entries, are always written and synced.
+func TestCommitOnlySaveSkipsTheFsync(t *testing.T) {
+	fileSystem := vfs.NewMemFS()
+	syncs := 0
+	writes := 0
+	fileSystem.SetFault(func(operation vfs.Operation, name string) error {
+		switch operation {
+		case vfs.OperationSync:
+			syncs++
+		case vfs.OperationWrite:
+			writes++
+		}
+		return nil
+	})
+	log := openLog(t, fileSystem, smallSegments)
+	mustSave(t, log, raft.HardState{Term: 1, Vote: 1, Commit: 0}, makeEntries(1, 5, 1))
+	before, writesBefore := syncs, writes
+	mustSave(t, log, raft.HardState{Term: 1, Vote: 1, Commit: 5}, nil)
+	if syncs != before || writes != writesBefore {
+		t.Fatalf("a commit-only save wrote %d times and synced %d times", writes-writesBefore, syncs-before)
+	}
+	if got := log.HardState().Commit; got != 5 {
+		t.Fatalf("commit %d visible after the save, want 5", got)
+	}
+	mustSave(t, log, raft.HardState{Term: 2, Vote: 1, Commit: 5}, nil)
+	if syncs == before {
+		t.Fatal("a new term was not synced")
+	}
+
+	fileSystem.Crash(nil) // nothing unsynced survives
+	reopened := openLog(t, fileSystem, smallSegments)
+	if got := reopened.HardState(); got != (raft.HardState{Term: 2, Vote: 1, Commit: 5}) {
+		t.Fatalf("after a synced term change the commit rode along: got %+v", got)
+	}
+	before = syncs
+	mustSave(t, reopened, raft.HardState{Term: 2, Vote: 1, Commit: 5}, makeEntries(6, 6, 2))
+	mustSave(t, reopened, raft.HardState{Term: 2, Vote: 1, Commit: 6}, nil)
+	fileSystem.Crash(nil)
+	recovered := openLog(t, fileSystem, smallSegments)
+	if got := recovered.HardState(); got.Commit != 5 || got.Term != 2 || recovered.LastIndex() != 6 {
+		t.Fatalf("after losing an unsynced commit: %+v, last %d; want commit 5, term 2, last 6", got, recovered.LastIndex())
+	}
+}
