@@ -84,7 +84,9 @@ const (
 	DefaultMaxRequestBytes   = 1536 * 1024
 	DefaultMaxTxnOps         = 128
 	DefaultQuotaBackendBytes = 2 << 30
-	DefaultSnapshotCount     = 10000
+	// DefaultSnapshotCount is etcd's default. A snapshot captures the
+	// whole store, so taking one often costs more than the log it frees.
+	DefaultSnapshotCount = 100000
 )
 
 func (c Config) withDefaults() Config {

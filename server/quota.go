@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -13,8 +14,7 @@ import (
 // and compaction stay allowed so the operator can free space; no data is
 // lost.
 func (s *Server) checkQuota(ctx context.Context) error {
-	total, _ := s.store.Size()
-	if total <= s.config.QuotaBackendBytes {
+	if s.storeSize() <= s.config.QuotaBackendBytes {
 		return nil
 	}
 	for _, alarm := range s.store.Alarms() {
@@ -22,11 +22,28 @@ func (s *Server) checkQuota(ctx context.Context) error {
 			return rpctypes.ErrGRPCNoSpace
 		}
 	}
-	s.log.Warn("store is over its quota: raising the NOSPACE alarm", "size", total, "quota", s.config.QuotaBackendBytes)
+	s.log.Warn("store is over its quota: raising the NOSPACE alarm", "size", s.storeSize(), "quota", s.config.QuotaBackendBytes)
 	activate := &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: uint64(s.id), Alarm: pb.AlarmType_NOSPACE}
 	_, _ = proposeOrForward(s, ctx, &pb.InternalRaftRequest{Alarm: activate},
 		func(ctx context.Context, leader *leaderClients) (*pb.AlarmResponse, error) {
 			return leader.maint.Alarm(ctx, activate)
 		})
 	return rpctypes.ErrGRPCNoSpace
+}
+
+// sizeRefresh bounds how stale the size the quota check uses may be:
+// asking Pebble for its size on every write costs more than the write.
+const sizeRefresh = 100 * time.Millisecond
+
+// storeSize returns the store's size, measured at most sizeRefresh ago.
+// Safe for concurrent use.
+func (s *Server) storeSize() int64 {
+	now := time.Now().UnixNano()
+	if measured := s.sizeMeasured.Load(); now-measured < int64(sizeRefresh) && measured != 0 {
+		return s.sizeBytes.Load()
+	}
+	total, _ := s.store.Size()
+	s.sizeBytes.Store(total)
+	s.sizeMeasured.Store(now)
+	return total
 }

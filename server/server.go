@@ -66,6 +66,10 @@ type Server struct {
 	// health checks need no round trip to the loop.
 	leader atomic.Uint64
 	term   atomic.Uint64
+	// sizeBytes caches the store's size for the quota check, measured at
+	// sizeMeasured (Unix nanoseconds).
+	sizeBytes    atomic.Int64
+	sizeMeasured atomic.Int64
 
 	stopping chan struct{}
 	stopOnce sync.Once
