@@ -109,14 +109,23 @@ func (s *schedule) downMembers() int {
 	return down
 }
 
+// victim picks a random running node to crash, or nil if f members are
+// down already.
+func (s *schedule) victim() *member {
+	up := s.cluster.up()
+	if len(up) == 0 || s.downMembers() >= (s.cluster.options.Nodes-1)/2 {
+		return nil
+	}
+	return s.cluster.member(up[s.random.IntN(len(up))].id)
+}
+
 // crash crashes a random running node and restarts it 3 to 40 ticks later.
 func (s *schedule) crash() {
 	c := s.cluster
-	up := c.up()
-	if len(up) == 0 || s.downMembers() >= (c.options.Nodes-1)/2 {
+	victim := s.victim()
+	if victim == nil {
 		return
 	}
-	victim := c.member(up[s.random.IntN(len(up))].id)
 	var torn *rand.Rand
 	if s.random.IntN(2) == 0 {
 		torn = rand.New(rand.NewPCG(s.random.Uint64(), s.random.Uint64()))
@@ -142,11 +151,10 @@ func (s *schedule) restart(m *member) {
 // restarts later.
 func (s *schedule) diskFault() {
 	c := s.cluster
-	up := c.up()
-	if len(up) == 0 || s.downMembers() >= (c.options.Nodes-1)/2 {
+	victim := s.victim()
+	if victim == nil {
 		return
 	}
-	victim := c.member(up[s.random.IntN(len(up))].id)
 	victim.failSync.Store(true)
 	c.counts.diskFaults.Add(1)
 	c.recorder.tracef("node %d: its next fsync will fail", victim.id)
