@@ -35,6 +35,9 @@ type Config struct {
 	Logger        *slog.Logger
 	// HeartbeatInterval and ElectionTimeout: 0 means the server's defaults.
 	HeartbeatInterval, ElectionTimeout time.Duration
+	// WALSegmentBytes: 0 means the server's default (tests use less, so
+	// members start without zero-filling 64 MiB each).
+	WALSegmentBytes int64
 }
 
 // Cluster is a running development cluster. Its methods are safe for
@@ -85,7 +88,8 @@ func (c *Cluster) serverConfig(i int) server.Config {
 		ListenMetricsURLs: []string{fmt.Sprintf("http://127.0.0.1:%d", member.Admin)},
 		InitialCluster:    cluster, InitialClusterToken: "lockstep-dev",
 		HeartbeatInterval: c.config.HeartbeatInterval, ElectionTimeout: c.config.ElectionTimeout,
-		Logger: c.config.Logger, PeerFaults: c.faults,
+		WALSegmentBytes: c.config.WALSegmentBytes,
+		Logger:          c.config.Logger, PeerFaults: c.faults,
 	}
 }
 
