@@ -43,7 +43,7 @@ func startDurable(t *testing.T, disk *vfs.MemFS, network *LocalNetwork, machine 
 	t.Helper()
 	n, err := Start(Config{
 		ID: 1, Directory: "/data/1", FileSystem: disk, Transport: network.Transport(1),
-		Peers: map[raft.NodeID]string{1: "node-1"}, TickInterval: 10 * time.Millisecond, SnapshotEntries: 4,
+		Peers: map[raft.NodeID]string{1: "node-1"}, TickInterval: 10 * time.Millisecond, SnapshotEntries: 4, SegmentBytes: 1 << 20,
 		Logger: slog.New(slog.DiscardHandler),
 	}, machine)
 	if err != nil {

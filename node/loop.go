@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"time"
 
 	"github.com/lockstepdb/lockstep/raft"
@@ -17,6 +18,9 @@ const maxBatch = 1024
 // run is the loop: the only goroutine that touches the core.
 func (n *Node) run() {
 	defer close(n.done)
+	// A background snapshot finishes before the node reports it is done,
+	// so Stop never closes the log under it.
+	defer n.snapshotWork.Wait()
 	ticker := time.NewTicker(n.config.TickInterval)
 	defer ticker.Stop()
 	for {
@@ -30,6 +34,12 @@ func (n *Node) run() {
 			n.step(m)
 		case request := <-n.requests:
 			request()
+		case result := <-n.snapshotResults:
+			if err := n.finishSnapshot(result); err != nil {
+				n.failure = err
+				n.log.Error("stopping: storage failed", "error", err)
+				return
+			}
 		}
 	inputs:
 		for i := 0; i < maxBatch; i++ {
@@ -248,10 +258,14 @@ func (n *Node) releaseApplied() {
 	n.pendingApplies = kept
 }
 
-// maybeSnapshot captures the state machine and compacts the log when the
-// snapshot policy says so.
+// maybeSnapshot starts capturing the state machine when the snapshot
+// policy says so. The loop only takes a consistent view (the machine's
+// Snapshot, the snapshot metadata, copies of the address book and pending
+// promotions); reading the image, saving it and compacting the log happen
+// in the background (see snapshotInBackground), so a large store never
+// stalls replication. One capture runs at a time.
 func (n *Node) maybeSnapshot() error {
-	if n.config.SnapshotEntries < 0 || n.applied < n.lastSnapshot+uint64(n.config.SnapshotEntries) {
+	if n.snapshotting || n.config.SnapshotEntries < 0 || n.applied < n.lastSnapshot+uint64(n.config.SnapshotEntries) {
 		return nil
 	}
 	metadata, err := n.core.SnapshotMetadata(n.applied)
@@ -263,20 +277,53 @@ func (n *Node) maybeSnapshot() error {
 		n.log.Error("state machine snapshot failed; will retry", "error", err)
 		return nil
 	}
+	n.snapshotting = true
+	book, promotions := maps.Clone(n.addresses), maps.Clone(n.promotions)
+	n.snapshotWork.Go(func() { n.snapshotResults <- n.snapshotInBackground(metadata, book, promotions, reader) })
+	return nil
+}
+
+// snapshotResult is what a background capture reports to the loop.
+type snapshotResult struct {
+	index uint64
+	// err is a failed write of the snapshot or the log: fatal.
+	err error
+	// retry is set when the image could not be read: try again later.
+	retry bool
+}
+
+// snapshotInBackground reads the image, saves the snapshot and compacts
+// the log to it. Runs on its own goroutine; touches only the snapshot
+// store and the log, which are safe for concurrent use.
+func (n *Node) snapshotInBackground(metadata raft.SnapshotMetadata, book addressBook, promotions map[raft.NodeID]bool, reader io.ReadCloser) snapshotResult {
 	image, err := io.ReadAll(reader)
 	reader.Close()
 	if err != nil {
 		n.log.Error("reading state machine snapshot failed; will retry", "error", err)
+		return snapshotResult{index: metadata.Index, retry: true}
+	}
+	snapshot := raft.Snapshot{Metadata: metadata, Data: encodeSnapshot(book, promotions, image)}
+	if err := n.snapshots.Save(snapshot); err != nil {
+		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, metadata.Index, err)}
+	}
+	// A newer snapshot from the leader may have been installed meanwhile:
+	// then there is nothing left to compact.
+	if err := n.storage.Compact(snapshot); err != nil && !errors.Is(err, raft.ErrSnapshotOutOfDate) {
+		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %d: compact log at %d: %w", n.config.ID, metadata.Index, err)}
+	}
+	return snapshotResult{index: metadata.Index}
+}
+
+// finishSnapshot records a background capture's outcome, on the loop.
+func (n *Node) finishSnapshot(result snapshotResult) error {
+	n.snapshotting = false
+	if result.retry {
 		return nil
 	}
-	snapshot := raft.Snapshot{Metadata: metadata, Data: encodeSnapshot(n.addresses, n.promotions, image)}
-	if err := n.snapshots.Save(snapshot); err != nil {
-		return fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, metadata.Index, err)
+	if result.err != nil {
+		return result.err
 	}
-	if err := n.storage.Compact(snapshot); err != nil && !errors.Is(err, raft.ErrSnapshotOutOfDate) {
-		return fmt.Errorf("node %d: compact log at %d: %w", n.config.ID, metadata.Index, err)
-	}
-	n.lastSnapshot = metadata.Index
-	n.publish(Event{Kind: SnapshotTaken, Index: metadata.Index})
+	n.lastSnapshot = max(n.lastSnapshot, result.index)
+	n.publish(Event{Kind: SnapshotTaken, Index: result.index})
 	return nil
 }

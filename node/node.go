@@ -46,13 +46,17 @@ type Node struct {
 	reads   map[string]chan error
 	// pendingApplies are reads whose index is known, waiting for apply.
 	pendingApplies []pendingApply
-	readSequence   uint64
 	applied        uint64
 	// machineApplied is a DurableStateMachine's AppliedIndex at Start:
 	// entries at or below it are already in the machine's state.
 	machineApplied uint64
 	lastSnapshot   uint64
-	addresses      addressBook
+	// snapshotting is set while a capture runs in the background; its
+	// outcome arrives on snapshotResults (buffered, so it never blocks).
+	snapshotting    bool
+	snapshotResults chan snapshotResult
+	snapshotWork    sync.WaitGroup
+	addresses       addressBook
 	// promotions are learners to be made voters once caught up (AddVoter),
 	// replicated like the addresses.
 	promotions  map[raft.NodeID]bool
@@ -100,21 +104,22 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		return nil, fmt.Errorf("node %d: open log: %w", config.ID, err)
 	}
 	n := &Node{
-		config:      config,
-		log:         config.Logger.With("node", uint64(config.ID)),
-		storage:     storage,
-		snapshots:   snapshots,
-		machine:     machine,
-		transport:   config.Transport,
-		incoming:    make(chan raft.Message, 4096),
-		requests:    make(chan func()),
-		stopping:    make(chan struct{}),
-		done:        make(chan struct{}),
-		waiters:     map[uint64]*waiter{},
-		reads:       map[string]chan error{},
-		addresses:   addressBook{},
-		promotions:  map[raft.NodeID]bool{},
-		subscribers: map[int]chan Event{},
+		config:          config,
+		log:             config.Logger.With("node", uint64(config.ID)),
+		storage:         storage,
+		snapshots:       snapshots,
+		machine:         machine,
+		transport:       config.Transport,
+		incoming:        make(chan raft.Message, 4096),
+		requests:        make(chan func()),
+		stopping:        make(chan struct{}),
+		done:            make(chan struct{}),
+		waiters:         map[uint64]*waiter{},
+		reads:           map[string]chan error{},
+		addresses:       addressBook{},
+		promotions:      map[raft.NodeID]bool{},
+		snapshotResults: make(chan snapshotResult, 1),
+		subscribers:     map[int]chan Event{},
 	}
 	if err := n.restore(); err != nil {
 		storage.Close()

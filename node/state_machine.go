@@ -17,11 +17,12 @@ type Result any
 //
 // Threading contract: Apply and Restore are called from the node's loop
 // goroutine only, never concurrently with each other. Snapshot is called
-// from the loop goroutine too, between two Apply calls, so it sees a state
-// that includes exactly the entries applied so far; an implementation that
-// wants to write the image in the background may return a reader over a
-// copy-on-write view and stream it later (the reader is consumed before the
-// next Apply in this version).
+// from the loop goroutine too, between two Apply calls; the image it
+// returns must be the state as of that call, exactly the entries applied
+// so far. The runtime reads and closes the image on another goroutine,
+// while later Apply calls go on, so the reader must not see them: return a
+// copy, or a reader over a copy-on-write view (kv reads a Pebble
+// snapshot).
 type StateMachine interface {
 	// Apply applies committed entries, in log order, and returns one
 	// result per entry. It must be deterministic: every node applies the
