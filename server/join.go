@@ -80,16 +80,41 @@ func (s *Server) publishedInfo() []byte {
 }
 
 // learnIdentity asks the other members named in --initial-cluster for the
-// member list and finds this member in it by its advertised peer URLs.
+// member list and finds this member in it by its advertised peer URLs. A
+// member that has not yet applied the MemberAdd may not list it, so every
+// member is asked, and asked again, for up to joinTimeout.
 func (s *Server) learnIdentity() (identity, error) {
-	var problems []string
+	deadline := time.Now().Add(joinTimeout)
+	for {
+		who, problems, found := s.askMembers()
+		if found {
+			return who, nil
+		}
+		if time.Now().After(deadline) {
+			slices.Sort(problems)
+			return identity{}, fmt.Errorf("server: --initial-cluster-state existing, but no member lists one with peer URLs %v (add it first: etcdctl member add %s --peer-urls=%s): %s",
+				s.config.AdvertisePeerURLs, s.config.Name, strings.Join(s.config.AdvertisePeerURLs, ","), strings.Join(problems, "; "))
+		}
+		time.Sleep(joinRetry) // the cluster is applying the MemberAdd, or starting
+	}
+}
+
+// How long a joining member keeps asking the cluster for its identity.
+const (
+	joinTimeout = 30 * time.Second
+	joinRetry   = 200 * time.Millisecond
+)
+
+// askMembers asks each other member once; found is set when one listed
+// this member.
+func (s *Server) askMembers() (who identity, problems []string, found bool) {
 	for name, urls := range s.config.InitialCluster {
 		if name == s.config.Name {
 			continue
 		}
 		for _, raw := range urls {
 			address, _ := hostPort(raw)
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			data, err := transport.FetchInfo(ctx, address, s.config.PeerTLS)
 			cancel()
 			if err != nil {
@@ -108,15 +133,13 @@ func (s *Server) learnIdentity() (identity, error) {
 					who.MemberID = member.ID
 				}
 			}
-			if who.MemberID == raft.None {
-				return identity{}, fmt.Errorf("server: the cluster has no member with peer URLs %v: add it first (etcdctl member add %s --peer-urls=%s)",
-					s.config.AdvertisePeerURLs, s.config.Name, strings.Join(s.config.AdvertisePeerURLs, ","))
+			if who.MemberID != raft.None {
+				return who, nil, true
 			}
-			return who, nil
+			problems = append(problems, fmt.Sprintf("%s: does not list it", raw))
 		}
 	}
-	slices.Sort(problems)
-	return identity{}, fmt.Errorf("server: --initial-cluster-state existing, but no other member answered: %s", strings.Join(problems, "; "))
+	return identity{}, problems, false
 }
 
 // urlTransport lets the node keep peer URLs (comma-separated, as etcd
