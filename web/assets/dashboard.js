@@ -10,6 +10,7 @@ let controls = false;
 let names = {};          // member ID (hex) -> name
 let lastLeaderTerm = ""; // "leader@term" last put on the timeline
 let lastUp = {};         // name -> up, for the timeline
+const campaigns = new Set(); // "name@term" already on the timeline
 let previous = null;     // snapshot of the last chart point
 const history = { proposals: [], commits: [], latency: [] };
 
@@ -91,7 +92,11 @@ function updateTimeline(members) {
     }
   }
   for (const m of members) {
-    if (m.up && (m.role === "candidate") && m._noted !== m.term) note("term " + m.term + ": " + m.name + " campaigns");
+    const key = m.name + "@" + m.term;
+    if (m.up && m.role === "candidate" && !campaigns.has(key)) {
+      campaigns.add(key);
+      note("term " + m.term + ": " + m.name + " campaigns");
+    }
   }
 }
 
