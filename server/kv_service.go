@@ -4,7 +4,8 @@ import (
 	"context"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+
+	"github.com/lockstepdb/lockstep/kv"
 )
 
 // kvService implements etcd's KV service.
@@ -16,7 +17,7 @@ type kvService struct {
 // Range reads locally: after the read barrier unless the request is
 // serializable.
 func (k *kvService) Range(ctx context.Context, request *pb.RangeRequest) (*pb.RangeResponse, error) {
-	if err := checkRange(request); err != nil {
+	if err := kv.ValidateRequest(&pb.InternalRaftRequest{Range: request}, 0); err != nil {
 		return nil, err
 	}
 	if !request.Serializable {
@@ -33,7 +34,7 @@ func (k *kvService) Range(ctx context.Context, request *pb.RangeRequest) (*pb.Ra
 }
 
 func (k *kvService) Put(ctx context.Context, request *pb.PutRequest) (*pb.PutResponse, error) {
-	if err := checkPut(request); err != nil {
+	if err := kv.ValidateRequest(&pb.InternalRaftRequest{Put: request}, 0); err != nil {
 		return nil, err
 	}
 	if err := k.server.checkQuota(ctx); err != nil {
@@ -46,8 +47,8 @@ func (k *kvService) Put(ctx context.Context, request *pb.PutRequest) (*pb.PutRes
 }
 
 func (k *kvService) DeleteRange(ctx context.Context, request *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
-	if len(request.Key) == 0 {
-		return nil, rpctypes.ErrGRPCEmptyKey
+	if err := kv.ValidateRequest(&pb.InternalRaftRequest{DeleteRange: request}, 0); err != nil {
+		return nil, err
 	}
 	return proposeOrForward(k.server, ctx, &pb.InternalRaftRequest{DeleteRange: request},
 		func(ctx context.Context, leader *leaderClients) (*pb.DeleteRangeResponse, error) {
@@ -56,7 +57,7 @@ func (k *kvService) DeleteRange(ctx context.Context, request *pb.DeleteRangeRequ
 }
 
 func (k *kvService) Txn(ctx context.Context, request *pb.TxnRequest) (*pb.TxnResponse, error) {
-	if err := checkTxn(request, k.server.config.MaxTxnOps); err != nil {
+	if err := kv.ValidateRequest(&pb.InternalRaftRequest{Txn: request}, k.server.config.MaxTxnOps); err != nil {
 		return nil, err
 	}
 	if txnWrites(request) {
@@ -75,4 +76,21 @@ func (k *kvService) Compact(ctx context.Context, request *pb.CompactionRequest) 
 		func(ctx context.Context, leader *leaderClients) (*pb.CompactionResponse, error) {
 			return leader.kv.Compact(ctx, request)
 		})
+}
+
+// txnWrites reports whether any branch of the Txn may write.
+func txnWrites(request *pb.TxnRequest) bool {
+	for _, branch := range [][]*pb.RequestOp{request.Success, request.Failure} {
+		for _, op := range branch {
+			switch nested := op.Request.(type) {
+			case *pb.RequestOp_RequestPut, *pb.RequestOp_RequestDeleteRange:
+				return true
+			case *pb.RequestOp_RequestTxn:
+				if txnWrites(nested.RequestTxn) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
