@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"slices"
@@ -61,19 +62,9 @@ func (s *Server) members(ctx context.Context) ([]*pb.Member, error) {
 		}
 	}
 	slices.SortFunc(members, func(a, b *pb.Member) int {
-		return strings.Compare(a.Name, b.Name)*2 + compareIDs(a.ID, b.ID)
+		return cmp.Or(strings.Compare(a.Name, b.Name), cmp.Compare(a.ID, b.ID))
 	})
 	return members, nil
-}
-
-func compareIDs(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 func (c *clusterService) MemberList(ctx context.Context, request *pb.MemberListRequest) (*pb.MemberListResponse, error) {
