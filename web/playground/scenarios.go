@@ -80,6 +80,13 @@ func others(s *Simulation) {
 	}
 }
 
+// newLeader waits for a leader other than {L}, and remembers it as {N}.
+func newLeader(s *Simulation) bool {
+	leader := s.Leader()
+	s.memo["N"] = uint64(leader)
+	return leader != raft.None && leader != memoNode(s, "L")
+}
+
 func memoNode(s *Simulation, key string) raft.NodeID { return raft.NodeID(s.memo[key]) }
 
 // committedEverywhere: every running node holds the same log, committed
@@ -138,11 +145,7 @@ var scenarios = []*Scenario{
 			{Do: func(s *Simulation) { s.Propose(memoNode(s, "L")) }, Say: "A client sends x=1 to {L}: only {L} stores it."},
 			{When: func(s *Simulation) bool { return s.now >= s.doneAt+30 }, Do: func(s *Simulation) { s.Crash(memoNode(s, "L")); s.Heal() },
 				Say: "{L} crashes before anyone else has the entry. The network heals."},
-			{When: func(s *Simulation) bool {
-				l := s.Leader()
-				s.memo["N"] = uint64(l)
-				return l != raft.None && l != memoNode(s, "L")
-			},
+			{When: newLeader,
 				Do: func(s *Simulation) { s.Propose(memoNode(s, "N")) }, Say: "{N} wins a new term and takes a new request, y=2."},
 			{When: func(s *Simulation) bool { return s.caughtUp() }, Do: func(s *Simulation) { s.Restart(memoNode(s, "L")) },
 				Say: "{L} restarts with x=1 still in its log."},
@@ -186,11 +189,7 @@ var scenarios = []*Scenario{
 		Stages: []Stage{
 			{When: hasLeader, Do: func(s *Simulation) { s.Isolate(memoNode(s, "L")); s.Propose(memoNode(s, "L")) },
 				Say: "{L} leads. The network cuts it off; a client sends x=1 to it, which it cannot commit."},
-			{When: func(s *Simulation) bool {
-				l := s.Leader()
-				s.memo["N"] = uint64(l)
-				return l != raft.None && l != memoNode(s, "L")
-			},
+			{When: newLeader,
 				Do: func(s *Simulation) { s.Propose(memoNode(s, "N")) }, Say: "The others elect {N} in a higher term; a client sends y=2 to {N}."},
 			{When: func(s *Simulation) bool { return s.node(memoNode(s, "L")).core.Status().Role != raft.RoleLeader },
 				Say: "CheckQuorum: {L} has not heard from a majority for an election timeout and steps down."},

@@ -53,25 +53,21 @@ func TestQuorumEntrySurvives(t *testing.T) {
 	}
 }
 
-func TestLeaderOnlyEntryLost(t *testing.T) {
-	s := run(t, "leader-only-lost", 3)
+// overwritten checks that x=1 was replaced everywhere by y=2.
+func overwritten(t *testing.T, scenario string, seed uint64) {
+	t.Helper()
+	s := run(t, scenario, seed)
 	for _, n := range s.State().Nodes {
 		got := labels(s, raft.NodeID(n.ID))
 		if slices.Contains(got, "x=1") || !slices.Contains(got, "y=2") {
-			t.Errorf("%s log %v: want y=2 and no x=1", n.Name, got)
+			t.Errorf("%s seed %d: %s log %v: want y=2 and no x=1", scenario, seed, n.Name, got)
 		}
 	}
 }
 
-func TestFigure8OverwritesOldTermEntry(t *testing.T) {
-	s := run(t, "figure-8", 1)
-	for _, n := range s.State().Nodes {
-		got := labels(s, raft.NodeID(n.ID))
-		if slices.Contains(got, "x=1") || !slices.Contains(got, "y=2") {
-			t.Errorf("%s log %v: want y=2 and no x=1", n.Name, got)
-		}
-	}
-}
+func TestLeaderOnlyEntryLost(t *testing.T) { overwritten(t, "leader-only-lost", 3) }
+
+func TestFigure8OverwritesOldTermEntry(t *testing.T) { overwritten(t, "figure-8", 1) }
 
 func TestPreVoteKeepsLeaderAndTerm(t *testing.T) {
 	with := run(t, "prevote", 2)
