@@ -161,8 +161,16 @@ func TestBrowserDashboardStopLeaderElectsAnother(t *testing.T) {
 	oldLeader, oldTerm := splitLeader(t, first)
 	screenshot(t, ctx, "dashboard")
 
-	stopButton := fmt.Sprintf(`button[data-action="stop"][data-member=%q]`, oldLeader)
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(stopButton))); err != nil {
+	// The page redraws the members several times a second, so a node
+	// chromedp found may be replaced before its click lands: click from
+	// the page itself, in one go.
+	stopButton := fmt.Sprintf(`(() => {
+		const button = document.querySelector('button[data-action="stop"][data-member=%q]');
+		if (!button || button.disabled) return false;
+		button.click();
+		return true;
+	})()`, oldLeader)
+	if _, err := poll[bool](ctx, stopButton); err != nil {
 		t.Fatalf("click stop on %s: %v", oldLeader, err)
 	}
 	second, err := poll[string](ctx, leaderExpression(oldLeader))
