@@ -213,6 +213,9 @@ type Status struct {
 	raft.Status
 	// Applied is the last index applied to the state machine.
 	Applied uint64
+	// FirstIndex is the first index still in the log: entries before it
+	// were compacted into a snapshot.
+	FirstIndex uint64
 	// Membership is the configuration in effect on this node.
 	Membership raft.Membership
 	// LeaderAddress is the leader's peer address, if known.
@@ -229,6 +232,7 @@ func (n *Node) Status(ctx context.Context) (Status, error) {
 	var status Status
 	err := n.do(ctx, func() {
 		status = Status{Status: n.core.Status(), Applied: n.applied, Membership: n.core.Membership()}
+		status.FirstIndex, _ = n.storage.FirstIndex()
 		status.LeaderAddress = n.addresses[status.Leader]
 		status.DroppedMessages = n.dropped.Load()
 		status.BadMessages = n.badMessages

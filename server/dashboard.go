@@ -44,7 +44,7 @@ func (s *Server) DashboardState(ctx context.Context) web.MemberState {
 	state.Up = true
 	state.Role = status.Role.String()
 	state.Term, state.Commit, state.Applied = status.Term, status.Commit, status.Applied
-	state.LastIndex, state.LastTerm = status.LastIndex, status.LastTerm
+	state.FirstIndex, state.LastIndex, state.LastTerm = status.FirstIndex, status.LastIndex, status.LastTerm
 	state.Vote, state.Leader = hexID(status.Vote), hexID(status.Leader)
 	for _, voter := range append(append([]raft.NodeID{}, status.Membership.Voters...), status.Membership.Learners...) {
 		if follower, ok := status.Followers[voter]; ok {
