@@ -76,6 +76,11 @@ const snapshotMagic = "lockstep-snapshot-2\x00"
 // uvarint id, uvarint length and address each), the pending promotions
 // (uvarint count, then uvarint ids), then the image.
 func encodeSnapshot(book addressBook, promotions map[raft.NodeID]bool, image []byte) []byte {
+	return append(encodeSnapshotHeader(book, promotions), image...)
+}
+
+// encodeSnapshotHeader is what encodeSnapshot puts before the image.
+func encodeSnapshotHeader(book addressBook, promotions map[raft.NodeID]bool) []byte {
 	ids := make([]raft.NodeID, 0, len(book))
 	for id := range book {
 		ids = append(ids, id)
@@ -97,7 +102,7 @@ func encodeSnapshot(book addressBook, promotions map[raft.NodeID]bool, image []b
 	for _, id := range pending {
 		buffer = binary.AppendUvarint(buffer, uint64(id))
 	}
-	return append(buffer, image...)
+	return buffer
 }
 
 func decodeSnapshot(data []byte) (addressBook, map[raft.NodeID]bool, []byte, error) {

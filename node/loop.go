@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -296,13 +297,16 @@ type snapshotResult struct {
 // the log to it. Runs on its own goroutine; touches only the snapshot
 // store and the log, which are safe for concurrent use.
 func (n *Node) snapshotInBackground(metadata raft.SnapshotMetadata, book addressBook, promotions map[raft.NodeID]bool, reader io.ReadCloser) snapshotResult {
-	image, err := io.ReadAll(reader)
+	// The image is read straight behind the runtime's header: one copy of
+	// a possibly large store in memory, not two.
+	data := bytes.NewBuffer(encodeSnapshotHeader(book, promotions))
+	_, err := data.ReadFrom(reader)
 	reader.Close()
 	if err != nil {
 		n.log.Error("reading state machine snapshot failed; will retry", "error", err)
 		return snapshotResult{index: metadata.Index, retry: true}
 	}
-	snapshot := raft.Snapshot{Metadata: metadata, Data: encodeSnapshot(book, promotions, image)}
+	snapshot := raft.Snapshot{Metadata: metadata, Data: data.Bytes()}
 	if err := n.snapshots.Save(snapshot); err != nil {
 		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, metadata.Index, err)}
 	}

@@ -37,17 +37,28 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //	40+m    d     data
 //	40+m+d  4     CRC-32C of every byte before it
 func encode(snapshot raft.Snapshot) []byte {
-	membership := wal.EncodeMembership(nil, snapshot.Metadata.Membership)
-	buffer := make([]byte, headerSize, headerSize+len(membership)+len(snapshot.Data)+trailerSize)
-	copy(buffer, fileMagic)
-	binary.LittleEndian.PutUint32(buffer[8:], formatVersion)
-	binary.LittleEndian.PutUint32(buffer[12:], uint32(len(membership)))
-	binary.LittleEndian.PutUint64(buffer[16:], snapshot.Metadata.Index)
-	binary.LittleEndian.PutUint64(buffer[24:], snapshot.Metadata.Term)
-	binary.LittleEndian.PutUint64(buffer[32:], uint64(len(snapshot.Data)))
-	buffer = append(buffer, membership...)
+	head, trailer := encodeFrame(snapshot)
+	buffer := make([]byte, 0, len(head)+len(snapshot.Data)+len(trailer))
+	buffer = append(buffer, head...)
 	buffer = append(buffer, snapshot.Data...)
-	return binary.LittleEndian.AppendUint32(buffer, crc32.Checksum(buffer, castagnoli))
+	return append(buffer, trailer...)
+}
+
+// encodeFrame returns what goes before the snapshot's data (header and
+// membership) and after it (the checksum of everything before), so a large
+// snapshot is written without being copied into one buffer.
+func encodeFrame(snapshot raft.Snapshot) (head, trailer []byte) {
+	membership := wal.EncodeMembership(nil, snapshot.Metadata.Membership)
+	head = make([]byte, headerSize, headerSize+len(membership))
+	copy(head, fileMagic)
+	binary.LittleEndian.PutUint32(head[8:], formatVersion)
+	binary.LittleEndian.PutUint32(head[12:], uint32(len(membership)))
+	binary.LittleEndian.PutUint64(head[16:], snapshot.Metadata.Index)
+	binary.LittleEndian.PutUint64(head[24:], snapshot.Metadata.Term)
+	binary.LittleEndian.PutUint64(head[32:], uint64(len(snapshot.Data)))
+	head = append(head, membership...)
+	checksum := crc32.Update(crc32.Checksum(head, castagnoli), castagnoli, snapshot.Data)
+	return head, binary.LittleEndian.AppendUint32(nil, checksum)
 }
 
 // decode parses and verifies a snapshot file's content. It never panics;

@@ -95,7 +95,14 @@ func (s *Store) Save(snapshot raft.Snapshot) error {
 	if err != nil {
 		return fmt.Errorf("snap: create %s: %w", temporary, err)
 	}
-	_, writeErr := file.WriteAt(encode(snapshot), 0)
+	head, trailer := encodeFrame(snapshot)
+	_, writeErr := file.WriteAt(head, 0)
+	if writeErr == nil {
+		_, writeErr = file.WriteAt(snapshot.Data, int64(len(head)))
+	}
+	if writeErr == nil {
+		_, writeErr = file.WriteAt(trailer, int64(len(head)+len(snapshot.Data)))
+	}
 	if writeErr == nil {
 		writeErr = file.Sync()
 	}
