@@ -46,6 +46,8 @@ type watchStream struct {
 	group           sync.WaitGroup
 	// noLeader is set when monitorLeader ended the stream.
 	noLeader atomic.Bool
+	// closed is set, under mu, when the handler is ending.
+	closed bool
 }
 
 type streamWatcher struct {
@@ -181,12 +183,15 @@ func (ws *watchStream) create(request *pb.WatchCreateRequest) error {
 	// The created response goes out before the pump starts, so it precedes
 	// every event of the watch.
 	err = ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: id, Created: true})
-	ws.mu.Unlock()
-	if err != nil {
+	if err != nil || ws.closed {
+		delete(ws.watchers, id)
+		ws.mu.Unlock()
 		watcher.Close()
 		return err
 	}
+	// Started under the lock, so never after closeAll began waiting.
 	ws.group.Go(func() { ws.pump(entry) })
+	ws.mu.Unlock()
 	return nil
 }
 
@@ -285,6 +290,9 @@ func (ws *watchStream) requestProgress() {
 		go ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: -1})
 		return
 	}
+	if ws.closed {
+		return
+	}
 	ws.progressPending = map[int64]bool{}
 	ws.progressLow = 0
 	for id := range ws.watchers {
@@ -362,6 +370,10 @@ func (ws *watchStream) settleProgress(id int64, revision int64) {
 func (ws *watchStream) closeAll() {
 	ws.cancel()
 	ws.mu.Lock()
+	// The receiving goroutine may outlive the handler (gRPC ends its
+	// Recv only after the handler returns): closed keeps it from starting
+	// goroutines once Wait below has begun.
+	ws.closed = true
 	for id, entry := range ws.watchers {
 		entry.watcher.Close()
 		delete(ws.watchers, id)
