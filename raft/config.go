@@ -82,6 +82,18 @@ type Config struct {
 	// that a leader cut off from its followers does not grow without
 	// limit. 0 means no limit.
 	MaxUncommittedBytes uint64
+
+	// AsyncPersistence lets the runtime go on stepping inputs while a
+	// Ready's write is in flight. Ready and Advance then mean "taken": the
+	// runtime promises to persist the Ready's Snapshot, HardState and
+	// Entries, in the order of the Readies, and reports each write durable
+	// later with Persisted(Ready.PersistSequence). Until then the core holds
+	// the messages that depend on the write (a Ready's SendAfterPersist
+	// carries only messages whose writes are durable: send them at once),
+	// a leader does not count itself for the entries, and committed entries
+	// are delivered only once durable. Off by default: the classic
+	// synchronous model, where Advance means "durable".
+	AsyncPersistence bool
 }
 
 func (c *Config) withDefaults() Config {

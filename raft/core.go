@@ -98,8 +98,19 @@ type Core struct {
 	readsAwaitingCommit []readRequest
 	readStates          []ReadState
 
-	// durableHardState is the hard state as last persisted.
+	// durableHardState is the hard state as last persisted; takenHardState
+	// as last handed out in a Ready (equal outside Ready/Advance in the
+	// synchronous mode).
 	durableHardState HardState
+	takenHardState   HardState
+	// writeSequence numbers the writes handed out (AsyncPersistence);
+	// persistedSequence is the last one reported durable.
+	writeSequence     uint64
+	persistedSequence uint64
+	// held are messages waiting for a write to be durable; released are
+	// those whose write is durable, for the next Ready (AsyncPersistence).
+	held     []heldMessage
+	released []Message
 	// readyOutstanding is true between Ready and Advance.
 	readyOutstanding bool
 }
@@ -131,8 +142,10 @@ func NewCore(config Config) (*Core, error) {
 		baseMembership:   membership,
 		membership:       membership.Clone(),
 		durableHardState: hardState,
+		takenHardState:   hardState,
 	}
 	core.log = newRaftLog(config.Storage, hardState.Commit, config.Applied)
+	core.log.async = config.AsyncPersistence
 	if err := core.replayMembership(); err != nil {
 		return nil, err
 	}

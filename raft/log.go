@@ -24,6 +24,18 @@ type raftLog struct {
 	// pendingSnapshot is a snapshot received from the leader (InstallSnapshot)
 	// and not yet persisted: it replaces the whole log up to its index.
 	pendingSnapshot *Snapshot
+
+	// async is Config.AsyncPersistence: entries are applied only once
+	// durable, and the fields below track writes in flight.
+	async bool
+	// takenThrough is the last index handed out in a Ready; the unstable
+	// entries after it are still to be handed out.
+	takenThrough uint64
+	// snapshotTaken says pendingSnapshot was handed out.
+	snapshotTaken bool
+	// writes are the writes handed out and not yet reported durable, in
+	// order.
+	writes []pendingWrite
 }
 
 func newRaftLog(storage Storage, committed, applied uint64) *raftLog {
@@ -37,7 +49,7 @@ func newRaftLog(storage Storage, committed, applied uint64) *raftLog {
 	if committed > last {
 		panic(fmt.Sprintf("raft: persisted commit index %d is beyond the last durable entry %d: the log lost entries it had acknowledged", committed, last))
 	}
-	return &raftLog{storage: storage, unstableOffset: last + 1, committed: committed, applied: applied}
+	return &raftLog{storage: storage, unstableOffset: last + 1, takenThrough: last, committed: committed, applied: applied}
 }
 
 // mustStorage panics on a storage error the core cannot recover from. The
@@ -200,6 +212,7 @@ func (l *raftLog) appendLeader(entries []Entry) {
 		keep := first - l.unstableOffset
 		l.unstable = append(l.unstable[:keep:keep], entries...)
 	}
+	l.clipWrites(first)
 }
 
 // slice returns entries in [low, high), at most maxBytes beyond the first.
@@ -257,7 +270,18 @@ func (l *raftLog) durableLastIndex() uint64 { return l.unstableOffset - 1 }
 // hasEntriesToApply reports whether committed entries await application.
 // Only entries that are durable locally, or that become durable in the same
 // Ready (the runtime persists before it applies), are applied.
-func (l *raftLog) hasEntriesToApply() bool { return l.committed > l.appliedOrSnapshot() }
+func (l *raftLog) hasEntriesToApply() bool { return l.applyLimit() > l.appliedOrSnapshot() }
+
+// applyLimit is the last index that may be applied: the commit index, and
+// with asynchronous persistence also the durable log's end (a runtime
+// applies while later writes are in flight, and a restarted node must
+// never have applied state beyond its log).
+func (l *raftLog) applyLimit() uint64 {
+	if l.async {
+		return min(l.committed, l.durableLastIndex())
+	}
+	return l.committed
+}
 
 // appliedOrSnapshot is the index after which entries are applied: a pending
 // snapshot is applied, as a whole, before any entry after it.
@@ -273,7 +297,7 @@ func (l *raftLog) entriesToApply(maxBytes uint64) []Entry {
 	if !l.hasEntriesToApply() {
 		return nil
 	}
-	entries, err := l.slice(l.appliedOrSnapshot()+1, l.committed+1, maxBytes)
+	entries, err := l.slice(l.appliedOrSnapshot()+1, l.applyLimit()+1, maxBytes)
 	mustStorage(err)
 	return entries
 }
@@ -301,6 +325,8 @@ func (l *raftLog) restore(snapshot Snapshot) {
 	l.unstable = nil
 	l.unstableOffset = snapshot.Metadata.Index + 1
 	l.committed = snapshot.Metadata.Index
+	l.snapshotTaken = false
+	l.clipWrites(snapshot.Metadata.Index + 1)
 }
 
 // snapshotPersisted records that the pending snapshot is durable and was

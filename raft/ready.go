@@ -37,6 +37,12 @@ type Ready struct {
 	// ReadStates answer ReadIndex requests: serve each read once the state
 	// machine has applied its Index.
 	ReadStates []ReadState
+	// PersistSequence, with Config.AsyncPersistence, numbers this Ready's
+	// write (Snapshot, HardState, Entries); 0 when it has nothing to write.
+	// Writes are numbered in the order they must reach the disk; pass the
+	// number to Core.Persisted once the write is durable. Always 0 in the
+	// synchronous mode.
+	PersistSequence uint64
 }
 
 // maxApplyBytesPerReady bounds CommittedEntries in one Ready, so that a node
@@ -48,11 +54,14 @@ func (c *Core) HasReady() bool {
 	if c.readyOutstanding {
 		return false
 	}
+	if c.config.AsyncPersistence {
+		return c.hasReadyAsync()
+	}
 	return c.broadcastPending || c.log.pendingSnapshot != nil || len(c.readStates) > 0 ||
 		len(c.sendNow) > 0 || len(c.sendAfterPersist) > 0 ||
 		len(c.log.unstable) > 0 ||
 		c.log.hasEntriesToApply() ||
-		c.hardState() != c.durableHardState
+		c.hardState() != c.takenHardState
 }
 
 // Ready returns the pending outputs. Until Advance is called, the core
@@ -60,6 +69,9 @@ func (c *Core) HasReady() bool {
 func (c *Core) Ready() Ready {
 	c.checkNoReadyOutstanding("Ready")
 	c.flushBroadcast()
+	if c.config.AsyncPersistence {
+		return c.readyAsync()
+	}
 	ready := Ready{
 		Entries:          c.log.unstable,
 		CommittedEntries: c.log.entriesToApply(maxApplyBytesPerReady),
@@ -70,8 +82,9 @@ func (c *Core) Ready() Ready {
 	if c.log.pendingSnapshot != nil {
 		ready.Snapshot = *c.log.pendingSnapshot
 	}
-	if hardState := c.hardState(); hardState != c.durableHardState {
+	if hardState := c.hardState(); hardState != c.takenHardState {
 		ready.HardState = hardState
+		c.takenHardState = hardState
 	}
 	c.sendNow, c.sendAfterPersist, c.readStates = nil, nil, nil // until Advance hands them back
 	c.readyOutstanding = true
@@ -80,7 +93,9 @@ func (c *Core) Ready() Ready {
 
 // Advance tells the core that the Ready it returned last was handled: its
 // HardState and Entries are durable and its CommittedEntries applied. A
-// leader now counts its own new entries towards a quorum.
+// leader now counts its own new entries towards a quorum. With
+// Config.AsyncPersistence it means only that the Ready was taken (sent,
+// applied, its write queued); see Persisted.
 func (c *Core) Advance(ready Ready) {
 	if !c.readyOutstanding {
 		panic("raft: Advance called without an outstanding Ready")
@@ -91,6 +106,10 @@ func (c *Core) Advance(ready Ready) {
 	clear(ready.SendNow)
 	clear(ready.SendAfterPersist)
 	c.sendNow, c.sendAfterPersist = ready.SendNow[:0], ready.SendAfterPersist[:0]
+	if c.config.AsyncPersistence {
+		c.recordApplied(ready.CommittedEntries)
+		return
+	}
 	if !ready.HardState.IsEmpty() {
 		c.durableHardState = ready.HardState
 		c.countOwnVote()
@@ -114,12 +133,23 @@ func (c *Core) Advance(ready Ready) {
 			panic(fmt.Sprintf("raft: Advance: storage holds up to %d (%v) but entry %d was to be persisted first", stored, err, last.Index))
 		}
 	}
-	if n := len(ready.CommittedEntries); n > 0 {
-		c.log.applied = ready.CommittedEntries[n-1].Index
+	c.recordApplied(ready.CommittedEntries)
+	c.countSelfDurable()
+}
+
+// recordApplied notes that a Ready's committed entries were applied.
+func (c *Core) recordApplied(applied []Entry) {
+	if n := len(applied); n > 0 {
+		c.log.applied = applied[n-1].Index
 		if c.role == RoleLeader {
-			c.releaseUncommitted(ready.CommittedEntries)
+			c.releaseUncommitted(applied)
 		}
 	}
+}
+
+// countSelfDurable raises a leader's own match index to its durable log:
+// the only way the leader counts itself towards a quorum.
+func (c *Core) countSelfDurable() {
 	if c.role == RoleLeader {
 		self := c.progress[c.id]
 		if durable := c.log.durableLastIndex(); durable > self.match {
