@@ -173,6 +173,7 @@ func (c *cluster) startNode(n *node) {
 		MaxInflightAppends: c.profile.maxInflight,
 		LeaseReads:         c.profile.leaseReads,
 		MaxClockDriftTicks: c.profile.maxDrift,
+		AsyncPersistence:   c.options.AsyncPersistence,
 	})
 	if err != nil {
 		c.checker.violate("restart", "node %d cannot restart from its storage: %v", n.id, err)
@@ -182,6 +183,7 @@ func (c *cluster) startNode(n *node) {
 	n.up = true
 	n.incarnation++
 	n.pending = nil
+	n.writes = nil
 	n.inbox = nil
 	n.reads = map[string]*pendingRead{}
 	n.volatile = n.durable.clone()
@@ -193,8 +195,12 @@ func (c *cluster) startNode(n *node) {
 // torn writes, a prefix of the entries (entries are written before the hard
 // state, so a torn batch never holds a commit index beyond its entries).
 func (c *cluster) crashNode(n *node) {
-	if n.pending != nil && n.pending.Snapshot.IsEmpty() && c.options.has(FaultTorn) && c.random.IntN(2) == 0 {
-		entries := n.pending.Entries
+	writing := n.pending
+	if len(n.writes) > 0 {
+		writing = &n.writes[0]
+	}
+	if writing != nil && writing.Snapshot.IsEmpty() && c.options.has(FaultTorn) && c.random.IntN(2) == 0 {
+		entries := writing.Entries
 		kept := entries[:c.random.IntN(len(entries)+1)]
 		if err := n.storage.Append(kept); err != nil {
 			c.checker.violate("storage", "node %d: torn append: %v", n.id, err)
@@ -207,6 +213,7 @@ func (c *cluster) crashNode(n *node) {
 	n.up = false
 	n.core = nil
 	n.pending = nil
+	n.writes = nil
 	n.inbox = nil
 	n.reads = nil
 	n.incarnation++
@@ -227,7 +234,11 @@ func (c *cluster) handle(e *event) {
 	case eventPersisted:
 		n := c.node(e.node)
 		if n.up && n.incarnation == e.incarnation {
-			c.completePersist(n)
+			if c.options.AsyncPersistence {
+				c.completeWrite(n)
+			} else {
+				c.completePersist(n)
+			}
 		}
 	case eventPropose:
 		c.workload.propose(c)
@@ -284,6 +295,10 @@ func (c *cluster) feed(n *node, in input) {
 // maybeTakeReady takes the core's next Ready: it sends what may leave now
 // and starts persisting the rest.
 func (c *cluster) maybeTakeReady(n *node) {
+	if c.options.AsyncPersistence {
+		c.takeReadiesAsync(n)
+		return
+	}
 	if n.pending != nil || !n.core.HasReady() {
 		return
 	}
@@ -306,43 +321,13 @@ func (c *cluster) maybeTakeReady(n *node) {
 // inputs that queued meanwhile, all before the next Ready (batching).
 func (c *cluster) completePersist(n *node) {
 	ready := *n.pending
-	if !ready.Snapshot.IsEmpty() {
-		// The snapshot, its hard state and the state machine it carries
-		// are installed as one step.
-		if err := n.storage.ApplySnapshot(ready.Snapshot); err != nil {
-			c.checker.violate("storage", "node %d: apply snapshot: %v", n.id, err)
-			return
-		}
-		kv, err := decodeState(ready.Snapshot.Data)
-		if err != nil {
-			c.checker.violate("snapshot", "node %d: %v", n.id, err)
-			return
-		}
-		n.kv = kv
-		n.applied = ready.Snapshot.Metadata.Index
-		n.durable.resetTo(&c.checker.committed, n.applied)
-		c.tracef("node %d: installed snapshot at %d/%d", n.id, ready.Snapshot.Metadata.Index, ready.Snapshot.Metadata.Term)
-	}
-	if err := n.storage.Append(ready.Entries); err != nil {
-		c.checker.violate("storage", "node %d: append: %v", n.id, err)
+	if !c.writeToDisk(n, ready) {
 		return
-	}
-	n.durable.append(ready.Entries)
-	if !ready.HardState.IsEmpty() {
-		n.storage.SetHardState(ready.HardState)
 	}
 	for _, m := range ready.SendAfterPersist {
 		c.network.send(c, m)
 	}
-	for _, entry := range ready.CommittedEntries {
-		c.checker.onApply(n, entry)
-		c.workload.onApply(c, n, entry)
-		if key, value, ok := parsePut(entry.Data); ok && entry.Type == raft.EntryNormal {
-			n.kv[key] = value
-		}
-		n.applied = entry.Index
-	}
-	c.workload.onReadStates(c, n, ready.ReadStates)
+	c.applyReady(n, ready)
 	n.core.Advance(ready)
 	n.pending = nil
 	c.checker.observe(n)
@@ -352,4 +337,48 @@ func (c *cluster) completePersist(n *node) {
 		c.feed(n, in)
 	}
 	c.maybeTakeReady(n)
+}
+
+// writeToDisk makes a Ready's snapshot, entries and hard state durable, in
+// that order; it reports false after a storage violation.
+func (c *cluster) writeToDisk(n *node, ready raft.Ready) bool {
+	if !ready.Snapshot.IsEmpty() {
+		// The snapshot, its hard state and the state machine it carries
+		// are installed as one step.
+		if err := n.storage.ApplySnapshot(ready.Snapshot); err != nil {
+			c.checker.violate("storage", "node %d: apply snapshot: %v", n.id, err)
+			return false
+		}
+		kv, err := decodeState(ready.Snapshot.Data)
+		if err != nil {
+			c.checker.violate("snapshot", "node %d: %v", n.id, err)
+			return false
+		}
+		n.kv = kv
+		n.applied = ready.Snapshot.Metadata.Index
+		n.durable.resetTo(&c.checker.committed, n.applied)
+		c.tracef("node %d: installed snapshot at %d/%d", n.id, ready.Snapshot.Metadata.Index, ready.Snapshot.Metadata.Term)
+	}
+	if err := n.storage.Append(ready.Entries); err != nil {
+		c.checker.violate("storage", "node %d: append: %v", n.id, err)
+		return false
+	}
+	n.durable.append(ready.Entries)
+	if !ready.HardState.IsEmpty() {
+		n.storage.SetHardState(ready.HardState)
+	}
+	return true
+}
+
+// applyReady applies a Ready's committed entries and answers its reads.
+func (c *cluster) applyReady(n *node, ready raft.Ready) {
+	for _, entry := range ready.CommittedEntries {
+		c.checker.onApply(n, entry)
+		c.workload.onApply(c, n, entry)
+		if key, value, ok := parsePut(entry.Data); ok && entry.Type == raft.EntryNormal {
+			n.kv[key] = value
+		}
+		n.applied = entry.Index
+	}
+	c.workload.onReadStates(c, n, ready.ReadStates)
 }

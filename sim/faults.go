@@ -57,7 +57,7 @@ func (c *cluster) injectFault() {
 			if n.summary.Role == raft.RoleLeader && c.random.IntN(3) == 0 {
 				victim = n
 			}
-			if n.pending != nil && len(n.pending.Entries) > 0 && c.random.IntN(2) == 0 {
+			if (n.pending != nil && len(n.pending.Entries) > 0 || len(n.writes) > 0) && c.random.IntN(2) == 0 {
 				victim = n
 			}
 		}

@@ -30,7 +30,12 @@ type node struct {
 	// it is advanced, so inputs queue in inbox meanwhile.
 	pending *raft.Ready
 	inbox   []input
-	applied uint64
+	// writes, with AsyncPersistence, are the Readies taken whose writes
+	// are in flight, oldest first; diskFreeAt is when the last of them
+	// completes (writes complete in order).
+	writes     []raft.Ready
+	diskFreeAt uint64
+	applied    uint64
 	// kv is the node's state machine: a key-value map, durable like its
 	// applied index.
 	kv map[string]string

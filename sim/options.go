@@ -89,6 +89,10 @@ type Options struct {
 	LivenessTicks int
 	// Trace, if set, receives a readable history of the run.
 	Trace func(line string)
+	// AsyncPersistence runs every core with raft.Config.AsyncPersistence:
+	// a node takes each Ready at once and keeps stepping inputs while its
+	// writes complete later, in order (a crash loses those in flight).
+	AsyncPersistence bool
 	// HistoryDirectory receives porcupine's visualization of any history
 	// that is not linearizable (default: the system's temporary directory).
 	HistoryDirectory string

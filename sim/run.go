@@ -186,5 +186,9 @@ func RunSeeds(options Options, first uint64, count, workers int, report func(Res
 
 // ReplayCommand is the command line that replays one seed with a trace.
 func ReplayCommand(options Options, seed uint64) string {
-	return fmt.Sprintf("lockstep sim --seed %d --steps %d --nodes %d --faults %s --trace", seed, options.Steps, options.Nodes, describeFaults(options.Faults))
+	mode := ""
+	if options.AsyncPersistence {
+		mode = " --async"
+	}
+	return fmt.Sprintf("lockstep sim --seed %d --steps %d --nodes %d --faults %s%s --trace", seed, options.Steps, options.Nodes, describeFaults(options.Faults), mode)
 }

@@ -25,6 +25,7 @@ func newSimCommand() *cobra.Command {
 		verbose   bool
 		histories string
 		stackMode bool
+		async     bool
 		tick      time.Duration
 	)
 	command := &cobra.Command{
@@ -54,6 +55,7 @@ ticks (--tick); go test runs the same schedule in virtual time
 		Example: `  lockstep sim --seeds 2000 --steps 3000
   lockstep sim --seeds 500 --nodes 5 --faults crash,partition
   lockstep sim --seed 42 --trace
+  lockstep sim --seeds 5000 --async
   lockstep sim --stack --seeds 500 --nodes 5
   lockstep sim --stack --seed 17 --trace`,
 		Args: cobra.NoArgs,
@@ -82,7 +84,8 @@ ticks (--tick); go test runs the same schedule in virtual time
 			if steps < 0 {
 				return fmt.Errorf("--steps %d must not be negative", steps)
 			}
-			options := sim.Options{Nodes: nodes, Steps: steps, Faults: faultList, LivenessTicks: liveness, HistoryDirectory: histories}
+			options := sim.Options{Nodes: nodes, Steps: steps, Faults: faultList, LivenessTicks: liveness, HistoryDirectory: histories,
+				AsyncPersistence: async}
 			out := cmd.OutOrStdout()
 			if cmd.Flags().Changed("seed") {
 				firstSeed, seeds = seed, 1
@@ -115,6 +118,7 @@ ticks (--tick); go test runs the same schedule in virtual time
 	flags.IntVar(&workers, "workers", runtime.GOMAXPROCS(0), "seeds run in parallel")
 	flags.IntVar(&liveness, "liveness-ticks", 100, "ticks allowed after healing for a new command to commit everywhere")
 	flags.BoolVar(&verbose, "verbose", false, "print a line per seed")
+	flags.BoolVar(&async, "async", false, "run the cores with asynchronous persistence (writes complete after the Ready is taken; raft.Config.AsyncPersistence)")
 	flags.BoolVar(&stackMode, "stack", false, "run the whole stack (node runtimes, WAL, snapshots) on an in-memory network and disks, in real time")
 	flags.DurationVar(&tick, "tick", time.Millisecond, "with --stack: the nodes' tick, and the schedule's unit of time")
 	flags.StringVar(&histories, "history-dir", "", "directory for the HTML picture of any non-linearizable history (default: the system's temporary directory)")
