@@ -13,6 +13,9 @@ type testNode struct {
 	applied            []Entry
 	readStates         []ReadState
 	snapshotsInstalled int
+	// writes are Readies taken with AsyncPersistence whose writes the test
+	// has not completed yet (oldest first).
+	writes []Ready
 }
 
 // testCluster drives cores by hand: messages wait in a queue until the test
@@ -32,7 +35,14 @@ type testCluster struct {
 	drop func(Message) bool
 	// rewrite, if set, changes messages before delivery.
 	rewrite func(Message) Message
+	// holdWrites lists the nodes (with AsyncPersistence) whose writes stay
+	// in flight until the test calls completeWrites.
+	holdWrites map[NodeID]bool
 }
+
+// asyncScenarios makes every test cluster run with AsyncPersistence: set
+// only by TestScenariosWithAsyncPersistence, which reruns scenarios so.
+var asyncScenarios bool
 
 func newTestCluster(t *testing.T, size int, configure func(*Config)) *testCluster {
 	return newTestClusterWithSpares(t, size, 0, configure)
@@ -68,6 +78,7 @@ func (tc *testCluster) config(id NodeID, storage *MemoryStorage) Config {
 		config.InitialMembership = Membership{}
 		config.Join = true
 	}
+	config.AsyncPersistence = asyncScenarios
 	if tc.configure != nil {
 		tc.configure(&config)
 	}
@@ -120,31 +131,79 @@ func (tc *testCluster) core(id NodeID) *Core { return tc.nodes[id].core }
 // apply, advance.
 func (tc *testCluster) process(id NodeID) {
 	node := tc.nodes[id]
+	if node.core.config.AsyncPersistence {
+		tc.processAsync(id)
+		return
+	}
 	for node.core.HasReady() {
 		ready := node.core.Ready()
 		tc.queue = append(tc.queue, ready.SendNow...)
-		if !ready.Snapshot.IsEmpty() {
-			if err := node.storage.ApplySnapshot(ready.Snapshot); err != nil {
-				tc.t.Fatalf("node %d: apply snapshot: %v", id, err)
-			}
-			// The test state machine is the list of applied entries.
-			node.applied = nil
-			if err := json.Unmarshal(ready.Snapshot.Data, &node.applied); err != nil {
-				tc.t.Fatalf("node %d: restore snapshot: %v", id, err)
-			}
-			node.snapshotsInstalled++
-		}
+		tc.write(id, ready)
 		node.readStates = append(node.readStates, ready.ReadStates...)
-		if err := node.storage.Append(ready.Entries); err != nil {
-			tc.t.Fatalf("node %d: append: %v", id, err)
-		}
-		if !ready.HardState.IsEmpty() {
-			node.storage.SetHardState(ready.HardState)
-		}
 		tc.queue = append(tc.queue, ready.SendAfterPersist...)
 		node.applied = append(node.applied, ready.CommittedEntries...)
 		node.core.Advance(ready)
 	}
+}
+
+// write makes a Ready's snapshot (restoring the state machine from it),
+// entries and hard state durable.
+func (tc *testCluster) write(id NodeID, ready Ready) {
+	node := tc.nodes[id]
+	if !ready.Snapshot.IsEmpty() {
+		if err := node.storage.ApplySnapshot(ready.Snapshot); err != nil {
+			tc.t.Fatalf("node %d: apply snapshot: %v", id, err)
+		}
+		// The test state machine is the list of applied entries.
+		node.applied = nil
+		if err := json.Unmarshal(ready.Snapshot.Data, &node.applied); err != nil {
+			tc.t.Fatalf("node %d: restore snapshot: %v", id, err)
+		}
+		node.snapshotsInstalled++
+	}
+	if err := node.storage.Append(ready.Entries); err != nil {
+		tc.t.Fatalf("node %d: append: %v", id, err)
+	}
+	if !ready.HardState.IsEmpty() {
+		node.storage.SetHardState(ready.HardState)
+	}
+}
+
+// processAsync handles every Ready of a node with AsyncPersistence: send
+// (SendAfterPersist holds only released messages), apply, advance, and
+// queue the write; the writes complete at once unless the node is in
+// holdWrites.
+func (tc *testCluster) processAsync(id NodeID) {
+	node := tc.nodes[id]
+	for node.core.HasReady() {
+		ready := node.core.Ready()
+		tc.queue = append(tc.queue, ready.SendNow...)
+		tc.queue = append(tc.queue, ready.SendAfterPersist...)
+		node.readStates = append(node.readStates, ready.ReadStates...)
+		node.applied = append(node.applied, ready.CommittedEntries...)
+		if ready.PersistSequence != 0 {
+			node.writes = append(node.writes, Ready{HardState: ready.HardState, Entries: ready.Entries, Snapshot: ready.Snapshot, PersistSequence: ready.PersistSequence})
+		}
+		node.core.Advance(ready)
+		if !tc.holdWrites[id] {
+			tc.completeWrites(id, len(node.writes))
+		}
+	}
+}
+
+// completeWrites makes a node's oldest count writes in flight durable and
+// reports the last of them to its core.
+func (tc *testCluster) completeWrites(id NodeID, count int) {
+	node := tc.nodes[id]
+	if count == 0 {
+		return
+	}
+	for _, ready := range node.writes[:count] {
+		tc.write(id, ready)
+	}
+	sequence := node.writes[count-1].PersistSequence
+	node.writes = node.writes[count:]
+	node.core.Persisted(sequence)
 }
 
 func (tc *testCluster) processAll() {
