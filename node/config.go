@@ -65,10 +65,18 @@ type Config struct {
 	MaxProposalBytes int
 	// Logger receives the node's logs. Default slog.Default().
 	Logger *slog.Logger
-	// ObservePersist, if set, is called from the loop after each durable
-	// write of the log (the append and its fsync) with how long it took,
-	// for metrics. It must return at once.
+	// ObservePersist, if set, is called after each durable write of the
+	// log (the append and its fsync) with how long it took, for metrics:
+	// from the loop, or with AsyncPersistence from the writer goroutine. It
+	// must return at once and be safe for concurrent use.
 	ObservePersist func(elapsed time.Duration)
+	// AsyncPersistence lets the loop go on stepping messages and taking
+	// proposals while the log's write (and fsync) runs: a writer goroutine
+	// persists each Ready and reports it back (raft.Config.AsyncPersistence;
+	// RaftConfig may set that too). The leader still counts itself only
+	// once its write is durable, and votes and acknowledgements still leave
+	// only after the write they vouch for.
+	AsyncPersistence bool
 	// RaftConfig, if set, is called with the core's configuration before
 	// the node starts, to set options not mirrored here.
 	RaftConfig func(*raft.Config)

@@ -22,6 +22,10 @@ func (n *Node) run() {
 	// A background snapshot finishes before the node reports it is done,
 	// so Stop never closes the log under it.
 	defer n.snapshotWork.Wait()
+	// The writer stops (after the Save in progress) before the log closes.
+	if n.writer != nil {
+		defer n.writer.stop()
+	}
 	ticker := time.NewTicker(n.config.TickInterval)
 	defer ticker.Stop()
 	for {
@@ -35,6 +39,12 @@ func (n *Node) run() {
 			n.step(m)
 		case request := <-n.requests:
 			request()
+		case <-n.writerNotify():
+			if err := n.reportPersisted(); err != nil {
+				n.failure = err
+				n.log.Error("stopping: storage failed", "error", err)
+				return
+			}
 		case result := <-n.snapshotResults:
 			if err := n.finishSnapshot(result); err != nil {
 				n.failure = err
@@ -74,6 +84,9 @@ func (n *Node) step(m raft.Message) {
 // rest, apply, advance. A storage error is fatal: the node stops rather
 // than act on state it could not make durable.
 func (n *Node) handleReadies() error {
+	if n.writer != nil {
+		return n.takeReadies()
+	}
 	for n.core.HasReady() {
 		ready := n.core.Ready()
 		// A leader's appends leave before its own write: followers write

@@ -56,7 +56,10 @@ type Node struct {
 	snapshotting    bool
 	snapshotResults chan snapshotResult
 	snapshotWork    sync.WaitGroup
-	addresses       addressBook
+	// writer persists Readies in the background with AsyncPersistence;
+	// nil otherwise.
+	writer    *logWriter
+	addresses addressBook
 	// promotions are learners to be made voters once caught up (AddVoter),
 	// replicated like the addresses.
 	promotions  map[raft.NodeID]bool
@@ -229,9 +232,13 @@ func (n *Node) startCore() error {
 		Applied:           n.applied,
 		ElectionTicks:     n.config.ElectionTicks,
 		HeartbeatTicks:    n.config.HeartbeatTicks,
+		AsyncPersistence:  n.config.AsyncPersistence,
 	}
 	if n.config.RaftConfig != nil {
 		n.config.RaftConfig(&raftConfig)
+	}
+	if raftConfig.AsyncPersistence {
+		n.writer = newLogWriter(n.storage, n.config.ObservePersist)
 	}
 	core, err := raft.NewCore(raftConfig)
 	if err != nil {

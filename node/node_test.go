@@ -93,6 +93,7 @@ func (c *testCluster) start(id raft.NodeID, join bool) {
 	}
 	config.Join = join
 	config.Peers = c.peers
+	config.AsyncPersistence = asyncTestClusters
 	machine := &counter{}
 	n, err := Start(config, machine)
 	if err != nil {

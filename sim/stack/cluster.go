@@ -79,6 +79,10 @@ type counts struct {
 type profile struct {
 	snapshotEntries int
 	leaseReads      bool
+	// asyncPersistence runs the nodes with node.Config.AsyncPersistence:
+	// on odd seeds, without a random draw, so that other seeds replay as
+	// before.
+	asyncPersistence bool
 }
 
 func newCluster(options Options, random *rand.Rand) *cluster {
@@ -88,7 +92,8 @@ func newCluster(options Options, random *rand.Rand) *cluster {
 		recorder: newRecorder(options.TickInterval, options.Trace),
 		members:  map[raft.NodeID]*member{},
 		peers:    map[raft.NodeID]string{},
-		profile:  profile{snapshotEntries: 3 + random.IntN(25), leaseReads: random.IntN(3) == 0},
+		profile: profile{snapshotEntries: 3 + random.IntN(25), leaseReads: random.IntN(3) == 0,
+			asyncPersistence: options.Seed%2 == 1},
 	}
 	for id := raft.NodeID(1); id <= raft.NodeID(options.Nodes); id++ {
 		c.peers[id] = fmt.Sprintf("node-%d", id)
@@ -116,7 +121,8 @@ func (c *cluster) start(m *member) {
 		Transport:    c.network.Transport(m.id),
 		TickInterval: c.options.TickInterval, ElectionTicks: electionTicks, HeartbeatTicks: 1,
 		SnapshotEntries: c.profile.snapshotEntries, SegmentBytes: 64 << 10,
-		Logger: slog.New(slog.DiscardHandler),
+		AsyncPersistence: c.profile.asyncPersistence,
+		Logger:           slog.New(slog.DiscardHandler),
 		RaftConfig: func(config *raft.Config) {
 			config.Random = rand.NewPCG(seed, uint64(m.id)<<32|incarnation)
 			if c.profile.leaseReads {

@@ -51,7 +51,8 @@ func Run(options Options) Result {
 	}
 	random := rand.New(rand.NewPCG(options.Seed, 0x737461636b))
 	c := newCluster(options, random)
-	c.recorder.tracef("seed %d: %d nodes, snapshot every %d entries, lease reads %v", options.Seed, options.Nodes, c.profile.snapshotEntries, c.profile.leaseReads)
+	c.recorder.tracef("seed %d: %d nodes, snapshot every %d entries, lease reads %v, asynchronous persistence %v",
+		options.Seed, options.Nodes, c.profile.snapshotEntries, c.profile.leaseReads, c.profile.asyncPersistence)
 	for _, m := range c.sortedMembers() {
 		c.start(m)
 	}
