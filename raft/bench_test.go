@@ -18,21 +18,24 @@ type benchNode struct {
 
 type benchCluster struct {
 	nodes []*benchNode
+	// async runs the cores with AsyncPersistence: each Ready is taken,
+	// then its write made durable and reported with Persisted.
+	async bool
 	// committed counts leader-applied commands.
 	committed int
 }
 
-func newBenchCluster(tb testing.TB, size int) *benchCluster {
+func newBenchCluster(tb testing.TB, size int, async bool) *benchCluster {
 	tb.Helper()
 	var voters []raft.NodeID
 	for i := 1; i <= size; i++ {
 		voters = append(voters, raft.NodeID(i))
 	}
-	cluster := &benchCluster{}
+	cluster := &benchCluster{async: async}
 	for _, id := range voters {
 		storage := raft.NewMemoryStorage()
 		core, err := raft.NewCore(raft.Config{ID: id, Storage: storage, Random: rand.NewPCG(uint64(id), 1),
-			InitialMembership: raft.Membership{Voters: voters}, MaxInflightAppends: 1024})
+			InitialMembership: raft.Membership{Voters: voters}, MaxInflightAppends: 1024, AsyncPersistence: async})
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -62,13 +65,18 @@ func (c *benchCluster) run() {
 				busy = true
 				ready := n.core.Ready()
 				c.route(ready.SendNow)
+				if c.async {
+					c.route(ready.SendAfterPersist) // released: their writes are durable
+				}
 				if err := n.storage.Append(ready.Entries); err != nil {
 					panic(err)
 				}
 				if !ready.HardState.IsEmpty() {
 					n.storage.SetHardState(ready.HardState)
 				}
-				c.route(ready.SendAfterPersist)
+				if !c.async {
+					c.route(ready.SendAfterPersist)
+				}
 				if index == 0 {
 					for _, entry := range ready.CommittedEntries {
 						if len(entry.Data) > 0 {
@@ -76,7 +84,11 @@ func (c *benchCluster) run() {
 						}
 					}
 				}
+				sequence := ready.PersistSequence
 				n.core.Advance(ready)
+				if sequence != 0 {
+					n.core.Persisted(sequence)
+				}
 			}
 		}
 	}
@@ -93,8 +105,8 @@ func (c *benchCluster) route(messages []raft.Message) {
 // in-memory cluster, with proposers commands outstanding at any time: each
 // proposer proposes again as soon as its previous command is applied on the
 // leader.
-func benchmarkCommit(b *testing.B, proposers int) {
-	cluster := newBenchCluster(b, 3)
+func benchmarkCommit(b *testing.B, proposers int, async bool) {
+	cluster := newBenchCluster(b, 3, async)
 	leader := cluster.nodes[0].core
 	command := make([]byte, 64)
 	proposed := 0
@@ -118,6 +130,11 @@ func benchmarkCommit(b *testing.B, proposers int) {
 
 func BenchmarkCommit(b *testing.B) {
 	for _, proposers := range []int{1, 4096} {
-		b.Run(fmt.Sprintf("proposers=%d", proposers), func(b *testing.B) { benchmarkCommit(b, proposers) })
+		b.Run(fmt.Sprintf("proposers=%d", proposers), func(b *testing.B) { benchmarkCommit(b, proposers, false) })
+	}
+	// The same with AsyncPersistence (writes reported right after each
+	// Ready): the cost of the core's bookkeeping for it.
+	for _, proposers := range []int{1, 4096} {
+		b.Run(fmt.Sprintf("async/proposers=%d", proposers), func(b *testing.B) { benchmarkCommit(b, proposers, true) })
 	}
 }
