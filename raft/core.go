@@ -12,6 +12,9 @@
 // when the node campaigned. The leader's own new entries may thus travel to
 // followers while the leader writes them (thesis §10.2.1), but the leader
 // counts itself towards a quorum only once Advance reports them durable.
+// With Config.AsyncPersistence the runtime may keep feeding inputs while a
+// write is in flight and reports it durable with Persisted; the core then
+// holds SendAfterPersist messages itself until their write is durable.
 //
 // References: "In Search of an Understandable Consensus Algorithm" (Ongaro
 // and Ousterhout, 2014), cited as Raft §N, and Ongaro's dissertation

@@ -11,6 +11,10 @@ import "fmt"
 //     Entries[0].Index is discarded);
 //  3. send SendAfterPersist;
 //  4. apply CommittedEntries, in order.
+//
+// With Config.AsyncPersistence the runtime instead sends both message
+// lists and applies at once, queues the write (step 2) and calls Advance;
+// it reports the write durable later with Persisted(PersistSequence).
 type Ready struct {
 	// HardState is the term, vote and commit index to persist; the zero
 	// value means unchanged.
