@@ -107,14 +107,21 @@ func (n *Node) handleReadies() error {
 			}
 		}
 		n.transport.Send(ready.SendAfterPersist)
-		n.apply(ready.CommittedEntries)
-		n.answerReads(ready.ReadStates)
-		n.core.Advance(ready)
-		if err := n.maybeSnapshot(); err != nil {
+		if err := n.finishReady(ready); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// finishReady applies a Ready's committed entries, answers its reads,
+// advances the core and applies the snapshot policy: the steps after the
+// write (or, with AsyncPersistence, after queueing it).
+func (n *Node) finishReady(ready raft.Ready) error {
+	n.apply(ready.CommittedEntries)
+	n.answerReads(ready.ReadStates)
+	n.core.Advance(ready)
+	return n.maybeSnapshot()
 }
 
 // persistSnapshot makes a snapshot from the leader durable, then restores

@@ -24,10 +24,7 @@ func (n *Node) takeReadies() error {
 		if ready.PersistSequence != 0 {
 			n.writer.enqueue(logWrite{sequence: ready.PersistSequence, hardState: ready.HardState, entries: ready.Entries})
 		}
-		n.apply(ready.CommittedEntries)
-		n.answerReads(ready.ReadStates)
-		n.core.Advance(ready)
-		if err := n.maybeSnapshot(); err != nil {
+		if err := n.finishReady(ready); err != nil {
 			return err
 		}
 	}
