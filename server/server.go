@@ -137,6 +137,10 @@ func (s *Server) open() error {
 		TickInterval: config.HeartbeatInterval, ElectionTicks: ticks, HeartbeatTicks: 1,
 		SnapshotEntries: config.SnapshotCount, SegmentBytes: config.WALSegmentBytes, MaxProposalBytes: config.MaxRequestBytes + 64<<10, Logger: s.log,
 		ObservePersist: func(elapsed time.Duration) { s.metrics.persistSeconds.Observe(elapsed.Seconds()) },
+		// The loop steps acknowledgements and proposals while a writer
+		// goroutine fsyncs (see docs/runtime.md); the core still counts
+		// this member only once its write is durable.
+		AsyncPersistence: true,
 	}, store)
 	if err != nil {
 		s.peers = nil // node.Start stopped it... or never started it
