@@ -36,6 +36,8 @@ func etcdctlCommand(t *testing.T, cluster *testCluster, stdin string, args ...st
 	t.Cleanup(cancel)
 	command := exec.CommandContext(ctx, path, append([]string{"--endpoints=" + strings.Join(cluster.endpoints(), ","), "--command-timeout=10s"}, args...)...)
 	command.Stdin = strings.NewReader(stdin)
+	// Once killed at the deadline, Wait returns even if a pipe stays open.
+	command.WaitDelay = 5 * time.Second
 	return command
 }
 
@@ -71,19 +73,31 @@ func TestStockEtcdctl(t *testing.T) {
 	if err := watch.Start(); err != nil {
 		t.Fatal(err)
 	}
-	lines := bufio.NewScanner(stdout)
-	deadline := time.Now().Add(20 * time.Second)
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		scanner := bufio.NewScanner(stdout)
+		for scanner.Scan() {
+			lines <- scanner.Text()
+		}
+	}()
+	// The watch may start after a put: put until it prints the value,
+	// within a bounded time.
+	deadline := time.After(20 * time.Second)
 	for seen := false; !seen; {
 		etcdctl(t, cluster, "", "put", "fruit/cherry", "dark")
-		// The watch may start after the first put; each line read is one
-		// of watch's PUT/key/value lines.
-		for lines.Scan() {
-			if lines.Text() == "dark" {
-				seen = true
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("watch printed no event")
+		retry := time.After(time.Second)
+		for waiting := true; waiting && !seen; {
+			select {
+			case line, ok := <-lines:
+				if !ok {
+					t.Fatal("etcdctl watch ended without printing the event")
+				}
+				seen = line == "dark"
+			case <-retry:
+				waiting = false
+			case <-deadline:
+				t.Fatal("etcdctl watch printed no event within 20 s")
 			}
 		}
 	}
