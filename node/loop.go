@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -317,25 +316,42 @@ type snapshotResult struct {
 // the log to it. Runs on its own goroutine; touches only the snapshot
 // store and the log, which are safe for concurrent use.
 func (n *Node) snapshotInBackground(metadata raft.SnapshotMetadata, book addressBook, promotions map[raft.NodeID]bool, reader io.ReadCloser) snapshotResult {
-	// The image is read straight behind the runtime's header: one copy of
-	// a possibly large store in memory, not two.
-	data := bytes.NewBuffer(encodeSnapshotHeader(book, promotions))
-	_, err := data.ReadFrom(reader)
+	// The image streams into the snapshot file behind the runtime's
+	// header: a large store is never held whole in memory.
+	image := &imageReader{reader: reader}
+	err := n.snapshots.SaveFrom(metadata, encodeSnapshotHeader(book, promotions), image)
 	reader.Close()
-	if err != nil {
-		n.log.Error("reading state machine snapshot failed; will retry", "error", err)
+	if image.err != nil {
+		// The state machine failed, not the disk: nothing was saved; the
+		// policy tries again later.
+		n.log.Error("reading state machine snapshot failed; will retry", "error", image.err)
 		return snapshotResult{index: metadata.Index, retry: true}
 	}
-	snapshot := raft.Snapshot{Metadata: metadata, Data: data.Bytes()}
-	if err := n.snapshots.Save(snapshot); err != nil {
+	if err != nil {
 		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, metadata.Index, err)}
 	}
+	snapshot := raft.Snapshot{Metadata: metadata} // the log loads the data from the file when needed
 	// A newer snapshot from the leader may have been installed meanwhile:
 	// then there is nothing left to compact.
 	if err := n.storage.Compact(snapshot); err != nil && !errors.Is(err, raft.ErrSnapshotOutOfDate) {
 		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %d: compact log at %d: %w", n.config.ID, metadata.Index, err)}
 	}
 	return snapshotResult{index: metadata.Index}
+}
+
+// imageReader remembers an error of the state machine's image, so that it
+// is told apart from a failure to write the snapshot file.
+type imageReader struct {
+	reader io.Reader
+	err    error
+}
+
+func (r *imageReader) Read(buffer []byte) (int, error) {
+	n, err := r.reader.Read(buffer)
+	if err != nil && !errors.Is(err, io.EOF) {
+		r.err = err
+	}
+	return n, err
 }
 
 // finishSnapshot records a background capture's outcome, on the loop.

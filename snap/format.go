@@ -2,10 +2,13 @@ package snap
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
 	"github.com/lockstepdb/lockstep/wal"
 )
 
@@ -45,20 +48,76 @@ func encode(snapshot raft.Snapshot) []byte {
 }
 
 // encodeFrame returns what goes before the snapshot's data (header and
-// membership) and after it (the checksum of everything before), so a large
-// snapshot is written without being copied into one buffer.
+// membership) and after it (the checksum of everything before).
 func encodeFrame(snapshot raft.Snapshot) (head, trailer []byte) {
-	membership := wal.EncodeMembership(nil, snapshot.Metadata.Membership)
-	head = make([]byte, headerSize, headerSize+len(membership))
+	head = encodeHead(snapshot.Metadata, uint64(len(snapshot.Data)))
+	checksum := crc32.Update(crc32.Checksum(head, castagnoli), castagnoli, snapshot.Data)
+	return head, binary.LittleEndian.AppendUint32(nil, checksum)
+}
+
+// encodeHead returns the header and membership of a snapshot file whose
+// data is dataLength bytes.
+func encodeHead(metadata raft.SnapshotMetadata, dataLength uint64) []byte {
+	membership := wal.EncodeMembership(nil, metadata.Membership)
+	head := make([]byte, headerSize, headerSize+len(membership))
 	copy(head, fileMagic)
 	binary.LittleEndian.PutUint32(head[8:], formatVersion)
 	binary.LittleEndian.PutUint32(head[12:], uint32(len(membership)))
-	binary.LittleEndian.PutUint64(head[16:], snapshot.Metadata.Index)
-	binary.LittleEndian.PutUint64(head[24:], snapshot.Metadata.Term)
-	binary.LittleEndian.PutUint64(head[32:], uint64(len(snapshot.Data)))
-	head = append(head, membership...)
-	checksum := crc32.Update(crc32.Checksum(head, castagnoli), castagnoli, snapshot.Data)
-	return head, binary.LittleEndian.AppendUint32(nil, checksum)
+	binary.LittleEndian.PutUint64(head[16:], metadata.Index)
+	binary.LittleEndian.PutUint64(head[24:], metadata.Term)
+	binary.LittleEndian.PutUint64(head[32:], dataLength)
+	return append(head, membership...)
+}
+
+// streamChunk is the buffer through which a streamed snapshot is written
+// and read back for its checksum.
+const streamChunk = 256 << 10
+
+// writeFile writes a snapshot file whose data is prefix then image's
+// bytes. The data goes first, after room for the head (whose size does not
+// depend on the data length); then the head, now that the length is known;
+// then the checksum, computed by reading the data back, since it covers
+// the head before the data.
+func writeFile(file vfs.File, metadata raft.SnapshotMetadata, prefix []byte, image io.Reader) error {
+	offset := int64(len(encodeHead(metadata, 0)))
+	if _, err := file.WriteAt(prefix, offset); err != nil {
+		return err
+	}
+	length := int64(len(prefix))
+	if image != nil {
+		buffer := make([]byte, streamChunk)
+		for {
+			n, err := image.Read(buffer)
+			if n > 0 {
+				if _, writeErr := file.WriteAt(buffer[:n], offset+length); writeErr != nil {
+					return writeErr
+				}
+				length += int64(n)
+			}
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return fmt.Errorf("read the image: %w", err)
+			}
+		}
+	}
+	head := encodeHead(metadata, uint64(length))
+	if _, err := file.WriteAt(head, 0); err != nil {
+		return err
+	}
+	checksum := crc32.Checksum(head, castagnoli)
+	buffer := make([]byte, min(streamChunk, max(length, 1)))
+	for read := int64(0); read < length; {
+		chunk := buffer[:min(int64(len(buffer)), length-read)]
+		if _, err := file.ReadAt(chunk, offset+read); err != nil {
+			return fmt.Errorf("read back the data: %w", err)
+		}
+		checksum = crc32.Update(checksum, castagnoli, chunk)
+		read += int64(len(chunk))
+	}
+	_, err := file.WriteAt(binary.LittleEndian.AppendUint32(nil, checksum), offset+length)
+	return err
 }
 
 // decode parses and verifies a snapshot file's content. It never panics;

@@ -87,27 +87,29 @@ func parseFileName(name string) (index, term uint64, ok bool) {
 // crash. It then removes snapshots beyond the newest Retain; a failure to
 // remove is returned, but the new snapshot is durable all the same.
 func (s *Store) Save(snapshot raft.Snapshot) error {
+	return s.SaveFrom(snapshot.Metadata, snapshot.Data, nil)
+}
+
+// SaveFrom is Save for a snapshot whose data is prefix followed by what
+// image yields (image may be nil): the data is streamed into the file and
+// never held whole in memory, so a large state machine costs no more than
+// a buffer to capture. The image is read to its end but not closed.
+func (s *Store) SaveFrom(metadata raft.SnapshotMetadata, prefix []byte, image io.Reader) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	name := fileName(snapshot.Metadata.Index, snapshot.Metadata.Term)
+	name := fileName(metadata.Index, metadata.Term)
 	temporary := filepath.Join(s.dir, name+temporarySuffix)
 	file, err := s.fileSystem.Create(temporary)
 	if err != nil {
 		return fmt.Errorf("snap: create %s: %w", temporary, err)
 	}
-	head, trailer := encodeFrame(snapshot)
-	_, writeErr := file.WriteAt(head, 0)
-	if writeErr == nil {
-		_, writeErr = file.WriteAt(snapshot.Data, int64(len(head)))
-	}
-	if writeErr == nil {
-		_, writeErr = file.WriteAt(trailer, int64(len(head)+len(snapshot.Data)))
-	}
+	writeErr := writeFile(file, metadata, prefix, image)
 	if writeErr == nil {
 		writeErr = file.Sync()
 	}
 	closeErr := file.Close()
 	if writeErr != nil || closeErr != nil {
+		s.fileSystem.Remove(temporary) // Open would remove it after a crash
 		return fmt.Errorf("snap: write %s: %w", temporary, errors.Join(writeErr, closeErr))
 	}
 	if err := s.fileSystem.Rename(temporary, filepath.Join(s.dir, name)); err != nil {

@@ -135,7 +135,10 @@ func (s *Storage) Compact(snapshot raft.Snapshot) error {
 	if err := s.log.Compact(snapshot.Metadata); err != nil {
 		return err
 	}
-	s.snapshot, s.hasData = snapshot, true
+	// Without its data (nil), the snapshot is loaded through
+	// Options.SnapshotData when the core first asks for it: a large image
+	// need not stay in memory between snapshots.
+	s.snapshot, s.hasData = snapshot, snapshot.Data != nil
 	return nil
 }
 
