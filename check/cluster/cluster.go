@@ -129,17 +129,34 @@ func (cluster *Cluster) create(config Config) error {
 	return nil
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1. Another process
-// could take it before the member binds it; the member then fails to
-// start and the run reports it.
+// freePort asks the kernel for a free port on 127.0.0.1 that this process
+// has not handed out before: a port closed after the ask may come back
+// from the next one, and two members of one cluster must never share one.
+// Another process could still take it before the member binds it; the
+// member then fails to start and the run reports it.
 func freePort() (int, error) {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("cluster: find a free port: %w", err)
+	handedOut.Lock()
+	defer handedOut.Unlock()
+	for range 100 {
+		listener, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, fmt.Errorf("cluster: find a free port: %w", err)
+		}
+		port := listener.Addr().(*net.TCPAddr).Port
+		listener.Close()
+		if !handedOut.ports[port] {
+			handedOut.ports[port] = true
+			return port, nil
+		}
 	}
-	defer listener.Close()
-	return listener.Addr().(*net.TCPAddr).Port, nil
+	return 0, errors.New("cluster: find a free port: the kernel keeps offering ports already handed out")
 }
+
+// handedOut holds the ports freePort has returned in this process.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: map[int]bool{}}
 
 // processes maps the PID of each running member to its name, for the
 // proxies to tell peers apart.
