@@ -45,7 +45,8 @@ func (c *Counter) Restore(image io.Reader) error {
 // run starts three nodes under dir, adds 1, 2, ..., increments on the
 // leader and returns the total that a linearizable read on a follower sees.
 func run(dir string, increments int) (int64, error) {
-	peers := map[raft.NodeID]string{1: freeAddress(), 2: freeAddress(), 3: freeAddress()}
+	free := freeAddresses(3)
+	peers := map[raft.NodeID]string{1: free[0], 2: free[1], 3: free[2]}
 	nodes, counters := map[raft.NodeID]*node.Node{}, map[raft.NodeID]*Counter{}
 	for id, address := range peers {
 		counters[id] = &Counter{}
@@ -74,14 +75,17 @@ func run(dir string, increments int) (int64, error) {
 	return counters[follower].value.Load(), err
 }
 
-// freeAddress returns a loopback address whose port was free a moment ago.
-func freeAddress() string {
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
+// freeAddresses returns count loopback addresses whose ports were free a moment ago.
+func freeAddresses(count int) (addresses []string) {
+	for range count { // all held open until all are picked, so none repeats
+		listener, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			panic(err)
+		}
+		defer listener.Close()
+		addresses = append(addresses, listener.Addr().String())
 	}
-	defer listener.Close()
-	return listener.Addr().String()
+	return addresses
 }
 
 func main() {
