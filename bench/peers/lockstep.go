@@ -60,6 +60,9 @@ func startLockstep(dir string) (*lockstepCluster, error) {
 	return nil, lastErr
 }
 
+// asyncPersistence is the -async flag.
+var asyncPersistence = true
+
 func tryStartLockstep(dir string) (*lockstepCluster, error) {
 	peers := map[raft.NodeID]string{}
 	for id := raft.NodeID(1); id <= 3; id++ {
@@ -87,7 +90,10 @@ func tryStartLockstep(dir string) (*lockstepCluster, error) {
 			ElectionTicks:   10,
 			HeartbeatTicks:  1,
 			SnapshotEntries: 1 << 30, // never reached in a phase: no snapshot mid-run
-			Logger:          quiet,
+			// As lockstep serve runs: the loop steps acknowledgements
+			// during its own fsync (-async=false for the synchronous loop).
+			AsyncPersistence: asyncPersistence,
+			Logger:           quiet,
 		}, fsm)
 		if err != nil {
 			network.Stop()

@@ -47,6 +47,7 @@ func main() {
 	flag.StringVar(&systems, "systems", "lockstep,hashicorp", "systems, in the order each round runs them")
 	flag.StringVar(&o.dir, "dir", ".data", "directory for the nodes' data (a real disk, not tmpfs); a fresh subdirectory is made and removed")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "if set, write a CPU profile of each setting's first lockstep phase to PREFIX.lockstep-N.pprof")
+	flag.BoolVar(&asyncPersistence, "async", true, "lockstep: persist asynchronously (the loop steps messages during its own fsync), as lockstep serve does")
 	flag.IntVar(&o.logCache, "logcache", 512, "hashicorp: raft.NewLogCache size in front of the bolt store (0: none)")
 	flag.Parse()
 	for _, field := range strings.Split(appliers, ",") {
