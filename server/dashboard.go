@@ -59,6 +59,8 @@ func (s *Server) DashboardState(ctx context.Context) web.MemberState {
 		state.WriteRequests += histogram.GetSampleCount()
 		state.WriteLatencySeconds += histogram.GetSampleSum()
 	}
+	logWrites := metricValue(s.metrics.persistSeconds).GetHistogram()
+	state.LogWrites, state.LogWriteSeconds = logWrites.GetSampleCount(), logWrites.GetSampleSum()
 	return state
 }
 

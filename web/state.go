@@ -32,6 +32,10 @@ type MemberState struct {
 	Proposals           uint64  `json:"proposals"`
 	WriteRequests       uint64  `json:"writeRequests"`
 	WriteLatencySeconds float64 `json:"writeLatencySeconds"`
+	// LogWrites and LogWriteSeconds count the durable writes of the Raft
+	// log (append and fsync) and their total time.
+	LogWrites       uint64  `json:"logWrites"`
+	LogWriteSeconds float64 `json:"logWriteSeconds"`
 }
 
 // FollowerState is the leader's view of one follower.

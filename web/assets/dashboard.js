@@ -12,7 +12,7 @@ let lastLeaderTerm = ""; // "leader@term" last put on the timeline
 let lastUp = {};         // name -> up, for the timeline
 const campaigns = new Set(); // "name@term" already on the timeline
 let previous = null;     // snapshot of the last chart point
-const history = { proposals: [], commits: [], latency: [] };
+const history = { proposals: [], commits: [], latency: [], fsync: [] };
 
 function element(tag, attributes, ...children) {
   const node = document.createElement(tag);
@@ -112,6 +112,9 @@ function updateCharts(snapshot) {
     push("proposals", Math.max(0, sum(snapshot.members, "proposals") - sum(previous.members, "proposals")) / seconds);
     push("commits", Math.max(0, commit(snapshot) - commit(previous)) / seconds);
     push("latency", requests > 0 ? Math.max(0, latency / requests * 1000) : 0);
+    const writes = sum(snapshot.members, "logWrites") - sum(previous.members, "logWrites");
+    const writeTime = sum(snapshot.members, "logWriteSeconds") - sum(previous.members, "logWriteSeconds");
+    push("fsync", writes > 0 ? Math.max(0, writeTime / writes * 1000) : 0);
   }
   previous = snapshot;
 }
