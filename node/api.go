@@ -116,7 +116,7 @@ func (n *Node) Read(ctx context.Context) error {
 // with Config.Join; promote it with Promote once it has caught up.
 func (n *Node) AddLearner(ctx context.Context, id raft.NodeID, address string) error {
 	// First replicate the address, so every member can reach the learner.
-	if _, err := n.proposeEntry(ctx, func() (uint64, uint64, error) { return n.core.Propose(encodePeerAddress(id, address)) }); err != nil {
+	if err := n.UpdateAddress(ctx, id, address); err != nil {
 		return err
 	}
 	return n.changeMembership(ctx, raft.MembershipChange{Kind: raft.AddLearner, Node: id})

@@ -71,15 +71,11 @@ func decodePromotion(data []byte) (raft.NodeID, error) {
 // first format: the address book, then the image.
 const snapshotMagic = "lockstep-snapshot-2\x00"
 
-// encodeSnapshot wraps the state machine's image with the runtime's own
-// replicated state: the magic, the address book (uvarint count, then
-// uvarint id, uvarint length and address each), the pending promotions
-// (uvarint count, then uvarint ids), then the image.
-func encodeSnapshot(book addressBook, promotions map[raft.NodeID]bool, image []byte) []byte {
-	return append(encodeSnapshotHeader(book, promotions), image...)
-}
-
-// encodeSnapshotHeader is what encodeSnapshot puts before the image.
+// encodeSnapshotHeader is what a snapshot holds before the state machine's
+// image: the runtime's own replicated state. Layout: the magic, the address
+// book (uvarint count, then uvarint id, uvarint length and address each),
+// the pending promotions (uvarint count, then uvarint ids); the image
+// follows.
 func encodeSnapshotHeader(book addressBook, promotions map[raft.NodeID]bool) []byte {
 	ids := make([]raft.NodeID, 0, len(book))
 	for id := range book {

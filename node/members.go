@@ -17,9 +17,9 @@ func (n *Node) PeerAddresses(ctx context.Context) (map[raft.NodeID]string, error
 	return addresses, err
 }
 
-// UpdateAddress replicates a new peer address for a member (after it moved
-// to another host, say) and returns once it is applied on this node, which
-// must be the leader. Every node then sends to the new address.
+// UpdateAddress replicates the peer address of a member (a new one, or one
+// that moved to another host) and returns once it is applied on this node,
+// which must be the leader. Every node then sends to that address.
 func (n *Node) UpdateAddress(ctx context.Context, id raft.NodeID, address string) error {
 	_, err := n.proposeEntry(ctx, func() (uint64, uint64, error) { return n.core.Propose(encodePeerAddress(id, address)) })
 	return err

@@ -15,7 +15,7 @@ import (
 // leader changes and restarts. Status shows the node in Membership.Learners
 // until then.
 func (n *Node) AddVoter(ctx context.Context, id raft.NodeID, address string) error {
-	if _, err := n.proposeEntry(ctx, func() (uint64, uint64, error) { return n.core.Propose(encodePeerAddress(id, address)) }); err != nil {
+	if err := n.UpdateAddress(ctx, id, address); err != nil {
 		return err
 	}
 	if _, err := n.proposeEntry(ctx, func() (uint64, uint64, error) { return n.core.Propose(encodePromotion(id)) }); err != nil {

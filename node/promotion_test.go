@@ -80,7 +80,7 @@ func TestPromotionRecordAndSnapshotCodec(t *testing.T) {
 		}
 	}
 	book := addressBook{1: "a:1", 2: "b:2"}
-	data := encodeSnapshot(book, map[raft.NodeID]bool{9: true}, []byte("image"))
+	data := append(encodeSnapshotHeader(book, map[raft.NodeID]bool{9: true}), "image"...)
 	gotBook, promotions, image, err := decodeSnapshot(data)
 	if err != nil || len(gotBook) != 2 || gotBook[2] != "b:2" || !promotions[9] || len(promotions) != 1 || string(image) != "image" {
 		t.Fatalf("snapshot round trip: %v %v %q %v", gotBook, promotions, image, err)

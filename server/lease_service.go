@@ -58,32 +58,21 @@ func (l *leaseService) LeaseRevoke(ctx context.Context, request *pb.LeaseRevokeR
 
 func (l *leaseService) LeaseTimeToLive(ctx context.Context, request *pb.LeaseTimeToLiveRequest) (*pb.LeaseTimeToLiveResponse, error) {
 	s := l.server
-	leader := raft.NodeID(s.leader.Load())
-	if leader != s.id {
-		if leader == raft.None || isForwarded(ctx) {
-			return nil, rpctypes.ErrGRPCNoLeader
+	return onLeader(s, ctx, func(context.Context) (*pb.LeaseTimeToLiveResponse, error) {
+		revision, _ := s.store.Revision()
+		info, ok := s.store.Lease(request.ID)
+		if !ok {
+			// etcd answers an unknown lease with TTL -1, not an error.
+			return &pb.LeaseTimeToLiveResponse{Header: s.header(revision), ID: request.ID, TTL: -1}, nil
 		}
-		clients, err := s.forwarder.clients(ctx, leader)
-		if err != nil {
-			return nil, err
+		response := &pb.LeaseTimeToLiveResponse{Header: s.header(revision), ID: request.ID, TTL: s.lessor.remaining(request.ID, info.TTL), GrantedTTL: info.TTL}
+		if request.Keys {
+			response.Keys = info.Keys
 		}
-		response, err := clients.lease.LeaseTimeToLive(outgoingForwarded(ctx), request)
-		if err == nil {
-			s.fillHeader(response.Header, response.GetHeader().GetRevision())
-		}
-		return response, err
-	}
-	revision, _ := s.store.Revision()
-	info, ok := s.store.Lease(request.ID)
-	if !ok {
-		// etcd answers an unknown lease with TTL -1, not an error.
-		return &pb.LeaseTimeToLiveResponse{Header: s.header(revision), ID: request.ID, TTL: -1}, nil
-	}
-	response := &pb.LeaseTimeToLiveResponse{Header: s.header(revision), ID: request.ID, TTL: s.lessor.remaining(request.ID, info.TTL), GrantedTTL: info.TTL}
-	if request.Keys {
-		response.Keys = info.Keys
-	}
-	return response, nil
+		return response, nil
+	}, func(ctx context.Context, leader *leaderClients) (*pb.LeaseTimeToLiveResponse, error) {
+		return leader.lease.LeaseTimeToLive(ctx, request)
+	})
 }
 
 func (l *leaseService) LeaseLeases(ctx context.Context, _ *pb.LeaseLeasesRequest) (*pb.LeaseLeasesResponse, error) {

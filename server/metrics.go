@@ -9,7 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 
-	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/node"
 )
 
 // metrics are the member's Prometheus metrics, all named lockstep_*, in a
@@ -37,27 +37,24 @@ func newMetrics(s *Server) *metrics {
 		persistSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lockstep_wal_fsync_seconds",
 			Help: "Latency of each durable write of the Raft log (append and fsync).", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18)}),
 	}
-	statusGauge := func(name, help string, value func(raft.Status) float64) prometheus.Collector {
+	statusGauge := func(name, help string, value func(node.Status) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 			defer cancel()
-			nodeStatus, err := s.node.Status(ctx)
+			status, err := s.node.Status(ctx)
 			if err != nil {
 				return 0
 			}
-			if name == "lockstep_applied_index" {
-				return float64(nodeStatus.Applied)
-			}
-			return value(nodeStatus.Status)
+			return value(status)
 		})
 	}
 	m.registry.MustRegister(
 		m.proposals, m.proposalsFailed, m.leaderChanges, m.requests, m.requestSeconds, m.persistSeconds,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		statusGauge("lockstep_term", "Current Raft term.", func(st raft.Status) float64 { return float64(st.Term) }),
-		statusGauge("lockstep_commit_index", "Highest log index known committed.", func(st raft.Status) float64 { return float64(st.Commit) }),
-		statusGauge("lockstep_applied_index", "Highest log index applied to the store.", nil),
-		statusGauge("lockstep_last_index", "Last index in this member's log.", func(st raft.Status) float64 { return float64(st.LastIndex) }),
+		statusGauge("lockstep_term", "Current Raft term.", func(st node.Status) float64 { return float64(st.Term) }),
+		statusGauge("lockstep_commit_index", "Highest log index known committed.", func(st node.Status) float64 { return float64(st.Commit) }),
+		statusGauge("lockstep_applied_index", "Highest log index applied to the store.", func(st node.Status) float64 { return float64(st.Applied) }),
+		statusGauge("lockstep_last_index", "Last index in this member's log.", func(st node.Status) float64 { return float64(st.LastIndex) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_is_leader", Help: "1 if this member leads."}, func() float64 {
 			if s.leader.Load() == uint64(s.id) {
 				return 1
