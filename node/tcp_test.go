@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockstepdb/lockstep/internal/freeport"
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/transport"
 )
@@ -117,33 +118,12 @@ func newTCPClusterWithTLS(t *testing.T, size int, peerTLS func(raft.NodeID) *tls
 
 func freeLoopbackAddress(t *testing.T) string {
 	t.Helper()
-	addressesHandedOut.Lock()
-	defer addressesHandedOut.Unlock()
-	for range 100 {
-		network, err := transport.New(transport.Config{ID: 99, ListenAddress: "127.0.0.1:0"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := network.Start(func(raft.Message) {}); err != nil {
-			t.Fatal(err)
-		}
-		address := network.Addr().String()
-		network.Stop()
-		// A port closed a moment ago may be offered again at once: never
-		// give two nodes the same one.
-		if !addressesHandedOut.addresses[address] {
-			addressesHandedOut.addresses[address] = true
-			return address
-		}
+	address, err := freeport.Address()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no fresh loopback port after 100 tries")
-	return ""
+	return address
 }
-
-var addressesHandedOut = struct {
-	sync.Mutex
-	addresses map[string]bool
-}{addresses: map[string]bool{}}
 
 func (c *tcpCluster) start(id raft.NodeID, join bool) {
 	c.t.Helper()

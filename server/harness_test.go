@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/lockstepdb/lockstep/internal/freeport"
 	"github.com/lockstepdb/lockstep/raft"
 )
 
@@ -44,33 +44,15 @@ type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
-// freePort returns a loopback port that was free a moment ago and that no
-// earlier call in this process returned (a closed port may be offered
-// again at once, and two members must never be given the same one).
+// freePort returns a loopback port no other member of this process got.
 func freePort(t *testing.T) int {
 	t.Helper()
-	portsHandedOut.Lock()
-	defer portsHandedOut.Unlock()
-	for range 100 {
-		listener, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := listener.Addr().(*net.TCPAddr).Port
-		listener.Close()
-		if !portsHandedOut.ports[port] {
-			portsHandedOut.ports[port] = true
-			return port
-		}
+	port, err := freeport.Port()
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no fresh loopback port after 100 tries")
-	return 0
+	return port
 }
-
-var portsHandedOut = struct {
-	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
 
 func startCluster(t *testing.T, size int, adjust func(*Config)) *testCluster {
 	t.Helper()

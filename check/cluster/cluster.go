@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/lockstepdb/lockstep/check/proxy"
+	"github.com/lockstepdb/lockstep/internal/freeport"
 )
 
 // ErrNotManaged is returned by process and network operations on a cluster
@@ -129,34 +129,14 @@ func (cluster *Cluster) create(config Config) error {
 	return nil
 }
 
-// freePort asks the kernel for a free port on 127.0.0.1 that this process
-// has not handed out before: a port closed after the ask may come back
-// from the next one, and two members of one cluster must never share one.
-// Another process could still take it before the member binds it; the
-// member then fails to start and the run reports it.
+// freePort returns a loopback port for a member (see internal/freeport).
 func freePort() (int, error) {
-	handedOut.Lock()
-	defer handedOut.Unlock()
-	for range 100 {
-		listener, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("cluster: find a free port: %w", err)
-		}
-		port := listener.Addr().(*net.TCPAddr).Port
-		listener.Close()
-		if !handedOut.ports[port] {
-			handedOut.ports[port] = true
-			return port, nil
-		}
+	port, err := freeport.Port()
+	if err != nil {
+		return 0, fmt.Errorf("cluster: find a free port: %w", err)
 	}
-	return 0, errors.New("cluster: find a free port: the kernel keeps offering ports already handed out")
+	return port, nil
 }
-
-// handedOut holds the ports freePort has returned in this process.
-var handedOut = struct {
-	sync.Mutex
-	ports map[int]bool
-}{ports: map[int]bool{}}
 
 // processes maps the PID of each running member to its name, for the
 // proxies to tell peers apart.
