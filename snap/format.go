@@ -40,19 +40,8 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //	40+m    d     data
 //	40+m+d  4     CRC-32C of every byte before it
 func encode(snapshot raft.Snapshot) []byte {
-	head, trailer := encodeFrame(snapshot)
-	buffer := make([]byte, 0, len(head)+len(snapshot.Data)+len(trailer))
-	buffer = append(buffer, head...)
-	buffer = append(buffer, snapshot.Data...)
-	return append(buffer, trailer...)
-}
-
-// encodeFrame returns what goes before the snapshot's data (header and
-// membership) and after it (the checksum of everything before).
-func encodeFrame(snapshot raft.Snapshot) (head, trailer []byte) {
-	head = encodeHead(snapshot.Metadata, uint64(len(snapshot.Data)))
-	checksum := crc32.Update(crc32.Checksum(head, castagnoli), castagnoli, snapshot.Data)
-	return head, binary.LittleEndian.AppendUint32(nil, checksum)
+	buffer := append(encodeHead(snapshot.Metadata, uint64(len(snapshot.Data))), snapshot.Data...)
+	return binary.LittleEndian.AppendUint32(buffer, crc32.Checksum(buffer, castagnoli))
 }
 
 // encodeHead returns the header and membership of a snapshot file whose
