@@ -265,14 +265,15 @@ func TestLearnerJoinsBySnapshotPromotedThenTransferAndRemove(t *testing.T) {
 		if len(status.Membership.Voters) != 3 || status.Applied == 0 {
 			t.Fatalf("final status %+v", status)
 		}
-		sawSnapshot := false
-		for len(events) > 0 {
-			if (<-events).Kind == SnapshotTaken {
-				sawSnapshot = true
+		// Snapshots are saved in the background: wait (in simulated time)
+		// for one to be reported, rather than count only what has arrived.
+		for sawSnapshot := false; !sawSnapshot; {
+			select {
+			case event := <-events:
+				sawSnapshot = event.Kind == SnapshotTaken
+			case <-ctx.Done():
+				t.Fatal("no snapshot taken with SnapshotEntries 5")
 			}
-		}
-		if !sawSnapshot {
-			t.Fatal("no snapshot taken with SnapshotEntries 5")
 		}
 	})
 }
