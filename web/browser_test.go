@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/lockstepdb/lockstep/internal/freeport"
 	"github.com/lockstepdb/lockstep/web"
 	"github.com/lockstepdb/lockstep/web/devcluster"
 )
@@ -92,17 +92,16 @@ func poll[T any](ctx context.Context, expression string) (T, error) {
 	return chromedp.Run(ctx, chromedp.Poll[T](expression, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(30*time.Second)))
 }
 
-// freePorts returns n ports the OS had free a moment ago.
+// freePorts returns n ports that no other caller of freeport got.
 func freePorts(t *testing.T, n int) []int {
 	t.Helper()
 	var ports []int
 	for range n {
-		listener, err := net.Listen("tcp", "127.0.0.1:0")
+		port, err := freeport.Port()
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer listener.Close()
-		ports = append(ports, listener.Addr().(*net.TCPAddr).Port)
+		ports = append(ports, port)
 	}
 	return ports
 }
@@ -201,12 +200,15 @@ func TestBrowserPlaygroundQuorumEntrySurvives(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("forward")), chromedp.Click(chromedp.ID("forward")), chromedp.Click(chromedp.ID("back"))); err != nil {
 		t.Fatal(err)
 	}
-	step, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("position"), "data-step"))
+	// Read the step through JavaScript: chromedp's cached copy of an
+	// attribute follows the page through asynchronous DOM events and can
+	// still show the step before the last click (a CI run saw 2 here).
+	step, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("position").dataset.step`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if step.Value != "1" {
-		t.Errorf("after forward, forward, back the page is at step %s, want 1", step.Value)
+	if step != "1" {
+		t.Errorf("after forward, forward, back the page is at step %s, want 1", step)
 	}
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("end"))); err != nil {
 		t.Fatal(err)
@@ -227,7 +229,7 @@ func TestBrowserPlaygroundQuorumEntrySurvives(t *testing.T) {
 			t.Errorf("%s: log %q with commit %s; want the same log everywhere, holding x=1, committed to its end", row["node"], row["log"], row["commit"])
 		}
 	}
-	captions, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("captions")))
+	captions, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById("captions").textContent`))
 	if err != nil {
 		t.Fatal(err)
 	}
