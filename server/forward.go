@@ -78,7 +78,8 @@ func (f *forwarder) conn(url string) (*grpc.ClientConn, error) {
 		transportCredentials = credentials.NewTLS(f.server.forwardTLS())
 	}
 	conn, err := grpc.NewClient("passthrough:///"+address, grpc.WithTransportCredentials(transportCredentials),
-		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(f.server.config.MaxRequestBytes+grpcOverheadBytes), grpc.MaxCallRecvMsgSize(maxSendBytes)))
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(f.server.config.MaxRequestBytes+grpcOverheadBytes), grpc.MaxCallRecvMsgSize(maxSendBytes)),
+		grpc.WithInitialWindowSize(streamWindowBytes), grpc.WithInitialConnWindowSize(connectionWindowBytes))
 	if err != nil {
 		return nil, fmt.Errorf("server: dial leader at %s: %w", url, err)
 	}

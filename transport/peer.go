@@ -67,6 +67,8 @@ func (t *Transport) newPeer(id raft.NodeID, address string) (*peer, error) {
 			MinConnectTimeout: 5 * time.Second,
 		}),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true}),
+		grpc.WithInitialWindowSize(streamWindowBytes),
+		grpc.WithInitialConnWindowSize(connectionWindowBytes),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("transport: client for peer %d at %s: %w", id, address, err)

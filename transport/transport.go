@@ -154,6 +154,8 @@ func (t *Transport) Start(handler func(raft.Message)) error {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: keepaliveTime / 2, PermitWithoutStream: true}),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: keepaliveTime, Timeout: keepaliveTimeout}),
 		grpc.WaitForHandlers(true),
+		grpc.InitialWindowSize(streamWindowBytes),
+		grpc.InitialConnWindowSize(connectionWindowBytes),
 	}
 	if t.serverTLS != nil {
 		options = append(options, grpc.Creds(credentials.NewTLS(t.serverTLS)))
@@ -177,6 +179,18 @@ func (t *Transport) Start(handler func(raft.Message)) error {
 const (
 	keepaliveTime    = 10 * time.Second
 	keepaliveTimeout = 5 * time.Second
+)
+
+// Flow-control windows, fixed on both ends of a peer connection. A fixed
+// window turns off gRPC's bandwidth-delay estimator, which otherwise sends
+// a PING (and draws a PING ack) for nearly every message when traffic comes
+// in request-response bursts, as Raft's does: two extra writes per append
+// on a quiet cluster, measured with strace. The stream window holds a whole
+// snapshot chunk and a full append batch; the connection window is shared
+// by the streams of one peer pair.
+const (
+	streamWindowBytes     = 4 << 20
+	connectionWindowBytes = 16 << 20
 )
 
 // Addr returns the address the transport listens on (with the actual port
