@@ -87,7 +87,7 @@ func newTestCluster(t *testing.T, size int, snapshotEntries int) *testCluster {
 func (c *testCluster) start(id raft.NodeID, join bool) {
 	c.t.Helper()
 	config := Config{
-		ID: id, Directory: fmt.Sprintf("/data/%d", id), FileSystem: c.disk, Transport: c.network.Transport(id),
+		ID: id, Directory: directoryOf(id), FileSystem: c.disk, Transport: c.network.Transport(id),
 		TickInterval: 10 * time.Millisecond, SnapshotEntries: c.snapshot, SegmentBytes: 1 << 20,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -101,6 +101,9 @@ func (c *testCluster) start(id raft.NodeID, join bool) {
 	}
 	c.nodes[id], c.machines[id] = n, machine
 }
+
+// directoryOf is node id's data directory on the cluster's disk.
+func directoryOf(id raft.NodeID) string { return fmt.Sprintf("/data/%d", id) }
 
 func (c *testCluster) stop(id raft.NodeID) {
 	c.t.Helper()
