@@ -23,6 +23,26 @@ func (s *Store) Snapshot() (io.ReadCloser, error) {
 		database.release()
 		return nil, fmt.Errorf("kv: snapshot: flush: %w", err)
 	}
+	return newImageReader(database)
+}
+
+// Backup returns an image of the whole store as of now, in the format of
+// Snapshot, for Maintenance.Snapshot and lockstep snapshot save: Restore
+// (or lockstep snapshot restore) reads it. Unlike Snapshot it does not
+// flush, since no log is compacted after it. The image is read from a
+// Pebble snapshot, consistent at one applied index, while Apply goes on;
+// the caller must Close it. Callable from any goroutine.
+func (s *Store) Backup() (io.ReadCloser, error) {
+	database, err := s.acquire()
+	if err != nil {
+		return nil, err
+	}
+	return newImageReader(database)
+}
+
+// newImageReader starts an image of database's current state; it owns the
+// reference to database that the caller acquired.
+func newImageReader(database *database) (io.ReadCloser, error) {
 	snapshot := database.db.NewSnapshot()
 	iterator, err := snapshot.NewIter(nil)
 	if err != nil {
