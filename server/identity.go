@@ -59,10 +59,19 @@ func saveIdentity(directory string, id identity) error {
 	if err := os.Rename(temporary, filepath.Join(directory, identityFile)); err != nil {
 		return fmt.Errorf("server: save identity: %w", err)
 	}
-	dir, err := os.Open(directory)
-	if err != nil {
+	if err := syncDirectory(directory); err != nil {
 		return fmt.Errorf("server: save identity: %w", err)
 	}
-	defer dir.Close()
-	return dir.Sync()
+	return nil
+}
+
+// syncDirectory makes the entries of directory (created, renamed, removed
+// files) durable.
+func syncDirectory(directory string) error {
+	dir, err := os.Open(directory)
+	if err != nil {
+		return err
+	}
+	syncErr := dir.Sync()
+	return errors.Join(syncErr, dir.Close())
 }

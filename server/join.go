@@ -33,18 +33,25 @@ func (s *Server) resolveIdentity() (who identity, fresh bool, err error) {
 		who, err = s.learnIdentity()
 		return who, true, err
 	}
-	who = identity{Name: s.config.Name, Peers: map[raft.NodeID]string{}}
+	return newClusterIdentity(s.config), true, nil
+}
+
+// newClusterIdentity computes the identity of config.Name in the new
+// cluster that config.InitialCluster and config.InitialClusterToken
+// describe: every member computes the same IDs from the same flags.
+func newClusterIdentity(config Config) identity {
+	who := identity{Name: config.Name, Peers: map[raft.NodeID]string{}}
 	var ids []raft.NodeID
-	for name, urls := range s.config.InitialCluster {
-		id := memberID(urls, s.config.InitialClusterToken, time.Time{})
+	for name, urls := range config.InitialCluster {
+		id := memberID(urls, config.InitialClusterToken, time.Time{})
 		ids = append(ids, id)
 		who.Peers[id] = strings.Join(urls, ",")
-		if name == s.config.Name {
+		if name == config.Name {
 			who.MemberID = id
 		}
 	}
-	who.ClusterID = clusterID(ids, s.config.InitialClusterToken)
-	return who, true, nil
+	who.ClusterID = clusterID(ids, config.InitialClusterToken)
+	return who
 }
 
 // clusterInfo is what every member publishes on its peer port

@@ -14,8 +14,8 @@ import (
 const EmulatedVersion = "3.7.3"
 
 // maintenanceService implements etcd's Maintenance service: Status, Alarm,
-// HashKV, MoveLeader and Defragment. Snapshot and Hash are not offered
-// (etcd's snapshot format is bbolt's, which lockstep does not use); see
+// HashKV, MoveLeader, Defragment and Snapshot (snapshot_service.go, in
+// lockstep's own format: etcd's is bbolt's). Hash is not offered; see
 // docs/compatibility.md.
 type maintenanceService struct {
 	pb.UnimplementedMaintenanceServer
