@@ -15,9 +15,9 @@ import (
 	"go.uber.org/zap"
 )
 
-// tlsConfig loads the client TLS configuration the files name, or returns
+// ClientConfig loads the client TLS configuration the files name, or returns
 // nil when none is given.
-func (files TLSFiles) tlsConfig() (*tls.Config, error) {
+func (files TLSFiles) ClientConfig() (*tls.Config, error) {
 	if files == (TLSFiles{}) {
 		return nil, nil
 	}

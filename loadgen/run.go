@@ -22,7 +22,7 @@ func Run(ctx context.Context, config Config) (*Result, error) {
 	if err := config.Validate(); err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
 	}
-	tlsConfig, err := config.TLS.tlsConfig()
+	tlsConfig, err := config.TLS.ClientConfig()
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
 	}
