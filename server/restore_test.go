@@ -146,4 +146,3 @@ func TestBackupAndRestoreIntoNewCluster(t *testing.T) {
 		t.Errorf("members disagree after the restore: hashes %v", hashes)
 	}
 }
-
