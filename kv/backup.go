@@ -88,7 +88,7 @@ func (b *backupStream) Close() error { return b.image.Close() }
 // OpenBackup checks a backup file of size bytes whole (its layout and its
 // SHA-256) and returns a reader of the image inside, for Restore or
 // InspectImage, which check the image's own checksum in turn.
-func OpenBackup(file io.ReaderAt, size int64) (io.Reader, error) {
+func OpenBackup(file io.ReaderAt, size int64) (*io.SectionReader, error) {
 	if size < backupTrailer || (size-sha256.Size)%backupAlignment != 0 {
 		return nil, fmt.Errorf("%w: %d bytes is not a multiple of %d plus a %d-byte digest (truncated, or not a lockstep backup)", ErrCorruptBackup, size, backupAlignment, sha256.Size)
 	}
