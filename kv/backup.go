@@ -87,25 +87,28 @@ func (b *backupStream) Close() error { return b.image.Close() }
 
 // OpenBackup checks a backup file of size bytes whole (its layout and its
 // SHA-256) and returns a reader of the image inside, for Restore or
-// InspectImage, which check the image's own checksum in turn.
-func OpenBackup(file io.ReaderAt, size int64) (*io.SectionReader, error) {
+// InspectImage, which check the image's own checksum in turn. The digest
+// identifies the backup: RestoreBackup mixes it into the new cluster's ID,
+// so that members restored from different backups refuse each other.
+func OpenBackup(file io.ReaderAt, size int64) (image *io.SectionReader, digest []byte, err error) {
 	if size < backupTrailer || (size-sha256.Size)%backupAlignment != 0 {
-		return nil, fmt.Errorf("%w: %d bytes is not a multiple of %d plus a %d-byte digest (truncated, or not a lockstep backup)", ErrCorruptBackup, size, backupAlignment, sha256.Size)
+		return nil, nil, fmt.Errorf("%w: %d bytes is not a multiple of %d plus a %d-byte digest (truncated, or not a lockstep backup)", ErrCorruptBackup, size, backupAlignment, sha256.Size)
 	}
-	digest := sha256.New()
-	if _, err := io.Copy(digest, io.NewSectionReader(file, 0, size-sha256.Size)); err != nil {
-		return nil, fmt.Errorf("kv: read backup: %w", err)
+	hash := sha256.New()
+	if _, err := io.Copy(hash, io.NewSectionReader(file, 0, size-sha256.Size)); err != nil {
+		return nil, nil, fmt.Errorf("kv: read backup: %w", err)
 	}
 	trailer := make([]byte, backupTrailer)
 	if _, err := file.ReadAt(trailer, size-backupTrailer); err != nil {
-		return nil, fmt.Errorf("kv: read backup: %w", err)
+		return nil, nil, fmt.Errorf("kv: read backup: %w", err)
 	}
-	if !bytes.Equal(digest.Sum(nil), trailer[8:]) {
-		return nil, fmt.Errorf("%w: SHA-256 mismatch", ErrCorruptBackup)
+	digest = hash.Sum(nil)
+	if !bytes.Equal(digest, trailer[8:]) {
+		return nil, nil, fmt.Errorf("%w: SHA-256 mismatch", ErrCorruptBackup)
 	}
 	length := binary.BigEndian.Uint64(trailer[:8])
 	if length > uint64(size-backupTrailer) || uint64(size-backupTrailer)-length >= backupAlignment {
-		return nil, fmt.Errorf("%w: image length %d in a file of %d bytes", ErrCorruptBackup, length, size)
+		return nil, nil, fmt.Errorf("%w: image length %d in a file of %d bytes", ErrCorruptBackup, length, size)
 	}
-	return io.NewSectionReader(file, 0, int64(length)), nil
+	return io.NewSectionReader(file, 0, int64(length)), digest, nil
 }

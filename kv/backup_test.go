@@ -38,7 +38,7 @@ func TestBackupFileRoundTrip(t *testing.T) {
 		if len(data)%512 != sha256.Size {
 			t.Fatalf("%d puts: backup of %d bytes; etcdctl wants a multiple of 512 plus 32", puts, len(data))
 		}
-		image, err := OpenBackup(bytes.NewReader(data), int64(len(data)))
+		image, _, err := OpenBackup(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			t.Fatalf("%d puts: %v", puts, err)
 		}
@@ -63,7 +63,7 @@ func TestOpenBackupRefusesDamage(t *testing.T) {
 		"flipped digest": flip(data, len(data)-1),
 		"empty":          nil,
 	} {
-		if _, err := OpenBackup(bytes.NewReader(damaged), int64(len(damaged))); !errors.Is(err, ErrCorruptBackup) {
+		if _, _, err := OpenBackup(bytes.NewReader(damaged), int64(len(damaged))); !errors.Is(err, ErrCorruptBackup) {
 			t.Errorf("%s: %v, want ErrCorruptBackup", name, err)
 		}
 	}
@@ -84,7 +84,7 @@ func FuzzOpenBackup(f *testing.F) {
 	f.Add(backupOf(f, source.store))
 	f.Add(make([]byte, 512+32))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		image, err := OpenBackup(bytes.NewReader(data), int64(len(data)))
+		image, _, err := OpenBackup(bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			return
 		}

@@ -79,8 +79,12 @@ func Seed(config SeedConfig) error {
 	if err != nil {
 		return fmt.Errorf("node: seed: %w", err)
 	}
-	if names, err := snapshots.Names(); err != nil || len(names) > 0 {
-		return fmt.Errorf("node: seed: %s already holds snapshots %v (%v): seed an empty directory", config.Directory, names, err)
+	names, err := snapshots.Names()
+	if err != nil {
+		return fmt.Errorf("node: seed: %w", err)
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("node: seed: %s already holds snapshots %v: seed an empty directory", config.Directory, names)
 	}
 	storage, err := wal.OpenStorage(config.FileSystem, filepath.Join(config.Directory, "wal"), wal.Options{SnapshotData: snapshots.Data, SegmentSize: config.SegmentBytes})
 	if err != nil {

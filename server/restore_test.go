@@ -73,6 +73,14 @@ func TestBackupAndRestoreIntoNewCluster(t *testing.T) {
 		t.Errorf("a failed restore left %s behind (%v)", config.DataDirectory, err)
 	}
 
+	// Same peer URLs and token as the old cluster: the same member IDs,
+	// which a survivor of the old cluster could be mistaken for.
+	sameToken := old.configs[0]
+	sameToken.DataDirectory = filepath.Join(t.TempDir(), "same-token")
+	if _, err := RestoreBackup(sameToken, backup); err == nil || !strings.Contains(err.Error(), "new --initial-cluster-token") {
+		t.Errorf("restore with the old cluster's URLs and token: %v", err)
+	}
+
 	restored := startCluster(t, 3, func(config *Config) {
 		config.InitialClusterToken = "restored"
 		info, err := RestoreBackup(*config, backup)
@@ -136,6 +144,17 @@ func TestBackupAndRestoreIntoNewCluster(t *testing.T) {
 	}
 	var hashes []uint32
 	for i := range 3 {
+		// A follower may not have applied the put yet.
+		for deadline := time.Now().Add(30 * time.Second); ; {
+			status, err := newClient.Status(ctx, restored.endpoint(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status.Header.Revision >= put.Header.Revision || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(testHeartbeat) // polling a real server, bounded by the deadline
+		}
 		hash, err := newClient.HashKV(ctx, restored.endpoint(i), put.Header.Revision)
 		if err != nil {
 			t.Fatal(err)
@@ -144,5 +163,38 @@ func TestBackupAndRestoreIntoNewCluster(t *testing.T) {
 	}
 	if hashes[0] != hashes[1] || hashes[1] != hashes[2] {
 		t.Errorf("members disagree after the restore: hashes %v", hashes)
+	}
+}
+
+// TestRestoredClusterIDDependsOnTheBackup: members restored from different
+// backups get different cluster IDs (so their transports refuse each other)
+// and the same member IDs as serve computes.
+func TestRestoredClusterIDDependsOnTheBackup(t *testing.T) {
+	config := Config{Name: "a", InitialCluster: map[string][]string{"a": {"http://10.0.0.1:2380"}, "b": {"http://10.0.0.2:2380"}}, InitialClusterToken: "t"}
+	first := restoredIdentity(config, []byte{1})
+	second := restoredIdentity(config, []byte{2})
+	fresh := newClusterIdentity(config)
+	if first.ClusterID == second.ClusterID || first.ClusterID == fresh.ClusterID {
+		t.Errorf("cluster IDs: backup 1 %x, backup 2 %x, no backup %x; want all different", first.ClusterID, second.ClusterID, fresh.ClusterID)
+	}
+	if first.MemberID != fresh.MemberID || len(first.Peers) != 2 {
+		t.Errorf("restored identity %+v, serve's %+v: want the same member IDs", first, fresh)
+	}
+}
+
+// TestStartRefusesInterruptedRestore: a data directory where a restore
+// did not finish is not started.
+func TestStartRefusesInterruptedRestore(t *testing.T) {
+	directory := t.TempDir()
+	if err := os.Mkdir(filepath.Join(directory, restoringDirectory), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	config := Config{Name: "a", DataDirectory: directory, ListenClientURLs: []string{"http://127.0.0.1:0"},
+		ListenPeerURLs: []string{"http://127.0.0.1:0"}, InitialCluster: map[string][]string{"a": {"http://127.0.0.1:0"}}, Logger: testLogger(t)}
+	if member, err := Start(config); err == nil || !strings.Contains(err.Error(), "interrupted restore") {
+		if member != nil {
+			member.Stop(testContext(t))
+		}
+		t.Fatalf("Start on an interrupted restore: %v", err)
 	}
 }

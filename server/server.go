@@ -87,6 +87,9 @@ func Start(config Config) (*Server, error) {
 	if err := os.MkdirAll(config.DataDirectory, 0o700); err != nil {
 		return nil, fmt.Errorf("server: create data directory: %w", err)
 	}
+	if err := refuseInterruptedRestore(config.DataDirectory); err != nil {
+		return nil, err
+	}
 	s := &Server{config: config, stopping: make(chan struct{})}
 	who, fresh, err := s.resolveIdentity()
 	if err != nil {

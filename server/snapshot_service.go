@@ -19,17 +19,19 @@ const snapshotChunkBytes = 32 << 10
 // Maintenance.Snapshot save it to a file; lockstep snapshot restore makes a
 // new cluster of it. It is served from this member's own state, like
 // etcd's: on a follower it may trail the leader by the entries not yet
-// applied here.
+// applied here. RemainingBytes stays 0: the image is produced as it is
+// sent, so its size is not known beforehand (no etcd tool reads it).
 func (m *maintenanceService) Snapshot(_ *pb.SnapshotRequest, stream pb.Maintenance_SnapshotServer) error {
 	s := m.server
+	// The header's revision is read first: the image holds at least it.
+	revision, _ := s.store.Revision()
+	header := s.header(revision)
 	image, err := s.store.Backup()
 	if err != nil {
 		return s.clientError(stream.Context(), err)
 	}
 	backup := kv.NewBackupStream(image)
 	defer backup.Close()
-	revision, _ := s.store.Revision()
-	header := s.header(revision)
 	buffer := make([]byte, snapshotChunkBytes)
 	var sent int64
 	for first := true; ; first = false {

@@ -2,7 +2,9 @@ package vfs
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
+	"syscall"
 )
 
 // OS is the real file system of the operating system.
@@ -63,7 +65,28 @@ func (osFS) List(dir string) ([]string, error) {
 	return names, nil
 }
 
-func (osFS) MkdirAll(dir string) error { return os.MkdirAll(dir, 0o755) }
+// MkdirAll creates dir and its missing parents durably: the parent of each
+// directory it creates is fsynced, so that a crash cannot lose a new
+// directory, and the files later made durable in it, as MemFS assumes.
+func (fs osFS) MkdirAll(dir string) error {
+	dir = filepath.Clean(dir)
+	if info, err := os.Stat(dir); err == nil {
+		if !info.IsDir() {
+			return &os.PathError{Op: "mkdir", Path: dir, Err: syscall.ENOTDIR}
+		}
+		return nil
+	}
+	parent := filepath.Dir(dir)
+	if parent != dir {
+		if err := fs.MkdirAll(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !os.IsExist(err) {
+		return err
+	}
+	return fs.SyncDir(parent)
+}
 
 func (osFS) SyncDir(dir string) error {
 	directory, err := os.Open(dir)

@@ -60,16 +60,12 @@ LOCKSTEP_INITIAL_CLUSTER for --initial-cluster). A flag on the command line wins
 		},
 	}
 	f := command.Flags()
-	f.StringVar(&flags.name, "name", "default", "human-readable name of this member")
-	f.StringVar(&flags.dataDir, "data-dir", "", "path to the data directory (default ${name}.lockstep)")
+	addMemberFlags(f, flags)
 	f.StringVar(&flags.listenClient, "listen-client-urls", "http://localhost:2379", "URLs to listen on for client traffic")
 	f.StringVar(&flags.advertiseClient, "advertise-client-urls", "", "client URLs published to the cluster (default: --listen-client-urls)")
 	f.StringVar(&flags.listenPeer, "listen-peer-urls", "http://localhost:2380", "URL to listen on for peer traffic")
-	f.StringVar(&flags.advertisePeer, "initial-advertise-peer-urls", "", "peer URLs published to the cluster (default: --listen-peer-urls)")
 	f.StringVar(&flags.listenMetrics, "listen-metrics-urls", "", "URLs to serve /metrics, /health, /livez and /readyz on")
-	f.StringVar(&flags.initialCluster, "initial-cluster", "", "initial cluster: name=peerURL,... (default ${name}=${initial-advertise-peer-urls})")
 	f.StringVar(&flags.initialState, "initial-cluster-state", "new", "new to bootstrap a cluster, existing to join one")
-	f.StringVar(&flags.initialToken, "initial-cluster-token", "etcd-cluster", "token that makes cluster and member IDs unique")
 	f.IntVar(&flags.heartbeatMillis, "heartbeat-interval", 100, "time (in milliseconds) of a heartbeat interval")
 	f.IntVar(&flags.electionMillis, "election-timeout", 1000, "time (in milliseconds) for an election to time out")
 	f.IntVar(&flags.snapshotCount, "snapshot-count", server.DefaultSnapshotCount, "number of committed entries between snapshots")
@@ -87,6 +83,17 @@ LOCKSTEP_INITIAL_CLUSTER for --initial-cluster). A flag on the command line wins
 	f.StringVar(&flags.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&flags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return command
+}
+
+// addMemberFlags registers the flags that say who a member is and in which
+// cluster, shared by serve and snapshot restore (which must be given the
+// same values).
+func addMemberFlags(f *pflag.FlagSet, flags *serveFlags) {
+	f.StringVar(&flags.name, "name", "default", "human-readable name of this member")
+	f.StringVar(&flags.dataDir, "data-dir", "", "path to the data directory (default ${name}.lockstep)")
+	f.StringVar(&flags.advertisePeer, "initial-advertise-peer-urls", "", "peer URLs published to the cluster (default: --listen-peer-urls)")
+	f.StringVar(&flags.initialCluster, "initial-cluster", "", "initial cluster: name=peerURL,... (default ${name}=${initial-advertise-peer-urls})")
+	f.StringVar(&flags.initialToken, "initial-cluster-token", "etcd-cluster", "token that makes cluster and member IDs unique")
 }
 
 // applyEnvironment sets every flag not given on the command line from its

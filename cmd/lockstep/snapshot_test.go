@@ -76,8 +76,19 @@ func TestSnapshotSaveStatusRestore(t *testing.T) {
 	if err != nil || !strings.Contains(out, "revision 31") || !strings.Contains(out, "10 keys, 30 stored versions") {
 		t.Fatalf("snapshot status: %v\n%s", err, out)
 	}
-	if out, err := runCommand(t, "snapshot", "save", offline); err == nil || !strings.Contains(err.Error(), "exactly one of") {
-		t.Fatalf("snapshot save without a source: %v\n%s", err, out)
+	for _, bad := range []struct {
+		arguments []string
+		want      string
+	}{
+		{[]string{"snapshot", "save", offline}, "exactly one of"},
+		{[]string{"snapshot", "save", offline, "--endpoints", "127.0.0.1:1,127.0.0.1:2"}, "must name one member"},
+		{[]string{"snapshot", "save", filepath.Join(work, "x.db"), "--endpoints", "127.0.0.1:1", "--dial-timeout", "200ms"}, "did not answer"},
+		{[]string{"snapshot", "save", filepath.Join(work, "x.db"), "--data-dir", work}, "holds no key-value store"},
+		{[]string{"snapshot", "status", filepath.Join(work, "m1", "member.json")}, "corrupt backup"},
+	} {
+		if out, err := runCommand(t, bad.arguments...); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v: %v, want an error saying %q\n%s", bad.arguments, err, bad.want, out)
+		}
 	}
 
 	url := peerURL(t)
@@ -88,8 +99,12 @@ func TestSnapshotSaveStatusRestore(t *testing.T) {
 		t.Fatalf("snapshot restore: %v\n%s", err, out)
 	}
 	if out, err := runCommand(t, "snapshot", "restore", online, "--name", "r1", "--data-dir", restoredDirectory,
-		"--initial-advertise-peer-urls", url, "--initial-cluster", "r1="+url); err == nil || !strings.Contains(err.Error(), "not empty") {
+		"--initial-advertise-peer-urls", url, "--initial-cluster", "r1="+url, "--initial-cluster-token", "again"); err == nil || !strings.Contains(err.Error(), "not empty") {
 		t.Fatalf("a second restore into the same directory: %v\n%s", err, out)
+	}
+	if out, err := runCommand(t, "snapshot", "restore", online, "--name", "r2", "--data-dir", filepath.Join(work, "r2"),
+		"--initial-advertise-peer-urls", url, "--initial-cluster", "r2="+url); err == nil || !strings.Contains(err.Error(), "--initial-cluster-token is required") {
+		t.Fatalf("a restore without a token: %v\n%s", err, out)
 	}
 	restored := startMember(t, "r1", restoredDirectory, url, "restored")
 	defer restored.Stop(context.Background())
