@@ -54,6 +54,9 @@ type Config struct {
 	// each zero-filled when created (see wal.Options); 0 means the
 	// runtime's default, 64 MiB. Tests use less to start quickly.
 	WALSegmentBytes int64
+	// BackendCacheBytes is the key-value store's block cache (see
+	// kv.Options.CacheSize); 0 means kv's default, 16 MiB.
+	BackendCacheBytes int64
 	// QuotaBackendBytes is the store size above which writes are refused
 	// with a NOSPACE alarm. 0 means the default, 2 GiB.
 	QuotaBackendBytes int64
@@ -190,8 +193,8 @@ func (c Config) Validate() error {
 	if c.ElectionTimeout < 5*c.HeartbeatInterval {
 		return fmt.Errorf("--election-timeout (%v) must be at least 5 times --heartbeat-interval (%v)", c.ElectionTimeout, c.HeartbeatInterval)
 	}
-	if c.MaxRequestBytes < 0 || c.MaxTxnOps < 0 || c.QuotaBackendBytes < 0 || c.SnapshotCount < 0 {
-		return errors.New("--max-request-bytes, --max-txn-ops, --quota-backend-bytes and --snapshot-count must not be negative")
+	if c.MaxRequestBytes < 0 || c.MaxTxnOps < 0 || c.QuotaBackendBytes < 0 || c.SnapshotCount < 0 || c.BackendCacheBytes < 0 {
+		return errors.New("--max-request-bytes, --max-txn-ops, --quota-backend-bytes, --snapshot-count and --backend-cache-bytes must not be negative")
 	}
 	return nil
 }

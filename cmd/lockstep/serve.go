@@ -29,7 +29,7 @@ type serveFlags struct {
 	initialCluster, initialState, initialToken string
 	heartbeatMillis, electionMillis            int
 	snapshotCount, maxRequestBytes, maxTxnOps  int
-	quotaBytes                                 int64
+	quotaBytes, cacheBytes                     int64
 	certFile, keyFile, trustedCA               string
 	clientCertAuth                             bool
 	peerCertFile, peerKeyFile, peerTrustedCA   string
@@ -70,6 +70,7 @@ LOCKSTEP_INITIAL_CLUSTER for --initial-cluster). A flag on the command line wins
 	f.IntVar(&flags.electionMillis, "election-timeout", 1000, "time (in milliseconds) for an election to time out")
 	f.IntVar(&flags.snapshotCount, "snapshot-count", server.DefaultSnapshotCount, "number of committed entries between snapshots")
 	f.Int64Var(&flags.quotaBytes, "quota-backend-bytes", server.DefaultQuotaBackendBytes, "store size above which writes are refused (NOSPACE alarm)")
+	f.Int64Var(&flags.cacheBytes, "backend-cache-bytes", 0, "the key-value store's block cache in bytes (0: 16 MiB; the OS page cache holds more)")
 	f.IntVar(&flags.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "maximum client request size in bytes")
 	f.IntVar(&flags.maxTxnOps, "max-txn-ops", server.DefaultMaxTxnOps, "maximum number of operations in one transaction")
 	f.StringVar(&flags.certFile, "cert-file", "", "client server TLS certificate file")
@@ -157,7 +158,7 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 		InitialCluster:    cluster, InitialClusterState: f.initialState, InitialClusterToken: f.initialToken,
 		HeartbeatInterval: time.Duration(f.heartbeatMillis) * time.Millisecond,
 		ElectionTimeout:   time.Duration(f.electionMillis) * time.Millisecond,
-		SnapshotCount:     f.snapshotCount, QuotaBackendBytes: f.quotaBytes,
+		SnapshotCount:     f.snapshotCount, QuotaBackendBytes: f.quotaBytes, BackendCacheBytes: f.cacheBytes,
 		MaxRequestBytes: f.maxRequestBytes, MaxTxnOps: f.maxTxnOps, Logger: logger,
 	}
 	if config.ClientTLS, err = serverTLS("", f.certFile, f.keyFile, f.trustedCA, f.clientCertAuth); err != nil {
