@@ -11,8 +11,7 @@ import (
 
 // TestRestartAloneAppliesCommitted restarts one member of a stopped
 // cluster without the others: without a leader, it applies every entry its
-// log records as committed (what disaster recovery relies on before a
-// backup of a survivor; see docs/operations.md). The record may trail what
+// log records as committed. The record may trail what
 // the member knew before it stopped, since a hard state that only moves
 // the commit index is not written on its own.
 func TestRestartAloneAppliesCommitted(t *testing.T) {

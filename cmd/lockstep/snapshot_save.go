@@ -15,6 +15,7 @@ import (
 
 	"github.com/lockstepdb/lockstep/kv"
 	"github.com/lockstepdb/lockstep/loadgen"
+	"github.com/lockstepdb/lockstep/server"
 )
 
 func newSnapshotSaveCommand() *cobra.Command {
@@ -24,6 +25,11 @@ func newSnapshotSaveCommand() *cobra.Command {
 	command := &cobra.Command{
 		Use:   "save FILE",
 		Short: "Save a backup from one member (--endpoints) or from a stopped member's --data-dir",
+		Long: `save writes a backup of the key-value store to FILE. With --endpoints it streams
+one running member's state (consistent at one revision; a follower may trail the
+leader by a few entries). With --data-dir it reads a stopped member's directory,
+first replaying the member's whole log into its store: the way to rescue a
+survivor's state when a majority is lost (see docs/operations.md).`,
 		Example: `  lockstep snapshot save backup.db --endpoints 127.0.0.1:2379
   lockstep snapshot save backup.db --data-dir /var/lib/lockstep/m1   # the member must be stopped`,
 		Args: cobra.ExactArgs(1),
@@ -98,36 +104,11 @@ type clientStream struct {
 
 func (c *clientStream) Close() error { return errors.Join(c.ReadCloser.Close(), c.client.Close()) }
 
-// backupFromDirectory reads the key-value store of a stopped member: Pebble
-// locks the store, so a running member's directory is refused, and a
-// directory without a store is refused rather than backed up empty.
+// backupFromDirectory backs up a stopped member's directory with its whole
+// log replayed into its store (server.OpenOfflineBackup).
 func backupFromDirectory(dataDir string) (io.ReadCloser, error) {
-	directory := filepath.Join(dataDir, "kv")
-	if _, err := os.Stat(filepath.Join(directory, "CURRENT-STORE")); err != nil {
-		return nil, fmt.Errorf("--data-dir %s holds no key-value store (no kv/CURRENT-STORE): %w", dataDir, err)
-	}
-	store, err := kv.Open(directory, kv.Options{})
-	if err != nil {
-		return nil, fmt.Errorf("open %s (is the member still running?): %w", directory, err)
-	}
-	if store.AppliedIndex() == 0 {
-		return nil, errors.Join(fmt.Errorf("the store in %s has applied nothing: there is nothing to back up", directory), store.Close())
-	}
-	image, err := store.Backup()
-	if err != nil {
-		return nil, errors.Join(err, store.Close())
-	}
-	return &storeStream{kv.NewBackupStream(image), store}, nil
+	return server.OpenOfflineBackup(dataDir, nil)
 }
-
-// storeStream is a backup stream of a store opened for it; closing it
-// closes the store.
-type storeStream struct {
-	io.ReadCloser
-	store *kv.Store
-}
-
-func (s *storeStream) Close() error { return errors.Join(s.ReadCloser.Close(), s.store.Close()) }
 
 // saveBackup writes what source yields to path durably: into path.part,
 // fsynced and checked whole, then renamed into place and the directory

@@ -83,7 +83,7 @@ func TestSnapshotSaveStatusRestore(t *testing.T) {
 		{[]string{"snapshot", "save", offline}, "exactly one of"},
 		{[]string{"snapshot", "save", offline, "--endpoints", "127.0.0.1:1,127.0.0.1:2"}, "must name one member"},
 		{[]string{"snapshot", "save", filepath.Join(work, "x.db"), "--endpoints", "127.0.0.1:1", "--dial-timeout", "200ms"}, "did not answer"},
-		{[]string{"snapshot", "save", filepath.Join(work, "x.db"), "--data-dir", work}, "holds no key-value store"},
+		{[]string{"snapshot", "save", filepath.Join(work, "x.db"), "--data-dir", work}, "not a member's data directory"},
 		{[]string{"snapshot", "status", filepath.Join(work, "m1", "member.json")}, "corrupt backup"},
 	} {
 		if out, err := runCommand(t, bad.arguments...); err == nil || !strings.Contains(err.Error(), bad.want) {

@@ -1,0 +1,57 @@
+package node
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/lockstepdb/lockstep/vfs"
+)
+
+// TestReplayLogAppliesTheWholeLog stops a node and replays its log into
+// durable machines in three states: empty (restored from the snapshot the
+// log was compacted to, then the entries after it), partway (only what it
+// lacks), and complete (nothing).
+func TestReplayLogAppliesTheWholeLog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		disk, network := vfs.NewMemFS(), NewLocalNetwork()
+		original := &durableCounter{t: t}
+		n := startDurable(t, disk, network, original) // a snapshot every 4 entries
+		proposeAll(ctx, t, n, 1, 10)
+		if err := n.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		status := original.AppliedIndex()
+
+		empty := &durableCounter{t: t}
+		last, err := ReplayLog("/data/1", disk, empty)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if empty.value() != 55 || empty.restores != 1 || last < status {
+			t.Fatalf("empty machine: total %d after %d restores, log ends at %d; want 55, 1, at least %d", empty.value(), empty.restores, last, status)
+		}
+
+		// A machine that lost its last writes in a crash: the log has them.
+		behind := &durableCounter{t: t}
+		behind.total, behind.last = original.value()-10, status-1 // the last entry, add(10), is missing
+		if _, err := ReplayLog("/data/1", disk, behind); err != nil {
+			t.Fatal(err)
+		}
+		if behind.value() != 55 || behind.restores != 0 {
+			t.Fatalf("machine one entry behind: total %d after %d restores; want 55 and none", behind.value(), behind.restores)
+		}
+
+		if _, err := ReplayLog("/data/1", disk, original); err != nil || original.value() != 55 {
+			t.Fatalf("complete machine: total %d, %v", original.value(), err)
+		}
+
+		if _, err := ReplayLog("/nowhere", disk, &durableCounter{t: t}); err == nil || !strings.Contains(err.Error(), "holds no log") {
+			t.Fatalf("a directory without a log: %v", err)
+		}
+	})
+}
