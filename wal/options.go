@@ -12,9 +12,11 @@ type Options struct {
 	// raft.Entry.Size). Default 16 MiB.
 	CacheBytes uint64
 	// SnapshotData, used only by Storage, loads the data of the snapshot
-	// whose metadata the log records, after a restart (for example from a
-	// snap.Store). If nil, Storage.Snapshot returns metadata only until a
-	// snapshot is applied or compacted to in this process.
+	// whose metadata the log records (for example from a snap.Store), each
+	// time Storage.Snapshot is called: Storage then keeps no copy, since a
+	// snapshot is as large as the state machine. If nil, Storage keeps the
+	// data given to ApplySnapshot or Compact, and returns metadata only
+	// until one of them is called in this process.
 	SnapshotData func(raft.SnapshotMetadata) ([]byte, error)
 
 	// inlinePreparation makes the writer prepare the next segment itself

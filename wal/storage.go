@@ -9,7 +9,8 @@ import (
 )
 
 // Storage serves raft.Storage from a Log, with the log's in-memory cache
-// of recent entries in front of the disk, and keeps the latest snapshot.
+// of recent entries in front of the disk, and the latest snapshot (its data
+// loaded on demand through Options.SnapshotData).
 //
 // Threading contract: the raft.Storage methods are called by the goroutine
 // that drives the core. Save, ApplySnapshot and Compact are called by the
@@ -86,9 +87,18 @@ func (s *Storage) Snapshot() (raft.Snapshot, error) {
 	if err != nil {
 		return raft.Snapshot{}, fmt.Errorf("wal: load data of snapshot %d (term %d): %w", point.Index, point.Term, err)
 	}
-	s.snapshot.Data = data
-	s.hasData = true
-	return s.snapshot, nil
+	// Not kept: a snapshot is as large as the state machine, and is needed
+	// only when a follower must be caught up; it is loaded again then.
+	return raft.Snapshot{Metadata: point, Data: data}, nil
+}
+
+// keep records snapshot as the latest, holding its data in memory only
+// when it cannot be loaded again (no Options.SnapshotData). Callers hold mu.
+func (s *Storage) keep(snapshot raft.Snapshot) {
+	if s.snapshotData != nil {
+		snapshot.Data = nil
+	}
+	s.snapshot, s.hasData = snapshot, snapshot.Data != nil
 }
 
 // Save makes the hard state (unless empty) and entries of a Ready durable
@@ -108,7 +118,7 @@ func (s *Storage) ApplySnapshot(snapshot raft.Snapshot) error {
 	if err := s.log.InstallSnapshot(snapshot.Metadata); err != nil {
 		return err
 	}
-	s.snapshot, s.hasData = snapshot, true
+	s.keep(snapshot)
 	return nil
 }
 
@@ -135,10 +145,10 @@ func (s *Storage) Compact(snapshot raft.Snapshot) error {
 	if err := s.log.Compact(snapshot.Metadata); err != nil {
 		return err
 	}
-	// Without its data (nil), the snapshot is loaded through
-	// Options.SnapshotData when the core first asks for it: a large image
-	// need not stay in memory between snapshots.
-	s.snapshot, s.hasData = snapshot, snapshot.Data != nil
+	// Without its data (nil), or with Options.SnapshotData, the snapshot
+	// is loaded when the core asks for it: a large image need not stay in
+	// memory between snapshots.
+	s.keep(snapshot)
 	return nil
 }
 

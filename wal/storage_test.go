@@ -2,6 +2,7 @@ package wal
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/lockstepdb/lockstep/raft"
@@ -104,5 +105,33 @@ func TestStorageSnapshotAfterRestart(t *testing.T) {
 	}
 	if term, _ := reopened.Term(100); term != 4 {
 		t.Fatalf("Term(100) = %d, want 4", term)
+	}
+}
+
+// TestStorageKeepsNoSnapshotDataWithALoader: with Options.SnapshotData,
+// Storage holds no copy of a snapshot's data (as large as the state
+// machine): each Snapshot call loads it, including right after
+// ApplySnapshot or Compact handed it the data.
+func TestStorageKeepsNoSnapshotDataWithALoader(t *testing.T) {
+	loads := 0
+	storage, err := OpenStorage(vfs.NewMemFS(), testDir, Options{SegmentSize: 4096, SnapshotData: func(metadata raft.SnapshotMetadata) ([]byte, error) {
+		loads++
+		return []byte(fmt.Sprintf("image-%d", metadata.Index)), nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer storage.Close()
+	if err := storage.ApplySnapshot(raft.Snapshot{Metadata: raft.SnapshotMetadata{Index: 100, Term: 4}, Data: []byte("image-100")}); err != nil {
+		t.Fatal(err)
+	}
+	for want := 1; want <= 2; want++ {
+		got, err := storage.Snapshot()
+		if err != nil || string(got.Data) != "image-100" || loads != want {
+			t.Fatalf("Snapshot #%d = %q, %v after %d loads; want image-100 loaded each time", want, got.Data, err, loads)
+		}
+	}
+	if storage.snapshot.Data != nil {
+		t.Fatal("Storage kept the snapshot's data")
 	}
 }
