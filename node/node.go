@@ -153,10 +153,15 @@ func (n *Node) restore() error {
 	}
 	first, _ := n.storage.FirstIndex()
 	if err == nil && latest.Metadata.Index > first-1 {
-		// The snapshot file was saved but the log not yet compacted to it
-		// when the node stopped: finish the job.
+		// The snapshot file was saved but the log not yet compacted to it,
+		// or not yet replaced by it, when the node stopped: finish the job.
+		// The log keeps its entries after the snapshot only if it holds
+		// the snapshot's last entry (same index and term); otherwise the
+		// snapshot came from a leader and replaces the log, whose entries
+		// from that index on were never committed (Raft's Log Matching).
 		last, _ := n.storage.LastIndex()
-		if latest.Metadata.Index <= last {
+		term, termErr := n.storage.Term(latest.Metadata.Index)
+		if latest.Metadata.Index <= last && termErr == nil && term == latest.Metadata.Term {
 			err = n.storage.Compact(latest)
 		} else {
 			err = n.storage.ApplySnapshot(latest)
