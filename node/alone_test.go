@@ -20,11 +20,7 @@ func TestRestartAloneAppliesCommitted(t *testing.T) {
 		defer cancel()
 		cluster := newTestCluster(t, 3, 1000)
 		leader := cluster.leader(ctx)
-		for i := 1; i <= 10; i++ {
-			if _, err := leader.Propose(ctx, add(uint64(i))); err != nil {
-				t.Fatal(err)
-			}
-		}
+		proposeAll(ctx, t, leader, 1, 10)
 		for id := range cluster.peers {
 			cluster.stop(id)
 		}

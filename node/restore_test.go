@@ -26,11 +26,7 @@ func TestRestartAfterSnapshotSavedButNotInstalled(t *testing.T) {
 		defer cancel()
 		cluster := newTestCluster(t, 3, 1000)
 		leader := cluster.leader(ctx)
-		for i := 1; i <= 5; i++ {
-			if _, err := leader.Propose(ctx, add(uint64(i))); err != nil {
-				t.Fatal(err)
-			}
-		}
+		proposeAll(ctx, t, leader, 1, 5)
 		for id := range cluster.peers {
 			cluster.stop(id)
 		}
