@@ -230,7 +230,7 @@ func (n *Node) startCore() error {
 	slices.Sort(voters)
 	raftConfig := raft.Config{
 		ID:                n.config.ID,
-		Storage:           n.storage,
+		Storage:           &coreStorage{Storage: n.storage, log: n.log},
 		Random:            rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])),
 		InitialMembership: raft.Membership{Voters: voters},
 		Join:              n.config.Join,

@@ -1,0 +1,59 @@
+package node
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// TestDamagedSnapshotDoesNotStopTheLeader damages every snapshot file of
+// the leader while a follower is away, then brings the follower back: it
+// needs a snapshot the leader cannot load. The leader must go on serving
+// (the core was told the snapshot is temporarily unavailable) instead of
+// panicking, and the follower waits.
+func TestDamagedSnapshotDoesNotStopTheLeader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 5) // a snapshot every 5 entries
+		leader := cluster.leader(ctx)
+		away := leader.config.ID%3 + 1
+		cluster.stop(away)
+		proposeAll(ctx, t, leader, 1, 20)
+		time.Sleep(time.Second) // simulated: the background snapshots finish
+		synctest.Wait()
+
+		directory := filepath.Join(directoryOf(leader.config.ID), "snap")
+		names, err := cluster.disk.List(directory)
+		if err != nil || len(names) == 0 {
+			t.Fatalf("leader's snapshots: %v, %v", names, err)
+		}
+		for _, name := range names {
+			if !strings.HasSuffix(name, ".snap") {
+				continue
+			}
+			file, err := cluster.disk.OpenReadWrite(filepath.Join(directory, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := file.WriteAt([]byte("damaged"), 48); err != nil {
+				t.Fatal(err)
+			}
+			file.Sync()
+			file.Close()
+		}
+
+		cluster.start(away, false)
+		time.Sleep(3 * time.Second) // simulated: many heartbeats, each a retry
+		synctest.Wait()
+		if _, err := leader.Propose(ctx, add(1)); err != nil {
+			t.Fatalf("the leader stopped serving: %v", err)
+		}
+		if got := cluster.machines[away].value(); got != 0 {
+			t.Fatalf("the follower holds %d; it cannot have been caught up from a damaged snapshot", got)
+		}
+	})
+}
