@@ -31,6 +31,8 @@ type Node struct {
 	snapshots *snap.Store
 	machine   StateMachine
 	transport Transport
+	// coreStorage is storage as the core reads it (see storage.go).
+	coreStorage *coreStorage
 
 	// incoming holds messages from peers until the loop steps them;
 	// requests holds closures that callers run on the loop goroutine.
@@ -159,12 +161,17 @@ func (n *Node) restore() error {
 		// the snapshot's last entry (same index and term); otherwise the
 		// snapshot came from a leader and replaces the log, whose entries
 		// from that index on were never committed (Raft's Log Matching).
+		// (Term reads the log's in-memory index: its only errors are
+		// ErrCompacted and ErrUnavailable, both meaning "not held".)
 		last, _ := n.storage.LastIndex()
 		term, termErr := n.storage.Term(latest.Metadata.Index)
 		if latest.Metadata.Index <= last && termErr == nil && term == latest.Metadata.Term {
 			err = n.storage.Compact(latest)
 		} else {
 			err = n.storage.ApplySnapshot(latest)
+			if err == nil {
+				err = n.raiseTermTo(latest.Metadata.Term)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("node %d: catch the log up with snapshot %d: %w", n.config.ID, latest.Metadata.Index, err)
@@ -201,6 +208,19 @@ func (n *Node) restore() error {
 	return nil
 }
 
+// raiseTermTo keeps a node's term at least its log's last term after
+// restore replaced the log with a leader's snapshot whose Ready never had
+// its hard state saved (the crash that restore finishes). The node cannot
+// have voted in that term: a vote is durable before it is sent, and would
+// have raised the saved term. So the term is raised with no vote.
+func (n *Node) raiseTermTo(term uint64) error {
+	state, _, err := n.storage.InitialState()
+	if err != nil || state.Term >= term {
+		return err
+	}
+	return n.storage.Save(raft.HardState{Term: term, Commit: state.Commit}, nil)
+}
+
 // installSnapshot restores the state machine and address book from a
 // snapshot.
 func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
@@ -228,9 +248,10 @@ func (n *Node) startCore() error {
 		}
 	}
 	slices.Sort(voters)
+	n.coreStorage = &coreStorage{Storage: n.storage, log: n.log}
 	raftConfig := raft.Config{
 		ID:                n.config.ID,
-		Storage:           &coreStorage{Storage: n.storage, log: n.log},
+		Storage:           n.coreStorage,
 		Random:            rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])),
 		InitialMembership: raft.Membership{Voters: voters},
 		Join:              n.config.Join,

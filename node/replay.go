@@ -23,7 +23,9 @@ const replayBatchBytes = 4 << 20
 // would make it if it won an election, which Raft allows for entries no
 // client was told had succeeded. It is what etcd's --force-new-cluster does
 // with a survivor's log. Use it on the survivor whose log is the most up to
-// date (highest last term, then last index), as an election would.
+// date (highest last term, then last index), as an election would. A
+// snapshot file newer than the log's compaction point counts, as Start
+// counts it.
 //
 // A durable state machine may trail the log after a crash (its writes are
 // made durable separately); ReplayLog closes that gap. If machine is older
@@ -49,25 +51,46 @@ func ReplayLog(directory string, fileSystem vfs.FS, machine DurableStateMachine)
 
 	first, _ := storage.FirstIndex()
 	last, _ = storage.LastIndex()
-	if machine.AppliedIndex() < first-1 {
-		// The log no longer holds what the machine lacks: start from the
-		// snapshot the log was compacted to.
-		snapshot, err := storage.Snapshot()
-		if err != nil {
-			return 0, fmt.Errorf("node: replay: read snapshot: %w", err)
+	// The newest snapshot is the log's compaction point, or a snapshot
+	// file saved after it (a crash between saving a leader's snapshot and
+	// installing it in the log, as restore finishes on a normal start).
+	newest := storage.Log().SnapshotMetadata()
+	var newestData []byte
+	logContinues := true
+	latest, err := snapshots.Load()
+	switch {
+	case err == nil && latest.Metadata.Index > newest.Index:
+		newest, newestData = latest.Metadata, latest.Data
+		// The log's entries after it count only if the log holds its last
+		// entry; otherwise they were never committed.
+		term, termErr := storage.Term(newest.Index)
+		logContinues = newest.Index <= last && termErr == nil && term == newest.Term
+	case err != nil && !errors.Is(err, snap.ErrNoSnapshot):
+		return 0, fmt.Errorf("node: replay: load snapshot: %w", err)
+	}
+	if machine.AppliedIndex() < newest.Index {
+		if newestData == nil {
+			snapshot, err := storage.Snapshot()
+			if err != nil {
+				return 0, fmt.Errorf("node: replay: read snapshot: %w", err)
+			}
+			if snapshot.IsEmpty() {
+				return 0, fmt.Errorf("node: replay: the log starts at %d, the state machine is at %d, and no snapshot covers the gap", first, machine.AppliedIndex())
+			}
+			newestData = snapshot.Data
 		}
-		if snapshot.IsEmpty() || snapshot.Metadata.Index < first-1 {
-			return 0, fmt.Errorf("node: replay: the log starts at %d, the state machine is at %d, and no snapshot covers the gap", first, machine.AppliedIndex())
-		}
-		_, _, image, err := decodeSnapshot(snapshot.Data)
+		_, _, image, err := decodeSnapshot(newestData)
 		if err != nil {
-			return 0, fmt.Errorf("node: replay: snapshot %d: %w", snapshot.Metadata.Index, err)
+			return 0, fmt.Errorf("node: replay: snapshot %d: %w", newest.Index, err)
 		}
 		if err := machine.Restore(bytes.NewReader(image)); err != nil {
-			return 0, fmt.Errorf("node: replay: restore snapshot %d: %w", snapshot.Metadata.Index, err)
+			return 0, fmt.Errorf("node: replay: restore snapshot %d: %w", newest.Index, err)
 		}
 	}
-	for next := max(machine.AppliedIndex()+1, first); next <= last; {
+	if !logContinues {
+		return newest.Index, nil
+	}
+	for next := max(machine.AppliedIndex()+1, newest.Index+1, first); next <= last; {
 		entries, err := storage.Entries(next, last+1, replayBatchBytes)
 		if err != nil {
 			return 0, fmt.Errorf("node: replay: read entries from %d: %w", next, err)

@@ -55,3 +55,31 @@ func TestReplayLogAppliesTheWholeLog(t *testing.T) {
 		}
 	})
 }
+
+// TestReplayLogHonoursANewerSnapshotFile: after a crash between saving a
+// leader's snapshot file and installing it in the log, the file is newer
+// than the log's compaction point. ReplayLog starts from it, as Start
+// does, and replays none of the log's entries it proves uncommitted.
+func TestReplayLogHonoursANewerSnapshotFile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		leader := cluster.leader(ctx)
+		proposeAll(ctx, t, leader, 1, 5)
+		for id := range cluster.peers {
+			cluster.stop(id)
+		}
+		follower := leader.config.ID%3 + 1
+		index, term := saveDivergentSnapshot(t, cluster, follower, 1000)
+
+		machine := &durableCounter{t: t}
+		replayed, err := ReplayLog(directoryOf(follower), cluster.disk, machine)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if machine.value() != 1000 || machine.restores != 1 || replayed != index {
+			t.Fatalf("replay: total %d after %d restores, up to %d; want the snapshot's 1000 (index %d, term %d) and nothing after", machine.value(), machine.restores, replayed, index, term+1)
+		}
+	})
+}

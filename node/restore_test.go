@@ -31,29 +31,7 @@ func TestRestartAfterSnapshotSavedButNotInstalled(t *testing.T) {
 			cluster.stop(id)
 		}
 		follower := leader.config.ID%3 + 1
-		directory := directoryOf(follower)
-
-		storage, err := wal.OpenStorage(cluster.disk, filepath.Join(directory, "wal"), wal.Options{SegmentSize: 1 << 20})
-		if err != nil {
-			t.Fatal(err)
-		}
-		index, _ := storage.LastIndex()
-		term, err := storage.Term(index)
-		if err != nil {
-			t.Fatal(err)
-		}
-		storage.Close()
-		// The leader's snapshot: the same index, a later term, a total
-		// the follower's own entries could not have produced.
-		snapshots, err := snap.Open(cluster.disk, filepath.Join(directory, "snap"), snap.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		metadata := raft.SnapshotMetadata{Index: index, Term: term + 1, Membership: raft.Membership{Voters: []raft.NodeID{1, 2, 3}}}
-		data := append(encodeSnapshotHeader(addressBook(cluster.peers), nil), binary.BigEndian.AppendUint64(nil, 1000)...)
-		if err := snapshots.Save(raft.Snapshot{Metadata: metadata, Data: data}); err != nil {
-			t.Fatal(err)
-		}
+		index, term := saveDivergentSnapshot(t, cluster, follower, 1000)
 
 		cluster.start(follower, false)
 		status, err := cluster.nodes[follower].Status(ctx)
@@ -63,8 +41,41 @@ func TestRestartAfterSnapshotSavedButNotInstalled(t *testing.T) {
 		if status.FirstIndex != index+1 || status.LastIndex != index || status.LastTerm != term+1 {
 			t.Fatalf("restarted follower: %+v; want its log replaced by the snapshot at %d (term %d)", status, index, term+1)
 		}
+		if status.Term < term+1 {
+			t.Fatalf("restarted follower at term %d, below its log's last term %d", status.Term, term+1)
+		}
 		if got := cluster.machines[follower].value(); got != 1000 {
 			t.Fatalf("restarted follower's machine holds %d, want the snapshot's 1000", got)
 		}
 	})
+}
+
+// saveDivergentSnapshot saves, in node id's snapshot directory, a snapshot
+// at its log's last index but of a later term (as a new leader's would be),
+// whose counter holds total, without installing it in the log: the state a
+// crash leaves between the two steps. It returns the index and the log's
+// term there.
+func saveDivergentSnapshot(t *testing.T, cluster *testCluster, id raft.NodeID, total uint64) (index, term uint64) {
+	t.Helper()
+	directory := directoryOf(id)
+	storage, err := wal.OpenStorage(cluster.disk, filepath.Join(directory, "wal"), wal.Options{SegmentSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	index, _ = storage.LastIndex()
+	term, err = storage.Term(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	storage.Close()
+	snapshots, err := snap.Open(cluster.disk, filepath.Join(directory, "snap"), snap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metadata := raft.SnapshotMetadata{Index: index, Term: term + 1, Membership: raft.Membership{Voters: []raft.NodeID{1, 2, 3}}}
+	data := append(encodeSnapshotHeader(addressBook(cluster.peers), nil), binary.BigEndian.AppendUint64(nil, total)...)
+	if err := snapshots.Save(raft.Snapshot{Metadata: metadata, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	return index, term
 }

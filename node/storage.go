@@ -3,6 +3,7 @@ package node
 import (
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/lockstepdb/lockstep/raft"
@@ -11,28 +12,58 @@ import (
 
 // coreStorage is the log as the core sees it. A snapshot whose data cannot
 // be loaded (a read error, a damaged file) is reported to the core as
-// temporarily unavailable, so the leader retries on a later heartbeat
-// response instead of panicking, and the error is logged for the operator:
-// only the follower that needs the snapshot waits, the cluster goes on.
+// temporarily unavailable, so the leader retries later instead of
+// panicking, and the error is logged for the operator: only the follower
+// that needs the snapshot waits, the cluster goes on. The core would retry
+// on every heartbeat response, and a load reads a store-sized file on the
+// loop goroutine, so a failed snapshot is not read again for a second, then
+// for twice as long after each failure (up to a minute), unless the log
+// moves to another snapshot.
 type coreStorage struct {
 	*wal.Storage
 	log *slog.Logger
-	// lastReport is when the last failure was logged: the core retries on
-	// every heartbeat response, so failures are logged once a minute.
+
+	// Loop goroutine only.
+	failed     raft.SnapshotMetadata // the snapshot that last failed to load
+	retryAt    time.Time
+	backoff    time.Duration
 	lastReport time.Time
-	failures   int
+
+	// failures counts failed loads (tests read it from other goroutines).
+	failures atomic.Int64
 }
+
+const (
+	firstSnapshotRetry = time.Second
+	lastSnapshotRetry  = time.Minute
+)
 
 // Snapshot implements raft.Storage; called from the loop goroutine.
 func (s *coreStorage) Snapshot() (raft.Snapshot, error) {
+	point := s.Storage.Log().SnapshotMetadata()
+	sameAsFailed := point.Index == s.failed.Index && point.Term == s.failed.Term
+	now := time.Now()
+	if sameAsFailed && now.Before(s.retryAt) {
+		return raft.Snapshot{}, fmt.Errorf("%w: snapshot %d could not be loaded; next try in %v", raft.ErrSnapshotTemporarilyUnavailable, point.Index, s.retryAt.Sub(now).Round(time.Millisecond))
+	}
 	snapshot, err := s.Storage.Snapshot()
 	if err != nil {
-		s.failures++
-		if now := time.Now(); now.Sub(s.lastReport) >= time.Minute {
-			s.log.Error("cannot load the latest snapshot to catch a follower up; retrying", "error", err, "failures", s.failures)
+		if sameAsFailed {
+			s.backoff = min(2*s.backoff, lastSnapshotRetry)
+		} else {
+			s.backoff = firstSnapshotRetry
+		}
+		s.failed, s.retryAt = point, now.Add(s.backoff)
+		failures := s.failures.Add(1)
+		if now.Sub(s.lastReport) >= time.Minute {
+			s.log.Error("cannot load the latest snapshot to catch a follower up; retrying", "error", err, "failures", failures, "next_try", s.backoff)
 			s.lastReport = now
 		}
 		return raft.Snapshot{}, fmt.Errorf("%w: %v", raft.ErrSnapshotTemporarilyUnavailable, err)
 	}
+	if sameAsFailed {
+		s.log.Info("the latest snapshot loads again", "index", point.Index)
+	}
+	s.failed, s.backoff = raft.SnapshotMetadata{}, 0
 	return snapshot, nil
 }

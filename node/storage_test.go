@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -42,8 +43,9 @@ func TestDamagedSnapshotDoesNotStopTheLeader(t *testing.T) {
 			if _, err := file.WriteAt([]byte("damaged"), 48); err != nil {
 				t.Fatal(err)
 			}
-			file.Sync()
-			file.Close()
+			if err := errors.Join(file.Sync(), file.Close()); err != nil {
+				t.Fatal(err)
+			}
 		}
 
 		cluster.start(away, false)
@@ -54,6 +56,21 @@ func TestDamagedSnapshotDoesNotStopTheLeader(t *testing.T) {
 		}
 		if got := cluster.machines[away].value(); got != 0 {
 			t.Fatalf("the follower holds %d; it cannot have been caught up from a damaged snapshot", got)
+		}
+		// The load is retried after 1 s, then 2 s: not on every heartbeat.
+		if failures := leader.coreStorage.failures.Load(); failures < 1 || failures > 3 {
+			t.Fatalf("%d failed loads in 3 s; want a retry after 1 s, then 2 s", failures)
+		}
+		// The next snapshot (every 5 entries) loads, and the follower is
+		// caught up from it.
+		proposeAll(ctx, t, leader, 1, 10)
+		want := cluster.machines[leader.config.ID].value()
+		for cluster.machines[away].value() != want {
+			select {
+			case <-ctx.Done():
+				t.Fatalf("the follower holds %d, want %d after the leader's next snapshot", cluster.machines[away].value(), want)
+			case <-time.After(10 * time.Millisecond):
+			}
 		}
 	})
 }

@@ -72,8 +72,22 @@ func TestOfflineBackupReplaysTheLog(t *testing.T) {
 	if info.Keys != 20 || info.Revision != 21 {
 		t.Fatalf("offline backup holds %d keys at revision %d, want the log's 20 at 21", info.Keys, info.Revision)
 	}
-	// The replay left the directory as a clean stop would: the member
-	// starts and serves the same state.
+	// The member's own store is untouched (the replay ran on a copy, now
+	// removed): it may still rejoin its cluster.
+	own, err := kv.Open(filepath.Join(directory, "kv"), kv.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if revision, _ := own.Revision(); revision != 11 {
+		t.Errorf("the member's own store moved to revision %d; the backup must not change it (want 11)", revision)
+	}
+	if err := own.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(directory), ".lockstep-backup-*")); len(leftovers) > 0 {
+		t.Errorf("scratch copies left behind: %v", leftovers)
+	}
+	// It restarts and, leading its one-member cluster, applies its log.
 	cluster.start(0)
 	cluster.leader()
 	client = cluster.client(cluster.endpoints()...)
