@@ -28,8 +28,9 @@ func newSnapshotSaveCommand() *cobra.Command {
 		Long: `save writes a backup of the key-value store to FILE. With --endpoints it streams
 one running member's state (consistent at one revision; a follower may trail the
 leader by a few entries). With --data-dir it reads a stopped member's directory,
-first replaying the member's whole log into its store: the way to rescue a
-survivor's state when a majority is lost (see docs/operations.md).`,
+first replaying the member's whole log into a scratch copy of its store (the
+member's own store is left as it was): the way to rescue a survivor's state
+when a majority is lost (see docs/operations.md).`,
 		Example: `  lockstep snapshot save backup.db --endpoints 127.0.0.1:2379
   lockstep snapshot save backup.db --data-dir /var/lib/lockstep/m1   # the member must be stopped`,
 		Args: cobra.ExactArgs(1),
