@@ -64,14 +64,7 @@ func TestReplayLogHonoursANewerSnapshotFile(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cluster := newTestCluster(t, 3, 1000)
-		leader := cluster.leader(ctx)
-		proposeAll(ctx, t, leader, 1, 5)
-		for id := range cluster.peers {
-			cluster.stop(id)
-		}
-		follower := leader.config.ID%3 + 1
-		index, term := saveDivergentSnapshot(t, cluster, follower, 1000)
+		cluster, follower, index, term := crashedDuringSnapshotInstall(ctx, t)
 
 		machine := &durableCounter{t: t}
 		replayed, err := ReplayLog(directoryOf(follower), cluster.disk, machine)

@@ -24,14 +24,7 @@ func TestRestartAfterSnapshotSavedButNotInstalled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cluster := newTestCluster(t, 3, 1000)
-		leader := cluster.leader(ctx)
-		proposeAll(ctx, t, leader, 1, 5)
-		for id := range cluster.peers {
-			cluster.stop(id)
-		}
-		follower := leader.config.ID%3 + 1
-		index, term := saveDivergentSnapshot(t, cluster, follower, 1000)
+		cluster, follower, index, term := crashedDuringSnapshotInstall(ctx, t)
 
 		cluster.start(follower, false)
 		status, err := cluster.nodes[follower].Status(ctx)
@@ -48,6 +41,24 @@ func TestRestartAfterSnapshotSavedButNotInstalled(t *testing.T) {
 			t.Fatalf("restarted follower's machine holds %d, want the snapshot's 1000", got)
 		}
 	})
+}
+
+// crashedDuringSnapshotInstall runs a three-node cluster through five
+// proposals, stops it, and leaves a follower as a crash between saving a
+// leader's snapshot and installing it would (saveDivergentSnapshot). It
+// returns the cluster (stopped), the follower, and the snapshot's index
+// and the log's term there.
+func crashedDuringSnapshotInstall(ctx context.Context, t *testing.T) (cluster *testCluster, follower raft.NodeID, index, term uint64) {
+	t.Helper()
+	cluster = newTestCluster(t, 3, 1000)
+	leader := cluster.leader(ctx)
+	proposeAll(ctx, t, leader, 1, 5)
+	for id := range cluster.peers {
+		cluster.stop(id)
+	}
+	follower = leader.config.ID%3 + 1
+	index, term = saveDivergentSnapshot(t, cluster, follower, 1000)
+	return cluster, follower, index, term
 }
 
 // saveDivergentSnapshot saves, in node id's snapshot directory, a snapshot
