@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/lockstepdb/lockstep/kv"
 	"github.com/lockstepdb/lockstep/loadgen"
@@ -77,7 +78,7 @@ func backupFromMember(ctx context.Context, endpoint string, files loadgen.TLSFil
 	if err != nil {
 		return nil, err
 	}
-	client, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: timeout, TLS: tlsConfig})
+	client, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: timeout, TLS: tlsConfig, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, err
 	}
