@@ -149,23 +149,14 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 
 // restore brings storage and the state machine to the latest snapshot.
 func (n *Node) restore() error {
-	latest, err := n.snapshots.Load()
-	if err != nil && !errors.Is(err, snap.ErrNoSnapshot) {
-		return fmt.Errorf("node %d: load snapshot: %w", n.config.ID, err)
+	latest, found, continues, err := snapshotAheadOfLog(n.snapshots, n.storage)
+	if err != nil {
+		return fmt.Errorf("node %d: %w", n.config.ID, err)
 	}
-	first, _ := n.storage.FirstIndex()
-	if err == nil && latest.Metadata.Index > first-1 {
+	if found {
 		// The snapshot file was saved but the log not yet compacted to it,
 		// or not yet replaced by it, when the node stopped: finish the job.
-		// The log keeps its entries after the snapshot only if it holds
-		// the snapshot's last entry (same index and term); otherwise the
-		// snapshot came from a leader and replaces the log, whose entries
-		// from that index on were never committed (Raft's Log Matching).
-		// (Term reads the log's in-memory index: its only errors are
-		// ErrCompacted and ErrUnavailable, both meaning "not held".)
-		last, _ := n.storage.LastIndex()
-		term, termErr := n.storage.Term(latest.Metadata.Index)
-		if latest.Metadata.Index <= last && termErr == nil && term == latest.Metadata.Term {
+		if continues {
 			err = n.storage.Compact(latest)
 		} else {
 			err = n.storage.ApplySnapshot(latest)
@@ -206,6 +197,33 @@ func (n *Node) restore() error {
 	}
 	n.lastSnapshot = snapshot.Metadata.Index
 	return nil
+}
+
+// snapshotAheadOfLog returns the newest snapshot file if it is newer than
+// the log's compaction point (found), as a crash leaves it between saving a
+// snapshot and compacting or replacing the log, and whether the log
+// continues it: the log keeps its entries after the snapshot only if it
+// holds the snapshot's last entry (same index and term); otherwise the
+// snapshot came from a leader and replaces the log, whose entries from that
+// index on were never committed (Raft's Log Matching). Start finishes the
+// job (restore); ReplayLog reads through it.
+func snapshotAheadOfLog(snapshots *snap.Store, storage *wal.Storage) (latest raft.Snapshot, found, continues bool, err error) {
+	latest, err = snapshots.Load()
+	if errors.Is(err, snap.ErrNoSnapshot) {
+		return raft.Snapshot{}, false, false, nil
+	}
+	if err != nil {
+		return raft.Snapshot{}, false, false, fmt.Errorf("load snapshot: %w", err)
+	}
+	if latest.Metadata.Index <= storage.Log().SnapshotMetadata().Index {
+		return raft.Snapshot{}, false, false, nil
+	}
+	// Term reads the log's in-memory index: its only errors are
+	// ErrCompacted and ErrUnavailable, both meaning "not held".
+	last, _ := storage.LastIndex()
+	term, termErr := storage.Term(latest.Metadata.Index)
+	continues = latest.Metadata.Index <= last && termErr == nil && term == latest.Metadata.Term
+	return latest, true, continues, nil
 }
 
 // raiseTermTo keeps a node's term at least its log's last term after

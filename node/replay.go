@@ -56,17 +56,14 @@ func ReplayLog(directory string, fileSystem vfs.FS, machine DurableStateMachine)
 	// installing it in the log, as restore finishes on a normal start).
 	newest := storage.Log().SnapshotMetadata()
 	var newestData []byte
-	logContinues := true
-	latest, err := snapshots.Load()
-	switch {
-	case err == nil && latest.Metadata.Index > newest.Index:
+	latest, found, logContinues, err := snapshotAheadOfLog(snapshots, storage)
+	if err != nil {
+		return 0, fmt.Errorf("node: replay: %w", err)
+	}
+	if found {
 		newest, newestData = latest.Metadata, latest.Data
-		// The log's entries after it count only if the log holds its last
-		// entry; otherwise they were never committed.
-		term, termErr := storage.Term(newest.Index)
-		logContinues = newest.Index <= last && termErr == nil && term == newest.Term
-	case err != nil && !errors.Is(err, snap.ErrNoSnapshot):
-		return 0, fmt.Errorf("node: replay: load snapshot: %w", err)
+	} else {
+		logContinues = true
 	}
 	if machine.AppliedIndex() < newest.Index {
 		if newestData == nil {
