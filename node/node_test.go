@@ -102,6 +102,19 @@ func (c *testCluster) start(id raft.NodeID, join bool) {
 	c.nodes[id], c.machines[id] = n, machine
 }
 
+// waitForValue waits, in simulated time, until node id's counter holds
+// want; it fails the test when ctx ends first.
+func (c *testCluster) waitForValue(ctx context.Context, id raft.NodeID, want uint64) {
+	c.t.Helper()
+	for c.machines[id].value() != want {
+		select {
+		case <-ctx.Done():
+			c.t.Fatalf("node %d holds %d, want %d", id, c.machines[id].value(), want)
+		case <-time.After(10 * time.Millisecond): // one tick of simulated time
+		}
+	}
+}
+
 // directoryOf is node id's data directory on the cluster's disk.
 func directoryOf(id raft.NodeID) string { return fmt.Sprintf("/data/%d", id) }
 
@@ -241,13 +254,7 @@ func TestLearnerJoinsBySnapshotPromotedThenTransferAndRemove(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The learner's log starts after the leader's snapshot.
-		for cluster.machines[4].value() != 20 {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("learner has %d, want 20", cluster.machines[4].value())
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
+		cluster.waitForValue(ctx, 4, 20)
 		if err := leader.Promote(ctx, 4); err != nil {
 			t.Fatal(err)
 		}

@@ -64,13 +64,7 @@ func TestSeedStartsNewClusterFromImage(t *testing.T) {
 		if err := leader.AddLearner(ctx, 4, "node-4"); err != nil {
 			t.Fatal(err)
 		}
-		for cluster.machines[4].value() != 105 {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("learner has %d, want 105", cluster.machines[4].value())
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
+		cluster.waitForValue(ctx, 4, 105)
 	})
 }
 

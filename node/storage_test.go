@@ -65,12 +65,6 @@ func TestDamagedSnapshotDoesNotStopTheLeader(t *testing.T) {
 		// caught up from it.
 		proposeAll(ctx, t, leader, 1, 10)
 		want := cluster.machines[leader.config.ID].value()
-		for cluster.machines[away].value() != want {
-			select {
-			case <-ctx.Done():
-				t.Fatalf("the follower holds %d, want %d after the leader's next snapshot", cluster.machines[away].value(), want)
-			case <-time.After(10 * time.Millisecond):
-			}
-		}
+		cluster.waitForValue(ctx, away, want)
 	})
 }
