@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
 )
 
 // identity is who this member is, fixed when its data directory is
@@ -59,19 +60,8 @@ func saveIdentity(directory string, id identity) error {
 	if err := os.Rename(temporary, filepath.Join(directory, identityFile)); err != nil {
 		return fmt.Errorf("server: save identity: %w", err)
 	}
-	if err := syncDirectory(directory); err != nil {
+	if err := vfs.OS.SyncDir(directory); err != nil {
 		return fmt.Errorf("server: save identity: %w", err)
 	}
 	return nil
-}
-
-// syncDirectory makes the entries of directory (created, renamed, removed
-// files) durable.
-func syncDirectory(directory string) error {
-	dir, err := os.Open(directory)
-	if err != nil {
-		return err
-	}
-	syncErr := dir.Sync()
-	return errors.Join(syncErr, dir.Close())
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/lockstepdb/lockstep/kv"
 	"github.com/lockstepdb/lockstep/node"
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
 )
 
 // restoringDirectory is where RestoreBackup builds a member inside its data
@@ -165,18 +166,18 @@ func moveIntoPlace(staging, directory string) error {
 		if err := os.Rename(filepath.Join(staging, part), filepath.Join(directory, part)); err != nil {
 			return err
 		}
-		if err := syncDirectory(directory); err != nil {
+		if err := vfs.OS.SyncDir(directory); err != nil {
 			return err
 		}
 	}
 	if err := os.Remove(staging); err != nil {
 		return err
 	}
-	if err := syncDirectory(directory); err != nil {
+	if err := vfs.OS.SyncDir(directory); err != nil {
 		return err
 	}
 	// directory itself may be new.
-	return syncDirectory(filepath.Dir(filepath.Clean(directory)))
+	return vfs.OS.SyncDir(filepath.Dir(filepath.Clean(directory)))
 }
 
 // syncDirectories fsyncs every directory under root, root included, so
@@ -186,7 +187,7 @@ func syncDirectories(root string) error {
 		if err != nil || !entry.IsDir() {
 			return err
 		}
-		return syncDirectory(path)
+		return vfs.OS.SyncDir(path)
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/lockstepdb/lockstep/kv"
 	"github.com/lockstepdb/lockstep/loadgen"
 	"github.com/lockstepdb/lockstep/server"
+	"github.com/lockstepdb/lockstep/vfs"
 )
 
 func newSnapshotSaveCommand() *cobra.Command {
@@ -48,7 +49,7 @@ when a majority is lost (see docs/operations.md).`,
 			}
 			var source func() (io.ReadCloser, error)
 			if dataDir != "" {
-				source = func() (io.ReadCloser, error) { return backupFromDirectory(dataDir) }
+				source = func() (io.ReadCloser, error) { return server.OpenOfflineBackup(dataDir, nil) }
 			} else {
 				source = func() (io.ReadCloser, error) { return backupFromMember(ctx, endpoint, tlsFiles, timeout) }
 			}
@@ -106,12 +107,6 @@ type clientStream struct {
 
 func (c *clientStream) Close() error { return errors.Join(c.ReadCloser.Close(), c.client.Close()) }
 
-// backupFromDirectory backs up a stopped member's directory with its whole
-// log replayed into its store (server.OpenOfflineBackup).
-func backupFromDirectory(dataDir string) (io.ReadCloser, error) {
-	return server.OpenOfflineBackup(dataDir, nil)
-}
-
 // saveBackup writes what source yields to path durably: into path.part,
 // fsynced and checked whole, then renamed into place and the directory
 // fsynced, so an interrupted or damaged save never leaves a file that
@@ -143,14 +138,5 @@ func saveBackup(path string, source func() (io.ReadCloser, error)) (kv.ImageInfo
 	if err := os.Rename(partial, path); err != nil {
 		return kv.ImageInfo{}, err
 	}
-	return info, syncParent(path)
-}
-
-// syncParent fsyncs the directory holding path, making its entry durable.
-func syncParent(path string) error {
-	directory, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	return errors.Join(directory.Sync(), directory.Close())
+	return info, vfs.OS.SyncDir(filepath.Dir(path))
 }
