@@ -75,6 +75,26 @@ func receive(ctx context.Context, t testing.TB, node *testNode) raft.Message {
 	}
 }
 
+// waitForStats waits until a node's statistics satisfy ok and returns
+// them. A sender counts a frame only after gRPC's SendMsg returns, which
+// can be after the receiver has already handled it, so a test that reads
+// the sender's counters right after a receive must wait for them.
+func waitForStats(ctx context.Context, t testing.TB, node *testNode, ok func(Stats) bool) Stats {
+	t.Helper()
+	for {
+		stats := node.Stats()
+		if ok(stats) {
+			return stats
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("node %d: statistics never got there: %+v", node.id, stats)
+			return stats
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
 // expectNothing checks that a node has received nothing so far.
 func expectNothing(t testing.TB, node *testNode) {
 	t.Helper()

@@ -107,8 +107,10 @@ func (t *Transport) deliver(header streamHeader, m raft.Message, logger *slog.Lo
 		t.counters.droppedByFault.Add(1)
 		return
 	}
-	t.handler(m)
+	// Counted before the handover, so a caller that has seen the message
+	// also sees it counted.
 	t.counters.received.Add(1)
+	t.handler(m)
 }
 
 // receiveSnapshot serves one snapshot transfer: it reassembles the chunks,
@@ -140,9 +142,9 @@ func (t *Transport) receiveSnapshot(stream grpc.ServerStream) error {
 		t.counters.droppedByFault.Add(1)
 		return status.Error(codes.Unavailable, "transport: link blocked by fault hook")
 	}
-	t.handler(m)
 	t.counters.received.Add(1)
 	t.counters.snapshotsReceived.Add(1)
+	t.handler(m)
 	logger.Info("snapshot received", "index", m.Snapshot.Metadata.Index, "bytes", len(m.Snapshot.Data))
 	done := []byte{frameSnapshotDone}
 	return stream.SendMsg(&done)

@@ -43,7 +43,7 @@ func TestDeliversInOrderBothWays(t *testing.T) {
 		}
 		previous = m.Commit
 	}
-	if stats := a.Stats(); stats.Sent < count || stats.DroppedQueueFull != 0 {
+	if stats := waitForStats(ctx, t, a, func(s Stats) bool { return s.Sent >= count }); stats.DroppedQueueFull != 0 {
 		t.Errorf("sender stats %+v", stats)
 	}
 	if stats := b.Stats(); stats.Received < count {
@@ -102,7 +102,7 @@ func TestBatchesWhatIsQueued(t *testing.T) {
 			t.Fatalf("message %d: got %v", i, m)
 		}
 	}
-	stats := a.Stats()
+	stats := waitForStats(ctx, t, a, func(s Stats) bool { return s.Sent >= count })
 	if stats.BatchesSent == 0 || stats.BatchesSent > count/10 {
 		t.Errorf("%d messages went out in %d frames", stats.Sent, stats.BatchesSent)
 	}
