@@ -156,7 +156,8 @@ func runStackSimulations(out io.Writer, options stack.Options, first uint64, cou
 		if verbose {
 			fmt.Fprintln(out, result)
 		}
-		replay := fmt.Sprintf("lockstep sim --stack --seed %d --nodes %d --steps %d --tick %v --trace", result.Seed, options.Nodes, options.Operations, options.TickInterval)
+		replay := fmt.Sprintf("lockstep sim --stack --seed %d --nodes %d --steps %d --tick %v --liveness-ticks %d --trace",
+			result.Seed, options.Nodes, options.Operations, options.TickInterval, options.LivenessTicks)
 		if result.Violation != nil {
 			violations++
 			fmt.Fprintf(out, "seed %d: VIOLATION %s\n  replay: %s\n", result.Seed, result.Violation, replay)
@@ -164,6 +165,13 @@ func runStackSimulations(out io.Writer, options stack.Options, first uint64, cou
 		if !result.Linearizable {
 			nonLinearizable++
 			fmt.Fprintf(out, "seed %d: history NOT LINEARIZABLE, see %s\n  replay: %s\n", result.Seed, result.HistoryFile, replay)
+		}
+		if len(result.RecentTrace) > 0 {
+			// Real time does not replay exactly: show what led there.
+			fmt.Fprintf(out, "  the last %d lines of seed %d's trace:\n", len(result.RecentTrace), result.Seed)
+			for _, line := range result.RecentTrace {
+				fmt.Fprintf(out, "    %s\n", line)
+			}
 		}
 	})
 	fmt.Fprintf(out, "sim --stack: %d seeds x %d operations (%d nodes, tick %v), %d violations, %d non-linearizable histories\n",

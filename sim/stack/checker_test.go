@@ -184,3 +184,28 @@ func TestNetworkKeepsLinkOrderAndHonorsFaults(t *testing.T) {
 		}
 	})
 }
+
+// TestStalledClusterIsALivenessViolation: with two of three nodes down
+// for good, settle must report liveness, with each node's state.
+func TestStalledClusterIsALivenessViolation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		options := Options{Seed: 1, Nodes: 3, LivenessTicks: 100}.withDefaults()
+		c := newCluster(options, rand.New(rand.NewPCG(1, 2)))
+		c.start(c.members[1])
+		c.retire(c.members[2])
+		c.retire(c.members[3])
+		if _, ok := c.settle(); ok {
+			t.Fatal("a lone node out of three settled")
+		}
+		v := c.recorder.failed()
+		if v == nil || v.Rule != "liveness" {
+			t.Fatalf("violation %v, want liveness", v)
+		}
+		for _, want := range []string{"node 1 ", "term ", "voters [1 2 3]", "node 2 retired", "node 3 retired"} {
+			if !strings.Contains(v.Detail, want) {
+				t.Errorf("detail %q lacks %q", v.Detail, want)
+			}
+		}
+		c.stopAll()
+	})
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/lockstepdb/lockstep/raft"
 )
@@ -39,7 +40,7 @@ func (c *cluster) settle() (raft.Membership, bool) {
 	defer cancel()
 	membership, ok := c.probe(ctx)
 	if !ok {
-		c.recorder.violate("liveness", "no leader committed a command within %d ticks of healing", c.options.LivenessTicks)
+		c.recorder.violate("liveness", "no leader committed a command within %d ticks of healing; %s", c.options.LivenessTicks, c.describe())
 		return membership, false
 	}
 	for _, id := range slices.Concat(membership.Voters, membership.Learners) {
@@ -55,12 +56,43 @@ func (c *cluster) settle() (raft.Membership, bool) {
 			c.start(m)
 		}
 		if !c.readUntilAnswered(ctx, m) {
-			c.recorder.violate("liveness", "member %d did not answer a read within %d ticks of healing", id, c.options.LivenessTicks)
+			c.recorder.violate("liveness", "member %d did not answer a read within %d ticks of healing; %s", id, c.options.LivenessTicks, c.describe())
 			return membership, false
 		}
 	}
 	c.recorder.tracef("settled: voters %v, learners %v", membership.Voters, membership.Learners)
 	return membership, true
+}
+
+// describe says what each member is doing, for a liveness violation: a
+// stalled cluster is only debuggable from the state it stalled in, since a
+// real-time run does not replay exactly.
+func (c *cluster) describe() string {
+	var parts []string
+	for _, m := range c.sortedMembers() {
+		up, retired := c.state(m)
+		c.mu.Lock()
+		n := m.node
+		c.mu.Unlock()
+		switch {
+		case retired:
+			parts = append(parts, fmt.Sprintf("node %d retired", m.id))
+		case !up || n == nil:
+			parts = append(parts, fmt.Sprintf("node %d down", m.id))
+		default:
+			ctx, cancel := c.timeout(5 * electionTicks)
+			status, err := n.Status(ctx)
+			cancel()
+			if err != nil {
+				parts = append(parts, fmt.Sprintf("node %d gives no status (%v; stopped: %v)", m.id, err, n.Err()))
+				continue
+			}
+			parts = append(parts, fmt.Sprintf("node %d %v term %d leader %d log %d..%d (last term %d) commit %d applied %d voters %v outgoing %v learners %v",
+				m.id, status.Role, status.Term, status.Leader, status.FirstIndex, status.LastIndex, status.LastTerm,
+				status.Commit, status.Applied, status.Membership.Voters, status.Membership.OutgoingVoters, status.Membership.Learners))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // probe proposes new commands on the leader until one is acknowledged,

@@ -18,6 +18,10 @@ type Result struct {
 	// check; HistoryFile holds its picture when it did not.
 	Linearizable bool
 	HistoryFile  string
+	// RecentTrace holds the last trace lines (up to 200) of a failed run
+	// when Options.Trace was not set: a real-time run does not replay
+	// exactly, so what led to a failure is kept the first time.
+	RecentTrace []string
 	// Figures, to see that the run did something.
 	Ticks                     int
 	Proposed, Acknowledged    int
@@ -48,6 +52,11 @@ func Run(options Options) Result {
 	options = options.withDefaults()
 	if err := options.validate(); err != nil {
 		return Result{Seed: options.Seed, Nodes: options.Nodes, Violation: &Violation{Rule: "options", Detail: err.Error()}}
+	}
+	var recent *recentLines
+	if options.Trace == nil {
+		recent = &recentLines{limit: 200}
+		options.Trace = recent.add
 	}
 	random := rand.New(rand.NewPCG(options.Seed, 0x737461636b))
 	c := newCluster(options, random)
@@ -85,7 +94,25 @@ func Run(options Options) Result {
 		c.checkPrefixes()
 	}
 	c.stopAll()
-	return c.result(s.now)
+	result := c.result(s.now)
+	if recent != nil && result.Failed() {
+		result.RecentTrace = recent.lines
+	}
+	return result
+}
+
+// recentLines keeps the last lines of a trace. Trace calls come one at a
+// time (Options.Trace), so it needs no lock of its own.
+type recentLines struct {
+	limit int
+	lines []string
+}
+
+func (r *recentLines) add(line string) {
+	if len(r.lines) == r.limit {
+		r.lines = append(r.lines[:0], r.lines[1:]...)
+	}
+	r.lines = append(r.lines, line)
 }
 
 // result gathers the figures and runs the linearizability check.

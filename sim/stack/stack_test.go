@@ -80,6 +80,27 @@ func TestLostDiskIsCaught(t *testing.T) {
 	t.Fatal("8 runs whose nodes lose their disks when they crash broke no property")
 }
 
+// TestFailedRunKeepsItsRecentTrace: without Options.Trace, a failed run
+// still says what led to its failure, since real time does not replay.
+func TestFailedRunKeepsItsRecentTrace(t *testing.T) {
+	for seed := uint64(1); seed <= 8; seed++ {
+		options := Options{Seed: seed, Nodes: 3, loseDiskOnCrash: true, HistoryDirectory: t.TempDir()}
+		var result Result
+		synctest.Test(t, func(t *testing.T) { result = Run(options) })
+		if !result.Failed() {
+			if result.RecentTrace != nil {
+				t.Errorf("seed %d passed but kept %d trace lines", seed, len(result.RecentTrace))
+			}
+			continue
+		}
+		if len(result.RecentTrace) == 0 || len(result.RecentTrace) > 200 {
+			t.Fatalf("seed %d failed and kept %d trace lines, want 1 to 200", seed, len(result.RecentTrace))
+		}
+		return
+	}
+	t.Fatal("no run failed")
+}
+
 func TestBadOptionsAreRefused(t *testing.T) {
 	for _, options := range []Options{{Nodes: 0}, {Nodes: 8}, {Nodes: 3, Operations: -1}, {Nodes: 3, TickInterval: 1}} {
 		if result := Run(options); result.Violation == nil || result.Violation.Rule != "options" {
