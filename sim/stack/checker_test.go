@@ -209,3 +209,30 @@ func TestStalledClusterIsALivenessViolation(t *testing.T) {
 		c.stopAll()
 	})
 }
+
+// TestSettleRestartsANodeThatStoppedAfterTheHeal: a disk fault can stop a
+// node after heal has looked (a background snapshot save or an
+// asynchronous log write reports it later); settle must restart it, as a
+// supervisor would, rather than wait for a stopped node to answer.
+func TestSettleRestartsANodeThatStoppedAfterTheHeal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		options := Options{Seed: 1, Nodes: 3, LivenessTicks: 400}.withDefaults()
+		c := newCluster(options, rand.New(rand.NewPCG(1, 2)))
+		for _, m := range c.sortedMembers() {
+			c.start(m)
+		}
+		c.heal()
+		// Every member's next fsync fails: whichever syncs first stops.
+		for _, m := range c.sortedMembers() {
+			m.failSync.Store(true)
+		}
+		membership, ok := c.settle()
+		if !ok {
+			t.Fatalf("did not settle: %v", c.recorder.failed())
+		}
+		if len(membership.Voters) != 3 {
+			t.Fatalf("membership %v", membership)
+		}
+		c.stopAll()
+	})
+}

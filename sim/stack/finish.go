@@ -17,18 +17,29 @@ func (c *cluster) heal() {
 	c.network.SetFaults(0, 0, 0, 0)
 	for _, m := range c.sortedMembers() {
 		m.failSync.Store(false)
-		c.mu.Lock()
-		n := m.node
-		c.mu.Unlock()
-		if n != nil && n.Err() != nil {
-			c.recorder.tracef("node %d had stopped: %v", m.id, n.Err())
-			c.crash(m, nil)
-		}
+		c.restartStopped(m)
 		if up, retired := c.state(m); !up && !retired {
 			c.start(m)
 		}
 	}
 	c.recorder.tracef("every fault healed")
+}
+
+// restartStopped crashes and restarts a member whose node stopped by
+// itself after a failed fsync, as an operator's supervisor would. heal
+// does it once, and settle keeps doing it: a disk fault injected before
+// the heal can stop a node after it (a background snapshot save, or an
+// asynchronous log write, reports its failure later).
+func (c *cluster) restartStopped(m *member) {
+	c.mu.Lock()
+	n := m.node
+	c.mu.Unlock()
+	if n == nil || n.Err() == nil {
+		return
+	}
+	c.recorder.tracef("node %d had stopped: %v", m.id, n.Err())
+	c.crash(m, nil)
+	c.start(m)
 }
 
 // settle requires liveness once healed: within options.LivenessTicks a
@@ -100,6 +111,9 @@ func (c *cluster) describe() string {
 // is a new command: one that failed may still commit.
 func (c *cluster) probe(ctx context.Context) (raft.Membership, bool) {
 	for attempt := 1; ; attempt++ {
+		for _, m := range c.sortedMembers() {
+			c.restartStopped(m)
+		}
 		if leader, _, ok := c.leader(ctx); ok && c.put(ctx, leader, "probe", fmt.Sprint(attempt)) == nil {
 			if status, err := leader.node.Status(ctx); err == nil && len(status.Membership.OutgoingVoters) == 0 {
 				return status.Membership, true
@@ -114,6 +128,7 @@ func (c *cluster) probe(ctx context.Context) (raft.Membership, bool) {
 // readUntilAnswered retries a read barrier on m until it succeeds.
 func (c *cluster) readUntilAnswered(ctx context.Context, m *member) bool {
 	for {
+		c.restartStopped(m)
 		c.mu.Lock()
 		n := m.node
 		c.mu.Unlock()
