@@ -79,7 +79,7 @@ func (n *Node) Read(ctx context.Context) error {
 				readErr = n.translate(err)
 				return
 			}
-			n.reads[key] = done
+			n.reads[key] = pendingRead{done: done, registered: n.ticks}
 		}); err != nil {
 			return err
 		}

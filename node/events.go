@@ -63,8 +63,8 @@ func (n *Node) noticeChanges() {
 		n.publish(Event{Kind: LeaderChanged, Term: summary.Term, Leader: summary.Leader})
 		// Reads registered with an old leader may never be answered;
 		// their callers retry.
-		for key, done := range n.reads {
-			done <- errRetryRead
+		for key, read := range n.reads {
+			read.done <- errRetryRead
 			delete(n.reads, key)
 		}
 	}

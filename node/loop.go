@@ -32,7 +32,9 @@ func (n *Node) run() {
 		case <-n.stopping:
 			return
 		case <-ticker.C:
+			n.ticks++
 			n.core.Tick()
+			n.expireReads()
 			n.promoteCaughtUpLearners()
 		case m := <-n.incoming:
 			n.step(m)
@@ -242,16 +244,39 @@ var errRetryRead = errors.New("node: read must be retried")
 // answered once the state machine catches up (checked after each apply).
 func (n *Node) answerReads(states []raft.ReadState) {
 	for _, state := range states {
-		done, ok := n.reads[string(state.Context)]
+		read, ok := n.reads[string(state.Context)]
 		if !ok {
 			continue
 		}
 		delete(n.reads, string(state.Context))
+		done := read.done
 		if state.Index <= n.applied {
 			done <- nil
 			continue
 		}
 		n.waitForApplied(state.Index, done)
+	}
+}
+
+// pendingRead is a read barrier waiting for its read index: the caller
+// waits on done, and registered is the tick it was asked at.
+type pendingRead struct {
+	done       chan error
+	registered uint64
+}
+
+// expireReads forgets read barriers unanswered for two election timeouts.
+// Read gives up on a barrier after one (the request or its answer may
+// have been lost) and asks again under a new context, so without this a
+// follower cut off from a stable leader would keep every abandoned
+// registration until the leader changed. A caller still waiting is told
+// to retry.
+func (n *Node) expireReads() {
+	for key, read := range n.reads {
+		if n.ticks-read.registered >= 2*uint64(n.config.ElectionTicks) {
+			read.done <- errRetryRead
+			delete(n.reads, key)
+		}
 	}
 }
 

@@ -45,7 +45,9 @@ type Node struct {
 
 	// Owned by the loop goroutine.
 	waiters map[uint64]*waiter
-	reads   map[string]chan error
+	reads   map[string]pendingRead
+	// ticks counts the loop's ticks, to age read registrations.
+	ticks uint64
 	// pendingApplies are reads whose index is known, waiting for apply.
 	pendingApplies []pendingApply
 	applied        uint64
@@ -120,7 +122,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		stopping:        make(chan struct{}),
 		done:            make(chan struct{}),
 		waiters:         map[uint64]*waiter{},
-		reads:           map[string]chan error{},
+		reads:           map[string]pendingRead{},
 		addresses:       addressBook{},
 		promotions:      map[raft.NodeID]bool{},
 		snapshotResults: make(chan snapshotResult, 1),

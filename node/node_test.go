@@ -328,3 +328,46 @@ func TestBadMessagesAreDropped(t *testing.T) {
 		}
 	})
 }
+
+// TestAbandonedReadsAreForgotten: a follower whose read requests never
+// reach a stable leader asks again every election timeout; the requests
+// it gave up on must not pile up until the next leader change.
+func TestAbandonedReadsAreForgotten(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		leader := cluster.leader(ctx)
+		if _, err := leader.Propose(ctx, add(1)); err != nil {
+			t.Fatal(err)
+		}
+		var follower *Node
+		for _, n := range cluster.nodes {
+			if n != leader {
+				follower = n
+				break
+			}
+		}
+		// The follower still hears the leader, so it keeps it as leader,
+		// but nothing it sends arrives.
+		cluster.network.Cut(follower.config.ID, leader.config.ID)
+		timeouts := 20
+		short, cancelShort := context.WithTimeout(ctx, time.Duration(timeouts)*follower.electionTimeout())
+		err := follower.Read(short)
+		cancelShort()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("read through a cut link: %v, want the deadline", err)
+		}
+		var registered int
+		if err := follower.do(ctx, func() { registered = len(follower.reads) }); err != nil {
+			t.Fatal(err)
+		}
+		if registered > 2 {
+			t.Errorf("%d read registrations kept after %d election timeouts of retries, want at most 2", registered, timeouts)
+		}
+		cluster.network.Heal()
+		if err := follower.Read(ctx); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
