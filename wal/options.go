@@ -9,7 +9,11 @@ type Options struct {
 	// than this still goes into one segment). Default 64 MiB.
 	SegmentSize int64
 	// CacheBytes bounds the entries kept in memory for reads (counted by
-	// raft.Entry.Size). Default 16 MiB.
+	// raft.Entry.Size). Default 4 MiB: enough for a leader to feed
+	// followers that are a second or so behind from memory under heavy
+	// load; one further behind is fed from the segments. A received
+	// entry's data shares its network frame, so the memory held is
+	// larger than the count (see docs/storage.md).
 	CacheBytes uint64
 	// SnapshotData, used only by Storage, loads the data of the snapshot
 	// whose metadata the log records (for example from a snap.Store), each
@@ -27,7 +31,7 @@ type Options struct {
 
 const (
 	defaultSegmentSize = 64 << 20
-	defaultCacheBytes  = 16 << 20
+	defaultCacheBytes  = 4 << 20
 )
 
 func (o Options) withDefaults() Options {
