@@ -6,7 +6,6 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/lockstepdb/lockstep/raft"
@@ -31,16 +30,24 @@ type Options struct {
 // produced a snapshot (or one arrived from the leader), before it tells the
 // log about it (wal.Storage.Compact or ApplySnapshot): the log may then
 // discard entries the snapshot covers. Load and Data are called at start
-// and when the core asks for the snapshot.
+// and when the core asks for the snapshot. A transport streams snapshots
+// through OpenData (sending) and Receive (receiving); the runtime then
+// calls Install instead of Save.
 type Store struct {
 	fileSystem vfs.FS
 	dir        string
 	retain     int
 	mu         sync.Mutex
+	// staged maps a snapshot's file name to the finished incoming file
+	// that holds it (see Receive and Install); received numbers incoming
+	// files, so that two transfers of one snapshot never share a file.
+	staged   map[string]string
+	received uint64
 }
 
 // Open opens the snapshot directory dir, creating it if needed, and
-// deletes the temporary files of saves that a crash interrupted.
+// deletes the temporary files of saves and transfers that a crash
+// interrupted.
 func Open(fileSystem vfs.FS, dir string, options Options) (*Store, error) {
 	if options.Retain <= 0 {
 		options.Retain = 3
@@ -54,7 +61,7 @@ func Open(fileSystem vfs.FS, dir string, options Options) (*Store, error) {
 	}
 	removed := false
 	for _, name := range names {
-		if strings.HasSuffix(name, fileSuffix+temporarySuffix) {
+		if isUnfinished(name) {
 			if err := fileSystem.Remove(filepath.Join(dir, name)); err != nil {
 				return nil, fmt.Errorf("snap: remove unfinished snapshot %s: %w", name, err)
 			}
@@ -66,7 +73,7 @@ func Open(fileSystem vfs.FS, dir string, options Options) (*Store, error) {
 			return nil, fmt.Errorf("snap: sync directory %s: %w", dir, err)
 		}
 	}
-	return &Store{fileSystem: fileSystem, dir: dir, retain: options.Retain}, nil
+	return &Store{fileSystem: fileSystem, dir: dir, retain: options.Retain, staged: map[string]string{}}, nil
 }
 
 // fileName is "<index>-<term>.snap", both as 16 hex digits, so that names

@@ -1,0 +1,276 @@
+package snap
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
+	"github.com/lockstepdb/lockstep/wal"
+)
+
+// incomingSuffix ends the name of a snapshot received from a leader and
+// not yet installed. Open removes such files: a transfer does not survive
+// a restart (the leader sends the snapshot again).
+const incomingSuffix = ".incoming"
+
+// DataReader streams the data of one snapshot file, so that a leader can
+// send a snapshot as large as its state machine without holding it in
+// memory. It verifies the file as it goes: the last Read returns a
+// *CorruptionError instead of io.EOF if the file's checksum does not
+// match. It is not safe for concurrent use.
+type DataReader struct {
+	file      vfs.File
+	path      string
+	offset    int64 // of the next data byte in the file
+	end       int64 // offset of the trailer
+	size      int64
+	checksum  uint32 // CRC-32C of the file up to offset
+	verified  bool
+	corrupted error
+}
+
+// OpenData opens the data of the snapshot with exactly the given index
+// and term for streaming. The header is verified now, the checksum as the
+// data is read. Safe for concurrent use with the Store's other methods: a
+// snapshot removed while open stays readable until Close.
+func (s *Store) OpenData(metadata raft.SnapshotMetadata) (*DataReader, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	path := filepath.Join(s.dir, fileName(metadata.Index, metadata.Term))
+	file, err := s.fileSystem.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("snap: open %s: %w", path, err)
+	}
+	reader, err := newDataReader(file, path, metadata)
+	if err != nil {
+		file.Close()
+		return nil, err
+	}
+	return reader, nil
+}
+
+func newDataReader(file vfs.File, path string, metadata raft.SnapshotMetadata) (*DataReader, error) {
+	corrupt := func(format string, args ...any) error {
+		return &CorruptionError{File: path, Reason: fmt.Sprintf(format, args...)}
+	}
+	fileSize, err := file.Size()
+	if err != nil {
+		return nil, fmt.Errorf("snap: size of %s: %w", path, err)
+	}
+	if fileSize < headerSize+trailerSize {
+		return nil, corrupt("file is %d bytes, too short for a snapshot", fileSize)
+	}
+	head := make([]byte, headerSize)
+	if _, err := file.ReadAt(head, 0); err != nil {
+		return nil, fmt.Errorf("snap: read %s: %w", path, err)
+	}
+	if string(head[:8]) != fileMagic {
+		return nil, corrupt("bad magic %q", head[:8])
+	}
+	if version := binary.LittleEndian.Uint32(head[8:]); version != formatVersion {
+		return nil, corrupt("unsupported format version %d (this build reads %d)", version, formatVersion)
+	}
+	membershipLength := int64(binary.LittleEndian.Uint32(head[12:]))
+	index, term := binary.LittleEndian.Uint64(head[16:]), binary.LittleEndian.Uint64(head[24:])
+	dataLength := binary.LittleEndian.Uint64(head[32:])
+	rest := fileSize - headerSize - trailerSize
+	if membershipLength > rest || dataLength != uint64(rest-membershipLength) {
+		return nil, corrupt("lengths (membership %d, data %d) do not match the %d bytes present", membershipLength, dataLength, rest)
+	}
+	if index != metadata.Index || term != metadata.Term {
+		return nil, corrupt("content is snapshot %d (term %d), want %d (term %d)", index, term, metadata.Index, metadata.Term)
+	}
+	membership := make([]byte, membershipLength)
+	if _, err := file.ReadAt(membership, headerSize); err != nil {
+		return nil, fmt.Errorf("snap: read %s: %w", path, err)
+	}
+	if _, err := wal.DecodeMembership(membership); err != nil {
+		return nil, corrupt("%v", err)
+	}
+	checksum := crc32.Update(crc32.Checksum(head, castagnoli), castagnoli, membership)
+	start := headerSize + membershipLength
+	return &DataReader{file: file, path: path, offset: start, end: start + int64(dataLength), size: int64(dataLength), checksum: checksum}, nil
+}
+
+// Size is the number of data bytes.
+func (r *DataReader) Size() int64 { return r.size }
+
+// Read implements io.Reader.
+func (r *DataReader) Read(p []byte) (int, error) {
+	if r.corrupted != nil {
+		return 0, r.corrupted
+	}
+	if r.offset == r.end {
+		if err := r.verify(); err != nil {
+			return 0, err
+		}
+		return 0, io.EOF
+	}
+	p = p[:min(int64(len(p)), r.end-r.offset)]
+	n, err := r.file.ReadAt(p, r.offset)
+	r.checksum = crc32.Update(r.checksum, castagnoli, p[:n])
+	r.offset += int64(n)
+	if err != nil && !(errors.Is(err, io.EOF) && n == len(p)) {
+		return n, fmt.Errorf("snap: read %s: %w", r.path, err)
+	}
+	return n, nil
+}
+
+// verify compares the checksum of everything read with the trailer.
+func (r *DataReader) verify() error {
+	if r.verified {
+		return nil
+	}
+	trailer := make([]byte, trailerSize)
+	if _, err := r.file.ReadAt(trailer, r.end); err != nil {
+		return fmt.Errorf("snap: read %s: %w", r.path, err)
+	}
+	if got := binary.LittleEndian.Uint32(trailer); got != r.checksum {
+		r.corrupted = &CorruptionError{File: r.path, Reason: fmt.Sprintf("checksum %08x, want %08x", got, r.checksum)}
+		return r.corrupted
+	}
+	r.verified = true
+	return nil
+}
+
+// Close releases the file.
+func (r *DataReader) Close() error { return r.file.Close() }
+
+// Incoming receives a snapshot from a leader straight into a file of the
+// store, so that a follower never holds a whole snapshot in memory. Write
+// the data in order, then Finish; the snapshot is then staged, and Install
+// moves it into place once the runtime has accepted it. Abort discards it.
+// It is not safe for concurrent use; several may be open at once.
+type Incoming struct {
+	store    *Store
+	metadata raft.SnapshotMetadata
+	file     vfs.File
+	path     string
+	offset   int64 // of the next data byte in the file
+	end      int64
+	checksum uint32
+	done     bool
+}
+
+// Receive creates the file for an incoming snapshot of size data bytes.
+func (s *Store) Receive(metadata raft.SnapshotMetadata, size uint64) (*Incoming, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.received++
+	path := filepath.Join(s.dir, fmt.Sprintf("%s.%d%s", fileName(metadata.Index, metadata.Term), s.received, incomingSuffix))
+	file, err := s.fileSystem.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("snap: create %s: %w", path, err)
+	}
+	head := encodeHead(metadata, size)
+	if _, err := file.WriteAt(head, 0); err != nil {
+		file.Close()
+		s.fileSystem.Remove(path)
+		return nil, fmt.Errorf("snap: write %s: %w", path, err)
+	}
+	offset := int64(len(head))
+	return &Incoming{store: s, metadata: metadata, file: file, path: path, offset: offset, end: offset + int64(size),
+		checksum: crc32.Checksum(head, castagnoli)}, nil
+}
+
+// Write appends data; more than the announced size is an error.
+func (in *Incoming) Write(p []byte) (int, error) {
+	if in.done {
+		return 0, fmt.Errorf("snap: write to %s after Finish or Abort", in.path)
+	}
+	if int64(len(p)) > in.end-in.offset {
+		return 0, fmt.Errorf("snap: %d bytes more than the %d announced for %s", int64(len(p))-(in.end-in.offset), in.end, in.path)
+	}
+	n, err := in.file.WriteAt(p, in.offset)
+	in.checksum = crc32.Update(in.checksum, castagnoli, p[:n])
+	in.offset += int64(n)
+	if err != nil {
+		return n, fmt.Errorf("snap: write %s: %w", in.path, err)
+	}
+	return n, nil
+}
+
+// Finish checks that every announced byte arrived, writes the checksum,
+// makes the file durable and stages it for Install. A staged snapshot
+// replaces any staged earlier for the same or a lower index.
+func (in *Incoming) Finish() error {
+	if in.done {
+		return fmt.Errorf("snap: %s already finished or aborted", in.path)
+	}
+	if in.offset != in.end {
+		in.Abort()
+		return fmt.Errorf("snap: %s: %d bytes missing", in.path, in.end-in.offset)
+	}
+	in.done = true
+	_, err := in.file.WriteAt(binary.LittleEndian.AppendUint32(nil, in.checksum), in.offset)
+	if err == nil {
+		err = in.file.Sync()
+	}
+	if closeErr := in.file.Close(); err == nil {
+		err = closeErr
+	}
+	s := in.store
+	if err != nil {
+		s.fileSystem.Remove(in.path)
+		return fmt.Errorf("snap: write %s: %w", in.path, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, path := range s.staged {
+		if index, _, _ := parseFileName(name); index <= in.metadata.Index {
+			s.fileSystem.Remove(path)
+			delete(s.staged, name)
+		}
+	}
+	s.staged[fileName(in.metadata.Index, in.metadata.Term)] = in.path
+	return nil
+}
+
+// Abort discards a snapshot being received.
+func (in *Incoming) Abort() {
+	if in.done {
+		return
+	}
+	in.done = true
+	in.file.Close()
+	in.store.fileSystem.Remove(in.path)
+}
+
+// Install moves the staged snapshot with exactly the given index and term
+// into place, durably (rename, then the directory fsynced), as Save would
+// have written it; the runtime calls it once the core has accepted the
+// snapshot, before telling the log. Other staged snapshots are discarded.
+// It then removes snapshots beyond the newest Retain, as Save does.
+func (s *Store) Install(metadata raft.SnapshotMetadata) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	name := fileName(metadata.Index, metadata.Term)
+	path, ok := s.staged[name]
+	if !ok {
+		return fmt.Errorf("snap: no received snapshot %d (term %d) to install", metadata.Index, metadata.Term)
+	}
+	delete(s.staged, name)
+	if err := s.fileSystem.Rename(path, filepath.Join(s.dir, name)); err != nil {
+		return fmt.Errorf("snap: rename %s: %w", path, err)
+	}
+	for other, otherPath := range s.staged {
+		s.fileSystem.Remove(otherPath)
+		delete(s.staged, other)
+	}
+	if err := s.fileSystem.SyncDir(s.dir); err != nil {
+		return fmt.Errorf("snap: sync directory %s after installing %s: %w", s.dir, name, err)
+	}
+	return s.removeOld()
+}
+
+// isUnfinished says whether a file name is a save or a transfer that did
+// not complete: Open removes those.
+func isUnfinished(name string) bool {
+	return strings.HasSuffix(name, fileSuffix+temporarySuffix) || strings.HasSuffix(name, incomingSuffix)
+}

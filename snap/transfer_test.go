@@ -1,0 +1,202 @@
+package snap
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
+)
+
+func randomBytes(seed uint64, size int) []byte {
+	random := rand.New(rand.NewPCG(seed, 2))
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(random.Uint32())
+	}
+	return data
+}
+
+// TestOpenDataStreamsAndVerifies reads a saved snapshot back through
+// OpenData in small pieces: the same bytes as Data, and a flipped byte
+// anywhere in the data is reported at the end instead of io.EOF.
+func TestOpenDataStreamsAndVerifies(t *testing.T) {
+	fileSystem := vfs.NewMemFS()
+	store := openStore(t, fileSystem, 3)
+	data := randomBytes(1, 3*streamChunk+77)
+	metadata := raft.SnapshotMetadata{Index: 40, Term: 3, Membership: raft.Membership{Voters: []raft.NodeID{1, 2, 3}}}
+	if err := store.Save(raft.Snapshot{Metadata: metadata, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := store.OpenData(metadata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reader.Size() != int64(len(data)) {
+		t.Fatalf("size %d, want %d", reader.Size(), len(data))
+	}
+	got, err := io.ReadAll(iotest.HalfReader(reader))
+	reader.Close()
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes (%v), want the %d saved", len(got), err, len(data))
+	}
+	if _, err := store.OpenData(raft.SnapshotMetadata{Index: 40, Term: 4}); err == nil {
+		t.Fatal("opened a snapshot with the wrong term")
+	}
+
+	// Damage one data byte: the reader yields everything, then the error.
+	path := store.dir + "/" + fileName(40, 3)
+	file, err := fileSystem.OpenReadWrite(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := file.WriteAt([]byte{0xff ^ data[1000]}, int64(len(encodeHead(metadata, 0)))+1000); err != nil {
+		t.Fatal(err)
+	}
+	file.Close()
+	reader, err = store.OpenData(metadata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	_, err = io.ReadAll(reader)
+	var corruption *CorruptionError
+	if !errors.As(err, &corruption) {
+		t.Fatalf("reading a damaged snapshot: %v, want a *CorruptionError", err)
+	}
+}
+
+// TestReceiveStagesThenInstalls writes a snapshot through Receive: it is
+// not a snapshot of the store until Install, and then it is the same file
+// Save would have written.
+func TestReceiveStagesThenInstalls(t *testing.T) {
+	fileSystem := vfs.NewMemFS()
+	store := openStore(t, fileSystem, 3)
+	data := randomBytes(2, 2*streamChunk+5)
+	metadata := raft.SnapshotMetadata{Index: 90, Term: 7, Membership: raft.Membership{Voters: []raft.NodeID{1, 2}, Learners: []raft.NodeID{4}}}
+	incoming, err := store.Receive(metadata, uint64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for offset := 0; offset < len(data); offset += 1000 {
+		if _, err := incoming.Write(data[offset:min(offset+1000, len(data))]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := incoming.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := store.Names(); len(names) != 0 {
+		t.Fatalf("a staged snapshot is listed before Install: %v", names)
+	}
+	if err := store.Install(raft.SnapshotMetadata{Index: 90, Term: 8}); err == nil {
+		t.Fatal("installed a snapshot that never arrived")
+	}
+	if err := store.Install(metadata); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := store.Load()
+	if err != nil || loaded.Metadata.Index != 90 || !bytes.Equal(loaded.Data, data) {
+		t.Fatalf("loaded %d with %d bytes (%v)", loaded.Metadata.Index, len(loaded.Data), err)
+	}
+	file, _ := fileSystem.Open(store.dir + "/" + fileName(90, 7))
+	size, _ := file.Size()
+	content := make([]byte, size)
+	file.ReadAt(content, 0)
+	file.Close()
+	if !bytes.Equal(content, encode(raft.Snapshot{Metadata: metadata, Data: data})) {
+		t.Fatal("a received file differs from the same snapshot saved whole")
+	}
+	if err := store.Install(metadata); err == nil {
+		t.Fatal("installed the same received snapshot twice")
+	}
+}
+
+// TestIncompleteTransfersLeaveNothing: too many bytes, too few, an abort,
+// or a crash before Install all leave no snapshot and no file behind (the
+// crash's after the next Open).
+func TestIncompleteTransfersLeaveNothing(t *testing.T) {
+	fileSystem := vfs.NewMemFS()
+	store := openStore(t, fileSystem, 3)
+	metadata := raft.SnapshotMetadata{Index: 5, Term: 1}
+
+	tooMany, _ := store.Receive(metadata, 3)
+	if _, err := tooMany.Write([]byte("four")); err == nil {
+		t.Error("wrote 4 bytes into a snapshot of 3")
+	}
+	tooMany.Abort()
+	tooFew, _ := store.Receive(metadata, 3)
+	tooFew.Write([]byte("ab"))
+	if err := tooFew.Finish(); err == nil {
+		t.Error("finished a snapshot a byte short")
+	}
+	if err := store.Install(metadata); err == nil {
+		t.Error("installed an incomplete snapshot")
+	}
+	if files, _ := fileSystem.List(store.dir); len(files) != 0 {
+		t.Errorf("files left behind: %v", files)
+	}
+
+	// Staged, then the process crashes: Open removes it.
+	staged, _ := store.Receive(metadata, 3)
+	staged.Write([]byte("abc"))
+	if err := staged.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	fileSystem.SyncDir(store.dir)
+	fileSystem.Crash(nil)
+	reopened := openStore(t, fileSystem, 3)
+	if files, _ := fileSystem.List(reopened.dir); len(files) != 0 {
+		t.Errorf("after a restart, files left behind: %v", files)
+	}
+	if _, err := reopened.Load(); !errors.Is(err, ErrNoSnapshot) {
+		t.Errorf("after a restart: %v, want no snapshot", err)
+	}
+}
+
+// TestStagingKeepsTheNewest: staging a snapshot discards those staged for
+// lower indexes, and installing one discards the rest.
+func TestStagingKeepsTheNewest(t *testing.T) {
+	fileSystem := vfs.NewMemFS()
+	store := openStore(t, fileSystem, 3)
+	stage := func(index uint64) {
+		incoming, err := store.Receive(raft.SnapshotMetadata{Index: index, Term: 1}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		incoming.Write([]byte{byte(index)})
+		if err := incoming.Finish(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	incomingFiles := func() int {
+		files, _ := fileSystem.List(store.dir)
+		count := 0
+		for _, name := range files {
+			if strings.HasSuffix(name, incomingSuffix) {
+				count++
+			}
+		}
+		return count
+	}
+	stage(10)
+	stage(20)
+	if err := store.Install(raft.SnapshotMetadata{Index: 10, Term: 1}); err == nil {
+		t.Error("installed a staged snapshot that a newer one replaced")
+	}
+	stage(15) // lower than 20: both stay staged
+	if n := incomingFiles(); n != 2 {
+		t.Errorf("%d staged files, want 2", n)
+	}
+	if err := store.Install(raft.SnapshotMetadata{Index: 20, Term: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if n := incomingFiles(); n != 0 {
+		t.Errorf("%d staged files after Install, want 0", n)
+	}
+}
