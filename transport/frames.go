@@ -136,12 +136,18 @@ func decodeStreamHeader(frame []byte) (streamHeader, error) {
 
 func appendSnapshotBegin(dst []byte, m raft.Message) []byte {
 	data := m.Snapshot.Data
+	return appendSnapshotBeginSized(dst, m, uint64(len(data)), crc32.Checksum(data, castagnoli))
+}
+
+// appendSnapshotBeginSized is appendSnapshotBegin for data that is not in
+// the message (streamed from a file): its size and CRC-32C are given.
+func appendSnapshotBeginSized(dst []byte, m raft.Message, size uint64, checksum uint32) []byte {
 	withoutData := *m.Snapshot
 	withoutData.Data = nil
 	m.Snapshot = &withoutData
 	dst = append(dst, frameSnapshotBegin)
-	dst = binary.AppendUvarint(dst, uint64(len(data)))
-	dst = binary.BigEndian.AppendUint32(dst, crc32.Checksum(data, castagnoli))
+	dst = binary.AppendUvarint(dst, size)
+	dst = binary.BigEndian.AppendUint32(dst, checksum)
 	return AppendMessage(dst, m)
 }
 

@@ -35,6 +35,13 @@ func deadline(t testing.TB) context.Context {
 // configuration first. The transport is stopped when the test ends.
 func startNode(t testing.TB, id raft.NodeID, adjust func(*Config)) *testNode {
 	t.Helper()
+	return startNodeBefore(t, id, adjust, nil)
+}
+
+// startNodeBefore is startNode with a hook run on the transport before it
+// starts.
+func startNodeBefore(t testing.TB, id raft.NodeID, adjust func(*Config), before func(*Transport)) *testNode {
+	t.Helper()
 	logs := newLogRecorder()
 	config := Config{ID: id, ClusterID: testClusterID, ListenAddress: "127.0.0.1:0", Logger: slog.New(logs)}
 	if adjust != nil {
@@ -45,6 +52,9 @@ func startNode(t testing.TB, id raft.NodeID, adjust func(*Config)) *testNode {
 		t.Fatal(err)
 	}
 	node := &testNode{Transport: transport, id: id, received: make(chan raft.Message, 10000), logs: logs}
+	if before != nil {
+		before(transport)
+	}
 	if err := transport.Start(func(m raft.Message) { node.received <- m }); err != nil {
 		t.Fatal(err)
 	}

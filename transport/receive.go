@@ -3,6 +3,7 @@ package transport
 import (
 	"errors"
 	"fmt"
+	"github.com/lockstepdb/lockstep/snap"
 	"hash/crc32"
 	"io"
 	"log/slog"
@@ -122,7 +123,16 @@ func (t *Transport) receiveSnapshot(stream grpc.ServerStream) error {
 	if err != nil {
 		return err
 	}
-	m, err := t.receiveSnapshotData(stream, header)
+	// The sender and target are checked on the begin frame, before any
+	// data is received (or written to disk).
+	var refusal error
+	m, err := t.receiveSnapshotData(stream, header, func(m raft.Message) error {
+		refusal = t.admitSnapshot(m, header, logger)
+		return refusal
+	})
+	if refusal != nil {
+		return refusal
+	}
 	if err != nil {
 		t.counters.snapshotsDiscarded.Add(1)
 		logger.Warn("discarding incomplete or invalid snapshot", "error", err)
@@ -131,6 +141,17 @@ func (t *Transport) receiveSnapshot(stream grpc.ServerStream) error {
 		}
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
+	t.counters.received.Add(1)
+	t.counters.snapshotsReceived.Add(1)
+	t.handler(m)
+	logger.Info("snapshot received", "index", m.Snapshot.Metadata.Index)
+	done := []byte{frameSnapshotDone}
+	return stream.SendMsg(&done)
+}
+
+// admitSnapshot refuses a snapshot whose sender or target does not match
+// its stream, or whose link the fault hook blocks.
+func (t *Transport) admitSnapshot(m raft.Message, header streamHeader, logger *slog.Logger) error {
 	if m.From != header.from || m.To != t.config.ID {
 		t.counters.snapshotsDiscarded.Add(1)
 		t.counters.droppedWrongSender.Add(1)
@@ -142,15 +163,12 @@ func (t *Transport) receiveSnapshot(stream grpc.ServerStream) error {
 		t.counters.droppedByFault.Add(1)
 		return status.Error(codes.Unavailable, "transport: link blocked by fault hook")
 	}
-	t.counters.received.Add(1)
-	t.counters.snapshotsReceived.Add(1)
-	t.handler(m)
-	logger.Info("snapshot received", "index", m.Snapshot.Metadata.Index, "bytes", len(m.Snapshot.Data))
-	done := []byte{frameSnapshotDone}
-	return stream.SendMsg(&done)
+	return nil
 }
 
-func (t *Transport) receiveSnapshotData(stream grpc.ServerStream, header streamHeader) (raft.Message, error) {
+// receiveSnapshotData receives one snapshot's begin frame, asks admit
+// whether to take it, then receives its data.
+func (t *Transport) receiveSnapshotData(stream grpc.ServerStream, header streamHeader, admit func(raft.Message) error) (raft.Message, error) {
 	var frame []byte
 	if err := stream.RecvMsg(&frame); err != nil {
 		return raft.Message{}, fmt.Errorf("reading begin frame: %w", err)
@@ -163,37 +181,102 @@ func (t *Transport) receiveSnapshotData(stream grpc.ServerStream, header streamH
 	if size > maxSnapshotBytes {
 		return raft.Message{}, fmt.Errorf("%w: snapshot of %d bytes announced", ErrMalformed, size)
 	}
-	data := make([]byte, 0, min(size, 64<<20))
+	if err := admit(m); err != nil {
+		return raft.Message{}, err
+	}
+	destination, err := t.snapshotDestination(m.Snapshot.Metadata, size)
+	if err != nil {
+		return raft.Message{}, err
+	}
+	defer destination.abort() // a no-op once finished
+	var received uint64
 	var whole uint32
 	for {
 		if err := stream.RecvMsg(&frame); err != nil {
 			if errors.Is(err, io.EOF) {
 				break
 			}
-			return raft.Message{}, fmt.Errorf("after %d of %d bytes: %w", len(data), size, err)
+			return raft.Message{}, fmt.Errorf("after %d of %d bytes: %w", received, size, err)
 		}
 		offset, chunk, err := decodeSnapshotChunk(frame)
 		if err != nil {
 			return raft.Message{}, err
 		}
-		if offset != uint64(len(data)) || uint64(len(data))+uint64(len(chunk)) > size {
-			return raft.Message{}, fmt.Errorf("%w: chunk of %d bytes at offset %d, expected offset %d of %d", ErrMalformed, len(chunk), offset, len(data), size)
+		if offset != received || received+uint64(len(chunk)) > size {
+			return raft.Message{}, fmt.Errorf("%w: chunk of %d bytes at offset %d, expected offset %d of %d", ErrMalformed, len(chunk), offset, received, size)
 		}
-		data = append(data, chunk...)
+		if _, err := destination.Write(chunk); err != nil {
+			return raft.Message{}, status.Error(codes.Internal, err.Error())
+		}
+		received += uint64(len(chunk))
 		whole = crc32.Update(whole, castagnoli, chunk)
 		if err := t.config.Faults.waitSnapshotStall(stream.Context()); err != nil {
 			return raft.Message{}, err
 		}
 	}
-	if uint64(len(data)) != size {
-		return raft.Message{}, fmt.Errorf("%w: transfer ended after %d of %d bytes", ErrMalformed, len(data), size)
+	if received != size {
+		return raft.Message{}, fmt.Errorf("%w: transfer ended after %d of %d bytes", ErrMalformed, received, size)
 	}
 	if whole != checksum {
 		return raft.Message{}, fmt.Errorf("%w: snapshot checksum mismatch", ErrMalformed)
 	}
-	if size == 0 {
-		data = nil
+	// Again at the end: a fault hook may have cut the link meanwhile.
+	if err := admit(m); err != nil {
+		return raft.Message{}, err
+	}
+	data, err := destination.finish()
+	if err != nil {
+		return raft.Message{}, status.Error(codes.Internal, err.Error())
 	}
 	m.Snapshot.Data = data
 	return m, nil
+}
+
+// snapshotSink receives a snapshot's data: into memory, or into a staged
+// file of the snapshot store.
+type snapshotSink struct {
+	memory   []byte
+	incoming *snap.Incoming
+}
+
+// snapshotDestination prepares to receive size bytes of a snapshot.
+func (t *Transport) snapshotDestination(metadata raft.SnapshotMetadata, size uint64) (*snapshotSink, error) {
+	store := t.snapshotStore()
+	if store == nil {
+		return &snapshotSink{memory: make([]byte, 0, min(size, 64<<20))}, nil
+	}
+	incoming, err := store.Receive(metadata, size)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return &snapshotSink{incoming: incoming}, nil
+}
+
+func (s *snapshotSink) Write(chunk []byte) (int, error) {
+	if s.incoming != nil {
+		return s.incoming.Write(chunk)
+	}
+	s.memory = append(s.memory, chunk...)
+	return len(chunk), nil
+}
+
+// finish returns the data received into memory (nil if empty), or nil
+// once the staged file is durable.
+func (s *snapshotSink) finish() ([]byte, error) {
+	if s.incoming != nil {
+		incoming := s.incoming
+		s.incoming = nil
+		return nil, incoming.Finish()
+	}
+	if len(s.memory) == 0 {
+		return nil, nil
+	}
+	return s.memory, nil
+}
+
+// abort discards what was received, unless finish was called.
+func (s *snapshotSink) abort() {
+	if s.incoming != nil {
+		s.incoming.Abort()
+	}
 }

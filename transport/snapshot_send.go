@@ -1,8 +1,11 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"hash/crc32"
+	"io"
 
 	"github.com/lockstepdb/lockstep/raft"
 )
@@ -16,8 +19,8 @@ func (p *peer) runSnapshots() {
 		case <-p.ctx.Done():
 			return
 		case m := <-p.snapshots:
-			size := len(m.Snapshot.Data)
-			if err := p.sendSnapshot(m); err != nil {
+			size, err := p.sendSnapshot(m)
+			if err != nil {
 				if p.ctx.Err() != nil {
 					return
 				}
@@ -37,40 +40,92 @@ func (p *peer) runSnapshots() {
 // whole checksum), data chunks, then waits for the receiver's
 // acknowledgement. gRPC's per-stream flow control paces the chunks to the
 // receiver's reading, and the stream is separate from the message stream,
-// so heartbeats and appends interleave with it.
-func (p *peer) sendSnapshot(m raft.Message) error {
+// so heartbeats and appends interleave with it. It returns the data size.
+func (p *peer) sendSnapshot(m raft.Message) (int64, error) {
+	source, err := p.transport.snapshotSource(m)
+	if err != nil {
+		return 0, err
+	}
 	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
 	stream, err := p.openStream(ctx, &snapshotStreamDesc, snapshotMethod)
 	if err != nil {
-		return err
+		return source.size, err
 	}
-	frame := appendSnapshotBegin(nil, m)
+	frame := appendSnapshotBeginSized(nil, m, uint64(source.size), source.checksum)
 	if err := stream.SendMsg(&frame); err != nil {
-		return p.receiveStatus(stream, err)
+		return source.size, p.receiveStatus(stream, err)
 	}
-	data := m.Snapshot.Data
+	data, err := source.open()
+	if err != nil {
+		return source.size, err
+	}
+	defer data.Close()
 	faults := p.transport.config.Faults
-	for offset := 0; offset < len(data); offset += snapshotChunkBytes {
-		if faults.snapshotInterrupted(m.From, m.To, int64(offset)) {
-			return fmt.Errorf("transport: snapshot interrupted by fault hook after %d bytes", offset)
+	buffer := make([]byte, snapshotChunkBytes)
+	for offset := int64(0); offset < source.size; {
+		if faults.snapshotInterrupted(m.From, m.To, offset) {
+			return source.size, fmt.Errorf("transport: snapshot interrupted by fault hook after %d bytes", offset)
 		}
-		chunk := data[offset:min(offset+snapshotChunkBytes, len(data))]
+		chunk := buffer[:min(snapshotChunkBytes, source.size-offset)]
+		if _, err := io.ReadFull(data, chunk); err != nil {
+			return source.size, fmt.Errorf("transport: read the snapshot at offset %d: %w", offset, err)
+		}
 		// A fresh buffer per chunk: gRPC may hold it after SendMsg returns.
 		frame := appendSnapshotChunk(make([]byte, 0, len(chunk)+16), uint64(offset), chunk)
 		if err := stream.SendMsg(&frame); err != nil {
-			return p.receiveStatus(stream, err)
+			return source.size, p.receiveStatus(stream, err)
 		}
+		offset += int64(len(chunk))
 	}
 	if err := stream.CloseSend(); err != nil {
-		return err
+		return source.size, err
 	}
 	var done []byte
 	if err := stream.RecvMsg(&done); err != nil {
-		return fmt.Errorf("transport: snapshot not acknowledged: %w", err)
+		return source.size, fmt.Errorf("transport: snapshot not acknowledged: %w", err)
 	}
 	if len(done) != 1 || done[0] != frameSnapshotDone {
-		return fmt.Errorf("transport: snapshot answered with %q", done)
+		return source.size, fmt.Errorf("transport: snapshot answered with %q", done)
 	}
-	return nil
+	return source.size, nil
+}
+
+// snapshotData is where a snapshot's data comes from: its size and
+// CRC-32C, known before the transfer starts (the begin frame carries
+// them), and a way to read it.
+type snapshotData struct {
+	size     int64
+	checksum uint32
+	open     func() (io.ReadCloser, error)
+}
+
+// snapshotSource returns the data of a snapshot message: the message's
+// own, or, when it carries none and a snapshot store is in use, the
+// store's file, read once here for its checksum (which also verifies the
+// file) and again as it is sent, so that it is never held in memory.
+func (t *Transport) snapshotSource(m raft.Message) (snapshotData, error) {
+	store := t.snapshotStore()
+	if m.Snapshot.Data != nil || store == nil {
+		data := m.Snapshot.Data
+		return snapshotData{size: int64(len(data)), checksum: crc32.Checksum(data, castagnoli),
+			open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}, nil
+	}
+	metadata := m.Snapshot.Metadata
+	reader, err := store.OpenData(metadata)
+	if err != nil {
+		return snapshotData{}, fmt.Errorf("transport: open snapshot %d: %w", metadata.Index, err)
+	}
+	defer reader.Close()
+	hash := crc32.New(castagnoli)
+	if _, err := io.Copy(hash, reader); err != nil {
+		return snapshotData{size: reader.Size()}, fmt.Errorf("transport: read snapshot %d: %w", metadata.Index, err)
+	}
+	return snapshotData{size: reader.Size(), checksum: hash.Sum32(), open: func() (io.ReadCloser, error) {
+		reader, err := store.OpenData(metadata)
+		if err != nil {
+			return nil, fmt.Errorf("transport: open snapshot %d: %w", metadata.Index, err)
+		}
+		return reader, nil
+	}}, nil
 }

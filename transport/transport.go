@@ -12,6 +12,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/lockstepdb/lockstep/snap"
 	"log/slog"
 	"net"
 	"sync"
@@ -83,6 +84,9 @@ type Transport struct {
 	server   *grpc.Server
 	started  bool
 	stopped  bool
+	// snapshots, if set, is where snapshots are streamed from and to
+	// (see UseSnapshotStore).
+	snapshots *snap.Store
 
 	// group tracks every goroutine the transport starts; Stop waits for it.
 	group sync.WaitGroup
