@@ -1,10 +1,12 @@
 package node
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 
 	"github.com/lockstepdb/lockstep/raft"
@@ -101,56 +103,88 @@ func encodeSnapshotHeader(book addressBook, promotions map[raft.NodeID]bool) []b
 	return buffer
 }
 
+// decodeSnapshot splits a snapshot's data held in memory into the
+// runtime's header and the state machine's image (which aliases data).
 func decodeSnapshot(data []byte) (addressBook, map[raft.NodeID]bool, []byte, error) {
-	read := func() (uint64, error) {
-		value, size := binary.Uvarint(data)
-		if size <= 0 {
-			return 0, fmt.Errorf("%w: truncated snapshot header", errBadRecord)
-		}
-		data = data[size:]
-		return value, nil
-	}
-	second := bytes.HasPrefix(data, []byte(snapshotMagic))
-	data = bytes.TrimPrefix(data, []byte(snapshotMagic))
-	count, err := read()
+	source := bytes.NewReader(data)
+	buffered := bufio.NewReader(source)
+	book, promotions, err := decodeSnapshotHeader(buffered)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if count > uint64(len(data)) {
-		return nil, nil, nil, fmt.Errorf("%w: %d peers in %d bytes", errBadRecord, count, len(data))
+	consumed := len(data) - source.Len() - buffered.Buffered()
+	return book, promotions, data[consumed:], nil
+}
+
+// Bounds on a snapshot header, so that a damaged count cannot make the
+// decoder allocate without limit before the data runs out.
+const (
+	maxHeaderPeers        = 1 << 16
+	maxHeaderAddressBytes = 1 << 16
+)
+
+// decodeSnapshotHeader reads the runtime's header (encodeSnapshotHeader)
+// from the start of a snapshot's data; the image is what r yields next.
+// It reads the header only, so a snapshot streamed from its file is never
+// held in memory. r's buffer must hold the magic (Peek).
+func decodeSnapshotHeader(r *bufio.Reader) (addressBook, map[raft.NodeID]bool, error) {
+	read := func() (uint64, error) {
+		value, err := binary.ReadUvarint(r)
+		if err != nil {
+			return 0, fmt.Errorf("%w: truncated snapshot header: %v", errBadRecord, err)
+		}
+		return value, nil
+	}
+	if r.Size() < len(snapshotMagic) {
+		return nil, nil, fmt.Errorf("node: a %d-byte buffer cannot hold the snapshot magic", r.Size())
+	}
+	second := false
+	if prefix, err := r.Peek(len(snapshotMagic)); err == nil && string(prefix) == snapshotMagic {
+		second = true
+		r.Discard(len(snapshotMagic))
+	}
+	count, err := read()
+	if err != nil {
+		return nil, nil, err
+	}
+	if count > maxHeaderPeers {
+		return nil, nil, fmt.Errorf("%w: %d peers in a snapshot header", errBadRecord, count)
 	}
 	book := addressBook{}
 	for i := uint64(0); i < count; i++ {
 		id, err := read()
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
 		length, err := read()
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
-		if length > uint64(len(data)) {
-			return nil, nil, nil, fmt.Errorf("%w: address of %d bytes in %d", errBadRecord, length, len(data))
+		if length > maxHeaderAddressBytes {
+			return nil, nil, fmt.Errorf("%w: address of %d bytes in a snapshot header", errBadRecord, length)
 		}
-		book[raft.NodeID(id)] = string(data[:length])
-		data = data[length:]
+		address := make([]byte, length)
+		if _, err := io.ReadFull(r, address); err != nil {
+			return nil, nil, fmt.Errorf("%w: truncated address in a snapshot header: %v", errBadRecord, err)
+		}
+		book[raft.NodeID(id)] = string(address)
 	}
 	promotions := map[raft.NodeID]bool{}
 	if second {
 		pending, err := read()
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, nil, err
 		}
-		if pending > uint64(len(data)) {
-			return nil, nil, nil, fmt.Errorf("%w: %d promotions in %d bytes", errBadRecord, pending, len(data))
+		if pending > maxHeaderPeers {
+			return nil, nil, fmt.Errorf("%w: %d promotions in a snapshot header", errBadRecord, pending)
 		}
 		for i := uint64(0); i < pending; i++ {
 			id, err := read()
 			if err != nil {
-				return nil, nil, nil, err
+				return nil, nil, err
 			}
 			promotions[raft.NodeID(id)] = true
 		}
 	}
-	return book, promotions, data, nil
+	return book, promotions, nil
 }

@@ -127,8 +127,16 @@ func (n *Node) finishReady(ready raft.Ready) error {
 
 // persistSnapshot makes a snapshot from the leader durable, then restores
 // the state machine from it.
+//
+// A snapshot without data was streamed by the transport into a staged file
+// of the snapshot store (see SnapshotStreamer); installing that file takes
+// the place of saving the data.
 func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
-	if err := n.snapshots.Save(snapshot); err != nil {
+	if snapshot.Data == nil {
+		if err := n.snapshots.Install(snapshot.Metadata); err != nil {
+			return fmt.Errorf("node %d: install received snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+		}
+	} else if err := n.snapshots.Save(snapshot); err != nil {
 		return fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
 	}
 	if err := n.storage.ApplySnapshot(snapshot); err != nil {

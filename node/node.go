@@ -1,12 +1,14 @@
 package node
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"path/filepath"
@@ -46,6 +48,10 @@ type Node struct {
 	// Owned by the loop goroutine.
 	waiters map[uint64]*waiter
 	reads   map[string]pendingRead
+	// streamSnapshots: the transport streams snapshots through the
+	// snapshot store (SnapshotStreamer), so the core gets them without
+	// data. Set before the loop starts.
+	streamSnapshots bool
 	// ticks counts the loop's ticks, to age read registrations.
 	ticks uint64
 	// pendingApplies are reads whose index is known, waiting for apply.
@@ -132,6 +138,10 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		storage.Close()
 		return nil, err
 	}
+	if streamer, ok := config.Transport.(SnapshotStreamer); ok {
+		streamer.UseSnapshotStore(snapshots)
+		n.streamSnapshots = true
+	}
 	if err := n.startCore(); err != nil {
 		storage.Close()
 		return nil, err
@@ -170,34 +180,28 @@ func (n *Node) restore() error {
 			return fmt.Errorf("node %d: catch the log up with snapshot %d: %w", n.config.ID, latest.Metadata.Index, err)
 		}
 	}
-	snapshot, err := n.storage.Snapshot()
-	if err != nil {
-		return fmt.Errorf("node %d: read snapshot: %w", n.config.ID, err)
-	}
+	// The log's snapshot is read from its file as a stream, never whole.
+	metadata := n.storage.Log().SnapshotMetadata()
 	if durable, ok := n.machine.(DurableStateMachine); ok {
 		n.machineApplied = durable.AppliedIndex()
 	}
-	if snapshot.IsEmpty() {
+	if metadata.Index == 0 {
 		for id, address := range n.config.Peers {
 			n.addresses[id] = address
 		}
 		return nil
 	}
-	if n.machineApplied >= snapshot.Metadata.Index {
-		// The machine's own state is newer than the snapshot: keep it,
-		// take only the address book, and replay the log from the
-		// snapshot for the runtime's records (machine entries up to
-		// machineApplied are skipped in apply).
-		book, promotions, _, err := decodeSnapshot(snapshot.Data)
-		if err != nil {
-			return fmt.Errorf("node %d: snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
-		}
-		n.addresses, n.promotions = book, promotions
-		n.applied = snapshot.Metadata.Index
-	} else if err := n.installSnapshot(snapshot); err != nil {
+	// If the machine's own state is newer than the snapshot, keep it, take
+	// only the address book, and replay the log from the snapshot for the
+	// runtime's records (machine entries up to machineApplied are skipped
+	// in apply).
+	book, promotions, err := n.readSnapshotFile(metadata, n.machineApplied < metadata.Index)
+	if err != nil {
 		return err
 	}
-	n.lastSnapshot = snapshot.Metadata.Index
+	n.addresses, n.promotions = book, promotions
+	n.applied = metadata.Index
+	n.lastSnapshot = metadata.Index
 	return nil
 }
 
@@ -242,8 +246,19 @@ func (n *Node) raiseTermTo(term uint64) error {
 }
 
 // installSnapshot restores the state machine and address book from a
-// snapshot.
+// snapshot: from its data if it carries any, otherwise from its file in
+// the snapshot store (a snapshot streamed in by the transport, or the
+// node's own at start).
 func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
+	if snapshot.Data == nil {
+		book, promotions, err := n.readSnapshotFile(snapshot.Metadata, true)
+		if err != nil {
+			return err
+		}
+		n.addresses, n.promotions = book, promotions
+		n.applied = snapshot.Metadata.Index
+		return nil
+	}
 	book, promotions, image, err := decodeSnapshot(snapshot.Data)
 	if err != nil {
 		return fmt.Errorf("node %d: snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
@@ -255,6 +270,46 @@ func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
 	n.applied = snapshot.Metadata.Index
 	return nil
 }
+
+// readSnapshotFile reads the snapshot store's file for metadata without
+// holding it in memory: a first pass verifies its checksum, so that
+// nothing is restored from a damaged file (a durable state machine would
+// keep what it restored); a second decodes the runtime's header and, if
+// restore is set, streams the image into the state machine.
+func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, restore bool) (addressBook, map[raft.NodeID]bool, error) {
+	fail := func(format string, err error) (addressBook, map[raft.NodeID]bool, error) {
+		return nil, nil, fmt.Errorf("node %d: "+format+" snapshot %d: %w", n.config.ID, metadata.Index, err)
+	}
+	verify, err := n.snapshots.OpenData(metadata)
+	if err != nil {
+		return fail("open", err)
+	}
+	_, err = io.Copy(io.Discard, verify)
+	verify.Close()
+	if err != nil {
+		return fail("verify", err)
+	}
+	data, err := n.snapshots.OpenData(metadata)
+	if err != nil {
+		return fail("open", err)
+	}
+	defer data.Close()
+	buffered := bufio.NewReaderSize(data, snapshotReadBuffer)
+	book, promotions, err := decodeSnapshotHeader(buffered)
+	if err != nil {
+		return fail("decode", err)
+	}
+	if restore {
+		if err := n.machine.Restore(buffered); err != nil {
+			return fail("restore state machine from", err)
+		}
+	}
+	return book, promotions, nil
+}
+
+// snapshotReadBuffer is the buffer through which a snapshot file is
+// streamed into the state machine.
+const snapshotReadBuffer = 256 << 10
 
 func (n *Node) startCore() error {
 	var seed [16]byte
@@ -268,7 +323,7 @@ func (n *Node) startCore() error {
 		}
 	}
 	slices.Sort(voters)
-	n.coreStorage = &coreStorage{Storage: n.storage, log: n.log}
+	n.coreStorage = &coreStorage{Storage: n.storage, log: n.log, withoutData: n.streamSnapshots}
 	raftConfig := raft.Config{
 		ID:                n.config.ID,
 		Storage:           n.coreStorage,

@@ -22,6 +22,12 @@ import (
 type coreStorage struct {
 	*wal.Storage
 	log *slog.Logger
+	// withoutData: the transport streams snapshots from their files
+	// (SnapshotStreamer), so Snapshot returns the metadata only and the
+	// file is read, and verified, on the transport's goroutine as it is
+	// sent; a damaged file then fails the transfer, which the transport
+	// reports, and the core sends the snapshot again later.
+	withoutData bool
 
 	// Loop goroutine only.
 	failed     raft.SnapshotMetadata // the snapshot that last failed to load
@@ -41,6 +47,9 @@ const (
 // Snapshot implements raft.Storage; called from the loop goroutine.
 func (s *coreStorage) Snapshot() (raft.Snapshot, error) {
 	point := s.Storage.Log().SnapshotMetadata()
+	if s.withoutData {
+		return raft.Snapshot{Metadata: point}, nil
+	}
 	sameAsFailed := point.Index == s.failed.Index && point.Term == s.failed.Term
 	now := time.Now()
 	if sameAsFailed && now.Before(s.retryAt) {

@@ -1,6 +1,9 @@
 package node
 
-import "github.com/lockstepdb/lockstep/raft"
+import (
+	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/snap"
+)
 
 // Transport carries messages between nodes. The gRPC transport in package
 // transport implements it; LocalNetwork implements it in memory.
@@ -21,4 +24,18 @@ type Transport interface {
 	RemovePeer(id raft.NodeID)
 	// Stop stops sending and receiving.
 	Stop() error
+}
+
+// SnapshotStreamer is implemented by a Transport that can stream snapshots
+// through the node's snapshot store instead of carrying them in memory
+// (transport.Transport does). Start calls UseSnapshotStore once, before
+// the transport's Start. From then on the core is handed snapshots
+// without their data: the transport sends a snapshot message whose
+// Snapshot.Data is nil from the store's file (snap.Store.OpenData), and
+// hands the node each snapshot it receives with Data nil, after writing
+// it, verified and durable, into a staged file (snap.Store.Receive); the
+// node installs that file (snap.Store.Install) once the core accepts the
+// snapshot. A snapshot is then never held whole in memory on either side.
+type SnapshotStreamer interface {
+	UseSnapshotStore(store *snap.Store)
 }

@@ -86,7 +86,8 @@ type Transport struct {
 	stopped  bool
 	// snapshots, if set, is where snapshots are streamed from and to
 	// (see UseSnapshotStore).
-	snapshots *snap.Store
+	snapshots      *snap.Store
+	sourceFailures sourceFailures
 
 	// group tracks every goroutine the transport starts; Stop waits for it.
 	group sync.WaitGroup
