@@ -120,8 +120,12 @@ func (c *Core) handleAppendResponse(m Message, pr *progress) {
 
 func (c *Core) handleHeartbeatResponse(m Message, pr *progress) {
 	if pr.state == stateSnapshot {
-		pr.snapshotWait++
-		if pr.snapshotWait < c.config.ElectionTicks {
+		// Counted in ticks, not heartbeat responses: every read barrier
+		// draws a round of responses, so under read load a count of
+		// responses runs out within milliseconds, long before a snapshot
+		// can have arrived, and the snapshot would be sent again and
+		// again while the first transfer is still under way.
+		if c.ticks-pr.snapshotSentTick < uint64(c.config.ElectionTicks) {
 			return
 		}
 		// No answer for an election timeout while the follower answers

@@ -76,6 +76,46 @@ func TestLostSnapshotIsResent(t *testing.T) {
 	}
 }
 
+// Read barriers draw rounds of heartbeat responses: a snapshot still in
+// transit must not be sent again because of them, only once an election
+// timeout has passed on the leader's clock.
+func TestReadsDoNotResendASnapshotInTransit(t *testing.T) {
+	cluster := newTestCluster(t, 3, nil)
+	cluster.elect(1)
+	cluster.down[3] = true
+	for i := 0; i < 10; i++ {
+		cluster.propose(1, fmt.Sprint(i))
+	}
+	cluster.snapshot(1)
+	sent := 0
+	cluster.drop = func(m Message) bool {
+		if m.Type == MessageSnapshot {
+			sent++
+			return true // in transit for as long as the test runs
+		}
+		return false
+	}
+	cluster.restart(3)
+	cluster.tickAll(1)
+	if sent != 1 {
+		t.Fatalf("setup: snapshot sent %d times, want 1", sent)
+	}
+	ticks := cluster.core(1).config.ElectionTicks
+	for i := 0; i < 5*ticks; i++ {
+		if err := cluster.core(1).ReadIndex([]byte(fmt.Sprint("read-", i))); err != nil {
+			t.Fatal(err)
+		}
+		cluster.deliver()
+	}
+	if sent != 1 {
+		t.Fatalf("%d rounds of read barriers sent the snapshot %d times, want once", 5*ticks, sent)
+	}
+	cluster.tickAll(ticks + 1)
+	if sent < 2 {
+		t.Fatalf("after an election timeout the snapshot was sent %d times, want a resend", sent)
+	}
+}
+
 // Scenario: a learner receives the log without voting, then is promoted
 // through joint consensus once it has caught up.
 func TestScenarioLearnerIsPromoted(t *testing.T) {

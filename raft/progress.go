@@ -46,10 +46,10 @@ type progress struct {
 	recentActive bool
 	inflights    *inflights
 	// pendingSnapshot is the index of the snapshot sent in stateSnapshot,
-	// and snapshotWait counts heartbeat responses since, to resend it if
-	// it seems lost.
-	pendingSnapshot uint64
-	snapshotWait    int
+	// and snapshotSentTick the leader's clock when it was sent, to resend
+	// it if it seems lost.
+	pendingSnapshot  uint64
+	snapshotSentTick uint64
 	// leaseTick is the leader's clock at the latest heartbeat the member
 	// acknowledged.
 	leaseTick uint64
@@ -70,10 +70,10 @@ func (p *progress) becomeProbe() {
 	p.inflights.reset()
 }
 
-func (p *progress) becomeSnapshot(index uint64) {
+func (p *progress) becomeSnapshot(index, tick uint64) {
 	p.state = stateSnapshot
 	p.pendingSnapshot = index
-	p.snapshotWait = 0
+	p.snapshotSentTick = tick
 	p.inflights.reset()
 }
 

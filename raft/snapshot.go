@@ -7,9 +7,9 @@ import (
 
 // sendSnapshot sends the latest snapshot to a follower whose next entry was
 // compacted away (InstallSnapshot, Raft §7). The follower's progress waits
-// in stateSnapshot until it acknowledges; if no acknowledgement arrives
-// within an election timeout of heartbeat responses, the core sends it
-// again by itself.
+// in stateSnapshot until it acknowledges; if it still answers heartbeats
+// an election timeout later without having acknowledged, the core sends
+// it again by itself.
 func (c *Core) sendSnapshot(to NodeID, pr *progress) bool {
 	snapshot, err := c.log.storage.Snapshot()
 	if err != nil {
@@ -22,7 +22,7 @@ func (c *Core) sendSnapshot(to NodeID, pr *progress) bool {
 		panic(fmt.Sprintf("raft: leader %d: follower %d needs compacted entries but storage has no snapshot", c.id, to))
 	}
 	c.send(Message{Type: MessageSnapshot, To: to, Snapshot: &snapshot})
-	pr.becomeSnapshot(snapshot.Metadata.Index)
+	pr.becomeSnapshot(snapshot.Metadata.Index, c.ticks)
 	return true
 }
 
