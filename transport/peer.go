@@ -37,6 +37,12 @@ type peer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	// sending is the snapshot being transferred (zero when none): a
+	// message for the same snapshot is dropped rather than queued, since
+	// the transfer under way answers it (see queueSnapshot).
+	sendingMutex sync.Mutex
+	sending      raft.SnapshotMetadata
+
 	connected        atomic.Bool
 	sent             atomic.Uint64
 	droppedQueueFull atomic.Uint64
@@ -124,6 +130,14 @@ func (p *peer) queueMessage(m raft.Message, delay time.Duration) {
 }
 
 func (p *peer) queueSnapshot(m raft.Message) {
+	// The core sends a snapshot again when the follower has not
+	// acknowledged it an election timeout later; a transfer can take
+	// longer than that, and sending the same snapshot again once it ends
+	// would double its cost for nothing.
+	if p.isSending(m.Snapshot.Metadata) {
+		p.logger.Debug("the same snapshot is being sent, dropping the copy", "index", m.Snapshot.Metadata.Index)
+		return
+	}
 	select {
 	case p.snapshots <- m:
 	default:
@@ -306,4 +320,19 @@ func (p *peer) receiveStatus(stream grpc.ClientStream, err error) error {
 		return receiveErr
 	}
 	return err
+}
+
+// isSending says whether the snapshot with this index and term is being
+// transferred.
+func (p *peer) isSending(metadata raft.SnapshotMetadata) bool {
+	p.sendingMutex.Lock()
+	defer p.sendingMutex.Unlock()
+	return p.sending.Index == metadata.Index && p.sending.Term == metadata.Term && metadata.Index != 0
+}
+
+// setSending records the snapshot being transferred (zero: none).
+func (p *peer) setSending(metadata raft.SnapshotMetadata) {
+	p.sendingMutex.Lock()
+	defer p.sendingMutex.Unlock()
+	p.sending = metadata
 }

@@ -21,7 +21,9 @@ func (p *peer) runSnapshots() {
 		case <-p.ctx.Done():
 			return
 		case m := <-p.snapshots:
+			p.setSending(m.Snapshot.Metadata)
 			size, err := p.sendSnapshot(m)
+			p.setSending(raft.SnapshotMetadata{})
 			if err != nil {
 				if p.ctx.Err() != nil {
 					return

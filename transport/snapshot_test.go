@@ -119,3 +119,41 @@ func TestSnapshotInterruptedBySenderStop(t *testing.T) {
 	release()
 	expectNothing(t, b)
 }
+
+// TestCopyOfSnapshotInTransferIsDropped: the core resends a snapshot the
+// follower has not acknowledged after an election timeout, which a long
+// transfer can outlast; a copy arriving while the same snapshot is being
+// sent must not be queued to cross a second time.
+func TestCopyOfSnapshotInTransferIsDropped(t *testing.T) {
+	ctx := deadline(t)
+	faults := &FaultHook{}
+	a := startNode(t, 1, nil)
+	b := startNode(t, 2, func(c *Config) { c.Faults = faults })
+	connect(a, b)
+	stalled, release := faults.StallSnapshots()
+	defer release()
+	snapshot := snapshotMessage(1, 2, 1000, 4<<20, 1)
+	a.Send([]raft.Message{snapshot})
+	select {
+	case <-stalled:
+	case <-ctx.Done():
+		t.Fatal("snapshot transfer never started")
+	}
+	a.Send([]raft.Message{snapshot})
+	a.Send([]raft.Message{snapshot})
+	release()
+	if got := receive(ctx, t, b); got.Snapshot == nil || got.Snapshot.Metadata.Index != 1000 {
+		t.Fatalf("got %v, want snapshot 1000", got)
+	}
+	// Had a copy been queued, it would cross next (and hold the one-slot
+	// queue, so that this newer snapshot would be dropped).
+	a.logs.waitLog(ctx, t, "snapshot sent")
+	newer := snapshotMessage(1, 2, 1100, 1000, 2)
+	a.Send([]raft.Message{newer})
+	if got := receive(ctx, t, b); got.Snapshot == nil || got.Snapshot.Metadata.Index != 1100 {
+		t.Fatalf("got snapshot %v after the first, want 1100", got.Snapshot.Metadata.Index)
+	}
+	if stats := a.Stats(); stats.DroppedQueueFull != 0 {
+		t.Errorf("sender stats %+v", stats)
+	}
+}
