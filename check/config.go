@@ -61,6 +61,11 @@ const (
 	DefaultKeys             = 8
 	DefaultOperationTimeout = 3 * time.Second
 	DefaultCheckTimeout     = 5 * time.Minute
+	// DefaultSnapshotCount is the command line's --snapshot-count for
+	// lockstep members: low enough that, at a few hundred operations a
+	// second, every member snapshots every few seconds and one that was
+	// down or removed for longer catches up by a snapshot transfer.
+	DefaultSnapshotCount = 1000
 )
 
 // WithDefaults returns the config with zero fields set to their defaults.

@@ -24,11 +24,18 @@ const (
 	Lockstep Kind = "lockstep"
 )
 
-// System describes the member binary: which server, and where it is.
+// System describes the member binary: which server, where it is, and how
+// it is run.
 type System struct {
 	Kind Kind
 	// Binary is the path of the executable; empty means the default of Kind.
 	Binary string
+	// SnapshotCount, if positive, is passed to lockstep members as
+	// --snapshot-count: a low value makes them snapshot and compact their
+	// logs often, so that a member restarted or re-added after a while
+	// catches up by a snapshot transfer, which the checker then exercises.
+	// etcd members keep their default.
+	SnapshotCount int
 }
 
 // Resolve returns the system with Binary filled in: etcd from
@@ -65,7 +72,11 @@ func (system System) Resolve() (System, error) {
 func (system System) arguments(flags []string) []string {
 	switch system.Kind {
 	case Lockstep:
-		return append([]string{"serve"}, flags...)
+		arguments := append([]string{"serve"}, flags...)
+		if system.SnapshotCount > 0 {
+			arguments = append(arguments, fmt.Sprintf("--snapshot-count=%d", system.SnapshotCount))
+		}
+		return arguments
 	default:
 		// etcd logs every request at info level; warnings are what a person
 		// reading a failure needs.

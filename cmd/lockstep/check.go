@@ -24,6 +24,7 @@ func init() { register(newCheckCommand) }
 type checkFlags struct {
 	system, binary, endpoints, faults string
 	members, clients, keys            int
+	snapshotCount                     int
 	seed                              int64
 	duration                          time.Duration
 	operationTimeout, checkTimeout    time.Duration
@@ -82,6 +83,8 @@ It ends with one line: check: <ops> ops, <faults> faults, <result>.`,
 	f.Int64Var(&flags.seed, "seed", 0, "seed of the fault schedule and the clients' choices (default: random, printed)")
 	f.IntVar(&flags.clients, "clients", check.DefaultClients, "concurrent clients")
 	f.IntVar(&flags.keys, "keys", check.DefaultKeys, "number of keys the clients share")
+	f.IntVar(&flags.snapshotCount, "snapshot-count", check.DefaultSnapshotCount,
+		"lockstep members snapshot every this many entries (low, so that lagging members catch up by snapshot transfers); 0 keeps the server's default")
 	f.DurationVar(&flags.operationTimeout, "op-timeout", check.DefaultOperationTimeout, "timeout of one client operation (a write that times out is ambiguous)")
 	f.DurationVar(&flags.checkTimeout, "check-timeout", check.DefaultCheckTimeout, "how long the linearizability search may take (running out fails)")
 	f.StringVar(&flags.outputDirectory, "out-dir", "", "where a failed run writes its report (default lockstep-check-<seed>)")
@@ -125,7 +128,7 @@ func (flags *checkFlags) config(command *cobra.Command) (check.Config, error) {
 		progress = nil
 	}
 	config := check.Config{
-		System:            cluster.System{Kind: cluster.Kind(flags.system), Binary: flags.binary},
+		System:            cluster.System{Kind: cluster.Kind(flags.system), Binary: flags.binary, SnapshotCount: flags.snapshotCount},
 		Members:           flags.members,
 		Endpoints:         endpoints,
 		Duration:          flags.duration,
