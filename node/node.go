@@ -205,7 +205,8 @@ func (n *Node) restore() error {
 	return nil
 }
 
-// snapshotAheadOfLog returns the newest snapshot file if it is newer than
+// snapshotAheadOfLog returns the newest snapshot file (its metadata only,
+// verified by streaming it) if it is newer than
 // the log's compaction point (found), as a crash leaves it between saving a
 // snapshot and compacting or replacing the log, and whether the log
 // continues it: the log keeps its entries after the snapshot only if it
@@ -214,13 +215,16 @@ func (n *Node) restore() error {
 // index on were never committed (Raft's Log Matching). Start finishes the
 // job (restore); ReplayLog reads through it.
 func snapshotAheadOfLog(snapshots *snap.Store, storage *wal.Storage) (latest raft.Snapshot, found, continues bool, err error) {
-	latest, err = snapshots.Load()
+	metadata, err := snapshots.LoadMetadata()
 	if errors.Is(err, snap.ErrNoSnapshot) {
 		return raft.Snapshot{}, false, false, nil
 	}
 	if err != nil {
 		return raft.Snapshot{}, false, false, fmt.Errorf("load snapshot: %w", err)
 	}
+	// Metadata only: the log keeps no snapshot data (its loader reads the
+	// file when needed), and the image is streamed from the file.
+	latest = raft.Snapshot{Metadata: metadata}
 	if latest.Metadata.Index <= storage.Log().SnapshotMetadata().Index {
 		return raft.Snapshot{}, false, false, nil
 	}
@@ -271,16 +275,30 @@ func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
 	return nil
 }
 
+// readSnapshotFile is the package's readSnapshotFile on the node's store
+// and state machine, with the node's ID in its errors.
+func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, restore bool) (addressBook, map[raft.NodeID]bool, error) {
+	var machine StateMachine
+	if restore {
+		machine = n.machine
+	}
+	book, promotions, err := readSnapshotFile(n.snapshots, metadata, machine)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node %d: %w", n.config.ID, err)
+	}
+	return book, promotions, nil
+}
+
 // readSnapshotFile reads the snapshot store's file for metadata without
 // holding it in memory: a first pass verifies its checksum, so that
 // nothing is restored from a damaged file (a durable state machine would
 // keep what it restored); a second decodes the runtime's header and, if
-// restore is set, streams the image into the state machine.
-func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, restore bool) (addressBook, map[raft.NodeID]bool, error) {
+// machine is not nil, streams the image into machine.Restore.
+func readSnapshotFile(snapshots *snap.Store, metadata raft.SnapshotMetadata, machine StateMachine) (addressBook, map[raft.NodeID]bool, error) {
 	fail := func(format string, err error) (addressBook, map[raft.NodeID]bool, error) {
-		return nil, nil, fmt.Errorf("node %d: "+format+" snapshot %d: %w", n.config.ID, metadata.Index, err)
+		return nil, nil, fmt.Errorf(format+" snapshot %d: %w", metadata.Index, err)
 	}
-	verify, err := n.snapshots.OpenData(metadata)
+	verify, err := snapshots.OpenData(metadata)
 	if err != nil {
 		return fail("open", err)
 	}
@@ -289,7 +307,7 @@ func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, restore bool) (a
 	if err != nil {
 		return fail("verify", err)
 	}
-	data, err := n.snapshots.OpenData(metadata)
+	data, err := snapshots.OpenData(metadata)
 	if err != nil {
 		return fail("open", err)
 	}
@@ -299,8 +317,8 @@ func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, restore bool) (a
 	if err != nil {
 		return fail("decode", err)
 	}
-	if restore {
-		if err := n.machine.Restore(buffered); err != nil {
+	if machine != nil {
+		if err := machine.Restore(buffered); err != nil {
 			return fail("restore state machine from", err)
 		}
 	}

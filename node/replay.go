@@ -1,7 +1,6 @@
 package node
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -55,33 +54,21 @@ func ReplayLog(directory string, fileSystem vfs.FS, machine DurableStateMachine)
 	// file saved after it (a crash between saving a leader's snapshot and
 	// installing it in the log, as restore finishes on a normal start).
 	newest := storage.Log().SnapshotMetadata()
-	var newestData []byte
 	latest, found, logContinues, err := snapshotAheadOfLog(snapshots, storage)
 	if err != nil {
 		return 0, fmt.Errorf("node: replay: %w", err)
 	}
 	if found {
-		newest, newestData = latest.Metadata, latest.Data
+		newest = latest.Metadata
 	} else {
 		logContinues = true
 	}
 	if machine.AppliedIndex() < newest.Index {
-		if newestData == nil {
-			snapshot, err := storage.Snapshot()
-			if err != nil {
-				return 0, fmt.Errorf("node: replay: read snapshot: %w", err)
-			}
-			if snapshot.IsEmpty() {
-				return 0, fmt.Errorf("node: replay: the log starts at %d, the state machine is at %d, and no snapshot covers the gap", first, machine.AppliedIndex())
-			}
-			newestData = snapshot.Data
+		if newest.Index == 0 {
+			return 0, fmt.Errorf("node: replay: the log starts at %d, the state machine is at %d, and no snapshot covers the gap", first, machine.AppliedIndex())
 		}
-		_, _, image, err := decodeSnapshot(newestData)
-		if err != nil {
-			return 0, fmt.Errorf("node: replay: snapshot %d: %w", newest.Index, err)
-		}
-		if err := machine.Restore(bytes.NewReader(image)); err != nil {
-			return 0, fmt.Errorf("node: replay: restore snapshot %d: %w", newest.Index, err)
+		if _, _, err := readSnapshotFile(snapshots, newest, machine); err != nil {
+			return 0, fmt.Errorf("node: replay: %w", err)
 		}
 	}
 	if !logContinues {

@@ -25,6 +25,7 @@ const incomingSuffix = ".incoming"
 // *CorruptionError instead of io.EOF if the file's checksum does not
 // match. It is not safe for concurrent use.
 type DataReader struct {
+	metadata  raft.SnapshotMetadata
 	file      vfs.File
 	path      string
 	offset    int64 // of the next data byte in the file
@@ -90,13 +91,17 @@ func newDataReader(file vfs.File, path string, metadata raft.SnapshotMetadata) (
 	if _, err := file.ReadAt(membership, headerSize); err != nil {
 		return nil, fmt.Errorf("snap: read %s: %w", path, err)
 	}
-	if _, err := wal.DecodeMembership(membership); err != nil {
+	decoded, err := wal.DecodeMembership(membership)
+	if err != nil {
 		return nil, corrupt("%v", err)
 	}
 	checksum := crc32.Update(crc32.Checksum(head, castagnoli), castagnoli, membership)
 	start := headerSize + membershipLength
-	return &DataReader{file: file, path: path, offset: start, end: start + int64(dataLength), size: int64(dataLength), checksum: checksum}, nil
+	return &DataReader{metadata: raft.SnapshotMetadata{Index: index, Term: term, Membership: decoded}, file: file, path: path, offset: start, end: start + int64(dataLength), size: int64(dataLength), checksum: checksum}, nil
 }
+
+// Metadata is the snapshot's metadata as its file records it.
+func (r *DataReader) Metadata() raft.SnapshotMetadata { return r.metadata }
 
 // Size is the number of data bytes.
 func (r *DataReader) Size() int64 { return r.size }
@@ -141,6 +146,52 @@ func (r *DataReader) verify() error {
 
 // Close releases the file.
 func (r *DataReader) Close() error { return r.file.Close() }
+
+// LoadMetadata is Load without the data: it returns the metadata of the
+// newest snapshot that passes verification, reading each file as a
+// stream (a snapshot is as large as the state machine), with Load's rules
+// for damaged files and ErrNoSnapshot.
+func (s *Store) LoadMetadata() (raft.SnapshotMetadata, error) {
+	s.mu.Lock()
+	names, err := s.names()
+	s.mu.Unlock()
+	if err != nil {
+		return raft.SnapshotMetadata{}, err
+	}
+	if len(names) == 0 {
+		return raft.SnapshotMetadata{}, ErrNoSnapshot
+	}
+	var newestErr error
+	for i := len(names) - 1; i >= 0; i-- {
+		index, term, _ := parseFileName(names[i])
+		metadata, err := s.verify(raft.SnapshotMetadata{Index: index, Term: term})
+		if err == nil {
+			return metadata, nil
+		}
+		var corruption *CorruptionError
+		if !errors.As(err, &corruption) {
+			return raft.SnapshotMetadata{}, err
+		}
+		if newestErr == nil {
+			newestErr = err
+		}
+	}
+	return raft.SnapshotMetadata{}, newestErr
+}
+
+// verify reads a snapshot file through and returns its metadata if its
+// checksum matches.
+func (s *Store) verify(metadata raft.SnapshotMetadata) (raft.SnapshotMetadata, error) {
+	reader, err := s.OpenData(metadata)
+	if err != nil {
+		return raft.SnapshotMetadata{}, err
+	}
+	defer reader.Close()
+	if _, err := io.Copy(io.Discard, reader); err != nil {
+		return raft.SnapshotMetadata{}, err
+	}
+	return reader.Metadata(), nil
+}
 
 // Incoming receives a snapshot from a leader straight into a file of the
 // store, so that a follower never holds a whole snapshot in memory. Write

@@ -200,3 +200,32 @@ func TestStagingKeepsTheNewest(t *testing.T) {
 		t.Errorf("%d staged files after Install, want 0", n)
 	}
 }
+
+// TestLoadMetadataAgreesWithLoad: LoadMetadata picks the same snapshot as
+// Load, skipping a damaged newest one, with the same metadata.
+func TestLoadMetadataAgreesWithLoad(t *testing.T) {
+	fileSystem := vfs.NewMemFS()
+	store := openStore(t, fileSystem, 3)
+	if _, err := store.LoadMetadata(); !errors.Is(err, ErrNoSnapshot) {
+		t.Fatalf("empty store: %v, want ErrNoSnapshot", err)
+	}
+	older := raft.SnapshotMetadata{Index: 10, Term: 1, Membership: raft.Membership{Voters: []raft.NodeID{1, 2, 3}}}
+	newer := raft.SnapshotMetadata{Index: 20, Term: 2, Membership: raft.Membership{Voters: []raft.NodeID{1, 2}, Learners: []raft.NodeID{5}}}
+	for _, metadata := range []raft.SnapshotMetadata{older, newer} {
+		if err := store.Save(raft.Snapshot{Metadata: metadata, Data: randomBytes(metadata.Index, 5000)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := store.LoadMetadata()
+	if err != nil || got.Index != 20 || got.Term != 2 || len(got.Membership.Learners) != 1 || got.Membership.Learners[0] != 5 {
+		t.Fatalf("LoadMetadata: %+v (%v), want snapshot 20 with its membership", got, err)
+	}
+	file, _ := fileSystem.OpenReadWrite(store.dir + "/" + fileName(20, 2))
+	file.WriteAt([]byte("damage"), 100)
+	file.Close()
+	got, err = store.LoadMetadata()
+	loaded, loadErr := store.Load()
+	if err != nil || loadErr != nil || got.Index != 10 || loaded.Metadata.Index != 10 || len(got.Membership.Voters) != 3 {
+		t.Fatalf("with the newest damaged: LoadMetadata %+v (%v), Load %d (%v); want both at 10", got, err, loaded.Metadata.Index, loadErr)
+	}
+}
