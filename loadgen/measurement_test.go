@@ -58,3 +58,25 @@ func TestMeasuredOperationsAreThoseThatEndInThePhase(t *testing.T) {
 		}
 	})
 }
+
+// pastDeadline is a context whose deadline has passed but whose timer has
+// not cancelled it yet, as the workers can see it.
+type pastDeadline struct{ context.Context }
+
+func (pastDeadline) Deadline() (time.Time, bool) { return time.Now().Add(-time.Millisecond), true }
+
+// TestStoppedByDurationBeforeTheTimerFires: the workers stop once an
+// operation ends past the deadline, possibly before the run context's
+// timer fires; the run still stopped by duration, not by an interruption.
+func TestStoppedByDurationBeforeTheTimerFires(t *testing.T) {
+	m := &measurement{config: Config{Duration: time.Second}}
+	parent := context.Background()
+	if got := m.stoppedBy(parent, pastDeadline{parent}); got != "duration" {
+		t.Errorf("stopped by %q, want duration", got)
+	}
+	cancelled, cancel := context.WithCancel(parent)
+	cancel()
+	if got := m.stoppedBy(cancelled, pastDeadline{parent}); got != "interrupted" {
+		t.Errorf("with the caller's context cancelled: stopped by %q, want interrupted", got)
+	}
+}

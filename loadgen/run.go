@@ -165,6 +165,11 @@ func (m *measurement) stoppedBy(parent, run context.Context) string {
 	case run.Err() != nil:
 		return "duration"
 	}
+	// The workers stop on their own once an operation ends past the
+	// deadline, which can be before the context's timer has fired.
+	if deadline, ok := run.Deadline(); ok && !time.Now().Before(deadline) {
+		return "duration"
+	}
 	return "interrupted"
 }
 
