@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lockstepdb/lockstep/internal/retry"
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/wal"
 )
@@ -29,20 +30,21 @@ type coreStorage struct {
 	// reports, and the core sends the snapshot again later.
 	withoutData bool
 
-	// Loop goroutine only.
-	failed     raft.SnapshotMetadata // the snapshot that last failed to load
-	retryAt    time.Time
-	backoff    time.Duration
+	// retries paces the loads of a snapshot that failed (loop goroutine
+	// only, as is lastReport).
+	retries    retry.Backoff[snapshotKey]
 	lastReport time.Time
 
 	// failures counts failed loads (tests read it from other goroutines).
 	failures atomic.Int64
 }
 
-const (
-	firstSnapshotRetry = time.Second
-	lastSnapshotRetry  = time.Minute
-)
+// snapshotKey identifies a snapshot: its index and term.
+type snapshotKey struct{ index, term uint64 }
+
+func keyOf(metadata raft.SnapshotMetadata) snapshotKey {
+	return snapshotKey{metadata.Index, metadata.Term}
+}
 
 // Snapshot implements raft.Storage; called from the loop goroutine.
 func (s *coreStorage) Snapshot() (raft.Snapshot, error) {
@@ -50,29 +52,21 @@ func (s *coreStorage) Snapshot() (raft.Snapshot, error) {
 	if s.withoutData {
 		return raft.Snapshot{Metadata: point}, nil
 	}
-	sameAsFailed := point.Index == s.failed.Index && point.Term == s.failed.Term
-	now := time.Now()
-	if sameAsFailed && now.Before(s.retryAt) {
-		return raft.Snapshot{}, fmt.Errorf("%w: snapshot %d could not be loaded; next try in %v", raft.ErrSnapshotTemporarilyUnavailable, point.Index, s.retryAt.Sub(now).Round(time.Millisecond))
+	if wait := s.retries.Wait(keyOf(point)); wait > 0 {
+		return raft.Snapshot{}, fmt.Errorf("%w: snapshot %d could not be loaded; next try in %v", raft.ErrSnapshotTemporarilyUnavailable, point.Index, wait.Round(time.Millisecond))
 	}
 	snapshot, err := s.Storage.Snapshot()
 	if err != nil {
-		if sameAsFailed {
-			s.backoff = min(2*s.backoff, lastSnapshotRetry)
-		} else {
-			s.backoff = firstSnapshotRetry
-		}
-		s.failed, s.retryAt = point, now.Add(s.backoff)
+		delay := s.retries.Failed(keyOf(point))
 		failures := s.failures.Add(1)
-		if now.Sub(s.lastReport) >= time.Minute {
-			s.log.Error("cannot load the latest snapshot to catch a follower up; retrying", "error", err, "failures", failures, "next_try", s.backoff)
+		if now := time.Now(); now.Sub(s.lastReport) >= time.Minute {
+			s.log.Error("cannot load the latest snapshot to catch a follower up; retrying", "error", err, "failures", failures, "next_try", delay)
 			s.lastReport = now
 		}
 		return raft.Snapshot{}, fmt.Errorf("%w: %v", raft.ErrSnapshotTemporarilyUnavailable, err)
 	}
-	if sameAsFailed {
+	if s.retries.Succeeded(keyOf(point)) {
 		s.log.Info("the latest snapshot loads again", "index", point.Index)
 	}
-	s.failed, s.backoff = raft.SnapshotMetadata{}, 0
 	return snapshot, nil
 }

@@ -184,24 +184,33 @@ func (s *Store) Load() (raft.Snapshot, error) {
 	if err != nil {
 		return raft.Snapshot{}, err
 	}
+	return newestVerified(names, s.read)
+}
+
+// newestVerified returns what load gives for the newest of names (oldest
+// first) that loads: a *CorruptionError skips to the next older one, any
+// other error ends the search. With no names it returns ErrNoSnapshot;
+// if none verifies, the newest's *CorruptionError.
+func newestVerified[T any](names []string, load func(name string) (T, error)) (T, error) {
+	var zero T
 	if len(names) == 0 {
-		return raft.Snapshot{}, ErrNoSnapshot
+		return zero, ErrNoSnapshot
 	}
 	var newestErr error
 	for i := len(names) - 1; i >= 0; i-- {
-		snapshot, err := s.read(names[i])
+		loaded, err := load(names[i])
 		if err == nil {
-			return snapshot, nil
+			return loaded, nil
 		}
 		var corruption *CorruptionError
 		if !errors.As(err, &corruption) {
-			return raft.Snapshot{}, err
+			return zero, err
 		}
 		if newestErr == nil {
 			newestErr = err
 		}
 	}
-	return raft.Snapshot{}, newestErr
+	return zero, newestErr
 }
 
 // Data returns the data of the snapshot with exactly the given index and

@@ -158,25 +158,10 @@ func (s *Store) LoadMetadata() (raft.SnapshotMetadata, error) {
 	if err != nil {
 		return raft.SnapshotMetadata{}, err
 	}
-	if len(names) == 0 {
-		return raft.SnapshotMetadata{}, ErrNoSnapshot
-	}
-	var newestErr error
-	for i := len(names) - 1; i >= 0; i-- {
-		index, term, _ := parseFileName(names[i])
-		metadata, err := s.verify(raft.SnapshotMetadata{Index: index, Term: term})
-		if err == nil {
-			return metadata, nil
-		}
-		var corruption *CorruptionError
-		if !errors.As(err, &corruption) {
-			return raft.SnapshotMetadata{}, err
-		}
-		if newestErr == nil {
-			newestErr = err
-		}
-	}
-	return raft.SnapshotMetadata{}, newestErr
+	return newestVerified(names, func(name string) (raft.SnapshotMetadata, error) {
+		index, term, _ := parseFileName(name)
+		return s.verify(raft.SnapshotMetadata{Index: index, Term: term})
+	})
 }
 
 // verify reads a snapshot file through and returns its metadata if its

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/lockstepdb/lockstep/raft"
@@ -116,21 +115,24 @@ func (t *Transport) snapshotSource(m raft.Message) (snapshotData, error) {
 			open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}, nil
 	}
 	metadata := m.Snapshot.Metadata
-	if err := t.sourceFailures.check(metadata); err != nil {
-		return snapshotData{}, err
+	// A file that failed is not read again at once: the core resends an
+	// unacknowledged snapshot every election timeout.
+	key := snapshotKey{metadata.Index, metadata.Term}
+	if wait := t.sourceFailures.Wait(key); wait > 0 {
+		return snapshotData{}, fmt.Errorf("transport: snapshot %d could not be read; next try in %v", metadata.Index, wait.Round(time.Millisecond))
 	}
 	reader, err := store.OpenData(metadata)
 	if err != nil {
-		t.sourceFailures.failed(metadata)
+		t.sourceFailures.Failed(key)
 		return snapshotData{}, fmt.Errorf("transport: open snapshot %d: %w", metadata.Index, err)
 	}
 	defer reader.Close()
 	hash := crc32.New(castagnoli)
 	if _, err := io.Copy(hash, reader); err != nil {
-		t.sourceFailures.failed(metadata)
+		t.sourceFailures.Failed(key)
 		return snapshotData{size: reader.Size()}, fmt.Errorf("transport: read snapshot %d: %w", metadata.Index, err)
 	}
-	t.sourceFailures.succeeded(metadata)
+	t.sourceFailures.Succeeded(key)
 	return snapshotData{size: reader.Size(), checksum: hash.Sum32(), open: func() (io.ReadCloser, error) {
 		reader, err := store.OpenData(metadata)
 		if err != nil {
@@ -140,53 +142,5 @@ func (t *Transport) snapshotSource(m raft.Message) (snapshotData, error) {
 	}}, nil
 }
 
-// sourceFailures remembers the snapshot file that last failed to open or
-// verify, so that the core's resends (one per election timeout while the
-// follower waits) do not read a damaged file again each time: the same
-// snapshot is tried again after a second, then twice as long after each
-// failure, up to a minute. A new snapshot is tried at once.
-type sourceFailures struct {
-	mu      sync.Mutex
-	last    raft.SnapshotMetadata
-	retryAt time.Time
-	backoff time.Duration
-}
-
-const (
-	firstSourceRetry = time.Second
-	lastSourceRetry  = time.Minute
-)
-
-func (f *sourceFailures) same(metadata raft.SnapshotMetadata) bool {
-	return f.last.Index == metadata.Index && f.last.Term == metadata.Term
-}
-
-// check returns an error if metadata's file failed and its retry is not
-// due yet.
-func (f *sourceFailures) check(metadata raft.SnapshotMetadata) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.same(metadata) && time.Now().Before(f.retryAt) {
-		return fmt.Errorf("transport: snapshot %d could not be read; next try in %v", metadata.Index, time.Until(f.retryAt).Round(time.Millisecond))
-	}
-	return nil
-}
-
-func (f *sourceFailures) failed(metadata raft.SnapshotMetadata) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.same(metadata) {
-		f.backoff = min(2*f.backoff, lastSourceRetry)
-	} else {
-		f.last, f.backoff = metadata, firstSourceRetry
-	}
-	f.retryAt = time.Now().Add(f.backoff)
-}
-
-func (f *sourceFailures) succeeded(metadata raft.SnapshotMetadata) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.same(metadata) {
-		f.last, f.backoff = raft.SnapshotMetadata{}, 0
-	}
-}
+// snapshotKey identifies a snapshot for sourceFailures: index and term.
+type snapshotKey struct{ index, term uint64 }

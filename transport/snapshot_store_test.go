@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-	"testing/synctest"
-	"time"
 
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/snap"
@@ -148,44 +146,4 @@ func TestInterruptedTransferLeavesNoFile(t *testing.T) {
 	if loaded, err := receiverStore.Load(); err != nil || !bytes.Equal(loaded.Data, full.Snapshot.Data) {
 		t.Fatalf("installed %d bytes (%v)", len(loaded.Data), err)
 	}
-}
-
-// TestFailedSnapshotFileBacksOff: a snapshot whose file failed is not
-// read again before its retry is due (1 s, doubling up to a minute); a
-// newer snapshot is tried at once, and a success forgets the failure.
-func TestFailedSnapshotFileBacksOff(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		var failures sourceFailures
-		damaged := raft.SnapshotMetadata{Index: 10, Term: 2}
-		failures.failed(damaged)
-		if err := failures.check(damaged); err == nil {
-			t.Fatal("retried a failed snapshot at once")
-		}
-		if err := failures.check(raft.SnapshotMetadata{Index: 11, Term: 2}); err != nil {
-			t.Fatalf("a newer snapshot waits for an older one's backoff: %v", err)
-		}
-		time.Sleep(time.Second)
-		if err := failures.check(damaged); err != nil {
-			t.Fatalf("not retried after a second: %v", err)
-		}
-		failures.failed(damaged) // second failure: two seconds
-		time.Sleep(1500 * time.Millisecond)
-		if err := failures.check(damaged); err == nil {
-			t.Fatal("retried 1.5 s after the second failure, want 2 s")
-		}
-		time.Sleep(500 * time.Millisecond)
-		if err := failures.check(damaged); err != nil {
-			t.Fatalf("not retried 2 s after the second failure: %v", err)
-		}
-		for range 10 {
-			failures.failed(damaged)
-		}
-		if failures.backoff != time.Minute {
-			t.Fatalf("backoff %v after many failures, want a minute", failures.backoff)
-		}
-		failures.succeeded(damaged)
-		if err := failures.check(damaged); err != nil {
-			t.Fatalf("still backing off after a success: %v", err)
-		}
-	})
 }

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
+	"github.com/lockstepdb/lockstep/internal/retry"
 	"github.com/lockstepdb/lockstep/raft"
 )
 
@@ -86,8 +87,9 @@ type Transport struct {
 	stopped  bool
 	// snapshots, if set, is where snapshots are streamed from and to
 	// (see UseSnapshotStore).
-	snapshots      *snap.Store
-	sourceFailures sourceFailures
+	snapshots *snap.Store
+	// sourceFailures paces the reads of a snapshot file that failed.
+	sourceFailures retry.Backoff[snapshotKey]
 
 	// group tracks every goroutine the transport starts; Stop waits for it.
 	group sync.WaitGroup
