@@ -51,9 +51,11 @@ func TestScenarioFollowerFarBehindCatchesUpThroughSnapshot(t *testing.T) {
 	}
 }
 
-// A lost snapshot is sent again by the core itself, without the runtime's
-// help, once a follower answers heartbeats but not the snapshot.
-func TestLostSnapshotIsResent(t *testing.T) {
+// clusterWithFollowerBehindSnapshot returns a 3-node cluster led by node 1
+// whose node 3 is down and behind the leader's snapshot, so that it can
+// only catch up by one; each snapshot message is passed to drop, which
+// says whether it is lost.
+func clusterWithFollowerBehindSnapshot(t *testing.T, drop func() bool) *testCluster {
 	cluster := newTestCluster(t, 3, nil)
 	cluster.elect(1)
 	cluster.down[3] = true
@@ -61,14 +63,18 @@ func TestLostSnapshotIsResent(t *testing.T) {
 		cluster.propose(1, fmt.Sprint(i))
 	}
 	cluster.snapshot(1)
+	cluster.drop = func(m Message) bool { return m.Type == MessageSnapshot && drop() }
+	return cluster
+}
+
+// A lost snapshot is sent again by the core itself, without the runtime's
+// help, once a follower answers heartbeats but not the snapshot.
+func TestLostSnapshotIsResent(t *testing.T) {
 	sent := 0
-	cluster.drop = func(m Message) bool {
-		if m.Type == MessageSnapshot {
-			sent++
-			return sent == 1
-		}
-		return false
-	}
+	cluster := clusterWithFollowerBehindSnapshot(t, func() bool {
+		sent++
+		return sent == 1
+	})
 	cluster.restart(3)
 	cluster.tickAll(3 * cluster.core(1).config.ElectionTicks)
 	if sent < 2 || cluster.nodes[3].snapshotsInstalled != 1 {
@@ -80,21 +86,11 @@ func TestLostSnapshotIsResent(t *testing.T) {
 // transit must not be sent again because of them, only once an election
 // timeout has passed on the leader's clock.
 func TestReadsDoNotResendASnapshotInTransit(t *testing.T) {
-	cluster := newTestCluster(t, 3, nil)
-	cluster.elect(1)
-	cluster.down[3] = true
-	for i := 0; i < 10; i++ {
-		cluster.propose(1, fmt.Sprint(i))
-	}
-	cluster.snapshot(1)
 	sent := 0
-	cluster.drop = func(m Message) bool {
-		if m.Type == MessageSnapshot {
-			sent++
-			return true // in transit for as long as the test runs
-		}
-		return false
-	}
+	cluster := clusterWithFollowerBehindSnapshot(t, func() bool {
+		sent++
+		return true // in transit for as long as the test runs
+	})
 	cluster.restart(3)
 	cluster.tickAll(1)
 	if sent != 1 {

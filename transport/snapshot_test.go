@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"context"
 	"math/rand/v2"
 	"testing"
 
@@ -23,25 +24,35 @@ func snapshotMessage(from, to raft.NodeID, index uint64, size int, seed uint64) 
 	}}
 }
 
+// startStalledTransfer starts node 1 sending snapshot to node 2, whose
+// transport stops reading snapshot data (so flow control stops the
+// sender) until release is called.
+func startStalledTransfer(ctx context.Context, t *testing.T, snapshot raft.Message) (a, b *testNode, release func()) {
+	t.Helper()
+	faults := &FaultHook{}
+	a = startNode(t, 1, nil)
+	b = startNode(t, 2, func(c *Config) { c.Faults = faults })
+	connect(a, b)
+	stalled, release := faults.StallSnapshots()
+	a.Send([]raft.Message{snapshot})
+	select {
+	case <-stalled:
+	case <-ctx.Done():
+		release()
+		t.Fatal("snapshot transfer never started")
+	}
+	return a, b, release
+}
+
 // TestLargeSnapshotDoesNotBlockHeartbeats holds a 16 MiB transfer in the
 // middle (the receiver stops reading, so flow control stops the sender)
 // and checks that heartbeats keep flowing on the message stream meanwhile;
 // then lets the transfer finish and checks the snapshot arrived intact.
 func TestLargeSnapshotDoesNotBlockHeartbeats(t *testing.T) {
 	ctx := deadline(t)
-	faults := &FaultHook{}
-	a := startNode(t, 1, nil)
-	b := startNode(t, 2, func(c *Config) { c.Faults = faults })
-	connect(a, b)
-	stalled, release := faults.StallSnapshots()
-	defer release()
 	snapshot := snapshotMessage(1, 2, 1000, 16<<20, 1)
-	a.Send([]raft.Message{snapshot})
-	select {
-	case <-stalled:
-	case <-ctx.Done():
-		t.Fatal("snapshot transfer never started")
-	}
+	a, b, release := startStalledTransfer(ctx, t, snapshot)
+	defer release()
 	for i := range uint64(200) {
 		a.Send([]raft.Message{heartbeat(1, 2, i)})
 		if m := receive(ctx, t, b); m.Type != raft.MessageHeartbeat || m.Commit != i {
@@ -126,19 +137,9 @@ func TestSnapshotInterruptedBySenderStop(t *testing.T) {
 // sent must not be queued to cross a second time.
 func TestCopyOfSnapshotInTransferIsDropped(t *testing.T) {
 	ctx := deadline(t)
-	faults := &FaultHook{}
-	a := startNode(t, 1, nil)
-	b := startNode(t, 2, func(c *Config) { c.Faults = faults })
-	connect(a, b)
-	stalled, release := faults.StallSnapshots()
-	defer release()
 	snapshot := snapshotMessage(1, 2, 1000, 4<<20, 1)
-	a.Send([]raft.Message{snapshot})
-	select {
-	case <-stalled:
-	case <-ctx.Done():
-		t.Fatal("snapshot transfer never started")
-	}
+	a, b, release := startStalledTransfer(ctx, t, snapshot)
+	defer release()
 	a.Send([]raft.Message{snapshot})
 	a.Send([]raft.Message{snapshot})
 	release()
