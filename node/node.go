@@ -195,7 +195,7 @@ func (n *Node) restore() error {
 	// only the address book, and replay the log from the snapshot for the
 	// runtime's records (machine entries up to machineApplied are skipped
 	// in apply).
-	book, promotions, err := n.readSnapshotFile(metadata, n.machineApplied < metadata.Index)
+	book, promotions, err := n.readSnapshotFile(metadata, n.machineApplied < metadata.Index, false)
 	if err != nil {
 		return err
 	}
@@ -255,7 +255,9 @@ func (n *Node) raiseTermTo(term uint64) error {
 // node's own at start).
 func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
 	if snapshot.Data == nil {
-		book, promotions, err := n.readSnapshotFile(snapshot.Metadata, true)
+		// Streamed in by the transport: snap.Store.Install verified the
+		// file before it moved it into place.
+		book, promotions, err := n.readSnapshotFile(snapshot.Metadata, true, true)
 		if err != nil {
 			return err
 		}
@@ -277,12 +279,12 @@ func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
 
 // readSnapshotFile is the package's readSnapshotFile on the node's store
 // and state machine, with the node's ID in its errors.
-func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, restore bool) (addressBook, map[raft.NodeID]bool, error) {
+func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, restore, verified bool) (addressBook, map[raft.NodeID]bool, error) {
 	var machine StateMachine
 	if restore {
 		machine = n.machine
 	}
-	book, promotions, err := readSnapshotFile(n.snapshots, metadata, machine)
+	book, promotions, err := readSnapshotFile(n.snapshots, metadata, machine, verified)
 	if err != nil {
 		return nil, nil, fmt.Errorf("node %d: %w", n.config.ID, err)
 	}
@@ -290,22 +292,25 @@ func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, restore bool) (a
 }
 
 // readSnapshotFile reads the snapshot store's file for metadata without
-// holding it in memory: a first pass verifies its checksum, so that
-// nothing is restored from a damaged file (a durable state machine would
-// keep what it restored); a second decodes the runtime's header and, if
-// machine is not nil, streams the image into machine.Restore.
-func readSnapshotFile(snapshots *snap.Store, metadata raft.SnapshotMetadata, machine StateMachine) (addressBook, map[raft.NodeID]bool, error) {
+// holding it in memory: a first pass verifies its checksum (unless the
+// caller just did), so that nothing is restored from a damaged file (a
+// durable state machine would keep what it restored); a second decodes
+// the runtime's header and, if machine is not nil, streams the image into
+// machine.Restore.
+func readSnapshotFile(snapshots *snap.Store, metadata raft.SnapshotMetadata, machine StateMachine, verified bool) (addressBook, map[raft.NodeID]bool, error) {
 	fail := func(format string, err error) (addressBook, map[raft.NodeID]bool, error) {
 		return nil, nil, fmt.Errorf(format+" snapshot %d: %w", metadata.Index, err)
 	}
-	verify, err := snapshots.OpenData(metadata)
-	if err != nil {
-		return fail("open", err)
-	}
-	_, err = io.Copy(io.Discard, verify)
-	verify.Close()
-	if err != nil {
-		return fail("verify", err)
+	if !verified {
+		verify, err := snapshots.OpenData(metadata)
+		if err != nil {
+			return fail("open", err)
+		}
+		_, err = io.Copy(io.Discard, verify)
+		verify.Close()
+		if err != nil {
+			return fail("verify", err)
+		}
 	}
 	data, err := snapshots.OpenData(metadata)
 	if err != nil {

@@ -28,8 +28,10 @@ type DataReader struct {
 	metadata  raft.SnapshotMetadata
 	file      vfs.File
 	path      string
-	offset    int64 // of the next data byte in the file
-	end       int64 // offset of the trailer
+	start     int64  // offset of the first data byte
+	offset    int64  // of the next data byte in the file
+	end       int64  // offset of the trailer
+	headSum   uint32 // CRC-32C of the file up to start
 	size      int64
 	checksum  uint32 // CRC-32C of the file up to offset
 	verified  bool
@@ -97,7 +99,8 @@ func newDataReader(file vfs.File, path string, metadata raft.SnapshotMetadata) (
 	}
 	checksum := crc32.Update(crc32.Checksum(head, castagnoli), castagnoli, membership)
 	start := headerSize + membershipLength
-	return &DataReader{metadata: raft.SnapshotMetadata{Index: index, Term: term, Membership: decoded}, file: file, path: path, offset: start, end: start + int64(dataLength), size: int64(dataLength), checksum: checksum}, nil
+	return &DataReader{metadata: raft.SnapshotMetadata{Index: index, Term: term, Membership: decoded}, file: file, path: path,
+		start: start, offset: start, end: start + int64(dataLength), size: int64(dataLength), headSum: checksum, checksum: checksum}, nil
 }
 
 // Metadata is the snapshot's metadata as its file records it.
@@ -144,6 +147,13 @@ func (r *DataReader) verify() error {
 	return nil
 }
 
+// Rewind starts reading the data again from its first byte, verifying it
+// again, on the same open file: a snapshot removed meanwhile (the store
+// keeps only the newest few) stays readable through it.
+func (r *DataReader) Rewind() {
+	r.offset, r.checksum, r.verified, r.corrupted = r.start, r.headSum, false, nil
+}
+
 // Close releases the file.
 func (r *DataReader) Close() error { return r.file.Close() }
 
@@ -176,6 +186,22 @@ func (s *Store) verify(metadata raft.SnapshotMetadata) (raft.SnapshotMetadata, e
 		return raft.SnapshotMetadata{}, err
 	}
 	return reader.Metadata(), nil
+}
+
+// verifyFile reads the snapshot file at path through and checks that it
+// is metadata's snapshot and that its checksum matches.
+func verifyFile(fileSystem vfs.FS, path string, metadata raft.SnapshotMetadata) error {
+	file, err := fileSystem.Open(path)
+	if err != nil {
+		return fmt.Errorf("snap: open %s: %w", path, err)
+	}
+	defer file.Close()
+	reader, err := newDataReader(file, path, metadata)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, reader)
+	return err
 }
 
 // Incoming receives a snapshot from a leader straight into a file of the
@@ -233,8 +259,8 @@ func (in *Incoming) Write(p []byte) (int, error) {
 }
 
 // Finish checks that every announced byte arrived, writes the checksum,
-// makes the file durable and stages it for Install. A staged snapshot
-// replaces any staged earlier for the same or a lower index.
+// makes the file durable and stages it for Install. It replaces a staged
+// copy of the same snapshot, if any.
 func (in *Incoming) Finish() error {
 	if in.done {
 		return fmt.Errorf("snap: %s already finished or aborted", in.path)
@@ -258,13 +284,14 @@ func (in *Incoming) Finish() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for name, path := range s.staged {
-		if index, _, _ := parseFileName(name); index <= in.metadata.Index {
-			s.fileSystem.Remove(path)
-			delete(s.staged, name)
-		}
+	// Only a copy of the same snapshot is replaced: the message of any
+	// other staged snapshot may be queued for the runtime, which would then
+	// find its file gone. Install removes those it makes stale.
+	name := fileName(in.metadata.Index, in.metadata.Term)
+	if previous, ok := s.staged[name]; ok {
+		s.fileSystem.Remove(previous)
 	}
-	s.staged[fileName(in.metadata.Index, in.metadata.Term)] = in.path
+	s.staged[name] = in.path
 	return nil
 }
 
@@ -281,8 +308,12 @@ func (in *Incoming) Abort() {
 // Install moves the staged snapshot with exactly the given index and term
 // into place, durably (rename, then the directory fsynced), as Save would
 // have written it; the runtime calls it once the core has accepted the
-// snapshot, before telling the log. Other staged snapshots are discarded.
-// It then removes snapshots beyond the newest Retain, as Save does.
+// snapshot, before telling the log. It first reads the staged file back
+// whole and refuses it if it does not verify (the transfer was checked in
+// memory; this checks what reached the disk), so that the log never points
+// at a damaged snapshot. Staged snapshots at or below its index, which
+// the core will ignore, are discarded; it then removes snapshots beyond
+// the newest Retain, as Save does.
 func (s *Store) Install(metadata raft.SnapshotMetadata) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -291,13 +322,18 @@ func (s *Store) Install(metadata raft.SnapshotMetadata) error {
 	if !ok {
 		return fmt.Errorf("snap: no received snapshot %d (term %d) to install", metadata.Index, metadata.Term)
 	}
+	if err := verifyFile(s.fileSystem, path, metadata); err != nil {
+		return err
+	}
 	delete(s.staged, name)
 	if err := s.fileSystem.Rename(path, filepath.Join(s.dir, name)); err != nil {
 		return fmt.Errorf("snap: rename %s: %w", path, err)
 	}
 	for other, otherPath := range s.staged {
-		s.fileSystem.Remove(otherPath)
-		delete(s.staged, other)
+		if index, _, _ := parseFileName(other); index <= metadata.Index {
+			s.fileSystem.Remove(otherPath)
+			delete(s.staged, other)
+		}
 	}
 	if err := s.fileSystem.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("snap: sync directory %s after installing %s: %w", s.dir, name, err)

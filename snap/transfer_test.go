@@ -159,9 +159,10 @@ func TestIncompleteTransfersLeaveNothing(t *testing.T) {
 	}
 }
 
-// TestStagingKeepsTheNewest: staging a snapshot discards those staged for
-// lower indexes, and installing one discards the rest.
-func TestStagingKeepsTheNewest(t *testing.T) {
+// TestStagingKeepsWhatMayBeInstalled: a staged snapshot stays staged until
+// one at or above its index is installed (its message may be queued for
+// the runtime meanwhile); a copy of the same snapshot replaces it.
+func TestStagingKeepsWhatMayBeInstalled(t *testing.T) {
 	fileSystem := vfs.NewMemFS()
 	store := openStore(t, fileSystem, 3)
 	stage := func(index uint64) {
@@ -186,18 +187,48 @@ func TestStagingKeepsTheNewest(t *testing.T) {
 	}
 	stage(10)
 	stage(20)
-	if err := store.Install(raft.SnapshotMetadata{Index: 10, Term: 1}); err == nil {
-		t.Error("installed a staged snapshot that a newer one replaced")
+	stage(15)
+	stage(15) // a copy replaces the first
+	if n := incomingFiles(); n != 3 {
+		t.Errorf("%d staged files, want 3", n)
 	}
-	stage(15) // lower than 20: both stay staged
-	if n := incomingFiles(); n != 2 {
-		t.Errorf("%d staged files, want 2", n)
-	}
-	if err := store.Install(raft.SnapshotMetadata{Index: 20, Term: 1}); err != nil {
+	if err := store.Install(raft.SnapshotMetadata{Index: 15, Term: 1}); err != nil {
 		t.Fatal(err)
 	}
+	if err := store.Install(raft.SnapshotMetadata{Index: 10, Term: 1}); err == nil {
+		t.Error("installed a staged snapshot below one already installed")
+	}
+	if err := store.Install(raft.SnapshotMetadata{Index: 20, Term: 1}); err != nil {
+		t.Fatalf("a snapshot staged above the installed one was discarded: %v", err)
+	}
 	if n := incomingFiles(); n != 0 {
-		t.Errorf("%d staged files after Install, want 0", n)
+		t.Errorf("%d staged files after the installs, want 0", n)
+	}
+}
+
+// TestInstallRefusesADamagedStagedFile: what reached the disk is read back
+// before the snapshot is installed.
+func TestInstallRefusesADamagedStagedFile(t *testing.T) {
+	fileSystem := vfs.NewMemFS()
+	store := openStore(t, fileSystem, 3)
+	metadata := raft.SnapshotMetadata{Index: 30, Term: 2}
+	incoming, _ := store.Receive(metadata, 4096)
+	incoming.Write(randomBytes(3, 4096))
+	if err := incoming.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	file, err := fileSystem.OpenReadWrite(incoming.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file.WriteAt([]byte("bit rot"), 2000)
+	file.Close()
+	var corruption *CorruptionError
+	if err := store.Install(metadata); !errors.As(err, &corruption) {
+		t.Fatalf("installing a damaged staged file: %v, want a *CorruptionError", err)
+	}
+	if names, _ := store.Names(); len(names) != 0 {
+		t.Fatalf("a damaged snapshot was installed: %v", names)
 	}
 }
 
@@ -227,5 +258,33 @@ func TestLoadMetadataAgreesWithLoad(t *testing.T) {
 	loaded, loadErr := store.Load()
 	if err != nil || loadErr != nil || got.Index != 10 || loaded.Metadata.Index != 10 || len(got.Membership.Voters) != 3 {
 		t.Fatalf("with the newest damaged: LoadMetadata %+v (%v), Load %d (%v); want both at 10", got, err, loaded.Metadata.Index, loadErr)
+	}
+}
+
+// TestRewindReadsTheSameDataAfterRemoval: a reader rewound after its
+// snapshot was removed from the store reads (and verifies) it again.
+func TestRewindReadsTheSameDataAfterRemoval(t *testing.T) {
+	fileSystem := vfs.NewMemFS()
+	store := openStore(t, fileSystem, 1)
+	data := randomBytes(4, streamChunk+100)
+	first := raft.SnapshotMetadata{Index: 10, Term: 1}
+	if err := store.Save(raft.Snapshot{Metadata: first, Data: data}); err != nil {
+		t.Fatal(err)
+	}
+	reader, err := store.OpenData(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	if got, err := io.ReadAll(reader); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("first read: %d bytes, %v", len(got), err)
+	}
+	// Retain is 1: saving a newer snapshot removes the first's file.
+	if err := store.Save(raft.Snapshot{Metadata: raft.SnapshotMetadata{Index: 20, Term: 1}, Data: []byte("newer")}); err != nil {
+		t.Fatal(err)
+	}
+	reader.Rewind()
+	if got, err := io.ReadAll(reader); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("after Rewind: %d bytes, %v", len(got), err)
 	}
 }

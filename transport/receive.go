@@ -3,7 +3,6 @@ package transport
 import (
 	"errors"
 	"fmt"
-	"github.com/lockstepdb/lockstep/snap"
 	"hash/crc32"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/snap"
 )
 
 // maxSnapshotBytes bounds the data size a snapshot begin frame may

@@ -47,8 +47,9 @@ func (p *peer) runSnapshots() {
 func (p *peer) sendSnapshot(m raft.Message) (int64, error) {
 	source, err := p.transport.snapshotSource(m)
 	if err != nil {
-		return 0, err
+		return source.size, err
 	}
+	defer source.data.Close()
 	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
 	stream, err := p.openStream(ctx, &snapshotStreamDesc, snapshotMethod)
@@ -59,11 +60,7 @@ func (p *peer) sendSnapshot(m raft.Message) (int64, error) {
 	if err := stream.SendMsg(&frame); err != nil {
 		return source.size, p.receiveStatus(stream, err)
 	}
-	data, err := source.open()
-	if err != nil {
-		return source.size, err
-	}
-	defer data.Close()
+	data := source.data
 	faults := p.transport.config.Faults
 	buffer := make([]byte, snapshotChunkBytes)
 	for offset := int64(0); offset < source.size; {
@@ -100,19 +97,22 @@ func (p *peer) sendSnapshot(m raft.Message) (int64, error) {
 type snapshotData struct {
 	size     int64
 	checksum uint32
-	open     func() (io.ReadCloser, error)
+	// data yields the bytes from the first; the sender closes it.
+	data io.ReadCloser
 }
 
 // snapshotSource returns the data of a snapshot message: the message's
 // own, or, when it carries none and a snapshot store is in use, the
 // store's file, read once here for its checksum (which also verifies the
-// file) and again as it is sent, so that it is never held in memory.
+// file), then rewound to be read again as it is sent, on the same open
+// file (which survives the store removing it meanwhile), so that it is
+// never held in memory.
 func (t *Transport) snapshotSource(m raft.Message) (snapshotData, error) {
 	store := t.snapshotStore()
 	if m.Snapshot.Data != nil || store == nil {
 		data := m.Snapshot.Data
 		return snapshotData{size: int64(len(data)), checksum: crc32.Checksum(data, castagnoli),
-			open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }}, nil
+			data: io.NopCloser(bytes.NewReader(data))}, nil
 	}
 	metadata := m.Snapshot.Metadata
 	// A file that failed is not read again at once: the core resends an
@@ -126,20 +126,15 @@ func (t *Transport) snapshotSource(m raft.Message) (snapshotData, error) {
 		t.sourceFailures.Failed(key)
 		return snapshotData{}, fmt.Errorf("transport: open snapshot %d: %w", metadata.Index, err)
 	}
-	defer reader.Close()
 	hash := crc32.New(castagnoli)
 	if _, err := io.Copy(hash, reader); err != nil {
+		reader.Close()
 		t.sourceFailures.Failed(key)
 		return snapshotData{size: reader.Size()}, fmt.Errorf("transport: read snapshot %d: %w", metadata.Index, err)
 	}
 	t.sourceFailures.Succeeded(key)
-	return snapshotData{size: reader.Size(), checksum: hash.Sum32(), open: func() (io.ReadCloser, error) {
-		reader, err := store.OpenData(metadata)
-		if err != nil {
-			return nil, fmt.Errorf("transport: open snapshot %d: %w", metadata.Index, err)
-		}
-		return reader, nil
-	}}, nil
+	reader.Rewind()
+	return snapshotData{size: reader.Size(), checksum: hash.Sum32(), data: reader}, nil
 }
 
 // snapshotKey identifies a snapshot for sourceFailures: index and term.

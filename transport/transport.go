@@ -12,7 +12,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"github.com/lockstepdb/lockstep/snap"
 	"log/slog"
 	"net"
 	"sync"
@@ -24,6 +23,7 @@ import (
 
 	"github.com/lockstepdb/lockstep/internal/retry"
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/snap"
 )
 
 // DefaultSendQueueLength is the per-peer queue length used when
