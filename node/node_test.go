@@ -69,11 +69,25 @@ type testCluster struct {
 	machines map[raft.NodeID]*counter
 	peers    map[raft.NodeID]string
 	snapshot int
+	// inMemorySnapshots hides the network's SnapshotStreamer from the
+	// nodes, so that snapshots travel in messages, as over a transport
+	// that does not stream them.
+	inMemorySnapshots bool
 }
 
+// inMemoryTransport is a Transport without SnapshotStreamer.
+type inMemoryTransport struct{ Transport }
+
 func newTestCluster(t *testing.T, size int, snapshotEntries int) *testCluster {
+	return newTestClusterWith(t, size, snapshotEntries, false)
+}
+
+// newTestClusterWith is newTestCluster whose snapshots travel in messages
+// if inMemorySnapshots is set.
+func newTestClusterWith(t *testing.T, size int, snapshotEntries int, inMemorySnapshots bool) *testCluster {
 	cluster := &testCluster{t: t, network: NewLocalNetwork(), disk: vfs.NewMemFS(), nodes: map[raft.NodeID]*Node{},
-		machines: map[raft.NodeID]*counter{}, peers: map[raft.NodeID]string{}, snapshot: snapshotEntries}
+		machines: map[raft.NodeID]*counter{}, peers: map[raft.NodeID]string{}, snapshot: snapshotEntries,
+		inMemorySnapshots: inMemorySnapshots}
 	for i := 1; i <= size; i++ {
 		cluster.peers[raft.NodeID(i)] = fmt.Sprintf("node-%d", i)
 	}
@@ -86,8 +100,12 @@ func newTestCluster(t *testing.T, size int, snapshotEntries int) *testCluster {
 
 func (c *testCluster) start(id raft.NodeID, join bool) {
 	c.t.Helper()
+	transport := c.network.Transport(id)
+	if c.inMemorySnapshots {
+		transport = inMemoryTransport{transport}
+	}
 	config := Config{
-		ID: id, Directory: directoryOf(id), FileSystem: c.disk, Transport: c.network.Transport(id),
+		ID: id, Directory: directoryOf(id), FileSystem: c.disk, Transport: transport,
 		TickInterval: 10 * time.Millisecond, SnapshotEntries: c.snapshot, SegmentBytes: 1 << 20,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}

@@ -13,13 +13,19 @@ import (
 // TestDamagedSnapshotDoesNotStopTheLeader damages every snapshot file of
 // the leader while a follower is away, then brings the follower back: it
 // needs a snapshot the leader cannot load. The leader must go on serving
-// (the core was told the snapshot is temporarily unavailable) instead of
-// panicking, and the follower waits.
+// instead of panicking, and the follower waits. In memory, the core is
+// told the snapshot is temporarily unavailable; streamed, the transfer
+// fails and the core resends later.
 func TestDamagedSnapshotDoesNotStopTheLeader(t *testing.T) {
+	t.Run("in memory", func(t *testing.T) { testDamagedSnapshot(t, true) })
+	t.Run("streamed", func(t *testing.T) { testDamagedSnapshot(t, false) })
+}
+
+func testDamagedSnapshot(t *testing.T, inMemory bool) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cluster := newTestCluster(t, 3, 5) // a snapshot every 5 entries
+		cluster := newTestClusterWith(t, 3, 5, inMemory) // a snapshot every 5 entries
 		leader := cluster.leader(ctx)
 		away := leader.config.ID%3 + 1
 		cluster.stop(away)
@@ -58,7 +64,7 @@ func TestDamagedSnapshotDoesNotStopTheLeader(t *testing.T) {
 			t.Fatalf("the follower holds %d; it cannot have been caught up from a damaged snapshot", got)
 		}
 		// The load is retried after 1 s, then 2 s: not on every heartbeat.
-		if failures := leader.coreStorage.failures.Load(); failures < 1 || failures > 3 {
+		if failures := leader.coreStorage.failures.Load(); inMemory && (failures < 1 || failures > 3) {
 			t.Fatalf("%d failed loads in 3 s; want a retry after 1 s, then 2 s", failures)
 		}
 		// The next snapshot (every 5 entries) loads, and the follower is

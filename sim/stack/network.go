@@ -7,6 +7,7 @@ import (
 
 	"github.com/lockstepdb/lockstep/node"
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/snap"
 )
 
 // messageFaults are the network's current misbehaviours: the chance that a
@@ -153,6 +154,13 @@ func (q *linkQueue) deliverDue(deliver func(raft.Message)) {
 type faultyTransport struct {
 	node.Transport
 	network *Network
+}
+
+// UseSnapshotStore implements node.SnapshotStreamer: snapshots travel
+// between the nodes' stores as over the gRPC transport (copied when a
+// message is delivered), so crashes and disk faults meet staged files.
+func (t *faultyTransport) UseSnapshotStore(store *snap.Store) {
+	t.Transport.(node.SnapshotStreamer).UseSnapshotStore(store)
 }
 
 // Send passes each message through the network. The core may reuse its
