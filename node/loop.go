@@ -151,6 +151,7 @@ func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
 		}
 	}
 	n.lastSnapshot = snapshot.Metadata.Index
+	n.previousSnapshot = snapshot.Metadata
 	n.publish(Event{Kind: SnapshotInstalled, Index: snapshot.Metadata.Index})
 	return nil
 }
@@ -332,13 +333,17 @@ func (n *Node) maybeSnapshot() error {
 	}
 	n.snapshotting = true
 	book, promotions := maps.Clone(n.addresses), maps.Clone(n.promotions)
-	n.snapshotWork.Go(func() { n.snapshotResults <- n.snapshotInBackground(metadata, book, promotions, reader) })
+	previous := n.previousSnapshot
+	n.snapshotWork.Go(func() {
+		n.snapshotResults <- n.snapshotInBackground(metadata, previous, book, promotions, reader)
+	})
 	return nil
 }
 
 // snapshotResult is what a background capture reports to the loop.
 type snapshotResult struct {
-	index uint64
+	metadata raft.SnapshotMetadata
+	index    uint64
 	// err is a failed write of the snapshot or the log: fatal.
 	err error
 	// retry is set when the image could not be read: try again later.
@@ -346,9 +351,10 @@ type snapshotResult struct {
 }
 
 // snapshotInBackground reads the image, saves the snapshot and compacts
-// the log to it. Runs on its own goroutine; touches only the snapshot
-// store and the log, which are safe for concurrent use.
-func (n *Node) snapshotInBackground(metadata raft.SnapshotMetadata, book addressBook, promotions map[raft.NodeID]bool, reader io.ReadCloser) snapshotResult {
+// the log to the previous snapshot (see compactionPoint). Runs on its own
+// goroutine; touches only the snapshot store and the log, which are safe
+// for concurrent use.
+func (n *Node) snapshotInBackground(metadata, previous raft.SnapshotMetadata, book addressBook, promotions map[raft.NodeID]bool, reader io.ReadCloser) snapshotResult {
 	// The image streams into the snapshot file behind the runtime's
 	// header: a large store is never held whole in memory.
 	image := &imageReader{reader: reader}
@@ -363,13 +369,25 @@ func (n *Node) snapshotInBackground(metadata raft.SnapshotMetadata, book address
 	if err != nil {
 		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, metadata.Index, err)}
 	}
-	snapshot := raft.Snapshot{Metadata: metadata} // the log loads the data from the file when needed
+	if previous.Index <= n.storage.Log().SnapshotMetadata().Index {
+		return snapshotResult{metadata: metadata, index: metadata.Index}
+	}
+	// The log keeps the entries after the previous snapshot, not only those
+	// after this one: a follower up to a snapshot interval behind catches
+	// up from the log, and one caught up by a snapshot finds the entries
+	// after it even if the leader snapshots again while it installs (with
+	// the log compacted to the newest snapshot, a follower whose install
+	// takes longer than the leader takes to write an interval would never
+	// catch up). etcd keeps catch-up entries for the same reason. The log
+	// loads a snapshot's data from its file when needed; the store keeps
+	// the newest three files.
+	point := raft.Snapshot{Metadata: previous}
 	// A newer snapshot from the leader may have been installed meanwhile:
 	// then there is nothing left to compact.
-	if err := n.storage.Compact(snapshot); err != nil && !errors.Is(err, raft.ErrSnapshotOutOfDate) {
-		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %d: compact log at %d: %w", n.config.ID, metadata.Index, err)}
+	if err := n.storage.Compact(point); err != nil && !errors.Is(err, raft.ErrSnapshotOutOfDate) {
+		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %d: compact log at %d: %w", n.config.ID, previous.Index, err)}
 	}
-	return snapshotResult{index: metadata.Index}
+	return snapshotResult{metadata: metadata, index: metadata.Index}
 }
 
 // imageReader remembers an error of the state machine's image, so that it
@@ -397,6 +415,9 @@ func (n *Node) finishSnapshot(result snapshotResult) error {
 		return result.err
 	}
 	n.lastSnapshot = max(n.lastSnapshot, result.index)
+	if result.index > n.previousSnapshot.Index {
+		n.previousSnapshot = result.metadata
+	}
 	n.publish(Event{Kind: SnapshotTaken, Index: result.index})
 	return nil
 }

@@ -48,6 +48,9 @@ type Node struct {
 	// Owned by the loop goroutine.
 	waiters map[uint64]*waiter
 	reads   map[string]pendingRead
+	// previousSnapshot is the newest snapshot saved or installed: the
+	// next snapshot compacts the log to it (loop goroutine only).
+	previousSnapshot raft.SnapshotMetadata
 	// streamSnapshots: the transport streams snapshots through the
 	// snapshot store (SnapshotStreamer), so the core gets them without
 	// data. Set before the loop starts.
@@ -202,6 +205,7 @@ func (n *Node) restore() error {
 	n.addresses, n.promotions = book, promotions
 	n.applied = metadata.Index
 	n.lastSnapshot = metadata.Index
+	n.previousSnapshot = metadata
 	return nil
 }
 
