@@ -181,7 +181,10 @@ func (n *Node) sleep(ctx context.Context, d time.Duration) error {
 }
 
 // TransferLeadership hands leadership to target and returns once this node
-// sees target lead, or ctx ends. Proposals are refused meanwhile.
+// sees target lead, or ctx ends. Proposals are refused meanwhile. If the
+// leader gives the transfer up (target did not take over within an
+// election timeout) or another node takes over, it returns an error
+// wrapping ErrTransferAbandoned.
 func (n *Node) TransferLeadership(ctx context.Context, target raft.NodeID) error {
 	events, cancel := n.Subscribe(16)
 	defer cancel()
@@ -192,14 +195,25 @@ func (n *Node) TransferLeadership(ctx context.Context, target raft.NodeID) error
 	if transferErr != nil {
 		return transferErr
 	}
+	// The core abandons a transfer after an election timeout without
+	// publishing anything, so the status is also looked at every tick.
+	ticker := time.NewTicker(n.config.TickInterval)
+	defer ticker.Stop()
 	for {
-		if status, err := n.Status(ctx); err != nil {
+		status, err := n.Status(ctx)
+		switch {
+		case err != nil:
 			return err
-		} else if status.Leader == target {
+		case status.Leader == target:
 			return nil
+		case status.Role == raft.RoleLeader && status.Transferring != target:
+			return fmt.Errorf("%w: node %d did not take over within an election timeout", ErrTransferAbandoned, target)
+		case status.Role != raft.RoleLeader && status.Leader != raft.None:
+			return fmt.Errorf("%w: node %d leads instead of node %d", ErrTransferAbandoned, status.Leader, target)
 		}
 		select {
 		case <-events:
+		case <-ticker.C:
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-n.done:

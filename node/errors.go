@@ -31,5 +31,11 @@ var ErrMaybeCommitted = errors.New("node: timed out; the command may still be co
 // progress), or another leader's entry took its place in the log.
 var ErrDropped = errors.New("node: command dropped; it was not applied")
 
+// ErrTransferAbandoned is returned by TransferLeadership when the leader
+// gave the transfer up: the target did not take over within an election
+// timeout (it may be down, cut off, or too far behind), or leadership went
+// elsewhere. The leader, if still the leader, accepts proposals again.
+var ErrTransferAbandoned = errors.New("node: leadership transfer abandoned")
+
 // ErrStopped is returned by calls on a node that is stopped or stopping.
 var ErrStopped = errors.New("node: stopped")

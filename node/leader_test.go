@@ -97,3 +97,29 @@ func TestListenAddressStartsTheGRPCTransport(t *testing.T) {
 		t.Fatalf("propose: %v, %v", result, err)
 	}
 }
+
+// TestTransferToADownNodeIsAbandoned: the core gives up a transfer whose
+// target does not take over within an election timeout; TransferLeadership
+// must say so instead of waiting for its context, and the leader serves
+// again.
+func TestTransferToADownNodeIsAbandoned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		leader := cluster.leader(ctx)
+		target := leader.config.ID%3 + 1
+		cluster.stop(target)
+		started := time.Now()
+		err := leader.TransferLeadership(ctx, target)
+		if !errors.Is(err, ErrTransferAbandoned) {
+			t.Fatalf("transfer to a stopped node: %v, want ErrTransferAbandoned", err)
+		}
+		if waited := time.Since(started); waited > 3*leader.electionTimeout() {
+			t.Fatalf("the abandoned transfer returned after %v", waited)
+		}
+		if _, err := leader.Propose(ctx, add(1)); err != nil {
+			t.Fatalf("the leader does not serve after the abandoned transfer: %v", err)
+		}
+	})
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,6 +92,29 @@ type tcpCluster struct {
 	// acknowledged holds every command whose Propose succeeded.
 	acknowledged []uint64
 	next         uint64
+	// logs collects every node's log lines; a failed test prints the last
+	// ones, since a real-time run does not replay.
+	logs *lockedBuffer
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent writers.
+type lockedBuffer struct {
+	mu     sync.Mutex
+	buffer bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buffer.Write(p)
+}
+
+// tail returns the last lines written.
+func (b *lockedBuffer) tail(lines int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	all := strings.Split(strings.TrimRight(b.buffer.String(), "\n"), "\n")
+	return strings.Join(all[max(0, len(all)-lines):], "\n")
 }
 
 func newTCPCluster(t *testing.T, size int) *tcpCluster {
@@ -101,7 +125,7 @@ func newTCPCluster(t *testing.T, size int) *tcpCluster {
 // or plaintext with the fault hook if peerTLS is nil.
 func newTCPClusterWithTLS(t *testing.T, size int, peerTLS func(raft.NodeID) *tls.Config) *tcpCluster {
 	c := &tcpCluster{t: t, dir: t.TempDir(), faults: &transport.FaultHook{}, peers: map[raft.NodeID]string{},
-		nodes: map[raft.NodeID]*Node{}, journals: map[raft.NodeID]*journal{}, peerTLS: peerTLS}
+		nodes: map[raft.NodeID]*Node{}, journals: map[raft.NodeID]*journal{}, peerTLS: peerTLS, logs: &lockedBuffer{}}
 	for id := raft.NodeID(1); id <= raft.NodeID(size); id++ {
 		c.peers[id] = freeLoopbackAddress(t)
 	}
@@ -111,6 +135,9 @@ func newTCPClusterWithTLS(t *testing.T, size int, peerTLS func(raft.NodeID) *tls
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
 			n.Stop()
+		}
+		if t.Failed() {
+			t.Logf("the nodes' last log lines:\n%s", c.logs.tail(300))
 		}
 	})
 	return c
@@ -129,11 +156,12 @@ func (c *tcpCluster) start(id raft.NodeID, join bool) {
 	c.t.Helper()
 	config := Config{ID: id, Directory: fmt.Sprintf("%s/%d", c.dir, id), ClusterID: 42,
 		TickInterval: 10 * time.Millisecond, SnapshotEntries: 40, SegmentBytes: 1 << 20,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger: slog.New(slog.NewTextHandler(c.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
 	if c.peerTLS != nil {
 		config.ListenAddress, config.PeerTLS = c.peers[id], c.peerTLS(id)
 	} else {
-		network, err := transport.New(transport.Config{ID: id, ClusterID: 42, ListenAddress: c.peers[id], Faults: c.faults})
+		network, err := transport.New(transport.Config{ID: id, ClusterID: 42, ListenAddress: c.peers[id], Faults: c.faults,
+			Logger: config.Logger.With("node", uint64(id))})
 		if err != nil {
 			c.t.Fatal(err)
 		}

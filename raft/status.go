@@ -41,6 +41,10 @@ type Status struct {
 	Applied   uint64
 	LastIndex uint64
 	LastTerm  uint64
+	// Transferring is, on a leader handing leadership over
+	// (TransferLeadership), the target; None otherwise, including once the
+	// transfer was abandoned.
+	Transferring NodeID
 	// Followers is the leader's view of each other member; nil on other
 	// roles.
 	Followers map[NodeID]FollowerStatus
@@ -69,6 +73,7 @@ func (c *Core) Status() Status {
 		LastTerm:  c.log.lastTerm(),
 	}
 	if c.role == RoleLeader {
+		status.Transferring = c.transferTarget
 		status.Followers = make(map[NodeID]FollowerStatus, len(c.progress))
 		for id, pr := range c.progress {
 			if id == c.id {

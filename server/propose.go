@@ -8,7 +8,9 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
 
 	"github.com/lockstepdb/lockstep/kv"
 	"github.com/lockstepdb/lockstep/node"
@@ -88,6 +90,11 @@ func (s *Server) readBarrier(ctx context.Context) error {
 	return s.reads.wait(ctx)
 }
 
+// errGRPCTimeoutLeaderTransfer is what etcd answers a MoveLeader whose
+// target did not take over in time: its server error, which its gRPC layer
+// does not map, so it reaches the client with code Unknown.
+var errGRPCTimeoutLeaderTransfer = status.Error(codes.Unknown, "etcdserver: request timed out, leader transfer took too long")
+
 // clientError maps a runtime error to the etcd error clients expect.
 func (s *Server) clientError(ctx context.Context, err error) error {
 	switch {
@@ -95,6 +102,8 @@ func (s *Server) clientError(ctx context.Context, err error) error {
 		return rpctypes.ErrGRPCStopped
 	case errors.Is(err, node.ErrDropped):
 		return rpctypes.ErrGRPCLeaderChanged
+	case errors.Is(err, node.ErrTransferAbandoned):
+		return errGRPCTimeoutLeaderTransfer
 	case errors.Is(err, context.Canceled):
 		return rpctypes.ErrGRPCCanceled
 	case errors.Is(err, node.ErrMaybeCommitted), errors.Is(err, context.DeadlineExceeded):
