@@ -6,8 +6,9 @@
 #
 # It starts 3 members on 127.0.0.1 (ports 2479x, 2480x) with
 # --snapshot-count 5000, writes 40,000 values of 8 KiB, kills one follower,
-# writes 20,000 more (the leader's log moves past it, so only a snapshot
-# can catch it up), restarts it, waits until it has restored a snapshot,
+# writes 40,000 more (the leader's log, which keeps one interval behind its
+# newest snapshot, moves past it, so only a snapshot can catch it up),
+# restarts it, waits until it has restored a snapshot,
 # and prints each member's peak RSS (VmHWM). Everything it starts, it
 # stops; the data (about 3 GiB) is left in $WORK for inspection.
 set -euo pipefail
@@ -52,7 +53,7 @@ done
   --val-size 8192 --key-space 40000 --sequential-keys --target-leader --quiet | grep operations
 # c may be the leader: then a new one is elected, and the bench finds it.
 kill -9 "$(cat "$DATA/c.pid")"
-"$BIN" bench put --endpoints 127.0.0.1:24791,127.0.0.1:24792 --conns 10 --clients 100 --total 20000 \
+"$BIN" bench put --endpoints 127.0.0.1:24791,127.0.0.1:24792 --conns 10 --clients 100 --total 40000 \
   --val-size 8192 --key-space 40000 --sequential-keys --target-leader --quiet | grep operations
 du -sh "$DATA/a"
 start 3
