@@ -1,36 +1,17 @@
 package check
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/lockstepdb/lockstep/check/cluster"
 	"github.com/lockstepdb/lockstep/check/fault"
+	"github.com/lockstepdb/lockstep/internal/syncbuffer"
 )
-
-// lockedBuffer collects progress lines from the checker's goroutines.
-type lockedBuffer struct {
-	mutex  sync.Mutex
-	buffer bytes.Buffer
-}
-
-func (locked *lockedBuffer) Write(data []byte) (int, error) {
-	locked.mutex.Lock()
-	defer locked.mutex.Unlock()
-	return locked.buffer.Write(data)
-}
-
-func (locked *lockedBuffer) String() string {
-	locked.mutex.Lock()
-	defer locked.mutex.Unlock()
-	return locked.buffer.String()
-}
 
 // TestEtcdSurvivesKillsAndPauses runs the whole checker against a real
 // three-member etcd v3.7.3 for 20 seconds of kill -9 and SIGSTOP faults. etcd
@@ -40,7 +21,7 @@ func TestEtcdSurvivesKillsAndPauses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a real etcd cluster for 20 seconds")
 	}
-	var progress lockedBuffer
+	var progress syncbuffer.Buffer
 	output := filepath.Join(t.TempDir(), "report")
 	result, err := Run(context.Background(), Config{
 		System:          cluster.System{Kind: cluster.Etcd},

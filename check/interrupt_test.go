@@ -10,12 +10,13 @@ import (
 
 	"github.com/lockstepdb/lockstep/check/cluster"
 	"github.com/lockstepdb/lockstep/check/fault"
+	"github.com/lockstepdb/lockstep/internal/syncbuffer"
 )
 
 // cancelOnLine cancels a context when a progress line containing trigger
 // is written, so a test can interrupt a run at a known point.
 type cancelOnLine struct {
-	lockedBuffer
+	syncbuffer.Buffer
 	trigger string
 	cancel  context.CancelFunc
 }
@@ -24,7 +25,7 @@ func (writer *cancelOnLine) Write(data []byte) (int, error) {
 	if strings.Contains(string(data), writer.trigger) {
 		writer.cancel()
 	}
-	return writer.lockedBuffer.Write(data)
+	return writer.Buffer.Write(data)
 }
 
 // TestInterruptStopsEveryProcess interrupts a run (as Ctrl-C does) while a

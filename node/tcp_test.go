@@ -10,12 +10,12 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/lockstepdb/lockstep/internal/freeport"
+	"github.com/lockstepdb/lockstep/internal/syncbuffer"
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/transport"
 )
@@ -94,27 +94,7 @@ type tcpCluster struct {
 	next         uint64
 	// logs collects every node's log lines; a failed test prints the last
 	// ones, since a real-time run does not replay.
-	logs *lockedBuffer
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent writers.
-type lockedBuffer struct {
-	mu     sync.Mutex
-	buffer bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buffer.Write(p)
-}
-
-// tail returns the last lines written.
-func (b *lockedBuffer) tail(lines int) string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	all := strings.Split(strings.TrimRight(b.buffer.String(), "\n"), "\n")
-	return strings.Join(all[max(0, len(all)-lines):], "\n")
+	logs *syncbuffer.Buffer
 }
 
 func newTCPCluster(t *testing.T, size int) *tcpCluster {
@@ -125,7 +105,7 @@ func newTCPCluster(t *testing.T, size int) *tcpCluster {
 // or plaintext with the fault hook if peerTLS is nil.
 func newTCPClusterWithTLS(t *testing.T, size int, peerTLS func(raft.NodeID) *tls.Config) *tcpCluster {
 	c := &tcpCluster{t: t, dir: t.TempDir(), faults: &transport.FaultHook{}, peers: map[raft.NodeID]string{},
-		nodes: map[raft.NodeID]*Node{}, journals: map[raft.NodeID]*journal{}, peerTLS: peerTLS, logs: &lockedBuffer{}}
+		nodes: map[raft.NodeID]*Node{}, journals: map[raft.NodeID]*journal{}, peerTLS: peerTLS, logs: &syncbuffer.Buffer{}}
 	for id := raft.NodeID(1); id <= raft.NodeID(size); id++ {
 		c.peers[id] = freeLoopbackAddress(t)
 	}
@@ -137,7 +117,7 @@ func newTCPClusterWithTLS(t *testing.T, size int, peerTLS func(raft.NodeID) *tls
 			n.Stop()
 		}
 		if t.Failed() {
-			t.Logf("the nodes' last log lines:\n%s", c.logs.tail(300))
+			t.Logf("the nodes' last log lines:\n%s", c.logs.Tail(300))
 		}
 	})
 	return c
