@@ -418,6 +418,10 @@ func (n *Node) finishSnapshot(result snapshotResult) error {
 	if result.index > n.previousSnapshot.Index {
 		n.previousSnapshot = result.metadata
 	}
+	// A received snapshot at or below what is applied can no longer be
+	// accepted (the core takes only one above its commit index): its staged
+	// file would otherwise wait for the next install or restart.
+	n.snapshots.DiscardStaged(n.applied)
 	n.publish(Event{Kind: SnapshotTaken, Index: result.index})
 	return nil
 }

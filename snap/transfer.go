@@ -329,16 +329,32 @@ func (s *Store) Install(metadata raft.SnapshotMetadata) error {
 	if err := s.fileSystem.Rename(path, filepath.Join(s.dir, name)); err != nil {
 		return fmt.Errorf("snap: rename %s: %w", path, err)
 	}
-	for other, otherPath := range s.staged {
-		if index, _, _ := parseFileName(other); index <= metadata.Index {
-			s.fileSystem.Remove(otherPath)
-			delete(s.staged, other)
-		}
-	}
+	s.discardStagedLocked(metadata.Index)
 	if err := s.fileSystem.SyncDir(s.dir); err != nil {
 		return fmt.Errorf("snap: sync directory %s after installing %s: %w", s.dir, name, err)
 	}
 	return s.removeOld()
+}
+
+// DiscardStaged removes staged snapshots at or below index: the runtime
+// calls it once its state machine has applied index, when the core can no
+// longer accept them, so that a received snapshot the core ignored (stale,
+// or one whose last entry the follower's log already held) does not hold
+// its disk space until the next install or restart.
+func (s *Store) DiscardStaged(index uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.discardStagedLocked(index)
+}
+
+// discardStagedLocked is DiscardStaged for callers that hold s.mu.
+func (s *Store) discardStagedLocked(index uint64) {
+	for name, path := range s.staged {
+		if stagedIndex, _, _ := parseFileName(name); stagedIndex <= index {
+			s.fileSystem.Remove(path)
+			delete(s.staged, name)
+		}
+	}
 }
 
 // isUnfinished says whether a file name is a save or a transfer that did

@@ -204,6 +204,18 @@ func TestStagingKeepsWhatMayBeInstalled(t *testing.T) {
 	if n := incomingFiles(); n != 0 {
 		t.Errorf("%d staged files after the installs, want 0", n)
 	}
+	stage(30)
+	store.DiscardStaged(29)
+	if n := incomingFiles(); n != 1 {
+		t.Errorf("DiscardStaged(29) left %d staged files, want snapshot 30's", n)
+	}
+	store.DiscardStaged(30)
+	if n := incomingFiles(); n != 0 {
+		t.Errorf("DiscardStaged(30) left %d staged files, want none", n)
+	}
+	if err := store.Install(raft.SnapshotMetadata{Index: 30, Term: 1}); err == nil {
+		t.Error("installed a discarded snapshot")
+	}
 }
 
 // TestInstallRefusesADamagedStagedFile: what reached the disk is read back

@@ -236,3 +236,27 @@ func TestSettleRestartsANodeThatStoppedAfterTheHeal(t *testing.T) {
 		c.stopAll()
 	})
 }
+
+// TestStartOnAnInjectedFsyncFailureIsNoViolation: a disk fault meant for
+// the running node can meet its restart, when a crash came first; the node
+// rightly refuses to start, stays down, and starts on the next try.
+func TestStartOnAnInjectedFsyncFailureIsNoViolation(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		options := Options{Seed: 1, Nodes: 3}.withDefaults()
+		c := newCluster(options, rand.New(rand.NewPCG(1, 2)))
+		m := c.members[1]
+		m.failSync.Store(true)
+		c.start(m)
+		if v := c.recorder.failed(); v != nil {
+			t.Fatalf("a start on an injected fsync failure was a violation: %v", v)
+		}
+		if up, _ := c.state(m); up {
+			t.Fatal("the node started although its fsync failed")
+		}
+		c.start(m)
+		if up, _ := c.state(m); !up {
+			t.Fatalf("the node did not start on the next try: %v", c.recorder.failed())
+		}
+		c.stopAll()
+	})
+}
