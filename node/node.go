@@ -198,7 +198,7 @@ func (n *Node) restore() error {
 	// only the address book, and replay the log from the snapshot for the
 	// runtime's records (machine entries up to machineApplied are skipped
 	// in apply).
-	book, promotions, err := n.readSnapshotFile(metadata, n.machineApplied < metadata.Index, false)
+	book, promotions, err := n.readSnapshotFile(metadata, n.machineApplied < metadata.Index, sameSnapshot(metadata, latest.Metadata))
 	if err != nil {
 		return err
 	}
@@ -209,10 +209,11 @@ func (n *Node) restore() error {
 	return nil
 }
 
-// snapshotAheadOfLog returns the newest snapshot file (its metadata only,
-// verified by streaming it) if it is newer than
-// the log's compaction point (found), as a crash leaves it between saving a
-// snapshot and compacting or replacing the log, and whether the log
+// snapshotAheadOfLog returns the newest snapshot file that verifies (its
+// metadata only, read through by streaming; zero if there is none), whether
+// it is newer than the log's compaction point (found), as a crash leaves it
+// between saving a snapshot and compacting or replacing the log, and
+// whether the log
 // continues it: the log keeps its entries after the snapshot only if it
 // holds the snapshot's last entry (same index and term); otherwise the
 // snapshot came from a leader and replaces the log, whose entries from that
@@ -230,7 +231,7 @@ func snapshotAheadOfLog(snapshots *snap.Store, storage *wal.Storage) (latest raf
 	// file when needed), and the image is streamed from the file.
 	latest = raft.Snapshot{Metadata: metadata}
 	if latest.Metadata.Index <= storage.Log().SnapshotMetadata().Index {
-		return raft.Snapshot{}, false, false, nil
+		return latest, false, false, nil
 	}
 	// Term reads the log's in-memory index: its only errors are
 	// ErrCompacted and ErrUnavailable, both meaning "not held".
@@ -238,6 +239,13 @@ func snapshotAheadOfLog(snapshots *snap.Store, storage *wal.Storage) (latest raf
 	term, termErr := storage.Term(latest.Metadata.Index)
 	continues = latest.Metadata.Index <= last && termErr == nil && term == latest.Metadata.Term
 	return latest, true, continues, nil
+}
+
+// sameSnapshot says whether two snapshot metadata name the same snapshot:
+// snapshotAheadOfLog's latest was verified by reading its file through, so
+// a start that then reads the log's snapshot need not verify it again.
+func sameSnapshot(a, b raft.SnapshotMetadata) bool {
+	return a.Index != 0 && a.Index == b.Index && a.Term == b.Term
 }
 
 // raiseTermTo keeps a node's term at least its log's last term after

@@ -100,6 +100,16 @@ func newTestClusterWith(t *testing.T, size int, snapshotEntries int, inMemorySna
 
 func (c *testCluster) start(id raft.NodeID, join bool) {
 	c.t.Helper()
+	machine := &counter{}
+	n, err := Start(c.config(id, join), machine)
+	if err != nil {
+		c.t.Fatalf("start node %d: %v", id, err)
+	}
+	c.nodes[id], c.machines[id] = n, machine
+}
+
+// config is node id's configuration in the cluster.
+func (c *testCluster) config(id raft.NodeID, join bool) Config {
 	transport := c.network.Transport(id)
 	if c.inMemorySnapshots {
 		transport = inMemoryTransport{transport}
@@ -112,12 +122,7 @@ func (c *testCluster) start(id raft.NodeID, join bool) {
 	config.Join = join
 	config.Peers = c.peers
 	config.AsyncPersistence = asyncTestClusters
-	machine := &counter{}
-	n, err := Start(config, machine)
-	if err != nil {
-		c.t.Fatalf("start node %d: %v", id, err)
-	}
-	c.nodes[id], c.machines[id] = n, machine
+	return config
 }
 
 // waitForValue waits, in simulated time, until node id's counter holds

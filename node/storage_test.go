@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -72,5 +73,63 @@ func testDamagedSnapshot(t *testing.T, inMemory bool) {
 		proposeAll(ctx, t, leader, 1, 10)
 		want := cluster.machines[leader.config.ID].value()
 		cluster.waitForValue(ctx, away, want)
+	})
+}
+
+// TestStartRefusesADamagedLogSnapshot: a node whose log starts at a
+// snapshot whose file is damaged must refuse to start rather than use it,
+// even when an older snapshot file verifies (start verifies the newest
+// file that reads back whole, and must not take that for the log's) and
+// even when its state machine keeps its own state (only the snapshot's
+// header, its address book, is then read).
+func TestStartRefusesADamagedLogSnapshot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 5) // a snapshot every 5 entries
+		leader := cluster.leader(ctx)
+		proposeAll(ctx, t, leader, 1, 20)
+		time.Sleep(time.Second) // simulated: the background snapshots finish
+		synctest.Wait()
+		id := leader.config.ID%3 + 1
+		// A restart compacts the log to the newest snapshot file.
+		cluster.stop(id)
+		cluster.start(id, false)
+		status, err := cluster.nodes[id].Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cluster.stop(id)
+		directory := filepath.Join(directoryOf(id), "snap")
+		names, err := cluster.disk.List(directory)
+		if err != nil || len(names) < 2 {
+			t.Fatalf("node %d's snapshots: %v, %v; want two or more", id, names, err)
+		}
+		logSnapshot := fmt.Sprintf("%016x-", status.FirstIndex-1)
+		if !strings.HasPrefix(names[len(names)-1], logSnapshot) {
+			t.Fatalf("the log starts after %d, but the newest snapshot file is %s", status.FirstIndex-1, names[len(names)-1])
+		}
+		file, err := cluster.disk.OpenReadWrite(filepath.Join(directory, names[len(names)-1]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One byte of the image, just before the checksum: only a read of
+		// the whole file finds it, since a machine that holds its own
+		// state has only the header read.
+		size, err := file.Size()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := file.WriteAt([]byte{0xff}, size-6); err != nil {
+			t.Fatal(err)
+		}
+		if err := errors.Join(file.Sync(), file.Close()); err != nil {
+			t.Fatal(err)
+		}
+		durable := &durableCounter{t: t, last: status.Applied}
+		if n, err := Start(cluster.config(id, false), durable); err == nil {
+			n.Stop()
+			t.Fatal("started from a log whose snapshot file is damaged")
+		}
 	})
 }
