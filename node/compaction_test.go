@@ -2,9 +2,13 @@ package node
 
 import (
 	"context"
+	"path/filepath"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/lockstepdb/lockstep/raft"
 )
 
 // TestLogKeepsAnIntervalForCatchingUp: a snapshot compacts the log only to
@@ -66,6 +70,49 @@ func TestLogKeepsAnIntervalForCatchingUp(t *testing.T) {
 			default:
 			}
 			break
+		}
+	})
+}
+
+// TestStaleStagedSnapshotIsDiscarded: a received snapshot the core can no
+// longer accept (at or below the applied index) is removed from the disk
+// when the node next takes a snapshot, not kept until an install or a
+// restart.
+func TestStaleStagedSnapshotIsDiscarded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 5)
+		leader := cluster.leader(ctx)
+		follower := cluster.nodes[leader.config.ID%3+1]
+		// As a transfer the core then ignored would leave it.
+		incoming, err := follower.snapshots.Receive(raft.SnapshotMetadata{Index: 1, Term: 1}, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		incoming.Write([]byte{1})
+		if err := incoming.Finish(); err != nil {
+			t.Fatal(err)
+		}
+		events, stopEvents := follower.Subscribe(64)
+		defer stopEvents()
+		proposeAll(ctx, t, leader, 1, 10)
+		for taken := false; !taken; {
+			select {
+			case event := <-events:
+				taken = event.Kind == SnapshotTaken
+			case <-ctx.Done():
+				t.Fatal("the follower took no snapshot")
+			}
+		}
+		names, err := cluster.disk.List(filepath.Join(directoryOf(follower.config.ID), "snap"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			if strings.HasSuffix(name, ".incoming") {
+				t.Fatalf("the stale staged snapshot is still on disk: %v", names)
+			}
 		}
 	})
 }
