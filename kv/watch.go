@@ -54,6 +54,13 @@ type Watcher struct {
 	sendMu sync.Mutex // held while sending on responses; guards closed
 	closed bool
 
+	// start is the StartRevision asked for (0: none). No progress
+	// notification is given below it: a client resumes a watch from the
+	// revision after the last progress it saw, so a notification at a
+	// revision before start would make it ask, after a failover, for
+	// events it never wanted (etcd issue 20221).
+	start int64
+
 	// Guarded by hub.mu.
 	synced  bool
 	removed bool
@@ -74,6 +81,7 @@ func (s *Store) Watch(request WatchRequest) (*Watcher, error) {
 		prevKV:    request.PrevKV,
 		noPut:     request.NoPut,
 		noDelete:  request.NoDelete,
+		start:     request.StartRevision,
 		responses: make(chan WatchResponse, s.options.WatchBufferSize),
 		done:      make(chan struct{}),
 	}
@@ -116,17 +124,42 @@ func (w *Watcher) Synced() (bool, int64) {
 	return false, w.next - 1
 }
 
-// RequestProgress queues a response with no events and the current
-// revision behind the events already queued, if the watcher is caught up
-// with Apply and its buffer has room (etcd's progress notification). It
-// reports whether it queued one.
-func (w *Watcher) RequestProgress() bool {
-	w.hub.mu.Lock()
-	defer w.hub.mu.Unlock()
-	if !w.synced {
-		return false
+// RequestProgress queues a progress response (no events) at the current
+// revision behind the responses already queued on each of the watchers,
+// all created by s, if every one of them can take it now: each is caught
+// up with Apply, has room in its buffer, and the current revision is not
+// below the StartRevision it asked for (etcd's rule: a notification
+// announces that the watcher has delivered every event up to its
+// revision, and a client resumes from the revision after it, so it must
+// never lie below the start). It queues on all of them or on none, so the
+// responses carry one revision, which it returns with true; closed
+// watchers are passed over. Callable from any goroutine; a caller that
+// gets false asks again later (the watchers catch up or the store reaches
+// their start).
+func (s *Store) RequestProgress(watchers ...*Watcher) (int64, bool) {
+	hub := s.watches
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	revision := hub.notified
+	for _, watcher := range watchers {
+		if watcher.hub != hub {
+			panic("kv: RequestProgress given a watcher of another store")
+		}
+		if watcher.removed {
+			continue
+		}
+		// A synced watcher's buffer is filled only by publish and by this
+		// function, both under hub.mu, so room seen here stays.
+		if !watcher.synced || revision < watcher.start || len(watcher.responses) == cap(watcher.responses) {
+			return 0, false
+		}
 	}
-	return w.trySend(WatchResponse{Revision: w.hub.notified})
+	for _, watcher := range watchers {
+		if !watcher.removed {
+			watcher.trySend(WatchResponse{Revision: revision})
+		}
+	}
+	return revision, true
 }
 
 // contains reports whether key is watched.

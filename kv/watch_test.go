@@ -203,7 +203,7 @@ func TestWatchSlowReader(t *testing.T) {
 	if synced, revision := watcher.Synced(); !synced || revision != int64(writes+6+1) {
 		t.Errorf("after catching up: Synced %v %d", synced, revision)
 	}
-	if !watcher.RequestProgress() {
+	if _, queued := h.store.RequestProgress(watcher); !queued {
 		t.Fatalf("RequestProgress of a synced watcher queued nothing")
 	}
 	if progress := receive(t, watcher); len(progress.Events) != 0 || progress.Revision != int64(writes+6+1) {

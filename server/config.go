@@ -64,6 +64,11 @@ type Config struct {
 	MaxRequestBytes int
 	// MaxTxnOps bounds the operations in one Txn; 0 means 128.
 	MaxTxnOps int
+	// WatchProgressNotifyInterval is how often a watch created with
+	// progress_notify that sent no events meanwhile gets a progress
+	// notification (an empty response at the revision it has delivered
+	// up to); 0 means etcd's default, 10 minutes.
+	WatchProgressNotifyInterval time.Duration
 
 	// ClientTLS, if set, serves clients over TLS (and with ClientCAs set,
 	// requires client certificates). PeerTLS, if set, secures the peer
@@ -84,9 +89,11 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultMaxRequestBytes   = 1536 * 1024
-	DefaultMaxTxnOps         = 128
-	DefaultQuotaBackendBytes = 2 << 30
+	DefaultMaxRequestBytes = 1536 * 1024
+	DefaultMaxTxnOps       = 128
+	// DefaultWatchProgressNotifyInterval is etcd's default.
+	DefaultWatchProgressNotifyInterval = 10 * time.Minute
+	DefaultQuotaBackendBytes           = 2 << 30
 	// DefaultSnapshotCount is etcd's default. A snapshot captures the
 	// whole store, so taking one often costs more than the log it frees.
 	DefaultSnapshotCount = 100000
@@ -110,6 +117,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxTxnOps == 0 {
 		c.MaxTxnOps = DefaultMaxTxnOps
+	}
+	if c.WatchProgressNotifyInterval == 0 {
+		c.WatchProgressNotifyInterval = DefaultWatchProgressNotifyInterval
 	}
 	if c.InitialClusterState == "" {
 		c.InitialClusterState = "new"
@@ -195,6 +205,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRequestBytes < 0 || c.MaxTxnOps < 0 || c.QuotaBackendBytes < 0 || c.SnapshotCount < 0 || c.BackendCacheBytes < 0 {
 		return errors.New("--max-request-bytes, --max-txn-ops, --quota-backend-bytes, --snapshot-count and --backend-cache-bytes must not be negative")
+	}
+	if c.WatchProgressNotifyInterval < 0 {
+		return fmt.Errorf("--watch-progress-notify-interval must not be negative, got %v", c.WatchProgressNotifyInterval)
 	}
 	return nil
 }

@@ -22,10 +22,6 @@ type watchService struct {
 	server *Server
 }
 
-// progressInterval is how often a watch created with progress_notify gets
-// an empty response carrying the current revision (etcd's default).
-var progressInterval = 10 * time.Minute
-
 // watchStream is one client stream and the watchers it created.
 type watchStream struct {
 	server *Server
@@ -38,12 +34,10 @@ type watchStream struct {
 	mu       sync.Mutex
 	watchers map[int64]*streamWatcher
 	nextID   int64
-	// progress, when a WatchProgressRequest is pending, holds the
-	// watchers that have yet to report their progress marker, and the
-	// lowest revision reported so far.
-	progressPending map[int64]bool
-	progressLow     int64
-	group           sync.WaitGroup
+	// progress is the stream-wide progress request being answered, nil
+	// when none is (see watch_progress.go).
+	progress *progressRound
+	group    sync.WaitGroup
 	// noLeader is set when monitorLeader ended the stream.
 	noLeader atomic.Bool
 	// closed is set, under mu, when the handler is ending.
@@ -191,27 +185,35 @@ func (ws *watchStream) create(request *pb.WatchCreateRequest) error {
 	}
 	// Started under the lock, so never after closeAll began waiting.
 	ws.group.Go(func() { ws.pump(entry) })
+	if request.StartRevision != 0 {
+		ws.restartProgressRound()
+	}
 	ws.mu.Unlock()
 	return nil
 }
 
 // pump sends a watcher's responses to the client, in order, until the
-// watcher is closed or canceled.
+// watcher is closed or canceled. A watcher created with progress_notify
+// gets a progress notification every interval in which it sent no events,
+// as etcd does.
 func (ws *watchStream) pump(entry *streamWatcher) {
-	var ticker *time.Ticker
 	var ticks <-chan time.Time
 	if entry.notify {
-		ticker = time.NewTicker(progressInterval)
+		ticker := time.NewTicker(ws.server.config.WatchProgressNotifyInterval)
 		defer ticker.Stop()
 		ticks = ticker.C
 	}
+	sentEvents := false
 	responses := entry.watcher.Responses()
 	for {
 		select {
 		case <-ws.ctx.Done():
 			return
 		case <-ticks:
-			entry.watcher.RequestProgress()
+			if !sentEvents {
+				ws.server.store.RequestProgress(entry.watcher)
+			}
+			sentEvents = false
 		case response, ok := <-responses:
 			if !ok {
 				ws.watcherEnded(entry.id)
@@ -222,6 +224,7 @@ func (ws *watchStream) pump(entry *streamWatcher) {
 					continue
 				}
 			}
+			sentEvents = sentEvents || len(response.Events) > 0
 			out := &pb.WatchResponse{Header: ws.server.header(response.Revision), WatchId: entry.id, Events: response.Events,
 				CompactRevision: response.CompactRevision, Canceled: response.Canceled}
 			if response.Canceled && response.CompactRevision > 0 {
@@ -243,7 +246,7 @@ func (ws *watchStream) cancelWatch(id int64) error {
 	ws.mu.Lock()
 	entry, ok := ws.watchers[id]
 	delete(ws.watchers, id)
-	ws.settleProgress(id, 0)
+	ws.progressSettled(id)
 	ws.mu.Unlock()
 	if !ok {
 		return nil
@@ -271,100 +274,7 @@ func (ws *watchStream) forget(id int64) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
 	delete(ws.watchers, id)
-	ws.settleProgress(id, 0)
-}
-
-// requestProgress answers a WatchProgressRequest: once every watcher of
-// the stream has delivered everything up to some revision, one response
-// with watch_id -1 carries the lowest such revision. Each watcher reports
-// through a marker queued behind its own responses, so no event at or
-// below the revision can follow the progress response.
-func (ws *watchStream) requestProgress() {
-	ws.mu.Lock()
-	defer ws.mu.Unlock()
-	if ws.progressPending != nil {
-		return // one is already on its way; it answers both
-	}
-	if len(ws.watchers) == 0 {
-		revision, _ := ws.server.store.Revision()
-		go ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: -1})
-		return
-	}
-	if ws.closed {
-		return
-	}
-	ws.progressPending = map[int64]bool{}
-	ws.progressLow = 0
-	for id := range ws.watchers {
-		ws.progressPending[id] = true
-	}
-	ws.group.Go(ws.queueProgressMarkers)
-}
-
-// queueProgressMarkers asks each pending watcher for a marker; a watcher
-// still catching up cannot queue one yet, so it is asked again every few
-// milliseconds until it can (or the stream ends).
-func (ws *watchStream) queueProgressMarkers() {
-	queued := map[int64]bool{}
-	ticker := time.NewTicker(5 * time.Millisecond)
-	defer ticker.Stop()
-	for {
-		ws.mu.Lock()
-		waiting := 0
-		for id := range ws.progressPending {
-			if queued[id] {
-				continue
-			}
-			if entry := ws.watchers[id]; entry != nil && entry.watcher.RequestProgress() {
-				queued[id] = true
-				continue
-			}
-			waiting++
-		}
-		ws.mu.Unlock()
-		if waiting == 0 {
-			return
-		}
-		select {
-		case <-ws.ctx.Done():
-			return
-		case <-ticker.C:
-		}
-	}
-}
-
-// progressReported records a watcher's progress marker; it reports
-// whether the marker was for a stream-wide progress request (and so is not
-// sent as the watcher's own progress notification).
-func (ws *watchStream) progressReported(id int64, revision int64) bool {
-	ws.mu.Lock()
-	defer ws.mu.Unlock()
-	if !ws.progressPending[id] {
-		return false
-	}
-	ws.settleProgress(id, revision)
-	return true
-}
-
-// settleProgress removes id from the pending progress request and sends
-// the response when it was the last; called with ws.mu held.
-func (ws *watchStream) settleProgress(id int64, revision int64) {
-	if !ws.progressPending[id] {
-		return
-	}
-	delete(ws.progressPending, id)
-	if revision > 0 && (ws.progressLow == 0 || revision < ws.progressLow) {
-		ws.progressLow = revision
-	}
-	if len(ws.progressPending) > 0 {
-		return
-	}
-	low := ws.progressLow
-	if low == 0 {
-		low, _ = ws.server.store.Revision()
-	}
-	ws.progressPending = nil
-	ws.send(&pb.WatchResponse{Header: ws.server.header(low), WatchId: -1})
+	ws.progressSettled(id)
 }
 
 func (ws *watchStream) closeAll() {

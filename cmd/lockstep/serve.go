@@ -30,6 +30,7 @@ type serveFlags struct {
 	heartbeatMillis, electionMillis            int
 	snapshotCount, maxRequestBytes, maxTxnOps  int
 	quotaBytes, cacheBytes                     int64
+	watchProgressInterval                      time.Duration
 	certFile, keyFile, trustedCA               string
 	clientCertAuth                             bool
 	peerCertFile, peerKeyFile, peerTrustedCA   string
@@ -73,6 +74,7 @@ LOCKSTEP_INITIAL_CLUSTER for --initial-cluster). A flag on the command line wins
 	f.Int64Var(&flags.cacheBytes, "backend-cache-bytes", 0, "the key-value store's block cache in bytes (0: 16 MiB; the OS page cache holds more)")
 	f.IntVar(&flags.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "maximum client request size in bytes")
 	f.IntVar(&flags.maxTxnOps, "max-txn-ops", server.DefaultMaxTxnOps, "maximum number of operations in one transaction")
+	f.DurationVar(&flags.watchProgressInterval, "watch-progress-notify-interval", server.DefaultWatchProgressNotifyInterval, "how often a watch with progress_notify and no events gets a progress notification")
 	f.StringVar(&flags.certFile, "cert-file", "", "client server TLS certificate file")
 	f.StringVar(&flags.keyFile, "key-file", "", "client server TLS key file")
 	f.StringVar(&flags.trustedCA, "trusted-ca-file", "", "client server TLS trusted CA file (for --client-cert-auth)")
@@ -159,7 +161,8 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 		HeartbeatInterval: time.Duration(f.heartbeatMillis) * time.Millisecond,
 		ElectionTimeout:   time.Duration(f.electionMillis) * time.Millisecond,
 		SnapshotCount:     f.snapshotCount, QuotaBackendBytes: f.quotaBytes, BackendCacheBytes: f.cacheBytes,
-		MaxRequestBytes: f.maxRequestBytes, MaxTxnOps: f.maxTxnOps, Logger: logger,
+		MaxRequestBytes: f.maxRequestBytes, MaxTxnOps: f.maxTxnOps, WatchProgressNotifyInterval: f.watchProgressInterval,
+		Logger: logger,
 	}
 	if config.ClientTLS, err = serverTLS("", f.certFile, f.keyFile, f.trustedCA, f.clientCertAuth); err != nil {
 		return server.Config{}, err

@@ -4,6 +4,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 // serveConfigError parses serve's flags and environment as the command does
@@ -30,6 +31,12 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 	if message, flags := serveConfigError(t, base, []string{"LOCKSTEP_NAME=envname", "LOCKSTEP_INITIAL_CLUSTER=envname=http://localhost:2380", "LOCKSTEP_HEARTBEAT_INTERVAL=50"}); message != "" || flags.name != "envname" || flags.heartbeatMillis != 50 {
 		t.Fatalf("environment not applied: %q %+v", message, flags)
 	}
+	if message, flags := serveConfigError(t, base, []string{"LOCKSTEP_WATCH_PROGRESS_NOTIFY_INTERVAL=1s"}); message != "" || flags.watchProgressInterval != time.Second {
+		t.Fatalf("progress interval from the environment: %q %v", message, flags.watchProgressInterval)
+	}
+	if message, flags := serveConfigError(t, base, nil); message != "" || flags.watchProgressInterval != 10*time.Minute {
+		t.Fatalf("default progress interval: %q %v, want etcd's 10m", message, flags.watchProgressInterval)
+	}
 	// A flag on the command line wins over the environment.
 	if _, flags := serveConfigError(t, append(base, "--name", "cli", "--initial-cluster", "cli=http://localhost:2380"), []string{"LOCKSTEP_NAME=envname"}); flags.name != "cli" {
 		t.Fatalf("environment overrode the command line: %q", flags.name)
@@ -50,6 +57,8 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 		{[]string{"--log-format", "xml"}, nil, "--log-format"},
 		{nil, []string{"LOCKSTEP_HEARTBEAT_INTERVAL=soon"}, "LOCKSTEP_HEARTBEAT_INTERVAL"},
 		{[]string{"--initial-cluster", "a"}, nil, "is not name=URL"},
+		{[]string{"--watch-progress-notify-interval", "-1s"}, nil, "--watch-progress-notify-interval must not be negative"},
+		{nil, []string{"LOCKSTEP_WATCH_PROGRESS_NOTIFY_INTERVAL=often"}, "LOCKSTEP_WATCH_PROGRESS_NOTIFY_INTERVAL"},
 	}
 	for _, c := range cases {
 		message, _ := serveConfigError(t, append(append([]string{}, base...), c.args...), c.environment)

@@ -1,0 +1,178 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	clientv3 "go.etcd.io/etcd/client/v3"
+)
+
+// openWatchStream opens a raw Watch stream on the client's connection, so
+// a test sees every response as the server sends it.
+func openWatchStream(t *testing.T, ctx context.Context, client *clientv3.Client) pb.Watch_WatchClient {
+	t.Helper()
+	stream, err := pb.NewWatchClient(client.ActiveConnection()).Watch(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stream
+}
+
+// createWatch creates a watch on the stream and returns its ID.
+func createWatch(t *testing.T, stream pb.Watch_WatchClient, request *pb.WatchCreateRequest) int64 {
+	t.Helper()
+	if err := stream.Send(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: request}}); err != nil {
+		t.Fatal(err)
+	}
+	response, err := stream.Recv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !response.Created || response.Canceled {
+		t.Fatalf("create %q: %+v", request.Key, response)
+	}
+	return response.WatchId
+}
+
+func mustPut(t *testing.T, ctx context.Context, client *clientv3.Client, key, value string) int64 {
+	t.Helper()
+	response, err := client.Put(ctx, key, value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return response.Header.Revision
+}
+
+// TestProgressRequestWaitsForStartRevision: on a follower, a stream-wide
+// progress request made while one watch starts in the future is answered
+// only once the member reaches that start, after the watch's first event,
+// never at the revision the member had when asked (etcd issue 20221).
+func TestProgressRequestWaitsForStartRevision(t *testing.T) {
+	cluster := startCluster(t, 3, nil)
+	ctx := testContext(t)
+	writer := cluster.client(cluster.endpoint(cluster.leader()))
+	current := mustPut(t, ctx, writer, "x", "0")
+	stream := openWatchStream(t, ctx, cluster.client(cluster.endpoint(cluster.follower())))
+	createWatch(t, stream, &pb.WatchCreateRequest{Key: []byte("now")})
+	future := createWatch(t, stream, &pb.WatchCreateRequest{Key: []byte("w"), StartRevision: current + 3})
+	if err := stream.Send(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_ProgressRequest{ProgressRequest: &pb.WatchProgressRequest{}}}); err != nil {
+		t.Fatal(err)
+	}
+	mustPut(t, ctx, writer, "x", "1")
+	mustPut(t, ctx, writer, "x", "2")
+	if revision := mustPut(t, ctx, writer, "w", "3"); revision != current+3 {
+		t.Fatalf("put w at %d, want %d", revision, current+3)
+	}
+	sawEvent := false
+	for {
+		response, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch {
+		case response.WatchId == -1:
+			if revision := response.Header.Revision; revision < current+3 || !sawEvent {
+				t.Fatalf("progress at revision %d (event delivered before it: %v) for a watch starting at %d", revision, sawEvent, current+3)
+			}
+			return
+		case response.WatchId == future && len(response.Events) > 0:
+			if got := response.Events[0].Kv.ModRevision; got != current+3 {
+				t.Fatalf("first event at %d, want %d", got, current+3)
+			}
+			sawEvent = true
+		}
+	}
+}
+
+// TestWatchFailoverResumesAtStart is the failure etcd issue 20221
+// reports, on a 3-member cluster: a client watching on a follower from a
+// future revision asks for progress; the follower dies; the watch resumes
+// on another member. It must resume at its start or later, so that it
+// never receives events below the revision it asked for.
+func TestWatchFailoverResumesAtStart(t *testing.T) {
+	cluster := startCluster(t, 3, nil)
+	ctx := testContext(t)
+	leader := cluster.leader()
+	follower := cluster.follower()
+	other := 3 - leader - follower
+	writer := cluster.client(cluster.endpoint(leader))
+	current := mustPut(t, ctx, writer, "x", "0")
+	start := current + 5
+
+	watching := cluster.client(cluster.endpoint(follower))
+	now := watching.Watch(ctx, "now")
+	fromStart := watching.Watch(ctx, "b/", clientv3.WithPrefix(), clientv3.WithRev(start))
+	if err := watching.RequestProgress(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 4; i++ { // revisions below the start
+		mustPut(t, ctx, writer, fmt.Sprintf("b/%d", i), "below")
+	}
+	mustPut(t, ctx, writer, "y", "start") // the start revision, not watched
+	progress := <-now
+	if !progress.IsProgressNotify() || progress.Header.Revision < start {
+		t.Fatalf("progress response at revision %d (progress notify %v), want one at %d or later", progress.Header.Revision, progress.IsProgressNotify(), start)
+	}
+
+	watching.SetEndpoints(cluster.endpoint(other), cluster.endpoint(leader))
+	cluster.kill(follower)
+	wanted := mustPut(t, ctx, writer, "b/5", "wanted")
+	for response := range fromStart {
+		if err := response.Err(); err != nil {
+			t.Fatal(err)
+		}
+		for _, event := range response.Events {
+			if event.Kv.ModRevision < start {
+				t.Fatalf("after the failover: event %s at %d, below the watch's start %d", event.Kv.Key, event.Kv.ModRevision, start)
+			}
+			if event.Kv.ModRevision == wanted {
+				return
+			}
+		}
+	}
+	t.Fatal("the watch ended before the event it asked for")
+}
+
+// TestProgressNotifyInterval: with a short interval, a watch created with
+// progress_notify gets notifications on its own, and one that starts in
+// the future gets none below its start.
+func TestProgressNotifyInterval(t *testing.T) {
+	const interval = 20 * time.Millisecond
+	cluster := startCluster(t, 1, func(config *Config) { config.WatchProgressNotifyInterval = interval })
+	ctx := testContext(t)
+	client := cluster.client()
+	current := mustPut(t, ctx, client, "x", "0")
+	stream := openWatchStream(t, ctx, client)
+	now := createWatch(t, stream, &pb.WatchCreateRequest{Key: []byte("now"), ProgressNotify: true})
+	future := createWatch(t, stream, &pb.WatchCreateRequest{Key: []byte("later"), StartRevision: current + 2, ProgressNotify: true})
+	nowNotifications := 0
+	for nowNotifications < 5 { // five intervals of the first watch: the second's ticker fired too
+		response, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if response.WatchId == future {
+			t.Fatalf("progress notification at %d for a watch starting at %d", response.Header.Revision, current+2)
+		}
+		if response.WatchId == now && len(response.Events) == 0 && response.Header.Revision == current {
+			nowNotifications++
+		}
+	}
+	mustPut(t, ctx, client, "x", "1")
+	mustPut(t, ctx, client, "x", "2")
+	for {
+		response, err := stream.Recv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if response.WatchId == future {
+			if len(response.Events) != 0 || response.Header.Revision < current+2 {
+				t.Fatalf("response %+v for a watch starting at %d", response, current+2)
+			}
+			return
+		}
+	}
+}
