@@ -48,6 +48,33 @@ func BenchmarkApplyPut(b *testing.B) {
 	}
 }
 
+// BenchmarkApplyPutNewKeys applies puts of keys never written before, on
+// disk, as the benchmark's sequential-key put workload does: each put's
+// lookup of the key's current version finds nothing, in a store that
+// grows by every operation (run it with -benchtime=300000x or more, so
+// that the store spans several levels of sstables).
+func BenchmarkApplyPutNewKeys(b *testing.B) {
+	store, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	value := make([]byte, 256)
+	const batch = 64
+	entries := make([]node.Entry, batch)
+	index := uint64(0)
+	b.SetBytes(int64(len(value)))
+	b.ResetTimer()
+	for done := 0; done < b.N; done += batch {
+		for i := range entries {
+			index++
+			command, _ := EncodeCommand(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: fmt.Appendf(nil, "%08d", index), Value: value}})
+			entries[i] = node.Entry{Index: index, Term: 1, Command: command}
+		}
+		store.Apply(entries)
+	}
+}
+
 // BenchmarkRange reads from a store of 10,000 keys with 5 versions each:
 // one key now and in the past, 100 keys by prefix, and a count of all.
 func BenchmarkRange(b *testing.B) {

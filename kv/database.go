@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -26,10 +27,25 @@ type database struct {
 	closed     chan struct{}
 }
 
+// memTableSize is the size of Pebble's memtables, and memTableReservation
+// what they hold back from its block cache (Pebble's default
+// MemTableStopWritesThreshold is 2).
+const (
+	memTableSize        = 16 << 20
+	memTableReservation = 2 * memTableSize
+)
+
 // openDatabase opens (creating if asked) the Pebble instance in directory.
 func openDatabase(fs vfs.FS, directory string, create bool, cacheSize int64, logger *slog.Logger) (*database, error) {
 	options := &pebble.Options{
-		CacheSize:          cacheSize,
+		// Pebble reserves its memtables' memory out of the block cache
+		// (MemTableStopWritesThreshold of them at most, 2 by default):
+		// a cache no larger than the memtables caches nothing, and every
+		// lookup then reads its tables' index and filter blocks from the
+		// file again. So the memtables get their reservation on top of the
+		// block cache asked for. (The memtables' memory is allocated
+		// either way; the reservation only keeps the cache from using it.)
+		CacheSize:          cacheSize + memTableReservation,
 		FS:                 fs,
 		DisableWAL:         true, // the Raft log is the write-ahead log
 		ErrorIfNotExists:   !create,
@@ -40,10 +56,15 @@ func openDatabase(fs vfs.FS, directory string, create bool, cacheSize int64, log
 		// record and the history), so compactions were a quarter of the
 		// leader's CPU under lockstep bench put --clients 1000. These
 		// settings cut a follower's CPU per put by about a sixth.
-		MemTableSize:          16 << 20,
+		MemTableSize:          memTableSize,
 		L0CompactionThreshold: 8,
 		L0StopWritesThreshold: 32,
 	}
+	// A Bloom filter in every table (Pebble keeps none by default): each
+	// put looks up its key's current version, and a key written for the
+	// first time is in no table, so without filters that lookup searched
+	// the index of every table in level 0 and one per lower level.
+	options.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	db, err := pebble.Open(directory, options)
 	if err != nil {
 		return nil, fmt.Errorf("kv: open pebble in %s: %w", directory, err)
