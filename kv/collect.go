@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -11,12 +12,16 @@ import (
 // collectOptions says what a key collection needs.
 type collectOptions struct {
 	// limit stops collecting after so many key-values (0: no limit); the
-	// count still covers the whole interval, as etcd's.
+	// count still covers the whole interval, as etcd's, unless stopAtLimit.
 	limit int64
 	// countOnly collects nothing and only counts.
 	countOnly bool
 	// withValues reads values; keys-only reads skip them.
 	withValues bool
+	// stopAtLimit stops reading once limit key-values are collected, so
+	// the count covers only them (etcd's range without total count, which
+	// its RangeStream chunks use).
+	stopAtLimit bool
 }
 
 // collected is the key-values of an interval at one revision, in key
@@ -26,10 +31,18 @@ type collected struct {
 	count     int64
 }
 
+// errLimitReached stops a scan that has collected enough.
+var errLimitReached = errors.New("kv: collection limit reached")
+
+// full reports whether a collection holds its limit of key-values.
+func (c *collected) full(options collectOptions) bool {
+	return options.limit > 0 && int64(len(c.keyValues)) >= options.limit
+}
+
 // add counts one live key and keeps it if the limit allows.
 func (c *collected) add(key []byte, r record, options collectOptions) {
 	c.count++
-	if options.countOnly || (options.limit > 0 && int64(len(c.keyValues)) >= options.limit) {
+	if options.countOnly || c.full(options) {
 		return
 	}
 	c.keyValues = append(c.keyValues, r.keyValue(bytes.Clone(key)))
@@ -69,7 +82,10 @@ func collectCurrent(reader pebble.Reader, key, end []byte, options collectOption
 	}
 	lower, upper := currentBounds(key, end)
 	err := scan(reader, "current keys", lower, upper, func(stored, value []byte) error {
-		if options.countOnly || (options.limit > 0 && int64(len(result.keyValues)) >= options.limit) {
+		if options.countOnly || result.full(options) {
+			if options.stopAtLimit && !options.countOnly {
+				return errLimitReached
+			}
 			result.count++ // counted, not collected: no need to decode
 			return nil
 		}
@@ -79,6 +95,9 @@ func collectCurrent(reader pebble.Reader, key, end []byte, options collectOption
 		}
 		return err
 	})
+	if errors.Is(err, errLimitReached) {
+		err = nil
+	}
 	return result, err
 }
 
@@ -96,7 +115,7 @@ func collectHistory(reader pebble.Reader, key, end []byte, revision int64, optio
 	}
 	defer iterator.Close()
 	valid := iterator.First()
-	for valid {
+	for valid && !(options.stopAtLimit && !options.countOnly && result.full(options)) {
 		prefix, main, _, err := parseHistoryKey(iterator.Key())
 		if err != nil {
 			return result, err

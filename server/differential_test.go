@@ -186,7 +186,7 @@ func differentialSteps() []step {
 		rangeStep("at compaction", &pb.RangeRequest{Key: []byte("a"), RangeEnd: []byte("z"), Revision: 6}),
 		rangeStep("final", &pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}}),
 	}
-	return steps
+	return append(steps, rangeStreamSteps()...)
 }
 
 // normalized renders a response with the fields that must differ between
