@@ -11,8 +11,13 @@ import "io"
 
 // Entry is a committed command handed to the state machine.
 type Entry struct {
-	Index   uint64
-	Term    uint64
+	// Index and Term place the entry in the replicated log. Indexes only
+	// grow, but may skip: log entries that carry no command (a leader's
+	// empty entry, membership changes, the runtime's own records) are not
+	// handed to the state machine.
+	Index uint64
+	Term  uint64
+	// Command is the command as proposed, byte for byte.
 	Command []byte
 }
 
