@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/machine"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
@@ -21,8 +21,8 @@ import (
 // committed without sync: Pebble's durable state is always a prefix of
 // applied batches. Called from the node's loop goroutine only. A storage
 // failure panics: the replica cannot go on without diverging.
-func (s *Store) Apply(entries []node.Entry) []node.Result {
-	results := make([]node.Result, len(entries))
+func (s *Store) Apply(entries []machine.Entry) []machine.Result {
+	results := make([]machine.Result, len(entries))
 	if len(entries) == 0 {
 		return results
 	}
@@ -65,7 +65,7 @@ func (a *applier) must(err error) {
 }
 
 // apply decodes and applies one command.
-func (a *applier) apply(command []byte) node.Result {
+func (a *applier) apply(command []byte) machine.Result {
 	request, err := decodeCommand(command)
 	if err != nil {
 		return err
@@ -77,7 +77,7 @@ func (a *applier) apply(command []byte) node.Result {
 
 // dispatch applies one decoded request. Checks that refuse a request all
 // come before its first write, so a refused request changes nothing.
-func (a *applier) dispatch(request *pb.InternalRaftRequest) node.Result {
+func (a *applier) dispatch(request *pb.InternalRaftRequest) machine.Result {
 	if err := ValidateRequest(request, a.store.options.MaxTxnOps); err != nil {
 		return err
 	}
@@ -113,7 +113,7 @@ func (a *applier) dispatch(request *pb.InternalRaftRequest) node.Result {
 
 // resultOf returns the error if there is one, else the response, so that
 // a failed command's result is the error alone and never a typed nil.
-func resultOf[T any](response *T, err error) node.Result {
+func resultOf[T any](response *T, err error) machine.Result {
 	if err != nil {
 		return err
 	}

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/machine"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
 
@@ -33,14 +33,14 @@ func BenchmarkApplyPut(b *testing.B) {
 			for i := range commands {
 				commands[i], _ = EncodeCommand(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: fmt.Appendf(nil, "bench/key/%05d", i), Value: value}})
 			}
-			entries := make([]node.Entry, batch)
+			entries := make([]machine.Entry, batch)
 			index := uint64(0)
 			b.SetBytes(int64(len(value)))
 			b.ResetTimer()
 			for done := 0; done < b.N; done += batch {
 				for i := range entries {
 					index++
-					entries[i] = node.Entry{Index: index, Term: 1, Command: commands[int(index)%len(commands)]}
+					entries[i] = machine.Entry{Index: index, Term: 1, Command: commands[int(index)%len(commands)]}
 				}
 				store.Apply(entries)
 			}
@@ -85,11 +85,11 @@ func BenchmarkRange(b *testing.B) {
 	defer store.Close()
 	index := uint64(0)
 	for version := range 5 {
-		entries := make([]node.Entry, 0, 1000)
+		entries := make([]machine.Entry, 0, 1000)
 		for i := range 10_000 {
 			command, _ := EncodeCommand(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: fmt.Appendf(nil, "bench/%03d/%02d", i/100, i%100), Value: fmt.Appendf(nil, "value-%d-%d", i, version)}})
 			index++
-			entries = append(entries, node.Entry{Index: index, Term: 1, Command: command})
+			entries = append(entries, machine.Entry{Index: index, Term: 1, Command: command})
 			if len(entries) == cap(entries) {
 				store.Apply(entries)
 				entries = entries[:0]

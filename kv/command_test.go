@@ -4,7 +4,7 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/machine"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/codes"
@@ -36,7 +36,7 @@ func TestCommandDecoding(t *testing.T) {
 	}
 	for _, c := range cases {
 		h.index++
-		result := h.store.Apply([]node.Entry{{Index: h.index, Command: c.command}})[0]
+		result := h.store.Apply([]machine.Entry{{Index: h.index, Command: c.command}})[0]
 		err, isError := result.(error)
 		switch {
 		case !isError:

@@ -1,10 +1,11 @@
 // Package kv is lockstep's replicated key-value state machine: an MVCC
 // store with etcd v3 semantics (one global revision, per-key create and
 // mod revisions and versions, transactions, leases, compaction, alarms,
-// watches) on Pebble. A *Store is a node.StateMachine: the server proposes
-// etcd requests wrapped in pb.InternalRaftRequest (EncodeCommand), every
-// replica applies them in log order with Apply, and reads and watches are
-// served from the local store.
+// watches) on Pebble. A *Store is a machine.DurableStateMachine, driven by
+// the runtime (package node): the server proposes etcd requests wrapped in
+// pb.InternalRaftRequest (EncodeCommand), every replica applies them in
+// log order with Apply, and reads and watches are served from the local
+// store.
 //
 // # Durability
 //

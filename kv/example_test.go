@@ -4,7 +4,7 @@ import (
 	"fmt"
 
 	"github.com/lockstepdb/lockstep/kv"
-	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/machine"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
 
@@ -22,7 +22,7 @@ func Example() {
 
 	put, _ := kv.EncodeCommand(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("greeting"), Value: []byte("hello")}})
 	update, _ := kv.EncodeCommand(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("greeting"), Value: []byte("hello, world"), PrevKv: true}})
-	results := store.Apply([]node.Entry{{Index: 1, Term: 1, Command: put}, {Index: 2, Term: 1, Command: update}})
+	results := store.Apply([]machine.Entry{{Index: 1, Term: 1, Command: put}, {Index: 2, Term: 1, Command: update}})
 	fmt.Println("previous value:", string(results[1].(*pb.PutResponse).PrevKv.Value))
 
 	response, _ := store.Range(&pb.RangeRequest{Key: []byte("greeting")})

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/machine"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
 
@@ -33,7 +33,7 @@ var fuzzStore = sync.OnceValues(func() (*fuzzTarget, error) {
 			return nil, err
 		}
 		target.index++
-		if result := store.Apply([]node.Entry{{Index: target.index, Command: command}})[0]; !isResponse(result) {
+		if result := store.Apply([]machine.Entry{{Index: target.index, Command: command}})[0]; !isResponse(result) {
 			return nil, fmt.Errorf("fuzz setup: %v: %v", request, result)
 		}
 	}
@@ -71,7 +71,7 @@ func FuzzApply(f *testing.F) {
 		}
 		before := summary(t, target.store)
 		target.index++
-		result := target.store.Apply([]node.Entry{{Index: target.index, Term: 1, Command: command}})[0]
+		result := target.store.Apply([]machine.Entry{{Index: target.index, Term: 1, Command: command}})[0]
 		err, refused := result.(error)
 		if !refused {
 			return

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/machine"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"google.golang.org/protobuf/proto"
@@ -36,22 +36,22 @@ func newHarness(t testing.TB, options Options) *harness {
 }
 
 // apply applies requests in one Apply call and returns their results.
-func (h *harness) apply(requests ...*pb.InternalRaftRequest) []node.Result {
+func (h *harness) apply(requests ...*pb.InternalRaftRequest) []machine.Result {
 	h.t.Helper()
-	entries := make([]node.Entry, len(requests))
+	entries := make([]machine.Entry, len(requests))
 	for i, request := range requests {
 		command, err := EncodeCommand(request)
 		if err != nil {
 			h.t.Fatalf("EncodeCommand: %v", err)
 		}
 		h.index++
-		entries[i] = node.Entry{Index: h.index, Term: 1, Command: command}
+		entries[i] = machine.Entry{Index: h.index, Term: 1, Command: command}
 	}
 	return h.store.Apply(entries)
 }
 
 // one applies a single request and returns its result.
-func (h *harness) one(request *pb.InternalRaftRequest) node.Result {
+func (h *harness) one(request *pb.InternalRaftRequest) machine.Result {
 	h.t.Helper()
 	return h.apply(request)[0]
 }
@@ -109,7 +109,7 @@ func (h *harness) get(request *pb.RangeRequest) *pb.RangeResponse {
 }
 
 // isResponse reports whether a result is a response and not an error.
-func isResponse(result node.Result) bool {
+func isResponse(result machine.Result) bool {
 	_, failed := result.(error)
 	return result != nil && !failed
 }

@@ -9,7 +9,7 @@ import (
 	"sort"
 	"testing"
 
-	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/machine"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -631,7 +631,7 @@ func runModel(t *testing.T, seed uint64, steps int) {
 }
 
 // checkResult compares one store result with the model's.
-func checkResult(t *testing.T, what string, request *pb.InternalRaftRequest, got node.Result, want any) {
+func checkResult(t *testing.T, what string, request *pb.InternalRaftRequest, got machine.Result, want any) {
 	t.Helper()
 	if wantError, isError := want.(error); isError {
 		if err, _ := got.(error); !errors.Is(err, wantError) {

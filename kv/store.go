@@ -9,18 +9,18 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/machine"
 )
 
 // The runtime drives a Store as a state machine that keeps its own state.
-var _ node.DurableStateMachine = (*Store)(nil)
+var _ machine.DurableStateMachine = (*Store)(nil)
 
 // ErrClosed is returned by reads and watches on a closed store.
 var ErrClosed = errors.New("kv: store closed")
 
 // Store is lockstep's replicated key-value state machine: an MVCC store
-// with etcd v3 semantics on Pebble. It implements node.StateMachine and
-// node.DurableStateMachine.
+// with etcd v3 semantics on Pebble. It implements machine.StateMachine and
+// machine.DurableStateMachine.
 //
 // Threading: Apply, Snapshot, Restore and Close come from one goroutine
 // (the node's loop); every read method (Range, Revision, HashKV, Size,

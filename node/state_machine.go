@@ -1,56 +1,23 @@
 package node
 
-import "io"
+import "github.com/lockstepdb/lockstep/machine"
 
-// Entry is a committed command handed to the state machine.
-type Entry struct {
-	Index   uint64
-	Term    uint64
-	Command []byte
-}
+// The state-machine contract lives in package machine, a leaf that a state
+// machine can import without the runtime; these aliases keep it reachable
+// as node.Entry, node.StateMachine and so on, so embedders need not change.
 
-// Result is what the state machine returns for one command; Propose hands it
-// to the caller that proposed the command on this node.
-type Result any
+// Entry is a committed command handed to the state machine (machine.Entry).
+type Entry = machine.Entry
 
-// StateMachine is the application's replicated state.
-//
-// Threading contract: Apply and Restore are called from the node's loop
-// goroutine only, never concurrently with each other. Snapshot is called
-// from the loop goroutine too, between two Apply calls; the image it
-// returns must be the state as of that call, exactly the entries applied
-// so far. The runtime reads and closes the image on another goroutine,
-// while later Apply calls go on, so the reader must not see them: return a
-// copy, or a reader over a copy-on-write view (kv reads a Pebble
-// snapshot).
-type StateMachine interface {
-	// Apply applies committed entries, in log order, and returns one
-	// result per entry. It must be deterministic: every node applies the
-	// same entries and must reach the same state.
-	Apply(entries []Entry) []Result
-	// Snapshot returns an image of the state that Restore can rebuild it
-	// from.
-	Snapshot() (io.ReadCloser, error)
-	// Restore replaces the state with an image made by Snapshot (on this
-	// node or another one): on Start, and when the leader installs a
-	// snapshot on a node that fell behind.
-	Restore(image io.Reader) error
-}
+// Result is what the state machine returns for one command; Propose hands
+// it to the caller that proposed the command on this node (machine.Result).
+type Result = machine.Result
 
-// DurableStateMachine is a StateMachine that keeps its state on disk
-// itself, atomically with the index of the last entry it applied (kv's
-// Pebble store, for example). On Start the runtime asks for AppliedIndex:
-// it restores the latest snapshot only if the machine is behind it, and
-// never hands the machine an entry at or below AppliedIndex again, so a
-// restart replays the log only from where the machine left off.
-//
-// The machine's on-disk state may lag what it applied (it may buffer
-// writes), but Snapshot must make it durable up to the entries it has
-// applied: the runtime compacts the log right after Snapshot returns, so
-// entries the machine had not made durable would be gone.
-type DurableStateMachine interface {
-	StateMachine
-	// AppliedIndex returns the index of the last entry whose effects are
-	// durable, as of Start; called from Start, before the loop runs.
-	AppliedIndex() uint64
-}
+// StateMachine is the application's replicated state; see
+// machine.StateMachine for its threading contract.
+type StateMachine = machine.StateMachine
+
+// DurableStateMachine is a StateMachine that keeps its state on disk,
+// atomically with the index of the last entry it applied; see
+// machine.DurableStateMachine for what Start does with it.
+type DurableStateMachine = machine.DurableStateMachine

@@ -56,8 +56,7 @@ func messagesOfType(messages []Message, kind MessageType) []Message {
 // The leader counts itself for an entry only once Persisted reports it
 // durable, not when the Ready carrying it is advanced.
 func TestAsyncLeaderCountsItselfOnlyAfterPersisted(t *testing.T) {
-	async := func(c *Config) { c.AsyncPersistence = true }
-	one := newTestCluster(t, 1, async)
+	one := newTestCluster(t, asynchronous, 1, nil)
 	one.elect(1)
 	one.holdWrites = map[NodeID]bool{1: true}
 	index, _ := one.propose(1, "x")
@@ -69,7 +68,7 @@ func TestAsyncLeaderCountsItselfOnlyAfterPersisted(t *testing.T) {
 		t.Fatalf("after Persisted commit is %d, want %d", committed, index)
 	}
 
-	three := newTestCluster(t, 3, async)
+	three := newTestCluster(t, asynchronous, 3, nil)
 	three.elect(1)
 	three.holdWrites = map[NodeID]bool{1: true}
 	three.cutLink(1, 3) // only node 2 acknowledges: a quorum needs the leader itself
@@ -130,7 +129,7 @@ func TestAsyncVotesAndAcknowledgementsWaitForPersisted(t *testing.T) {
 		t.Fatalf("after Persisted want the grant to 2 then the refusal to 3, got %v", released)
 	}
 
-	three := newTestCluster(t, 3, func(c *Config) { c.AsyncPersistence = true })
+	three := newTestCluster(t, asynchronous, 3, nil)
 	three.elect(1)
 	three.holdWrites = map[NodeID]bool{2: true}
 	index, _ := three.propose(1, "x")
@@ -210,25 +209,4 @@ func TestAsyncPersistedBeyondHandedOutPanics(t *testing.T) {
 		}
 	}()
 	core.Persisted(1)
-}
-
-// Whole scenarios keep their outcome with asynchronous persistence (each
-// write completing right after its Ready is taken).
-func TestScenariosWithAsyncPersistence(t *testing.T) {
-	asyncScenarios = true
-	defer func() { asyncScenarios = false }()
-	for _, scenario := range []func(*testing.T){
-		TestClusterSizesElectAndCommit, TestCommittedEntryIsNeverTruncated, TestConflictHintRepairsOneTermPerRoundTrip,
-		TestFollowersLearnCommitIndex, TestHigherTermTurnsLeaderIntoFollower, TestJointConfigurationNeedsBothMajorities,
-		TestLeaderAppendsEmptyEntryWhenElected, TestLostAppendIsRepaired, TestLostSnapshotIsResent, TestMembershipSurvivesRestart,
-		TestReadIndexOnLeaderAndFollower, TestReadIndexWaitsForLeadersOwnCommit, TestRestartedFollowerHonorsLease,
-		TestScenarioEntryOnQuorumSurvivesLeaderCrashBeforeCommit, TestScenarioEntryOnlyOnLeaderIsLostWhenLeaderCrashes,
-		TestScenarioFigure8CurrentTermEntryCommitsEarlierOnes, TestScenarioFigure8OldTermEntryNotCommittedByCounting,
-		TestScenarioFollowerFarBehindCatchesUpThroughSnapshot, TestScenarioLearnerIsPromoted,
-		TestScenarioPartitionedOldLeaderCommitsNothing, TestScenarioReadDuringPartitionOfOldLeaderIsNeverStale,
-		TestScenarioRejoiningFollowerDoesNotDisruptWithPreVote, TestScenarioRemovedLeaderHandsOverAndStepsDown,
-		TestScenarioTransferToLaggingFollowerCatchesItUpFirst, TestTransferAbortedAfterElectionTimeout, TestUncommittedBytesLimit,
-	} {
-		scenario(t)
-	}
 }

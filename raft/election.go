@@ -198,12 +198,12 @@ func (c *Core) tickLeader() {
 // last check, and starts a new check.
 func (c *Core) quorumRecentlyActive() bool {
 	active := c.voters().Active(func(id NodeID) bool {
-		pr := c.progress[id]
-		return id == c.id || (pr != nil && pr.recentActive)
+		follower := c.progress[id]
+		return id == c.id || (follower != nil && follower.recentActive)
 	})
-	for id, pr := range c.progress {
+	for id, follower := range c.progress {
 		if id != c.id {
-			pr.recentActive = false
+			follower.recentActive = false
 		}
 	}
 	return active

@@ -27,6 +27,8 @@ type testCluster struct {
 	nodes     map[NodeID]*testNode
 	configure func(*Config)
 	queue     []Message
+	// persistence is how the cluster's runtime makes writes durable.
+	persistence persistence
 	// cut[a][b] drops messages from a to b.
 	cut map[NodeID]map[NodeID]bool
 	// down nodes neither send nor receive.
@@ -40,19 +42,18 @@ type testCluster struct {
 	holdWrites map[NodeID]bool
 }
 
-// asyncScenarios makes every test cluster run with AsyncPersistence: set
-// only by TestScenariosWithAsyncPersistence, which reruns scenarios so.
-var asyncScenarios bool
-
-func newTestCluster(t *testing.T, size int, configure func(*Config)) *testCluster {
-	return newTestClusterWithSpares(t, size, 0, configure)
+// newTestCluster bootstraps a cluster of size voters, persisting in mode
+// (from forBothPersistenceModes); configure, if set, adjusts each node's
+// configuration.
+func newTestCluster(t *testing.T, mode persistence, size int, configure func(*Config)) *testCluster {
+	return newTestClusterWithSpares(t, mode, size, 0, configure)
 }
 
 // newTestClusterWithSpares bootstraps voters nodes 1..voters and starts
 // spares more nodes that join later (Config.Join, no membership).
-func newTestClusterWithSpares(t *testing.T, voters, spares int, configure func(*Config)) *testCluster {
+func newTestClusterWithSpares(t *testing.T, mode persistence, voters, spares int, configure func(*Config)) *testCluster {
 	t.Helper()
-	cluster := &testCluster{t: t, nodes: map[NodeID]*testNode{}, configure: configure, cut: map[NodeID]map[NodeID]bool{}, down: map[NodeID]bool{}}
+	cluster := &testCluster{t: t, persistence: mode, nodes: map[NodeID]*testNode{}, configure: configure, cut: map[NodeID]map[NodeID]bool{}, down: map[NodeID]bool{}}
 	for i := 1; i <= voters; i++ {
 		cluster.voters = append(cluster.voters, NodeID(i))
 	}
@@ -78,7 +79,7 @@ func (tc *testCluster) config(id NodeID, storage *MemoryStorage) Config {
 		config.InitialMembership = Membership{}
 		config.Join = true
 	}
-	config.AsyncPersistence = asyncScenarios
+	config.AsyncPersistence = tc.persistence == asynchronous
 	if tc.configure != nil {
 		tc.configure(&config)
 	}

@@ -64,86 +64,87 @@ func (c *Core) becomeLeader() {
 }
 
 // stepLeader handles messages while leading.
-func (c *Core) stepLeader(m Message) {
-	pr := c.progress[m.From]
-	if pr == nil {
+func (c *Core) stepLeader(message Message) {
+	follower := c.progress[message.From]
+	if follower == nil {
 		return // not a member
 	}
-	pr.recentActive = true
-	switch m.Type {
+	follower.recentActive = true
+	switch message.Type {
 	case MessageAppendResponse:
-		c.handleAppendResponse(m, pr)
+		c.handleAppendResponse(message, follower)
 	case MessageHeartbeatResponse:
-		pr.leaseTick = max(pr.leaseTick, m.Index)
-		c.handleHeartbeatResponse(m, pr)
-		if len(m.Context) > 0 {
-			c.confirmRead(m.From, m.Context)
+		follower.leaseTick = max(follower.leaseTick, message.Index)
+		c.handleHeartbeatResponse(message, follower)
+		if len(message.Context) > 0 {
+			c.confirmRead(message.From, message.Context)
 		}
 	case MessageReadIndex:
-		c.addRead(m.Context, m.From)
+		c.addRead(message.Context, message.From)
 	}
 }
 
-func (c *Core) handleAppendResponse(m Message, pr *progress) {
-	if m.Reject {
-		// The follower's log does not hold our entry at m.Index. Map its
-		// hint into our log: the largest index at or below the hint whose
-		// term is at most the hinted term is the first place both logs may
-		// agree, so every index above it is skipped in one round trip.
-		nextGuess := m.HintIndex + 1
-		if m.HintTerm > 0 {
-			matchIndex, _ := c.log.findConflictByTerm(m.HintIndex, m.HintTerm)
+func (c *Core) handleAppendResponse(message Message, follower *progress) {
+	if message.Reject {
+		// The follower's log does not hold our entry at message.Index.
+		// Map its hint into our log: the largest index at or below the
+		// hint whose term is at most the hinted term is the first place
+		// both logs may agree, so every index above it is skipped in one
+		// round trip.
+		nextGuess := message.HintIndex + 1
+		if message.HintTerm > 0 {
+			matchIndex, _ := c.log.findConflictByTerm(message.HintIndex, message.HintTerm)
 			nextGuess = matchIndex + 1
 		}
-		if pr.rejected(m.Index, nextGuess) {
-			c.sendAppends(m.From, pr, true)
+		if follower.rejected(message.Index, nextGuess) {
+			c.sendAppends(message.From, follower, true)
 		}
 		return
 	}
-	if m.Index > c.log.lastIndex() {
+	if message.Index > c.log.lastIndex() {
 		return // acknowledges entries we never had: not from our term's log
 	}
-	wasProbing := pr.state == stateProbe
-	if pr.acknowledge(m.Index) {
-		if wasProbing || (pr.state == stateSnapshot && pr.match >= pr.pendingSnapshot) {
+	wasProbing := follower.state == stateProbe
+	if follower.acknowledge(message.Index) {
+		if wasProbing || (follower.state == stateSnapshot && follower.match >= follower.pendingSnapshot) {
 			// The logs now match up to Match: stream the rest.
-			pr.becomeReplicate()
+			follower.becomeReplicate()
 		}
 		c.maybeCommit()
 		if c.role != RoleLeader {
 			return // removed by the change that just committed
 		}
 	}
-	c.maybeFinishTransfer(m.From, pr)
-	c.sendAppends(m.From, pr, false)
+	c.maybeFinishTransfer(message.From, follower)
+	c.sendAppends(message.From, follower, false)
 }
 
-func (c *Core) handleHeartbeatResponse(m Message, pr *progress) {
-	if pr.state == stateSnapshot {
+func (c *Core) handleHeartbeatResponse(message Message, follower *progress) {
+	if follower.state == stateSnapshot {
 		// Counted in ticks, not heartbeat responses: every read barrier
 		// draws a round of responses, so under read load a count of
 		// responses runs out within milliseconds, long before a snapshot
 		// can have arrived, and the snapshot would be sent again and
 		// again while the first transfer is still under way.
-		if c.ticks-pr.snapshotSentTick < uint64(c.config.ElectionTicks) {
+		if c.ticks-follower.snapshotSentTick < uint64(c.config.ElectionTicks) {
 			return
 		}
 		// No answer for an election timeout while the follower answers
 		// heartbeats: the snapshot (or its answer) was lost. Start over;
 		// the probe finds the entries compacted and sends it again.
-		pr.becomeProbe()
+		follower.becomeProbe()
 	}
-	pr.probeSent = false
-	if pr.state == stateReplicate && pr.inflights.full() {
+	follower.probeSent = false
+	if follower.state == stateReplicate && follower.inflights.full() {
 		// The follower is alive but nothing came back for a whole window:
 		// an append or its answer was lost. Free a slot so the pipeline
 		// moves; the empty probe below finds where the follower is.
-		pr.inflights.freeFirst()
+		follower.inflights.freeFirst()
 	}
-	if pr.match < c.log.lastIndex() {
+	if follower.match < c.log.lastIndex() {
 		// An empty append at next-1 is rejected if the follower lost
 		// anything in between, which drops us back to probing there.
-		c.sendAppends(m.From, pr, true)
+		c.sendAppends(message.From, follower, true)
 	}
 }
 
@@ -153,8 +154,8 @@ func (c *Core) handleHeartbeatResponse(m Message, pr *progress) {
 // a leader of another term may still overwrite it.
 func (c *Core) maybeCommit() bool {
 	index := c.voters().CommittedIndex(func(id NodeID) uint64 {
-		if pr := c.progress[id]; pr != nil {
-			return pr.match
+		if replica := c.progress[id]; replica != nil {
+			return replica.match
 		}
 		return 0
 	})
@@ -173,37 +174,37 @@ func (c *Core) maybeCommit() bool {
 // sendAppends sends the follower what it lacks, as many appends as flow
 // control allows. With sendEmpty it sends one append even if there are no
 // entries to carry (to probe, or to announce the commit index).
-func (c *Core) sendAppends(to NodeID, pr *progress, sendEmpty bool) {
-	for c.sendAppend(to, pr, sendEmpty) {
+func (c *Core) sendAppends(to NodeID, follower *progress, sendEmpty bool) {
+	for c.sendAppend(to, follower, sendEmpty) {
 		sendEmpty = false
-		if pr.state != stateReplicate {
+		if follower.state != stateReplicate {
 			return
 		}
 	}
 }
 
 // sendAppend sends one append to the follower and reports whether it did.
-func (c *Core) sendAppend(to NodeID, pr *progress, sendEmpty bool) bool {
-	if pr.isPaused() {
+func (c *Core) sendAppend(to NodeID, follower *progress, sendEmpty bool) bool {
+	if follower.isPaused() {
 		return false
 	}
 	last := c.log.lastIndex()
-	prevIndex := pr.next - 1
-	prevTerm, err := c.log.term(prevIndex)
+	previousIndex := follower.next - 1
+	previousTerm, err := c.log.term(previousIndex)
 	if errors.Is(err, ErrCompacted) {
-		return c.sendSnapshot(to, pr)
+		return c.sendSnapshot(to, follower)
 	}
 	if err != nil {
-		panic(fmt.Sprintf("raft: leader %d: term of entry %d for follower %d: %v", c.id, prevIndex, to, err))
+		panic(fmt.Sprintf("raft: leader %d: term of entry %d for follower %d: %v", c.id, previousIndex, to, err))
 	}
 	var entries []Entry
-	if pr.next <= last {
-		entries, err = c.log.slice(pr.next, last+1, c.config.MaxAppendBytes)
+	if follower.next <= last {
+		entries, err = c.log.slice(follower.next, last+1, c.config.MaxAppendBytes)
 		if errors.Is(err, ErrCompacted) {
-			return c.sendSnapshot(to, pr)
+			return c.sendSnapshot(to, follower)
 		}
 		if err != nil {
-			panic(fmt.Sprintf("raft: leader %d: entries from %d for follower %d: %v", c.id, pr.next, to, err))
+			panic(fmt.Sprintf("raft: leader %d: entries from %d for follower %d: %v", c.id, follower.next, to, err))
 		}
 	}
 	if len(entries) == 0 && !sendEmpty {
@@ -213,8 +214,8 @@ func (c *Core) sendAppend(to NodeID, pr *progress, sendEmpty bool) bool {
 	for _, entry := range entries {
 		bytes += entry.Size()
 	}
-	c.send(Message{Type: MessageAppend, To: to, LogIndex: prevIndex, LogTerm: prevTerm, Entries: entries, Commit: c.log.committed, Transfer: c.transferTarget != None})
-	pr.sentEntries(len(entries), prevIndex+uint64(len(entries)), bytes)
+	c.send(Message{Type: MessageAppend, To: to, LogIndex: previousIndex, LogTerm: previousTerm, Entries: entries, Commit: c.log.committed, Transfer: c.transferTarget != None})
+	follower.sentEntries(len(entries), previousIndex+uint64(len(entries)), bytes)
 	return true
 }
 
@@ -242,8 +243,8 @@ func (c *Core) flushBroadcast() {
 // by the next round.
 func (c *Core) broadcastHeartbeat() {
 	var context []byte
-	if n := len(c.readRequests); n > 0 {
-		context = c.readRequests[n-1].context
+	if pending := len(c.readRequests); pending > 0 {
+		context = c.readRequests[pending-1].context
 	}
 	for _, id := range c.members() {
 		if id == c.id {

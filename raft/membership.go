@@ -21,6 +21,8 @@ const (
 	RemoveNode
 )
 
+// String returns the kind as logs and errors print it: add-learner,
+// add-voter or remove.
 func (k MembershipChangeKind) String() string {
 	switch k {
 	case AddLearner:
@@ -130,10 +132,10 @@ func (c *Core) applyMembershipChanges(changes []MembershipChange) (Membership, e
 			if !isLearner {
 				return Membership{}, fmt.Errorf("%w: node %d is not a member; add it as a learner first and promote it once caught up", ErrInvalidMembershipChange, id)
 			}
-			if pr := c.progress[id]; pr == nil || pr.match < c.log.committed {
+			if follower := c.progress[id]; follower == nil || follower.match < c.log.committed {
 				match := uint64(0)
-				if pr != nil {
-					match = pr.match
+				if follower != nil {
+					match = follower.match
 				}
 				return Membership{}, fmt.Errorf("%w: learner %d has not caught up (holds %d of %d committed entries)", ErrInvalidMembershipChange, id, match, c.log.committed)
 			}

@@ -125,8 +125,8 @@ func (c *Core) holdsLease() bool {
 		if id == c.id {
 			return c.ticks
 		}
-		if pr := c.progress[id]; pr != nil {
-			return pr.leaseTick
+		if replica := c.progress[id]; replica != nil {
+			return replica.leaseTick
 		}
 		return 0
 	})

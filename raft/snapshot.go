@@ -10,7 +10,7 @@ import (
 // in stateSnapshot until it acknowledges; if it still answers heartbeats
 // an election timeout later without having acknowledged, the core sends
 // it again by itself.
-func (c *Core) sendSnapshot(to NodeID, pr *progress) bool {
+func (c *Core) sendSnapshot(to NodeID, follower *progress) bool {
 	snapshot, err := c.log.storage.Snapshot()
 	if err != nil {
 		if errors.Is(err, ErrSnapshotTemporarilyUnavailable) {
@@ -22,7 +22,7 @@ func (c *Core) sendSnapshot(to NodeID, pr *progress) bool {
 		panic(fmt.Sprintf("raft: leader %d: follower %d needs compacted entries but storage has no snapshot", c.id, to))
 	}
 	c.send(Message{Type: MessageSnapshot, To: to, Snapshot: &snapshot})
-	pr.becomeSnapshot(snapshot.Metadata.Index, c.ticks)
+	follower.becomeSnapshot(snapshot.Metadata.Index, c.ticks)
 	return true
 }
 

@@ -16,6 +16,8 @@ const (
 	RoleLeader
 )
 
+// String returns the role as logs and status pages print it: follower,
+// pre-candidate, candidate or leader.
 func (r Role) String() string {
 	switch r {
 	case RoleFollower:
@@ -75,11 +77,11 @@ func (c *Core) Status() Status {
 	if c.role == RoleLeader {
 		status.Transferring = c.transferTarget
 		status.Followers = make(map[NodeID]FollowerStatus, len(c.progress))
-		for id, pr := range c.progress {
+		for id, follower := range c.progress {
 			if id == c.id {
 				continue
 			}
-			status.Followers[id] = FollowerStatus{Match: pr.match, Next: pr.next, Replicating: pr.state == stateReplicate, Inflight: pr.inflights.count}
+			status.Followers[id] = FollowerStatus{Match: follower.match, Next: follower.next, Replicating: follower.state == stateReplicate, Inflight: follower.inflights.count}
 		}
 	}
 	return status

@@ -34,11 +34,11 @@ func (c *Core) TransferLeadership(target NodeID) error {
 	// Announce the transfer, so that followers in our lease will answer
 	// the target's vote request (see Config.LeaseReads).
 	c.broadcastHeartbeat()
-	pr := c.progress[target]
-	if pr.match == c.log.lastIndex() {
+	follower := c.progress[target]
+	if follower.match == c.log.lastIndex() {
 		c.send(Message{Type: MessageTimeoutNow, To: target})
 	} else {
-		c.sendAppends(target, pr, false)
+		c.sendAppends(target, follower, false)
 	}
 	return nil
 }
@@ -63,8 +63,8 @@ func (c *Core) handOver() {
 }
 
 // maybeFinishTransfer sends TimeoutNow once the target has caught up.
-func (c *Core) maybeFinishTransfer(from NodeID, pr *progress) {
-	if c.transferTarget == from && pr.match == c.log.lastIndex() {
+func (c *Core) maybeFinishTransfer(from NodeID, follower *progress) {
+	if c.transferTarget == from && follower.match == c.log.lastIndex() {
 		c.send(Message{Type: MessageTimeoutNow, To: from})
 	}
 }

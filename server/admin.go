@@ -14,12 +14,18 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 )
 
-// AdminHandler serves the HTTP admin endpoints: /metrics (Prometheus),
-// /health (etcd's: healthy when a leader is known and a linearizable read
-// completes), /livez (the process answers), /readyz (it can serve
-// linearizable requests) and Go's profiler under /debug/pprof/. Extra handlers (the dashboard) can be mounted on
-// the returned mux.
-func (s *Server) AdminHandler() *http.ServeMux {
+// AdminHandler returns the handler every admin listener serves: /metrics
+// (Prometheus), /health (etcd's: healthy when a leader is known and a
+// linearizable read completes), /livez (the process answers), /readyz (it
+// can serve linearizable requests) and Go's profiler under /debug/pprof/.
+// It is the hook for more admin routes: the mux is the same one for the
+// member's whole life, so a handler mounted on it (the dashboard, mounted
+// by package web/serverview) is served by every admin listener from then
+// on. http.ServeMux is safe for concurrent use.
+func (s *Server) AdminHandler() *http.ServeMux { return s.adminMux }
+
+// newAdminMux builds the admin routes the server itself serves.
+func (s *Server) newAdminMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +50,6 @@ func (s *Server) AdminHandler() *http.ServeMux {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	s.mountDashboard(mux)
 	return mux
 }
 
@@ -67,15 +72,16 @@ func (s *Server) checkHealth(ctx context.Context) (bool, string) {
 	return true, ""
 }
 
-// serveAdmin binds the metrics URLs and serves AdminHandler on them.
+// serveAdmin builds the admin mux and serves it on every metrics URL.
 func (s *Server) serveAdmin() error {
+	s.adminMux = s.newAdminMux()
 	for _, raw := range s.config.ListenMetricsURLs {
 		address, _ := hostPort(raw)
 		listener, err := net.Listen("tcp", address)
 		if err != nil {
 			return fmt.Errorf("server: listen for metrics on %s: %w", raw, err)
 		}
-		server := &http.Server{Handler: s.AdminHandler(), ReadHeaderTimeout: 10 * time.Second}
+		server := &http.Server{Handler: s.adminMux, ReadHeaderTimeout: 10 * time.Second}
 		s.admin = append(s.admin, server)
 		s.adminAddress = append(s.adminAddress, listener.Addr())
 		s.group.Go(func() {

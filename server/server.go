@@ -59,8 +59,10 @@ type Server struct {
 	grpcServer    *grpc.Server
 	health        *health.Server
 	clientAddress []net.Addr
-	admin         []*http.Server
-	adminAddress  []net.Addr
+	// adminMux is what every admin listener serves (AdminHandler).
+	adminMux     *http.ServeMux
+	admin        []*http.Server
+	adminAddress []net.Addr
 
 	// leader and term follow the node's events, so request headers and
 	// health checks need no round trip to the loop.
@@ -239,8 +241,18 @@ func (s *Server) ClientAddresses() []string {
 	return addresses
 }
 
-// ID returns this member's ID; ClusterID the cluster's.
-func (s *Server) ID() uint64        { return uint64(s.id) }
+// Name returns this member's name (Config.Name), unique in its cluster.
+func (s *Server) Name() string { return s.config.Name }
+
+// ID returns this member's ID, fixed when its data directory was created
+// (the MemberId of every response header).
+func (s *Server) ID() uint64 { return uint64(s.id) }
+
+// ClusterID returns the ID of the cluster this member belongs to: derived
+// from the initial members and InitialClusterToken when the cluster was
+// bootstrapped (a restore from a snapshot derives a new one), and stored
+// in the data directory. It is the ClusterId of every response header, and
+// the peer transport refuses streams from members of another cluster.
 func (s *Server) ClusterID() uint64 { return s.clusterID }
 
 // Node returns the member's Raft runtime (for status pages and tests).

@@ -1,6 +1,9 @@
 package web
 
-import "context"
+import (
+	"context"
+	"strconv"
+)
 
 // MemberState is what the dashboard shows of one member, as sent to the
 // page (JSON). IDs are hexadecimal strings, as etcdctl prints them.
@@ -36,6 +39,15 @@ type MemberState struct {
 	// log (append and fsync) and their total time.
 	LogWrites       uint64  `json:"logWrites"`
 	LogWriteSeconds float64 `json:"logWriteSeconds"`
+}
+
+// FormatID is how the dashboard writes a member ID: hexadecimal, as
+// etcdctl prints it, and "" for 0 (no member, such as no leader known).
+func FormatID(id uint64) string {
+	if id == 0 {
+		return ""
+	}
+	return strconv.FormatUint(id, 16)
 }
 
 // FollowerState is the leader's view of one follower.

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/lockstepdb/lockstep/server"
+	"github.com/lockstepdb/lockstep/web/serverview"
 )
 
 func init() { register(newServeCommand) }
@@ -251,6 +252,7 @@ func serve(ctx context.Context, config server.Config) error {
 	if err != nil {
 		return &exitError{code: 1, message: err.Error()}
 	}
+	serverview.Mount(member) // the member's dashboard, on its --listen-metrics-urls
 	<-ctx.Done()
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -18,6 +18,7 @@ import (
 	"github.com/lockstepdb/lockstep/server"
 	"github.com/lockstepdb/lockstep/transport"
 	"github.com/lockstepdb/lockstep/web"
+	"github.com/lockstepdb/lockstep/web/serverview"
 )
 
 // Member names one member and its ports on 127.0.0.1.
@@ -99,6 +100,7 @@ func (c *Cluster) start(i int) error {
 	if err != nil {
 		return fmt.Errorf("devcluster: start %s: %w", c.config.Members[i].Name, err)
 	}
+	serverview.Mount(started) // each member's admin listener shows it alone, as lockstep serve's does
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.servers[i], c.ids[i] = started, raft.NodeID(started.ID())

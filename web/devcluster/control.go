@@ -111,10 +111,3 @@ func (c *Cluster) Transfer(ctx context.Context, i int) error {
 	}
 	return fmt.Errorf("devcluster: no leader to transfer from")
 }
-
-func hexID(id raft.NodeID) string {
-	if id == raft.None {
-		return ""
-	}
-	return fmt.Sprintf("%x", uint64(id))
-}

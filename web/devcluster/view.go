@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/lockstepdb/lockstep/web"
+	"github.com/lockstepdb/lockstep/web/serverview"
 )
 
 // Sample implements web.Cluster: every member's state, stopped ones as
@@ -18,9 +19,9 @@ func (c *Cluster) Sample(ctx context.Context) []web.MemberState {
 	for i, ref := range running {
 		group.Go(func() {
 			if ref.server == nil {
-				states[i] = web.MemberState{Name: c.config.Members[i].Name, ID: hexID(ref.id), Error: "stopped"}
+				states[i] = web.MemberState{Name: c.config.Members[i].Name, ID: web.FormatID(uint64(ref.id)), Error: "stopped"}
 			} else {
-				states[i] = ref.server.DashboardState(ctx)
+				states[i] = serverview.State(ctx, ref.server)
 			}
 			states[i].Partitioned = ref.partitioned
 		})
@@ -43,7 +44,7 @@ func (c *Cluster) Watch() (<-chan struct{}, func()) {
 		if ref.server == nil {
 			continue
 		}
-		changes, stop := ref.server.DashboardWatch()
+		changes, stop := ref.server.WatchChanges()
 		stops = append(stops, stop)
 		go func() {
 			for {

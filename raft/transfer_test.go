@@ -1,0 +1,54 @@
+package raft
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+// Scenario: a transfer to a lagging follower first catches it up, refusing
+// proposals meanwhile, and works with PreVote on.
+func TestScenarioTransferToLaggingFollowerCatchesItUpFirst(t *testing.T) {
+	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
+		cluster := newTestCluster(t, mode, 3, nil) // PreVote and CheckQuorum on
+		cluster.elect(1)
+		cluster.cutLink(1, 3)
+		for i := 0; i < 5; i++ {
+			cluster.propose(1, fmt.Sprint(i))
+		}
+		if err := cluster.core(1).TransferLeadership(3); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := cluster.core(1).Propose([]byte("during")); !errors.Is(err, ErrTransferInProgress) {
+			t.Fatalf("proposal during transfer: %v", err)
+		}
+		cluster.heal()
+		cluster.tickAll(2)
+		if cluster.core(3).role != RoleLeader {
+			t.Fatalf("transfer target is %s", cluster.core(3).role)
+		}
+		if got := cluster.appliedCommands(3); len(got) != 5 {
+			t.Fatalf("new leader applied %v", got)
+		}
+	})
+}
+
+// A transfer whose target never answers is abandoned after an election
+// timeout, and the leader accepts proposals again.
+func TestTransferAbortedAfterElectionTimeout(t *testing.T) {
+	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
+		cluster := newTestCluster(t, mode, 3, nil)
+		cluster.elect(1)
+		cluster.down[3] = true
+		if err := cluster.core(1).TransferLeadership(3); err != nil {
+			t.Fatal(err)
+		}
+		cluster.tickAll(cluster.core(1).config.ElectionTicks)
+		if cluster.core(1).role != RoleLeader {
+			t.Fatal("leader lost office during an abandoned transfer")
+		}
+		if _, _, err := cluster.core(1).Propose([]byte("after")); err != nil {
+			t.Fatalf("proposal after the transfer timed out: %v", err)
+		}
+	})
+}
