@@ -61,7 +61,7 @@ func BenchmarkApplyPutNewKeys(b *testing.B) {
 	defer store.Close()
 	value := make([]byte, 256)
 	const batch = 64
-	entries := make([]node.Entry, batch)
+	entries := make([]machine.Entry, batch)
 	index := uint64(0)
 	b.SetBytes(int64(len(value)))
 	b.ResetTimer()
@@ -69,7 +69,7 @@ func BenchmarkApplyPutNewKeys(b *testing.B) {
 		for i := range entries {
 			index++
 			command, _ := EncodeCommand(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: fmt.Appendf(nil, "%08d", index), Value: value}})
-			entries[i] = node.Entry{Index: index, Term: 1, Command: command}
+			entries[i] = machine.Entry{Index: index, Term: 1, Command: command}
 		}
 		store.Apply(entries)
 	}
