@@ -157,7 +157,7 @@ func (f *fanout) receive(ctx context.Context, stream pb.Watch_WatchClient) {
 		}
 		at := time.Now()
 		window := f.window.Load()
-		counted := window != nil && !at.Before(window.start) && (window.end.IsZero() || !at.After(window.end))
+		counted := window.contains(at)
 		for _, event := range response.Events {
 			if !counted {
 				continue
@@ -171,13 +171,18 @@ func (f *fanout) receive(ctx context.Context, stream pb.Watch_WatchClient) {
 	}
 }
 
-// fail counts err in the measured window, if it is open.
+// fail counts err if it happens in the measured window.
 func (f *fanout) fail(err error) {
-	if window := f.window.Load(); window != nil && window.end.IsZero() {
+	if window := f.window.Load(); window.contains(time.Now()) {
 		window.tally.done.Add(1)
 		window.tally.errorCount.Add(1)
 		window.tally.errors.add(err)
 	}
+}
+
+// contains reports whether at is in the window (false for no window).
+func (w *fanoutWindow) contains(at time.Time) bool {
+	return w != nil && !at.Before(w.start) && (w.end.IsZero() || !at.After(w.end))
 }
 
 // stamp returns value with the current time written over its first
