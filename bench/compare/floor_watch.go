@@ -74,19 +74,27 @@ func (s *floorStream) send(ctx context.Context, stream pb.Watch_WatchServer) {
 
 // notifyLocked gives every watcher that the events concern one response
 // with those events; the caller holds the store's mutex and has made
-// revision the events' revision.
+// revision the events' revision. The responses share one header and,
+// when a watcher wants every event (a single put's usual case), one slice
+// of events: the floor spends on a watcher no more than its response.
 func (s *floorStore) notifyLocked(revision int64, events []*mvccpb.Event) {
+	header := floorHeader(revision)
+	bare := make([]*mvccpb.Event, len(events)) // without the previous key-values
+	for i, event := range events {
+		bare[i] = event
+		if event.PrevKv != nil {
+			bare[i] = &mvccpb.Event{Type: event.Type, Kv: event.Kv}
+		}
+	}
 	for stream := range s.streams {
 		var responses []*pb.WatchResponse
 		for _, watcher := range stream.watchers {
-			var matched []*mvccpb.Event
-			for _, event := range events {
-				if watcher.wants(event) {
-					matched = append(matched, watcher.shaped(event))
-				}
+			shown := bare
+			if watcher.prevKV {
+				shown = events
 			}
-			if len(matched) > 0 {
-				responses = append(responses, &pb.WatchResponse{Header: floorHeader(revision), WatchId: watcher.id, Events: matched})
+			if matched := watcher.matching(shown); len(matched) > 0 {
+				responses = append(responses, &pb.WatchResponse{Header: header, WatchId: watcher.id, Events: matched})
 			}
 		}
 		if len(responses) > 0 {
@@ -95,20 +103,30 @@ func (s *floorStore) notifyLocked(revision int64, events []*mvccpb.Event) {
 	}
 }
 
+// matching returns the events the watcher wants: events itself when it
+// wants them all.
+func (w *floorWatcher) matching(events []*mvccpb.Event) []*mvccpb.Event {
+	for i, event := range events {
+		if w.wants(event) {
+			continue
+		}
+		// Not all: copy those wanted.
+		matched := append([]*mvccpb.Event{}, events[:i]...)
+		for _, later := range events[i+1:] {
+			if w.wants(later) {
+				matched = append(matched, later)
+			}
+		}
+		return matched
+	}
+	return events
+}
+
 func (w *floorWatcher) wants(event *mvccpb.Event) bool {
 	if (event.Type == mvccpb.PUT && w.filterPuts) || (event.Type == mvccpb.DELETE && w.filterDeletes) {
 		return false
 	}
 	return inRange(event.Kv.Key, w.key, w.end)
-}
-
-// shaped returns event as this watcher receives it: without the previous
-// key-value unless it asked for it.
-func (w *floorWatcher) shaped(event *mvccpb.Event) *mvccpb.Event {
-	if w.prevKV || event.PrevKv == nil {
-		return event
-	}
-	return &mvccpb.Event{Type: event.Type, Kv: event.Kv}
 }
 
 // watch registers a new watcher on stream and queues its confirmation,
