@@ -18,14 +18,18 @@ const (
 	WorkloadTxnPut       Workload = "txn-put"
 	WorkloadWatchLatency Workload = "watch-latency"
 	WorkloadMixed        Workload = "mixed"
+	WorkloadWatchFanout  Workload = "watch-fanout"
+	WorkloadBigStore     Workload = "big-store"
 )
 
 // Workloads lists every workload in the order the documentation gives them.
-var Workloads = []Workload{WorkloadPut, WorkloadRange, WorkloadTxnPut, WorkloadWatchLatency, WorkloadMixed}
+var Workloads = []Workload{WorkloadPut, WorkloadRange, WorkloadTxnPut, WorkloadWatchLatency, WorkloadMixed, WorkloadWatchFanout, WorkloadBigStore}
 
 // reads reports whether the workload issues ranges (and so uses
 // Consistency and benefits from a prefilled key space).
-func (w Workload) reads() bool { return w == WorkloadRange || w == WorkloadMixed }
+func (w Workload) reads() bool {
+	return w == WorkloadRange || w == WorkloadMixed || w == WorkloadBigStore
+}
 
 // Consistency is the consistency of range requests.
 type Consistency string
@@ -52,6 +56,21 @@ const (
 	maxTxnPutKeySpace = 10_000_000 // txn-put keeps the last revision seen of every key
 	maxValueSize      = 1 << 20    // etcd rejects requests over 1.5 MiB by default
 	maxKeySize        = 1 << 16
+	maxWatchers       = 1_000_000
+	// fanoutStampSize is the send time a watch-fanout value starts with.
+	fanoutStampSize = 16
+)
+
+// Defaults of the workloads that have their own: watch-fanout's watchers
+// and streams (issue 15: 10,000 watchers over 100 streams) and big-store's
+// sizes (4,000,000 keys of 1 KiB: 4 GB of live data, measured against a
+// small store of 1,000 keys).
+const (
+	DefaultWatchers          = 10_000
+	DefaultStreams           = 100
+	DefaultBigStoreKeySpace  = 4_000_000
+	DefaultBigStoreValueSize = 1024
+	DefaultSmallKeySpace     = 1000
 )
 
 // Config describes one run. Run reads it and does not keep or modify it.
@@ -101,9 +120,23 @@ type Config struct {
 	OperationTimeout time.Duration
 	// Seed of the random key choices and of mixed's read/write draws (--seed).
 	Seed uint64
+	// Watchers and Streams, for watch-fanout: the watches on the writers'
+	// key range, spread over this many gRPC watch streams, which are
+	// spread over the connections (--watchers, --streams).
+	Watchers, Streams int
+	// SmallKeySpace, for big-store: the key space of the small store the
+	// big one is measured against (--small-key-space).
+	SmallKeySpace int
+	// OnMeasure, if set, is called synchronously as each measured phase
+	// begins (begin true) and once its workers have stopped (begin false),
+	// with the stage's name (big-store has several; "" for the other
+	// workloads): for sampling something over exactly the measured window,
+	// such as the CPU time of the servers. The calls of one stage never
+	// overlap.
+	OnMeasure func(stage string, begin bool)
 	// Progress, if set, is called about four times a second while Run
-	// runs, and once at the end with the final counts; never two calls at
-	// once, and none after Run returns.
+	// runs, and at the end of each prefill and measured phase with its
+	// final counts; never two calls at once, and none after Run returns.
 	Progress func(Progress)
 }
 
@@ -113,6 +146,9 @@ type Progress struct {
 	Elapsed time.Duration // since the phase began
 	Done    int64         // operations finished in this phase, with or without error (prefill: keys written)
 	Errors  int64         // of which failed (prefill: failed transactions)
+	Total   int64         // prefill only: the keys to write
+	Stage   string        // big-store: the stage (BigStoreStages); "" otherwise
+	Events  int64         // watch-fanout, measured phase: events delivered so far
 }
 
 // Phase is the stage a run is in.
@@ -142,6 +178,9 @@ func DefaultConfig() Config {
 		DialTimeout:      5 * time.Second,
 		OperationTimeout: 10 * time.Second,
 		Seed:             1,
+		Watchers:         DefaultWatchers,
+		Streams:          DefaultStreams,
+		SmallKeySpace:    DefaultSmallKeySpace,
 	}
 }
 
@@ -177,8 +216,14 @@ func (c Config) Validate() error {
 	if c.Connections < 1 {
 		return fmt.Errorf("--conns %d must be at least 1", c.Connections)
 	}
-	if c.Connections > c.Clients {
+	if c.Connections > c.Clients && (c.Workload != WorkloadWatchFanout || c.Connections > max(c.Clients, c.Streams)) {
+		if c.Workload == WorkloadWatchFanout {
+			return fmt.Errorf("--conns %d is more than --clients %d and --streams %d: some connections would carry no load", c.Connections, c.Clients, c.Streams)
+		}
 		return fmt.Errorf("--conns %d is more than --clients %d: some connections would carry no load", c.Connections, c.Clients)
+	}
+	if err := c.validateWorkloadSpecifics(); err != nil {
+		return err
 	}
 	if err := c.validateKeys(); err != nil {
 		return err
@@ -222,6 +267,31 @@ func (c Config) validateKeys() error {
 	}
 	if needed := len(strconv.Itoa(distinct - 1)); c.KeySize < needed {
 		return fmt.Errorf("--key-size %d cannot hold %d distinct keys of %s: it needs at least %d bytes", c.KeySize, distinct, what, needed)
+	}
+	return nil
+}
+
+// validateWorkloadSpecifics checks the settings of watch-fanout and
+// big-store.
+func (c Config) validateWorkloadSpecifics() error {
+	switch c.Workload {
+	case WorkloadWatchFanout:
+		if c.Watchers < 1 || c.Watchers > maxWatchers {
+			return fmt.Errorf("--watchers %d must be between 1 and %d", c.Watchers, maxWatchers)
+		}
+		if c.Streams < 1 || c.Streams > c.Watchers {
+			return fmt.Errorf("--streams %d must be between 1 and --watchers %d", c.Streams, c.Watchers)
+		}
+		if c.ValueSize < fanoutStampSize {
+			return fmt.Errorf("--val-size %d is too small for watch-fanout: each value starts with its %d-byte send time", c.ValueSize, fanoutStampSize)
+		}
+	case WorkloadBigStore:
+		if c.SmallKeySpace < 1 || c.SmallKeySpace > c.KeySpace {
+			return fmt.Errorf("--small-key-space %d must be between 1 and --key-space %d", c.SmallKeySpace, c.KeySpace)
+		}
+		if !c.Prefill {
+			return fmt.Errorf("--prefill=false: big-store is measured on the stores its prefills make")
+		}
 	}
 	return nil
 }

@@ -36,7 +36,7 @@ func TestValidateNamesTheFlagAndTheProblem(t *testing.T) {
 		change func(*Config)
 		want   string
 	}{
-		{"unknown workload", func(c *Config) { c.Workload = "get" }, `unknown workload "get": want one of put, range, txn-put, watch-latency or mixed`},
+		{"unknown workload", func(c *Config) { c.Workload = "get" }, `unknown workload "get": want one of put, range, txn-put, watch-latency, mixed, watch-fanout or big-store`},
 		{"no endpoints", func(c *Config) { c.Endpoints = nil }, "--endpoints is empty"},
 		{"blank endpoint", func(c *Config) { c.Endpoints = []string{"a:1", " "} }, `--endpoints: " " is not a host:port`},
 		{"unbounded", func(c *Config) { c.Total = 0 }, "give --total or --duration"},
@@ -59,6 +59,12 @@ func TestValidateNamesTheFlagAndTheProblem(t *testing.T) {
 		{"cert without key", func(c *Config) { c.TLS.Cert = "client.pem" }, "--cert and --key go together"},
 		{"dial timeout", func(c *Config) { c.DialTimeout = 0 }, "--dial-timeout 0s must be positive"},
 		{"operation timeout", func(c *Config) { c.OperationTimeout = 0 }, "--op-timeout 0s must be positive"},
+		{"no watchers", func(c *Config) { c.Workload, c.Watchers = WorkloadWatchFanout, 0 }, "--watchers 0 must be between 1 and 1000000"},
+		{"more streams than watchers", func(c *Config) { c.Workload, c.Watchers, c.Streams = WorkloadWatchFanout, 10, 20 }, "--streams 20 must be between 1 and --watchers 10"},
+		{"fan-out connections", func(c *Config) { c.Workload, c.Streams, c.Connections = WorkloadWatchFanout, 10, 11 }, "--conns 11 is more than --clients 1 and --streams 10"},
+		{"fan-out values", func(c *Config) { c.Workload, c.ValueSize = WorkloadWatchFanout, 15 }, "--val-size 15 is too small for watch-fanout: each value starts with its 16-byte send time"},
+		{"small store", func(c *Config) { c.Workload, c.SmallKeySpace = WorkloadBigStore, 1001 }, "--small-key-space 1001 must be between 1 and --key-space 1000"},
+		{"big store unfilled", func(c *Config) { c.Workload, c.Prefill = WorkloadBigStore, false }, "--prefill=false: big-store is measured on the stores its prefills make"},
 	}
 	for _, test := range cases {
 		config := validConfig()

@@ -10,8 +10,10 @@
 //
 // Workloads: put, range (linearizable or serializable), txn-put
 // (compare-and-swap on the last mod revision seen), watch-latency (a put,
-// then the time until a watcher sees it) and mixed (reads and puts in a
-// ratio). Every run is bounded by a count of operations, a duration, or
+// then the time until a watcher sees it), mixed (reads and puts in a
+// ratio), watch-fanout (one writer's puts delivered to many watchers over
+// many streams, each event timed) and big-store (range and put on a small
+// store, then on a big one after a long prefill). Every run is bounded by a count of operations, a duration, or
 // both; errors are counted, never fatal, once at least one endpoint has
 // answered at the start.
 package loadgen

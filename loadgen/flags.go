@@ -33,13 +33,35 @@ func (c *Config) RegisterFlags(flags *pflag.FlagSet) {
 	flags.DurationVar(&c.DialTimeout, "dial-timeout", c.DialTimeout, "how long each endpoint has to answer at the start")
 	flags.DurationVar(&c.OperationTimeout, "op-timeout", c.OperationTimeout, "an operation taking longer counts as a timeout error")
 	flags.Uint64Var(&c.Seed, "seed", c.Seed, "seed of random keys and of mixed's choices")
+	flags.IntVar(&c.Watchers, "watchers", c.Watchers, "watch-fanout: watches on the writers' key range")
+	flags.IntVar(&c.Streams, "streams", c.Streams, "watch-fanout: gRPC watch streams the watches are spread over (and they over the connections)")
+	flags.IntVar(&c.SmallKeySpace, "small-key-space", c.SmallKeySpace, "big-store: keys of the small store the big one (--key-space) is measured against")
+}
+
+// ApplyWorkloadDefaults sets the defaults that depend on the workload,
+// for the flags not given on the command line: big-store's --key-space
+// (DefaultBigStoreKeySpace) and --val-size (DefaultBigStoreValueSize).
+// Call it once c.Workload is set, after parsing.
+func (c *Config) ApplyWorkloadDefaults(flags *pflag.FlagSet) {
+	if c.Workload != WorkloadBigStore {
+		return
+	}
+	if !flags.Changed("key-space") {
+		c.KeySpace = DefaultBigStoreKeySpace
+	}
+	if !flags.Changed("val-size") {
+		c.ValueSize = DefaultBigStoreValueSize
+	}
 }
 
 // workloadFlags names the flags that only some workloads use.
 var workloadFlags = map[string][]Workload{
-	"consistency": {WorkloadRange, WorkloadMixed},
-	"prefill":     {WorkloadRange, WorkloadMixed},
-	"read-ratio":  {WorkloadMixed},
+	"consistency":     {WorkloadRange, WorkloadMixed, WorkloadBigStore},
+	"prefill":         {WorkloadRange, WorkloadMixed, WorkloadBigStore},
+	"read-ratio":      {WorkloadMixed},
+	"watchers":        {WorkloadWatchFanout},
+	"streams":         {WorkloadWatchFanout},
+	"small-key-space": {WorkloadBigStore},
 }
 
 // CheckFlagUse returns an error naming a flag that was set on the command
@@ -53,7 +75,11 @@ func CheckFlagUse(flags *pflag.FlagSet, workload Workload) error {
 		for i, user := range users {
 			names[i] = string(user)
 		}
-		return fmt.Errorf("--%s applies only to the %s workload, not to %s", name, strings.Join(names, " and "), workload)
+		list, noun := names[0], "workload"
+		if len(names) > 1 {
+			list, noun = strings.Join(names[:len(names)-1], ", ")+" and "+names[len(names)-1], "workloads"
+		}
+		return fmt.Errorf("--%s applies only to the %s %s, not to %s", name, list, noun, workload)
 	}
 	return nil
 }
@@ -62,6 +88,9 @@ func CheckFlagUse(flags *pflag.FlagSet, workload Workload) error {
 // --endpoints, and every flag whose value differs from DefaultConfig.
 func (c Config) Args() []string {
 	defaults := DefaultConfig()
+	if c.Workload == WorkloadBigStore {
+		defaults.KeySpace, defaults.ValueSize = DefaultBigStoreKeySpace, DefaultBigStoreValueSize
+	}
 	args := []string{string(c.Workload), "--endpoints", strings.Join(c.Endpoints, ",")}
 	add := func(differs bool, name, value string) {
 		if differs {
@@ -88,5 +117,8 @@ func (c Config) Args() []string {
 	add(c.DialTimeout != defaults.DialTimeout, "dial-timeout", c.DialTimeout.String())
 	add(c.OperationTimeout != defaults.OperationTimeout, "op-timeout", c.OperationTimeout.String())
 	add(c.Seed != defaults.Seed, "seed", strconv.FormatUint(c.Seed, 10))
+	add(c.Workload == WorkloadWatchFanout && c.Watchers != defaults.Watchers, "watchers", strconv.Itoa(c.Watchers))
+	add(c.Workload == WorkloadWatchFanout && c.Streams != defaults.Streams, "streams", strconv.Itoa(c.Streams))
+	add(c.Workload == WorkloadBigStore && c.SmallKeySpace != defaults.SmallKeySpace, "small-key-space", strconv.Itoa(c.SmallKeySpace))
 	return args
 }

@@ -45,6 +45,67 @@ func TestArgsRoundTripThroughTheFlags(t *testing.T) {
 	}
 }
 
+func TestNewWorkloadsRoundTripAndTakeTheirDefaults(t *testing.T) {
+	for _, config := range []Config{
+		func() Config {
+			c := DefaultConfig()
+			c.Workload, c.Endpoints, c.Total = WorkloadWatchFanout, []string{"a:1"}, 5
+			c.Watchers, c.Streams, c.Connections = 500, 50, 10
+			return c
+		}(),
+		func() Config {
+			c := DefaultConfig()
+			c.Workload, c.Endpoints, c.Total = WorkloadBigStore, []string{"a:1"}, 5
+			c.KeySpace, c.ValueSize, c.SmallKeySpace = DefaultBigStoreKeySpace, DefaultBigStoreValueSize, 10
+			return c
+		}(),
+		func() Config {
+			c := DefaultConfig()
+			c.Workload, c.Endpoints, c.Total = WorkloadBigStore, []string{"a:1"}, 5
+			return c // the general defaults, which are not big-store's
+		}(),
+	} {
+		args := config.Args()
+		parsed, flags := parse(t, args[1:]...)
+		parsed.Workload = Workload(args[0])
+		parsed.ApplyWorkloadDefaults(flags)
+		if !reflect.DeepEqual(parsed, config) {
+			t.Fatalf("parsed %+v\nwant   %+v\nfrom %v", parsed, config, args)
+		}
+	}
+	config, flags := parse(t)
+	config.Workload = WorkloadBigStore
+	config.ApplyWorkloadDefaults(flags)
+	if config.KeySpace != 4_000_000 || config.ValueSize != 1024 {
+		t.Fatalf("big-store defaults: %d keys of %d bytes, want 4,000,000 of 1,024", config.KeySpace, config.ValueSize)
+	}
+	config, flags = parse(t, "--key-space", "20", "--val-size", "30")
+	config.Workload = WorkloadBigStore
+	config.ApplyWorkloadDefaults(flags)
+	if config.KeySpace != 20 || config.ValueSize != 30 {
+		t.Fatalf("big-store with flags: %d keys of %d bytes, want 20 of 30", config.KeySpace, config.ValueSize)
+	}
+	_, flags = parse(t, "--watchers", "5")
+	if err := CheckFlagUse(flags, WorkloadPut); err == nil || err.Error() != "--watchers applies only to the watch-fanout workload, not to put" {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func TestDescribeProgress(t *testing.T) {
+	for _, test := range []struct {
+		report Progress
+		want   string
+	}{
+		{Progress{Phase: PhasePrefill, Stage: "big-range", Elapsed: 2 * time.Second, Done: 1000, Total: 4000, Errors: 1}, "big-range prefill 1000/4000 keys, 1 failed transactions, 500 keys/s"},
+		{Progress{Phase: PhaseMeasure, Elapsed: time.Second, Done: 12, Errors: 2, Events: 3000}, "measure 12 done, 2 errors, 10 ops/s, 3000 events/s"},
+		{Progress{Phase: PhaseWarmup, Elapsed: time.Second, Done: 7}, "warmup  7 done, 0 errors"},
+	} {
+		if got := DescribeProgress(test.report); got != test.want {
+			t.Errorf("DescribeProgress(%+v) = %q, want %q", test.report, got, test.want)
+		}
+	}
+}
+
 func TestCheckFlagUseRejectsFlagsTheWorkloadIgnores(t *testing.T) {
 	_, flags := parse(t, "--read-ratio", "0.5")
 	if err := CheckFlagUse(flags, WorkloadPut); err == nil || err.Error() != "--read-ratio applies only to the mixed workload, not to put" {
@@ -54,7 +115,7 @@ func TestCheckFlagUseRejectsFlagsTheWorkloadIgnores(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, flags = parse(t, "--consistency", "s")
-	if err := CheckFlagUse(flags, WorkloadTxnPut); err == nil || !strings.Contains(err.Error(), "--consistency applies only to the range and mixed workload") {
+	if err := CheckFlagUse(flags, WorkloadTxnPut); err == nil || !strings.Contains(err.Error(), "--consistency applies only to the range, mixed and big-store workloads") {
 		t.Fatalf("error %v", err)
 	}
 	if err := CheckFlagUse(flags, WorkloadRange); err != nil {

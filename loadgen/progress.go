@@ -15,7 +15,7 @@ const progressInterval = 250 * time.Millisecond
 type progressReporter struct {
 	callback func(Progress)
 	current  atomic.Pointer[phaseCounters]
-	mutex    sync.Mutex // serializes calls to callback
+	mutex    sync.Mutex // serializes reports
 	done     chan struct{}
 	stopOnce sync.Once
 	stopped  sync.WaitGroup
@@ -24,8 +24,12 @@ type progressReporter struct {
 // phaseCounters are the counters of one phase.
 type phaseCounters struct {
 	phase        Phase
+	stage        string
 	start        time.Time
+	end          time.Time // set once the phase is over: Elapsed stops there
+	total        int64
 	done, errors *atomic.Int64
+	events       *atomic.Int64 // nil but in watch-fanout's measured phase
 }
 
 // newProgressReporter starts reporting to callback; a nil callback makes
@@ -52,25 +56,53 @@ func newProgressReporter(callback func(Progress)) *progressReporter {
 	return r
 }
 
-// begin makes the reports follow a new phase's counters.
-func (r *progressReporter) begin(phase Phase, start time.Time, done, errors *atomic.Int64) {
-	r.current.Store(&phaseCounters{phase: phase, start: start, done: done, errors: errors})
+// begin makes the reports follow a new phase's counters: stage names
+// big-store's stage, total is the prefill's key count, events (may be nil)
+// counts watch-fanout's deliveries.
+func (r *progressReporter) begin(phase Phase, start time.Time, done, errors *atomic.Int64, stage string, total int64, events *atomic.Int64) {
+	r.current.Store(&phaseCounters{phase: phase, stage: stage, start: start, total: total, done: done, errors: errors, events: events})
+}
+
+// freeze ends the current phase at end and reports its final counts; the
+// periodic reports that may follow (until the next phase begins) give the
+// same figures.
+func (r *progressReporter) freeze(end time.Time) {
+	if counters := r.current.Load(); counters != nil {
+		frozen := *counters
+		frozen.end = end
+		r.current.Store(&frozen)
+	}
+	r.report(end)
 }
 
 // report calls the callback with the current phase's counters as of now.
 func (r *progressReporter) report(now time.Time) {
-	counters := r.current.Load()
-	if r.callback == nil || counters == nil {
+	if r.callback == nil {
 		return
 	}
+	// Under the lock, so that a periodic report cannot come after a later
+	// phase's (or the final) one with older counters.
 	r.mutex.Lock()
 	defer r.mutex.Unlock()
-	r.callback(Progress{
+	counters := r.current.Load()
+	if counters == nil {
+		return
+	}
+	if !counters.end.IsZero() {
+		now = counters.end
+	}
+	report := Progress{
 		Phase:   counters.phase,
+		Stage:   counters.stage,
 		Elapsed: max(now.Sub(counters.start), 0),
 		Done:    counters.done.Load(),
 		Errors:  counters.errors.Load(),
-	})
+		Total:   counters.total,
+	}
+	if counters.events != nil {
+		report.Events = counters.events.Load()
+	}
+	r.callback(report)
 }
 
 // stop ends the periodic reports; it returns once the reporting goroutine

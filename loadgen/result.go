@@ -15,7 +15,9 @@ import (
 // docs/benchmark-method.md. Latencies are of successful measured
 // operations only.
 type Result struct {
-	Workload             Workload    `json:"workload"`
+	Workload Workload `json:"workload"`
+	// Stage names a stage of big-store (one of BigStoreStages); "" else.
+	Stage                string      `json:"stage,omitempty"`
 	Consistency          Consistency `json:"consistency,omitempty"` // range and mixed only
 	Endpoints            []string    `json:"endpoints"`             // where the load went
 	UnreachableEndpoints []string    `json:"unreachable_endpoints,omitempty"`
@@ -24,6 +26,11 @@ type Result struct {
 	KeySize              int         `json:"key_size"`
 	ValueSize            int         `json:"value_size"`
 	KeySpace             int         `json:"key_space"`
+	// Watchers and Streams: watch-fanout only.
+	Watchers int `json:"watchers,omitempty"`
+	Streams  int `json:"streams,omitempty"`
+	// SmallKeySpace: big-store only.
+	SmallKeySpace int `json:"small_key_space,omitempty"`
 	// Operations that succeeded in the measured phase.
 	Operations int64 `json:"operations"`
 	// Errors: measured operations that failed, and their counts by kind.
@@ -33,7 +40,9 @@ type Result struct {
 	// Operations: the request succeeded, the swap did not happen).
 	FailedCompares int64 `json:"failed_compares"`
 	// PrefillErrors: prefill transactions that failed.
-	PrefillErrors  int64   `json:"prefill_errors"`
+	PrefillErrors int64 `json:"prefill_errors"`
+	// PrefillSeconds: how long the prefill took (0 without one).
+	PrefillSeconds float64 `json:"prefill_seconds,omitempty"`
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
 	// OperationsPerSecond: Operations / ElapsedSeconds.
 	OperationsPerSecond float64 `json:"ops_per_second"`
@@ -44,6 +53,17 @@ type Result struct {
 	LatencyByKind map[string]LatencySummary `json:"latency_by_kind,omitempty"`
 	// Histogram: the latencies in histogramBins log-spaced bins.
 	Histogram []HistogramBin `json:"histogram"`
+	// EventsDelivered and EventsPerSecond, watch-fanout only: the events
+	// the watchers received in the measured phase (Latency is then theirs,
+	// from the put's sending to the event's receipt; LatencyByKind's
+	// "fanout" is the puts', each until every watcher had its event).
+	EventsDelivered int64   `json:"events_delivered,omitempty"`
+	EventsPerSecond float64 `json:"events_per_second,omitempty"`
+	// Stages: big-store only, the result of each stage in order. A
+	// big-store result's Operations, Errors, ErrorsByKind, PrefillErrors,
+	// PrefillSeconds and ElapsedSeconds are the sums of its stages'; its
+	// latencies, throughput and histogram are left empty.
+	Stages []*Result `json:"stages,omitempty"`
 
 	latencies *Histogram
 }
@@ -101,6 +121,12 @@ func newResult(config Config, endpoints, unreachable []string) *Result {
 	if config.Workload.reads() {
 		result.Consistency = config.Consistency
 	}
+	switch config.Workload {
+	case WorkloadWatchFanout:
+		result.Watchers, result.Streams = config.Watchers, config.Streams
+	case WorkloadBigStore:
+		result.SmallKeySpace = config.SmallKeySpace
+	}
 	return result
 }
 
@@ -126,10 +152,16 @@ func (r *Result) fill(t *tally, elapsed time.Duration, stoppedBy string) {
 			r.LatencyByKind[kind] = Summarize(histogram)
 		}
 	}
-	r.Histogram = []HistogramBin{}
-	for _, bin := range t.latencies.Bins(histogramBins) {
-		r.Histogram = append(r.Histogram, HistogramBin{LowerMs: milliseconds(bin.Lower), UpperMs: milliseconds(bin.Upper), Count: bin.Count})
+	r.Histogram = binsOf(t.latencies)
+}
+
+// binsOf returns h's text and JSON histogram.
+func binsOf(h *Histogram) []HistogramBin {
+	bins := []HistogramBin{}
+	for _, bin := range h.Bins(histogramBins) {
+		bins = append(bins, HistogramBin{LowerMs: milliseconds(bin.Lower), UpperMs: milliseconds(bin.Upper), Count: bin.Count})
 	}
+	return bins
 }
 
 // Latencies returns the histogram of the successful measured operations'
@@ -137,44 +169,89 @@ func (r *Result) fill(t *tally, elapsed time.Duration, stoppedBy string) {
 func (r *Result) Latencies() *Histogram { return r.latencies }
 
 // WriteText writes the result for people: throughput, errors by kind,
-// percentiles and a text histogram.
+// percentiles and a text histogram; for big-store, each stage's, then the
+// big store's throughput over the small one's.
 func (r *Result) WriteText(w io.Writer) error {
 	var b strings.Builder
-	workload := string(r.Workload)
-	if r.Consistency != "" {
-		workload += fmt.Sprintf(" (consistency %s)", r.Consistency)
-	}
-	fmt.Fprintf(&b, "workload     %s: %d clients, %d connection(s) to %s\n", workload, r.Clients, r.Connections, strings.Join(r.Endpoints, ","))
-	if len(r.UnreachableEndpoints) > 0 {
-		fmt.Fprintf(&b, "unreachable  %s (left out)\n", strings.Join(r.UnreachableEndpoints, ","))
-	}
-	fmt.Fprintf(&b, "operations   %d in %.2f s = %.1f ops/s (stopped by %s)\n", r.Operations, r.ElapsedSeconds, r.OperationsPerSecond, r.StoppedBy)
-	if r.Workload == WorkloadTxnPut {
-		fmt.Fprintf(&b, "compares     %d failed (another client had written the key)\n", r.FailedCompares)
-	}
-	if r.PrefillErrors > 0 {
-		fmt.Fprintf(&b, "prefill      %d transactions failed\n", r.PrefillErrors)
-	}
-	fmt.Fprintf(&b, "errors       %d\n", r.Errors)
-	for _, kind := range slices.Sorted(maps.Keys(r.ErrorsByKind)) {
-		fmt.Fprintf(&b, "  %8d  %s\n", r.ErrorsByKind[kind], kind)
-	}
-	fmt.Fprintf(&b, "latency      %s\n", formatSummary(r.Latency))
-	for _, kind := range slices.Sorted(maps.Keys(r.LatencyByKind)) {
-		fmt.Fprintf(&b, "  %-9s  %s\n", kind, formatSummary(r.LatencyByKind[kind]))
-	}
-	if len(r.Histogram) > 0 {
-		b.WriteString("histogram\n")
-		writeTextHistogram(&b, r.Histogram, r.Operations)
+	if len(r.Stages) > 0 {
+		r.writeBigStoreText(&b)
+	} else {
+		r.writeText(&b)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func formatSummary(s LatencySummary) string {
-	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s, %d ops)",
+func (r *Result) writeText(b *strings.Builder) {
+	workload := string(r.Workload)
+	if r.Stage != "" {
+		workload = r.Stage + ": " + workload
+	}
+	if r.Consistency != "" {
+		workload += fmt.Sprintf(" (consistency %s)", r.Consistency)
+	}
+	fmt.Fprintf(b, "workload     %s: %d clients, %d connection(s) to %s\n", workload, r.Clients, r.Connections, strings.Join(r.Endpoints, ","))
+	if r.Workload == WorkloadWatchFanout {
+		fmt.Fprintf(b, "watchers     %d over %d streams, on keys %d..%d\n", r.Watchers, r.Streams, 0, r.KeySpace-1)
+	}
+	if len(r.UnreachableEndpoints) > 0 {
+		fmt.Fprintf(b, "unreachable  %s (left out)\n", strings.Join(r.UnreachableEndpoints, ","))
+	}
+	if r.PrefillSeconds > 0 {
+		keys, bytes := r.PrefillRate()
+		fmt.Fprintf(b, "prefill      %d keys of %d bytes in %.1f s = %.0f keys/s, %.1f MB/s\n", r.KeySpace, r.ValueSize, r.PrefillSeconds, keys, bytes/1e6)
+	}
+	fmt.Fprintf(b, "operations   %d in %.2f s = %.1f ops/s (stopped by %s)\n", r.Operations, r.ElapsedSeconds, r.OperationsPerSecond, r.StoppedBy)
+	if r.Workload == WorkloadWatchFanout {
+		fmt.Fprintf(b, "events       %d delivered = %.1f events/s\n", r.EventsDelivered, r.EventsPerSecond)
+	}
+	if r.Workload == WorkloadTxnPut {
+		fmt.Fprintf(b, "compares     %d failed (another client had written the key)\n", r.FailedCompares)
+	}
+	if r.PrefillErrors > 0 {
+		fmt.Fprintf(b, "prefill      %d transactions failed\n", r.PrefillErrors)
+	}
+	fmt.Fprintf(b, "errors       %d\n", r.Errors)
+	for _, kind := range slices.Sorted(maps.Keys(r.ErrorsByKind)) {
+		fmt.Fprintf(b, "  %8d  %s\n", r.ErrorsByKind[kind], kind)
+	}
+	if r.Workload == WorkloadWatchFanout {
+		fmt.Fprintf(b, "delivery     %s\n", formatSummary(r.Latency, "events"))
+	} else {
+		fmt.Fprintf(b, "latency      %s\n", formatSummary(r.Latency, "ops"))
+	}
+	for _, kind := range slices.Sorted(maps.Keys(r.LatencyByKind)) {
+		fmt.Fprintf(b, "  %-9s  %s\n", kind, formatSummary(r.LatencyByKind[kind], "ops"))
+	}
+	if len(r.Histogram) > 0 {
+		b.WriteString("histogram\n")
+		writeTextHistogram(b, r.Histogram, r.Latency.Count)
+	}
+}
+
+// writeBigStoreText writes each stage, then the ratios that matter.
+func (r *Result) writeBigStoreText(b *strings.Builder) {
+	for i, stage := range r.Stages {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		stage.writeText(b)
+	}
+	b.WriteString("\n")
+	for _, workload := range []string{"range", "put"} {
+		small, big := r.BigStoreStage("small-"+workload), r.BigStoreStage("big-"+workload)
+		if small == nil || big == nil || small.OperationsPerSecond == 0 {
+			continue
+		}
+		fmt.Fprintf(b, "big store    %s: %.1f ops/s with %d keys = %.2f× the %.1f ops/s with %d keys\n", workload,
+			big.OperationsPerSecond, big.KeySpace, big.OperationsPerSecond/small.OperationsPerSecond, small.OperationsPerSecond, small.KeySpace)
+	}
+}
+
+func formatSummary(s LatencySummary, unit string) string {
+	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (mean %s, %d %s)",
 		FormatMilliseconds(s.P50), FormatMilliseconds(s.P90), FormatMilliseconds(s.P99),
-		FormatMilliseconds(s.P999), FormatMilliseconds(s.Max), FormatMilliseconds(s.Mean), s.Count)
+		FormatMilliseconds(s.P999), FormatMilliseconds(s.Max), FormatMilliseconds(s.Mean), s.Count, unit)
 }
 
 // textBarWidth is the width of the longest bar of a text histogram.

@@ -39,12 +39,25 @@ func Run(ctx context.Context, config Config) (*Result, error) {
 
 	reporter := newProgressReporter(config.Progress)
 	defer reporter.stop()
+	if config.Workload == WorkloadBigStore {
+		return runBigStore(ctx, config, pool, reporter, endpoints, unreachable)
+	}
+	return runStage(ctx, config, pool, reporter, endpoints, unreachable, "")
+}
+
+// runStage runs one workload (or one stage of big-store) on the open
+// connections: the prefill if it reads, then the warm-up and the measured
+// phase.
+func runStage(ctx context.Context, config Config, pool *connectionPool, reporter *progressReporter, endpoints, unreachable []string, stage string) (*Result, error) {
 	shared := newSharedState(config)
 	result := newResult(config, endpoints, unreachable)
+	result.Stage = stage
 	if config.Prefill && config.Workload.reads() {
-		result.PrefillErrors = prefill(ctx, config, pool, shared, reporter)
+		began := time.Now()
+		result.PrefillErrors = prefill(ctx, config, pool, shared, reporter, stage)
+		result.PrefillSeconds = time.Since(began).Seconds()
 	}
-	if err := measure(ctx, config, pool, shared, reporter, result); err != nil {
+	if err := measure(ctx, config, pool, shared, reporter, result, stage); err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
 	}
 	return result, nil
@@ -52,9 +65,15 @@ func Run(ctx context.Context, config Config) (*Result, error) {
 
 // measure runs the workers through the warm-up and the measured phase and
 // fills result.
-func measure(ctx context.Context, config Config, pool *connectionPool, shared *sharedState, reporter *progressReporter, result *Result) error {
+func measure(ctx context.Context, config Config, pool *connectionPool, shared *sharedState, reporter *progressReporter, result *Result, stage string) error {
 	workersContext, stopWorkers := context.WithCancel(ctx)
 	defer stopWorkers()
+	if config.Workload == WorkloadWatchFanout {
+		var err error
+		if shared.fanout, err = openFanout(workersContext, config, pool, shared.keys); err != nil {
+			return err
+		}
+	}
 	workers := make([]worker, config.Clients)
 	for id := range workers {
 		var err error
@@ -71,14 +90,31 @@ func measure(ctx context.Context, config Config, pool *connectionPool, shared *s
 	}
 	defer cancel()
 	run := &measurement{config: config, measureStart: measureStart, tally: newTally(config.Workload)}
+	var events *atomic.Int64
+	if fan := shared.fanout; fan != nil {
+		deadline, _ := runContext.Deadline()
+		fan.measure(measureStart, deadline, run.tally)
+		events = &fan.measured
+	}
+	// beginMeasure starts the measured phase's reports and the caller's
+	// window, which ends once the workers have stopped.
+	beginMeasure := func() {
+		reporter.begin(PhaseMeasure, measureStart, &run.tally.done, &run.tally.errorCount, stage, 0, events)
+		if config.OnMeasure != nil {
+			config.OnMeasure(stage, true)
+		}
+	}
+	var began chan struct{} // closed once beginMeasure has returned
+	var switchPhase *time.Timer
 	if config.Warmup > 0 {
-		reporter.begin(PhaseWarmup, start, &run.warmupDone, &run.warmupErrors)
-		switchPhase := time.AfterFunc(config.Warmup, func() {
-			reporter.begin(PhaseMeasure, measureStart, &run.tally.done, &run.tally.errorCount)
+		reporter.begin(PhaseWarmup, start, &run.warmupDone, &run.warmupErrors, stage, 0, nil)
+		began = make(chan struct{})
+		switchPhase = time.AfterFunc(config.Warmup, func() {
+			defer close(began)
+			beginMeasure()
 		})
-		defer switchPhase.Stop()
 	} else {
-		reporter.begin(PhaseMeasure, measureStart, &run.tally.done, &run.tally.errorCount)
+		beginMeasure()
 	}
 	var group sync.WaitGroup
 	for _, w := range workers {
@@ -93,11 +129,24 @@ func measure(ctx context.Context, config Config, pool *connectionPool, shared *s
 	if deadline, ok := runContext.Deadline(); ok && end.After(deadline) {
 		end = deadline
 	}
+	// The measured phase began unless the run ended in the warm-up (the
+	// timer is then stopped before it fires).
+	if switchPhase == nil || !switchPhase.Stop() {
+		if began != nil {
+			<-began
+		}
+		if config.OnMeasure != nil {
+			config.OnMeasure(stage, false)
+		}
+	}
 	result.fill(run.tally, end.Sub(measureStart), run.stoppedBy(ctx, runContext))
-	// The last report, after the periodic ones, gives the final counts.
-	reporter.stop()
-	reporter.begin(PhaseMeasure, measureStart, &run.tally.done, &run.tally.errorCount)
-	reporter.report(end)
+	if fan := shared.fanout; fan != nil {
+		fan.close(end)
+		fan.fill(result, end.Sub(measureStart))
+	}
+	// The last report of the phase gives the final counts, as of its end.
+	reporter.begin(PhaseMeasure, measureStart, &run.tally.done, &run.tally.errorCount, stage, 0, events)
+	reporter.freeze(end)
 	return nil
 }
 
@@ -215,10 +264,10 @@ const prefillBatch = 128
 // prefill writes every key of the key space once, in transactions of
 // prefillBatch puts spread over the connections, and returns the number of
 // transactions that failed. It stops early when ctx is done.
-func prefill(ctx context.Context, config Config, pool *connectionPool, shared *sharedState, reporter *progressReporter) int64 {
+func prefill(ctx context.Context, config Config, pool *connectionPool, shared *sharedState, reporter *progressReporter, stage string) int64 {
 	batches := (config.KeySpace + prefillBatch - 1) / prefillBatch
 	var next, done, failed atomic.Int64
-	reporter.begin(PhasePrefill, time.Now(), &done, &failed)
+	reporter.begin(PhasePrefill, time.Now(), &done, &failed, stage, int64(config.KeySpace), nil)
 	var group sync.WaitGroup
 	for writer := range min(config.Clients, batches, 32) {
 		group.Add(1)
@@ -242,5 +291,6 @@ func prefill(ctx context.Context, config Config, pool *connectionPool, shared *s
 		}()
 	}
 	group.Wait()
+	reporter.freeze(time.Now()) // the prefill's final counts
 	return failed.Load()
 }

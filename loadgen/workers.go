@@ -36,6 +36,8 @@ type sharedState struct {
 	keyCounter atomic.Uint64 // next key index of sequential choosers
 	// lastSeen is the mod revision txn-put last saw for each key index.
 	lastSeen []atomic.Int64
+	// fanout holds watch-fanout's watches; nil for the other workloads.
+	fanout *fanout
 }
 
 func newSharedState(config Config) *sharedState {
@@ -68,6 +70,8 @@ func newWorker(runContext context.Context, config Config, id int, client *client
 			random: rand.New(rand.NewPCG(config.Seed^0x5eed, uint64(id)))}, nil
 	case WorkloadWatchLatency:
 		return newWatchWorker(runContext, config, client, shared.keys.key(id), shared.value)
+	case WorkloadWatchFanout:
+		return &fanoutWriter{client: client, chooser: chooser, shared: shared}, nil
 	}
 	return nil, fmt.Errorf("unknown workload %q", config.Workload)
 }

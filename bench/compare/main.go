@@ -1,9 +1,15 @@
-// Command compare measures lockstep against etcd v3.7.3 on one machine, in
-// one run: 3-member clusters of each, started in turn (etcd, lockstep,
-// etcd, lockstep, ...) on 127.0.0.1 with the same settings, loaded by the
+// Command compare measures lockstep against etcd v3.7.3 and against the
+// protocol floor on one machine, in one run: 3-member clusters of etcd and
+// lockstep and the floor's one process, started in turn (etcd, lockstep,
+// floor, etcd, ...) on 127.0.0.1 with the same settings, loaded by the
 // same load generator (the loadgen package behind `lockstep bench`), with
 // the disk's raw fsync rate measured in the same run. It writes a Markdown
-// report with medians, ranges, ratios, peak memory and plots.
+// report with medians, ranges, ratios, CPU per operation, peak memory and
+// plots.
+//
+// The floor is this program too: `compare floor-server --listen ADDRESS`
+// serves etcd's KV, Watch and Maintenance.Status from a map in memory, with
+// no consensus, storage or replication (floor_*.go).
 //
 // Run it from the repository root with `go -C bench/compare run .` (or
 // `cd bench/compare && go run .`); see docs/benchmark-method.md.
@@ -22,11 +28,14 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/lockstepdb/lockstep/loadgen"
 )
 
 // options are the command's flags.
 type options struct {
 	systems   []string
+	workloads []string
 	rounds    int
 	duration  time.Duration
 	warmup    time.Duration
@@ -35,15 +44,23 @@ type options struct {
 	out       string
 	plots     string
 	directory string
-	arguments []string // as given, for the report
-	root      string   // the repository's root, found by run
+	// big-store's size, and the servers' --quota-backend-bytes (0: their
+	// default).
+	bigStoreKeys, bigStoreValueSize int
+	quotaBytes                      int64
+	arguments                       []string // as given, for the report
+	root                            string   // the repository's root, found by run
 }
 
 func parseOptions(arguments []string, errorOutput io.Writer) (options, error) {
 	o := options{arguments: arguments}
 	flags := flag.NewFlagSet("compare", flag.ContinueOnError)
 	flags.SetOutput(errorOutput)
-	systems := flags.String("systems", "etcd,lockstep", "systems to run, in this order within each round: etcd, lockstep or both")
+	systems := flags.String("systems", strings.Join(knownSystems, ","), "systems to run, in this order within each round: any of "+strings.Join(knownSystems, ", "))
+	workloadList := flags.String("workloads", strings.Join(defaultWorkloads(), ","), "workloads to run, in this order: any of "+workloadNames())
+	flags.IntVar(&o.bigStoreKeys, "big-store-keys", loadgen.DefaultBigStoreKeySpace, "big-store: keys of the big store")
+	flags.IntVar(&o.bigStoreValueSize, "big-store-value-size", loadgen.DefaultBigStoreValueSize, "big-store: value size in bytes")
+	flags.Int64Var(&o.quotaBytes, "quota-backend-bytes", 0, "passed to etcd's and lockstep's members when not 0 (both refuse writes past 2 GiB by default)")
 	flags.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every system once")
 	flags.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each workload")
 	flags.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each workload")
@@ -68,6 +85,16 @@ func parseOptions(arguments []string, errorOutput io.Writer) (options, error) {
 		}
 		o.systems = append(o.systems, name)
 	}
+	for _, name := range strings.Split(*workloadList, ",") {
+		name = strings.TrimSpace(name)
+		if _, ok := findWorkload(name); !ok {
+			return o, fmt.Errorf("--workloads: unknown workload %q (want %s)", name, workloadNames())
+		}
+		if slices.Contains(o.workloads, name) {
+			return o, fmt.Errorf("--workloads names %s twice", name)
+		}
+		o.workloads = append(o.workloads, name)
+	}
 	switch {
 	case o.rounds < 1:
 		return o, fmt.Errorf("--rounds %d must be at least 1", o.rounds)
@@ -79,6 +106,14 @@ func parseOptions(arguments []string, errorOutput io.Writer) (options, error) {
 		return o, fmt.Errorf("--fsync %v must be positive", o.fsync)
 	case o.timeout <= 0:
 		return o, fmt.Errorf("--timeout %v must be positive", o.timeout)
+	case o.quotaBytes < 0:
+		return o, fmt.Errorf("--quota-backend-bytes %d must not be negative", o.quotaBytes)
+	}
+	if slices.Contains(o.workloads, "big-store") {
+		w, _ := findWorkload("big-store")
+		if err := w.configure([]string{"127.0.0.1:1"}, o).Validate(); err != nil {
+			return o, fmt.Errorf("big-store: %w", err)
+		}
 	}
 	if planned := o.plannedDuration(); planned > o.timeout {
 		return o, fmt.Errorf("the plan takes about %v, more than --timeout %v: lower --rounds or --duration", planned.Round(time.Second), o.timeout)
@@ -95,11 +130,21 @@ const (
 
 // plannedDuration estimates the whole run (builds excluded).
 func (o options) plannedDuration() time.Duration {
-	perCluster := clusterOverhead + time.Duration(len(workloads))*(o.warmup+o.duration+perRunOverhead)
+	perCluster := clusterOverhead
+	for _, name := range o.workloads {
+		w, _ := findWorkload(name)
+		perCluster += o.warmup + o.duration + perRunOverhead
+		if w.estimate != nil {
+			perCluster += w.estimate(o)
+		}
+	}
 	return 2*o.fsync + time.Duration(o.rounds*len(o.systems))*perCluster
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == floorCommand {
+		os.Exit(floorMain(os.Args[2:], os.Stderr))
+	}
 	o, err := parseOptions(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -137,16 +182,23 @@ func run(ctx context.Context, o options, out, log io.Writer) error {
 	}
 	defer os.RemoveAll(work)
 
-	fmt.Fprintf(log, "compare: plan: %d round(s) of %s, %v per workload, about %v\n", o.rounds, strings.Join(o.systems, ", "), o.duration, o.plannedDuration().Round(time.Second))
-	results := &results{Started: time.Now(), Arguments: o.arguments, Machine: describeMachine(), Rounds: o.rounds, Duration: o.duration.String(), Warmup: o.warmup.String()}
+	fmt.Fprintf(log, "compare: plan: %d round(s) of %s; %s; %v per workload; about %v\n", o.rounds, strings.Join(o.systems, ", "),
+		strings.Join(o.workloads, ", "), o.duration, o.plannedDuration().Round(time.Second))
+	results := &results{Started: time.Now(), Arguments: o.arguments, Machine: describeMachine(), Rounds: o.rounds, Duration: o.duration.String(), Warmup: o.warmup.String(),
+		Workloads: o.workloads, BigStoreKeys: o.bigStoreKeys, BigStoreValueSize: o.bigStoreValueSize, QuotaBackendBytes: o.quotaBytes}
+	executable, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding this program, which serves the floor: %w", err)
+	}
 	for _, name := range o.systems {
 		fmt.Fprintf(log, "compare: preparing %s\n", name)
-		prepared, err := prepareSystem(ctx, name, root, work)
+		prepared, err := prepareSystem(ctx, name, root, work, executable)
 		if err != nil {
 			return err
 		}
 		results.Systems = append(results.Systems, prepared)
 	}
+	results.display = newPathDisplay(root, work, executable, results.Systems)
 	// The watchdog starts after the builds: a cold etcd build alone takes
 	// minutes, and is not part of the measurement.
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)

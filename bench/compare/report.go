@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,24 +16,63 @@ import (
 // metric is one figure of a run shown in the report.
 type metric struct {
 	name   string
-	value  func(*loadgen.Result) float64
+	value  func(*runRecord) (float64, bool)
 	format func(float64) string
+	// ratios: the ratio columns apply (not to counts of errors).
+	ratios bool
 }
 
+// resultMetric is a metric read from the load generator's result alone.
+func resultMetric(name string, value func(*loadgen.Result) float64, format func(float64) string, ratios bool) metric {
+	return metric{name: name, value: func(run *runRecord) (float64, bool) { return value(run.Result), true }, format: format, ratios: ratios}
+}
+
+// cpuMetric is the CPU per operation (or per event) of one role.
+func cpuMetric(name, role string) metric {
+	return metric{name: name, format: formatMicroseconds, ratios: true, value: func(run *runRecord) (float64, bool) {
+		return run.CPU.perOperation(role, operationsOf(run.Result))
+	}}
+}
+
+var (
+	throughput = resultMetric("throughput (ops/s)", func(r *loadgen.Result) float64 { return r.OperationsPerSecond }, formatCount, true)
+	p50        = resultMetric("p50 latency", func(r *loadgen.Result) float64 { return r.Latency.P50 }, loadgen.FormatMilliseconds, true)
+	p99        = resultMetric("p99 latency", func(r *loadgen.Result) float64 { return r.Latency.P99 }, loadgen.FormatMilliseconds, true)
+	p999       = resultMetric("p99.9 latency", func(r *loadgen.Result) float64 { return r.Latency.P999 }, loadgen.FormatMilliseconds, true)
+	errorCount = resultMetric("errors", func(r *loadgen.Result) float64 { return float64(r.Errors) }, formatCount, false)
+	eventRate  = resultMetric("events delivered per second", func(r *loadgen.Result) float64 { return r.EventsPerSecond }, formatCount, true)
+)
+
+// metrics are the rows of a section's table.
 var metrics = []metric{
-	{"throughput (ops/s)", func(r *loadgen.Result) float64 { return r.OperationsPerSecond }, formatCount},
-	{"p50 latency", func(r *loadgen.Result) float64 { return r.Latency.P50 }, loadgen.FormatMilliseconds},
-	{"p99 latency", func(r *loadgen.Result) float64 { return r.Latency.P99 }, loadgen.FormatMilliseconds},
-	{"p99.9 latency", func(r *loadgen.Result) float64 { return r.Latency.P999 }, loadgen.FormatMilliseconds},
-	{"errors", func(r *loadgen.Result) float64 { return float64(r.Errors) }, formatCount},
+	throughput, p50, p99, p999, errorCount,
+	cpuMetric("CPU per op: leader", roleLeader),
+	cpuMetric("CPU per op: followers (median)", roleFollowers),
+	cpuMetric("CPU per op: load generator", roleGenerator),
+}
+
+// fanoutMetrics are watch-fanout's rows: its latencies are deliveries.
+var fanoutMetrics = []metric{
+	eventRate,
+	resultMetric("puts per second", func(r *loadgen.Result) float64 { return r.OperationsPerSecond }, formatCount, true),
+	resultMetric("delivery p50", func(r *loadgen.Result) float64 { return r.Latency.P50 }, loadgen.FormatMilliseconds, true),
+	resultMetric("delivery p99", func(r *loadgen.Result) float64 { return r.Latency.P99 }, loadgen.FormatMilliseconds, true),
+	resultMetric("delivery p99.9", func(r *loadgen.Result) float64 { return r.Latency.P999 }, loadgen.FormatMilliseconds, true),
+	errorCount,
+	cpuMetric("CPU per event: leader", roleLeader),
+	cpuMetric("CPU per event: followers (median)", roleFollowers),
+	cpuMetric("CPU per event: load generator", roleGenerator),
 }
 
 // figure returns the spread over rounds of m for system on workload.
 func (r *results) figure(system, workload string, m metric) spread {
 	var values []float64
-	for _, run := range r.Runs {
+	for i := range r.Runs {
+		run := &r.Runs[i]
 		if run.System == system && run.Workload == workload && run.Result != nil {
-			values = append(values, m.value(run.Result))
+			if value, ok := m.value(run); ok {
+				values = append(values, value)
+			}
 		}
 	}
 	return spreadOf(values)
@@ -48,16 +88,16 @@ func (r *results) write(o options, out io.Writer) error {
 		return err
 	}
 	plotLinks := map[string]string{}
-	for _, w := range workloads {
-		path := filepath.Join(o.plots, w.Name+".svg")
-		if err := loadgen.WritePlotFile(path, w.Title, r.pooledLatencies(w.Name)); err != nil {
+	for _, section := range r.sections() {
+		path := filepath.Join(o.plots, section.Name+".svg")
+		if err := loadgen.WritePlotFile(path, section.Title, r.pooledLatencies(section.Name)); err != nil {
 			return err
 		}
 		link, err := filepath.Rel(filepath.Dir(o.out), path)
 		if err != nil {
 			return err
 		}
-		plotLinks[w.Name] = filepath.ToSlash(link)
+		plotLinks[section.Name] = filepath.ToSlash(link)
 	}
 	encoded, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -76,6 +116,7 @@ func (r *results) write(o options, out io.Writer) error {
 	r.writeResults(&resultsSection, plotLinks)
 	report.WriteString(resultsSection.String())
 	r.writeGoals(&report)
+	r.writeIssue15Goals(&report)
 	r.writeMemory(&report)
 	r.writeCommands(&report)
 	r.writeErrors(&report)
@@ -110,15 +151,51 @@ func (r *results) systemNames() []string {
 	return names
 }
 
-// compared reports whether both systems ran, so ratios exist.
-func (r *results) compared() bool { return len(r.Systems) == len(knownSystems) }
+// sections returns the report's sections for the workloads of the run.
+func (r *results) sections() []section {
+	return sections(r.Workloads, options{bigStoreKeys: r.BigStoreKeys, bigStoreValueSize: r.BigStoreValueSize})
+}
+
+// ran reports whether the named system was part of the run.
+func (r *results) ran(name string) bool { return slices.Contains(r.systemNames(), name) }
+
+// compared reports whether etcd and lockstep both ran, so their ratios
+// exist.
+func (r *results) compared() bool { return r.ran("etcd") && r.ran("lockstep") }
+
+// ratioColumns are the ratios the tables give: each pair whose systems
+// both ran, numerator first.
+func (r *results) ratioColumns() [][2]string {
+	var columns [][2]string
+	for _, pair := range [][2]string{{"lockstep", "etcd"}, {"lockstep", "floor"}, {"etcd", "floor"}} {
+		if r.ran(pair[0]) && r.ran(pair[1]) {
+			columns = append(columns, pair)
+		}
+	}
+	return columns
+}
+
+// describeSystem says what one of a round's clusters is.
+func describeSystem(s system) string {
+	if s.Name == "floor" {
+		return "the protocol floor (one process answering etcd's API from memory: no consensus, storage or replication)"
+	}
+	return fmt.Sprintf("a fresh %d-member cluster of %s", s.Members, s.Name)
+}
 
 func (r *results) writeHeader(b *strings.Builder, methodLink string) {
-	b.WriteString("# Benchmarks: lockstep and etcd, same machine, same run\n\n")
+	b.WriteString("# Benchmarks: lockstep, etcd and the protocol floor, same machine, same run\n\n")
+	var described []string
+	for _, s := range r.Systems {
+		described = append(described, describeSystem(s))
+	}
 	fmt.Fprintf(b, "Written by `go -C bench/compare run . %s` (see [the method](%s)), started %s, took %s: "+
-		"%d round(s), each starting a fresh %d-member cluster of %s in turn; every workload ran %s after %s of warm-up.\n\n",
+		"%d round(s), each starting in turn %s; workloads %s, each run %s after %s of warm-up.\n\n",
 		strings.Join(r.Arguments, " "), methodLink, r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Finished.Sub(r.Started).Round(time.Second),
-		r.Rounds, members, strings.Join(r.systemNames(), ", then "), r.Duration, r.Warmup)
+		r.Rounds, strings.Join(described, ", then "), strings.Join(r.Workloads, ", "), r.Duration, r.Warmup)
+	if r.QuotaBackendBytes > 0 {
+		fmt.Fprintf(b, "etcd's and lockstep's members ran with `--quota-backend-bytes %d`.\n\n", r.QuotaBackendBytes)
+	}
 	if r.Incomplete != "" {
 		fmt.Fprintf(b, "**Incomplete:** %s.\n\n", r.Incomplete)
 	}
@@ -148,27 +225,38 @@ func describeProbe(p fsyncProbe) string {
 
 func (r *results) writeResults(b *strings.Builder, plotLinks map[string]string) {
 	b.WriteString("## Results\n\n")
-	fmt.Fprintf(b, "Medians over rounds, with min..max in brackets; latencies of successful operations.")
-	if r.compared() {
-		b.WriteString(" The ratio is lockstep's median over etcd's.")
+	b.WriteString("Medians over rounds, with min..max in brackets; latencies of successful operations.")
+	if columns := r.ratioColumns(); len(columns) > 0 {
+		b.WriteString(" Ratios are of medians")
+		if r.ran("floor") {
+			b.WriteString("; against the floor they show how much of the machine's reach a server gives up")
+		}
+		b.WriteString(".")
 	}
-	b.WriteString("\n\n")
+	b.WriteString(" CPU per operation: each process's user and system time over the measured window (from /proc/PID/stat), " +
+		"divided by the successful operations (watch fan-out: by the events delivered); the leader is the member the load went to, " +
+		"the followers' figure the median of the other two, the load generator's that of this program's own process.\n\n")
 	names := r.systemNames()
-	for _, w := range workloads {
-		fmt.Fprintf(b, "### %s\n\n| | %s |", w.Title, strings.Join(names, " | "))
+	columns := r.ratioColumns()
+	for _, section := range r.sections() {
+		fmt.Fprintf(b, "### %s\n\n| | %s |", section.Title, strings.Join(names, " | "))
 		separator := "\n|---|" + strings.Repeat("---|", len(names))
-		if r.compared() {
-			b.WriteString(" lockstep/etcd |")
+		for _, pair := range columns {
+			fmt.Fprintf(b, " %s/%s |", pair[0], pair[1])
 			separator += "---|"
 		}
 		b.WriteString(separator + "\n")
-		for _, m := range metrics {
+		rows := metrics
+		if section.fanout {
+			rows = fanoutMetrics
+		}
+		for _, m := range rows {
 			fmt.Fprintf(b, "| %s |", m.name)
 			for _, name := range names {
-				fmt.Fprintf(b, " %s |", formatSpread(r.figure(name, w.Name, m), m.format))
+				fmt.Fprintf(b, " %s |", formatSpread(r.figure(name, section.Name, m), m.format))
 			}
-			if r.compared() {
-				if value, ok := ratio(r.figure("lockstep", w.Name, m), r.figure("etcd", w.Name, m)); ok {
+			for _, pair := range columns {
+				if value, ok := ratio(r.figure(pair[0], section.Name, m), r.figure(pair[1], section.Name, m)); ok && m.ratios {
 					fmt.Fprintf(b, " %.2f |", value)
 				} else {
 					b.WriteString(" — |")
@@ -176,8 +264,61 @@ func (r *results) writeResults(b *strings.Builder, plotLinks map[string]string) 
 			}
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(b, "\n![%s](%s)\n\n", w.Title, plotLinks[w.Name])
+		fmt.Fprintf(b, "\n![%s](%s)\n\n", section.Title, plotLinks[section.Name])
 	}
+	if slices.Contains(r.Workloads, "big-store") {
+		r.writeBigStoreSummary(b)
+	}
+}
+
+// bigStoreRatio returns the spread over rounds of system's big-store
+// throughput of operation ("range" or "put") over its small-store one.
+func (r *results) bigStoreRatio(system, operation string) spread {
+	var values []float64
+	for _, big := range r.Runs {
+		if big.System != system || big.Workload != "big-store-big-"+operation || big.Result == nil {
+			continue
+		}
+		for _, small := range r.Runs {
+			if small.System == system && small.Round == big.Round && small.Workload == "big-store-small-"+operation && small.Result != nil && small.Result.OperationsPerSecond > 0 {
+				values = append(values, big.Result.OperationsPerSecond/small.Result.OperationsPerSecond)
+			}
+		}
+	}
+	return spreadOf(values)
+}
+
+// writeBigStoreSummary gives, per system, the big store's throughput over
+// the small one's and the rate of the big prefill.
+func (r *results) writeBigStoreSummary(b *strings.Builder) {
+	names := r.systemNames()
+	fmt.Fprintf(b, "### big store against small store\n\nThroughput on %s keys of %s bytes over that on %s keys (same round), and the rate at which the big store was filled "+
+		"(transactions of 128 puts, 32 at a time).\n\n| | %s |\n|---|%s\n", formatCount(float64(r.BigStoreKeys)), formatCount(float64(r.BigStoreValueSize)),
+		formatCount(loadgen.DefaultSmallKeySpace), strings.Join(names, " | "), strings.Repeat("---|", len(names)))
+	ratioFormat := func(v float64) string { return fmt.Sprintf("%.2f", v) }
+	for _, operation := range []string{"range", "put"} {
+		fmt.Fprintf(b, "| %s: big / small |", operation)
+		for _, name := range names {
+			fmt.Fprintf(b, " %s |", formatSpread(r.bigStoreRatio(name, operation), ratioFormat))
+		}
+		b.WriteString("\n")
+	}
+	prefill := func(label string, value func(keys, bytes float64) float64, format func(float64) string) {
+		fmt.Fprintf(b, "| %s |", label)
+		for _, name := range names {
+			var values []float64
+			for _, run := range r.Runs {
+				if run.System == name && run.Workload == "big-store-big-range" && run.Result != nil && run.Result.PrefillSeconds > 0 {
+					values = append(values, value(run.Result.PrefillRate()))
+				}
+			}
+			fmt.Fprintf(b, " %s |", formatSpread(spreadOf(values), format))
+		}
+		b.WriteString("\n")
+	}
+	prefill("prefill (keys/s)", func(keys, _ float64) float64 { return keys }, formatCount)
+	prefill("prefill (MB/s)", func(_, bytes float64) float64 { return bytes / 1e6 }, func(v float64) string { return fmt.Sprintf("%.1f", v) })
+	b.WriteString("\n")
 }
 
 // writeGoals checks issue 7's goals, when both systems ran.
@@ -185,16 +326,7 @@ func (r *results) writeGoals(b *strings.Builder) {
 	if !r.compared() {
 		return
 	}
-	throughput, p50, p99 := metrics[0], metrics[1], metrics[2]
-	goal := func(text string, ok bool, formatted string, met bool) {
-		verdict, shown := "no", formatted
-		if !ok {
-			verdict, shown = "—", "not measured"
-		} else if met {
-			verdict = "yes"
-		}
-		fmt.Fprintf(b, "| %s | %s | %s |\n", text, shown, verdict)
-	}
+	goal := goalWriter(b)
 	b.WriteString("## Goals of issue 7\n\n| goal | measured | met |\n|---|---|---|\n")
 	for _, w := range []struct{ name, label string }{{"put-1000-clients", "put, 1,000 clients"}, {"range-1000-clients", "linearizable range, 1,000 clients"}} {
 		value, ok := ratio(r.figure("lockstep", w.name, throughput), r.figure("etcd", w.name, throughput))
@@ -215,6 +347,19 @@ func (r *results) writeGoals(b *strings.Builder) {
 	goal("peak RSS per member ≤ etcd's (largest member, median over rounds)", ok,
 		fmt.Sprintf("%s vs %s (%.2f×)", formatMebibytes(lockstepPeak.Median), formatMebibytes(etcdPeak.Median), value), value <= 1)
 	b.WriteString("\n")
+}
+
+// goalWriter returns a function that writes one row of a goals table.
+func goalWriter(b *strings.Builder) func(text string, ok bool, formatted string, met bool) {
+	return func(text string, ok bool, formatted string, met bool) {
+		verdict, shown := "no", formatted
+		if !ok {
+			verdict, shown = "—", "not measured"
+		} else if met {
+			verdict = "yes"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s |\n", text, shown, verdict)
+	}
 }
 
 // fsyncP50 is the mean of the probes' p50s (0 if none ran).
@@ -250,7 +395,7 @@ func (r *results) largestPeak(system string) spread {
 }
 
 func (r *results) writeMemory(b *strings.Builder) {
-	b.WriteString("## Peak memory per member\n\nPeak resident set size (VmHWM) of each member at the end of its round, before it was stopped: median over rounds (min..max).\n\n| system |")
+	b.WriteString("## Peak memory per member\n\nPeak resident set size (VmHWM) of each member (the floor: its one process) at the end of its round, before it was stopped: median over rounds (min..max).\n\n| system |")
 	for i := range members {
 		fmt.Fprintf(b, " member%d |", i+1)
 	}
@@ -272,7 +417,9 @@ func (r *results) writeMemory(b *strings.Builder) {
 }
 
 func (r *results) writeCommands(b *strings.Builder) {
-	b.WriteString("## Commands\n\nEvery cluster member was started like this (round 1 shown; later rounds differ only in ports and directories):\n\n```sh\n")
+	b.WriteString("## Commands\n\nEvery cluster member (and the floor) was started like this (round 1 shown; later rounds differ only in ports and directories). " +
+		"`$WORK` is the run's directory (made under `--dir`), `$WORK/lockstep` is `go build -o $WORK/lockstep ./cmd/lockstep` of this tree, " +
+		"`compare` is this program (`go -C bench/compare build -o compare .`), `./` the repository's root and `$LOCKSTEP_ETCD_BIN` where tools/build-etcd put etcd.\n\n```sh\n")
 	for _, cluster := range r.Clusters {
 		if cluster.Round == 1 {
 			for _, command := range cluster.Commands {
@@ -281,9 +428,12 @@ func (r *results) writeCommands(b *strings.Builder) {
 		}
 	}
 	b.WriteString("```\n\nand loaded with the equivalent of these commands (the load generator ran in the comparison's own process):\n\n```sh\n")
+	var previous string
 	for _, run := range r.Runs {
-		if run.Round == 1 {
+		// A big-store run has one record per stage and one command.
+		if run.Round == 1 && run.Command != previous {
 			b.WriteString(run.Command + "\n")
+			previous = run.Command
 		}
 	}
 	b.WriteString("```\n\n")
@@ -352,5 +502,8 @@ func formatCount(v float64) string {
 	}
 	return grouped.String()
 }
+
+// formatMicroseconds formats a CPU time given in µs: "85.2µs", "1.25ms".
+func formatMicroseconds(v float64) string { return loadgen.FormatMilliseconds(v / 1000) }
 
 func formatMebibytes(bytes float64) string { return fmt.Sprintf("%.0f MiB", bytes/(1<<20)) }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,19 +25,28 @@ const (
 
 // results is everything a run measured; its JSON form is results.json.
 type results struct {
-	Started     time.Time       `json:"started"`
-	Finished    time.Time       `json:"finished"`
-	Arguments   []string        `json:"arguments"`
-	Machine     machine         `json:"machine"`
-	Rounds      int             `json:"rounds"`
-	Duration    string          `json:"duration"`
-	Warmup      string          `json:"warmup"`
-	Systems     []system        `json:"systems"`
-	FsyncBefore fsyncProbe      `json:"fsync_before"`
-	FsyncAfter  fsyncProbe      `json:"fsync_after"`
-	Clusters    []clusterRecord `json:"clusters"`
-	Runs        []runRecord     `json:"runs"`
-	Incomplete  string          `json:"incomplete,omitempty"`
+	Started   time.Time `json:"started"`
+	Finished  time.Time `json:"finished"`
+	Arguments []string  `json:"arguments"`
+	Machine   machine   `json:"machine"`
+	Rounds    int       `json:"rounds"`
+	Duration  string    `json:"duration"`
+	Warmup    string    `json:"warmup"`
+	Workloads []string  `json:"workloads"`
+	// BigStoreKeys and BigStoreValueSize: big-store's size;
+	// QuotaBackendBytes: the servers' quota if set (0: their default).
+	BigStoreKeys      int             `json:"big_store_keys"`
+	BigStoreValueSize int             `json:"big_store_value_size"`
+	QuotaBackendBytes int64           `json:"quota_backend_bytes,omitempty"`
+	Systems           []system        `json:"systems"`
+	FsyncBefore       fsyncProbe      `json:"fsync_before"`
+	FsyncAfter        fsyncProbe      `json:"fsync_after"`
+	Clusters          []clusterRecord `json:"clusters"`
+	Runs              []runRecord     `json:"runs"`
+	Incomplete        string          `json:"incomplete,omitempty"`
+
+	// display turns the machine's paths into the report's (paths.go).
+	display *strings.Replacer
 }
 
 // clusterRecord is one cluster's life: one system in one round.
@@ -48,13 +58,15 @@ type clusterRecord struct {
 	Error    string   `json:"error,omitempty"`
 }
 
-// runRecord is one workload on one cluster.
+// runRecord is one workload (or one stage of big-store, with Workload
+// "big-store-<stage>") on one cluster.
 type runRecord struct {
 	System   string          `json:"system"`
 	Round    int             `json:"round"`
 	Workload string          `json:"workload"`
 	Command  string          `json:"command"`
 	Result   *loadgen.Result `json:"result,omitempty"`
+	CPU      *cpuUse         `json:"cpu,omitempty"`
 	Error    string          `json:"error,omitempty"`
 }
 
@@ -65,43 +77,98 @@ func (r *results) runRound(ctx context.Context, system system, round int, o opti
 	defer func() { r.Clusters = append(r.Clusters, record) }()
 	directory := filepath.Join(work, fmt.Sprintf("%s-round%d", system.Name, round))
 	if err := os.MkdirAll(directory, 0o755); err != nil {
-		record.Error = err.Error()
+		record.Error = r.show(err.Error())
 		return
 	}
 	defer os.RemoveAll(directory)
 	fmt.Fprintf(log, "compare: round %d: starting %s\n", round, system.Name)
+	var extra []string
+	if system.quota && o.quotaBytes > 0 {
+		extra = []string{"--quota-backend-bytes", strconv.FormatInt(o.quotaBytes, 10)}
+	}
 	cluster, err := localcluster.Start(ctx, localcluster.Options{
-		Command: system.Command, Members: members, Directory: directory,
+		Command: system.Command, Members: system.Members, Directory: directory,
 		HeartbeatInterval: heartbeatInterval, ElectionTimeout: electionTimeout,
+		MemberFlags: system.memberFlags, ExtraArguments: extra,
 	})
 	if err != nil {
-		record.Error = err.Error()
+		record.Error = r.show(err.Error())
 		fmt.Fprintf(log, "compare: round %d: %s did not start: %v\n", round, system.Name, err)
 		return
 	}
 	defer cluster.Stop()
+	var pids []int
 	for _, member := range cluster.Members() {
-		record.Commands = append(record.Commands, member.CommandLine())
+		record.Commands = append(record.Commands, r.show(member.CommandLine()))
+		pids = append(pids, member.PID())
 	}
-	for _, w := range workloads {
+	for _, name := range o.workloads {
 		if ctx.Err() != nil {
 			break
 		}
-		config := w.configure(cluster.ClientEndpoints(), o.duration, o.warmup)
-		run := runRecord{System: system.Name, Round: round, Workload: w.Name, Command: "lockstep bench " + strings.Join(config.Args(), " ")}
-		run.Result, err = loadgen.Run(ctx, config)
-		if err != nil {
-			run.Error = err.Error()
-			fmt.Fprintf(log, "compare: round %d: %s %s: %v\n", round, system.Name, w.Name, err)
-		} else {
-			fmt.Fprintf(log, "compare: round %d: %-8s %-18s %8.0f ops/s  p50 %-7s p99 %-7s errors %d\n", round, system.Name, w.Name,
-				run.Result.OperationsPerSecond, loadgen.FormatMilliseconds(run.Result.Latency.P50),
-				loadgen.FormatMilliseconds(run.Result.Latency.P99), run.Result.Errors)
-		}
-		r.Runs = append(r.Runs, run)
+		w, _ := findWorkload(name)
+		r.runWorkload(ctx, w, cluster, pids, system, round, o, log)
 	}
 	// Read before stopping: the peak of a process that has exited is gone.
 	if record.PeakRSS, err = cluster.PeakRSS(); err != nil {
-		record.Error = err.Error()
+		record.Error = r.show(err.Error())
 	}
+}
+
+// runWorkload runs w on cluster and records it: one record, or one per
+// stage of big-store, each with the CPU its processes used in its
+// measured window.
+func (r *results) runWorkload(ctx context.Context, w workload, cluster *localcluster.Cluster, pids []int, system system, round int, o options, log io.Writer) {
+	config := w.configure(cluster.ClientEndpoints(), o)
+	windows := newCPUWindows(pids)
+	config.OnMeasure = windows.onMeasure
+	progress := newRunProgress(log, config, fmt.Sprintf("round %d: %s %s", round, system.Name, w.Name))
+	config.Progress = progress.update
+	command := "lockstep bench " + strings.Join(config.Args(), " ")
+	result, err := loadgen.Run(ctx, config)
+	progress.finish()
+	if err != nil {
+		r.Runs = append(r.Runs, runRecord{System: system.Name, Round: round, Workload: w.Name, Command: command, Error: r.show(err.Error())})
+		fmt.Fprintf(log, "compare: round %d: %s %s: %v\n", round, system.Name, w.Name, err)
+		return
+	}
+	stages := []*loadgen.Result{result}
+	if len(result.Stages) > 0 {
+		stages = result.Stages
+	}
+	for _, stage := range stages {
+		name := w.Name
+		if stage.Stage != "" {
+			name += "-" + stage.Stage
+		}
+		run := runRecord{System: system.Name, Round: round, Workload: name, Command: command, Result: stage,
+			CPU: windows.use(stage.Stage, cluster.ClientEndpoints(), stage.Endpoints)}
+		r.Runs = append(r.Runs, run)
+		line := fmt.Sprintf("compare: round %d: %-8s %-22s %8.0f ops/s  p50 %-7s p99 %-7s errors %d", round, system.Name, name,
+			stage.OperationsPerSecond, loadgen.FormatMilliseconds(stage.Latency.P50), loadgen.FormatMilliseconds(stage.Latency.P99), stage.Errors)
+		if stage.Workload == loadgen.WorkloadWatchFanout {
+			line += fmt.Sprintf("  %.0f events/s", stage.EventsPerSecond)
+		}
+		if leader, ok := run.CPU.perOperation(roleLeader, operationsOf(stage)); ok {
+			line += fmt.Sprintf("  leader CPU %.0fµs/op", leader)
+		}
+		fmt.Fprintln(log, line)
+	}
+}
+
+// operationsOf is what CPU is divided by: operations, or for watch-fanout
+// the events delivered.
+func operationsOf(result *loadgen.Result) int64 {
+	if result.Workload == loadgen.WorkloadWatchFanout {
+		return result.EventsDelivered
+	}
+	return result.Operations
+}
+
+// show turns the machine's paths in text into the report's.
+func (r *results) show(text string) string {
+	if r.display == nil {
+		return text
+	}
+	return r.display.Replace(text)
 }

@@ -9,24 +9,32 @@ import (
 	"strings"
 
 	"github.com/lockstepdb/lockstep/internal/etcdbin"
+	"github.com/lockstepdb/lockstep/loadgen/localcluster"
 )
 
-// system is one of the servers compared: how to start a member, and what
-// version it is.
+// system is one of the servers compared: how to start a member, how many,
+// and what version it is.
 type system struct {
 	Name    string   `json:"name"`
-	Command []string `json:"command"` // a member's command, before its flags
+	Command []string `json:"-"` // a member's command, before its flags
 	Version string   `json:"version"`
+	Members int      `json:"members"`
+	// memberFlags gives a member's flags when they are not etcd's (the
+	// floor); nil for etcd's.
+	memberFlags func(*localcluster.Member) []string
+	// quota: the members take --quota-backend-bytes.
+	quota bool
 }
 
-// knownSystems are the systems --systems may name.
-var knownSystems = []string{"etcd", "lockstep"}
+// knownSystems are the systems --systems may name, in their default order.
+var knownSystems = []string{"etcd", "lockstep", "floor"}
 
 // prepareSystem builds (or finds) the named system's binary. etcd comes
 // from internal/etcdbin (tools/build-etcd: built from the Go module proxy
 // at v3.7.3, reused when up to date); lockstep is built from the working
-// tree with `go build ./cmd/lockstep` into buildDirectory.
-func prepareSystem(ctx context.Context, name, root, buildDirectory string) (system, error) {
+// tree with `go build ./cmd/lockstep` into buildDirectory; the floor is
+// executable, this program, run as `floor-server`, one process.
+func prepareSystem(ctx context.Context, name, root, buildDirectory, executable string) (system, error) {
 	switch name {
 	case "etcd":
 		binary, err := etcdbin.Path("etcd")
@@ -37,15 +45,21 @@ func prepareSystem(ctx context.Context, name, root, buildDirectory string) (syst
 		if err != nil {
 			return system{}, fmt.Errorf("etcd --version: %w", err)
 		}
-		return system{Name: name, Command: []string{binary}, Version: strings.Join(strings.Fields(version), " ")}, nil
+		return system{Name: name, Command: []string{binary}, Version: strings.Join(strings.Fields(version), " "), Members: members, quota: true}, nil
 	case "lockstep":
 		binary := filepath.Join(buildDirectory, "lockstep")
 		if _, err := runIn(ctx, root, "go", "build", "-o", binary, "./cmd/lockstep"); err != nil {
 			return system{}, fmt.Errorf("building lockstep: %w", err)
 		}
-		return system{Name: name, Command: []string{binary, "serve"}, Version: "lockstep " + treeVersion(ctx, root)}, nil
+		return system{Name: name, Command: []string{binary, "serve"}, Version: "lockstep " + treeVersion(ctx, root), Members: members, quota: true}, nil
+	case "floor":
+		return system{
+			Name: name, Command: []string{executable, floorCommand}, Members: 1,
+			Version:     "the protocol floor of bench/compare (" + floorVersion + "), " + treeVersion(ctx, root),
+			memberFlags: func(member *localcluster.Member) []string { return []string{"--listen", member.ClientURL} },
+		}, nil
 	}
-	return system{}, fmt.Errorf("unknown system %q (want %s)", name, strings.Join(knownSystems, " or "))
+	return system{}, fmt.Errorf("unknown system %q (want %s)", name, strings.Join(knownSystems, ", "))
 }
 
 // treeVersion names the working tree: its commit, "+changes" if it

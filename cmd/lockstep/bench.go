@@ -9,11 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/lockstepdb/lockstep/loadgen"
 )
@@ -42,6 +39,12 @@ Workloads:
   watch-latency  put a key, then time until a watcher on it sees the event
                  (one key and one watch per client)
   mixed          ranges and puts, --read-ratio of them ranges
+  watch-fanout   one writer (--clients) puts keys that --watchers watches, spread
+                 over --streams watch streams, all receive; the latency is each
+                 event's, from the put's sending to its receipt, with events/s
+  big-store      range and put on a small store (--small-key-space keys), then
+                 prefill a big one (--key-space, default 4,000,000 keys of
+                 --val-size, default 1 KiB: 4 GB) and range and put on it
 
 The run stops at --total operations or after --duration, whichever comes
 first (one is required). Errors are counted, never fatal; the run fails only
@@ -50,15 +53,18 @@ it is a terminal (not with --quiet). See docs/benchmark-method.md.`,
 		Example: `  lockstep bench put --endpoints 127.0.0.1:2379 --total 10000
   lockstep bench put --endpoints a:2379,b:2379,c:2379 --conns 100 --clients 1000 --duration 10s --target-leader
   lockstep bench range --consistency s --endpoints 127.0.0.1:2379 --clients 100 --conns 10 --duration 5s --json
-  lockstep bench mixed --read-ratio 0.9 --endpoints 127.0.0.1:2379 --total 50000 --plot latency.svg`,
+  lockstep bench mixed --read-ratio 0.9 --endpoints 127.0.0.1:2379 --total 50000 --plot latency.svg
+  lockstep bench watch-fanout --endpoints 127.0.0.1:2379 --watchers 10000 --streams 100 --conns 100 --duration 10s
+  lockstep bench big-store --endpoints 127.0.0.1:2379 --key-space 100000 --clients 100 --conns 10 --duration 5s`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) != 1 {
-				return fmt.Errorf("bench takes one workload (put, range, txn-put, watch-latency or mixed), got %d arguments", len(args))
+				return fmt.Errorf("bench takes one workload (put, range, txn-put, watch-latency, mixed, watch-fanout or big-store), got %d arguments", len(args))
 			}
 			return nil
 		},
 		RunE: func(command *cobra.Command, args []string) error {
 			config.Workload = loadgen.Workload(args[0])
+			config.ApplyWorkloadDefaults(command.Flags())
 			if err := config.Validate(); err != nil {
 				return err
 			}
@@ -70,10 +76,10 @@ it is a terminal (not with --quiet). See docs/benchmark-method.md.`,
 			}
 			ctx, stop := signal.NotifyContext(command.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			bar := newBenchProgress(command.ErrOrStderr(), config, quiet)
-			config.Progress = bar.update
+			bar := loadgen.NewProgressBar(command.ErrOrStderr(), config, quiet)
+			config.Progress = bar.Update
 			result, err := loadgen.Run(ctx, config)
-			bar.finish()
+			bar.Finish()
 			if err != nil {
 				return err
 			}
@@ -82,7 +88,7 @@ it is a terminal (not with --quiet). See docs/benchmark-method.md.`,
 			}
 			if plotPath != "" {
 				title := fmt.Sprintf("lockstep bench %s: %d clients, %d connections", config.Workload, config.Clients, config.Connections)
-				return loadgen.WritePlotFile(plotPath, title, []loadgen.PlotSeries{{Name: string(config.Workload), Latencies: result.Latencies()}})
+				return loadgen.WritePlotFile(plotPath, title, plotSeries(result))
 			}
 			return nil
 		},
@@ -108,59 +114,15 @@ func writeBenchResult(out io.Writer, result *loadgen.Result, asJSON bool) error 
 	return err
 }
 
-// benchProgress draws the run's progress bar on a terminal; on anything
-// else, or with --quiet, it draws nothing. update is called by
-// loadgen.Run, never concurrently.
-type benchProgress struct {
-	bar    *progressbar.ProgressBar // nil when not drawing
-	config loadgen.Config
-}
-
-func newBenchProgress(stderr io.Writer, config loadgen.Config, quiet bool) *benchProgress {
-	progress := &benchProgress{config: config}
-	file, isFile := stderr.(*os.File)
-	if quiet || !isFile || !term.IsTerminal(int(file.Fd())) {
-		return progress
+// plotSeries returns the latency distributions to plot: the run's, or
+// for big-store one per stage.
+func plotSeries(result *loadgen.Result) []loadgen.PlotSeries {
+	if len(result.Stages) == 0 {
+		return []loadgen.PlotSeries{{Name: string(result.Workload), Latencies: result.Latencies()}}
 	}
-	// The bar counts operations when --total bounds the run, else
-	// milliseconds of --duration.
-	limit := config.Total
-	if limit == 0 {
-		limit = config.Duration.Milliseconds()
+	var series []loadgen.PlotSeries
+	for _, stage := range result.Stages {
+		series = append(series, loadgen.PlotSeries{Name: stage.Stage, Latencies: stage.Latencies()})
 	}
-	progress.bar = progressbar.NewOptions64(limit,
-		progressbar.OptionSetWriter(stderr),
-		progressbar.OptionSetWidth(30),
-		progressbar.OptionThrottle(100*time.Millisecond),
-		progressbar.OptionClearOnFinish(),
-		progressbar.OptionSetPredictTime(false),
-		progressbar.OptionSetElapsedTime(true),
-	)
-	return progress
-}
-
-func (p *benchProgress) update(report loadgen.Progress) {
-	if p.bar == nil {
-		return
-	}
-	description := fmt.Sprintf("%-7s %d done, %d errors", report.Phase, report.Done, report.Errors)
-	if report.Phase == loadgen.PhaseMeasure && report.Elapsed > 0 {
-		description += fmt.Sprintf(", %.0f ops/s", float64(report.Done-report.Errors)/report.Elapsed.Seconds())
-	}
-	p.bar.Describe(description)
-	position := int64(0)
-	if report.Phase == loadgen.PhaseMeasure {
-		position = report.Elapsed.Milliseconds()
-		if p.config.Total > 0 {
-			position = report.Done
-		}
-	}
-	p.bar.Set64(min(position, p.bar.GetMax64()))
-}
-
-// finish clears the bar so the result starts on a clean line.
-func (p *benchProgress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-	}
+	return series
 }

@@ -18,13 +18,13 @@ func TestBenchRejectsBadFlagsPrecisely(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"bench"}, "bench takes one workload (put, range, txn-put, watch-latency or mixed), got 0 arguments"},
+		{[]string{"bench"}, "bench takes one workload (put, range, txn-put, watch-latency, mixed, watch-fanout or big-store), got 0 arguments"},
 		{[]string{"bench", "put", "range"}, "got 2 arguments"},
 		{[]string{"bench", "get", "--endpoints", "a:1", "--total", "5"}, `unknown workload "get"`},
 		{[]string{"bench", "put", "--total", "5"}, "--endpoints is empty"},
 		{[]string{"bench", "put", "--endpoints", "a:1"}, "give --total or --duration (or both): a run must be bounded"},
 		{[]string{"bench", "put", "--endpoints", "a:1", "--total", "5", "--clients", "2", "--conns", "3"}, "--conns 3 is more than --clients 2"},
-		{[]string{"bench", "put", "--endpoints", "a:1", "--total", "5", "--consistency", "s"}, "--consistency applies only to the range and mixed workload, not to put"},
+		{[]string{"bench", "put", "--endpoints", "a:1", "--total", "5", "--consistency", "s"}, "--consistency applies only to the range, mixed and big-store workloads, not to put"},
 		{[]string{"bench", "range", "--endpoints", "a:1", "--total", "5", "--consistency", "x"}, `--consistency "x" must be l (linearizable) or s (serializable)`},
 		{[]string{"bench", "mixed", "--endpoints", "a:1", "--total", "5", "--read-ratio", "-1"}, "--read-ratio -1 must be between 0 and 1"},
 		{[]string{"bench", "put", "--endpoints", "a:1", "--total", "5", "--plot", "out.png"}, "--plot out.png: the file name must end in .svg or .html"},

@@ -36,6 +36,11 @@ type Options struct {
 	ExtraArguments []string
 	// ReadyTimeout bounds the wait for a leader (default 30 s).
 	ReadyTimeout time.Duration
+	// MemberFlags, if set, gives a member's flags instead of etcd's, for a
+	// server that takes other flags (such as bench/compare's protocol
+	// floor, which only needs its client address). HeartbeatInterval and
+	// ElectionTimeout are then not passed; ExtraArguments still are.
+	MemberFlags func(member *Member) []string
 }
 
 // startAttempts is how many times Start picks fresh ports when a member
@@ -113,7 +118,11 @@ func start(ctx context.Context, options Options, attempt int) (*Cluster, error) 
 		initial = append(initial, name+"="+member.PeerURL)
 	}
 	for _, member := range cluster.members {
-		member.Arguments = append(append(append([]string{}, options.Command...), memberFlags(member, strings.Join(initial, ","), options)...), options.ExtraArguments...)
+		flags := memberFlags(member, strings.Join(initial, ","), options)
+		if options.MemberFlags != nil {
+			flags = options.MemberFlags(member)
+		}
+		member.Arguments = append(append(append([]string{}, options.Command...), flags...), options.ExtraArguments...)
 		if err := member.start(); err != nil {
 			cluster.Stop()
 			return nil, fmt.Errorf("localcluster: %w", err)
