@@ -1,0 +1,96 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+
+	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/snap"
+)
+
+// installSnapshot restores the state machine and address book from a
+// snapshot: from its data if it carries any, otherwise from its file in
+// the snapshot store (a snapshot streamed in by the transport, or the
+// node's own at start).
+func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
+	if snapshot.Data == nil {
+		// Streamed in by the transport: snap.Store.Install verified the
+		// file before it moved it into place.
+		book, promotions, err := n.readSnapshotFile(snapshot.Metadata, true, true)
+		if err != nil {
+			return err
+		}
+		n.addresses, n.promotions = book, promotions
+		n.applied = snapshot.Metadata.Index
+		return nil
+	}
+	book, promotions, image, err := decodeSnapshot(snapshot.Data)
+	if err != nil {
+		return fmt.Errorf("node %d: snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
+	if err := n.machine.Restore(bytes.NewReader(image)); err != nil {
+		return fmt.Errorf("node %d: restore state machine from snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
+	n.addresses, n.promotions = book, promotions
+	n.applied = snapshot.Metadata.Index
+	return nil
+}
+
+// readSnapshotFile is the package's readSnapshotFile on the node's store
+// and state machine, with the node's ID in its errors.
+func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, restore, verified bool) (addressBook, map[raft.NodeID]bool, error) {
+	var machine StateMachine
+	if restore {
+		machine = n.machine
+	}
+	book, promotions, err := readSnapshotFile(n.snapshots, metadata, machine, verified)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node %d: %w", n.config.ID, err)
+	}
+	return book, promotions, nil
+}
+
+// readSnapshotFile reads the snapshot store's file for metadata without
+// holding it in memory: a first pass verifies its checksum (unless the
+// caller just did), so that nothing is restored from a damaged file (a
+// durable state machine would keep what it restored); a second decodes
+// the runtime's header and, if machine is not nil, streams the image into
+// machine.Restore.
+func readSnapshotFile(snapshots *snap.Store, metadata raft.SnapshotMetadata, machine StateMachine, verified bool) (addressBook, map[raft.NodeID]bool, error) {
+	fail := func(format string, err error) (addressBook, map[raft.NodeID]bool, error) {
+		return nil, nil, fmt.Errorf(format+" snapshot %d: %w", metadata.Index, err)
+	}
+	if !verified {
+		verify, err := snapshots.OpenData(metadata)
+		if err != nil {
+			return fail("open", err)
+		}
+		_, err = io.Copy(io.Discard, verify)
+		verify.Close()
+		if err != nil {
+			return fail("verify", err)
+		}
+	}
+	data, err := snapshots.OpenData(metadata)
+	if err != nil {
+		return fail("open", err)
+	}
+	defer data.Close()
+	buffered := bufio.NewReaderSize(data, snapshotReadBuffer)
+	book, promotions, err := decodeSnapshotHeader(buffered)
+	if err != nil {
+		return fail("decode", err)
+	}
+	if machine != nil {
+		if err := machine.Restore(buffered); err != nil {
+			return fail("restore state machine from", err)
+		}
+	}
+	return book, promotions, nil
+}
+
+// snapshotReadBuffer is the buffer through which a snapshot file is
+// streamed into the state machine.
+const snapshotReadBuffer = 256 << 10
