@@ -10,6 +10,37 @@ import (
 	"github.com/lockstepdb/lockstep/snap"
 )
 
+// persistSnapshot makes a snapshot from the leader durable, then restores
+// the state machine from it.
+//
+// A snapshot without data was streamed by the transport into a staged file
+// of the snapshot store (see SnapshotStreamer); installing that file takes
+// the place of saving the data.
+func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
+	if snapshot.Data == nil {
+		if err := n.snapshots.Install(snapshot.Metadata); err != nil {
+			return fmt.Errorf("node %d: install received snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+		}
+	} else if err := n.snapshots.Save(snapshot); err != nil {
+		return fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
+	if err := n.storage.ApplySnapshot(snapshot); err != nil {
+		return fmt.Errorf("node %d: install snapshot %d in the log: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
+	if err := n.installSnapshot(snapshot); err != nil {
+		return err
+	}
+	for id, address := range n.addresses {
+		if id != n.config.ID {
+			n.transport.SetPeer(id, address)
+		}
+	}
+	n.lastSnapshot = snapshot.Metadata.Index
+	n.previousSnapshot = snapshot.Metadata
+	n.publish(Event{Kind: SnapshotInstalled, Index: snapshot.Metadata.Index})
+	return nil
+}
+
 // installSnapshot restores the state machine and address book from a
 // snapshot: from its data if it carries any, otherwise from its file in
 // the snapshot store (a snapshot streamed in by the transport, or the
