@@ -45,7 +45,11 @@ func (n *Node) restore() error {
 	// only the address book, and replay the log from the snapshot for the
 	// runtime's records (machine entries up to machineApplied are skipped
 	// in apply).
-	book, promotions, err := n.readSnapshotFile(metadata, n.machineApplied < metadata.Index, sameSnapshot(metadata, latest.Metadata))
+	read := snapshotFileRead{alreadyVerified: sameSnapshot(metadata, latest.Metadata)}
+	if n.machineApplied < metadata.Index {
+		read.restoreInto = n.machine
+	}
+	book, promotions, err := n.readSnapshotFile(metadata, read)
 	if err != nil {
 		return err
 	}

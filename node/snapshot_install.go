@@ -49,7 +49,7 @@ func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
 	if snapshot.Data == nil {
 		// Streamed in by the transport: snap.Store.Install verified the
 		// file before it moved it into place.
-		book, promotions, err := n.readSnapshotFile(snapshot.Metadata, true, true)
+		book, promotions, err := n.readSnapshotFile(snapshot.Metadata, snapshotFileRead{restoreInto: n.machine, alreadyVerified: true})
 		if err != nil {
 			return err
 		}
@@ -69,14 +69,20 @@ func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
 	return nil
 }
 
-// readSnapshotFile is the package's readSnapshotFile on the node's store
-// and state machine, with the node's ID in its errors.
-func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, restore, verified bool) (addressBook, map[raft.NodeID]bool, error) {
-	var machine StateMachine
-	if restore {
-		machine = n.machine
-	}
-	book, promotions, err := readSnapshotFile(n.snapshots, metadata, machine, verified)
+// snapshotFileRead says what readSnapshotFile does besides decoding the
+// runtime's header. The zero value verifies the file and restores nothing.
+type snapshotFileRead struct {
+	// restoreInto, if not nil, is restored from the file's image.
+	restoreInto StateMachine
+	// alreadyVerified skips the verifying pass: the caller has just read
+	// the same file through (snapshotAheadOfLog, snap.Store.Install).
+	alreadyVerified bool
+}
+
+// readSnapshotFile is the package's readSnapshotFile on the node's store,
+// with the node's ID in its errors.
+func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, read snapshotFileRead) (addressBook, map[raft.NodeID]bool, error) {
+	book, promotions, err := readSnapshotFile(n.snapshots, metadata, read)
 	if err != nil {
 		return nil, nil, fmt.Errorf("node %d: %w", n.config.ID, err)
 	}
@@ -84,16 +90,16 @@ func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, restore, verifie
 }
 
 // readSnapshotFile reads the snapshot store's file for metadata without
-// holding it in memory: a first pass verifies its checksum (unless the
-// caller just did), so that nothing is restored from a damaged file (a
-// durable state machine would keep what it restored); a second decodes
-// the runtime's header and, if machine is not nil, streams the image into
-// machine.Restore.
-func readSnapshotFile(snapshots *snap.Store, metadata raft.SnapshotMetadata, machine StateMachine, verified bool) (addressBook, map[raft.NodeID]bool, error) {
+// holding it in memory: a first pass verifies its checksum (unless
+// read.alreadyVerified), so that nothing is restored from a damaged file
+// (a durable state machine would keep what it restored); a second decodes
+// the runtime's header and, if read.restoreInto is not nil, streams the
+// image into its Restore.
+func readSnapshotFile(snapshots *snap.Store, metadata raft.SnapshotMetadata, read snapshotFileRead) (addressBook, map[raft.NodeID]bool, error) {
 	fail := func(format string, err error) (addressBook, map[raft.NodeID]bool, error) {
 		return nil, nil, fmt.Errorf(format+" snapshot %d: %w", metadata.Index, err)
 	}
-	if !verified {
+	if !read.alreadyVerified {
 		verify, err := snapshots.OpenData(metadata)
 		if err != nil {
 			return fail("open", err)
@@ -114,8 +120,8 @@ func readSnapshotFile(snapshots *snap.Store, metadata raft.SnapshotMetadata, mac
 	if err != nil {
 		return fail("decode", err)
 	}
-	if machine != nil {
-		if err := machine.Restore(buffered); err != nil {
+	if read.restoreInto != nil {
+		if err := read.restoreInto.Restore(buffered); err != nil {
 			return fail("restore state machine from", err)
 		}
 	}
