@@ -54,7 +54,7 @@ func (k *kvService) DeleteRange(ctx context.Context, request *pb.DeleteRangeRequ
 }
 
 func (k *kvService) Txn(ctx context.Context, request *pb.TxnRequest) (*pb.TxnResponse, error) {
-	if txnWrites(request) {
+	if kv.TxnHasPuts(request) {
 		if err := k.server.checkQuota(ctx); err != nil {
 			return nil, err
 		}
@@ -70,21 +70,4 @@ func (k *kvService) Compact(ctx context.Context, request *pb.CompactionRequest) 
 		func(ctx context.Context, leader *leaderClients) (*pb.CompactionResponse, error) {
 			return leader.kv.Compact(ctx, request)
 		})
-}
-
-// txnWrites reports whether any branch of the Txn may write.
-func txnWrites(request *pb.TxnRequest) bool {
-	for _, branch := range [][]*pb.RequestOp{request.Success, request.Failure} {
-		for _, op := range branch {
-			switch nested := op.Request.(type) {
-			case *pb.RequestOp_RequestPut, *pb.RequestOp_RequestDeleteRange:
-				return true
-			case *pb.RequestOp_RequestTxn:
-				if txnWrites(nested.RequestTxn) {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }
