@@ -19,9 +19,9 @@ import (
 	"github.com/lockstepdb/lockstep/internal/etcdbin"
 )
 
-// startEtcd runs a single-member etcd v3.7.3 on free loopback ports and
-// returns its client endpoint.
-func startEtcd(t *testing.T) string {
+// startEtcd runs a single-member etcd v3.7.3 on free loopback ports, with
+// flags added to its command line, and returns its client endpoint.
+func startEtcd(t *testing.T, flags ...string) string {
 	t.Helper()
 	path, err := etcdbin.Path("etcd")
 	if err != nil {
@@ -34,6 +34,7 @@ func startEtcd(t *testing.T) string {
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 		"--initial-cluster", "etcd1="+peer, "--log-level", "error")
+	command.Args = append(command.Args, flags...)
 	logFile, err := os.Create(filepath.Join(dir, "etcd.log"))
 	if err != nil {
 		t.Fatal(err)
