@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -26,25 +23,9 @@ func TestCheckOrderMatchesEtcd(t *testing.T) {
 		config.QuotaBackendBytes, config.MaxRequestBytes, config.MaxTxnOps = 1, maxRequestBytes, maxTxnOps
 	})
 	ctx := testContext(t)
-	connect := func(endpoint string) (pb.KVClient, pb.LeaseClient) {
-		client, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { client.Close() })
-		return pb.NewKVClient(client.ActiveConnection()), pb.NewLeaseClient(client.ActiveConnection())
-	}
-	etcdKV, etcdLease := connect(etcdEndpoint)
-	lockstepKV, lockstepLease := connect(cluster.endpoint(0))
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := etcdKV.Range(ctx, &pb.RangeRequest{Key: []byte("probe")}); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("etcd did not start: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a starting process, bounded
-	}
+	etcdKV, etcdLease := etcdAPI(t, etcdEndpoint)
+	lockstepKV, lockstepLease := etcdAPI(t, cluster.endpoint(0))
+	waitForEtcd(ctx, t, etcdKV)
 	large := strings.Repeat("x", maxRequestBytes+1)
 	manyPuts := []*pb.RequestOp{opPut("a", "1"), opPut("b", "1"), opPut("c", "1"), opPut("d", "1"), opPut("e", "1")}
 	named := func(name string, s step) step { s.name = name; return s }

@@ -51,6 +51,33 @@ func startEtcd(t *testing.T, flags ...string) string {
 	return strings.TrimPrefix(client, "http://")
 }
 
+// etcdAPI connects to endpoint with etcd's client and returns its KV and
+// Lease clients, closed when the test ends.
+func etcdAPI(t *testing.T, endpoint string) (pb.KVClient, pb.LeaseClient) {
+	t.Helper()
+	client, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return pb.NewKVClient(client.ActiveConnection()), pb.NewLeaseClient(client.ActiveConnection())
+}
+
+// waitForEtcd waits until the etcd behind kv answers a read (it may still
+// be starting), for a minute at most.
+func waitForEtcd(ctx context.Context, t *testing.T, kv pb.KVClient) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := kv.Range(ctx, &pb.RangeRequest{Key: []byte("probe")}); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("etcd did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a starting process, bounded
+	}
+}
+
 // step is one operation of the differential sequence, run the same way on
 // both systems; it returns the response (or nil) and the error.
 type step struct {
@@ -238,27 +265,10 @@ func TestDifferentialAgainstEtcd(t *testing.T) {
 	cluster := startCluster(t, 3, nil)
 	cluster.leader()
 	ctx := testContext(t)
-	connect := func(endpoint string) (pb.KVClient, pb.LeaseClient) {
-		client, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { client.Close() })
-		return pb.NewKVClient(client.ActiveConnection()), pb.NewLeaseClient(client.ActiveConnection())
-	}
-	etcdKV, etcdLease := connect(etcdEndpoint)
+	etcdKV, etcdLease := etcdAPI(t, etcdEndpoint)
 	// lockstep is driven through a follower, to include forwarding.
-	lockstepKV, lockstepLease := connect(cluster.endpoint(cluster.follower()))
-	// etcd may still be starting: wait for its first answer.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := etcdKV.Range(ctx, &pb.RangeRequest{Key: []byte("probe")}); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("etcd did not start: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a starting process, bounded
-	}
+	lockstepKV, lockstepLease := etcdAPI(t, cluster.endpoint(cluster.follower()))
+	waitForEtcd(ctx, t, etcdKV)
 	for _, s := range differentialSteps() {
 		etcdResponse, etcdErr := s.run(ctx, etcdKV, etcdLease)
 		lockstepResponse, lockstepErr := s.run(ctx, lockstepKV, lockstepLease)
