@@ -65,6 +65,32 @@ func (a *applier) must(err error) {
 }
 
 // apply decodes and applies one command.
+//
+// What apply checks again, although a server proposes only commands that
+// kv.NewCommand checked, and why: a log entry is whatever a leader
+// appended (made by this version's NewCommand, by an older version's, or
+// by a leader with a bug), and every member applies it, some much later
+// than others (a restart replays the log from the store's applied index; a
+// new member catches up from the log). Every member must reach the same
+// result from the same entry and state, whatever made the entry, and none
+// may panic. So apply checks:
+//   - that the bytes decode to one operation this store implements
+//     (decodeCommand); anything else is answered with an error and changes
+//     nothing;
+//   - etcd's request checks (ValidateRequest with Options.MaxTxnOps: empty
+//     keys, ignore_value and ignore_lease, sort options, the operations of
+//     a Txn, a key written twice in one Txn). They decide whether a command
+//     changes the state, so they are part of the replicated transition:
+//     apply has made them since the store's first version, so a member
+//     that replays an entry must refuse what one that applied it earlier
+//     refused. This is also why every member must use the same MaxTxnOps.
+//
+// It does not check the encoded size: MaxRequestBytes bounds what a server
+// lets into the log, not what an entry means, and a member's result must
+// not depend on its own flags. The checks against the state (a lease that
+// must exist, a key that ignore_value needs, alarms, compacted and future
+// revisions) are not checks made twice: only apply can make them, against
+// the state the entry is applied to.
 func (a *applier) apply(command []byte) machine.Result {
 	request, err := decodeCommand(command)
 	if err != nil {
@@ -78,6 +104,7 @@ func (a *applier) apply(command []byte) machine.Result {
 // dispatch applies one decoded request. Checks that refuse a request all
 // come before its first write, so a refused request changes nothing.
 func (a *applier) dispatch(request *pb.InternalRaftRequest) machine.Result {
+	// etcd's request checks, again: see apply for why.
 	if err := ValidateRequest(request, a.store.options.MaxTxnOps); err != nil {
 		return err
 	}

@@ -9,8 +9,66 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-// EncodeCommand returns the command Apply expects for request: its
-// protobuf encoding. The request must set exactly one operation.
+// DefaultMaxRequestBytes is etcd's default --max-request-bytes: the
+// largest encoded request a server proposes.
+const DefaultMaxRequestBytes = 1536 * 1024
+
+// Limits are the bounds a server holds a request to before it proposes
+// it, etcd's --max-request-bytes and --max-txn-ops.
+type Limits struct {
+	// MaxRequestBytes bounds the encoded request; 0 means
+	// DefaultMaxRequestBytes.
+	MaxRequestBytes int
+	// MaxTxnOps bounds the operations (and compares) of one Txn; 0 means
+	// 128. It must be the MaxTxnOps of the Store's Options, which Apply
+	// checks again.
+	MaxTxnOps int
+}
+
+// Command is a request checked and encoded for the log: what a server
+// proposes and Apply expects. Only NewCommand makes one, so a Command
+// has passed etcd's checks and fits its Limits.
+type Command struct{ encoded []byte }
+
+// Bytes returns the command's encoding, to propose as it is. The caller
+// must not modify it.
+func (c Command) Bytes() []byte { return c.encoded }
+
+// NewCommand checks request as etcd's server does before proposing it,
+// in etcd's order, and encodes it: first etcd's request checks
+// (ValidateRequest with limits.MaxTxnOps), then the size of the encoding,
+// which must not exceed limits.MaxRequestBytes
+// (rpctypes.ErrGRPCRequestTooLarge, "etcdserver: request is too large").
+// The request must set exactly one operation. It is the one place a
+// server checks and encodes a write; the quota check, which etcd makes
+// before all of these, is the server's.
+func NewCommand(request *pb.InternalRaftRequest, limits Limits) (Command, error) {
+	if err := ValidateRequest(request, limits.MaxTxnOps); err != nil {
+		return Command{}, err
+	}
+	encoded, err := proto.Marshal(request)
+	if err != nil {
+		// Marshal fails only for a request it cannot encode, such as a
+		// string field that is not UTF-8 (which gRPC already refuses in
+		// a client's request): it cannot be proposed, and is answered
+		// as the server always has, as too large.
+		return Command{}, rpctypes.ErrGRPCRequestTooLarge
+	}
+	maxBytes := limits.MaxRequestBytes
+	if maxBytes <= 0 {
+		maxBytes = DefaultMaxRequestBytes
+	}
+	if len(encoded) > maxBytes {
+		return Command{}, rpctypes.ErrGRPCRequestTooLarge
+	}
+	return Command{encoded: encoded}, nil
+}
+
+// EncodeCommand returns the command Apply expects for request, its
+// protobuf encoding, without NewCommand's checks: for tests and tools
+// that write commands to a log themselves (Apply refuses, without a
+// change, what NewCommand would have refused). The request must set
+// exactly one operation.
 func EncodeCommand(request *pb.InternalRaftRequest) ([]byte, error) {
 	command, err := proto.Marshal(request)
 	if err != nil {

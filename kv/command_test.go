@@ -9,6 +9,7 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // TestCommandDecoding checks what Apply answers for commands that are not
@@ -80,4 +81,72 @@ func TestHashKVAndSize(t *testing.T) {
 	if _, _, _, err := h.store.HashKV(5); !errors.Is(err, rpctypes.ErrGRPCFutureRev) {
 		t.Errorf("HashKV of a future revision: %v", err)
 	}
+}
+
+// TestNewCommandChecksInEtcdsOrder: etcd's request checks first, then the
+// encoded size against MaxRequestBytes (exactly at the bound passes), with
+// etcd's errors; what passes decodes to the request it was made from.
+func TestNewCommandChecksInEtcdsOrder(t *testing.T) {
+	put := &pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("k"), Value: make([]byte, 1000)}}
+	size := proto.Size(put)
+	manyPuts := &pb.TxnRequest{}
+	for _, key := range []string{"a", "b", "c", "d", "e"} {
+		manyPuts.Success = append(manyPuts.Success, opPut(key, "1"))
+	}
+	cases := []struct {
+		name    string
+		request *pb.InternalRaftRequest
+		limits  Limits
+		want    error
+	}{
+		{"at the bound", put, Limits{MaxRequestBytes: size}, nil},
+		{"one byte over", put, Limits{MaxRequestBytes: size - 1}, rpctypes.ErrGRPCRequestTooLarge},
+		{"over the default bound", &pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("k"), Value: make([]byte, DefaultMaxRequestBytes)}}, Limits{}, rpctypes.ErrGRPCRequestTooLarge},
+		{"empty key before size", &pb.InternalRaftRequest{Put: &pb.PutRequest{Value: make([]byte, 1000)}}, Limits{MaxRequestBytes: 10}, rpctypes.ErrGRPCEmptyKey},
+		{"too many operations", &pb.InternalRaftRequest{Txn: manyPuts}, Limits{MaxTxnOps: 4}, rpctypes.ErrGRPCTooManyOps},
+		{"default operations bound", &pb.InternalRaftRequest{Txn: manyPuts}, Limits{}, nil},
+		{"not a key-value request", &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: 7}}, Limits{}, nil},
+	}
+	for _, c := range cases {
+		command, err := NewCommand(c.request, c.limits)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+			continue
+		}
+		if err != nil {
+			if command.Bytes() != nil {
+				t.Errorf("%s: refused, yet the command holds %d bytes", c.name, len(command.Bytes()))
+			}
+			continue
+		}
+		decoded, err := decodeCommand(command.Bytes())
+		if err != nil || !proto.Equal(decoded, c.request) {
+			t.Errorf("%s: decodes to %v (%v), want %v", c.name, decoded, err, c.request)
+		}
+	}
+}
+
+// BenchmarkNewCommandPut is the server's cost to check and encode a put
+// of a 256-byte value, against the two calls it made before NewCommand.
+func BenchmarkNewCommandPut(b *testing.B) {
+	put := &pb.PutRequest{Key: []byte("bench/key/00042"), Value: make([]byte, 256)}
+	b.Run("NewCommand", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := NewCommand(&pb.InternalRaftRequest{Put: put}, Limits{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ValidateRequest+EncodeCommand", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := ValidateRequest(&pb.InternalRaftRequest{Put: put}, 0); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := EncodeCommand(&pb.InternalRaftRequest{Put: put}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -3,9 +3,9 @@
 // mod revisions and versions, transactions, leases, compaction, alarms,
 // watches) on Pebble. A *Store is a machine.DurableStateMachine, driven by
 // the runtime (package node): the server proposes etcd requests wrapped in
-// pb.InternalRaftRequest (EncodeCommand), every replica applies them in
-// log order with Apply, and reads and watches are served from the local
-// store.
+// pb.InternalRaftRequest (checked and encoded by NewCommand), every
+// replica applies them in log order with Apply, and reads and watches are
+// served from the local store.
 //
 // # Durability
 //

@@ -30,7 +30,7 @@ func (a *applier) applyTxn(request *pb.TxnRequest) (*pb.TxnResponse, error) {
 	switch {
 	case a.corrupt:
 		return nil, rpctypes.ErrGRPCCorrupt
-	case a.noSpace && txnHasPuts(request):
+	case a.noSpace && TxnHasPuts(request):
 		return nil, rpctypes.ErrGRPCNoSpace
 	}
 	plan := a.planTxn(request)
@@ -44,15 +44,16 @@ func (a *applier) applyTxn(request *pb.TxnRequest) (*pb.TxnResponse, error) {
 	return response, nil
 }
 
-// txnHasPuts reports whether any branch of a Txn, nested ones included,
-// puts a key: what etcd refuses while a NOSPACE alarm is active.
-func txnHasPuts(request *pb.TxnRequest) bool {
+// TxnHasPuts reports whether any branch of a Txn, nested ones included,
+// puts a key: what etcd refuses while a NOSPACE alarm is active, and what
+// its quota check counts (a Txn that only reads or deletes passes it).
+func TxnHasPuts(request *pb.TxnRequest) bool {
 	for _, list := range [][]*pb.RequestOp{request.Success, request.Failure} {
 		for _, operation := range list {
 			if operation.GetRequestPut() != nil {
 				return true
 			}
-			if nested := operation.GetRequestTxn(); nested != nil && txnHasPuts(nested) {
+			if nested := operation.GetRequestTxn(); nested != nil && TxnHasPuts(nested) {
 				return true
 			}
 		}

@@ -10,9 +10,10 @@ import (
 // ValidateRequest checks a request the way etcd's gRPC layer checks it
 // before proposing: empty keys, value or lease given with ignore_value or
 // ignore_lease, invalid sort options, more than maxTxnOps operations in a
-// Txn (0 means 128), and a key written twice in one Txn. Apply runs the
-// same checks, so a server may call it to refuse a request without
-// spending a log entry; both answer the same rpctypes errors.
+// Txn (0 means 128), and a key written twice in one Txn. NewCommand runs
+// it before it encodes a request to propose, and Apply again (see apply
+// for why), with the same rpctypes errors; a server calls it itself only
+// for what it does not propose (a Range).
 func ValidateRequest(request *pb.InternalRaftRequest, maxTxnOps int) error {
 	if maxTxnOps <= 0 {
 		maxTxnOps = defaultMaxTxnOps

@@ -25,7 +25,7 @@ func TestRestartAloneAppliesCommitted(t *testing.T) {
 			cluster.stop(id)
 		}
 		follower := leader.config.ID%3 + 1
-		cluster.start(follower, false)
+		cluster.start(follower)
 		time.Sleep(time.Second) // simulated: ten election timeouts alone
 		synctest.Wait()
 		status, err := cluster.nodes[follower].Status(ctx)

@@ -29,7 +29,7 @@ func (n *Node) translate(err error) error {
 // the command, it returns ErrMaybeCommitted: the command may still apply.
 // ErrDropped means it certainly will not.
 func (n *Node) Propose(ctx context.Context, command []byte) (Result, error) {
-	if len(command) > n.config.MaxProposalBytes {
+	if n.config.MaxProposalBytes >= 0 && len(command) > n.config.MaxProposalBytes {
 		return nil, fmt.Errorf("node: command of %d bytes exceeds MaxProposalBytes %d", len(command), n.config.MaxProposalBytes)
 	}
 	return n.proposeEntry(ctx, func() (uint64, uint64, error) { return n.core.Propose(encodeCommand(command)) })

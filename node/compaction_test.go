@@ -56,7 +56,7 @@ func TestLogKeepsAnIntervalForCatchingUp(t *testing.T) {
 		if status.FirstIndex != taken[0]+1 {
 			t.Fatalf("after snapshots at %v the log starts at %d, want %d (after the previous snapshot)", taken, status.FirstIndex, taken[0]+1)
 		}
-		cluster.start(away, false)
+		cluster.start(away)
 		followerEvents, stopFollowerEvents := cluster.nodes[away].Subscribe(256)
 		defer stopFollowerEvents()
 		cluster.waitForValue(ctx, away, cluster.machines[leader.config.ID].value())

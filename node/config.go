@@ -61,7 +61,9 @@ type Config struct {
 	// SegmentBytes is the WAL's segment size (see wal.Options). Default
 	// 64 MiB.
 	SegmentBytes int64
-	// MaxProposalBytes bounds one command. Default 1 MiB.
+	// MaxProposalBytes bounds one command. Default 1 MiB; negative: no
+	// bound, for an embedder that bounds its commands itself before it
+	// proposes them (lockstep's server does, with kv.NewCommand).
 	MaxProposalBytes int
 	// Logger receives the node's logs. Default slog.Default().
 	Logger *slog.Logger

@@ -69,49 +69,76 @@ type testCluster struct {
 	machines map[raft.NodeID]*counter
 	peers    map[raft.NodeID]string
 	snapshot int
-	// inMemorySnapshots hides the network's SnapshotStreamer from the
-	// nodes, so that snapshots travel in messages, as over a transport
-	// that does not stream them.
-	inMemorySnapshots bool
+	// travel is how snapshots reach a follower.
+	travel snapshotTravel
 }
+
+// snapshotTravel is how a test cluster's snapshots reach a follower.
+type snapshotTravel int
+
+const (
+	// streamedSnapshots go through the snapshot store: the network is a
+	// SnapshotStreamer, as the TCP transport is.
+	streamedSnapshots snapshotTravel = iota
+	// snapshotsInMessages travel whole in Raft messages: the network's
+	// SnapshotStreamer is hidden from the nodes, as over a transport that
+	// does not stream them.
+	snapshotsInMessages
+)
 
 // inMemoryTransport is a Transport without SnapshotStreamer.
 type inMemoryTransport struct{ Transport }
 
 func newTestCluster(t *testing.T, size int, snapshotEntries int) *testCluster {
-	return newTestClusterWith(t, size, snapshotEntries, false)
+	return newTestClusterWith(t, size, snapshotEntries, streamedSnapshots)
 }
 
-// newTestClusterWith is newTestCluster whose snapshots travel in messages
-// if inMemorySnapshots is set.
-func newTestClusterWith(t *testing.T, size int, snapshotEntries int, inMemorySnapshots bool) *testCluster {
+// newTestClusterWith is newTestCluster whose snapshots travel as travel
+// says.
+func newTestClusterWith(t *testing.T, size int, snapshotEntries int, travel snapshotTravel) *testCluster {
 	cluster := &testCluster{t: t, network: NewLocalNetwork(), disk: vfs.NewMemFS(), nodes: map[raft.NodeID]*Node{},
 		machines: map[raft.NodeID]*counter{}, peers: map[raft.NodeID]string{}, snapshot: snapshotEntries,
-		inMemorySnapshots: inMemorySnapshots}
+		travel: travel}
 	for i := 1; i <= size; i++ {
 		cluster.peers[raft.NodeID(i)] = fmt.Sprintf("node-%d", i)
 	}
 	for id := range cluster.peers {
-		cluster.start(id, false)
+		cluster.start(id)
 	}
 	t.Cleanup(cluster.stopAll)
 	return cluster
 }
 
-func (c *testCluster) start(id raft.NodeID, join bool) {
+// start starts node id as a member of the initial cluster, or restarts it
+// from its disk.
+func (c *testCluster) start(id raft.NodeID) {
 	c.t.Helper()
-	machine := &counter{}
-	n, err := Start(c.config(id, join), machine)
-	if err != nil {
-		c.t.Fatalf("start node %d: %v", id, err)
-	}
-	c.nodes[id], c.machines[id] = n, machine
+	c.startWith(c.config(id))
 }
 
-// config is node id's configuration in the cluster.
-func (c *testCluster) config(id raft.NodeID, join bool) Config {
+// join starts node id as a new member of the running cluster
+// (Config.Join).
+func (c *testCluster) join(id raft.NodeID) {
+	c.t.Helper()
+	config := c.config(id)
+	config.Join = true
+	c.startWith(config)
+}
+
+func (c *testCluster) startWith(config Config) {
+	c.t.Helper()
+	machine := &counter{}
+	n, err := Start(config, machine)
+	if err != nil {
+		c.t.Fatalf("start node %d: %v", config.ID, err)
+	}
+	c.nodes[config.ID], c.machines[config.ID] = n, machine
+}
+
+// config is node id's configuration as a member of the initial cluster.
+func (c *testCluster) config(id raft.NodeID) Config {
 	transport := c.network.Transport(id)
-	if c.inMemorySnapshots {
+	if c.travel == snapshotsInMessages {
 		transport = inMemoryTransport{transport}
 	}
 	config := Config{
@@ -119,7 +146,6 @@ func (c *testCluster) config(id raft.NodeID, join bool) Config {
 		TickInterval: 10 * time.Millisecond, SnapshotEntries: c.snapshot, SegmentBytes: 1 << 20,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	config.Join = join
 	config.Peers = c.peers
 	config.AsyncPersistence = asyncTestClusters
 	return config
@@ -216,7 +242,7 @@ func TestProposeReadAndRestart(t *testing.T) {
 		// Restarted from its disk, a node rebuilds its state.
 		id := follower.config.ID
 		cluster.stop(id)
-		cluster.start(id, false)
+		cluster.start(id)
 		if err := cluster.nodes[id].Read(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -272,7 +298,7 @@ func TestLearnerJoinsBySnapshotPromotedThenTransferAndRemove(t *testing.T) {
 		}
 		events, stopEvents := leader.Subscribe(64)
 		defer stopEvents()
-		cluster.start(4, true)
+		cluster.join(4)
 		if err := leader.AddLearner(ctx, 4, "node-4"); err != nil {
 			t.Fatal(err)
 		}

@@ -39,9 +39,9 @@ func TestAddVoterPromotesOnceCaughtUpAcrossRestarts(t *testing.T) {
 			cluster.stop(id)
 		}
 		for id := raft.NodeID(1); id <= 3; id++ {
-			cluster.start(id, false)
+			cluster.start(id)
 		}
-		cluster.start(4, true)
+		cluster.join(4)
 		for {
 			status, err := cluster.leader(ctx).Status(ctx)
 			if err != nil {

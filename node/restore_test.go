@@ -26,7 +26,7 @@ func TestRestartAfterSnapshotSavedButNotInstalled(t *testing.T) {
 		defer cancel()
 		cluster, follower, index, term := crashedDuringSnapshotInstall(ctx, t)
 
-		cluster.start(follower, false)
+		cluster.start(follower)
 		status, err := cluster.nodes[follower].Status(ctx)
 		if err != nil {
 			t.Fatal(err)

@@ -33,7 +33,7 @@ func TestSeedStartsNewClusterFromImage(t *testing.T) {
 			}
 		}
 		for id := range cluster.peers {
-			cluster.start(id, false)
+			cluster.start(id)
 		}
 		leader := cluster.leader(ctx)
 		result, err := leader.Propose(ctx, add(5))
@@ -60,7 +60,7 @@ func TestSeedStartsNewClusterFromImage(t *testing.T) {
 		}
 
 		// A learner joins: the only snapshot to send is the seeded one.
-		cluster.start(4, true)
+		cluster.join(4)
 		if err := leader.AddLearner(ctx, 4, "node-4"); err != nil {
 			t.Fatal(err)
 		}

@@ -18,15 +18,15 @@ import (
 // told the snapshot is temporarily unavailable; streamed, the transfer
 // fails and the core resends later.
 func TestDamagedSnapshotDoesNotStopTheLeader(t *testing.T) {
-	t.Run("in memory", func(t *testing.T) { testDamagedSnapshot(t, true) })
-	t.Run("streamed", func(t *testing.T) { testDamagedSnapshot(t, false) })
+	t.Run("in memory", func(t *testing.T) { testDamagedSnapshot(t, snapshotsInMessages) })
+	t.Run("streamed", func(t *testing.T) { testDamagedSnapshot(t, streamedSnapshots) })
 }
 
-func testDamagedSnapshot(t *testing.T, inMemory bool) {
+func testDamagedSnapshot(t *testing.T, travel snapshotTravel) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cluster := newTestClusterWith(t, 3, 5, inMemory) // a snapshot every 5 entries
+		cluster := newTestClusterWith(t, 3, 5, travel) // a snapshot every 5 entries
 		leader := cluster.leader(ctx)
 		away := leader.config.ID%3 + 1
 		cluster.stop(away)
@@ -55,7 +55,7 @@ func testDamagedSnapshot(t *testing.T, inMemory bool) {
 			}
 		}
 
-		cluster.start(away, false)
+		cluster.start(away)
 		time.Sleep(3 * time.Second) // simulated: many heartbeats, each a retry
 		synctest.Wait()
 		if _, err := leader.Propose(ctx, add(1)); err != nil {
@@ -65,7 +65,7 @@ func testDamagedSnapshot(t *testing.T, inMemory bool) {
 			t.Fatalf("the follower holds %d; it cannot have been caught up from a damaged snapshot", got)
 		}
 		// The load is retried after 1 s, then 2 s: not on every heartbeat.
-		if failures := leader.coreStorage.failures.Load(); inMemory && (failures < 1 || failures > 3) {
+		if failures := leader.coreStorage.failures.Load(); travel == snapshotsInMessages && (failures < 1 || failures > 3) {
 			t.Fatalf("%d failed loads in 3 s; want a retry after 1 s, then 2 s", failures)
 		}
 		// The next snapshot (every 5 entries) loads, and the follower is
@@ -94,7 +94,7 @@ func TestStartRefusesADamagedLogSnapshot(t *testing.T) {
 		id := leader.config.ID%3 + 1
 		// A restart compacts the log to the newest snapshot file.
 		cluster.stop(id)
-		cluster.start(id, false)
+		cluster.start(id)
 		status, err := cluster.nodes[id].Status(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -127,7 +127,7 @@ func TestStartRefusesADamagedLogSnapshot(t *testing.T) {
 			t.Fatal(err)
 		}
 		durable := &durableCounter{t: t, last: status.Applied}
-		if n, err := Start(cluster.config(id, false), durable); err == nil {
+		if n, err := Start(cluster.config(id), durable); err == nil {
 			n.Stop()
 			t.Fatal("started from a log whose snapshot file is damaged")
 		}

@@ -60,8 +60,8 @@ func TestThreeNodesOverMutualTLS(t *testing.T) {
 	// the follower up to date.
 	stopEvents()
 	c.kill(leader.config.ID)
-	c.start(leader.config.ID, false)
-	c.start(follower, false)
+	c.start(leader.config.ID)
+	c.start(follower)
 	c.eventually(ctx, "the restarted follower to catch up", func() bool {
 		return len(c.journals[follower].values()) >= len(c.acknowledged)
 	})

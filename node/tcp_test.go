@@ -110,7 +110,7 @@ func newTCPClusterWithTLS(t *testing.T, size int, peerTLS func(raft.NodeID) *tls
 		c.peers[id] = freeLoopbackAddress(t)
 	}
 	for id := range c.peers {
-		c.start(id, false)
+		c.start(id)
 	}
 	t.Cleanup(func() {
 		for _, n := range c.nodes {
@@ -132,7 +132,28 @@ func freeLoopbackAddress(t *testing.T) string {
 	return address
 }
 
-func (c *tcpCluster) start(id raft.NodeID, join bool) {
+// start starts node id as a member of the initial cluster, or restarts it
+// from its disk, with a new state machine.
+func (c *tcpCluster) start(id raft.NodeID) {
+	c.t.Helper()
+	c.journals[id] = &journal{}
+	c.startWith(c.config(id))
+}
+
+// join starts node id as a new member of the running cluster
+// (Config.Join), keeping its state machine if it had one.
+func (c *tcpCluster) join(id raft.NodeID) {
+	c.t.Helper()
+	if c.journals[id] == nil {
+		c.journals[id] = &journal{}
+	}
+	config := c.config(id)
+	config.Join = true
+	c.startWith(config)
+}
+
+// config is node id's configuration as a member of the initial cluster.
+func (c *tcpCluster) config(id raft.NodeID) Config {
 	c.t.Helper()
 	config := Config{ID: id, Directory: fmt.Sprintf("%s/%d", c.dir, id), ClusterID: 42,
 		TickInterval: 10 * time.Millisecond, SnapshotEntries: 40, SegmentBytes: 1 << 20,
@@ -147,16 +168,18 @@ func (c *tcpCluster) start(id raft.NodeID, join bool) {
 		}
 		config.Transport = network
 	}
-	config.Join = join
 	config.Peers = c.peers
-	if c.journals[id] == nil || !join {
-		c.journals[id] = &journal{}
-	}
-	n, err := Start(config, c.journals[id])
+	return config
+}
+
+// startWith starts a node with config on its journal.
+func (c *tcpCluster) startWith(config Config) {
+	c.t.Helper()
+	n, err := Start(config, c.journals[config.ID])
 	if err != nil {
-		c.t.Fatalf("start node %d: %v", id, err)
+		c.t.Fatalf("start node %d: %v", config.ID, err)
 	}
-	c.nodes[id] = n
+	c.nodes[config.ID] = n
 }
 
 func (c *tcpCluster) kill(id raft.NodeID) {
@@ -268,7 +291,7 @@ func TestClusterOverTCP(t *testing.T) {
 	killed := c.leader(ctx).config.ID
 	c.kill(killed)
 	c.propose(ctx, 30)
-	c.start(killed, false) // restarted from its disk
+	c.start(killed) // restarted from its disk
 	c.checkSafety(ctx)
 
 	follower := raft.NodeID(1)
@@ -287,7 +310,7 @@ func TestClusterOverTCP(t *testing.T) {
 	// A new node joins; with snapshots every 40 entries the leader's log
 	// no longer starts at 1, so it catches up through a snapshot.
 	c.peers[6] = freeLoopbackAddress(t)
-	c.start(6, true)
+	c.join(6)
 	leader := c.leader(ctx)
 	if err := leader.AddLearner(ctx, 6, c.peers[6]); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/lockstepdb/lockstep/kv"
 	"github.com/lockstepdb/lockstep/transport"
 )
 
@@ -89,7 +90,7 @@ type Config struct {
 
 // Defaults.
 const (
-	DefaultMaxRequestBytes = 1536 * 1024
+	DefaultMaxRequestBytes = kv.DefaultMaxRequestBytes
 	DefaultMaxTxnOps       = 128
 	// DefaultWatchProgressNotifyInterval is etcd's default.
 	DefaultWatchProgressNotifyInterval = 10 * time.Minute

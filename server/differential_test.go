@@ -19,9 +19,9 @@ import (
 	"github.com/lockstepdb/lockstep/internal/etcdbin"
 )
 
-// startEtcd runs a single-member etcd v3.7.3 on free loopback ports and
-// returns its client endpoint.
-func startEtcd(t *testing.T) string {
+// startEtcd runs a single-member etcd v3.7.3 on free loopback ports, with
+// flags added to its command line, and returns its client endpoint.
+func startEtcd(t *testing.T, flags ...string) string {
 	t.Helper()
 	path, err := etcdbin.Path("etcd")
 	if err != nil {
@@ -34,6 +34,7 @@ func startEtcd(t *testing.T) string {
 		"--listen-client-urls", client, "--advertise-client-urls", client,
 		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
 		"--initial-cluster", "etcd1="+peer, "--log-level", "error")
+	command.Args = append(command.Args, flags...)
 	logFile, err := os.Create(filepath.Join(dir, "etcd.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -48,6 +49,33 @@ func startEtcd(t *testing.T) string {
 		logFile.Close()
 	})
 	return strings.TrimPrefix(client, "http://")
+}
+
+// etcdAPI connects to endpoint with etcd's client and returns its KV and
+// Lease clients, closed when the test ends.
+func etcdAPI(t *testing.T, endpoint string) (pb.KVClient, pb.LeaseClient) {
+	t.Helper()
+	client, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	return pb.NewKVClient(client.ActiveConnection()), pb.NewLeaseClient(client.ActiveConnection())
+}
+
+// waitForEtcd waits until the etcd behind kv answers a read (it may still
+// be starting), for a minute at most.
+func waitForEtcd(ctx context.Context, t *testing.T, kv pb.KVClient) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if _, err := kv.Range(ctx, &pb.RangeRequest{Key: []byte("probe")}); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("etcd did not start: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling a starting process, bounded
+	}
 }
 
 // step is one operation of the differential sequence, run the same way on
@@ -237,27 +265,10 @@ func TestDifferentialAgainstEtcd(t *testing.T) {
 	cluster := startCluster(t, 3, nil)
 	cluster.leader()
 	ctx := testContext(t)
-	connect := func(endpoint string) (pb.KVClient, pb.LeaseClient) {
-		client, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { client.Close() })
-		return pb.NewKVClient(client.ActiveConnection()), pb.NewLeaseClient(client.ActiveConnection())
-	}
-	etcdKV, etcdLease := connect(etcdEndpoint)
+	etcdKV, etcdLease := etcdAPI(t, etcdEndpoint)
 	// lockstep is driven through a follower, to include forwarding.
-	lockstepKV, lockstepLease := connect(cluster.endpoint(cluster.follower()))
-	// etcd may still be starting: wait for its first answer.
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := etcdKV.Range(ctx, &pb.RangeRequest{Key: []byte("probe")}); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("etcd did not start: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a starting process, bounded
-	}
+	lockstepKV, lockstepLease := etcdAPI(t, cluster.endpoint(cluster.follower()))
+	waitForEtcd(ctx, t, etcdKV)
 	for _, s := range differentialSteps() {
 		etcdResponse, etcdErr := s.run(ctx, etcdKV, etcdLease)
 		lockstepResponse, lockstepErr := s.run(ctx, lockstepKV, lockstepLease)

@@ -8,7 +8,10 @@ import (
 	"github.com/lockstepdb/lockstep/kv"
 )
 
-// kvService implements etcd's KV service.
+// kvService implements etcd's KV service. A write is checked as etcd
+// checks it, in etcd's order: the quota first (a write that would grow the
+// store), then etcd's request checks and the request's size, both by
+// kv.NewCommand in propose.
 type kvService struct {
 	pb.UnimplementedKVServer
 	server *Server
@@ -34,9 +37,6 @@ func (k *kvService) Range(ctx context.Context, request *pb.RangeRequest) (*pb.Ra
 }
 
 func (k *kvService) Put(ctx context.Context, request *pb.PutRequest) (*pb.PutResponse, error) {
-	if err := kv.ValidateRequest(&pb.InternalRaftRequest{Put: request}, 0); err != nil {
-		return nil, err
-	}
 	if err := k.server.checkQuota(ctx); err != nil {
 		return nil, err
 	}
@@ -47,9 +47,6 @@ func (k *kvService) Put(ctx context.Context, request *pb.PutRequest) (*pb.PutRes
 }
 
 func (k *kvService) DeleteRange(ctx context.Context, request *pb.DeleteRangeRequest) (*pb.DeleteRangeResponse, error) {
-	if err := kv.ValidateRequest(&pb.InternalRaftRequest{DeleteRange: request}, 0); err != nil {
-		return nil, err
-	}
 	return proposeOrForward(k.server, ctx, &pb.InternalRaftRequest{DeleteRange: request},
 		func(ctx context.Context, leader *leaderClients) (*pb.DeleteRangeResponse, error) {
 			return leader.kv.DeleteRange(ctx, request)
@@ -57,10 +54,7 @@ func (k *kvService) DeleteRange(ctx context.Context, request *pb.DeleteRangeRequ
 }
 
 func (k *kvService) Txn(ctx context.Context, request *pb.TxnRequest) (*pb.TxnResponse, error) {
-	if err := kv.ValidateRequest(&pb.InternalRaftRequest{Txn: request}, k.server.config.MaxTxnOps); err != nil {
-		return nil, err
-	}
-	if txnWrites(request) {
+	if kv.TxnHasPuts(request) {
 		if err := k.server.checkQuota(ctx); err != nil {
 			return nil, err
 		}
@@ -76,21 +70,4 @@ func (k *kvService) Compact(ctx context.Context, request *pb.CompactionRequest) 
 		func(ctx context.Context, leader *leaderClients) (*pb.CompactionResponse, error) {
 			return leader.kv.Compact(ctx, request)
 		})
-}
-
-// txnWrites reports whether any branch of the Txn may write.
-func txnWrites(request *pb.TxnRequest) bool {
-	for _, branch := range [][]*pb.RequestOp{request.Success, request.Failure} {
-		for _, op := range branch {
-			switch nested := op.Request.(type) {
-			case *pb.RequestOp_RequestPut, *pb.RequestOp_RequestDeleteRange:
-				return true
-			case *pb.RequestOp_RequestTxn:
-				if txnWrites(nested.RequestTxn) {
-					return true
-				}
-			}
-		}
-	}
-	return false
 }

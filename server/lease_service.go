@@ -22,11 +22,13 @@ type leaseService struct {
 
 func (l *leaseService) LeaseGrant(ctx context.Context, request *pb.LeaseGrantRequest) (*pb.LeaseGrantResponse, error) {
 	s := l.server
-	if request.TTL > maxLeaseTTL {
-		return nil, rpctypes.ErrGRPCLeaseTTLTooLarge
-	}
+	// The quota first, as etcd checks it before the TTL (which it checks
+	// only when it applies the grant).
 	if err := s.checkQuota(ctx); err != nil {
 		return nil, err
+	}
+	if request.TTL > maxLeaseTTL {
+		return nil, rpctypes.ErrGRPCLeaseTTLTooLarge
 	}
 	grant := &pb.LeaseGrantRequest{ID: request.ID, TTL: max(request.TTL, s.lessor.minTTL())}
 	for attempt := 0; ; attempt++ {

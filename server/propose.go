@@ -27,22 +27,21 @@ type leaderElsewhere struct{ leader raft.NodeID }
 
 func (e *leaderElsewhere) Error() string { return fmt.Sprintf("leader is %x", uint64(e.leader)) }
 
-// propose replicates request through Raft on this member, which must lead,
-// and returns the store's result for it (a *pb.XxxResponse). Errors are
-// etcd's gRPC errors, except *leaderElsewhere.
+// propose checks and encodes request (kv.NewCommand: etcd's request
+// checks, then its size), replicates it through Raft on this member, which
+// must lead, and returns the store's result for it (a *pb.XxxResponse).
+// Errors are etcd's gRPC errors, except *leaderElsewhere. A caller that
+// checks the quota does so first, as etcd does.
 func (s *Server) propose(ctx context.Context, request *pb.InternalRaftRequest) (any, error) {
-	command, err := kv.EncodeCommand(request)
+	command, err := kv.NewCommand(request, kv.Limits{MaxRequestBytes: s.config.MaxRequestBytes, MaxTxnOps: s.config.MaxTxnOps})
 	if err != nil {
-		return nil, rpctypes.ErrGRPCRequestTooLarge
-	}
-	if len(command) > s.config.MaxRequestBytes {
-		return nil, rpctypes.ErrGRPCRequestTooLarge
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
 	defer cancel()
 	for {
 		s.metrics.proposals.Inc()
-		result, err := s.node.Propose(ctx, command)
+		result, err := s.node.Propose(ctx, command.Bytes())
 		var notLeader *node.NotLeaderError
 		switch {
 		case errors.As(err, &notLeader) && notLeader.Leader != raft.None:

@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
-	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -117,24 +114,9 @@ func TestRangeStreamDifferencesFromEtcd(t *testing.T) {
 	cluster := startCluster(t, 1, nil)
 	cluster.leader()
 	ctx := testContext(t)
-	connect := func(endpoint string) pb.KVClient {
-		client, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { client.Close() })
-		return pb.NewKVClient(client.ActiveConnection())
-	}
-	etcdKV, lockstepKV := connect(etcdEndpoint), connect(cluster.endpoint(0))
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if _, err := etcdKV.Range(ctx, &pb.RangeRequest{Key: []byte("probe")}); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("etcd did not start: %v", err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling a starting process, bounded
-	}
+	etcdKV, _ := etcdAPI(t, etcdEndpoint)
+	lockstepKV, _ := etcdAPI(t, cluster.endpoint(0))
+	waitForEtcd(ctx, t, etcdKV)
 	// Values fall as keys rise: sorting by value reverses key order.
 	for _, kv := range []pb.KVClient{etcdKV, lockstepKV} {
 		for i := range 30 {

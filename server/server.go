@@ -140,7 +140,9 @@ func (s *Server) open() error {
 		ID: s.id, Directory: filepath.Join(config.DataDirectory, "raft"), Peers: s.initialPeers,
 		Join: config.InitialClusterState == "existing", Transport: urlTransport{s.peers},
 		TickInterval: config.HeartbeatInterval, ElectionTicks: ticks, HeartbeatTicks: 1,
-		SnapshotEntries: config.SnapshotCount, SegmentBytes: config.WALSegmentBytes, MaxProposalBytes: config.MaxRequestBytes + 64<<10, Logger: s.log,
+		// No MaxProposalBytes (-1): propose bounds every command by
+		// MaxRequestBytes (kv.NewCommand), the write path's one size check.
+		SnapshotEntries: config.SnapshotCount, SegmentBytes: config.WALSegmentBytes, MaxProposalBytes: -1, Logger: s.log,
 		ObservePersist: func(elapsed time.Duration) { s.metrics.persistSeconds.Observe(elapsed.Seconds()) },
 		// The loop steps acknowledgements and proposals while a writer
 		// goroutine fsyncs (see docs/runtime.md); the core still counts

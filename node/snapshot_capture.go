@@ -1,0 +1,124 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// maybeSnapshot starts capturing the state machine when the snapshot
+// policy says so. The loop only takes a consistent view (the machine's
+// Snapshot, the snapshot metadata, copies of the address book and pending
+// promotions); reading the image, saving it and compacting the log happen
+// in the background (see snapshotInBackground), so a large store never
+// stalls replication. One capture runs at a time.
+func (n *Node) maybeSnapshot() error {
+	if n.snapshotting || n.config.SnapshotEntries < 0 || n.applied < n.lastSnapshot+uint64(n.config.SnapshotEntries) {
+		return nil
+	}
+	metadata, err := n.core.SnapshotMetadata(n.applied)
+	if err != nil {
+		return nil // nothing to capture at this index
+	}
+	reader, err := n.machine.Snapshot()
+	if err != nil {
+		n.log.Error("state machine snapshot failed; will retry", "error", err)
+		return nil
+	}
+	n.snapshotting = true
+	book, promotions := maps.Clone(n.addresses), maps.Clone(n.promotions)
+	previous := n.previousSnapshot
+	n.snapshotWork.Go(func() {
+		n.snapshotResults <- n.snapshotInBackground(metadata, previous, book, promotions, reader)
+	})
+	return nil
+}
+
+// snapshotResult is what a background capture reports to the loop.
+type snapshotResult struct {
+	metadata raft.SnapshotMetadata
+	index    uint64
+	// err is a failed write of the snapshot or the log: fatal.
+	err error
+	// retry is set when the image could not be read: try again later.
+	retry bool
+}
+
+// snapshotInBackground reads the image, saves the snapshot and compacts
+// the log to the previous snapshot (see compactionPoint). Runs on its own
+// goroutine; touches only the snapshot store and the log, which are safe
+// for concurrent use.
+func (n *Node) snapshotInBackground(metadata, previous raft.SnapshotMetadata, book addressBook, promotions map[raft.NodeID]bool, reader io.ReadCloser) snapshotResult {
+	// The image streams into the snapshot file behind the runtime's
+	// header: a large store is never held whole in memory.
+	image := &imageReader{reader: reader}
+	err := n.snapshots.SaveFrom(metadata, encodeSnapshotHeader(book, promotions), image)
+	reader.Close()
+	if image.err != nil {
+		// The state machine failed, not the disk: nothing was saved; the
+		// policy tries again later.
+		n.log.Error("reading state machine snapshot failed; will retry", "error", image.err)
+		return snapshotResult{index: metadata.Index, retry: true}
+	}
+	if err != nil {
+		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, metadata.Index, err)}
+	}
+	if previous.Index <= n.storage.Log().SnapshotMetadata().Index {
+		return snapshotResult{metadata: metadata, index: metadata.Index}
+	}
+	// The log keeps the entries after the previous snapshot, not only those
+	// after this one: a follower up to a snapshot interval behind catches
+	// up from the log, and one caught up by a snapshot finds the entries
+	// after it even if the leader snapshots again while it installs (with
+	// the log compacted to the newest snapshot, a follower whose install
+	// takes longer than the leader takes to write an interval would never
+	// catch up). etcd keeps catch-up entries for the same reason. The log
+	// loads a snapshot's data from its file when needed; the store keeps
+	// the newest three files.
+	point := raft.Snapshot{Metadata: previous}
+	// A newer snapshot from the leader may have been installed meanwhile:
+	// then there is nothing left to compact.
+	if err := n.storage.Compact(point); err != nil && !errors.Is(err, raft.ErrSnapshotOutOfDate) {
+		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %d: compact log at %d: %w", n.config.ID, previous.Index, err)}
+	}
+	return snapshotResult{metadata: metadata, index: metadata.Index}
+}
+
+// imageReader remembers an error of the state machine's image, so that it
+// is told apart from a failure to write the snapshot file.
+type imageReader struct {
+	reader io.Reader
+	err    error
+}
+
+func (r *imageReader) Read(buffer []byte) (int, error) {
+	n, err := r.reader.Read(buffer)
+	if err != nil && !errors.Is(err, io.EOF) {
+		r.err = err
+	}
+	return n, err
+}
+
+// finishSnapshot records a background capture's outcome, on the loop.
+func (n *Node) finishSnapshot(result snapshotResult) error {
+	n.snapshotting = false
+	if result.retry {
+		return nil
+	}
+	if result.err != nil {
+		return result.err
+	}
+	n.lastSnapshot = max(n.lastSnapshot, result.index)
+	if result.index > n.previousSnapshot.Index {
+		n.previousSnapshot = result.metadata
+	}
+	// A received snapshot at or below what is applied can no longer be
+	// accepted (the core takes only one above its commit index): its staged
+	// file would otherwise wait for the next install or restart.
+	n.snapshots.DiscardStaged(n.applied)
+	n.publish(Event{Kind: SnapshotTaken, Index: result.index})
+	return nil
+}

@@ -1,0 +1,133 @@
+package node
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+
+	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/snap"
+)
+
+// persistSnapshot makes a snapshot from the leader durable, then restores
+// the state machine from it.
+//
+// A snapshot without data was streamed by the transport into a staged file
+// of the snapshot store (see SnapshotStreamer); installing that file takes
+// the place of saving the data.
+func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
+	if snapshot.Data == nil {
+		if err := n.snapshots.Install(snapshot.Metadata); err != nil {
+			return fmt.Errorf("node %d: install received snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+		}
+	} else if err := n.snapshots.Save(snapshot); err != nil {
+		return fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
+	if err := n.storage.ApplySnapshot(snapshot); err != nil {
+		return fmt.Errorf("node %d: install snapshot %d in the log: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
+	if err := n.installSnapshot(snapshot); err != nil {
+		return err
+	}
+	for id, address := range n.addresses {
+		if id != n.config.ID {
+			n.transport.SetPeer(id, address)
+		}
+	}
+	n.lastSnapshot = snapshot.Metadata.Index
+	n.previousSnapshot = snapshot.Metadata
+	n.publish(Event{Kind: SnapshotInstalled, Index: snapshot.Metadata.Index})
+	return nil
+}
+
+// installSnapshot restores the state machine and address book from a
+// snapshot: from its data if it carries any, otherwise from its file in
+// the snapshot store (a snapshot streamed in by the transport, or the
+// node's own at start).
+func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
+	if snapshot.Data == nil {
+		// Streamed in by the transport: snap.Store.Install verified the
+		// file before it moved it into place.
+		book, promotions, err := n.readSnapshotFile(snapshot.Metadata, snapshotFileRead{restoreInto: n.machine, alreadyVerified: true})
+		if err != nil {
+			return err
+		}
+		n.addresses, n.promotions = book, promotions
+		n.applied = snapshot.Metadata.Index
+		return nil
+	}
+	book, promotions, image, err := decodeSnapshot(snapshot.Data)
+	if err != nil {
+		return fmt.Errorf("node %d: snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
+	if err := n.machine.Restore(bytes.NewReader(image)); err != nil {
+		return fmt.Errorf("node %d: restore state machine from snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
+	n.addresses, n.promotions = book, promotions
+	n.applied = snapshot.Metadata.Index
+	return nil
+}
+
+// snapshotFileRead says what readSnapshotFile does besides decoding the
+// runtime's header. The zero value verifies the file and restores nothing.
+type snapshotFileRead struct {
+	// restoreInto, if not nil, is restored from the file's image.
+	restoreInto StateMachine
+	// alreadyVerified skips the verifying pass: the caller has just read
+	// the same file through (snapshotAheadOfLog, snap.Store.Install).
+	alreadyVerified bool
+}
+
+// readSnapshotFile is the package's readSnapshotFile on the node's store,
+// with the node's ID in its errors.
+func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, read snapshotFileRead) (addressBook, map[raft.NodeID]bool, error) {
+	book, promotions, err := readSnapshotFile(n.snapshots, metadata, read)
+	if err != nil {
+		return nil, nil, fmt.Errorf("node %d: %w", n.config.ID, err)
+	}
+	return book, promotions, nil
+}
+
+// readSnapshotFile reads the snapshot store's file for metadata without
+// holding it in memory: a first pass verifies its checksum (unless
+// read.alreadyVerified), so that nothing is restored from a damaged file
+// (a durable state machine would keep what it restored); a second decodes
+// the runtime's header and, if read.restoreInto is not nil, streams the
+// image into its Restore.
+func readSnapshotFile(snapshots *snap.Store, metadata raft.SnapshotMetadata, read snapshotFileRead) (addressBook, map[raft.NodeID]bool, error) {
+	fail := func(format string, err error) (addressBook, map[raft.NodeID]bool, error) {
+		return nil, nil, fmt.Errorf(format+" snapshot %d: %w", metadata.Index, err)
+	}
+	if !read.alreadyVerified {
+		verify, err := snapshots.OpenData(metadata)
+		if err != nil {
+			return fail("open", err)
+		}
+		_, err = io.Copy(io.Discard, verify)
+		verify.Close()
+		if err != nil {
+			return fail("verify", err)
+		}
+	}
+	data, err := snapshots.OpenData(metadata)
+	if err != nil {
+		return fail("open", err)
+	}
+	defer data.Close()
+	buffered := bufio.NewReaderSize(data, snapshotReadBuffer)
+	book, promotions, err := decodeSnapshotHeader(buffered)
+	if err != nil {
+		return fail("decode", err)
+	}
+	if read.restoreInto != nil {
+		if err := read.restoreInto.Restore(buffered); err != nil {
+			return fail("restore state machine from", err)
+		}
+	}
+	return book, promotions, nil
+}
+
+// snapshotReadBuffer is the buffer through which a snapshot file is
+// streamed into the state machine.
+const snapshotReadBuffer = 256 << 10
