@@ -40,13 +40,21 @@ func (n *Node) Propose(ctx context.Context, command []byte) (Result, error) {
 func (n *Node) proposeEntry(ctx context.Context, propose func() (uint64, uint64, error)) (Result, error) {
 	done := make(chan outcome, 1)
 	var proposeErr error
+	var submitted time.Time
+	if n.config.ObserveProposal != nil {
+		submitted = time.Now()
+	}
 	if err := n.do(ctx, func() {
 		index, term, err := propose()
 		if err != nil {
 			proposeErr = n.translate(err)
 			return
 		}
-		n.waiters[index] = &waiter{term: term, done: done}
+		waiting := &waiter{term: term, done: done}
+		if n.stages != nil {
+			waiting.times = ProposalTimes{Submitted: submitted, Appended: time.Now()}
+		}
+		n.waiters[index] = waiting
 	}); err != nil {
 		return nil, err
 	}

@@ -72,6 +72,11 @@ type Config struct {
 	// from the loop, or with AsyncPersistence from the writer goroutine. It
 	// must return at once and be safe for concurrent use.
 	ObservePersist func(elapsed time.Duration)
+	// ObserveProposal, if set, is called on the leader for every proposal
+	// applied, with the moments it passed each stage (a latency budget for
+	// metrics), from the loop just before Propose returns. It must return
+	// at once; it must not call the node.
+	ObserveProposal func(ProposalTimes)
 	// AsyncPersistence lets the loop go on stepping messages and taking
 	// proposals while the log's write (and fsync) runs: a writer goroutine
 	// persists each Ready and reports it back (raft.Config.AsyncPersistence;

@@ -100,6 +100,9 @@ func (n *Node) handleReadies() error {
 			if err := n.storage.Save(ready.HardState, ready.Entries); err != nil {
 				return fmt.Errorf("node %d: write log: %w", n.config.ID, err)
 			}
+			if len(ready.Entries) > 0 {
+				n.stages.wrote(ready.Entries[len(ready.Entries)-1].Index)
+			}
 			if n.config.ObservePersist != nil {
 				n.config.ObservePersist(time.Since(start))
 			}
@@ -125,6 +128,9 @@ func (n *Node) finishReady(ready raft.Ready) error {
 // apply hands committed entries to the state machine in order, runtime
 // records to the runtime, and answers the callers waiting for them.
 func (n *Node) apply(entries []raft.Entry) {
+	if n.stages != nil && len(entries) > 0 {
+		n.stages.committed = time.Now()
+	}
 	var batch []Entry
 	flush := func() {
 		if len(batch) == 0 {
@@ -178,6 +184,7 @@ func (n *Node) apply(entries []raft.Entry) {
 	if len(entries) > 0 {
 		n.applied = entries[len(entries)-1].Index
 		n.releaseApplied()
+		n.stages.appliedUpTo(n.applied)
 	}
 }
 
@@ -209,6 +216,11 @@ func (n *Node) complete(index, term uint64, result Result) {
 	if waiting.term != term {
 		waiting.done <- outcome{err: ErrDropped}
 		return
+	}
+	if n.stages != nil {
+		times := waiting.times
+		times.Persisted, times.Committed, times.Applied = n.stages.persistedAt(index), n.stages.committed, time.Now()
+		n.config.ObserveProposal(times)
 	}
 	waiting.done <- outcome{result: result}
 }

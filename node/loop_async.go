@@ -23,6 +23,9 @@ func (n *Node) takeReadies() error {
 		}
 		if ready.PersistSequence != 0 {
 			n.writer.enqueue(logWrite{sequence: ready.PersistSequence, hardState: ready.HardState, entries: ready.Entries})
+			if len(ready.Entries) > 0 {
+				n.stages.queuedWrite(ready.PersistSequence, ready.Entries[len(ready.Entries)-1].Index)
+			}
 		}
 		if err := n.finishReady(ready); err != nil {
 			return err
@@ -47,6 +50,7 @@ func (n *Node) reportPersisted() error {
 	if err != nil {
 		return fmt.Errorf("node %d: %w", n.config.ID, err)
 	}
+	n.stages.durable(durable)
 	n.core.Persisted(durable)
 	return nil
 }

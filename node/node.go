@@ -44,6 +44,8 @@ type Node struct {
 
 	// Owned by the loop goroutine.
 	waiters map[uint64]*waiter
+	// stages times proposals for Config.ObserveProposal; nil without it.
+	stages *stageClock
 	reads   map[string]pendingRead
 	// previousSnapshot is the newest snapshot saved or installed: the
 	// next snapshot compacts the log to it (loop goroutine only).
@@ -88,6 +90,8 @@ type Node struct {
 type waiter struct {
 	term uint64
 	done chan outcome
+	// times, kept only when Config.ObserveProposal is set.
+	times ProposalTimes
 }
 
 type outcome struct {
@@ -133,6 +137,9 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		promotions:      map[raft.NodeID]bool{},
 		snapshotResults: make(chan snapshotResult, 1),
 		subscribers:     map[int]chan Event{},
+	}
+	if config.ObserveProposal != nil {
+		n.stages = &stageClock{}
 	}
 	if err := n.restore(); err != nil {
 		storage.Close()

@@ -22,6 +22,29 @@ type metrics struct {
 	requests        *prometheus.CounterVec
 	requestSeconds  *prometheus.HistogramVec
 	persistSeconds  prometheus.Histogram
+	// writeStages is the leader's latency budget of a write (see
+	// observeProposal); stage holds its observers, looked up once.
+	writeStages *prometheus.HistogramVec
+	stage       writeStageObservers
+}
+
+// writeStageObservers are lockstep_write_stage_seconds by stage: checked and
+// answered are timed from the moment the leader's propose path took the
+// request; appended, persisted, committed and applied from the moment it
+// handed the command to the runtime (node.ProposalTimes.Submitted).
+type writeStageObservers struct {
+	checked, appended, persisted, committed, applied, answered prometheus.Observer
+}
+
+// observeProposal records one proposal's stages (node.Config.ObserveProposal,
+// called from the node's loop).
+func (m *metrics) observeProposal(times node.ProposalTimes) {
+	m.stage.appended.Observe(times.Appended.Sub(times.Submitted).Seconds())
+	if !times.Persisted.IsZero() { // zero: a quorum of followers was faster
+		m.stage.persisted.Observe(times.Persisted.Sub(times.Submitted).Seconds())
+	}
+	m.stage.committed.Observe(times.Committed.Sub(times.Submitted).Seconds())
+	m.stage.applied.Observe(times.Applied.Sub(times.Submitted).Seconds())
 }
 
 func newMetrics(s *Server) *metrics {
@@ -36,6 +59,15 @@ func newMetrics(s *Server) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"method"}),
 		persistSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lockstep_wal_fsync_seconds",
 			Help: "Latency of each durable write of the Raft log (append and fsync).", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18)}),
+		writeStages: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lockstep_write_stage_seconds",
+			Help: "The leader's latency budget of a write: checked and answered from the moment its propose path took the request; " +
+				"appended, persisted (the leader's own fsync), committed and applied from the moment it handed the command to the runtime.",
+			Buckets: prometheus.ExponentialBuckets(0.00001, 2, 18)}, []string{"stage"}),
+	}
+	m.stage = writeStageObservers{
+		checked: m.writeStages.WithLabelValues("checked"), appended: m.writeStages.WithLabelValues("appended"),
+		persisted: m.writeStages.WithLabelValues("persisted"), committed: m.writeStages.WithLabelValues("committed"),
+		applied: m.writeStages.WithLabelValues("applied"), answered: m.writeStages.WithLabelValues("answered"),
 	}
 	statusGauge := func(name, help string, value func(node.Status) float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
@@ -49,7 +81,7 @@ func newMetrics(s *Server) *metrics {
 		})
 	}
 	m.registry.MustRegister(
-		m.proposals, m.proposalsFailed, m.leaderChanges, m.requests, m.requestSeconds, m.persistSeconds,
+		m.proposals, m.proposalsFailed, m.leaderChanges, m.requests, m.requestSeconds, m.persistSeconds, m.writeStages,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		statusGauge("lockstep_term", "Current Raft term.", func(st node.Status) float64 { return float64(st.Term) }),
 		statusGauge("lockstep_commit_index", "Highest log index known committed.", func(st node.Status) float64 { return float64(st.Commit) }),

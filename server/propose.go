@@ -33,12 +33,14 @@ func (e *leaderElsewhere) Error() string { return fmt.Sprintf("leader is %x", ui
 // Errors are etcd's gRPC errors, except *leaderElsewhere. A caller that
 // checks the quota does so first, as etcd does.
 func (s *Server) propose(ctx context.Context, request *pb.InternalRaftRequest) (any, error) {
+	taken := time.Now()
 	command, err := kv.NewCommand(request, kv.Limits{MaxRequestBytes: s.config.MaxRequestBytes, MaxTxnOps: s.config.MaxTxnOps})
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.requestTimeout())
 	defer cancel()
+	s.metrics.stage.checked.Observe(time.Since(taken).Seconds())
 	for {
 		s.metrics.proposals.Inc()
 		result, err := s.node.Propose(ctx, command.Bytes())
@@ -57,6 +59,7 @@ func (s *Server) propose(ctx context.Context, request *pb.InternalRaftRequest) (
 			s.metrics.proposalsFailed.Inc()
 			return nil, s.clientError(ctx, err)
 		}
+		s.metrics.stage.answered.Observe(time.Since(taken).Seconds())
 		if resultErr, ok := result.(error); ok {
 			return nil, resultErr
 		}

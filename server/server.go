@@ -143,7 +143,8 @@ func (s *Server) open() error {
 		// No MaxProposalBytes (-1): propose bounds every command by
 		// MaxRequestBytes (kv.NewCommand), the write path's one size check.
 		SnapshotEntries: config.SnapshotCount, SegmentBytes: config.WALSegmentBytes, MaxProposalBytes: -1, Logger: s.log,
-		ObservePersist: func(elapsed time.Duration) { s.metrics.persistSeconds.Observe(elapsed.Seconds()) },
+		ObservePersist:  func(elapsed time.Duration) { s.metrics.persistSeconds.Observe(elapsed.Seconds()) },
+		ObserveProposal: s.metrics.observeProposal,
 		// The loop steps acknowledgements and proposals while a writer
 		// goroutine fsyncs (see docs/runtime.md); the core still counts
 		// this member only once its write is durable.

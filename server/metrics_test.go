@@ -1,0 +1,58 @@
+package server
+
+import (
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+)
+
+// TestWriteStageMetrics: after writes on a single member (whose leader
+// must persist an entry before it commits), every stage of the latency
+// budget has observations, and the cumulative stages are in order.
+func TestWriteStageMetrics(t *testing.T) {
+	cluster := startCluster(t, 1, nil)
+	ctx := testContext(t)
+	client := cluster.client()
+	const writes = 20
+	for range writes {
+		mustPut(t, ctx, client, "k", "v")
+	}
+	families, err := cluster.members[0].metrics.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stages := map[string]*dto.Histogram{}
+	for _, family := range families {
+		if family.GetName() != "lockstep_write_stage_seconds" {
+			continue
+		}
+		for _, metric := range family.Metric {
+			for _, label := range metric.Label {
+				if label.GetName() == "stage" {
+					stages[label.GetValue()] = metric.Histogram
+				}
+			}
+		}
+	}
+	order := []string{"appended", "persisted", "committed", "applied"}
+	for _, stage := range append([]string{"checked", "answered"}, order...) {
+		histogram := stages[stage]
+		if histogram == nil || histogram.GetSampleCount() < writes {
+			t.Fatalf("stage %s: %v, want at least %d observations (stages: %s)", stage, histogram, writes, strings.Join(keys(stages), ","))
+		}
+	}
+	for i := 1; i < len(order); i++ {
+		if earlier, later := stages[order[i-1]].GetSampleSum(), stages[order[i]].GetSampleSum(); later < earlier {
+			t.Fatalf("stage %s sums %v s, below %s's %v s", order[i], later, order[i-1], earlier)
+		}
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var list []string
+	for key := range m {
+		list = append(list, key)
+	}
+	return list
+}
