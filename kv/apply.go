@@ -39,7 +39,13 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 		a.state.applied = entry.Index
 	}
 	a.must(a.state.write(batch))
-	a.must(batch.Commit(pebble.NoSync))
+	s.mu.Lock() // readers see the batch and its state together (see Store.mu)
+	err := batch.Commit(pebble.NoSync)
+	if err == nil {
+		s.committed = a.state
+	}
+	s.mu.Unlock()
+	a.must(err)
 	s.setState(a.state)
 	s.watches.publish(a.state.revision, a.events)
 	return results

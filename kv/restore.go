@@ -46,7 +46,7 @@ func (s *Store) Restore(image io.Reader) error {
 	}
 	s.mu.Lock()
 	previous := s.current
-	s.current = replacement
+	s.current, s.committed = replacement, state
 	s.mu.Unlock()
 	// If the directory sync failed, CURRENT-STORE may name either
 	// instance after a crash: keep both for the next Open to settle.
