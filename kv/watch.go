@@ -25,8 +25,9 @@ type WatchRequest struct {
 type WatchResponse struct {
 	// Events are all the matching events of one or more revisions, in
 	// revision order; one revision is never split across two responses.
-	// An empty list is a progress response (see RequestProgress).
-	// The events' key-values are shared: treat them as read-only.
+	// An empty list is a progress response (see Store.RequestProgress).
+	// The list, its events and their key-values may be shared with other
+	// watchers: treat them as read-only.
 	Events []*mvccpb.Event
 	// Revision is the store revision the response reflects.
 	Revision int64
@@ -179,15 +180,6 @@ func (w *Watcher) accepts(event *mvccpb.Event) bool {
 		return !w.noPut
 	}
 	return !w.noDelete
-}
-
-// eventFor returns the event as this watcher delivers it.
-func (w *Watcher) eventFor(event *mvccpb.Event, previous *mvccpb.KeyValue) *mvccpb.Event {
-	delivered := &mvccpb.Event{Type: event.Type, Kv: event.Kv}
-	if w.prevKV {
-		delivered.PrevKv = previous
-	}
-	return delivered
 }
 
 // trySend queues a response without blocking; false if the buffer is full

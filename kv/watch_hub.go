@@ -108,7 +108,10 @@ func (h *watchHub) remove(watcher *Watcher) {
 
 // publish hands the changes of one Apply call, committed at revision, to
 // the synced watchers, without blocking: a watcher whose buffer is full
-// becomes unsynced from the first revision it missed.
+// becomes unsynced from the first revision it missed. Watchers share the
+// events (and, when one gets a single event, the slice holding it): with
+// thousands of watchers on one prefix, a copy per watcher was most of the
+// loop's time.
 func (h *watchHub) publish(revision int64, changes []change) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -117,33 +120,99 @@ func (h *watchHub) publish(revision int64, changes []change) {
 	if len(changes) == 0 {
 		return
 	}
-	batches := make(map[*Watcher][]*mvccpb.Event)
-	var order []*Watcher
-	deliver := func(watcher *Watcher, item change) {
-		if item.event.Kv.ModRevision < watcher.minimum || !watcher.accepts(item.event) {
+	shared := make([]sharedEvent, len(changes))
+	for i := range changes {
+		shared[i].change = &changes[i]
+	}
+	deliver := func(watcher *Watcher, events []*mvccpb.Event) {
+		if len(events) == 0 {
 			return
 		}
-		if _, seen := batches[watcher]; !seen {
-			order = append(order, watcher)
-		}
-		batches[watcher] = append(batches[watcher], watcher.eventFor(item.event, item.previous))
-	}
-	for _, item := range changes {
-		for watcher := range h.singleKey[string(item.event.Kv.Key)] {
-			deliver(watcher, item)
-		}
-		for watcher := range h.ranged {
-			if watcher.contains(item.event.Kv.Key) {
-				deliver(watcher, item)
-			}
-		}
-	}
-	for _, watcher := range order {
-		if !watcher.trySend(WatchResponse{Events: batches[watcher], Revision: revision}) {
+		if !watcher.trySend(WatchResponse{Events: events, Revision: revision}) {
 			watcher.next = max(previous+1, watcher.minimum)
 			h.startCatchUp(watcher)
 		}
 	}
+	// Watchers of one key: few per key, found by the changed keys.
+	var keyed map[*Watcher][]*mvccpb.Event
+	var keyedOrder []*Watcher
+	for i := range changes {
+		for watcher := range h.singleKey[string(changes[i].event.Kv.Key)] {
+			if !shared[i].passes(watcher) {
+				continue
+			}
+			if keyed == nil {
+				keyed = make(map[*Watcher][]*mvccpb.Event)
+			}
+			if _, seen := keyed[watcher]; !seen {
+				keyedOrder = append(keyedOrder, watcher)
+			}
+			keyed[watcher] = append(keyed[watcher], shared[i].event(watcher.prevKV))
+		}
+	}
+	for _, watcher := range keyedOrder {
+		deliver(watcher, keyed[watcher])
+	}
+	// Watchers of intervals: each looks through the changes once.
+	for watcher := range h.ranged {
+		deliver(watcher, eventsFor(watcher, shared))
+	}
+}
+
+// sharedEvent is one change as the watchers receive it, built once for
+// all of them: with and without its previous key-value, alone in a slice.
+type sharedEvent struct {
+	change       *change
+	plain        []*mvccpb.Event // the event alone, no previous key-value
+	withPrevious []*mvccpb.Event // the event alone, with it
+}
+
+// passes reports whether the change is one watcher delivers.
+func (s *sharedEvent) passes(watcher *Watcher) bool {
+	event := s.change.event
+	return event.Kv.ModRevision >= watcher.minimum && watcher.contains(event.Kv.Key) && watcher.accepts(event)
+}
+
+// alone returns the event, as a watcher with or without prev_kv gets it,
+// alone in a slice shared by every such watcher.
+func (s *sharedEvent) alone(prevKV bool) []*mvccpb.Event {
+	if !prevKV {
+		if s.plain == nil {
+			s.plain = []*mvccpb.Event{{Type: s.change.event.Type, Kv: s.change.event.Kv}}
+		}
+		return s.plain
+	}
+	if s.withPrevious == nil {
+		s.withPrevious = []*mvccpb.Event{{Type: s.change.event.Type, Kv: s.change.event.Kv, PrevKv: s.change.previous}}
+	}
+	return s.withPrevious
+}
+
+// event returns the event as a watcher with or without prev_kv gets it.
+func (s *sharedEvent) event(prevKV bool) *mvccpb.Event { return s.alone(prevKV)[0] }
+
+// eventsFor returns the events of shared that watcher delivers, in order:
+// the shared slice when there is one, a new slice when there are several.
+func eventsFor(watcher *Watcher, shared []sharedEvent) []*mvccpb.Event {
+	var events []*mvccpb.Event
+	first := -1
+	for i := range shared {
+		if !shared[i].passes(watcher) {
+			continue
+		}
+		if first < 0 {
+			first = i
+			continue
+		}
+		if events == nil {
+			events = append(events, shared[first].event(watcher.prevKV))
+		}
+		events = append(events, shared[i].event(watcher.prevKV))
+	}
+	if first >= 0 && events == nil {
+		return shared[first].alone(watcher.prevKV)
+	}
+	return events
 }
 
 // restored makes every synced watcher catch up from the state a Restore
