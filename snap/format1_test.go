@@ -1,7 +1,10 @@
 package snap
 
 import (
+	"encoding/binary"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -24,7 +27,8 @@ func TestLoadsFormat1Snapshots(t *testing.T) {
 	} {
 		t.Run(fixture.name, func(t *testing.T) {
 			want := fixture.want
-			store, err := Open(vfs.OS, formatfixture.Copy(t, fixture.part), Options{})
+			directory := formatfixture.Copy(t, fixture.part)
+			store, err := Open(vfs.OS, directory, Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -58,6 +62,22 @@ func TestLoadsFormat1Snapshots(t *testing.T) {
 			}
 			if loaded, err := store.Load(); err != nil || !sameSnapshot(loaded, next) {
 				t.Fatalf("after saving a newer snapshot, Load = %+v, %v", loaded.Metadata, err)
+			}
+			// The fixture's files are of format 1, the new one of the
+			// current format.
+			names, _ := store.Names()
+			for _, name := range names {
+				content, err := os.ReadFile(filepath.Join(directory, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := uint32(1)
+				if name == fileName(next.Metadata.Index, next.Metadata.Term) {
+					want = formatVersion
+				}
+				if version := binary.LittleEndian.Uint32(content[8:]); version != want {
+					t.Errorf("%s is of format %d, want %d", name, version, want)
+				}
 			}
 		})
 	}

@@ -1,6 +1,8 @@
 package wal
 
 import (
+	"os"
+	"path/filepath"
 	"reflect"
 	"testing"
 
@@ -78,6 +80,11 @@ func TestFormat1LogTakesNewWrites(t *testing.T) {
 	if err := storage.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// The last segment of format 1 was not appended to: the new entries
+	// went into a new segment, of the current format.
+	if versions := segmentVersions(t, dir); !reflect.DeepEqual(versions, []uint32{1, 1, formatVersion}) {
+		t.Fatalf("segment format versions %v, want the two of format 1 and a new one", versions)
+	}
 
 	reopen := func() *Log {
 		log, err := Open(vfs.OS, dir, Options{})
@@ -117,4 +124,29 @@ func TestFormat1LogTakesNewWrites(t *testing.T) {
 	if !sameEntries(allEntries(t, log), added[3:]) {
 		t.Fatalf("entries after compacting: %v", allEntries(t, log))
 	}
+	if versions := segmentVersions(t, dir); !reflect.DeepEqual(versions, []uint32{formatVersion}) {
+		t.Fatalf("segment format versions %v after compacting, want only the new segment", versions)
+	}
+}
+
+// segmentVersions returns the format version of each segment in dir.
+func segmentVersions(t *testing.T, dir string) []uint32 {
+	t.Helper()
+	names, err := listSegments(vfs.OS, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var versions []uint32
+	for _, name := range names {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		header, err := decodeSegmentHeader(data)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		versions = append(versions, header.version)
+	}
+	return versions
 }
