@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 )
 
 // This file is lockstep's one encoding of a Membership: EntryMembership
@@ -137,11 +138,5 @@ func checkedMembership(lists [3][]NodeID) (Membership, error) {
 	return m, nil
 }
 
-func uvarintSize(v uint64) int {
-	size := 1
-	for v >= 0x80 {
-		v >>= 7
-		size++
-	}
-	return size
-}
+// uvarintSize is the length of v's minimal unsigned varint: 7 bits a byte.
+func uvarintSize(v uint64) int { return (bits.Len64(v|1) + 6) / 7 }
