@@ -129,7 +129,7 @@ func (c *cluster) result(ticks int) Result {
 	defer r.mu.Unlock()
 	acknowledged := 0
 	for _, w := range r.writes {
-		if w.acknowledged != 0 {
+		if w.Acknowledged != 0 {
 			acknowledged++
 		}
 	}
