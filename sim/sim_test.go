@@ -22,7 +22,7 @@ func TestSimulatedSeeds(t *testing.T) {
 			options := Options{Nodes: run.nodes, Steps: 3000, Faults: AllFaults}
 			options.HistoryDirectory = t.TempDir()
 			acknowledged, reads := 0, 0
-			RunSeeds(options, 1, run.seeds, 0, func(result Result) {
+			RunSeeds(1, run.seeds, 0, options.RunSeed, func(result Result) {
 				acknowledged += result.Acknowledged
 				reads += result.Reads
 				if result.Violation != nil {
