@@ -19,9 +19,8 @@ import (
 	"github.com/lockstepdb/lockstep/raft"
 )
 
-// Expected is expected.json. Its shape is the generator's
-// (testdata/format1/generate), which must build against ba3f194 and so
-// cannot share these types.
+// Expected is expected.json, as the generator (testdata/format1/generate,
+// built in a checkout of ba3f194 with this package copied in) wrote it.
 type Expected struct {
 	// Member is what the member's raft directory holds.
 	Member Storage `json:"member"`

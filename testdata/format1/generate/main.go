@@ -2,7 +2,9 @@
 // written by lockstep's storage and transport formats as they were before
 // the membership codec became raft's (commit ba3f194), so that tests can
 // check that today's code still reads them. It is kept to show how the
-// fixture was made; run it from the root of a checkout of that commit:
+// fixture was made; run it from the root of a checkout of that commit into
+// which this directory and internal/formatfixture (the shape of
+// expected.json) were copied:
 //
 //	go run ./testdata/format1/generate testdata/format1
 //
@@ -17,13 +19,12 @@
 //     joint membership (voters, outgoing voters and learners);
 //   - messages/: a transport message and a batch, as AppendMessage and
 //     AppendBatch encode them;
-//   - expected.json: what that code reads back from all three.
+//   - expected.json: what that code reads back from all three
+//     (formatfixture.Expected).
 package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -37,6 +38,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 
+	"github.com/lockstepdb/lockstep/internal/formatfixture"
 	"github.com/lockstepdb/lockstep/internal/freeport"
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/server"
@@ -45,46 +47,6 @@ import (
 	"github.com/lockstepdb/lockstep/vfs"
 	"github.com/lockstepdb/lockstep/wal"
 )
-
-// Expected is expected.json: what the code that wrote the fixture reads
-// back from it.
-type Expected struct {
-	// Member is the member's data directory, read with wal and snap.
-	Member Storage `json:"member"`
-	// Keys are the member's keys and values, read through the etcd API
-	// before it stopped.
-	Keys map[string]string `json:"keys"`
-	// Storage is the directly written WAL and snapshot store.
-	Storage Storage `json:"storage"`
-	// Message and Batch are the messages encoded in messages/.
-	Message raft.Message   `json:"message"`
-	Batch   []raft.Message `json:"batch"`
-}
-
-// Storage is what a WAL and a snapshot store hold.
-type Storage struct {
-	HardState raft.HardState `json:"hard_state"`
-	// Membership is the log's latest membership (Storage.InitialState).
-	Membership raft.Membership `json:"membership"`
-	// Compaction is the log's compaction point.
-	Compaction raft.SnapshotMetadata `json:"compaction"`
-	FirstIndex uint64                `json:"first_index"`
-	LastIndex  uint64                `json:"last_index"`
-	Entries    []Entry               `json:"entries"`
-	Segments   []string              `json:"segments"`
-	// Snapshots are the snapshot files' names; Snapshot is the newest.
-	Snapshots          []string              `json:"snapshots"`
-	Snapshot           raft.SnapshotMetadata `json:"snapshot"`
-	SnapshotDataSHA256 string                `json:"snapshot_data_sha256"`
-}
-
-// Entry is a log entry, its data by digest.
-type Entry struct {
-	Index      uint64         `json:"index"`
-	Term       uint64         `json:"term"`
-	Type       raft.EntryType `json:"type"`
-	DataSHA256 string         `json:"data_sha256"`
-}
 
 func main() {
 	if len(os.Args) != 2 {
@@ -103,7 +65,7 @@ func generate(directory string) error {
 			return err
 		}
 	}
-	var expected Expected
+	var expected formatfixture.Expected
 	var err error
 	if expected.Keys, err = writeMember(filepath.Join(directory, "member")); err != nil {
 		return fmt.Errorf("member: %w", err)
@@ -245,47 +207,45 @@ func writeStorage(directory string) error {
 
 // readStorage reads a WAL and snapshot store in directory (a copy of it:
 // opening may repair), as a node would at start.
-func readStorage(directory string) (Storage, error) {
+func readStorage(directory string) (formatfixture.Storage, error) {
 	scratch, err := os.MkdirTemp("", "format1-")
 	if err != nil {
-		return Storage{}, err
+		return formatfixture.Storage{}, err
 	}
 	defer os.RemoveAll(scratch)
 	if output, err := exec.Command("cp", "-a", directory+"/.", scratch).CombinedOutput(); err != nil {
-		return Storage{}, fmt.Errorf("copy %s: %v: %s", directory, err, output)
+		return formatfixture.Storage{}, fmt.Errorf("copy %s: %v: %s", directory, err, output)
 	}
-	var read Storage
+	var read formatfixture.Storage
 	storage, err := wal.OpenStorage(vfs.OS, filepath.Join(scratch, "wal"), wal.Options{})
 	if err != nil {
-		return Storage{}, err
+		return formatfixture.Storage{}, err
 	}
 	defer storage.Close()
 	if read.HardState, read.Membership, err = storage.InitialState(); err != nil {
-		return Storage{}, err
+		return formatfixture.Storage{}, err
 	}
 	read.Compaction = storage.Log().SnapshotMetadata()
 	read.FirstIndex, _ = storage.FirstIndex()
 	read.LastIndex, _ = storage.LastIndex()
 	entries, err := storage.Entries(read.FirstIndex, read.LastIndex+1, 1<<30)
 	if err != nil {
-		return Storage{}, err
+		return formatfixture.Storage{}, err
 	}
-	for _, entry := range entries {
-		read.Entries = append(read.Entries, Entry{Index: entry.Index, Term: entry.Term, Type: entry.Type, DataSHA256: digest(entry.Data)})
-	}
+	read.Entries = formatfixture.Entries(entries)
 	read.Segments = storage.Log().Segments()
 	store, err := snap.Open(vfs.OS, filepath.Join(scratch, "snap"), snap.Options{})
 	if err != nil {
-		return Storage{}, err
+		return formatfixture.Storage{}, err
 	}
 	if read.Snapshots, err = store.Names(); err != nil {
-		return Storage{}, err
+		return formatfixture.Storage{}, err
 	}
 	snapshot, err := store.Load()
 	if err != nil {
-		return Storage{}, err
+		return formatfixture.Storage{}, err
 	}
-	read.Snapshot, read.SnapshotDataSHA256 = snapshot.Metadata, digest(snapshot.Data)
+	read.Snapshot, read.SnapshotDataSHA256 = snapshot.Metadata, formatfixture.Digest(snapshot.Data)
 	return read, nil
 }
 
@@ -317,9 +277,4 @@ func writeMessages(directory string) (raft.Message, []raft.Message, error) {
 		return raft.Message{}, nil, err
 	}
 	return message, batch, nil
-}
-
-func digest(data []byte) string {
-	sum := sha256.Sum256(data)
-	return hex.EncodeToString(sum[:])
 }
