@@ -8,9 +8,9 @@ import (
 	"github.com/lockstepdb/lockstep/raft"
 )
 
-// Version is the first byte of every encoded message and batch, and of
-// every stream header. A decoder refuses any other value, so a future
-// format can change everything after it. Version 1 carries a snapshot's
+// Version is the first byte of every encoded message and batch, and the
+// second of every stream header. A decoder refuses any other value, so a
+// future format can change everything after it. Version 1 carries a snapshot's
 // membership as raft's membership encoding of format 1 without its version
 // byte (raft.AppendMembershipBody), which Version implies: a new
 // raft.MembershipFormat needs a new Version, and peers that agree on one
