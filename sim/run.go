@@ -2,9 +2,7 @@ package sim
 
 import (
 	"fmt"
-	"runtime"
 	"runtime/debug"
-	"sync"
 )
 
 // Result summarizes one simulated run.
@@ -69,6 +67,12 @@ func Run(options Options) (result Result) {
 	}
 	c.linearizable, c.historyFile = ok, path
 	return result
+}
+
+// RunSeed is Run with options but for their Seed: seed (for RunSeeds).
+func (options Options) RunSeed(seed uint64) Result {
+	options.Seed = seed
+	return Run(options)
 }
 
 // runLivenessPhase heals every fault and requires the cluster to elect a
@@ -143,45 +147,6 @@ func (c *cluster) result() Result {
 		Linearizable: c.linearizable,
 		HistoryFile:  c.historyFile,
 	}
-}
-
-// RunSeeds runs seeds first, first+1, ... first+count-1 with options (its
-// Seed is ignored), on workers goroutines (GOMAXPROCS if 0), and calls
-// report with each result in seed order.
-func RunSeeds(options Options, first uint64, count, workers int, report func(Result)) {
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	results := make([]Result, count)
-	done := make([]chan struct{}, count)
-	for i := range done {
-		done[i] = make(chan struct{})
-	}
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				seedOptions := options
-				seedOptions.Seed = first + uint64(i)
-				results[i] = Run(seedOptions)
-				close(done[i])
-			}
-		}()
-	}
-	go func() {
-		for i := 0; i < count; i++ {
-			next <- i
-		}
-		close(next)
-	}()
-	for i := 0; i < count; i++ {
-		<-done[i]
-		report(results[i])
-	}
-	wg.Wait()
 }
 
 // ReplayCommand is the command line that replays one seed with a trace.

@@ -22,7 +22,7 @@ func TestSimulatedSeeds(t *testing.T) {
 			options := Options{Nodes: run.nodes, Steps: 3000, Faults: AllFaults}
 			options.HistoryDirectory = t.TempDir()
 			acknowledged, reads := 0, 0
-			RunSeeds(options, 1, run.seeds, 0, func(result Result) {
+			RunSeeds(1, run.seeds, 0, options.RunSeed, func(result Result) {
 				acknowledged += result.Acknowledged
 				reads += result.Reads
 				if result.Violation != nil {
@@ -167,23 +167,23 @@ func TestParseFaults(t *testing.T) {
 // hand-made histories, and accepts a correct one.
 func TestHistoryCheckCatchesStaleReadsAndLostWrites(t *testing.T) {
 	legal := newHistory()
-	legal.writes["k=v1"] = &writeRecord{key: "k", value: "v1", call: 10, acknowledged: 20}
-	legal.reads = append(legal.reads, readRecord{key: "k", value: "v1", call: 30, answer: 40})
+	legal.writes["k=v1"] = &RegisterPut{Key: "k", Value: "v1", Call: 10, Acknowledged: 20}
+	legal.reads = append(legal.reads, RegisterRead{Key: "k", Value: "v1", Call: 30, Answer: 40})
 	if ok, _, err := legal.checkLinearizable(1, t.TempDir()); !ok || err != nil {
 		t.Fatalf("legal history rejected: %v", err)
 	}
 	stale := newHistory()
-	stale.writes["k=v1"] = &writeRecord{key: "k", value: "v1", call: 10, acknowledged: 20}
-	stale.writes["k=v2"] = &writeRecord{key: "k", value: "v2", call: 30, acknowledged: 40}
-	stale.reads = append(stale.reads, readRecord{key: "k", value: "v1", call: 50, answer: 60})
+	stale.writes["k=v1"] = &RegisterPut{Key: "k", Value: "v1", Call: 10, Acknowledged: 20}
+	stale.writes["k=v2"] = &RegisterPut{Key: "k", Value: "v2", Call: 30, Acknowledged: 40}
+	stale.reads = append(stale.reads, RegisterRead{Key: "k", Value: "v1", Call: 50, Answer: 60})
 	directory := t.TempDir()
 	ok, path, err := stale.checkLinearizable(2, directory)
 	if ok || err != nil || !strings.HasPrefix(path, directory) {
 		t.Fatalf("stale read accepted: ok=%v path=%q err=%v", ok, path, err)
 	}
 	lost := newHistory()
-	lost.writes["k=v1"] = &writeRecord{key: "k", value: "v1", call: 10, acknowledged: 20}
-	lost.reads = append(lost.reads, readRecord{key: "k", value: "", call: 30, answer: 40})
+	lost.writes["k=v1"] = &RegisterPut{Key: "k", Value: "v1", Call: 10, Acknowledged: 20}
+	lost.reads = append(lost.reads, RegisterRead{Key: "k", Value: "", Call: 30, Answer: 40})
 	if ok, _, _ := lost.checkLinearizable(3, t.TempDir()); ok {
 		t.Fatal("a read missing an acknowledged write was accepted")
 	}

@@ -125,7 +125,7 @@ func (w *workload) onReadStates(c *cluster, n *node, states []raft.ReadState) {
 	for _, context := range ready {
 		read := n.reads[context]
 		delete(n.reads, context)
-		w.history.reads = append(w.history.reads, readRecord{key: read.key, value: n.kv[read.key], call: read.call, answer: c.scheduler.now})
+		w.history.reads = append(w.history.reads, RegisterRead{Key: read.key, Value: n.kv[read.key], Call: int64(read.call), Answer: int64(c.scheduler.now)})
 		c.tracef("node %d: read %s = %q (index %d)", n.id, read.key, n.kv[read.key], read.index)
 	}
 }
@@ -144,7 +144,7 @@ func (w *workload) proposeOn(c *cluster, n *node, command []byte) {
 	w.leaderGuess = n.id
 	w.proposed[string(command)] = true
 	if key, value, ok := parsePut(command); ok {
-		w.history.writes[string(command)] = &writeRecord{key: key, value: value, call: c.scheduler.now}
+		w.history.writes[string(command)] = &RegisterPut{Key: key, Value: value, Call: int64(c.scheduler.now)}
 	}
 	w.waiting[index] = proposal{node: n.id, term: term, command: string(command), afterHeal: !c.faulty}
 	if !c.faulty {
@@ -155,8 +155,8 @@ func (w *workload) proposeOn(c *cluster, n *node, command []byte) {
 
 // onApply acknowledges a proposal when its node applies it where promised.
 func (w *workload) onApply(c *cluster, n *node, entry raft.Entry) {
-	if write := w.history.writes[string(entry.Data)]; write != nil && entry.Type == raft.EntryNormal && write.firstApplied == 0 {
-		write.firstApplied = c.scheduler.now
+	if write := w.history.writes[string(entry.Data)]; write != nil && entry.Type == raft.EntryNormal && write.FirstApplied == 0 {
+		write.FirstApplied = int64(c.scheduler.now)
 	}
 	waiting, ok := w.waiting[entry.Index]
 	if !ok || waiting.node != n.id {
@@ -170,7 +170,7 @@ func (w *workload) onApply(c *cluster, n *node, entry raft.Entry) {
 	}
 	w.acknowledged[entry.Index] = entry
 	if write := w.history.writes[waiting.command]; write != nil {
-		write.acknowledged = c.scheduler.now
+		write.Acknowledged = int64(c.scheduler.now)
 	}
 	if waiting.afterHeal {
 		w.probeAcknowledged = true

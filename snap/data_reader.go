@@ -10,7 +10,6 @@ import (
 
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/vfs"
-	"github.com/lockstepdb/lockstep/wal"
 )
 
 // DataReader streams the data of one snapshot file, so that a leader can
@@ -70,8 +69,9 @@ func newDataReader(file vfs.File, path string, metadata raft.SnapshotMetadata) (
 	if string(head[:8]) != fileMagic {
 		return nil, corrupt("bad magic %q", head[:8])
 	}
-	if version := binary.LittleEndian.Uint32(head[8:]); version != formatVersion {
-		return nil, corrupt("unsupported format version %d (this build reads %d)", version, formatVersion)
+	version := binary.LittleEndian.Uint32(head[8:])
+	if err := checkFormatVersion(version); err != nil {
+		return nil, corrupt("%v", err)
 	}
 	membershipLength := int64(binary.LittleEndian.Uint32(head[12:]))
 	index, term := binary.LittleEndian.Uint64(head[16:]), binary.LittleEndian.Uint64(head[24:])
@@ -87,7 +87,7 @@ func newDataReader(file vfs.File, path string, metadata raft.SnapshotMetadata) (
 	if _, err := file.ReadAt(membership, headerSize); err != nil {
 		return nil, fmt.Errorf("snap: read %s: %w", path, err)
 	}
-	decoded, err := wal.DecodeMembership(membership)
+	decoded, err := decodeMembership(version, membership)
 	if err != nil {
 		return nil, corrupt("%v", err)
 	}

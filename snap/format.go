@@ -9,14 +9,19 @@ import (
 
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/vfs"
-	"github.com/lockstepdb/lockstep/wal"
 )
 
 // fileMagic opens every snapshot file.
 const fileMagic = "LKSTPSNP"
 
-// formatVersion is the version of the snapshot file format.
-const formatVersion = 1
+// formatVersion is the version of the snapshot file format this build
+// writes. Version 2 stores the membership in raft's encoding
+// (raft.AppendMembership); version 1, still read, stored it fixed-width
+// (raft.DecodeLegacyMembership).
+const formatVersion = 2
+
+// oldestFormatVersion is the oldest snapshot file format this build reads.
+const oldestFormatVersion = 1
 
 // headerSize is the size of the fixed header; trailerSize that of the
 // checksum at the end.
@@ -31,12 +36,12 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //
 //	offset  size  field
 //	0       8     magic "LKSTPSNP"
-//	8       4     format version
+//	8       4     format version (1 or 2)
 //	12      4     membership length m
 //	16      8     index
 //	24      8     term
 //	32      8     data length d
-//	40      m     membership (wal.EncodeMembership)
+//	40      m     membership (raft.AppendMembership; fixed-width in version 1)
 //	40+m    d     data
 //	40+m+d  4     CRC-32C of every byte before it
 func encode(snapshot raft.Snapshot) []byte {
@@ -47,7 +52,7 @@ func encode(snapshot raft.Snapshot) []byte {
 // encodeHead returns the header and membership of a snapshot file whose
 // data is dataLength bytes.
 func encodeHead(metadata raft.SnapshotMetadata, dataLength uint64) []byte {
-	membership := wal.EncodeMembership(nil, metadata.Membership)
+	membership := raft.EncodeMembership(metadata.Membership)
 	head := make([]byte, headerSize, headerSize+len(membership))
 	copy(head, fileMagic)
 	binary.LittleEndian.PutUint32(head[8:], formatVersion)
@@ -122,8 +127,9 @@ func decode(content []byte) (raft.Snapshot, error) {
 	if string(body[:8]) != fileMagic {
 		return raft.Snapshot{}, fmt.Errorf("bad magic %q", body[:8])
 	}
-	if version := binary.LittleEndian.Uint32(body[8:]); version != formatVersion {
-		return raft.Snapshot{}, fmt.Errorf("unsupported format version %d (this build reads %d)", version, formatVersion)
+	version := binary.LittleEndian.Uint32(body[8:])
+	if err := checkFormatVersion(version); err != nil {
+		return raft.Snapshot{}, err
 	}
 	membershipLength := uint64(binary.LittleEndian.Uint32(body[12:]))
 	dataLength := binary.LittleEndian.Uint64(body[32:])
@@ -131,7 +137,7 @@ func decode(content []byte) (raft.Snapshot, error) {
 	if membershipLength > rest || dataLength != rest-membershipLength {
 		return raft.Snapshot{}, fmt.Errorf("lengths (membership %d, data %d) do not match the %d bytes present", membershipLength, dataLength, rest)
 	}
-	membership, err := wal.DecodeMembership(body[headerSize : headerSize+membershipLength])
+	membership, err := decodeMembership(version, body[headerSize:headerSize+membershipLength])
 	if err != nil {
 		return raft.Snapshot{}, err
 	}
@@ -143,4 +149,22 @@ func decode(content []byte) (raft.Snapshot, error) {
 		},
 		Data: body[headerSize+membershipLength:],
 	}, nil
+}
+
+// checkFormatVersion says whether this build reads snapshot files of
+// format version.
+func checkFormatVersion(version uint32) error {
+	if version < oldestFormatVersion || version > formatVersion {
+		return fmt.Errorf("unsupported format version %d (this build reads %d to %d)", version, oldestFormatVersion, formatVersion)
+	}
+	return nil
+}
+
+// decodeMembership decodes the membership of a file of format version
+// (checked by checkFormatVersion).
+func decodeMembership(version uint32, data []byte) (raft.Membership, error) {
+	if version == 1 {
+		return raft.DecodeLegacyMembership(data)
+	}
+	return raft.DecodeMembership(data)
 }

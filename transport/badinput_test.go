@@ -3,6 +3,8 @@ package transport
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
+	"strings"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -165,5 +167,23 @@ func TestCorruptSnapshotChunkDiscarded(t *testing.T) {
 	}
 	if stats := b.Stats(); stats.SnapshotsDiscarded != 4 || stats.SnapshotsReceived != 1 {
 		t.Errorf("stats %+v", stats)
+	}
+}
+
+// A peer of a newer build that opens a stream with a transport version
+// this build does not know is refused with an error that names the
+// version, so that its operator sees why (a rolling upgrade to such a
+// version must first teach every member the new version).
+func TestNewerStreamVersionRefusedWithItsNumber(t *testing.T) {
+	ctx := deadline(t)
+	b := startNode(t, 2, nil)
+	stream := rawStream(ctx, t, b, &messagesStreamDesc, messagesMethod)
+	header := appendStreamHeader(nil, streamHeader{clusterID: testClusterID, from: 1, to: 2})
+	header[1] = Version + 1
+	sendFrame(t, stream, header)
+	var frame []byte
+	err := stream.RecvMsg(&frame)
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), fmt.Sprintf("unknown stream version %d", Version+1)) {
+		t.Fatalf("a stream of version %d: %v", Version+1, err)
 	}
 }

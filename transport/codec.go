@@ -8,8 +8,13 @@ import (
 	"github.com/lockstepdb/lockstep/raft"
 )
 
-// Version is the first byte of every encoded message and batch. A decoder
-// refuses any other value, so a future format can change everything after it.
+// Version is the first byte of every encoded message and batch, and the
+// second of every stream header. A decoder refuses any other value, so a
+// future format can change everything after it. Version 1 carries a snapshot's
+// membership as raft's membership encoding of format 1 without its version
+// byte (raft.AppendMembershipBody), which Version implies: a new
+// raft.MembershipFormat needs a new Version, and peers that agree on one
+// before they send it (TestFormat1MessagesAreUnchanged fails until then).
 const Version byte = 1
 
 // DefaultMaxMessageBytes is the size limit of one encoded message (snapshot
@@ -166,9 +171,7 @@ func messageBodySize(m raft.Message) int {
 	}
 	if s := m.Snapshot; s != nil {
 		size += uvarintSize(s.Metadata.Index) + uvarintSize(s.Metadata.Term)
-		size += idListSize(s.Metadata.Membership.Voters)
-		size += idListSize(s.Metadata.Membership.OutgoingVoters)
-		size += idListSize(s.Metadata.Membership.Learners)
+		size += raft.MembershipBodySize(s.Metadata.Membership)
 		size += uvarintSize(uint64(len(s.Data))) + len(s.Data)
 	}
 	return size
@@ -214,9 +217,7 @@ func appendMessageBody(dst []byte, m raft.Message) []byte {
 	if s := m.Snapshot; s != nil {
 		dst = binary.AppendUvarint(dst, s.Metadata.Index)
 		dst = binary.AppendUvarint(dst, s.Metadata.Term)
-		dst = appendIDList(dst, s.Metadata.Membership.Voters)
-		dst = appendIDList(dst, s.Metadata.Membership.OutgoingVoters)
-		dst = appendIDList(dst, s.Metadata.Membership.Learners)
+		dst = raft.AppendMembershipBody(dst, s.Metadata.Membership)
 		dst = binary.AppendUvarint(dst, uint64(len(s.Data)))
 		dst = append(dst, s.Data...)
 	}
@@ -275,9 +276,7 @@ func decodeMessageBody(data []byte) (raft.Message, error) {
 		s := &raft.Snapshot{}
 		s.Metadata.Index = r.uvarint("snapshot index")
 		s.Metadata.Term = r.uvarint("snapshot term")
-		s.Metadata.Membership.Voters = r.idList("voters count", "voters")
-		s.Metadata.Membership.OutgoingVoters = r.idList("outgoing voters count", "outgoing voters")
-		s.Metadata.Membership.Learners = r.idList("learners count", "learners")
+		s.Metadata.Membership = r.membership("snapshot membership")
 		s.Data = r.lengthPrefixed("snapshot data length", "snapshot data")
 		m.Snapshot = s
 	}
@@ -288,22 +287,6 @@ func decodeMessageBody(data []byte) (raft.Message, error) {
 		return raft.Message{}, malformed("%d trailing bytes", r.remaining())
 	}
 	return m, nil
-}
-
-func appendIDList(dst []byte, ids []raft.NodeID) []byte {
-	dst = binary.AppendUvarint(dst, uint64(len(ids)))
-	for _, id := range ids {
-		dst = binary.AppendUvarint(dst, uint64(id))
-	}
-	return dst
-}
-
-func idListSize(ids []raft.NodeID) int {
-	size := uvarintSize(uint64(len(ids)))
-	for _, id := range ids {
-		size += uvarintSize(uint64(id))
-	}
-	return size
 }
 
 func uvarintSize(v uint64) int {
@@ -391,23 +374,19 @@ func (r *reader) lengthPrefixed(lengthWhat, what string) []byte {
 	return r.bytes(r.uvarint(lengthWhat), what)
 }
 
-func (r *reader) idList(countWhat, what string) []raft.NodeID {
-	count := r.uvarint(countWhat)
-	if r.err != nil || count == 0 {
-		return nil
-	}
-	if count > uint64(r.remaining()) {
-		r.fail("%s count %d exceeds the %d remaining bytes", what, count, r.remaining())
-		return nil
-	}
-	ids := make([]raft.NodeID, count)
-	for i := range ids {
-		ids[i] = raft.NodeID(r.uvarint(what))
-	}
+// membership reads a membership in raft's encoding without its version
+// byte, which Version implies (see Version).
+func (r *reader) membership(what string) raft.Membership {
 	if r.err != nil {
-		return nil
+		return raft.Membership{}
 	}
-	return ids
+	m, size, err := raft.ReadMembershipBody(r.data[r.offset:])
+	if err != nil {
+		r.err = fmt.Errorf("%w: %s at offset %d: %w", ErrMalformed, what, r.offset, err)
+		return raft.Membership{}
+	}
+	r.offset += size
+	return m
 }
 
 func (r *reader) uint32(what string) uint32 {

@@ -80,8 +80,11 @@ func FuzzMessageRoundTrip(f *testing.F) {
 			m.Entries = append(m.Entries, raft.Entry{Index: entryIndex + uint64(i)*from, Term: entryTerm + uint64(i)*to, Type: raft.EntryType(i % 2), Data: data})
 		}
 		if flags&4 != 0 {
+			// A valid membership (no ID 0, none in two roles), which the
+			// decoder requires, with IDs of every varint length.
+			voter := raft.NodeID(from>>1 + 1)
 			m.Snapshot = &raft.Snapshot{Metadata: raft.SnapshotMetadata{Index: entryIndex, Term: entryTerm,
-				Membership: raft.Membership{Voters: []raft.NodeID{raft.NodeID(from)}, Learners: []raft.NodeID{raft.NodeID(to), 1}}}, Data: data}
+				Membership: raft.Membership{Voters: []raft.NodeID{voter}, Learners: []raft.NodeID{voter + 1}}}, Data: data}
 		}
 		encoded := AppendMessage(nil, m)
 		if len(encoded) != EncodedSize(m) {

@@ -247,10 +247,16 @@ func randomMessage(random *rand.Rand) raft.Message {
 		m.Entries = append(m.Entries, raft.Entry{Index: number(), Term: number(), Type: raft.EntryType(random.IntN(2)), Data: bytesOf()})
 	}
 	if random.IntN(3) == 0 {
+		// A valid membership, which the decoder requires: no ID 0, none
+		// in two lists.
+		used := map[uint64]bool{0: true}
 		ids := func() []raft.NodeID {
 			var list []raft.NodeID
 			for range random.IntN(4) {
-				list = append(list, raft.NodeID(number()))
+				if id := number(); !used[id] {
+					used[id] = true
+					list = append(list, raft.NodeID(id))
+				}
 			}
 			return list
 		}
@@ -258,4 +264,26 @@ func randomMessage(random *rand.Rand) raft.Message {
 			Membership: raft.Membership{Voters: ids(), OutgoingVoters: ids(), Learners: ids()}}, Data: bytesOf()}
 	}
 	return m
+}
+
+// A snapshot's membership travels in raft's encoding (its body: Version
+// fixes the format), and one raft would refuse is refused here too.
+func TestSnapshotMembershipIsRaftsEncoding(t *testing.T) {
+	membership := raft.Membership{Voters: []raft.NodeID{1, 2, 300}, OutgoingVoters: []raft.NodeID{1, 2}, Learners: []raft.NodeID{9}}
+	m := raft.Message{Type: raft.MessageSnapshot, From: 1, To: 9, Term: 4,
+		Snapshot: &raft.Snapshot{Metadata: raft.SnapshotMetadata{Index: 50, Term: 4, Membership: membership}, Data: []byte("image")}}
+	encoded := AppendMessage(nil, m)
+	body := raft.AppendMembershipBody(nil, membership)
+	at := bytes.Index(encoded, body)
+	if at < 0 || !bytes.Equal(encoded[at+len(body):], append([]byte{byte(len("image"))}, "image"...)) {
+		t.Fatalf("encoding %x does not hold raft's membership body %x before the data", encoded, body)
+	}
+	invalid := raft.AppendMembershipBody(nil, raft.Membership{Voters: []raft.NodeID{1, 2, 300}, OutgoingVoters: []raft.NodeID{1, 2}, Learners: []raft.NodeID{2}})
+	if len(invalid) != len(body) {
+		t.Fatal("the invalid membership must encode to the same length")
+	}
+	bad := append(append(append([]byte(nil), encoded[:at]...), invalid...), encoded[at+len(body):]...)
+	if _, err := DecodeMessage(bad, 0); !errors.Is(err, ErrMalformed) || !errors.Is(err, raft.ErrBadMembership) {
+		t.Fatalf("a membership with a node in two roles decoded with error %v", err)
+	}
 }

@@ -33,7 +33,8 @@ func FuzzDecodeRecord(f *testing.F) {
 		case recordHardState:
 			_, _ = decodeHardState(decoded)
 		default:
-			_, _ = decodePoint(decoded)
+			_, _ = decodePoint(decoded, 1)
+			_, _ = decodePoint(decoded, formatVersion)
 		}
 	})
 }
@@ -60,7 +61,7 @@ func FuzzRecoveryScan(f *testing.F) {
 	name := log.Segments()[0]
 	log.Close()
 	f.Add(readFile(f, fileSystem, segmentPath(name)))
-	f.Add(segmentHeader{sequence: 1, firstIndex: 1, firstBatch: 1}.encode())
+	f.Add(segmentHeader{version: formatVersion, sequence: 1, firstIndex: 1, firstBatch: 1}.encode())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		scan, corruption := scanSegment(data, true)
 		if corruption == nil {

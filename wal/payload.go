@@ -43,55 +43,22 @@ func decodeHardState(r record) (raft.HardState, error) {
 	return raft.HardState{Term: r.term, Vote: raft.NodeID(binary.LittleEndian.Uint64(r.payload)), Commit: r.index}, nil
 }
 
-// pointRecord records a compaction point or an installed snapshot.
+// pointRecord records a compaction point or an installed snapshot. Its
+// payload is the membership in raft's encoding (segment format 2).
 func pointRecord(kind recordType, metadata raft.SnapshotMetadata) record {
-	return record{kind: kind, index: metadata.Index, term: metadata.Term, payload: EncodeMembership(nil, metadata.Membership)}
+	return record{kind: kind, index: metadata.Index, term: metadata.Term, payload: raft.EncodeMembership(metadata.Membership)}
 }
 
-func decodePoint(r record) (raft.SnapshotMetadata, error) {
-	membership, err := DecodeMembership(r.payload)
+// decodePoint decodes a point record of a segment of the given format
+// version.
+func decodePoint(r record, version uint32) (raft.SnapshotMetadata, error) {
+	decode := raft.DecodeMembership
+	if version == 1 {
+		decode = raft.DecodeLegacyMembership
+	}
+	membership, err := decode(r.payload)
 	if err != nil {
 		return raft.SnapshotMetadata{}, fmt.Errorf("snapshot point at index %d: %w", r.index, err)
 	}
 	return raft.SnapshotMetadata{Index: r.index, Term: r.term, Membership: membership}, nil
-}
-
-// EncodeMembership appends the encoding of membership to buffer: for each of
-// Voters, OutgoingVoters and Learners, a 4-byte count then 8 bytes per ID,
-// little endian. The snap package stores membership the same way.
-func EncodeMembership(buffer []byte, membership raft.Membership) []byte {
-	for _, list := range [][]raft.NodeID{membership.Voters, membership.OutgoingVoters, membership.Learners} {
-		buffer = binary.LittleEndian.AppendUint32(buffer, uint32(len(list)))
-		for _, id := range list {
-			buffer = binary.LittleEndian.AppendUint64(buffer, uint64(id))
-		}
-	}
-	return buffer
-}
-
-// DecodeMembership decodes what EncodeMembership wrote. It returns an error,
-// never panics, if data is malformed.
-func DecodeMembership(data []byte) (raft.Membership, error) {
-	var lists [3][]raft.NodeID
-	for i := range lists {
-		if len(data) < 4 {
-			return raft.Membership{}, fmt.Errorf("membership cut short")
-		}
-		count := uint64(binary.LittleEndian.Uint32(data))
-		data = data[4:]
-		if count > uint64(len(data))/8 {
-			return raft.Membership{}, fmt.Errorf("membership list of %d IDs does not fit in %d bytes", count, len(data))
-		}
-		if count > 0 {
-			lists[i] = make([]raft.NodeID, count)
-			for j := range lists[i] {
-				lists[i][j] = raft.NodeID(binary.LittleEndian.Uint64(data[8*j:]))
-			}
-		}
-		data = data[8*count:]
-	}
-	if len(data) != 0 {
-		return raft.Membership{}, fmt.Errorf("membership has %d trailing bytes", len(data))
-	}
-	return raft.Membership{Voters: lists[0], OutgoingVoters: lists[1], Learners: lists[2]}, nil
 }

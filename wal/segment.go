@@ -93,12 +93,13 @@ func fillZeros(file vfs.File, size int64) error {
 	return file.Sync()
 }
 
-// activate turns the spare into the segment described by header: it
-// writes the header, fsyncs, renames the file into place and fsyncs the
-// directory, so that a segment file either does not exist or exists in
-// full with a durable header (and durable zeros after it). On error the
-// spare's file is closed.
+// activate turns the spare into the segment described by header, of the
+// current format version: it writes the header, fsyncs, renames the file
+// into place and fsyncs the directory, so that a segment file either does
+// not exist or exists in full with a durable header (and durable zeros
+// after it). On error the spare's file is closed.
 func (s *spareSegment) activate(fileSystem vfs.FS, dir string, header segmentHeader) (*segment, error) {
+	header.version = formatVersion
 	name := segmentName(header.sequence, header.firstIndex)
 	fail := func(step string, err error) (*segment, error) {
 		s.file.Close()

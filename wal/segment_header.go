@@ -9,8 +9,15 @@ import (
 // segmentMagic opens every segment file.
 const segmentMagic = "LKSTPWAL"
 
-// formatVersion is the version of the segment and record format.
-const formatVersion = 1
+// formatVersion is the version of the segment and record format that new
+// segments get. Version 2 stores the membership of compaction and snapshot
+// records in raft's encoding (raft.AppendMembership); version 1, still
+// read, stored it fixed-width (raft.DecodeLegacyMembership). The writer
+// never appends to a segment of an older version: it starts a new one.
+const formatVersion = 2
+
+// oldestFormatVersion is the oldest segment format this build reads.
+const oldestFormatVersion = 1
 
 // segmentHeaderSize is the size of the segment header; the first record
 // starts right after it.
@@ -23,13 +30,16 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 //
 //	offset  size  field
 //	0       8     magic "LKSTPWAL"
-//	8       4     format version (little endian)
+//	8       4     format version (little endian; 1 or 2)
 //	12      4     batch number of the first record in the segment
 //	16      8     segment sequence number
 //	24      8     first index: the index the next entry had when the segment was created
 //	32      4     CRC-32C of bytes 0..31
 //	36      4     zero
 type segmentHeader struct {
+	// version is the format version: formatVersion for a segment this
+	// build creates, older for one it only reads and removes.
+	version    uint32
 	sequence   uint64
 	firstIndex uint64
 	firstBatch uint32
@@ -38,7 +48,7 @@ type segmentHeader struct {
 func (h segmentHeader) encode() []byte {
 	buffer := make([]byte, segmentHeaderSize)
 	copy(buffer, segmentMagic)
-	binary.LittleEndian.PutUint32(buffer[8:], formatVersion)
+	binary.LittleEndian.PutUint32(buffer[8:], h.version)
 	binary.LittleEndian.PutUint32(buffer[12:], h.firstBatch)
 	binary.LittleEndian.PutUint64(buffer[16:], h.sequence)
 	binary.LittleEndian.PutUint64(buffer[24:], h.firstIndex)
@@ -61,10 +71,12 @@ func decodeSegmentHeader(data []byte) (segmentHeader, error) {
 	if binary.LittleEndian.Uint32(data[36:]) != 0 {
 		return segmentHeader{}, fmt.Errorf("reserved segment header bytes are not zero")
 	}
-	if version := binary.LittleEndian.Uint32(data[8:]); version != formatVersion {
-		return segmentHeader{}, fmt.Errorf("unsupported format version %d (this build reads %d)", version, formatVersion)
+	version := binary.LittleEndian.Uint32(data[8:])
+	if version < oldestFormatVersion || version > formatVersion {
+		return segmentHeader{}, fmt.Errorf("unsupported format version %d (this build reads %d to %d)", version, oldestFormatVersion, formatVersion)
 	}
 	return segmentHeader{
+		version:    version,
 		firstBatch: binary.LittleEndian.Uint32(data[12:]),
 		sequence:   binary.LittleEndian.Uint64(data[16:]),
 		firstIndex: binary.LittleEndian.Uint64(data[24:]),

@@ -83,7 +83,7 @@ func (s *logState) apply(r record, offset, size int64) error {
 		}
 		s.hardState = state
 	case recordCompaction:
-		point, err := decodePoint(r)
+		point, err := decodePoint(r, current.header.version)
 		if err != nil {
 			return err
 		}
@@ -100,7 +100,7 @@ func (s *logState) apply(r record, offset, size int64) error {
 			s.base = point.Index
 		}
 	case recordSnapshot:
-		point, err := decodePoint(r)
+		point, err := decodePoint(r, current.header.version)
 		if err != nil {
 			return err
 		}

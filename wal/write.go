@@ -223,7 +223,9 @@ func (l *Log) rememberCommit(batch []*request) {
 // not fit.
 func (l *Log) segmentFor(size int64) (*segment, error) {
 	current := l.state.segments[len(l.state.segments)-1]
-	if !current.hasRecords || current.end+size <= l.options.SegmentSize {
+	// A segment of an older format (the last one of a log this build
+	// opened) is left as it is: a segment's records are all of its format.
+	if current.header.version == formatVersion && (!current.hasRecords || current.end+size <= l.options.SegmentSize) {
 		return current, nil
 	}
 	header := segmentHeader{sequence: current.header.sequence + 1, firstIndex: l.state.lastIndex() + 1, firstBatch: l.nextBatch}

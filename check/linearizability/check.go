@@ -34,10 +34,19 @@ func Operations(recorded []history.Operation) []porcupine.Operation {
 				succeeded: operation.Succeeded,
 			},
 			Return:   operation.Return,
-			Metadata: fmt.Sprintf("operation %d, %s", operation.ID, operation.Endpoint),
+			Metadata: describeSource(operation),
 		})
 	}
 	return operations
+}
+
+// describeSource names an operation for the HTML picture: its ID, and the
+// member it was sent to when it has one (a simulator's operations do not).
+func describeSource(operation history.Operation) string {
+	if operation.Endpoint == "" {
+		return fmt.Sprintf("operation %d", operation.ID)
+	}
+	return fmt.Sprintf("operation %d, %s", operation.ID, operation.Endpoint)
 }
 
 // Check reports whether the history is linearizable: porcupine.Ok,

@@ -1,6 +1,8 @@
 // Package linearizability checks a recorded history against a sequential
 // key-value specification with porcupine, partitioned by key, and draws
-// porcupine's HTML picture of a history that fails.
+// porcupine's HTML picture of a history that fails. It is lockstep's one
+// model of a key-value client: lockstep check's, and both simulators'
+// (sim.CheckRegisters, whose clients use its puts and gets only).
 package linearizability
 
 import (

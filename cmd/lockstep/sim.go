@@ -127,7 +127,7 @@ ticks (--tick); go test runs the same schedule in virtual time
 
 func runSimulations(out io.Writer, options sim.Options, first uint64, count, workers int, verbose bool) error {
 	violations, nonLinearizable := 0, 0
-	sim.RunSeeds(options, first, count, workers, func(result sim.Result) {
+	sim.RunSeeds(first, count, workers, options.RunSeed, func(result sim.Result) {
 		if verbose {
 			fmt.Fprintf(out, "seed %d: %d steps, %d proposed, %d acknowledged, %d reads, %d applied, max term %d, %d messages (%d dropped), healed in %d ticks\n",
 				result.Seed, result.Steps, result.Proposed, result.Acknowledged, result.Reads, result.Applied, result.MaxTerm, result.Messages, result.Dropped, result.HealTicks)
@@ -152,7 +152,7 @@ func runSimulations(out io.Writer, options sim.Options, first uint64, count, wor
 // failing seed, with the command that replays it, then one summary line.
 func runStackSimulations(out io.Writer, options stack.Options, first uint64, count, workers int, verbose bool) error {
 	violations, nonLinearizable := 0, 0
-	stack.RunSeeds(options, first, count, workers, func(result stack.Result) {
+	sim.RunSeeds(first, count, workers, options.RunSeed, func(result stack.Result) {
 		if verbose {
 			fmt.Fprintln(out, result)
 		}

@@ -148,7 +148,7 @@ func (c *cluster) checkDurability(membership raft.Membership) {
 	r.mu.Lock()
 	acknowledged := map[uint64]string{}
 	for command, w := range r.writes {
-		if w.acknowledged != 0 {
+		if w.Acknowledged != 0 {
 			acknowledged[w.index] = command
 		}
 	}

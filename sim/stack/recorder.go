@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lockstepdb/lockstep/sim"
 )
 
 // Violation is a broken property.
@@ -21,27 +23,17 @@ func (v *Violation) String() string {
 	return fmt.Sprintf("tick %d: %s: %s", v.Tick, v.Rule, v.Detail)
 }
 
-// write is a client's put as the client saw it, and as the nodes applied
-// it. Times are the recorder's logical clock; 0 means never.
+// write is a client's put as the client saw it (the register history's
+// put: sim.CheckRegisters checks them) and as the nodes applied it. Times
+// are the recorder's logical clock; 0 means never.
 type write struct {
-	key, value   string
-	call         int64
-	acknowledged int64
+	sim.RegisterPut
 	// index is where the acknowledged command was applied, from its
 	// Propose result.
 	index uint64
-	// firstApplied is when any node first applied it: a put the client
-	// never heard back about took effect no later than that.
-	firstApplied int64
 	// refused: the node said the command was certainly not applied (not
 	// the leader, or dropped).
 	refused bool
-}
-
-// read is a completed linearizable read.
-type read struct {
-	key, value   string
-	call, answer int64
 }
 
 // recorder is shared by every state machine and client of a run: it keeps
@@ -59,7 +51,7 @@ type recorder struct {
 
 	mu        sync.Mutex
 	writes    map[string]*write // by command
-	reads     []read
+	reads     []sim.RegisterRead
 	byIndex   map[uint64]string // the command applied at each index
 	applied   int
 	restores  int
@@ -116,7 +108,7 @@ func (r *recorder) propose(command, key, value string) {
 	call := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.writes[command] = &write{key: key, value: value, call: call}
+	r.writes[command] = &write{RegisterPut: sim.RegisterPut{Key: key, Value: value, Call: call}}
 }
 
 // acknowledge records that Propose returned index for command: the leader
@@ -126,7 +118,7 @@ func (r *recorder) acknowledge(command string, index uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	w := r.writes[command]
-	w.acknowledged, w.index = when, index
+	w.Acknowledged, w.index = when, index
 	if r.byIndex[index] != command {
 		r.violateLocked("durability", "command %q acknowledged at index %d, which holds %q", command, index, r.byIndex[index])
 	}
@@ -138,7 +130,7 @@ func (r *recorder) refuse(command string) {
 	defer r.mu.Unlock()
 	w := r.writes[command]
 	w.refused = true
-	if w.firstApplied != 0 {
+	if w.FirstApplied != 0 {
 		r.violateLocked("validity", "command %q was refused (not leader or dropped) yet applied", command)
 	}
 }
@@ -152,8 +144,8 @@ func (r *recorder) onApply(node uint64, index uint64, command string) {
 	defer r.mu.Unlock()
 	r.applied++
 	r.checkIndexLocked(node, index, command)
-	if w := r.writes[command]; w != nil && w.firstApplied == 0 {
-		w.firstApplied = when
+	if w := r.writes[command]; w != nil && w.FirstApplied == 0 {
+		w.FirstApplied = when
 	}
 }
 
@@ -189,5 +181,5 @@ func (r *recorder) onRead(key, value string, call int64) {
 	answer := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.reads = append(r.reads, read{key: key, value: value, call: call, answer: answer})
+	r.reads = append(r.reads, sim.RegisterRead{Key: key, Value: value, Call: call, Answer: answer})
 }

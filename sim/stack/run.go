@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 )
 
@@ -101,6 +100,13 @@ func Run(options Options) Result {
 	return result
 }
 
+// RunSeed is Run with options but for their Seed: seed (for
+// sim.RunSeeds).
+func (options Options) RunSeed(seed uint64) Result {
+	options.Seed = seed
+	return Run(options)
+}
+
 // recentLines keeps the last lines of a trace. Trace calls come one at a
 // time (Options.Trace), so it needs no lock of its own.
 type recentLines struct {
@@ -129,7 +135,7 @@ func (c *cluster) result(ticks int) Result {
 	defer r.mu.Unlock()
 	acknowledged := 0
 	for _, w := range r.writes {
-		if w.acknowledged != 0 {
+		if w.Acknowledged != 0 {
 			acknowledged++
 		}
 	}
@@ -151,38 +157,4 @@ func (c *cluster) result(ticks int) Result {
 func (r Result) String() string {
 	return fmt.Sprintf("seed %d: %d nodes, %d ticks, %d proposed, %d acknowledged, %d reads, %d applied; %d crashes (%d disk faults), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores; %d messages (%d dropped, %d duplicated, %d delayed)",
 		r.Seed, r.Nodes, r.Ticks, r.Proposed, r.Acknowledged, r.Reads, r.Applied, r.Crashes, r.DiskFaults, r.Partitions, r.Transfers, r.Removed, r.Added, r.Promoted, r.Restores, r.Messages, r.Dropped, r.Duplicated, r.Delayed)
-}
-
-// RunSeeds runs seeds first, first+1, ..., first+count-1 with options (its
-// Seed is ignored), on workers goroutines (GOMAXPROCS if 0 or less), and
-// calls report with each result in seed order, from the calling goroutine.
-func RunSeeds(options Options, first uint64, count, workers int, report func(Result)) {
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	results := make([]chan Result, count)
-	for i := range results {
-		results[i] = make(chan Result, 1)
-	}
-	next := make(chan int)
-	var group sync.WaitGroup
-	for range workers {
-		group.Go(func() {
-			for i := range next {
-				seedOptions := options
-				seedOptions.Seed = first + uint64(i)
-				results[i] <- Run(seedOptions)
-			}
-		})
-	}
-	go func() {
-		defer close(next)
-		for i := range count {
-			next <- i
-		}
-	}()
-	for i := range count {
-		report(<-results[i])
-	}
-	group.Wait()
 }
