@@ -19,6 +19,12 @@ type WatchRequest struct {
 	PrevKV bool
 	// NoPut and NoDelete filter out puts and deletions.
 	NoPut, NoDelete bool
+	// Ready, if set, gets a signal, without blocking (a channel with a
+	// buffer of one coalesces them), whenever a response is queued on the
+	// watcher and when its channel closes: one goroutine can then serve
+	// many watchers, reading each one's channel when signaled, instead of
+	// one goroutine per watcher.
+	Ready chan<- struct{}
 }
 
 // WatchResponse is a batch of events for one watcher.
@@ -49,6 +55,7 @@ type Watcher struct {
 	prevKV, noPut, noDelete bool
 
 	responses chan WatchResponse
+	ready     chan<- struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 
@@ -83,6 +90,7 @@ func (s *Store) Watch(request WatchRequest) (*Watcher, error) {
 		noPut:     request.NoPut,
 		noDelete:  request.NoDelete,
 		start:     request.StartRevision,
+		ready:     request.Ready,
 		responses: make(chan WatchResponse, s.options.WatchBufferSize),
 		done:      make(chan struct{}),
 	}
@@ -108,6 +116,7 @@ func (w *Watcher) Close() {
 		w.closed = true
 		close(w.responses)
 		w.sendMu.Unlock()
+		w.signal()
 	})
 }
 
@@ -196,6 +205,15 @@ func (w *Watcher) send(response WatchResponse) bool {
 
 // deliver queues a response, waiting for room if asked.
 func (w *Watcher) deliver(response WatchResponse, wait bool) bool {
+	if !w.enqueue(response, wait) {
+		return false
+	}
+	w.signal()
+	return true
+}
+
+// enqueue puts a response on the channel, waiting for room if asked.
+func (w *Watcher) enqueue(response WatchResponse, wait bool) bool {
 	w.sendMu.Lock()
 	defer w.sendMu.Unlock()
 	if w.closed {
@@ -216,5 +234,17 @@ func (w *Watcher) deliver(response WatchResponse, wait bool) bool {
 		return false
 	case <-w.hub.closing:
 		return false
+	}
+}
+
+// signal tells the Ready channel, if any, that the watcher has something
+// to read, without blocking.
+func (w *Watcher) signal() {
+	if w.ready == nil {
+		return
+	}
+	select {
+	case w.ready <- struct{}{}:
+	default:
 	}
 }

@@ -16,10 +16,11 @@ import (
 // watcher's start revision (etcd's rule since issue 20221: a watch that
 // starts in the future gets no progress until the store gets there).
 //
-// Each watcher has its own queue and pump, so the answer is collected from
+// Each watcher has its own queue (forwarded in order by sendLoop), so the
+// answer is collected from
 // markers: at one instant, when every watcher can take one, kv queues a
 // marker at the current revision behind each watcher's responses; when
-// every pump has forwarded its marker, nothing at or below the revision
+// marker has been forwarded, nothing at or below the revision
 // remains to be sent and the response goes out.
 
 // progressRound is the stream-wide progress request being answered.
@@ -109,7 +110,7 @@ func (ws *watchStream) queueProgressMarkers(round *progressRound) {
 // progressReported records a watcher's progress marker. It reports
 // whether the marker belonged to the stream-wide round (and so is not
 // sent as the watcher's own progress notification). Called by the
-// watcher's pump.
+// stream's sendLoop.
 func (ws *watchStream) progressReported(id int64, revision int64) bool {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()

@@ -30,6 +30,10 @@ type watchStream struct {
 	cancel context.CancelFunc
 
 	sendMu sync.Mutex // gRPC allows one sender at a time
+	// ready is signaled (by kv, see kv.WatchRequest.Ready) whenever one of
+	// the stream's watchers has a response queued; one goroutine,
+	// sendLoop, then forwards them all.
+	ready chan struct{}
 
 	mu       sync.Mutex
 	watchers map[int64]*streamWatcher
@@ -48,12 +52,20 @@ type streamWatcher struct {
 	id      int64
 	watcher *kv.Watcher
 	notify  bool // progress_notify
+	// gone is set when the watch is canceled or forgotten: whatever is
+	// still queued on it is not sent.
+	gone atomic.Bool
+	// sentEvents, owned by sendLoop, records that events went out since
+	// the last progress tick.
+	sentEvents bool
 }
 
 func (w *watchService) Watch(stream grpc.BidiStreamingServer[pb.WatchRequest, pb.WatchResponse]) error {
 	ctx, cancel := context.WithCancel(stream.Context())
-	ws := &watchStream{server: w.server, stream: stream, ctx: ctx, cancel: cancel, watchers: map[int64]*streamWatcher{}}
+	ws := &watchStream{server: w.server, stream: stream, ctx: ctx, cancel: cancel, watchers: map[int64]*streamWatcher{},
+		ready: make(chan struct{}, 1)}
 	defer ws.closeAll()
+	ws.group.Go(ws.sendLoop)
 	if requiresLeader(stream.Context()) {
 		ws.group.Go(ws.monitorLeader)
 	}
@@ -158,7 +170,8 @@ func (ws *watchStream) create(request *pb.WatchCreateRequest) error {
 		return ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: id, Created: true, Canceled: true,
 			CancelReason: "etcdserver: watch ID " + formatInt(id) + " is already in use"})
 	}
-	spec := kv.WatchRequest{Key: request.Key, RangeEnd: request.RangeEnd, StartRevision: request.StartRevision, PrevKV: request.PrevKv}
+	spec := kv.WatchRequest{Key: request.Key, RangeEnd: request.RangeEnd, StartRevision: request.StartRevision, PrevKV: request.PrevKv,
+		Ready: ws.ready}
 	for _, filter := range request.Filters {
 		switch filter {
 		case pb.WatchCreateRequest_NOPUT:
@@ -174,72 +187,21 @@ func (ws *watchStream) create(request *pb.WatchCreateRequest) error {
 	}
 	entry := &streamWatcher{id: id, watcher: watcher, notify: request.ProgressNotify}
 	ws.watchers[id] = entry
-	// The created response goes out before the pump starts, so it precedes
-	// every event of the watch.
+	// The created response goes out before sendLoop can see the watcher
+	// (it lists the watchers under mu), so it precedes every event.
 	err = ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: id, Created: true})
 	if err != nil || ws.closed {
 		delete(ws.watchers, id)
+		entry.gone.Store(true)
 		ws.mu.Unlock()
 		watcher.Close()
 		return err
 	}
-	// Started under the lock, so never after closeAll began waiting.
-	ws.group.Go(func() { ws.pump(entry) })
 	if request.StartRevision != 0 {
 		ws.restartProgressRound()
 	}
 	ws.mu.Unlock()
 	return nil
-}
-
-// pump sends a watcher's responses to the client, in order, until the
-// watcher is closed or canceled. A watcher created with progress_notify
-// gets a progress notification every interval in which it sent no events,
-// as etcd does.
-func (ws *watchStream) pump(entry *streamWatcher) {
-	var ticks <-chan time.Time
-	if entry.notify {
-		ticker := time.NewTicker(ws.server.config.WatchProgressNotifyInterval)
-		defer ticker.Stop()
-		ticks = ticker.C
-	}
-	sentEvents := false
-	responses := entry.watcher.Responses()
-	for {
-		select {
-		case <-ws.ctx.Done():
-			return
-		case <-ticks:
-			if !sentEvents {
-				ws.server.store.RequestProgress(entry.watcher)
-			}
-			sentEvents = false
-		case response, ok := <-responses:
-			if !ok {
-				ws.watcherEnded(entry.id)
-				return
-			}
-			if len(response.Events) == 0 && !response.Canceled { // a progress marker
-				if ws.progressReported(entry.id, response.Revision) || !entry.notify {
-					continue
-				}
-			}
-			sentEvents = sentEvents || len(response.Events) > 0
-			out := &pb.WatchResponse{Header: ws.server.header(response.Revision), WatchId: entry.id, Events: response.Events,
-				CompactRevision: response.CompactRevision, Canceled: response.Canceled}
-			if response.Canceled && response.CompactRevision > 0 {
-				out.CancelReason = rpctypes.ErrGRPCCompacted.Error()
-			}
-			if err := ws.send(out); err != nil {
-				ws.cancel()
-				return
-			}
-			if response.Canceled {
-				ws.forget(entry.id)
-				return
-			}
-		}
-	}
 }
 
 func (ws *watchStream) cancelWatch(id int64) error {
@@ -251,6 +213,7 @@ func (ws *watchStream) cancelWatch(id int64) error {
 	if !ok {
 		return nil
 	}
+	entry.gone.Store(true)
 	entry.watcher.Close()
 	revision, _ := ws.server.store.Revision()
 	return ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: id, Canceled: true})
@@ -273,6 +236,9 @@ func (ws *watchStream) watcherEnded(id int64) {
 func (ws *watchStream) forget(id int64) {
 	ws.mu.Lock()
 	defer ws.mu.Unlock()
+	if entry := ws.watchers[id]; entry != nil {
+		entry.gone.Store(true)
+	}
 	delete(ws.watchers, id)
 	ws.progressSettled(id)
 }
@@ -285,6 +251,7 @@ func (ws *watchStream) closeAll() {
 	// goroutines once Wait below has begun.
 	ws.closed = true
 	for id, entry := range ws.watchers {
+		entry.gone.Store(true)
 		entry.watcher.Close()
 		delete(ws.watchers, id)
 	}
