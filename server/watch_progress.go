@@ -17,11 +17,10 @@ import (
 // starts in the future gets no progress until the store gets there).
 //
 // Each watcher has its own queue (forwarded in order by sendLoop), so the
-// answer is collected from
-// markers: at one instant, when every watcher can take one, kv queues a
-// marker at the current revision behind each watcher's responses; when
-// marker has been forwarded, nothing at or below the revision
-// remains to be sent and the response goes out.
+// answer is collected from markers: at one instant, when every watcher can
+// take one, kv queues a marker at the current revision behind each
+// watcher's responses; when every marker has been forwarded, nothing at or
+// below the revision remains to be sent and the response goes out.
 
 // progressRound is the stream-wide progress request being answered.
 type progressRound struct {
