@@ -46,7 +46,7 @@ type Node struct {
 	waiters map[uint64]*waiter
 	// stages times proposals for Config.ObserveProposal; nil without it.
 	stages *stageClock
-	reads   map[string]pendingRead
+	reads  map[string]pendingRead
 	// previousSnapshot is the newest snapshot saved or installed: the
 	// next snapshot compacts the log to it (loop goroutine only).
 	previousSnapshot raft.SnapshotMetadata
