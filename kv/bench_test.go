@@ -22,28 +22,12 @@ func BenchmarkApplyPut(b *testing.B) {
 			if onDisk {
 				directory, options = b.TempDir(), Options{}
 			}
-			store, err := Open(directory, options)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer store.Close()
 			value := make([]byte, 128)
-			const batch = 64
 			commands := make([][]byte, 10_000)
 			for i := range commands {
 				commands[i], _ = EncodeCommand(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: fmt.Appendf(nil, "bench/key/%05d", i), Value: value}})
 			}
-			entries := make([]machine.Entry, batch)
-			index := uint64(0)
-			b.SetBytes(int64(len(value)))
-			b.ResetTimer()
-			for done := 0; done < b.N; done += batch {
-				for i := range entries {
-					index++
-					entries[i] = machine.Entry{Index: index, Term: 1, Command: commands[int(index)%len(commands)]}
-				}
-				store.Apply(entries)
-			}
+			applyInBatches(b, directory, options, len(value), func(index uint64) []byte { return commands[int(index)%len(commands)] })
 		})
 	}
 }
@@ -54,22 +38,31 @@ func BenchmarkApplyPut(b *testing.B) {
 // grows by every operation (run it with -benchtime=300000x or more, so
 // that the store spans several levels of sstables).
 func BenchmarkApplyPutNewKeys(b *testing.B) {
-	store, err := Open(b.TempDir(), Options{})
+	value := make([]byte, 256)
+	applyInBatches(b, b.TempDir(), Options{}, len(value), func(index uint64) []byte {
+		command, _ := EncodeCommand(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: fmt.Appendf(nil, "%08d", index), Value: value}})
+		return command
+	})
+}
+
+// applyInBatches opens a store and applies b.N commands to it, 64 per
+// Apply call as the runtime hands them over under load; command returns
+// the command of each log index.
+func applyInBatches(b *testing.B, directory string, options Options, valueBytes int, command func(index uint64) []byte) {
+	store, err := Open(directory, options)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	value := make([]byte, 256)
 	const batch = 64
 	entries := make([]machine.Entry, batch)
 	index := uint64(0)
-	b.SetBytes(int64(len(value)))
+	b.SetBytes(int64(valueBytes))
 	b.ResetTimer()
 	for done := 0; done < b.N; done += batch {
 		for i := range entries {
 			index++
-			command, _ := EncodeCommand(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: fmt.Appendf(nil, "%08d", index), Value: value}})
-			entries[i] = machine.Entry{Index: index, Term: 1, Command: command}
+			entries[i] = machine.Entry{Index: index, Term: 1, Command: command(index)}
 		}
 		store.Apply(entries)
 	}
