@@ -123,12 +123,12 @@ func run() int {
 				version, err = cluster.Version(ctx, binary)
 			}
 		case cluster.Lockstep:
-			binary = *lockstep
+			binary, version = *lockstep, "lockstep "+*lockstep
 			if binary == "" {
 				fmt.Fprintln(os.Stderr, "building lockstep...")
 				binary, err = cluster.BuildLockstep(ctx, root, workDirectory)
+				version = "lockstep at " + treeVersion(ctx, root)
 			}
-			version = "lockstep at " + treeVersion(ctx, root)
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
