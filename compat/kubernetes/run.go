@@ -48,7 +48,19 @@ func runSystem(ctx context.Context, settings runSettings, system cluster.System,
 	ctx, cancel := context.WithTimeout(ctx, settings.timeout)
 	defer cancel()
 
-	deployment, err := cluster.Deploy(ctx, system, binary, "", settings.keepFiles)
+	runDirectory, err := cluster.NewRunDirectory()
+	if err != nil {
+		run.err = err
+		return run
+	}
+	if settings.keepFiles {
+		run.notes = append(run.notes, "cluster files kept in "+runDirectory)
+	} else {
+		// After the clusters stop (deferred below, so run before this),
+		// with whatever the suite's own clusters left if it crashed.
+		defer os.RemoveAll(runDirectory)
+	}
+	deployment, err := cluster.Deploy(ctx, system, binary, runDirectory, settings.keepFiles)
 	if err != nil {
 		run.err = err
 		return run
@@ -61,9 +73,6 @@ func runSystem(ctx context.Context, settings runSettings, system cluster.System,
 		} else {
 			run.notes = append(run.notes, fmt.Sprintf("the cluster with %s=%s did not start, failing the cases that need it: %v", flag, cluster.ProgressNotifyInterval, deployment.ProgressErr))
 		}
-	}
-	if settings.keepFiles {
-		run.notes = append(run.notes, "cluster files kept in "+deployment.Main.Directory())
 	}
 
 	// The suite's own timeout comes first, so that it reports the case

@@ -38,10 +38,10 @@ type Spec struct {
 	// as --watch-progress-notify-interval; zero leaves the server's
 	// default (10 minutes for both).
 	WatchProgressNotifyInterval time.Duration
-	// Directory is where the members' data directories and logs go; Start
+	// Directory is where the members' data directories and logs go
+	// (DefaultDirectory when empty; callers pass a NewRunDirectory): Start
 	// creates a fresh directory inside it and Stop removes it unless
-	// KeepFiles is set. When empty: /dev/shm where the machine has it
-	// (see DefaultDirectory), else the system's temporary directory.
+	// KeepFiles is set.
 	Directory string
 	// KeepFiles keeps the data and logs after Stop, for debugging.
 	KeepFiles bool
@@ -105,7 +105,7 @@ func Start(ctx context.Context, spec Spec) (*Cluster, error) {
 
 // startOnce makes one attempt at starting the cluster on newly chosen ports.
 func startOnce(ctx context.Context, spec Spec) (*Cluster, error) {
-	directory, err := os.MkdirTemp(spec.Directory, fmt.Sprintf("k8s-compat-%s-%d-", spec.Kind, spec.Members))
+	directory, err := os.MkdirTemp(spec.Directory, fmt.Sprintf("%s-%d-", spec.Kind, spec.Members))
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
@@ -141,19 +141,6 @@ func startOnce(ctx context.Context, spec Spec) (*Cluster, error) {
 		}
 	}
 	return cluster, nil
-}
-
-// DefaultDirectory returns /dev/shm when it is a directory (a memory file
-// system on Linux), else "" (the system's temporary directory). In memory,
-// a member's fsync costs next to nothing, as for the embedded etcd that
-// Kubernetes' own tests run with UnsafeNoFsync: the suite tests
-// semantics, not durability, and some of its cases give a watch event
-// 150 ms to arrive, which a member waiting on a shared disk can miss.
-func DefaultDirectory() string {
-	if info, err := os.Stat("/dev/shm"); err == nil && info.IsDir() {
-		return "/dev/shm"
-	}
-	return ""
 }
 
 // Endpoints returns the members' client URLs.

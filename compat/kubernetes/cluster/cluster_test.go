@@ -3,7 +3,9 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -90,5 +92,32 @@ func TestTail(t *testing.T) {
 	}
 	if got := tail([]byte("a"), 5); got != "a" {
 		t.Errorf("tail = %q, want %q", got, "a")
+	}
+}
+
+// TestRemoveStaleRunDirectories checks that only the run directories of
+// processes that exited are removed.
+func TestRemoveStaleRunDirectories(t *testing.T) {
+	exited := exec.Command("true")
+	if err := exited.Run(); err != nil {
+		t.Fatal(err)
+	}
+	parent := t.TempDir()
+	stale := filepath.Join(parent, fmt.Sprintf("%s%d-1", runDirectoryPrefix, exited.Process.Pid))
+	live := filepath.Join(parent, fmt.Sprintf("%s%d-2", runDirectoryPrefix, os.Getpid()))
+	other := filepath.Join(parent, "k8s-compat-etcd-1-3")
+	for _, directory := range []string{stale, live, other} {
+		if err := os.MkdirAll(filepath.Join(directory, "member1"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removeStaleRunDirectories(parent)
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("the directory of exited process %d is still there (%v)", exited.Process.Pid, err)
+	}
+	for _, kept := range []string{live, other} {
+		if _, err := os.Stat(kept); err != nil {
+			t.Errorf("%s was removed: %v", kept, err)
+		}
 	}
 }

@@ -23,9 +23,11 @@ const (
 	// EnvironmentProgressUnavailable says why that second cluster could
 	// not be started (set instead of EnvironmentProgressEndpoints).
 	EnvironmentProgressUnavailable = "COMPAT_K8S_PROGRESS_UNAVAILABLE"
-	// EnvironmentBinary is the system's server binary, for the cases that
-	// need a cluster of their own.
-	EnvironmentBinary = "COMPAT_K8S_BINARY"
+	// EnvironmentBinary is the system's server binary, and
+	// EnvironmentDirectory the run directory to start them in, for the
+	// cases that need a cluster of their own.
+	EnvironmentBinary    = "COMPAT_K8S_BINARY"
+	EnvironmentDirectory = "COMPAT_K8S_DIRECTORY"
 )
 
 // ProgressNotifyInterval is the watch progress-notify interval of the
@@ -67,8 +69,9 @@ func LookupSystem(name string) (System, error) {
 // it could be started, the progress-notify cluster.
 type Deployment struct {
 	System System
-	// Binary is the server binary the clusters run.
-	Binary string
+	// Binary is the server binary the clusters run, in Directory.
+	Binary    string
+	Directory string
 	// Main has the servers' default settings.
 	Main *Cluster
 	// Progress sends watch progress notifications every
@@ -77,8 +80,8 @@ type Deployment struct {
 	ProgressErr error
 }
 
-// Deploy starts system's two clusters from binary, in directory (see
-// Spec). Only a failure of the main cluster is an error: the progress
+// Deploy starts system's two clusters from binary, in directory (a
+// NewRunDirectory, which the caller removes when done). Only a failure of the main cluster is an error: the progress
 // cluster's is recorded in ProgressErr, so that a binary lacking
 // --watch-progress-notify-interval fails only the cases that need it.
 func Deploy(ctx context.Context, system System, binary, directory string, keepFiles bool) (*Deployment, error) {
@@ -87,7 +90,7 @@ func Deploy(ctx context.Context, system System, binary, directory string, keepFi
 	if err != nil {
 		return nil, fmt.Errorf("starting %s: %w", system.Name, err)
 	}
-	deployment := &Deployment{System: system, Binary: binary, Main: main}
+	deployment := &Deployment{System: system, Binary: binary, Directory: directory, Main: main}
 	spec.WatchProgressNotifyInterval = ProgressNotifyInterval
 	deployment.Progress, deployment.ProgressErr = Start(ctx, spec)
 	if deployment.ProgressErr != nil && ctx.Err() != nil {
@@ -103,6 +106,7 @@ func (d *Deployment) Environment() []string {
 	environment := []string{
 		EnvironmentSystem + "=" + d.System.Name,
 		EnvironmentBinary + "=" + d.Binary,
+		EnvironmentDirectory + "=" + d.Directory,
 		EnvironmentEndpoints + "=" + strings.Join(d.Main.Endpoints(), ","),
 	}
 	if d.Progress != nil {

@@ -109,7 +109,7 @@ func onFreshCluster(t *testing.T) harnessOption {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	fresh, err := cluster.Start(ctx, cluster.Spec{Kind: deployment.system.Kind, Binary: deployment.binary, Members: deployment.system.Members})
+	fresh, err := cluster.Start(ctx, cluster.Spec{Kind: deployment.system.Kind, Binary: deployment.binary, Members: deployment.system.Members, Directory: deployment.directory})
 	if err != nil {
 		t.Fatalf("starting a cluster for this case: %v", err)
 	}

@@ -21,6 +21,7 @@ import (
 var deployment struct {
 	system              cluster.System
 	binary              string
+	directory           string
 	endpoints           []string
 	progressEndpoints   []string
 	progressUnavailable string
@@ -65,6 +66,7 @@ func runTests(m *testing.M) int {
 	}
 	deployment.system = system
 	deployment.binary = os.Getenv(cluster.EnvironmentBinary)
+	deployment.directory = os.Getenv(cluster.EnvironmentDirectory)
 	deployment.endpoints = splitEndpoints(os.Getenv(cluster.EnvironmentEndpoints))
 	deployment.progressEndpoints = splitEndpoints(os.Getenv(cluster.EnvironmentProgressEndpoints))
 	deployment.progressUnavailable = os.Getenv(cluster.EnvironmentProgressUnavailable)
@@ -91,7 +93,7 @@ func (s *stoppers) add(stop func()) {
 }
 
 // stopOwnClusters stops, newest first, every cluster this process started
-// and still runs, and removes the lockstep binary it built, if any.
+// and still runs, and removes their run directory.
 func stopOwnClusters() {
 	ownClusters.mutex.Lock()
 	defer ownClusters.mutex.Unlock()
@@ -99,14 +101,7 @@ func stopOwnClusters() {
 		ownClusters.stops[index]()
 	}
 	ownClusters.stops = nil
-	if lockstepBuild != "" {
-		os.RemoveAll(lockstepBuild)
-	}
 }
-
-// lockstepBuild is the directory holding the lockstep binary that
-// deployForThisRun built, if it did.
-var lockstepBuild string
 
 // deployForThisRun starts the system named by $COMPAT_K8S_SYSTEM (etcd when
 // unset), for a plain `go test` of this package.
@@ -125,6 +120,14 @@ func deployForThisRun() (*cluster.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The run directory holds the clusters and the lockstep this run
+	// builds; it is removed at the end, or by a later run if this one
+	// crashes.
+	directory, err := cluster.NewRunDirectory()
+	if err != nil {
+		return nil, err
+	}
+	ownClusters.add(func() { os.RemoveAll(directory) })
 	var binary string
 	switch {
 	case system.Kind == cluster.Etcd:
@@ -132,19 +135,12 @@ func deployForThisRun() (*cluster.Deployment, error) {
 	case os.Getenv("LOCKSTEP_BINARY") != "":
 		binary = os.Getenv("LOCKSTEP_BINARY")
 	default:
-		directory, makeErr := os.MkdirTemp("", "k8s-compat-lockstep-")
-		if makeErr != nil {
-			return nil, makeErr
-		}
-		// Removed when the run ends: the cases that start a cluster of
-		// their own run it too.
-		lockstepBuild = directory
 		binary, err = cluster.BuildLockstep(ctx, root, directory)
 	}
 	if err != nil {
 		return nil, err
 	}
-	return cluster.Deploy(ctx, system, binary, "", false)
+	return cluster.Deploy(ctx, system, binary, directory, false)
 }
 
 // splitEndpoints splits a comma-separated list; nil when empty.
