@@ -13,8 +13,9 @@
 // -lockstep or $LOCKSTEP_BINARY names a binary; etcd is -etcd, else
 // $LOCKSTEP_ETCD_BIN (the binary or its directory), else what
 // tools/build-etcd builds. It exits 0 when every case ran, whatever the
-// outcomes (the table is the result); 1 when a system could not be run; 2
-// on bad usage.
+// outcomes (the table is the result), or with -strict only when every case
+// passed; 1 when a system could not be run (or, with -strict, a case did
+// not pass); 2 on bad usage.
 package main
 
 import (
@@ -46,6 +47,7 @@ func run() int {
 		allRows     = flag.Bool("all", false, "print a row for every subtest, not only those that did not pass everywhere")
 		verbose     = flag.Bool("v", false, "echo the suite's output to standard error")
 		keepFiles   = flag.Bool("keep", false, "keep the clusters' data and logs")
+		strict      = flag.Bool("strict", false, "exit 1 unless every case passed on every system (a skipped case does not count as passed), for CI")
 	)
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -149,6 +151,9 @@ func run() int {
 			fmt.Fprintf(os.Stderr, "  %s: %v\n", system.Name, run.err)
 		} else {
 			fmt.Fprintf(os.Stderr, "  %s: %s in %s\n", system.Name, run.results.summary(), run.elapsed.Round(time.Second))
+			if *strict && run.results.count(passed, false) != run.results.total(false) {
+				exitCode = 1
+			}
 		}
 		if ctx.Err() != nil {
 			break
