@@ -32,7 +32,7 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 	}
 	batch := database.db.NewIndexedBatch()
 	defer batch.Close()
-	a := &applier{store: s, batch: batch, state: s.state}
+	a := &applier{store: s, batch: batch, state: s.committed}
 	a.loadAlarms()
 	for i, entry := range entries {
 		results[i] = a.apply(entry.Command)
@@ -46,7 +46,6 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 	}
 	s.mu.Unlock()
 	a.must(err)
-	s.setState(a.state)
 	s.watches.publish(a.state.revision, a.events)
 	return results
 }

@@ -51,7 +51,6 @@ func (s *Store) Restore(image io.Reader) error {
 	// If the directory sync failed, CURRENT-STORE may name either
 	// instance after a crash: keep both for the next Open to settle.
 	previous.retire(err == nil)
-	s.setState(state)
 	s.watches.restored(state.revision)
 	s.logger.Info("kv: restored from snapshot", "instance", name, "applied", state.applied, "revision", state.revision, "compacted", state.compacted)
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -32,43 +31,18 @@ type Store struct {
 	logger    *slog.Logger
 	directory storeDirectory
 
-	// mu guards current (nil: closed) and committed. Apply commits its
-	// batch and sets committed under the write lock, and openView takes
-	// its Pebble snapshot and copies committed under the read lock, so a
-	// view's state always describes its snapshot without reading the
-	// meta keys back (which cost a sixth of the leader's CPU under
-	// linearizable ranges).
+	// mu guards current (nil: closed) and committed, the state the
+	// committed database holds. Apply commits its batch and sets committed
+	// under the write lock, and openView takes its Pebble snapshot and
+	// copies committed under the read lock, so a view's state always
+	// describes its snapshot without reading the meta keys back (which
+	// cost a sixth of the leader's CPU under linearizable ranges). Apply,
+	// the only writer after Open, reads committed without the lock.
 	mu        sync.RWMutex
 	current   *database
 	committed storeState
 
-	// state is owned by the Apply goroutine: what the committed database
-	// holds.
-	state storeState
-
-	applied   atomic.Uint64
-	published publishedRevision
-	watches   *watchHub
-}
-
-// publishedRevision is the revision pair reported by Revision, updated
-// after each commit.
-type publishedRevision struct {
-	mu        sync.Mutex
-	revision  int64
-	compacted int64
-}
-
-func (p *publishedRevision) set(state storeState) {
-	p.mu.Lock()
-	p.revision, p.compacted = state.revision, state.compacted
-	p.mu.Unlock()
-}
-
-func (p *publishedRevision) get() (revision, compacted int64) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.revision, p.compacted
+	watches *watchHub
 }
 
 // Open opens the store in directory, creating it if it does not exist.
@@ -109,7 +83,6 @@ func Open(directory string, options Options) (*Store, error) {
 		return nil, errors.Join(err, database.wait())
 	}
 	store.current, store.committed = database, state
-	store.setState(state)
 	store.watches = newWatchHub(store, state.revision)
 	store.logger.Info("kv: store opened", "directory", directory, "applied", state.applied, "revision", state.revision, "compacted", state.compacted)
 	return store, nil
@@ -172,13 +145,6 @@ func createInstance(directory storeDirectory, name string, state storeState, cac
 	return database, nil
 }
 
-// setState records a committed state for the Apply goroutine and readers.
-func (s *Store) setState(state storeState) {
-	s.state = state
-	s.applied.Store(state.applied)
-	s.published.set(state)
-}
-
 // Close flushes and closes the store and cancels its watchers. It must not
 // run concurrently with Apply, Snapshot or Restore, and waits for open
 // snapshot readers to be closed.
@@ -199,13 +165,17 @@ func (s *Store) Close() error {
 // Open, the last whose effects are durable. The runtime skips entries at
 // or below it and does not restore older snapshots.
 func (s *Store) AppliedIndex() uint64 {
-	return s.applied.Load()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.committed.applied
 }
 
 // Revision returns the current revision (1 on an empty store) and the
 // revision of the last compaction (-1 before the first, as etcd).
 func (s *Store) Revision() (current, compacted int64) {
-	return s.published.get()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.committed.revision, s.committed.compacted
 }
 
 // acquire returns the database in use, registered as read by the caller,
@@ -213,6 +183,11 @@ func (s *Store) Revision() (current, compacted int64) {
 func (s *Store) acquire() (*database, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.acquireLocked()
+}
+
+// acquireLocked is acquire for a caller holding mu.
+func (s *Store) acquireLocked() (*database, error) {
 	if s.current == nil || !s.current.acquire() {
 		return nil, ErrClosed
 	}
@@ -230,10 +205,11 @@ type view struct {
 func (s *Store) openView() (*view, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.current == nil || !s.current.acquire() {
-		return nil, ErrClosed
+	database, err := s.acquireLocked()
+	if err != nil {
+		return nil, err
 	}
-	return &view{database: s.current, snapshot: s.current.db.NewSnapshot(), state: s.committed}, nil
+	return &view{database: database, snapshot: database.db.NewSnapshot(), state: s.committed}, nil
 }
 
 // close releases the view.
