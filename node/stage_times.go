@@ -36,17 +36,20 @@ type persistMark struct {
 	at    time.Time
 }
 
+// queuedWrite is a write handed to the writer goroutine: durable once the
+// writer reports its persist sequence, it holds the log up to lastIndex.
+type queuedWrite struct {
+	sequence, lastIndex uint64
+}
+
 // stageClock keeps what the loop needs to fill ProposalTimes: persist
 // marks, in index order, and the writes queued to the writer goroutine that
 // are not yet durable. Owned by the loop; unused (nil) unless
 // Config.ObserveProposal is set.
 type stageClock struct {
 	marks []persistMark
-	// queued are the writer's pending writes: their persist sequence and
-	// the last index they hold.
-	queued []persistMark
-	// sequences parallels queued: the persist sequence of each.
-	sequences []uint64
+	// queued are the writer's pending writes, in order.
+	queued []queuedWrite
 	// committed is when the Ready being applied was taken.
 	committed time.Time
 }
@@ -73,8 +76,7 @@ func (c *stageClock) queuedWrite(sequence, lastIndex uint64) {
 	if c == nil || lastIndex == 0 {
 		return
 	}
-	c.queued = append(c.queued, persistMark{index: lastIndex})
-	c.sequences = append(c.sequences, sequence)
+	c.queued = append(c.queued, queuedWrite{sequence: sequence, lastIndex: lastIndex})
 }
 
 // durable records that the writer made every write up to sequence durable.
@@ -84,11 +86,11 @@ func (c *stageClock) durable(sequence uint64) {
 	}
 	now := time.Now()
 	done := 0
-	for done < len(c.sequences) && c.sequences[done] <= sequence {
-		c.mark(c.queued[done].index, now)
+	for done < len(c.queued) && c.queued[done].sequence <= sequence {
+		c.mark(c.queued[done].lastIndex, now)
 		done++
 	}
-	c.queued, c.sequences = c.queued[done:], c.sequences[done:]
+	c.queued = c.queued[done:]
 }
 
 // appliedUpTo forgets the marks below index: every entry below it has
@@ -105,8 +107,7 @@ func (c *stageClock) appliedUpTo(index uint64) {
 // persistedAt returns when the leader's log was first durable up to index,
 // and forgets the marks below it (entries complete in index order).
 func (c *stageClock) persistedAt(index uint64) time.Time {
-	first := sort.Search(len(c.marks), func(i int) bool { return c.marks[i].index >= index })
-	c.marks = c.marks[first:]
+	c.appliedUpTo(index)
 	if len(c.marks) == 0 {
 		return time.Time{}
 	}
