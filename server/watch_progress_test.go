@@ -3,11 +3,13 @@ package server
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
 )
 
 // openWatchStream opens a raw Watch stream on the client's connection, so
@@ -173,6 +175,73 @@ func TestProgressNotifyInterval(t *testing.T) {
 				t.Fatalf("response %+v for a watch starting at %d", response, current+2)
 			}
 			return
+		}
+	}
+}
+
+// recordingWatchStream is a Watch stream that records what the server sends
+// and receives nothing: it lets a test drive a watchStream's steps itself.
+type recordingWatchStream struct {
+	grpc.ServerStream
+	ctx  context.Context
+	mu   sync.Mutex
+	sent []*pb.WatchResponse
+}
+
+func (r *recordingWatchStream) Context() context.Context { return r.ctx }
+func (r *recordingWatchStream) Recv() (*pb.WatchRequest, error) {
+	<-r.ctx.Done()
+	return nil, r.ctx.Err()
+}
+func (r *recordingWatchStream) Send(response *pb.WatchResponse) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent = append(r.sent, response)
+	return nil
+}
+
+// TestProgressRoundRestartsForANewWatch: a watch with a start revision
+// created while a stream-wide progress round has its markers queued
+// starts the round over, so the round's answer, already fixed below the
+// new watch's start, is never sent (clientv3 would apply it to the new
+// watch too). The stream's steps are driven one by one, without its
+// sending goroutine, so the round is caught between queueing and answer.
+func TestProgressRoundRestartsForANewWatch(t *testing.T) {
+	cluster := startCluster(t, 1, nil)
+	ctx := testContext(t)
+	current := mustPut(t, ctx, cluster.client(), "x", "0")
+	streamContext, cancel := context.WithCancel(ctx)
+	stream := &recordingWatchStream{ctx: streamContext}
+	ws := &watchStream{server: cluster.members[0], stream: stream, ctx: streamContext, cancel: cancel,
+		watchers: map[int64]*streamWatcher{}, ready: make(chan struct{}, 1)}
+	defer ws.closeAll()
+	if err := ws.create(&pb.WatchCreateRequest{Key: []byte("now")}); err != nil {
+		t.Fatal(err)
+	}
+	ws.requestProgress()
+	ws.group.Wait() // the markers are queued at the current revision
+	ws.mu.Lock()
+	queuedAt := ws.progress.revision
+	ws.mu.Unlock()
+	if queuedAt != current {
+		t.Fatalf("round queued at %d, want %d", queuedAt, current)
+	}
+	if err := ws.create(&pb.WatchCreateRequest{Key: []byte("later"), StartRevision: current + 5}); err != nil {
+		t.Fatal(err)
+	}
+	ws.mu.Lock()
+	restarted := ws.progress != nil && ws.progress.revision == 0
+	first := ws.watchers[1]
+	ws.mu.Unlock()
+	if !restarted {
+		t.Fatalf("the round queued at %d was not started over for a watch starting at %d", queuedAt, current+5)
+	}
+	ws.drain(first) // forwards the old round's marker
+	stream.mu.Lock()
+	defer stream.mu.Unlock()
+	for _, response := range stream.sent {
+		if response.WatchId == -1 {
+			t.Fatalf("progress answered at %d although a watch starts at %d", response.Header.Revision, current+5)
 		}
 	}
 }
