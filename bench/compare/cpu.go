@@ -150,7 +150,7 @@ const (
 
 // perOperation returns the µs of CPU per operation of role: the leader's
 // (the member the load went to), the followers' (the median of theirs),
-// or the load generator's; false where there is no such figure (no
+// all members' together, or the load generator's; false where there is no such figure (no
 // leader known, a system of one process, no operations).
 func (u *cpuUse) perOperation(role string, operations int64) (float64, bool) {
 	if u == nil || u.Error != "" || operations <= 0 {
@@ -165,6 +165,13 @@ func (u *cpuUse) perOperation(role string, operations int64) (float64, bool) {
 	}
 	if role == roleLeader {
 		return microseconds(u.MemberSeconds[u.Leader]), true
+	}
+	if role == roleMembers {
+		var sum float64
+		for _, seconds := range u.MemberSeconds {
+			sum += seconds
+		}
+		return microseconds(sum), true
 	}
 	var followers []float64
 	for i, seconds := range u.MemberSeconds {

@@ -43,6 +43,7 @@ func (r *results) writeIssue15Goals(b *strings.Builder) {
 	}
 	b.WriteString("\n")
 	r.writePhysicalPath(b)
+	r.writeReach(b)
 }
 
 // writePhysicalPath sets put-1's p50 beside the floor's p50 plus the raw

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/lockstepdb/lockstep/loadgen"
+)
+
+// roleMembers is every member's CPU together, for the budget of
+// writeReach (perOperation sums them).
+const roleMembers = "all members"
+
+// throughputGoal is one of issue 15's "2× etcd's rate" goals, for the
+// budget of writeReach.
+type throughputGoal struct {
+	text     string // what the goal asks
+	workload string
+	rate     metric // throughput or eventRate
+	unit     string // "op" or "event"
+}
+
+var throughputGoals = []throughputGoal{
+	{"put, 1,000 clients: 2× etcd's throughput", "put-1000-clients", throughput, "op"},
+	{"linearizable range, 1,000 clients: 2× etcd's throughput", "range-1000-clients", throughput, "op"},
+	{"watch fan-out: 2× etcd's events/s", "watch-fanout", eventRate, "event"},
+}
+
+// writeReach says, from the figures of this run alone, whether each
+// throughput goal of issue 15 is within the machine's reach, and what it
+// would take. The load generator shares the cores with the members, and
+// under 1,000 clients every process is busy, so the rate is bounded by
+// the cores over the CPU all processes spend per operation: at twice
+// etcd's rate, they may spend cores ÷ (2 × etcd's rate) together. The
+// load generator takes its share first; the floor shows what a server
+// spends only to answer the calls, with no consensus, storage or
+// replication. A goal above the floor's own rate is out of reach by
+// definition, whatever the server does.
+func (r *results) writeReach(b *strings.Builder) {
+	if !r.compared() || !r.ran("floor") || r.Machine.Cores <= 0 {
+		return
+	}
+	cpu := func(system, workload, role string) spread {
+		return r.figure(system, workload, cpuMetric(role, role))
+	}
+	var rows []string
+	for _, goal := range throughputGoals {
+		etcd := r.figure("etcd", goal.workload, goal.rate)
+		floor := r.figure("floor", goal.workload, goal.rate)
+		generator := cpu("lockstep", goal.workload, roleGenerator)
+		floorServer := cpu("floor", goal.workload, roleLeader)
+		lockstepMembers := cpu("lockstep", goal.workload, roleMembers)
+		etcdMembers := cpu("etcd", goal.workload, roleMembers)
+		if etcd.Count == 0 || floor.Count == 0 || generator.Count == 0 || floorServer.Count == 0 || lockstepMembers.Count == 0 {
+			continue
+		}
+		target := 2 * etcd.Median
+		allowed := float64(r.Machine.Cores) * 1e6 / target // µs of CPU per op, every process together
+		members := allowed - generator.Median
+		rows = append(rows, fmt.Sprintf("| %s | %s/s | %s | %s | %s | %s | %s | %s | %s |",
+			goal.text, formatCount(target), formatMicroseconds(allowed), formatMicroseconds(generator.Median),
+			formatMicroseconds(members), formatMicroseconds(floorServer.Median), formatMicroseconds(lockstepMembers.Median),
+			formatSpreadMedian(etcdMembers, formatMicroseconds), reachVerdict(target, floor.Median, members, floorServer.Median, lockstepMembers.Median, goal.unit)))
+	}
+	if len(rows) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "## What this machine allows\n\n"+
+		"Under 1,000 clients every process is busy, so a rate is bounded by the %d cores over the CPU that all processes (the members and the load generator, which share the cores) spend per operation. "+
+		"At twice etcd's rate they may spend %d cores ÷ that rate together; the load generator takes its share first (its figure in lockstep's rounds). "+
+		"The floor's one process shows what a server spends only to answer the calls, so what is left after it is all three members may spend on consensus, storage and replication. "+
+		"CPU per operation of watch fan-out is per event delivered.\n\n", r.Machine.Cores, r.Machine.Cores)
+	b.WriteString("| goal | rate | CPU per op it allows, all processes | load generator | left for the members | floor's server | lockstep's members now | etcd's members now | reach |\n|---|---|---|---|---|---|---|---|---|\n")
+	for _, row := range rows {
+		b.WriteString(row + "\n")
+	}
+	b.WriteString("\n")
+	r.writeLatencyReach(b)
+}
+
+// reachVerdict says whether a rate of target is within reach, given the
+// floor's rate and the members' CPU budget per op against the floor's
+// server and lockstep's members now.
+func reachVerdict(target, floorRate, members, floorServer, lockstepNow float64, unit string) string {
+	switch {
+	case target > floorRate:
+		return fmt.Sprintf("out of reach: above the floor's own %s/s, which does no work at all", formatCount(floorRate))
+	case lockstepNow <= members:
+		return fmt.Sprintf("within reach by CPU: lockstep's members spend %s per %s, inside their share", formatMicroseconds(lockstepNow), unit)
+	case members <= floorServer:
+		return fmt.Sprintf("out of reach: the floor alone spends %s per %s, more than the members' whole share", formatMicroseconds(floorServer), unit)
+	default:
+		return fmt.Sprintf("%s per %s left beyond the floor's work for consensus, storage and two followers; lockstep's members spend %s beyond it now (%.0f%% of it would have to go)",
+			formatMicroseconds(members-floorServer), unit, formatMicroseconds(lockstepNow-floorServer), 100*(1-(members-floorServer)/(lockstepNow-floorServer)))
+	}
+}
+
+// writeLatencyReach sets put-1's p50 goal (half etcd's) beside the
+// physical path: the floor's p50 (the protocol alone) plus two durable
+// writes, the leader's and one follower's, which share one disk on this
+// machine and so follow each other.
+func (r *results) writeLatencyReach(b *strings.Builder) {
+	etcd := r.figure("etcd", "put-1-client", p50)
+	floor := r.figure("floor", "put-1-client", p50)
+	fsync := r.fsyncP50()
+	if etcd.Count == 0 || floor.Count == 0 || fsync == 0 {
+		return
+	}
+	goal, path := etcd.Median/2, floor.Median+2*fsync
+	verdict := "within the physical path's reach"
+	if goal < path {
+		verdict = "below the physical path: out of reach on one shared disk"
+	}
+	fmt.Fprintf(b, "Put, 1 client: the goal, half etcd's p50, is %s; the physical path on one disk, the floor's p50 %s + two raw fsyncs of %s (the leader's and a follower's, one after the other; a peer round trip comes on top), is at least %s: %s.\n\n",
+		loadgen.FormatMilliseconds(goal), loadgen.FormatMilliseconds(floor.Median), loadgen.FormatMilliseconds(fsync), loadgen.FormatMilliseconds(path), verdict)
+}
+
+// formatSpreadMedian formats a spread's median, or "—" when it has none.
+func formatSpreadMedian(s spread, format func(float64) string) string {
+	if s.Count == 0 {
+		return "—"
+	}
+	return format(s.Median)
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/lockstepdb/lockstep/loadgen"
+)
+
+// reachResults is one round of put-1000-clients and put-1-client with the
+// figures of a real run on 2 cores (docs/BENCHMARKS.md at 5e3991a).
+func reachResults() *results {
+	r := &results{Machine: machine{Cores: 2}, Rounds: 1, Workloads: []string{"put-1000-clients", "put-1-client"},
+		FsyncBefore: fsyncProbe{Writes: 100, P50Ms: 0.180}}
+	type figures struct {
+		rate, p50ms float64
+		members     []float64 // CPU seconds over 10,000 operations
+		generator   float64
+	}
+	for _, each := range []struct {
+		name    string
+		put1000 figures
+		put1    figures
+	}{
+		{"etcd", figures{8717, 111, []float64{0.976, 0.320, 0.320}, 0.574}, figures{526, 1.64, []float64{1, 1, 1}, 1}},
+		{"lockstep", figures{9383, 98.8, []float64{0.320, 0.889, 0.270}, 0.554}, figures{551, 1.60, []float64{1, 1, 1}, 1}},
+		{"floor", figures{22558, 39.2, []float64{0.395}, 0.461}, figures{4694, 0.184, []float64{1}, 1}},
+	} {
+		r.Systems = append(r.Systems, system{Name: each.name, Members: len(each.put1000.members)})
+		for workload, f := range map[string]figures{"put-1000-clients": each.put1000, "put-1-client": each.put1} {
+			leader := 0
+			if each.name == "lockstep" {
+				leader = 1
+			}
+			r.Runs = append(r.Runs, runRecord{System: each.name, Round: 1, Workload: workload,
+				Result: &loadgen.Result{OperationsPerSecond: f.rate, Operations: 10_000, Latency: loadgen.LatencySummary{P50: f.p50ms}},
+				CPU:    &cpuUse{MemberSeconds: f.members, Leader: leader, GeneratorSeconds: f.generator}})
+		}
+	}
+	return r
+}
+
+func TestReachShowsTheCPUBudgetOfEachGoal(t *testing.T) {
+	var b strings.Builder
+	reachResults().writeReach(&b)
+	report := b.String()
+	for _, want := range []string{
+		"## What this machine allows",
+		// 2 cores ÷ 17,434 ops/s = 114.7 µs for every process; the load
+		// generator's 55.4 leaves 59.3 for the members; the floor's 39.5
+		// leaves 19.8, against lockstep's 147.9 − 39.5 = 108.4 now.
+		"| put, 1,000 clients: 2× etcd's throughput | 17,434/s | 115µs | 55.4µs | 59.3µs | 39.5µs | 148µs | 162µs |",
+		"19.8µs per op left beyond the floor's work for consensus, storage and two followers; lockstep's members spend 108µs beyond it now (82% of it would have to go)",
+		// half of 1.64 ms against 0.184 + 2 × 0.180 ms.
+		"the goal, half etcd's p50, is 820µs; the physical path on one disk, the floor's p50 184µs + two raw fsyncs of 180µs",
+		"is at least 544µs: within the physical path's reach.",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the reach section lacks %q:\n%s", want, report)
+		}
+	}
+}
+
+func TestReachVerdicts(t *testing.T) {
+	for _, c := range []struct {
+		target, floorRate, members, floorServer, lockstepNow float64
+		want                                                 string
+	}{
+		{30_000, 22_000, 10, 40, 140, "out of reach: above the floor's own 22,000/s"},
+		{17_000, 22_000, 35, 40, 140, "out of reach: the floor alone spends 40.0µs per op"},
+		{17_000, 22_000, 150, 40, 140, "within reach by CPU"},
+		{17_000, 22_000, 60, 40, 140, "20.0µs per op left beyond the floor's work"},
+	} {
+		if got := reachVerdict(c.target, c.floorRate, c.members, c.floorServer, c.lockstepNow, "op"); !strings.Contains(got, c.want) {
+			t.Errorf("reachVerdict(%v) = %q, want it to contain %q", c, got, c.want)
+		}
+	}
+}
+
+func TestReachNeedsTheFloorAndBothSystems(t *testing.T) {
+	r := reachResults()
+	r.Systems = r.Systems[:2] // no floor
+	var b strings.Builder
+	r.writeReach(&b)
+	if b.Len() != 0 {
+		t.Errorf("without the floor there is no budget to show, got:\n%s", b.String())
+	}
+}
