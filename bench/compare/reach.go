@@ -75,7 +75,28 @@ func (r *results) writeReach(b *strings.Builder) {
 		b.WriteString(row + "\n")
 	}
 	b.WriteString("\n")
+	r.writeFanoutLatencyReach(b)
 	r.writeLatencyReach(b)
+}
+
+// writeFanoutLatencyReach sets watch fan-out's delivery p99 goal (half
+// etcd's) beside the floor's own: a floor that delivers each event the
+// moment the put arrives still queues 10,000 deliveries per put behind
+// one another, so a goal below its p99 is out of reach whatever the
+// server does.
+func (r *results) writeFanoutLatencyReach(b *strings.Builder) {
+	etcd := r.figure("etcd", "watch-fanout", fanoutMetrics[3])
+	floor := r.figure("floor", "watch-fanout", fanoutMetrics[3])
+	if etcd.Count == 0 || floor.Count == 0 {
+		return
+	}
+	goal := etcd.Median / 2
+	verdict := "within the floor's reach"
+	if goal < floor.Median {
+		verdict = "below the floor's own: out of reach"
+	}
+	fmt.Fprintf(b, "Watch fan-out: the goal, half etcd's delivery p99, is %s; the floor's delivery p99 is %s: %s.\n\n",
+		loadgen.FormatMilliseconds(goal), loadgen.FormatMilliseconds(floor.Median), verdict)
 }
 
 // reachVerdict says whether a rate of target is within reach, given the

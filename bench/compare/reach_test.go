@@ -61,6 +61,22 @@ func TestReachShowsTheCPUBudgetOfEachGoal(t *testing.T) {
 	}
 }
 
+func TestReachSetsFanoutLatencyBesideTheFloor(t *testing.T) {
+	r := &results{Machine: machine{Cores: 2}, Rounds: 1, Workloads: []string{"watch-fanout"}}
+	for name, p99 := range map[string]float64{"etcd": 77.9, "lockstep": 58.3, "floor": 60.4} {
+		r.Systems = append(r.Systems, system{Name: name, Members: 1})
+		r.Runs = append(r.Runs, runRecord{System: name, Round: 1, Workload: "watch-fanout",
+			Result: &loadgen.Result{Workload: loadgen.WorkloadWatchFanout, EventsPerSecond: 1000, EventsDelivered: 1000, Latency: loadgen.LatencySummary{P99: p99}},
+			CPU:    &cpuUse{MemberSeconds: []float64{1}, Leader: 0, GeneratorSeconds: 1}})
+	}
+	var b strings.Builder
+	r.writeReach(&b)
+	want := "Watch fan-out: the goal, half etcd's delivery p99, is 39.0ms; the floor's delivery p99 is 60.4ms: below the floor's own: out of reach."
+	if !strings.Contains(b.String(), want) {
+		t.Errorf("the reach section lacks %q:\n%s", want, b.String())
+	}
+}
+
 func TestReachVerdicts(t *testing.T) {
 	for _, c := range []struct {
 		target, floorRate, members, floorServer, lockstepNow float64
