@@ -67,10 +67,14 @@ type Config struct {
 	MaxProposalBytes int
 	// Logger receives the node's logs. Default slog.Default().
 	Logger *slog.Logger
-	// ObservePersist, if set, is called after each durable write of the
-	// log (the append and its fsync) with how long it took, for metrics:
-	// from the loop, or with AsyncPersistence from the writer goroutine. It
-	// must return at once and be safe for concurrent use.
+	// ObservePersist, if set, is called after each write of the log that
+	// reaches the disk (a batch of records written to its segment and
+	// fsynced) with how long the write and the fsync took, for metrics; a
+	// save that writes nothing at once (a hard state that changes only the
+	// commit index, see wal.Log.Save) is not observed. It is called from
+	// the goroutine that wrote (the loop, or with AsyncPersistence the
+	// writer goroutine): it must return at once and be safe for
+	// concurrent use.
 	ObservePersist func(elapsed time.Duration)
 	// ObserveProposal, if set, is called on the leader for every proposal
 	// applied, with the moments it passed each stage (a latency budget for

@@ -116,7 +116,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("node %d: open snapshots: %w", config.ID, err)
 	}
-	storage, err := wal.OpenStorage(config.FileSystem, filepath.Join(config.Directory, "wal"), wal.Options{SnapshotData: snapshots.Data, SegmentSize: config.SegmentBytes})
+	storage, err := wal.OpenStorage(config.FileSystem, filepath.Join(config.Directory, "wal"), wal.Options{SnapshotData: snapshots.Data, SegmentSize: config.SegmentBytes, ObserveSync: config.ObservePersist})
 	if err != nil {
 		return nil, fmt.Errorf("node %d: open log: %w", config.ID, err)
 	}
@@ -194,7 +194,7 @@ func (n *Node) startCore() error {
 		n.config.RaftConfig(&raftConfig)
 	}
 	if raftConfig.AsyncPersistence {
-		n.writer = newLogWriter(n.storage, n.config.ObservePersist)
+		n.writer = newLogWriter(n.storage)
 	}
 	core, err := raft.NewCore(raftConfig)
 	if err != nil {

@@ -3,7 +3,6 @@ package node
 import (
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/wal"
@@ -18,7 +17,6 @@ import (
 // reports it to the core with Persisted.
 type logWriter struct {
 	storage *wal.Storage
-	observe func(time.Duration)
 
 	mu      sync.Mutex
 	queue   []logWrite
@@ -44,10 +42,9 @@ type logWrite struct {
 	entries   []raft.Entry
 }
 
-// newLogWriter starts a writer for storage; observe (may be nil) receives
-// each Save's duration.
-func newLogWriter(storage *wal.Storage, observe func(time.Duration)) *logWriter {
-	w := &logWriter{storage: storage, observe: observe,
+// newLogWriter starts a writer for storage.
+func newLogWriter(storage *wal.Storage) *logWriter {
+	w := &logWriter{storage: storage,
 		wake: make(chan struct{}, 1), notify: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go w.run()
 	return w
@@ -135,12 +132,8 @@ func (w *logWriter) save(batch []logWrite) error {
 	if hardState.IsEmpty() && len(entries) == 0 {
 		return nil // a snapshot-only write, already durable
 	}
-	start := time.Now()
 	if err := w.storage.Save(hardState, entries); err != nil {
 		return fmt.Errorf("write log: %w", err)
-	}
-	if w.observe != nil {
-		w.observe(time.Since(start))
 	}
 	return nil
 }

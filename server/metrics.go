@@ -58,7 +58,7 @@ func newMetrics(s *Server) *metrics {
 		requestSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lockstep_grpc_request_seconds", Help: "Client gRPC request latency.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"method"}),
 		persistSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lockstep_wal_fsync_seconds",
-			Help: "Latency of each durable write of the Raft log (append and fsync).", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18)}),
+			Help: "Latency of each write of the Raft log that reaches the disk: a batch of records written and fsynced (a save of only a new commit index writes nothing at once and is not counted).", Buckets: prometheus.ExponentialBuckets(0.00005, 2, 18)}),
 		writeStages: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "lockstep_write_stage_seconds",
 			Help: "The leader's latency budget of a write: checked and answered from the moment its propose path took the request; " +
 				"appended, persisted (the leader's own fsync), committed and applied from the moment it handed the command to the runtime.",

@@ -1,6 +1,10 @@
 package wal
 
-import "github.com/lockstepdb/lockstep/raft"
+import (
+	"time"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
 
 // Options configure a Log. The zero value selects the defaults.
 type Options struct {
@@ -22,6 +26,14 @@ type Options struct {
 	// data given to ApplySnapshot or Compact, and returns metadata only
 	// until one of them is called in this process.
 	SnapshotData func(raft.SnapshotMetadata) ([]byte, error)
+	// ObserveSync, if set, is called after each batch of records is
+	// written to its segment and fsynced, with how long the write and the
+	// fsync took, for metrics. Saves that write nothing at once (a hard
+	// state that changes only the commit index, see Log.Save) are not
+	// observed. It is called on the goroutine that wrote the batch, with
+	// the log's write lock held: it must return at once and be safe for
+	// concurrent use.
+	ObserveSync func(elapsed time.Duration)
 
 	// inlinePreparation makes the writer prepare the next segment itself
 	// rather than in a background goroutine, so that the order of

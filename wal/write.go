@@ -3,6 +3,7 @@ package wal
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/lockstepdb/lockstep/raft"
 )
@@ -147,11 +148,15 @@ func (l *Log) writeBatch(batch []*request) error {
 		}
 	}
 	buffer := encoder.finish()
+	start := time.Now()
 	if _, err := current.file.WriteAt(buffer, current.end); err != nil {
 		return fmt.Errorf("wal: write segment %s: %w", current.name, err)
 	}
 	if err := current.file.Sync(); err != nil {
 		return fmt.Errorf("wal: fsync segment %s: %w", current.name, err)
+	}
+	if l.options.ObserveSync != nil {
+		l.options.ObserveSync(time.Since(start))
 	}
 	l.nextBatch++
 	if err := l.publish(current, accepted); err != nil {
