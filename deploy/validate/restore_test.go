@@ -3,6 +3,7 @@ package validate
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -33,6 +34,14 @@ func TestRestorePodMountsMemberVolume(t *testing.T) {
 	helper := pod.Spec.Containers[0]
 	if helper.Image != member.Image || mountPath(helper, pod.Spec.Volumes[0].Name) != mountPath(member, set.Spec.VolumeClaimTemplates[0].Name) {
 		t.Fatalf("the restore pod must run image %s with the volume at the member's mount path", member.Image)
+	}
+	// docs/operations.md makes member N's pod with sed s/lockstep-0/lockstep-N/g.
+	edited, err := decodeStrict([]byte(strings.ReplaceAll(string(data), set.Name+"-0", set.Name+"-2")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := edited[0].(*corev1.Pod).Spec.Volumes[0].PersistentVolumeClaim.ClaimName; got != set.Spec.VolumeClaimTemplates[0].Name+"-"+set.Name+"-2" {
+		t.Fatalf("the documented edit for member 2 mounts claim %s", got)
 	}
 	if pod.Spec.SecurityContext == nil || pod.Spec.SecurityContext.RunAsUser == nil || *pod.Spec.SecurityContext.RunAsUser != *set.Spec.Template.Spec.SecurityContext.RunAsUser {
 		t.Fatalf("the restore pod must run as the member's user, so the member can read what it restores")
