@@ -188,3 +188,29 @@ func TestHistoryCheckCatchesStaleReadsAndLostWrites(t *testing.T) {
 		t.Fatal("a read missing an acknowledged write was accepted")
 	}
 }
+
+// A run with membership changes has spare nodes beyond Nodes; the trace's
+// node listing labels a node outside the configuration, so that
+// `sim --nodes 5` listing 7 nodes explains itself (issue 17). Without
+// membership changes only the Nodes voters are listed, unlabelled.
+func TestTraceLabelsSpareNodes(t *testing.T) {
+	listing := func(faults []Fault) []string {
+		var lines []string
+		Run(Options{Seed: 1, Nodes: 5, Steps: 400, Faults: faults, Trace: func(line string) {
+			if strings.Contains(line, ", log [") {
+				lines = append(lines, line)
+			}
+		}})
+		return lines
+	}
+	all := strings.Join(listing(AllFaults), "\n")
+	for _, want := range []string{"node 6 (spare: not a member): ", "node 7 (spare: not a member): ", "node 1: "} {
+		if !strings.Contains(all, want) {
+			t.Errorf("trace with membership changes lacks %q:\n%s", want, all)
+		}
+	}
+	crashes := strings.Join(listing([]Fault{FaultCrash}), "\n")
+	if strings.Contains(crashes, "node 6") || strings.Contains(crashes, "(spare") || !strings.Contains(crashes, "node 5: ") {
+		t.Errorf("trace without membership changes:\n%s", crashes)
+	}
+}
