@@ -28,7 +28,7 @@ func (c *cluster) traceNodes(when string) {
 
 // membershipLabel says how n stands in the configuration it knows (the
 // latest in its log; for a down node, the one it knew when it crashed):
-// "" for a voter, " (learner)", or " (spare: not a member)" for a node
+// "" for a voter, " (learner)", or " (not a member)" for a node
 // outside it.
 func (c *cluster) membershipLabel(n *node) string {
 	membership := n.membershipAtCrash
@@ -41,7 +41,7 @@ func (c *cluster) membershipLabel(n *node) string {
 	case slices.Contains(membership.Learners, n.id):
 		return " (learner)"
 	}
-	return " (spare: not a member)"
+	return " (not a member)"
 }
 
 // describeLog renders a log as runs of equal terms.
