@@ -15,14 +15,19 @@ func dryRun(t *testing.T, args, environment []string) (map[string]string, error)
 	t.Helper()
 	command := exec.Command(lockstepBinary, append(append([]string{}, args...), "--dry-run")...)
 	command.Env = environment
-	var output bytes.Buffer
-	command.Stdout, command.Stderr = &output, &output
+	// The configuration goes to stdout; warnings (such as about an
+	// environment variable that names no flag) to stderr.
+	var output, warnings bytes.Buffer
+	command.Stdout, command.Stderr = &output, &warnings
 	if err := command.Run(); err != nil {
-		return nil, &dryRunError{args: args, output: output.String(), err: err}
+		return nil, &dryRunError{args: args, output: warnings.String() + output.String(), err: err}
 	}
 	lines := strings.Split(output.String(), "\n")
 	if !strings.Contains(lines[0], "the configuration is valid") {
-		t.Fatalf("unexpected dry-run output:\n%s", output.String())
+		t.Fatalf("unexpected dry-run output:\n%s%s", warnings.String(), output.String())
+	}
+	if warnings.Len() != 0 {
+		t.Logf("lockstep %s --dry-run warned:\n%s", strings.Join(args, " "), warnings.String())
 	}
 	printed := map[string]string{}
 	for _, line := range lines[1:] {
