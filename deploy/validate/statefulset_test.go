@@ -190,6 +190,11 @@ func members(set *appsv1.StatefulSet, container corev1.Container, secretFiles ma
 // checkMembers dry-runs every member and checks what it would run as.
 func checkMembers(t *testing.T, set *appsv1.StatefulSet, container corev1.Container, withTLS bool) {
 	t.Helper()
+	var names []string
+	for _, variable := range container.Env {
+		names = append(names, variable.Name)
+	}
+	checkVariablesNameFlags(t, names)
 	secretFiles := secretVolumes(t, set, container)
 	if withTLS != (len(secretFiles) == 2) {
 		t.Fatalf("TLS %v, but %d Secret volumes are mounted", withTLS, len(secretFiles))
