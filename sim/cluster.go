@@ -211,6 +211,7 @@ func (c *cluster) crashNode(n *node) {
 		c.tracef("node %d crashes", n.id)
 	}
 	n.up = false
+	n.membershipAtCrash = n.core.Membership()
 	n.core = nil
 	n.pending = nil
 	n.writes = nil

@@ -49,6 +49,9 @@ type node struct {
 	// summary is the core's role, term, leader and commit after the last
 	// input, to notice changes.
 	summary raft.Summary
+	// membershipAtCrash is the configuration the core knew when it last
+	// crashed, for describing a down node in traces.
+	membershipAtCrash raft.Membership
 }
 
 // logMirror holds, for each log index, the entry's term and a hash of the

@@ -188,3 +188,34 @@ func TestHistoryCheckCatchesStaleReadsAndLostWrites(t *testing.T) {
 		t.Fatal("a read missing an acknowledged write was accepted")
 	}
 }
+
+// A run with membership changes has spare nodes beyond Nodes; the trace's
+// node listing labels a node outside the configuration, so that
+// `sim --nodes 5` listing 7 nodes explains itself (issue 17). Without
+// membership changes only the Nodes voters are listed, unlabelled.
+func TestTraceLabelsSpareNodes(t *testing.T) {
+	listing := func(nodes, steps int, faults []Fault) []string {
+		var lines []string
+		Run(Options{Seed: 1, Nodes: nodes, Steps: steps, Faults: faults, Trace: func(line string) {
+			if strings.Contains(line, ", log [") {
+				lines = append(lines, line)
+			}
+		}})
+		return lines
+	}
+	all := strings.Join(listing(5, 400, AllFaults), "\n")
+	for _, want := range []string{"node 6 (not a member): ", "node 7 (not a member): ", "node 1: "} {
+		if !strings.Contains(all, want) {
+			t.Errorf("trace with membership changes lacks %q:\n%s", want, all)
+		}
+	}
+	// Seed 1 of 3 nodes over 3000 steps ends with both spares added as
+	// learners.
+	if longer := strings.Join(listing(3, 3000, AllFaults), "\n"); !strings.Contains(longer, "node 4 (learner): ") {
+		t.Errorf("no learner labelled in:\n%s", longer)
+	}
+	crashes := strings.Join(listing(5, 400, []Fault{FaultCrash}), "\n")
+	if strings.Contains(crashes, "node 6") || strings.Contains(crashes, "(not a member") || !strings.Contains(crashes, "node 5: ") {
+		t.Errorf("trace without membership changes:\n%s", crashes)
+	}
+}

@@ -30,6 +30,10 @@ type MemberState struct {
 	FirstIndex uint64 `json:"firstIndex"`
 	// Followers is the leader's view of the others; empty elsewhere.
 	Followers []FollowerState `json:"followers,omitempty"`
+	// Names are the names of the cluster's members as this member knows
+	// them, by hexadecimal ID, so that a page showing one member (its own
+	// dashboard) still names the leader, its vote and its followers.
+	Names map[string]string `json:"names,omitempty"`
 
 	// Counters since the member started; the page turns them into rates.
 	Proposals           uint64  `json:"proposals"`

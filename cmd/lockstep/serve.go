@@ -37,6 +37,7 @@ type serveFlags struct {
 	peerCertFile, peerKeyFile, peerTrustedCA   string
 	peerClientCertAuth                         bool
 	logFormat, logLevel                        string
+	dryRun                                     bool
 }
 
 func newServeCommand() *cobra.Command { return newServeCommandWith(&serveFlags{}) }
@@ -57,6 +58,9 @@ LOCKSTEP_INITIAL_CLUSTER for --initial-cluster). A flag on the command line wins
 			config, err := flags.config(command.ErrOrStderr())
 			if err != nil {
 				return &exitError{code: 2, message: err.Error()}
+			}
+			if flags.dryRun {
+				return printDryRun(command.OutOrStdout(), config)
 			}
 			return serve(command.Context(), config)
 		},
@@ -86,6 +90,7 @@ LOCKSTEP_INITIAL_CLUSTER for --initial-cluster). A flag on the command line wins
 	f.BoolVar(&flags.peerClientCertAuth, "peer-client-cert-auth", false, "require peers to present a certificate signed by --peer-trusted-ca-file")
 	f.StringVar(&flags.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&flags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.BoolVar(&flags.dryRun, "dry-run", false, "check the flags, environment and TLS files, print the configuration and exit without starting")
 	return command
 }
 

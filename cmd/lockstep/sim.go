@@ -112,7 +112,7 @@ ticks (--tick); go test runs the same schedule in virtual time
 	flags.Uint64Var(&firstSeed, "first-seed", 1, "first seed of the range")
 	flags.Uint64Var(&seed, "seed", 0, "run this one seed (implies --seeds 1)")
 	flags.IntVar(&steps, "steps", 3000, "scheduler events per seed in the faulty phase")
-	flags.IntVar(&nodes, "nodes", 3, "cluster size")
+	flags.IntVar(&nodes, "nodes", 3, "cluster size (runs with the member fault also have 2 spare nodes that may be added)")
 	flags.StringVar(&faults, "faults", "all", "faults to inject: all, none, or a list of "+fmt.Sprint(sim.AllFaults))
 	flags.BoolVar(&trace, "trace", false, "print a readable history of the run (single seed)")
 	flags.IntVar(&workers, "workers", runtime.GOMAXPROCS(0), "seeds run in parallel")

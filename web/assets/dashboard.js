@@ -13,6 +13,54 @@ let lastUp = {};         // name -> up, for the timeline
 const campaigns = new Set(); // "name@term" already on the timeline
 let previous = null;     // snapshot of the last chart point
 const history = { proposals: [], commits: [], latency: [], fsync: [] };
+const chartPoints = 60;  // one a second: the last minute
+// The per-second charts: a value, the scale's top and zero, the last
+// minute along the x axis. The SVG stretches (preserveAspectRatio none),
+// so its lines keep their width with non-scaling-stroke and every label is
+// HTML beside it rather than stretched SVG text.
+const charts = [
+  ["proposals", "Proposals/s", "proposals per second, last minute"],
+  ["commits", "Commits/s (entries)", "commits per second, last minute"],
+  ["latency", "Write latency, ms (durable on a quorum)", "average write latency, last minute"],
+  ["fsync", "Log write + fsync, ms", "average write and fsync of the Raft log, last minute"],
+];
+const svgNS = "http://www.w3.org/2000/svg";
+
+function svg(tag, attributes) {
+  const node = document.createElementNS(svgNS, tag);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  return node;
+}
+
+function buildCharts() {
+  document.getElementById("charts").replaceChildren(...charts.map(([name, caption, label]) => {
+    const plot = svg("svg", { id: "chart-" + name, viewBox: "0 0 " + chartPoints + " 20", preserveAspectRatio: "none", role: "img", "aria-label": label });
+    plot.append(svg("line", { class: "grid", x1: 0, y1: 10, x2: chartPoints, y2: 10 }),
+      svg("line", { class: "axis", x1: 0, y1: 20, x2: chartPoints, y2: 20 }),
+      svg("line", { class: "axis", x1: 0, y1: 0, x2: 0, y2: 20 }),
+      svg("polyline", { points: "" }));
+    return element("figure", { class: "chart", "data-chart": name },
+      element("figcaption", {}, caption + " ", element("strong", { id: "chart-" + name + "-value" }, "–")),
+      element("div", { class: "plot" },
+        element("div", { class: "y-labels", "aria-hidden": "true" },
+          element("span", { id: "chart-" + name + "-top" }, "1"), element("span", {}, "0")),
+        element("div", { class: "area" }, plot,
+          element("p", { class: "waiting", id: "chart-" + name + "-waiting" }, "measuring: the first point comes after a second")),
+        element("div", { class: "x-labels", "aria-hidden": "true" },
+          element("span", {}, "−" + chartPoints + " s"), element("span", {}, "now"))));
+  }));
+}
+
+// niceTop rounds a chart's maximum up to 1, 2 or 5 times a power of ten,
+// so that the scale's top reads as a round number.
+function niceTop(value) {
+  if (!(value > 1)) return 1;
+  const power = Math.pow(10, Math.floor(Math.log10(value)));
+  for (const multiple of [1, 2, 5, 10]) if (multiple * power >= value) return multiple * power;
+  return 10 * power;
+}
+
+function formatValue(value) { return value < 10 ? value.toFixed(1) : String(Math.round(value)); }
 
 function element(tag, attributes, ...children) {
   const node = document.createElement(tag);
@@ -122,16 +170,26 @@ function updateCharts(snapshot) {
 function push(name, value) {
   const points = history[name];
   points.push(value);
-  if (points.length > 60) points.shift();
-  const top = Math.max(1, ...points);
-  const line = points.map((v, i) => (60 - points.length + i) + "," + (20 - v / top * 19).toFixed(2)).join(" ");
-  document.querySelector("#chart-" + name + " polyline").setAttribute("points", line);
-  document.getElementById("chart-" + name + "-value").textContent = value < 10 ? value.toFixed(1) : Math.round(value);
+  if (points.length > chartPoints) points.shift();
+  const top = niceTop(Math.max(...points));
+  const y = v => (20 - v / top * 20).toFixed(2);
+  // One point is drawn as a short level segment: a polyline of one point
+  // draws nothing.
+  const xs = points.length === 1 ? [chartPoints - 1, chartPoints] : points.map((_, i) => chartPoints - points.length + i + 1);
+  const ys = points.length === 1 ? [points[0], points[0]] : points;
+  document.querySelector("#chart-" + name + " polyline").setAttribute("points", xs.map((x, i) => x + "," + y(ys[i])).join(" "));
+  document.getElementById("chart-" + name + "-top").textContent = formatValue(top);
+  document.getElementById("chart-" + name + "-value").textContent = formatValue(value);
+  document.getElementById("chart-" + name + "-waiting").hidden = true;
 }
 
 function render(snapshot) {
   controls = snapshot.controls;
-  document.getElementById("cluster-actions").hidden = !controls;
+  // Healing is offered only when there is something to heal.
+  document.getElementById("cluster-actions").hidden = !controls || !snapshot.members.some(m => m.partitioned);
+  // A member names the others it knows (its own page shows it alone);
+  // a member's own name, as it reports it, wins.
+  for (const m of snapshot.members) for (const [id, name] of Object.entries(m.names || {})) names[id] = name;
   for (const m of snapshot.members) if (m.id) names[m.id] = m.name;
   // Keep keyboard focus on the same button across re-renders.
   const focused = document.activeElement && document.activeElement.dataset ? document.activeElement.dataset : null;
@@ -146,11 +204,27 @@ function render(snapshot) {
   updateCharts(snapshot);
 }
 
+// actionNotes are the timeline's words for a button press.
+const actionNotes = {
+  stop: m => "stop " + m + " (button)", restart: m => "start " + m + " (button)",
+  partition: m => "partition " + m + " (button)", heal: () => "heal all partitions (button)",
+  transfer: m => "move leadership to " + m + " (button)",
+};
+
 async function act(action, member) {
+  // The press goes on the timeline now, before what it causes: stopping a
+  // leader hands leadership over (an election the page sees) before the
+  // request returns.
+  note(actionNotes[action](member));
   connection.textContent = action + " " + member + "…";
   const response = await fetch("control/" + action + "/" + encodeURIComponent(member), { method: "POST" });
-  connection.textContent = response.ok ? action + " " + member + ": done" : action + " " + member + ": " + await response.text();
-  if (response.ok && action !== "transfer") note(action + " " + member + " (button)");
+  if (response.ok) {
+    connection.textContent = action + " " + member + ": done";
+  } else {
+    const reason = await response.text();
+    connection.textContent = action + " " + member + ": " + reason;
+    note(action + " " + member + " failed: " + reason);
+  }
 }
 
 document.addEventListener("click", event => {
@@ -158,6 +232,7 @@ document.addEventListener("click", event => {
   if (button) act(button.dataset.action, button.dataset.member);
 });
 
+buildCharts();
 const events = new EventSource("events");
 events.onopen = () => { connection.textContent = "live"; };
 events.onerror = () => { connection.textContent = "disconnected, retrying…"; };

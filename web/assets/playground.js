@@ -46,14 +46,16 @@ function drawNetwork() {
       network.append(svg("line", { x1, y1, x2, y2, class: "link" + (isCut ? " cut" : "") }));
     }
   }
+  const placed = []; // boxes of the message labels drawn so far
   for (const m of state.messages || []) {
     const [x1, y1] = at(m.from), [x2, y2] = at(m.to);
     const f = Math.min(1, Math.max(0, (state.time - m.sent) / Math.max(1, m.arrive - m.sent)));
     const x = x1 + (x2 - x1) * f, y = y1 + (y2 - y1) * f;
     const fill = m.type.startsWith("Append") ? "#2f6db5" : m.type.includes("Vote") ? "#b5532f" : "#55554f";
-    network.append(svg("circle", { cx: x, cy: y, r: m.type === "Append" && m.label.includes("..") ? 7 : 5, fill, class: "message" },
-    ));
-    network.append(svg("text", { x, y: y - 8, class: "message-label" }, m.label));
+    const dot = svg("circle", { cx: x, cy: y, r: m.type === "Append" && m.label.includes("..") ? 7 : 5, fill, class: "message" });
+    dot.append(svg("title", {}, m.label));
+    network.append(dot);
+    placeLabel(network, placed, x, y, m.label);
   }
   for (const n of state.nodes) {
     const [x, y] = at(n.id);
@@ -64,6 +66,25 @@ function drawNetwork() {
     group.append(svg("text", { x, y: y + 44 }, "term " + n.term + (n.frozen ? " ⏸ clock" : "") + (n.member !== "voter" ? " · " + n.member : "")));
     network.append(group);
   }
+}
+
+// placeLabel draws a message's label above or below its dot, at the first
+// distance where it overlaps no label drawn before it; when none is free
+// (a leader sending to every follower at once puts several messages on one
+// spot) it is left out, and the dot's tooltip still tells it.
+function placeLabel(network, placed, x, y, text) {
+  const label = svg("text", { x, y, class: "message-label" }, text);
+  network.append(label);
+  for (const offset of [-8, 16, -19, 27, -30, 38]) {
+    label.setAttribute("y", y + offset);
+    const box = label.getBBox();
+    if (!placed.some(other => box.x < other.x + other.width && other.x < box.x + box.width &&
+      box.y < other.y + other.height && other.y < box.y + box.height)) {
+      placed.push(box);
+      return;
+    }
+  }
+  label.remove();
 }
 
 function drawLogs() {
@@ -165,7 +186,7 @@ function runToEnd() {
 
 function wire() {
   $("load").onclick = () => load(0);
-  $("scenario").onchange = () => load(0);
+  $("scenario").onchange = () => { $("notice").hidden = true; load(0); };
   $("first").onclick = () => { pause(); stepTo(0); };
   $("back").onclick = () => { pause(); stepTo(state.step - 1); };
   $("forward").onclick = () => { pause(); stepTo(state.step + 1); };
@@ -189,7 +210,15 @@ function start() {
   scenarios = JSON.parse(lockstepPlayground.scenarios());
   $("scenario").replaceChildren(...scenarios.map(s => html("option", { value: s.name }, s.title)));
   const query = new URLSearchParams(location.search);
-  if (scenarios.some(s => s.name === query.get("scenario"))) $("scenario").value = query.get("scenario");
+  const asked = query.get("scenario");
+  if (scenarios.some(s => s.name === asked)) {
+    $("scenario").value = asked;
+  } else if (asked !== null) {
+    // A mistyped or outdated link: say so rather than quietly show another.
+    $("notice").textContent = "There is no scenario \u201c" + asked + "\u201d; showing \u201c" + scenarios[0].title +
+      "\u201d instead. The scenarios are: " + scenarios.map(s => s.name).join(", ") + ".";
+    $("notice").hidden = false;
+  }
   if (query.get("seed")) $("seed").value = query.get("seed");
   wire();
   load(parseInt(query.get("step") || "0", 10), query.get("actions") || "");

@@ -43,6 +43,12 @@ func State(ctx context.Context, member *server.Server) web.MemberState {
 			})
 		}
 	}
+	for id, name := range member.MemberNames() {
+		if state.Names == nil {
+			state.Names = map[string]string{}
+		}
+		state.Names[web.FormatID(id)] = name
+	}
 	activity := member.Activity()
 	state.Proposals = activity.Proposals
 	state.WriteRequests, state.WriteLatencySeconds = activity.WriteRequests, activity.WriteLatencySeconds
