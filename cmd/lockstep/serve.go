@@ -47,16 +47,24 @@ func newServeCommandWith(flags *serveFlags) *cobra.Command {
 		Use:   "serve",
 		Short: "Run a member of a replicated key-value store that speaks the etcd v3 API",
 		Long: `serve runs one member of a lockstep cluster. Flags are named as etcd names them;
-each can also be set with an environment variable LOCKSTEP_<FLAG> (for example
-LOCKSTEP_INITIAL_CLUSTER for --initial-cluster). A flag on the command line wins.`,
+each can also be set with an environment variable LOCKSTEP_<FLAG> or, as for etcd,
+ETCD_<FLAG> (for example LOCKSTEP_INITIAL_CLUSTER or ETCD_INITIAL_CLUSTER for
+--initial-cluster), so the environment that etcdctl member add prints starts the
+new member. A flag on the command line wins over both; LOCKSTEP_ wins over ETCD_.
+A variable of either prefix that names no flag is warned about.`,
 		Args: cobra.NoArgs,
 		RunE: func(command *cobra.Command, _ []string) error {
-			if err := applyEnvironment(command.Flags(), os.Environ()); err != nil {
+			warnings, err := applyEnvironment(command.Flags(), os.Environ(), command.Flags())
+			if err != nil {
 				return &exitError{code: 2, message: err.Error()}
 			}
 			config, err := flags.config(command.ErrOrStderr())
 			if err != nil {
+				printWarnings(command.ErrOrStderr(), warnings)
 				return &exitError{code: 2, message: err.Error()}
+			}
+			for _, warning := range warnings {
+				config.Logger.Warn(warning)
 			}
 			return serve(command.Context(), config)
 		},
@@ -100,27 +108,11 @@ func addMemberFlags(f *pflag.FlagSet, flags *serveFlags) {
 	f.StringVar(&flags.initialToken, "initial-cluster-token", "etcd-cluster", "token that makes cluster and member IDs unique")
 }
 
-// applyEnvironment sets every flag not given on the command line from its
-// LOCKSTEP_* variable, if set.
-func applyEnvironment(flags *pflag.FlagSet, environment []string) error {
-	values := map[string]string{}
-	for _, item := range environment {
-		if key, value, ok := strings.Cut(item, "="); ok && strings.HasPrefix(key, "LOCKSTEP_") {
-			values[key] = value
-		}
+// printWarnings writes warnings found before a logger exists.
+func printWarnings(output io.Writer, warnings []string) {
+	for _, warning := range warnings {
+		fmt.Fprintln(output, "lockstep: warning:", warning)
 	}
-	var failure error
-	flags.VisitAll(func(flag *pflag.Flag) {
-		key := "LOCKSTEP_" + strings.ToUpper(strings.ReplaceAll(flag.Name, "-", "_"))
-		value, ok := values[key]
-		if !ok || flag.Changed || failure != nil {
-			return
-		}
-		if err := flags.Set(flag.Name, value); err != nil {
-			failure = fmt.Errorf("%s=%q: %v", key, value, err)
-		}
-	})
-	return failure
 }
 
 func splitURLs(list string) []string {
