@@ -188,9 +188,13 @@ func (n *Node) apply(entries []raft.Entry) {
 	}
 }
 
-// forgetRemovedPeers stops sending to nodes no longer in the membership.
+// forgetRemovedPeers stops sending to nodes no longer in the membership,
+// and notes who was removed (this node included: see Removed).
 func (n *Node) forgetRemovedPeers() {
 	membership := n.core.Membership()
+	if n.removals.observe(membership, n.config.ID) {
+		n.NoteRemoved()
+	}
 	for id := range n.addresses {
 		member := false
 		for _, list := range [][]raft.NodeID{membership.Voters, membership.OutgoingVoters, membership.Learners} {

@@ -79,6 +79,7 @@ type Node struct {
 	membership  raft.Membership
 	subscribers map[int]chan Event
 	nextID      int
+	removals    *removals
 	// Counters, read by Status: messages dropped because the loop lagged
 	// (atomic: the transport's goroutines write it), and messages the core
 	// refused as malformed or misaddressed.
@@ -137,6 +138,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		promotions:      map[raft.NodeID]bool{},
 		snapshotResults: make(chan snapshotResult, 1),
 		subscribers:     map[int]chan Event{},
+		removals:        newRemovals(),
 	}
 	if config.ObserveProposal != nil {
 		n.stages = &stageClock{}
@@ -148,6 +150,9 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 	if streamer, ok := config.Transport.(SnapshotStreamer); ok {
 		streamer.UseSnapshotStore(snapshots)
 		n.streamSnapshots = true
+	}
+	if aware, ok := config.Transport.(RemovalAware); ok {
+		aware.UseRemovals(n.WasRemoved, n.NoteRemoved)
 	}
 	if err := n.startCore(); err != nil {
 		storage.Close()
@@ -202,6 +207,7 @@ func (n *Node) startCore() error {
 	}
 	n.core = core
 	n.membership = core.Membership()
+	n.removals.observe(n.membership, n.config.ID)
 	return nil
 }
 

@@ -73,6 +73,11 @@ type Server struct {
 	sizeBytes    atomic.Int64
 	sizeMeasured atomic.Int64
 
+	// removed is closed, and isRemoved set, once the member learns it was
+	// removed from the cluster (see Removed).
+	removed   chan struct{}
+	isRemoved atomic.Bool
+
 	stopping chan struct{}
 	stopOnce sync.Once
 	group    sync.WaitGroup
@@ -92,7 +97,7 @@ func Start(config Config) (*Server, error) {
 	if err := refuseInterruptedRestore(config.DataDirectory); err != nil {
 		return nil, err
 	}
-	s := &Server{config: config, stopping: make(chan struct{})}
+	s := &Server{config: config, stopping: make(chan struct{}), removed: make(chan struct{})}
 	who, fresh, err := s.resolveIdentity()
 	if err != nil {
 		return nil, err
@@ -110,6 +115,7 @@ func Start(config Config) (*Server, error) {
 		}
 	}
 	s.group.Go(s.followEvents)
+	s.group.Go(s.watchRemoval)
 	s.group.Go(s.publishAttributes)
 	s.group.Go(s.lessor.run)
 	s.group.Go(s.reads.run)
@@ -169,7 +175,8 @@ func (s *Server) serveClients() error {
 		grpc.MaxRecvMsgSize(s.config.MaxRequestBytes + grpcOverheadBytes),
 		grpc.MaxSendMsgSize(maxSendBytes),
 		grpc.MaxConcurrentStreams(maxStreams),
-		grpc.ChainUnaryInterceptor(s.metrics.unaryInterceptor),
+		grpc.ChainUnaryInterceptor(s.metrics.unaryInterceptor, s.refuseWhenRemoved),
+		grpc.ChainStreamInterceptor(s.refuseStreamWhenRemoved),
 		grpc.InitialWindowSize(streamWindowBytes),
 		grpc.InitialConnWindowSize(connectionWindowBytes),
 	}

@@ -155,6 +155,7 @@ func (p *peer) runMessages() {
 	for opened := 0; ; opened++ {
 		err := p.streamMessages(&pending, &delays, opened)
 		p.connected.Store(false)
+		p.noticeRemoved(err)
 		if p.ctx.Err() != nil {
 			return
 		}

@@ -43,6 +43,10 @@ func (t *Transport) acceptStream(stream grpc.ServerStream) (streamHeader, *slog.
 		t.limiter.log(logger, "wrong cluster", slog.LevelWarn, "refusing stream from another cluster", "cluster", header.clusterID, "our_cluster", t.config.ClusterID)
 		return header, logger, status.Errorf(codes.FailedPrecondition, "transport: cluster ID %d, this is cluster %d", header.clusterID, t.config.ClusterID)
 	}
+	if err := t.refuseRemoved(header.from); err != nil {
+		t.limiter.log(logger, "removed member", slog.LevelWarn, "refusing stream from a member removed from the cluster")
+		return header, logger, err
+	}
 	if header.to != t.config.ID || header.from == raft.None {
 		t.counters.rejectedWrongTarget.Add(1)
 		t.limiter.log(logger, "wrong target", slog.LevelWarn, "refusing stream for another node", "target", uint64(header.to))
@@ -79,6 +83,11 @@ func (t *Transport) receiveMessages(stream grpc.ServerStream) error {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
+			return err
+		}
+		// A member removed while its stream was open is told at its next
+		// batch.
+		if err := t.refuseRemoved(header.from); err != nil {
 			return err
 		}
 		if len(frame) == 0 || frame[0] != frameBatch {

@@ -88,6 +88,10 @@ type Transport struct {
 	// snapshots, if set, is where snapshots are streamed from and to
 	// (see UseSnapshotStore).
 	snapshots *snap.Store
+	// wasRemoved and noteRemoved are set by UseRemovals before Start
+	// (read without the lock afterwards).
+	wasRemoved  func(raft.NodeID) bool
+	noteRemoved func()
 	// sourceFailures paces the reads of a snapshot file that failed.
 	sourceFailures retry.Backoff[snapshotKey]
 

@@ -233,7 +233,8 @@ func newLogger(output io.Writer, format, level string) (*slog.Logger, error) {
 }
 
 // serve runs a member until SIGINT or SIGTERM, then stops it gracefully
-// (a leader hands over first).
+// (a leader hands over first), or until it learns it was removed from the
+// cluster, which is an error (exit status 1).
 func serve(ctx context.Context, config server.Config) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -245,7 +246,17 @@ func serve(ctx context.Context, config server.Config) error {
 		return &exitError{code: 1, message: err.Error()}
 	}
 	serverview.Mount(member) // the member's dashboard, on its --listen-metrics-urls
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-member.Removed():
+		// As etcd does: a removed member can never serve again under its
+		// ID, so it exits non-zero for its supervisor to notice (it logged
+		// why).
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		member.Stop(shutdown)
+		return &exitError{code: 1, message: fmt.Sprintf("member %s (%x) has been permanently removed from the cluster: remove its data directory %s before adding it back", config.Name, member.ID(), config.DataDirectory)}
+	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return member.Stop(shutdown)
