@@ -24,7 +24,8 @@ var etcdctlVariable = regexp.MustCompile(`(?m)^(ETCD_[A-Z_]+)=(".*")$`)
 // literally: `etcdctl member add`, then `lockstep serve` started with the
 // environment etcdctl printed (plus where to listen and keep its data, as
 // ETCD_ variables too). The new member must join the existing cluster, not
-// found a cluster of its own as `default`.
+// found a cluster of its own as `default`. Removed again, it exits with
+// status 1.
 func TestAddMemberWithTheEnvironmentEtcdctlPrints(t *testing.T) {
 	etcdctlPath, err := etcdbin.Path("etcdctl")
 	if err != nil {
@@ -77,10 +78,13 @@ func TestAddMemberWithTheEnvironmentEtcdctlPrints(t *testing.T) {
 		root.SetArgs([]string{"serve"})
 		served <- root.ExecuteContext(serveCtx)
 	}()
+	serveDone := false
 	defer func() {
 		stopServe()
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
+		if !serveDone {
+			if err := <-served; err != nil {
+				t.Errorf("serve: %v", err)
+			}
 		}
 	}()
 
@@ -121,5 +125,29 @@ func TestAddMemberWithTheEnvironmentEtcdctlPrints(t *testing.T) {
 	}
 	if len(members.Members) != 2 || !strings.Contains(strings.Join(names, ","), "d") {
 		t.Fatalf("members after the join: %v", names)
+	}
+
+	// Removed, the member says so and lockstep serve exits with status 1,
+	// as etcd does.
+	var newID uint64
+	for _, member := range members.Members {
+		if member.Name == "d" {
+			newID = member.ID
+		}
+	}
+	if _, err := client.MemberRemove(ctx, newID); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-served:
+		serveDone = true
+		if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "permanently removed from the cluster") {
+			t.Fatalf("serve of a removed member returned %v (exit status %d), want status 1 saying it was removed", err, exitCode(err))
+		}
+		if !strings.Contains(logs.String(), "the member has been permanently removed from the cluster") {
+			t.Fatalf("the removed member did not log its removal:\n%s", logs.Tail(20))
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("serve still runs 20s after its member was removed\n%s", logs.Tail(20))
 	}
 }
