@@ -129,8 +129,12 @@ func TestStatusNamesMembersWithoutALeader(t *testing.T) {
 	work := t.TempDir()
 	peers := map[string][]string{"one": {peerURL(t)}, "two": {peerURL(t)}}
 	clients := map[string]string{"one": peerURL(t), "two": peerURL(t)}
-	members := map[string]*server.Server{}
-	started := make(chan error, 2)
+	type started struct {
+		name   string
+		member *server.Server
+		err    error
+	}
+	results := make(chan started, 2)
 	for _, name := range []string{"one", "two"} {
 		go func() {
 			member, err := server.Start(server.Config{
@@ -138,17 +142,17 @@ func TestStatusNamesMembersWithoutALeader(t *testing.T) {
 				ListenPeerURLs: peers[name], InitialCluster: peers, InitialClusterToken: "status-names",
 				HeartbeatInterval: 10 * time.Millisecond, ElectionTimeout: 100 * time.Millisecond,
 			})
-			if err == nil {
-				t.Cleanup(func() { member.Stop(context.Background()) })
-			}
-			members[name] = member // read only after both started
-			started <- err
+			results <- started{name, member, err}
 		}()
 	}
+	members := map[string]*server.Server{}
 	for range 2 {
-		if err := <-started; err != nil {
-			t.Fatal(err)
+		result := <-results
+		if result.err != nil {
+			t.Fatal(result.err)
 		}
+		members[result.name] = result.member
+		t.Cleanup(func() { result.member.Stop(context.Background()) })
 	}
 	one, two := strings.TrimPrefix(clients["one"], "http://"), strings.TrimPrefix(clients["two"], "http://")
 	waitForLeader(t, one)
