@@ -98,7 +98,7 @@ func (n *Node) handleReadies() error {
 		if len(ready.Entries) > 0 || !ready.HardState.IsEmpty() {
 			start := time.Now()
 			if err := n.storage.Save(ready.HardState, ready.Entries); err != nil {
-				return fmt.Errorf("node %d: write log: %w", n.config.ID, err)
+				return fmt.Errorf("node %v: write log: %w", n.config.ID, err)
 			}
 			if len(ready.Entries) > 0 {
 				n.stages.wrote(ready.Entries[len(ready.Entries)-1].Index)

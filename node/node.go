@@ -115,15 +115,15 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 	}
 	snapshots, err := snap.Open(config.FileSystem, filepath.Join(config.Directory, "snap"), snap.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("node %d: open snapshots: %w", config.ID, err)
+		return nil, fmt.Errorf("node %v: open snapshots: %w", config.ID, err)
 	}
 	storage, err := wal.OpenStorage(config.FileSystem, filepath.Join(config.Directory, "wal"), wal.Options{SnapshotData: snapshots.Data, SegmentSize: config.SegmentBytes})
 	if err != nil {
-		return nil, fmt.Errorf("node %d: open log: %w", config.ID, err)
+		return nil, fmt.Errorf("node %v: open log: %w", config.ID, err)
 	}
 	n := &Node{
 		config:          config,
-		log:             config.Logger.With("node", uint64(config.ID)),
+		log:             config.Logger.With("node", config.ID.String()),
 		storage:         storage,
 		snapshots:       snapshots,
 		machine:         machine,
@@ -160,7 +160,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 	}
 	if err := n.transport.Start(n.receive); err != nil {
 		storage.Close()
-		return nil, fmt.Errorf("node %d: start transport: %w", config.ID, err)
+		return nil, fmt.Errorf("node %v: start transport: %w", config.ID, err)
 	}
 	for id, address := range n.addresses {
 		if id != config.ID {
@@ -174,7 +174,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 func (n *Node) startCore() error {
 	var seed [16]byte
 	if _, err := crand.Read(seed[:]); err != nil {
-		return fmt.Errorf("node %d: seed: %w", n.config.ID, err)
+		return fmt.Errorf("node %v: seed: %w", n.config.ID, err)
 	}
 	var voters []raft.NodeID
 	for id := range n.config.Peers {
@@ -203,7 +203,7 @@ func (n *Node) startCore() error {
 	}
 	core, err := raft.NewCore(raftConfig)
 	if err != nil {
-		return fmt.Errorf("node %d: %w", n.config.ID, err)
+		return fmt.Errorf("node %v: %w", n.config.ID, err)
 	}
 	n.core = core
 	n.membership = core.Membership()

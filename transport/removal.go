@@ -36,7 +36,7 @@ func (t *Transport) refuseRemoved(from raft.NodeID) error {
 		return nil
 	}
 	t.counters.rejectedRemoved.Add(1)
-	return status.Errorf(codes.PermissionDenied, "transport: member %x %s", uint64(from), removedMarker)
+	return status.Errorf(codes.PermissionDenied, "transport: member %v %s", from, removedMarker)
 }
 
 // isRemovedRefusal reports whether err is a peer's refusal of this node's
@@ -52,7 +52,7 @@ func (p *peer) noticeRemoved(err error) {
 	if !isRemovedRefusal(err) {
 		return
 	}
-	p.transport.limiter.log(p.logger, "removed", slog.LevelError, fmt.Sprintf("peer %x refused this member's messages: this member has been permanently removed from the cluster", uint64(p.id)))
+	p.transport.limiter.log(p.logger, "removed", slog.LevelError, fmt.Sprintf("peer %v refused this member's messages: this member has been permanently removed from the cluster", p.id))
 	if p.transport.noteRemoved != nil {
 		p.transport.noteRemoved()
 	}

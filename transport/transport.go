@@ -118,7 +118,7 @@ func New(config Config) (*Transport, error) {
 	if t.logger == nil {
 		t.logger = slog.New(slog.DiscardHandler)
 	}
-	t.logger = t.logger.With("component", "transport", "node", uint64(config.ID))
+	t.logger = t.logger.With("component", "transport", "node", config.ID.String())
 	if t.maxMessageBytes == 0 {
 		t.maxMessageBytes = DefaultMaxMessageBytes
 	}
@@ -232,13 +232,13 @@ func (t *Transport) SetPeer(id raft.NodeID, address string) {
 	}
 	p, err := t.newPeer(id, address)
 	if err != nil {
-		t.logger.Error("cannot add peer", "peer", uint64(id), "address", address, "error", err)
+		t.logger.Error("cannot add peer", "peer", id.String(), "address", address, "error", err)
 		delete(t.peers, id)
 		return
 	}
 	t.peers[id] = p
 	p.start()
-	t.logger.Info("peer set", "peer", uint64(id), "address", address)
+	t.logger.Info("peer set", "peer", id.String(), "address", address)
 }
 
 // RemovePeer forgets peer id: its streams are closed, its queued messages
@@ -250,7 +250,7 @@ func (t *Transport) RemovePeer(id raft.NodeID) {
 	if p := t.peers[id]; p != nil {
 		p.stop()
 		delete(t.peers, id)
-		t.logger.Info("peer removed", "peer", uint64(id))
+		t.logger.Info("peer removed", "peer", id.String())
 	}
 }
 
@@ -279,7 +279,7 @@ func (t *Transport) sendOne(m raft.Message) {
 	p := t.peers[m.To]
 	if p == nil {
 		t.counters.droppedUnknownPeer.Add(1)
-		t.limiter.log(t.logger, "unknown peer", slog.LevelWarn, "dropping message to unknown peer", "to", uint64(m.To), "type", m.Type.String())
+		t.limiter.log(t.logger, "unknown peer", slog.LevelWarn, "dropping message to unknown peer", "to", m.To.String(), "type", m.Type.String())
 		return
 	}
 	if m.Snapshot != nil {
@@ -304,7 +304,7 @@ func (t *Transport) sendOne(m raft.Message) {
 func (t *Transport) dropOversized(m raft.Message, size int) {
 	t.counters.droppedOversized.Add(1)
 	t.limiter.log(t.logger, "oversized", slog.LevelWarn, "dropping oversized message",
-		"to", uint64(m.To), "type", m.Type.String(), "bytes", size, "limit", t.maxMessageBytes)
+		"to", m.To.String(), "type", m.Type.String(), "bytes", size, "limit", t.maxMessageBytes)
 }
 
 // Stats returns the transport's counters and each peer's figures. Safe to
