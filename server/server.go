@@ -75,8 +75,11 @@ type Server struct {
 
 	// removed is closed, and isRemoved set, once the member learns it was
 	// removed from the cluster (see Removed).
-	removed   chan struct{}
-	isRemoved atomic.Bool
+	removed chan struct{}
+	// clusterHint says what to check when a peer of another cluster
+	// calls (identity.clusterHint).
+	clusterHint string
+	isRemoved   atomic.Bool
 
 	stopping chan struct{}
 	stopOnce sync.Once
@@ -102,7 +105,7 @@ func Start(config Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.id, s.clusterID, s.initialPeers = who.MemberID, who.ClusterID, who.Peers
+	s.id, s.clusterID, s.initialPeers, s.clusterHint = who.MemberID, who.ClusterID, who.Peers, who.clusterHint()
 	s.log = slog.New(termHandler{inner: config.Logger.Handler(), term: &s.term}).With("member", config.Name, "id", fmt.Sprintf("%x", uint64(s.id)))
 	if err := s.open(); err != nil {
 		s.closeAll()
@@ -135,7 +138,7 @@ func (s *Server) open() error {
 	s.peers, err = transport.New(transport.Config{
 		ID: s.id, ClusterID: s.clusterID, ListenAddress: peerListen, TLS: config.PeerTLS,
 		MaxMessageBytes: config.MaxRequestBytes + 1<<20, Logger: s.log, Info: s.publishedInfo,
-		Faults: config.PeerFaults,
+		Faults: config.PeerFaults, ClusterHint: s.clusterHint,
 	})
 	if err != nil {
 		return fmt.Errorf("server: peer transport: %w", err)

@@ -156,6 +156,7 @@ func (p *peer) runMessages() {
 		err := p.streamMessages(&pending, &delays, opened)
 		p.connected.Store(false)
 		p.noticeRemoved(err)
+		p.noticeWrongCluster(err)
 		if p.ctx.Err() != nil {
 			return
 		}

@@ -40,8 +40,8 @@ func (t *Transport) acceptStream(stream grpc.ServerStream) (streamHeader, *slog.
 	logger = logger.With("from", header.from.String())
 	if header.clusterID != t.config.ClusterID {
 		t.counters.rejectedWrongCluster.Add(1)
-		t.limiter.log(logger, "wrong cluster", slog.LevelWarn, "refusing stream from another cluster", "cluster", fmt.Sprintf("%x", header.clusterID), "our_cluster", fmt.Sprintf("%x", t.config.ClusterID))
-		return header, logger, status.Errorf(codes.FailedPrecondition, "transport: cluster ID %x, this is cluster %x", header.clusterID, t.config.ClusterID)
+		t.limiter.log(logger, "wrong cluster", slog.LevelWarn, "refusing stream from another cluster", "cluster", fmt.Sprintf("%x", header.clusterID), "our_cluster", fmt.Sprintf("%x", t.config.ClusterID), "check", t.config.ClusterHint)
+		return header, logger, status.Errorf(codes.FailedPrecondition, "transport: %s cluster ID %x, this is cluster %x; %s", wrongClusterMarker, header.clusterID, t.config.ClusterID, t.config.ClusterHint)
 	}
 	if err := t.refuseRemoved(header.from); err != nil {
 		t.limiter.log(logger, "removed member", slog.LevelWarn, "refusing stream from a member removed from the cluster")

@@ -57,3 +57,19 @@ func (p *peer) noticeRemoved(err error) {
 		p.transport.noteRemoved()
 	}
 }
+
+// wrongClusterMarker starts the refusal of a stream from another cluster,
+// so that the sender can tell it from other failures.
+const wrongClusterMarker = "peer of another cluster:"
+
+// noticeWrongCluster logs, at error level, a peer's refusal of this
+// node's stream because it belongs to another cluster, with what this
+// node has to compare (the refusal carries the peer's side).
+func (p *peer) noticeWrongCluster(err error) {
+	refusal, ok := status.FromError(err)
+	if !ok || refusal.Code() != codes.FailedPrecondition || !strings.Contains(refusal.Message(), wrongClusterMarker) {
+		return
+	}
+	p.transport.limiter.log(p.logger, fmt.Sprintf("wrong cluster %v", p.id), slog.LevelError, "peer belongs to another cluster: it refuses this member's messages",
+		"cluster", fmt.Sprintf("%x", p.transport.config.ClusterID), "peer_said", refusal.Message(), "check", p.transport.config.ClusterHint)
+}

@@ -39,6 +39,11 @@ type Config struct {
 	// another cluster ID are refused, so two clusters sharing hosts never
 	// exchange messages.
 	ClusterID uint64
+	// ClusterHint, if set, tells an operator what to check when a peer
+	// turns out to belong to another cluster (which flags, with this
+	// node's values): it ends the refusal sent to such a peer and this
+	// node's log line when a peer refuses it.
+	ClusterHint string
 	// ListenAddress is the TCP address Start listens on, such as
 	// "10.0.0.1:2380" or "127.0.0.1:0" (any free port; see Addr).
 	ListenAddress string

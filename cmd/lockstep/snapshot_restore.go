@@ -21,8 +21,11 @@ func newSnapshotRestoreCommand() *cobra.Command {
 --initial-cluster, holding the state of the backup. Run it for every member with
 the same backup, --initial-cluster and --initial-cluster-token, then start each
 member with lockstep serve and the same flags. The data directory must not exist
-or be empty. --initial-cluster-token is required and must differ from the old
-cluster's: no member of the old cluster may be mistaken for one of the new.
+or be empty. --initial-cluster-token is required (it has no default here): give
+the new cluster a token its old cluster did not use. A token that gives a new
+member the ID of a member in the backup (the old cluster's token with that
+member's peer URLs) is refused, so that no member of the old cluster can be
+mistaken for one of the new.
 Like serve, every flag also reads from its LOCKSTEP_<FLAG> or ETCD_<FLAG> variable.`,
 		Example: `  lockstep snapshot restore backup.db --name m1 --data-dir m1.lockstep \
     --initial-cluster m1=http://10.0.0.1:2380,m2=http://10.0.0.2:2380,m3=http://10.0.0.3:2380 \
@@ -54,6 +57,10 @@ Like serve, every flag also reads from its LOCKSTEP_<FLAG> or ETCD_<FLAG> variab
 		},
 	}
 	addMemberFlags(command.Flags(), flags)
+	// Required, so without serve's default: help shows none, and an
+	// unset token is refused rather than defaulted.
+	token := command.Flags().Lookup("initial-cluster-token")
+	token.DefValue, token.Usage, flags.initialToken = "", "(required) token of the new cluster, one its old cluster did not use", ""
 	flags.logLevel = "warn"
 	return command
 }
