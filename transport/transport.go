@@ -183,7 +183,9 @@ func (t *Transport) Start(handler func(raft.Message)) error {
 	t.started = true
 	server := t.server
 	t.group.Go(func() {
-		if err := server.Serve(listener); err != nil {
+		// ErrServerStopped: Stop came first (a start that failed
+		// elsewhere); not a failure of its own to report.
+		if err := server.Serve(listener); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			t.logger.Error("serving peers failed", "error", err)
 		}
 	})

@@ -51,8 +51,8 @@ Like serve, every flag also reads from its LOCKSTEP_<FLAG> or ETCD_<FLAG> variab
 			if err != nil {
 				return &exitError{code: 1, message: "snapshot restore: " + err.Error()}
 			}
-			fmt.Fprintf(command.OutOrStdout(), "restored %s into %s: revision %d, %d keys; start it with lockstep serve --name %s --data-dir %s and the same cluster flags\n",
-				arguments[0], config.DataDirectory, info.Revision, info.Keys, config.Name, config.DataDirectory)
+			fmt.Fprintf(command.OutOrStdout(), "restored %s into %s: revision %d, %d keys; start it with %s serve --name %s --data-dir %s and the same cluster flags\n",
+				arguments[0], config.DataDirectory, info.Revision, info.Keys, invocation(), config.Name, config.DataDirectory)
 			return nil
 		},
 	}
