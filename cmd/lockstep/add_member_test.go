@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -115,16 +116,23 @@ func TestAddMemberWithTheEnvironmentEtcdctlPrints(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	members, err := client.MemberList(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	names := []string{}
-	for _, member := range members.Members {
-		names = append(names, member.Name)
-	}
-	if len(members.Members) != 2 || !strings.Contains(strings.Join(names, ","), "d") {
-		t.Fatalf("members after the join: %v", names)
+	// The new member publishes its name once it runs: poll for it.
+	var members *clientv3.MemberListResponse
+	for {
+		if members, err = client.MemberList(ctx); err != nil {
+			t.Fatal(err)
+		}
+		names := []string{}
+		for _, member := range members.Members {
+			names = append(names, member.Name)
+		}
+		if len(members.Members) == 2 && slices.Contains(names, "d") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("members after the join: %q", names)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 
 	// Removed, the member says so and lockstep serve exits with status 1,
