@@ -174,6 +174,7 @@ func (n *Node) apply(entries []raft.Entry) {
 		case entry.Type == raft.EntryMembership:
 			flush()
 			n.forgetRemovedPeers()
+			n.noteCommittedMembership(entry)
 			n.forgetSettledPromotions()
 		default:
 			flush() // a leader's empty entry
@@ -188,13 +189,24 @@ func (n *Node) apply(entries []raft.Entry) {
 	}
 }
 
-// forgetRemovedPeers stops sending to nodes no longer in the membership,
-// and notes who was removed (this node included: see Removed).
-func (n *Node) forgetRemovedPeers() {
-	membership := n.core.Membership()
+// noteCommittedMembership notes who was removed (this node included: see
+// Removed) by the configuration of an applied, hence committed, entry. The
+// core's configuration takes effect when appended and may still be
+// truncated away, so it is not the judge of a removal.
+func (n *Node) noteCommittedMembership(entry raft.Entry) {
+	membership, err := raft.DecodeMembership(entry.Data)
+	if err != nil {
+		n.log.Error("skipping a malformed membership entry", "index", entry.Index, "error", err)
+		return
+	}
 	if n.removals.observe(membership, n.config.ID) {
 		n.NoteRemoved()
 	}
+}
+
+// forgetRemovedPeers stops sending to nodes no longer in the membership.
+func (n *Node) forgetRemovedPeers() {
+	membership := n.core.Membership()
 	for id := range n.addresses {
 		member := false
 		for _, list := range [][]raft.NodeID{membership.Voters, membership.OutgoingVoters, membership.Learners} {

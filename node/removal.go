@@ -43,9 +43,9 @@ func inMembership(membership raft.Membership, id raft.NodeID) bool {
 	return false
 }
 
-// observe records a membership that took effect (at Start, or when a
-// membership entry is applied). It reports whether self is no longer in it
-// although it was before: this node was removed.
+// observe records a membership: the one in effect at Start, then that of
+// each applied (committed) membership entry. It reports whether self is no
+// longer in it although it was before: this node was removed.
 func (r *removals) observe(membership raft.Membership, self raft.NodeID) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
