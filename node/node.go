@@ -207,7 +207,16 @@ func (n *Node) startCore() error {
 	}
 	n.core = core
 	n.membership = core.Membership()
-	n.removals.observe(n.membership, n.config.ID)
+	// Removals start from a committed configuration: the snapshot's, or
+	// the bootstrap's for a cluster that has none; the entries after it
+	// are applied again, in order. (The core's own may hold a change
+	// appended but not committed, which must not count as a removal.)
+	if _, committed, err := n.storage.InitialState(); err == nil {
+		if len(committed.Voters)+len(committed.OutgoingVoters)+len(committed.Learners) == 0 {
+			committed = raft.Membership{Voters: voters}
+		}
+		n.removals.observe(committed, n.config.ID)
+	}
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/lockstepdb/lockstep/raft"
 )
 
 // TestRemovedMemberLearnsAndRefusesClients: a follower removed from its
@@ -57,5 +59,48 @@ func waitRemoved(t *testing.T, cluster *testCluster, i int) {
 	case <-cluster.members[i].Removed():
 	case <-time.After(20 * time.Second):
 		t.Fatalf("member %d was removed but did not learn it within 20s", i)
+	}
+}
+
+// TestRestartedMemberDoesNotTakeALaterMemberForRemoved: a member that
+// replays its log after a restart sees, in order, the configurations
+// before a newer member was added; none of them may count it as removed
+// (the configuration in effect is not the judge: only applied entries
+// are, in order).
+func TestRestartedMemberDoesNotTakeALaterMemberForRemoved(t *testing.T) {
+	cluster := startCluster(t, 3, nil)
+	ctx := testContext(t)
+	leader := cluster.leader()
+	gone := (leader + 1) % 3
+	if _, err := cluster.client(cluster.endpoint(leader)).MemberRemove(ctx, cluster.members[gone].ID()); err != nil {
+		t.Fatal(err)
+	}
+	waitRemoved(t, cluster, gone)
+	cluster.stop(gone)
+	cluster.addVoterMember(t)
+	newcomer := len(cluster.members) - 1
+	restarted := (gone + 1) % 3
+	cluster.stop(restarted)
+	cluster.start(restarted)
+	cluster.leader()
+	// The restarted member has applied every configuration again.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, err := cluster.members[restarted].Node().Status(ctx)
+		if err == nil && status.Applied >= status.Commit && status.Commit > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted member did not catch up: %+v %v", status, err)
+		}
+		time.Sleep(testHeartbeat)
+	}
+	if cluster.members[restarted].Node().WasRemoved(raft.NodeID(cluster.members[newcomer].ID())) {
+		t.Fatal("after its restart a member takes the newest member for removed")
+	}
+	select {
+	case <-cluster.members[newcomer].Removed():
+		t.Fatal("the newest member was told it was removed")
+	default:
 	}
 }
