@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +46,7 @@ func TestEtcdSurvivesKillsAndPauses(t *testing.T) {
 	if _, err := os.Stat(output); !os.IsNotExist(err) {
 		t.Fatalf("a passing run wrote a report into %s", output)
 	}
-	if !strings.HasPrefix(result.Summary(), "check: ") || !strings.HasSuffix(result.Summary(), " faults, linearizable") {
-		t.Fatalf("summary %q is not of the form check: <ops> ops, <faults> faults, linearizable", result.Summary())
+	if !strings.HasPrefix(result.Summary(), "check: ") || !strings.HasSuffix(result.Summary(), " faults (kill "+fmt.Sprint(result.FaultsByKind[0].Count)+", pause "+fmt.Sprint(result.FaultsByKind[1].Count)+"), linearizable") {
+		t.Fatalf("summary %q is not of the form check: <ops> ops, <faults> faults (kill <n>, pause <n>), linearizable", result.Summary())
 	}
 }

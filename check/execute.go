@@ -105,7 +105,7 @@ func (run *run) execute(ctx context.Context) (Result, error) {
 	started := time.Now()
 	verdict, checked := linearizability.Check(operations, run.config.CheckTimeout)
 	run.logger.Info("linearizability checked", "result", verdict, "took", time.Since(started).Round(time.Millisecond))
-	result := Result{Operations: checked, Recorded: len(operations), Faults: run.injector.Injected(),
+	result := Result{Operations: checked, Recorded: len(operations), Faults: run.injector.Injected(), FaultsByKind: run.injector.InjectedByKind(run.config.Faults),
 		Linearizability: verdict, Problems: run.problems}
 	if verdict == porcupine.Illegal {
 		result.FailingKeys = linearizability.FailingKeys(operations, run.config.CheckTimeout)
@@ -218,5 +218,5 @@ func (run *run) logResolution(operations []history.Operation) {
 }
 
 func (run *run) interrupted() Result {
-	return Result{Recorded: run.recorder.Count(), Faults: run.injector.Injected(), Interrupted: true, Problems: run.problems}
+	return Result{Recorded: run.recorder.Count(), Faults: run.injector.Injected(), FaultsByKind: run.injector.InjectedByKind(run.config.Faults), Interrupted: true, Problems: run.problems}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/lockstepdb/lockstep/check/fault"
 )
 
 // Result is the outcome of a run.
@@ -16,6 +18,9 @@ type Result struct {
 	Recorded int
 	// Faults is the number of faults injected.
 	Faults int
+	// FaultsByKind counts them for each requested kind, in the order
+	// requested, zeros included.
+	FaultsByKind []fault.KindCount
 	// Linearizability is porcupine's verdict ("" if it did not run).
 	Linearizability porcupine.CheckResult
 	// FailingKeys are the keys whose own history is not linearizable.
@@ -62,7 +67,17 @@ func withOthers(verdict string, others int) string {
 }
 
 // Summary is the one line a run ends with:
-// "check: <ops> ops, <faults> faults, <result>".
+// "check: <ops> ops, <faults> faults (<kind> <count>, ...), <result>",
+// every requested kind counted (the parenthesis is left out when no fault
+// was requested).
 func (result Result) Summary() string {
-	return fmt.Sprintf("check: %d ops, %d faults, %s", result.Operations, result.Faults, result.Verdict())
+	byKind := ""
+	if len(result.FaultsByKind) > 0 {
+		counts := make([]string, len(result.FaultsByKind))
+		for i, count := range result.FaultsByKind {
+			counts[i] = fmt.Sprintf("%s %d", count.Kind, count.Count)
+		}
+		byKind = " (" + strings.Join(counts, ", ") + ")"
+	}
+	return fmt.Sprintf("check: %d ops, %d faults%s, %s", result.Operations, result.Faults, byKind, result.Verdict())
 }

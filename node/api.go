@@ -215,9 +215,9 @@ func (n *Node) TransferLeadership(ctx context.Context, target raft.NodeID) error
 		case status.Leader == target:
 			return nil
 		case status.Role == raft.RoleLeader && status.Transferring != target:
-			return fmt.Errorf("%w: node %d did not take over within an election timeout", ErrTransferAbandoned, target)
+			return fmt.Errorf("%w: node %v did not take over within an election timeout", ErrTransferAbandoned, target)
 		case status.Role != raft.RoleLeader && status.Leader != raft.None:
-			return fmt.Errorf("%w: node %d leads instead of node %d", ErrTransferAbandoned, status.Leader, target)
+			return fmt.Errorf("%w: node %v leads instead of node %v", ErrTransferAbandoned, status.Leader, target)
 		}
 		select {
 		case <-events:

@@ -148,7 +148,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("node: config: TickInterval %v is below 1ms", c.TickInterval)
 	}
 	if _, self := c.Peers[c.ID]; len(c.Peers) > 0 && !self && !c.Join {
-		return fmt.Errorf("node: config: Peers does not include this node (%d)", c.ID)
+		return fmt.Errorf("node: config: Peers does not include this node (%v)", c.ID)
 	}
 	return nil
 }

@@ -19,7 +19,7 @@ func (e *NotLeaderError) Error() string {
 	if e.Leader == raft.None {
 		return "node: not the leader, and no leader is known"
 	}
-	return fmt.Sprintf("node: not the leader; the leader is node %d at %q", e.Leader, e.Address)
+	return fmt.Sprintf("node: not the leader; the leader is node %v at %q", e.Leader, e.Address)
 }
 
 // ErrMaybeCommitted is returned by Propose when its context ended after the

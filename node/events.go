@@ -59,7 +59,7 @@ func (n *Node) noticeChanges() {
 	summary := n.core.Summary()
 	if summary.Leader != n.leader {
 		n.leader = summary.Leader
-		n.log.Info("leader changed", "leader", uint64(summary.Leader), "term", summary.Term)
+		n.log.Info("leader changed", "leader", summary.Leader.String(), "term", summary.Term)
 		n.publish(Event{Kind: LeaderChanged, Term: summary.Term, Leader: summary.Leader})
 		// Reads registered with an old leader may never be answered;
 		// their callers retry.

@@ -97,7 +97,7 @@ func (n *Node) handleReadies() error {
 		}
 		if len(ready.Entries) > 0 || !ready.HardState.IsEmpty() {
 			if err := n.storage.Save(ready.HardState, ready.Entries); err != nil {
-				return fmt.Errorf("node %d: write log: %w", n.config.ID, err)
+				return fmt.Errorf("node %v: write log: %w", n.config.ID, err)
 			}
 			if len(ready.Entries) > 0 {
 				n.stages.wrote(ready.Entries[len(ready.Entries)-1].Index)
@@ -170,6 +170,7 @@ func (n *Node) apply(entries []raft.Entry) {
 		case entry.Type == raft.EntryMembership:
 			flush()
 			n.forgetRemovedPeers()
+			n.noteCommittedMembership(entry)
 			n.forgetSettledPromotions()
 		default:
 			flush() // a leader's empty entry
@@ -181,6 +182,21 @@ func (n *Node) apply(entries []raft.Entry) {
 		n.applied = entries[len(entries)-1].Index
 		n.releaseApplied()
 		n.stages.appliedUpTo(n.applied)
+	}
+}
+
+// noteCommittedMembership notes who was removed (this node included: see
+// Removed) by the configuration of an applied, hence committed, entry. The
+// core's configuration takes effect when appended and may still be
+// truncated away, so it is not the judge of a removal.
+func (n *Node) noteCommittedMembership(entry raft.Entry) {
+	membership, err := raft.DecodeMembership(entry.Data)
+	if err != nil {
+		n.log.Error("skipping a malformed membership entry", "index", entry.Index, "error", err)
+		return
+	}
+	if n.removals.observe(membership, n.config.ID) {
+		n.NoteRemoved()
 	}
 }
 

@@ -15,7 +15,7 @@ func (n *Node) takeReadies() error {
 		n.transport.Send(ready.SendAfterPersist)
 		if !ready.Snapshot.IsEmpty() {
 			if err := n.writer.drain(); err != nil {
-				return fmt.Errorf("node %d: %w", n.config.ID, err)
+				return fmt.Errorf("node %v: %w", n.config.ID, err)
 			}
 			if err := n.persistSnapshot(ready.Snapshot); err != nil {
 				return err
@@ -48,7 +48,7 @@ func (n *Node) writerNotify() <-chan struct{} {
 func (n *Node) reportPersisted() error {
 	durable, err := n.writer.progress()
 	if err != nil {
-		return fmt.Errorf("node %d: %w", n.config.ID, err)
+		return fmt.Errorf("node %v: %w", n.config.ID, err)
 	}
 	n.stages.durable(durable)
 	n.core.Persisted(durable)

@@ -79,6 +79,7 @@ type Node struct {
 	membership  raft.Membership
 	subscribers map[int]chan Event
 	nextID      int
+	removals    *removals
 	// Counters, read by Status: messages dropped because the loop lagged
 	// (atomic: the transport's goroutines write it), and messages the core
 	// refused as malformed or misaddressed.
@@ -114,15 +115,15 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 	}
 	snapshots, err := snap.Open(config.FileSystem, filepath.Join(config.Directory, "snap"), snap.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("node %d: open snapshots: %w", config.ID, err)
+		return nil, fmt.Errorf("node %v: open snapshots: %w", config.ID, err)
 	}
 	storage, err := wal.OpenStorage(config.FileSystem, filepath.Join(config.Directory, "wal"), wal.Options{SnapshotData: snapshots.Data, SegmentSize: config.SegmentBytes, ObserveSync: config.ObservePersist})
 	if err != nil {
-		return nil, fmt.Errorf("node %d: open log: %w", config.ID, err)
+		return nil, fmt.Errorf("node %v: open log: %w", config.ID, err)
 	}
 	n := &Node{
 		config:          config,
-		log:             config.Logger.With("node", uint64(config.ID)),
+		log:             config.Logger.With("node", config.ID.String()),
 		storage:         storage,
 		snapshots:       snapshots,
 		machine:         machine,
@@ -137,6 +138,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		promotions:      map[raft.NodeID]bool{},
 		snapshotResults: make(chan snapshotResult, 1),
 		subscribers:     map[int]chan Event{},
+		removals:        newRemovals(),
 	}
 	if config.ObserveProposal != nil {
 		n.stages = &stageClock{}
@@ -149,13 +151,16 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		streamer.UseSnapshotStore(snapshots)
 		n.streamSnapshots = true
 	}
+	if aware, ok := config.Transport.(RemovalAware); ok {
+		aware.UseRemovals(n.WasRemoved, n.NoteRemoved)
+	}
 	if err := n.startCore(); err != nil {
 		storage.Close()
 		return nil, err
 	}
 	if err := n.transport.Start(n.receive); err != nil {
 		storage.Close()
-		return nil, fmt.Errorf("node %d: start transport: %w", config.ID, err)
+		return nil, fmt.Errorf("node %v: start transport: %w", config.ID, err)
 	}
 	for id, address := range n.addresses {
 		if id != config.ID {
@@ -169,7 +174,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 func (n *Node) startCore() error {
 	var seed [16]byte
 	if _, err := crand.Read(seed[:]); err != nil {
-		return fmt.Errorf("node %d: seed: %w", n.config.ID, err)
+		return fmt.Errorf("node %v: seed: %w", n.config.ID, err)
 	}
 	var voters []raft.NodeID
 	for id := range n.config.Peers {
@@ -198,10 +203,20 @@ func (n *Node) startCore() error {
 	}
 	core, err := raft.NewCore(raftConfig)
 	if err != nil {
-		return fmt.Errorf("node %d: %w", n.config.ID, err)
+		return fmt.Errorf("node %v: %w", n.config.ID, err)
 	}
 	n.core = core
 	n.membership = core.Membership()
+	// Removals start from a committed configuration: the snapshot's, or
+	// the bootstrap's for a cluster that has none; the entries after it
+	// are applied again, in order. (The core's own may hold a change
+	// appended but not committed, which must not count as a removal.)
+	if _, committed, err := n.storage.InitialState(); err == nil {
+		if len(committed.Voters)+len(committed.OutgoingVoters)+len(committed.Learners) == 0 {
+			committed = raft.Membership{Voters: voters}
+		}
+		n.removals.observe(committed, n.config.ID)
+	}
 	return nil
 }
 

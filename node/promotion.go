@@ -43,10 +43,10 @@ func (n *Node) promoteCaughtUpLearners() {
 			continue
 		}
 		if _, _, err := n.core.ProposeMembershipChange(raft.MembershipChange{Kind: raft.AddVoter, Node: id}); err != nil {
-			n.log.Debug("promotion of a caught-up learner deferred", "learner", uint64(id), "error", err)
+			n.log.Debug("promotion of a caught-up learner deferred", "learner", id.String(), "error", err)
 			continue
 		}
-		n.log.Info("promoting a caught-up learner", "learner", uint64(id))
+		n.log.Info("promoting a caught-up learner", "learner", id.String())
 		return // one membership change at a time
 	}
 }

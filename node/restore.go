@@ -13,7 +13,7 @@ import (
 func (n *Node) restore() error {
 	latest, found, continues, err := snapshotAheadOfLog(n.snapshots, n.storage)
 	if err != nil {
-		return fmt.Errorf("node %d: %w", n.config.ID, err)
+		return fmt.Errorf("node %v: %w", n.config.ID, err)
 	}
 	if found {
 		// The snapshot file was saved but the log not yet compacted to it,
@@ -27,7 +27,7 @@ func (n *Node) restore() error {
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("node %d: catch the log up with snapshot %d: %w", n.config.ID, latest.Metadata.Index, err)
+			return fmt.Errorf("node %v: catch the log up with snapshot %d: %w", n.config.ID, latest.Metadata.Index, err)
 		}
 	}
 	// The log's snapshot is read from its file as a stream, never whole.

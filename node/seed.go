@@ -66,7 +66,7 @@ func Seed(config SeedConfig) error {
 			return errors.New("node: seed: peer ID 0")
 		}
 		if address == "" {
-			return fmt.Errorf("node: seed: peer %d has no address", id)
+			return fmt.Errorf("node: seed: peer %v has no address", id)
 		}
 		voters = append(voters, id)
 	}

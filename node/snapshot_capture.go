@@ -64,7 +64,7 @@ func (n *Node) snapshotInBackground(metadata, previous raft.SnapshotMetadata, bo
 		return snapshotResult{index: metadata.Index, retry: true}
 	}
 	if err != nil {
-		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, metadata.Index, err)}
+		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %v: save snapshot %d: %w", n.config.ID, metadata.Index, err)}
 	}
 	if previous.Index <= n.storage.Log().SnapshotMetadata().Index {
 		return snapshotResult{metadata: metadata, index: metadata.Index}
@@ -82,7 +82,7 @@ func (n *Node) snapshotInBackground(metadata, previous raft.SnapshotMetadata, bo
 	// A newer snapshot from the leader may have been installed meanwhile:
 	// then there is nothing left to compact.
 	if err := n.storage.Compact(point); err != nil && !errors.Is(err, raft.ErrSnapshotOutOfDate) {
-		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %d: compact log at %d: %w", n.config.ID, previous.Index, err)}
+		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %v: compact log at %d: %w", n.config.ID, previous.Index, err)}
 	}
 	return snapshotResult{metadata: metadata, index: metadata.Index}
 }

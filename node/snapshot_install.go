@@ -19,13 +19,13 @@ import (
 func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
 	if snapshot.Data == nil {
 		if err := n.snapshots.Install(snapshot.Metadata); err != nil {
-			return fmt.Errorf("node %d: install received snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+			return fmt.Errorf("node %v: install received snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
 		}
 	} else if err := n.snapshots.Save(snapshot); err != nil {
-		return fmt.Errorf("node %d: save snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+		return fmt.Errorf("node %v: save snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
 	}
 	if err := n.storage.ApplySnapshot(snapshot); err != nil {
-		return fmt.Errorf("node %d: install snapshot %d in the log: %w", n.config.ID, snapshot.Metadata.Index, err)
+		return fmt.Errorf("node %v: install snapshot %d in the log: %w", n.config.ID, snapshot.Metadata.Index, err)
 	}
 	if err := n.installSnapshot(snapshot); err != nil {
 		return err
@@ -59,10 +59,10 @@ func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
 	}
 	book, promotions, image, err := decodeSnapshot(snapshot.Data)
 	if err != nil {
-		return fmt.Errorf("node %d: snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+		return fmt.Errorf("node %v: snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
 	}
 	if err := n.machine.Restore(bytes.NewReader(image)); err != nil {
-		return fmt.Errorf("node %d: restore state machine from snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+		return fmt.Errorf("node %v: restore state machine from snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
 	}
 	n.addresses, n.promotions = book, promotions
 	n.applied = snapshot.Metadata.Index
@@ -84,7 +84,7 @@ type snapshotFileRead struct {
 func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, read snapshotFileRead) (addressBook, map[raft.NodeID]bool, error) {
 	book, promotions, err := readSnapshotFile(n.snapshots, metadata, read)
 	if err != nil {
-		return nil, nil, fmt.Errorf("node %d: %w", n.config.ID, err)
+		return nil, nil, fmt.Errorf("node %v: %w", n.config.ID, err)
 	}
 	return book, promotions, nil
 }

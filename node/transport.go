@@ -39,3 +39,14 @@ type Transport interface {
 type SnapshotStreamer interface {
 	UseSnapshotStore(store *snap.Store)
 }
+
+// RemovalAware is implemented by a Transport that can tell a removed
+// member so, as etcd's peers do (transport.Transport does). Start calls
+// UseRemovals once, before the transport's Start, with WasRemoved and
+// NoteRemoved: the transport refuses the messages of nodes this node saw
+// removed, and reports a peer's refusal of this node's own messages, the
+// way a removed node learns of its removal when the leader stopped
+// replicating to it before it heard (see Removed).
+type RemovalAware interface {
+	UseRemovals(wasRemoved func(raft.NodeID) bool, noteRemoved func())
+}

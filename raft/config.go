@@ -152,7 +152,7 @@ func validateMembership(m Membership) error {
 				return fmt.Errorf("raft: membership: %s list contains node ID 0", role)
 			}
 			if previous, dup := seen[id]; dup && !(previous == "outgoing voter" && role == "voter") && !(previous == "voter" && role == "outgoing voter") {
-				return fmt.Errorf("raft: membership: node %d is both %s and %s", id, previous, role)
+				return fmt.Errorf("raft: membership: node %v is both %s and %s", id, previous, role)
 			}
 			seen[id] = role
 		}

@@ -339,16 +339,16 @@ func (c *Core) answerStaleTerm(m Message) {
 
 func (c *Core) validateMessage(m Message) error {
 	if m.To != c.id {
-		return fmt.Errorf("%w: %s addressed to node %d, this is node %d", ErrInvalidMessage, m.Type, m.To, c.id)
+		return fmt.Errorf("%w: %s addressed to node %v, this is node %v", ErrInvalidMessage, m.Type, m.To, c.id)
 	}
 	if m.From == None || m.From == c.id {
-		return fmt.Errorf("%w: %s from invalid sender %d", ErrInvalidMessage, m.Type, m.From)
+		return fmt.Errorf("%w: %s from invalid sender %v", ErrInvalidMessage, m.Type, m.From)
 	}
 	if _, known := messageTypeNames[m.Type]; !known {
 		return fmt.Errorf("%w: unknown message type %d from node %d", ErrInvalidMessage, uint8(m.Type), m.From)
 	}
 	if m.Term == 0 {
-		return fmt.Errorf("%w: %s from node %d carries no term", ErrInvalidMessage, m.Type, m.From)
+		return fmt.Errorf("%w: %s from node %v carries no term", ErrInvalidMessage, m.Type, m.From)
 	}
 	previousTerm := m.LogTerm
 	if m.Type == MessageSnapshot && (m.Snapshot == nil || m.Snapshot.Metadata.Index == 0 || m.Snapshot.Metadata.Term > m.Term ||
@@ -359,7 +359,7 @@ func (c *Core) validateMessage(m Message) error {
 		// Entries are consecutive, and terms never decrease along a log
 		// nor exceed the sender's term.
 		if entry.Index != m.LogIndex+uint64(i)+1 || entry.Term > m.Term || entry.Term < previousTerm || entry.Term == 0 {
-			return fmt.Errorf("%w: %s from node %d: entry %d (index %d, term %d) does not follow %d/%d within term %d",
+			return fmt.Errorf("%w: %s from node %v: entry %d (index %d, term %d) does not follow %d/%d within term %d",
 				ErrInvalidMessage, m.Type, m.From, i, entry.Index, entry.Term, m.LogIndex, m.LogTerm, m.Term)
 		}
 		previousTerm = entry.Term

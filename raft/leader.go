@@ -36,7 +36,7 @@ func (c *Core) Propose(command []byte) (index, term uint64, err error) {
 // becomeLeader takes office after winning an election in the current term.
 func (c *Core) becomeLeader() {
 	if c.role != RoleCandidate {
-		panic(fmt.Sprintf("raft: node %d: only a candidate can become leader (role %s)", c.id, c.role))
+		panic(fmt.Sprintf("raft: node %v: only a candidate can become leader (role %s)", c.id, c.role))
 	}
 	c.role = RoleLeader
 	c.leader = c.id
@@ -195,7 +195,7 @@ func (c *Core) sendAppend(to NodeID, follower *progress, sendEmpty bool) bool {
 		return c.sendSnapshot(to, follower)
 	}
 	if err != nil {
-		panic(fmt.Sprintf("raft: leader %d: term of entry %d for follower %d: %v", c.id, previousIndex, to, err))
+		panic(fmt.Sprintf("raft: leader %v: term of entry %d for follower %v: %v", c.id, previousIndex, to, err))
 	}
 	var entries []Entry
 	if follower.next <= last {
@@ -204,7 +204,7 @@ func (c *Core) sendAppend(to NodeID, follower *progress, sendEmpty bool) bool {
 			return c.sendSnapshot(to, follower)
 		}
 		if err != nil {
-			panic(fmt.Sprintf("raft: leader %d: entries from %d for follower %d: %v", c.id, follower.next, to, err))
+			panic(fmt.Sprintf("raft: leader %v: entries from %d for follower %v: %v", c.id, follower.next, to, err))
 		}
 	}
 	if len(entries) == 0 && !sendEmpty {

@@ -115,22 +115,22 @@ func (c *Core) applyMembershipChanges(changes []MembershipChange) (Membership, e
 			return Membership{}, fmt.Errorf("%w: node ID 0", ErrInvalidMembershipChange)
 		}
 		if seen[id] {
-			return Membership{}, fmt.Errorf("%w: node %d changed twice in one change", ErrInvalidMembershipChange, id)
+			return Membership{}, fmt.Errorf("%w: node %v changed twice in one change", ErrInvalidMembershipChange, id)
 		}
 		seen[id] = true
 		isVoter, isLearner := slices.Contains(next.Voters, id), slices.Contains(next.Learners, id)
 		switch change.Kind {
 		case AddLearner:
 			if isVoter || isLearner {
-				return Membership{}, fmt.Errorf("%w: node %d is already a member", ErrInvalidMembershipChange, id)
+				return Membership{}, fmt.Errorf("%w: node %v is already a member", ErrInvalidMembershipChange, id)
 			}
 			next.Learners = append(next.Learners, id)
 		case AddVoter:
 			if isVoter {
-				return Membership{}, fmt.Errorf("%w: node %d is already a voter", ErrInvalidMembershipChange, id)
+				return Membership{}, fmt.Errorf("%w: node %v is already a voter", ErrInvalidMembershipChange, id)
 			}
 			if !isLearner {
-				return Membership{}, fmt.Errorf("%w: node %d is not a member; add it as a learner first and promote it once caught up", ErrInvalidMembershipChange, id)
+				return Membership{}, fmt.Errorf("%w: node %v is not a member; add it as a learner first and promote it once caught up", ErrInvalidMembershipChange, id)
 			}
 			if follower := c.progress[id]; follower == nil || follower.match < c.log.committed {
 				match := uint64(0)
@@ -143,7 +143,7 @@ func (c *Core) applyMembershipChanges(changes []MembershipChange) (Membership, e
 			next.Voters = append(next.Voters, id)
 		case RemoveNode:
 			if !isVoter && !isLearner {
-				return Membership{}, fmt.Errorf("%w: node %d is not a member", ErrInvalidMembershipChange, id)
+				return Membership{}, fmt.Errorf("%w: node %v is not a member", ErrInvalidMembershipChange, id)
 			}
 			next.Voters = slices.DeleteFunc(next.Voters, func(other NodeID) bool { return other == id })
 			next.Learners = slices.DeleteFunc(next.Learners, func(other NodeID) bool { return other == id })

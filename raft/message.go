@@ -110,7 +110,7 @@ type Message struct {
 }
 
 func (m Message) String() string {
-	s := fmt.Sprintf("%s %d->%d term=%d", m.Type, m.From, m.To, m.Term)
+	s := fmt.Sprintf("%s %v->%v term=%d", m.Type, m.From, m.To, m.Term)
 	switch m.Type {
 	case MessageAppend:
 		s += fmt.Sprintf(" prev=%d/%d entries=%d commit=%d", m.LogIndex, m.LogTerm, len(m.Entries), m.Commit)

@@ -16,7 +16,7 @@ func (c *Core) sendSnapshot(to NodeID, follower *progress) bool {
 		if errors.Is(err, ErrSnapshotTemporarilyUnavailable) {
 			return false // the runtime is preparing one; retried on the next heartbeat response
 		}
-		panic(fmt.Sprintf("raft: leader %d: snapshot for follower %d: %v", c.id, to, err))
+		panic(fmt.Sprintf("raft: leader %v: snapshot for follower %v: %v", c.id, to, err))
 	}
 	if snapshot.IsEmpty() {
 		panic(fmt.Sprintf("raft: leader %d: follower %d needs compacted entries but storage has no snapshot", c.id, to))

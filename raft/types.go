@@ -3,11 +3,16 @@ package raft
 import (
 	"fmt"
 	"slices"
+	"strconv"
 )
 
 // NodeID names a member of a cluster. Zero is never a valid ID: it means
 // "nobody" (no vote cast, no leader known).
 type NodeID uint64
+
+// String is the ID in hexadecimal, as etcdctl prints member IDs, so that an
+// ID reads the same in logs, errors, lockstep status and etcdctl.
+func (id NodeID) String() string { return strconv.FormatUint(uint64(id), 16) }
 
 // None is the zero NodeID: no vote, no known leader.
 const None NodeID = 0

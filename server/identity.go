@@ -21,6 +21,27 @@ type identity struct {
 	// Peers are the members known at creation and their peer URLs
 	// (comma-separated), the node's initial address book.
 	Peers map[raft.NodeID]string `json:"peers"`
+	// Token is the --initial-cluster-token the cluster ID was derived
+	// from (empty for a member that joined a running cluster, or whose
+	// member.json predates the field): named when a peer of another
+	// cluster is refused, so an operator can compare.
+	Token string `json:"token,omitempty"`
+	// RestoredFrom is the SHA-256 (hex) of the backup a restored member
+	// was made from, which is part of its cluster ID.
+	RestoredFrom string `json:"restored_from,omitempty"`
+}
+
+// clusterHint is what to check when a peer turns out to belong to another
+// cluster (transport.Config.ClusterHint).
+func (who identity) clusterHint() string {
+	if who.Token == "" {
+		return fmt.Sprintf("check that both members belong to cluster %x: a member joins it with --initial-cluster-state existing after etcdctl member add", who.ClusterID)
+	}
+	restored := ""
+	if who.RestoredFrom != "" {
+		restored = fmt.Sprintf(", restored from the backup with SHA-256 %.12s…", who.RestoredFrom)
+	}
+	return fmt.Sprintf("members of one cluster are started (or restored) with the same --initial-cluster-token and --initial-cluster, and restored ones from the same backup: this member has --initial-cluster-token %q%s", who.Token, restored)
 }
 
 const identityFile = "member.json"

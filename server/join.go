@@ -51,6 +51,7 @@ func newClusterIdentity(config Config) identity {
 		}
 	}
 	who.ClusterID = clusterID(ids, config.InitialClusterToken)
+	who.Token = config.InitialClusterToken
 	return who
 }
 

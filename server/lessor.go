@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -90,7 +91,7 @@ func (l *lessor) run() {
 			_, err := l.server.propose(ctx, &pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: id}})
 			cancel()
 			if err != nil {
-				l.server.log.Debug("revoking an expired lease failed; will retry", "lease", id, "error", err)
+				l.server.log.Debug("revoking an expired lease failed; will retry", "lease", fmt.Sprintf("%x", int64(id)), "error", err)
 			}
 		}
 	}

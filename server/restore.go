@@ -113,6 +113,7 @@ func restoredIdentity(config Config, digest []byte) identity {
 		ids = append(ids, id)
 	}
 	who.ClusterID = clusterID(ids, config.InitialClusterToken+"\x00restored from "+hex.EncodeToString(digest))
+	who.RestoredFrom = hex.EncodeToString(digest)
 	return who
 }
 

@@ -73,6 +73,16 @@ type Server struct {
 	sizeBytes    atomic.Int64
 	sizeMeasured atomic.Int64
 
+	// removed is closed, and isRemoved set, once the member learns it was
+	// removed from the cluster (see Removed).
+	removed chan struct{}
+	// clusterHint says what to check when a peer of another cluster
+	// calls (identity.clusterHint).
+	clusterHint string
+	// lock holds the data directory while the member runs.
+	lock      *directoryLock
+	isRemoved atomic.Bool
+
 	stopping chan struct{}
 	stopOnce sync.Once
 	group    sync.WaitGroup
@@ -86,30 +96,55 @@ func Start(config Config) (*Server, error) {
 	if err := config.Validate(); err != nil {
 		return nil, err
 	}
+	// Nothing is created until the ports are known to be free and the
+	// data directory to be ours; a first start that fails later removes
+	// what it created (see creation).
+	created := noteCreation(config.DataDirectory)
 	if err := os.MkdirAll(config.DataDirectory, 0o700); err != nil {
 		return nil, fmt.Errorf("server: create data directory: %w", err)
 	}
-	if err := refuseInterruptedRestore(config.DataDirectory); err != nil {
+	lock, err := lockDataDirectory(config.DataDirectory)
+	if err != nil {
+		if !created.existedBefore {
+			os.Remove(config.DataDirectory)
+		}
 		return nil, err
 	}
-	s := &Server{config: config, stopping: make(chan struct{})}
+	s := &Server{config: config, stopping: make(chan struct{}), removed: make(chan struct{}), lock: lock}
+	_, identityErr := os.Stat(filepath.Join(config.DataDirectory, identityFile))
+	firstStart := errors.Is(identityErr, os.ErrNotExist)
+	fail := func(err error) (*Server, error) {
+		closeErr := s.closeAll()
+		if firstStart {
+			if undoErr := created.undo(); undoErr != nil {
+				return nil, errors.Join(err, closeErr, fmt.Errorf("server: removing what this failed start created in %s: %w", config.DataDirectory, undoErr))
+			}
+		}
+		return nil, err
+	}
+	if err := checkListenAddresses(config); err != nil {
+		return fail(err)
+	}
+	if err := refuseInterruptedRestore(config.DataDirectory); err != nil {
+		firstStart = false // the restore's files are not this start's to remove
+		return fail(err)
+	}
 	who, fresh, err := s.resolveIdentity()
 	if err != nil {
-		return nil, err
+		return fail(err)
 	}
-	s.id, s.clusterID, s.initialPeers = who.MemberID, who.ClusterID, who.Peers
+	s.id, s.clusterID, s.initialPeers, s.clusterHint = who.MemberID, who.ClusterID, who.Peers, who.clusterHint()
 	s.log = slog.New(termHandler{inner: config.Logger.Handler(), term: &s.term}).With("member", config.Name, "id", fmt.Sprintf("%x", uint64(s.id)))
 	if err := s.open(); err != nil {
-		s.closeAll()
-		return nil, err
+		return fail(err)
 	}
 	if fresh {
 		if err := saveIdentity(config.DataDirectory, who); err != nil {
-			s.closeAll()
-			return nil, err
+			return fail(err)
 		}
 	}
 	s.group.Go(s.followEvents)
+	s.group.Go(s.watchRemoval)
 	s.group.Go(s.publishAttributes)
 	s.group.Go(s.lessor.run)
 	s.group.Go(s.reads.run)
@@ -129,7 +164,7 @@ func (s *Server) open() error {
 	s.peers, err = transport.New(transport.Config{
 		ID: s.id, ClusterID: s.clusterID, ListenAddress: peerListen, TLS: config.PeerTLS,
 		MaxMessageBytes: config.MaxRequestBytes + 1<<20, Logger: s.log, Info: s.publishedInfo,
-		Faults: config.PeerFaults,
+		Faults: config.PeerFaults, ClusterHint: s.clusterHint,
 	})
 	if err != nil {
 		return fmt.Errorf("server: peer transport: %w", err)
@@ -169,7 +204,8 @@ func (s *Server) serveClients() error {
 		grpc.MaxRecvMsgSize(s.config.MaxRequestBytes + grpcOverheadBytes),
 		grpc.MaxSendMsgSize(maxSendBytes),
 		grpc.MaxConcurrentStreams(maxStreams),
-		grpc.ChainUnaryInterceptor(s.metrics.unaryInterceptor),
+		grpc.ChainUnaryInterceptor(s.metrics.unaryInterceptor, s.refuseWhenRemoved),
+		grpc.ChainStreamInterceptor(s.refuseStreamWhenRemoved),
 		grpc.InitialWindowSize(streamWindowBytes),
 		grpc.InitialConnWindowSize(connectionWindowBytes),
 	}
@@ -322,6 +358,14 @@ func (s *Server) Stop(ctx context.Context) error {
 	return s.shutdown(ctx)
 }
 
+// StopWithoutHandover shuts the member down as Stop does, but a leader does
+// not hand leadership over first: for stopping a whole cluster, where the
+// other members are stopping too and a handover could only fail (lockstep
+// dev stops its members this way).
+func (s *Server) StopWithoutHandover(ctx context.Context) error {
+	return s.shutdown(ctx)
+}
+
 // kill stops the member without handing leadership over or waiting for
 // requests, as a crash would look to its peers (tests only; what was
 // acknowledged is on disk all the same).
@@ -366,6 +410,7 @@ func (s *Server) closeAll() error {
 	if s.store != nil {
 		errs = append(errs, s.store.Close())
 	}
+	s.lock.release()
 	return errors.Join(errs...)
 }
 

@@ -84,7 +84,7 @@ func (t *Transport) newPeer(id raft.NodeID, address string) (*peer, error) {
 		transport: t,
 		id:        id,
 		address:   address,
-		logger:    t.logger.With("peer", uint64(id), "address", address),
+		logger:    t.logger.With("peer", id.String(), "address", address),
 		conn:      conn,
 		queue:     make(chan queuedMessage, t.queueLength),
 		snapshots: make(chan raft.Message, 1),
@@ -125,7 +125,7 @@ func (p *peer) queueMessage(m raft.Message, delay time.Duration) {
 	default:
 		p.droppedQueueFull.Add(1)
 		p.transport.counters.droppedQueueFull.Add(1)
-		p.transport.limiter.log(p.logger, "queue full", slog.LevelWarn, "send queue full, dropping message", "peer", uint64(p.id), "type", m.Type.String())
+		p.transport.limiter.log(p.logger, "queue full", slog.LevelWarn, "send queue full, dropping message", "peer", p.id.String(), "type", m.Type.String())
 	}
 }
 
@@ -155,6 +155,8 @@ func (p *peer) runMessages() {
 	for opened := 0; ; opened++ {
 		err := p.streamMessages(&pending, &delays, opened)
 		p.connected.Store(false)
+		p.noticeRemoved(err)
+		p.noticeWrongCluster(err)
 		if p.ctx.Err() != nil {
 			return
 		}

@@ -37,16 +37,20 @@ func (t *Transport) acceptStream(stream grpc.ServerStream) (streamHeader, *slog.
 		t.limiter.log(logger, "bad header", slog.LevelWarn, "refusing stream with a bad header", "error", err)
 		return header, logger, status.Error(codes.InvalidArgument, err.Error())
 	}
-	logger = logger.With("from", uint64(header.from))
+	logger = logger.With("from", header.from.String())
 	if header.clusterID != t.config.ClusterID {
 		t.counters.rejectedWrongCluster.Add(1)
-		t.limiter.log(logger, "wrong cluster", slog.LevelWarn, "refusing stream from another cluster", "cluster", header.clusterID, "our_cluster", t.config.ClusterID)
-		return header, logger, status.Errorf(codes.FailedPrecondition, "transport: cluster ID %d, this is cluster %d", header.clusterID, t.config.ClusterID)
+		t.limiter.log(logger, "wrong cluster", slog.LevelWarn, "refusing stream from another cluster", "cluster", fmt.Sprintf("%x", header.clusterID), "our_cluster", fmt.Sprintf("%x", t.config.ClusterID), "check", t.config.ClusterHint)
+		return header, logger, status.Errorf(codes.FailedPrecondition, "transport: %s cluster ID %x, this is cluster %x; %s", wrongClusterMarker, header.clusterID, t.config.ClusterID, t.config.ClusterHint)
+	}
+	if err := t.refuseRemoved(header.from); err != nil {
+		t.limiter.log(logger, "removed member", slog.LevelWarn, "refusing stream from a member removed from the cluster")
+		return header, logger, err
 	}
 	if header.to != t.config.ID || header.from == raft.None {
 		t.counters.rejectedWrongTarget.Add(1)
-		t.limiter.log(logger, "wrong target", slog.LevelWarn, "refusing stream for another node", "target", uint64(header.to))
-		return header, logger, status.Errorf(codes.FailedPrecondition, "transport: stream from %d for node %d, this is node %d", header.from, header.to, t.config.ID)
+		t.limiter.log(logger, "wrong target", slog.LevelWarn, "refusing stream for another node", "target", header.to.String())
+		return header, logger, status.Errorf(codes.FailedPrecondition, "transport: stream from %v for node %v, this is node %v", header.from, header.to, t.config.ID)
 	}
 	accept := []byte{frameAccept}
 	if err := stream.SendMsg(&accept); err != nil {
@@ -81,6 +85,11 @@ func (t *Transport) receiveMessages(stream grpc.ServerStream) error {
 			}
 			return err
 		}
+		// A member removed while its stream was open is told at its next
+		// batch.
+		if err := t.refuseRemoved(header.from); err != nil {
+			return err
+		}
 		if len(frame) == 0 || frame[0] != frameBatch {
 			t.counters.droppedDecodeError.Add(1)
 			t.limiter.log(logger, "decode", slog.LevelWarn, "dropping frame that is not a batch", "bytes", len(frame))
@@ -98,11 +107,11 @@ func (t *Transport) deliver(header streamHeader, m raft.Message, logger *slog.Lo
 	switch {
 	case m.From != header.from:
 		t.counters.droppedWrongSender.Add(1)
-		t.limiter.log(logger, "wrong sender", slog.LevelWarn, "dropping message whose sender differs from its stream's", "message_from", uint64(m.From))
+		t.limiter.log(logger, "wrong sender", slog.LevelWarn, "dropping message whose sender differs from its stream's", "message_from", m.From.String())
 		return
 	case m.To != t.config.ID:
 		t.counters.droppedWrongTarget.Add(1)
-		t.limiter.log(logger, "wrong target message", slog.LevelWarn, "dropping message for another node", "to", uint64(m.To))
+		t.limiter.log(logger, "wrong target message", slog.LevelWarn, "dropping message for another node", "to", m.To.String())
 		return
 	case t.config.Faults.isBlocked(m.From, m.To):
 		t.counters.droppedByFault.Add(1)
@@ -155,7 +164,7 @@ func (t *Transport) admitSnapshot(m raft.Message, header streamHeader, logger *s
 	if m.From != header.from || m.To != t.config.ID {
 		t.counters.snapshotsDiscarded.Add(1)
 		t.counters.droppedWrongSender.Add(1)
-		logger.Warn("discarding snapshot with wrong sender or target", "message_from", uint64(m.From), "to", uint64(m.To))
+		logger.Warn("discarding snapshot with wrong sender or target", "message_from", m.From.String(), "to", m.To.String())
 		return status.Error(codes.InvalidArgument, "transport: snapshot sender or target does not match the stream")
 	}
 	if t.config.Faults.isBlocked(m.From, m.To) {

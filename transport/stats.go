@@ -49,6 +49,9 @@ type Stats struct {
 	// RejectedWrongTarget counts incoming streams refused because their
 	// header named another target node, or an invalid header.
 	RejectedWrongTarget uint64
+	// RejectedRemoved counts incoming streams and batches refused because
+	// their sender was removed from the cluster (see UseRemovals).
+	RejectedRemoved uint64
 
 	// SnapshotsSent counts snapshot transfers the receiver acknowledged.
 	SnapshotsSent uint64
@@ -85,7 +88,7 @@ type counters struct {
 	sent, received, batchesSent                                                   atomic.Uint64
 	droppedQueueFull, droppedUnknownPeer, droppedOversized, droppedByFault        atomic.Uint64
 	droppedSendFailed, droppedDecodeError, droppedWrongSender, droppedWrongTarget atomic.Uint64
-	rejectedWrongCluster, rejectedWrongTarget                                     atomic.Uint64
+	rejectedWrongCluster, rejectedWrongTarget, rejectedRemoved                    atomic.Uint64
 	snapshotsSent, snapshotsReceived, snapshotsDiscarded                          atomic.Uint64
 }
 
@@ -97,7 +100,8 @@ func (c *counters) snapshot() Stats {
 		DroppedSendFailed: c.droppedSendFailed.Load(), DroppedDecodeError: c.droppedDecodeError.Load(),
 		DroppedWrongSender: c.droppedWrongSender.Load(), DroppedWrongTarget: c.droppedWrongTarget.Load(),
 		RejectedWrongCluster: c.rejectedWrongCluster.Load(), RejectedWrongTarget: c.rejectedWrongTarget.Load(),
-		SnapshotsSent: c.snapshotsSent.Load(), SnapshotsReceived: c.snapshotsReceived.Load(),
+		RejectedRemoved: c.rejectedRemoved.Load(),
+		SnapshotsSent:   c.snapshotsSent.Load(), SnapshotsReceived: c.snapshotsReceived.Load(),
 		SnapshotsDiscarded: c.snapshotsDiscarded.Load(),
 	}
 }

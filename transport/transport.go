@@ -39,6 +39,11 @@ type Config struct {
 	// another cluster ID are refused, so two clusters sharing hosts never
 	// exchange messages.
 	ClusterID uint64
+	// ClusterHint, if set, tells an operator what to check when a peer
+	// turns out to belong to another cluster (which flags, with this
+	// node's values): it ends the refusal sent to such a peer and this
+	// node's log line when a peer refuses it.
+	ClusterHint string
 	// ListenAddress is the TCP address Start listens on, such as
 	// "10.0.0.1:2380" or "127.0.0.1:0" (any free port; see Addr).
 	ListenAddress string
@@ -88,6 +93,10 @@ type Transport struct {
 	// snapshots, if set, is where snapshots are streamed from and to
 	// (see UseSnapshotStore).
 	snapshots *snap.Store
+	// wasRemoved and noteRemoved are set by UseRemovals before Start
+	// (read without the lock afterwards).
+	wasRemoved  func(raft.NodeID) bool
+	noteRemoved func()
 	// sourceFailures paces the reads of a snapshot file that failed.
 	sourceFailures retry.Backoff[snapshotKey]
 
@@ -114,7 +123,7 @@ func New(config Config) (*Transport, error) {
 	if t.logger == nil {
 		t.logger = slog.New(slog.DiscardHandler)
 	}
-	t.logger = t.logger.With("component", "transport", "node", uint64(config.ID))
+	t.logger = t.logger.With("component", "transport", "node", config.ID.String())
 	if t.maxMessageBytes == 0 {
 		t.maxMessageBytes = DefaultMaxMessageBytes
 	}
@@ -174,7 +183,9 @@ func (t *Transport) Start(handler func(raft.Message)) error {
 	t.started = true
 	server := t.server
 	t.group.Go(func() {
-		if err := server.Serve(listener); err != nil {
+		// ErrServerStopped: Stop came first (a start that failed
+		// elsewhere); not a failure of its own to report.
+		if err := server.Serve(listener); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			t.logger.Error("serving peers failed", "error", err)
 		}
 	})
@@ -228,13 +239,13 @@ func (t *Transport) SetPeer(id raft.NodeID, address string) {
 	}
 	p, err := t.newPeer(id, address)
 	if err != nil {
-		t.logger.Error("cannot add peer", "peer", uint64(id), "address", address, "error", err)
+		t.logger.Error("cannot add peer", "peer", id.String(), "address", address, "error", err)
 		delete(t.peers, id)
 		return
 	}
 	t.peers[id] = p
 	p.start()
-	t.logger.Info("peer set", "peer", uint64(id), "address", address)
+	t.logger.Info("peer set", "peer", id.String(), "address", address)
 }
 
 // RemovePeer forgets peer id: its streams are closed, its queued messages
@@ -246,7 +257,7 @@ func (t *Transport) RemovePeer(id raft.NodeID) {
 	if p := t.peers[id]; p != nil {
 		p.stop()
 		delete(t.peers, id)
-		t.logger.Info("peer removed", "peer", uint64(id))
+		t.logger.Info("peer removed", "peer", id.String())
 	}
 }
 
@@ -275,7 +286,7 @@ func (t *Transport) sendOne(m raft.Message) {
 	p := t.peers[m.To]
 	if p == nil {
 		t.counters.droppedUnknownPeer.Add(1)
-		t.limiter.log(t.logger, "unknown peer", slog.LevelWarn, "dropping message to unknown peer", "to", uint64(m.To), "type", m.Type.String())
+		t.limiter.log(t.logger, "unknown peer", slog.LevelWarn, "dropping message to unknown peer", "to", m.To.String(), "type", m.Type.String())
 		return
 	}
 	if m.Snapshot != nil {
@@ -300,7 +311,7 @@ func (t *Transport) sendOne(m raft.Message) {
 func (t *Transport) dropOversized(m raft.Message, size int) {
 	t.counters.droppedOversized.Add(1)
 	t.limiter.log(t.logger, "oversized", slog.LevelWarn, "dropping oversized message",
-		"to", uint64(m.To), "type", m.Type.String(), "bytes", size, "limit", t.maxMessageBytes)
+		"to", m.To.String(), "type", m.Type.String(), "bytes", size, "limit", t.maxMessageBytes)
 }
 
 // Stats returns the transport's counters and each peer's figures. Safe to

@@ -28,6 +28,12 @@ func (cluster *Cluster) RemoveMember(ctx context.Context, member *Member) error 
 	if !cluster.managed {
 		return ErrNotManaged
 	}
+	// A removed member shuts itself down (etcd does, lockstep too), as soon
+	// as it learns of its removal, which may be before MemberRemove
+	// answers: its exit is expected from the start.
+	member.mutex.Lock()
+	member.expectExit = true
+	member.mutex.Unlock()
 	err := cluster.throughOthers(ctx, member, func(attempt context.Context, through *Member) error {
 		client, err := cluster.client(through)
 		if err != nil {
@@ -48,11 +54,13 @@ func (cluster *Cluster) RemoveMember(ctx context.Context, member *Member) error 
 		return err
 	})
 	if err != nil && !cluster.absent(member) {
+		member.mutex.Lock()
+		member.expectExit = false
+		member.mutex.Unlock()
 		return fmt.Errorf("cluster: remove %s: %w", member.Name, err)
 	}
 	member.mutex.Lock()
 	member.removed = true
-	member.expectExit = true // a removed member may shut itself down
 	member.mutex.Unlock()
 	if err := member.kill(ctx); err != nil {
 		return err

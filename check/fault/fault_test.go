@@ -101,3 +101,39 @@ func TestPartitionShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleDealsEveryKindEachRound: every run of len(kinds) plans holds
+// every kind once, whatever the seed, so a short run sees them all; a kind
+// that could not be injected is dealt again before the next round, once.
+func TestScheduleDealsEveryKindEachRound(t *testing.T) {
+	for seed := range int64(200) {
+		schedule := NewSchedule(seed, Kinds)
+		for round := range 3 {
+			seen := map[Kind]bool{}
+			for range Kinds {
+				seen[schedule.Next().Kind] = true
+			}
+			if len(seen) != len(Kinds) {
+				t.Fatalf("seed %d, round %d dealt only %v", seed, round, seen)
+			}
+		}
+	}
+	schedule := NewSchedule(1, []Kind{Kill, Pause, Transfer})
+	first := schedule.Next().Kind
+	schedule.Again(first)
+	schedule.Again(first) // at most once per round
+	var rest []Kind
+	for range 3 {
+		rest = append(rest, schedule.Next().Kind)
+	}
+	if rest[2] != first || rest[0] == first || rest[1] == first {
+		t.Fatalf("after %s failed the round went on %v, want it dealt again last", first, rest)
+	}
+	next := map[Kind]bool{}
+	for range 3 {
+		next[schedule.Next().Kind] = true
+	}
+	if len(next) != 3 {
+		t.Fatalf("the next round dealt %v, want all three kinds once", next)
+	}
+}

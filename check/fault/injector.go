@@ -92,14 +92,41 @@ func (injector *Injector) Run(ctx, healCtx context.Context, schedule *Schedule) 
 		if ctx.Err() != nil {
 			return
 		}
-		injector.inject(ctx, healCtx, plan)
+		if !injector.inject(ctx, healCtx, plan) && ctx.Err() == nil {
+			schedule.Again(plan.Kind)
+		}
 	}
+}
+
+// KindCount is how many faults of one kind took place.
+type KindCount struct {
+	Kind  Kind
+	Count int
+}
+
+// InjectedByKind counts the faults that took place, for each of kinds (in
+// that order, zeros included, so a kind that never happened shows).
+func (injector *Injector) InjectedByKind(kinds []Kind) []KindCount {
+	counts := make([]KindCount, len(kinds))
+	for i, kind := range kinds {
+		counts[i].Kind = kind
+	}
+	for _, event := range injector.Events() {
+		for i := range counts {
+			if event.Injected() && event.Kind == counts[i].Kind {
+				counts[i].Count++
+			}
+		}
+	}
+	return counts
 }
 
 // heal undoes one injected fault.
 type heal func(ctx context.Context) error
 
-func (injector *Injector) inject(ctx, healCtx context.Context, plan Plan) {
+// inject injects one fault, holds it and heals it; it reports whether the
+// fault took place.
+func (injector *Injector) inject(ctx, healCtx context.Context, plan Plan) bool {
 	event := Event{Kind: plan.Kind, Start: injector.clock.Now()}
 	injecting, cancel := context.WithTimeout(ctx, injectTimeout)
 	description, undo, err := injector.begin(injecting, plan)
@@ -110,7 +137,7 @@ func (injector *Injector) inject(ctx, healCtx context.Context, plan Plan) {
 		event.End = injector.clock.Now()
 		injector.logger.Warn("fault not injected", "fault", plan.Kind, "description", description, "error", err)
 		injector.record(event)
-		return
+		return false
 	}
 	injector.logger.Info("fault injected", "fault", plan.Kind, "description", description)
 	sleep(ctx, plan.Hold)
@@ -123,6 +150,7 @@ func (injector *Injector) inject(ctx, healCtx context.Context, plan Plan) {
 	event.End = injector.clock.Now()
 	injector.logger.Info("fault healed", "fault", plan.Kind)
 	injector.record(event)
+	return true
 }
 
 func (injector *Injector) record(event Event) {

@@ -54,17 +54,26 @@ type Plan struct {
 	Choice uint64
 }
 
-// Schedule is an endless, seeded sequence of Plans. Not safe for
-// concurrent use.
+// Schedule is an endless, seeded sequence of Plans. It deals the kinds
+// like cards: every requested kind once, in a seeded order, then again in
+// another, so that even a short run sees every kind (a uniformly random
+// pick left a 1-minute run with five kinds short of one or two). A kind
+// that could not be injected is dealt again before the next round
+// (Again). Not safe for concurrent use.
 type Schedule struct {
 	random *rand.Rand
 	kinds  []Kind
+	// deck holds the kinds still to deal in this round, next first.
+	deck []Kind
+	// again marks the kinds dealt again in this round: once each, so a
+	// kind that can never be injected does not crowd out the others.
+	again map[Kind]bool
 }
 
 // NewSchedule returns the schedule of seed over kinds (which must not be
 // empty).
 func NewSchedule(seed int64, kinds []Kind) *Schedule {
-	return &Schedule{random: rand.New(rand.NewPCG(uint64(seed), 0x6c6f636b73746570)), kinds: kinds}
+	return &Schedule{random: rand.New(rand.NewPCG(uint64(seed), 0x6c6f636b73746570)), kinds: kinds, again: map[Kind]bool{}}
 }
 
 // between returns a duration uniformly in [low, high].
@@ -72,10 +81,36 @@ func (schedule *Schedule) between(low, high time.Duration) time.Duration {
 	return low + time.Duration(schedule.random.Int64N(int64(high-low)+1))
 }
 
+// Again deals kind once more in the current round, after the kinds still
+// to deal: the injector calls it for a fault that could not be injected,
+// so that every requested kind still happens.
+// A kind is dealt again at most once per round.
+func (schedule *Schedule) Again(kind Kind) {
+	if !schedule.again[kind] {
+		schedule.again[kind] = true
+		schedule.deck = append(schedule.deck, kind)
+	}
+}
+
+// deal returns the next kind, starting a new shuffled round when the deck
+// is empty.
+func (schedule *Schedule) deal() Kind {
+	if len(schedule.deck) == 0 {
+		schedule.again = map[Kind]bool{}
+		schedule.deck = append(schedule.deck, schedule.kinds...)
+		schedule.random.Shuffle(len(schedule.deck), func(i, j int) {
+			schedule.deck[i], schedule.deck[j] = schedule.deck[j], schedule.deck[i]
+		})
+	}
+	kind := schedule.deck[0]
+	schedule.deck = schedule.deck[1:]
+	return kind
+}
+
 // Next returns the next fault.
 func (schedule *Schedule) Next() Plan {
 	plan := Plan{
-		Kind:         schedule.kinds[schedule.random.IntN(len(schedule.kinds))],
+		Kind:         schedule.deal(),
 		Quiet:        schedule.between(time.Second, 3*time.Second),
 		TargetLeader: schedule.random.IntN(2) == 0,
 		TargetIndex:  schedule.random.IntN(1 << 16),

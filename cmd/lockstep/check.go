@@ -154,7 +154,7 @@ func (flags *checkFlags) config(command *cobra.Command) (check.Config, error) {
 // runCheck runs the checker and prints its summary line last on out;
 // anything else goes to errorOutput. It fails unless the run passed.
 func runCheck(ctx context.Context, out, errorOutput io.Writer, config check.Config) error {
-	fmt.Fprintf(errorOutput, "check: seed %d; repeat with: %s\n", config.Seed, config.Command())
+	fmt.Fprintf(errorOutput, "check: seed %d; repeat with: %s\n", config.Seed, runnable(config.Command()))
 	result, err := check.Run(ctx, config)
 	if err != nil {
 		result = check.Result{Problems: []string{err.Error()}}

@@ -51,7 +51,7 @@ func TestCheckAgainstRunningCluster(t *testing.T) {
 		t.Fatalf("check failed: %v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	summary := regexp.MustCompile(`^check: [1-9][0-9]* ops, [0-9]+ faults, linearizable$`)
+	summary := regexp.MustCompile(`^check: [1-9][0-9]* ops, [0-9]+ faults \(transfer [0-9]+\), linearizable$`)
 	if !summary.MatchString(lines[len(lines)-1]) {
 		t.Fatalf("output %q does not end with a passing summary line", out)
 	}

@@ -103,8 +103,8 @@ func runDev(ctx context.Context, out, logOutput io.Writer, dataDir, logLevel, da
 	for _, member := range devMembers {
 		fmt.Fprintf(out, "  %s: client 127.0.0.1:%d, peer 127.0.0.1:%d, admin http://127.0.0.1:%d/metrics\n", member.name, member.client, member.peer, member.metrics)
 	}
-	fmt.Fprintf(out, "try:\n  etcdctl --endpoints=%s put greeting hello\n  etcdctl --endpoints=%s get greeting\n  lockstep status --endpoints=%s\n",
-		strings.Join(endpoints, ","), strings.Join(endpoints, ","), strings.Join(endpoints, ","))
+	fmt.Fprintf(out, "try:\n  etcdctl --endpoints=%s put greeting hello\n  etcdctl --endpoints=%s get greeting\n  %s status --endpoints=%s\n",
+		strings.Join(endpoints, ","), strings.Join(endpoints, ","), invocation(), strings.Join(endpoints, ","))
 	fmt.Fprintln(out, "Ctrl-C stops the cluster.")
 	select {
 	case <-ctx.Done():

@@ -48,19 +48,28 @@ func newServeCommandWith(flags *serveFlags) *cobra.Command {
 		Use:   "serve",
 		Short: "Run a member of a replicated key-value store that speaks the etcd v3 API",
 		Long: `serve runs one member of a lockstep cluster. Flags are named as etcd names them;
-each can also be set with an environment variable LOCKSTEP_<FLAG> (for example
-LOCKSTEP_INITIAL_CLUSTER for --initial-cluster). A flag on the command line wins.`,
+each can also be set with an environment variable LOCKSTEP_<FLAG> or, as for etcd,
+ETCD_<FLAG> (for example LOCKSTEP_INITIAL_CLUSTER or ETCD_INITIAL_CLUSTER for
+--initial-cluster), so the environment that etcdctl member add prints starts the
+new member. A flag on the command line wins over both; LOCKSTEP_ wins over ETCD_.
+A variable of either prefix that names no flag is warned about.`,
 		Args: cobra.NoArgs,
 		RunE: func(command *cobra.Command, _ []string) error {
-			if err := applyEnvironment(command.Flags(), os.Environ()); err != nil {
+			warnings, err := applyEnvironment(command.Flags(), os.Environ(), command.Flags())
+			if err != nil {
 				return &exitError{code: 2, message: err.Error()}
 			}
 			config, err := flags.config(command.ErrOrStderr())
 			if err != nil {
+				printWarnings(command.ErrOrStderr(), warnings)
 				return &exitError{code: 2, message: err.Error()}
 			}
 			if flags.dryRun {
+				printWarnings(command.ErrOrStderr(), warnings)
 				return printDryRun(command.OutOrStdout(), config)
+			}
+			for _, warning := range warnings {
+				config.Logger.Warn(warning)
 			}
 			return serve(command.Context(), config)
 		},
@@ -105,27 +114,11 @@ func addMemberFlags(f *pflag.FlagSet, flags *serveFlags) {
 	f.StringVar(&flags.initialToken, "initial-cluster-token", "etcd-cluster", "token that makes cluster and member IDs unique")
 }
 
-// applyEnvironment sets every flag not given on the command line from its
-// LOCKSTEP_* variable, if set.
-func applyEnvironment(flags *pflag.FlagSet, environment []string) error {
-	values := map[string]string{}
-	for _, item := range environment {
-		if key, value, ok := strings.Cut(item, "="); ok && strings.HasPrefix(key, "LOCKSTEP_") {
-			values[key] = value
-		}
+// printWarnings writes warnings found before a logger exists.
+func printWarnings(output io.Writer, warnings []string) {
+	for _, warning := range warnings {
+		fmt.Fprintln(output, "lockstep: warning:", warning)
 	}
-	var failure error
-	flags.VisitAll(func(flag *pflag.Flag) {
-		key := "LOCKSTEP_" + strings.ToUpper(strings.ReplaceAll(flag.Name, "-", "_"))
-		value, ok := values[key]
-		if !ok || flag.Changed || failure != nil {
-			return
-		}
-		if err := flags.Set(flag.Name, value); err != nil {
-			failure = fmt.Errorf("%s=%q: %v", key, value, err)
-		}
-	})
-	return failure
 }
 
 func splitURLs(list string) []string {
@@ -246,7 +239,8 @@ func newLogger(output io.Writer, format, level string) (*slog.Logger, error) {
 }
 
 // serve runs a member until SIGINT or SIGTERM, then stops it gracefully
-// (a leader hands over first).
+// (a leader hands over first), or until it learns it was removed from the
+// cluster, which is an error (exit status 1).
 func serve(ctx context.Context, config server.Config) error {
 	if ctx == nil {
 		ctx = context.Background()
@@ -258,7 +252,17 @@ func serve(ctx context.Context, config server.Config) error {
 		return &exitError{code: 1, message: err.Error()}
 	}
 	serverview.Mount(member) // the member's dashboard, on its --listen-metrics-urls
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-member.Removed():
+		// As etcd does: a removed member can never serve again under its
+		// ID, so it exits non-zero for its supervisor to notice (it logged
+		// why).
+		shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		member.Stop(shutdown)
+		return &exitError{code: 1, message: fmt.Sprintf("member %s (%x) has been permanently removed from the cluster: remove its data directory %s before adding it back", config.Name, member.ID(), config.DataDirectory)}
+	}
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return member.Stop(shutdown)

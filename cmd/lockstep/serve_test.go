@@ -2,6 +2,8 @@ package main
 
 import (
 	"io"
+
+	"github.com/spf13/pflag"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +18,7 @@ func serveConfigError(t *testing.T, args []string, environment []string) (string
 	if err := command.ParseFlags(args); err != nil {
 		return err.Error(), flags
 	}
-	if err := applyEnvironment(command.Flags(), environment); err != nil {
+	if _, err := applyEnvironment(command.Flags(), environment, command.Flags()); err != nil {
 		return err.Error(), flags
 	}
 	if _, err := flags.config(io.Discard); err != nil {
@@ -65,5 +67,65 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 		if !strings.Contains(message, c.want) {
 			t.Errorf("%v %v: got %q, want it to mention %q", c.args, c.environment, message, c.want)
 		}
+	}
+}
+
+// TestServeEnvironmentPrecedence: a flag beats LOCKSTEP_<FLAG>, which
+// beats etcd's ETCD_<FLAG>; every serve flag reads both; a variable that
+// names no flag, or is overridden, is warned about.
+func TestServeEnvironmentPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	base := []string{"--data-dir", dir}
+	if message, flags := serveConfigError(t, base, []string{"ETCD_NAME=fromEtcd", "ETCD_INITIAL_CLUSTER=fromEtcd=http://localhost:2380", "ETCD_HEARTBEAT_INTERVAL=40"}); message != "" || flags.name != "fromEtcd" || flags.heartbeatMillis != 40 {
+		t.Fatalf("ETCD_ variables not applied: %q %+v", message, flags)
+	}
+	if _, flags := serveConfigError(t, base, []string{"ETCD_NAME=fromEtcd", "LOCKSTEP_NAME=fromLockstep", "LOCKSTEP_INITIAL_CLUSTER=fromLockstep=http://localhost:2380"}); flags.name != "fromLockstep" {
+		t.Fatalf("LOCKSTEP_NAME should beat ETCD_NAME: got %q", flags.name)
+	}
+	if _, flags := serveConfigError(t, append(base, "--name", "cli", "--initial-cluster", "cli=http://localhost:2380"), []string{"ETCD_NAME=fromEtcd", "LOCKSTEP_NAME=fromLockstep"}); flags.name != "cli" {
+		t.Fatalf("the command line should beat both variables: got %q", flags.name)
+	}
+	if message, _ := serveConfigError(t, base, []string{"ETCD_HEARTBEAT_INTERVAL=soon"}); !strings.Contains(message, "ETCD_HEARTBEAT_INTERVAL") {
+		t.Fatalf("a bad ETCD_ value should be named: %q", message)
+	}
+
+	// Every flag reads both variables.
+	command := newServeCommandWith(&serveFlags{})
+	command.Flags().VisitAll(func(flag *pflag.Flag) {
+		for _, prefix := range []string{"LOCKSTEP_", "ETCD_"} {
+			probe := newServeCommandWith(&serveFlags{})
+			key, value := environmentKey(prefix, flag.Name), flag.DefValue
+			if value == "" {
+				value = "set" // the flags with no default are strings
+			}
+			if _, err := applyEnvironment(probe.Flags(), []string{key + "=" + value}, probe.Flags()); err != nil {
+				t.Errorf("%s: %v", key, err)
+			}
+			if !probe.Flags().Changed(flag.Name) {
+				t.Errorf("%s did not set --%s", key, flag.Name)
+			}
+		}
+	})
+
+	warnings, err := applyEnvironment(command.Flags(), []string{
+		"ETCD_AUTO_COMPACTION_RETENTION=1", "LOCKSTEP_NAEM=x", "LOCKSTEP_ETCD_BIN=/bin", "ETCDCTL_API=3", "HOME=/root",
+		"ETCD_LOG_LEVEL=debug", "LOCKSTEP_LOG_LEVEL=warn",
+	}, command.Flags())
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(warnings, "\n")
+	for _, want := range []string{"ETCD_AUTO_COMPACTION_RETENTION is set but names no flag", "LOCKSTEP_NAEM is set but names no flag", `ETCD_LOG_LEVEL="debug" is ignored: LOCKSTEP_LOG_LEVEL="warn" wins`} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("warnings lack %q:\n%s", want, joined)
+		}
+	}
+	for _, quiet := range []string{"LOCKSTEP_ETCD_BIN", "ETCDCTL_API", "HOME"} {
+		if strings.Contains(joined, quiet) {
+			t.Errorf("warned about %s, which is not lockstep's to judge:\n%s", quiet, joined)
+		}
+	}
+	if len(warnings) != 3 {
+		t.Errorf("want 3 warnings, got %d:\n%s", len(warnings), joined)
 	}
 }

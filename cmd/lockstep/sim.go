@@ -134,11 +134,11 @@ func runSimulations(out io.Writer, options sim.Options, first uint64, count, wor
 		}
 		if result.Violation != nil {
 			violations++
-			fmt.Fprintf(out, "seed %d: VIOLATION %s\n  replay: %s\n", result.Seed, result.Violation, sim.ReplayCommand(options, result.Seed))
+			fmt.Fprintf(out, "seed %d: VIOLATION %s\n  replay: %s\n", result.Seed, result.Violation, runnable(sim.ReplayCommand(options, result.Seed)))
 		}
 		if !result.Linearizable {
 			nonLinearizable++
-			fmt.Fprintf(out, "seed %d: history NOT LINEARIZABLE, see %s\n  replay: %s\n", result.Seed, result.HistoryFile, sim.ReplayCommand(options, result.Seed))
+			fmt.Fprintf(out, "seed %d: history NOT LINEARIZABLE, see %s\n  replay: %s\n", result.Seed, result.HistoryFile, runnable(sim.ReplayCommand(options, result.Seed)))
 		}
 	})
 	fmt.Fprintf(out, "sim: %d seeds x %d steps, %d violations, %d non-linearizable histories\n", count, options.Steps, violations, nonLinearizable)
@@ -156,8 +156,8 @@ func runStackSimulations(out io.Writer, options stack.Options, first uint64, cou
 		if verbose {
 			fmt.Fprintln(out, result)
 		}
-		replay := fmt.Sprintf("lockstep sim --stack --seed %d --nodes %d --steps %d --tick %v --liveness-ticks %d --trace",
-			result.Seed, options.Nodes, options.Operations, options.TickInterval, options.LivenessTicks)
+		replay := runnable(fmt.Sprintf("lockstep sim --stack --seed %d --nodes %d --steps %d --tick %v --liveness-ticks %d --trace",
+			result.Seed, options.Nodes, options.Operations, options.TickInterval, options.LivenessTicks))
 		if result.Violation != nil {
 			violations++
 			fmt.Fprintf(out, "seed %d: VIOLATION %s\n  replay: %s\n", result.Seed, result.Violation, replay)

@@ -1,7 +1,7 @@
 // Package etcdbin finds (building them on first use) the etcd and etcdctl
 // v3.7.3 binaries that lockstep's differential tests, benchmark and checker
 // run next to lockstep. They are built from the Go module proxy by
-// tools/build-etcd into $LOCKSTEP_ETCD_BIN, or .cache/bin in the repository.
+// tools/build-etcd --with-etcd into $LOCKSTEP_ETCD_BIN, or .cache/bin in the repository.
 package etcdbin
 
 import (
@@ -42,7 +42,7 @@ func build() (string, error) {
 		return "", err
 	}
 	var stdout, stderr bytes.Buffer
-	command := exec.Command(filepath.Join(root, "tools", "build-etcd"))
+	command := exec.Command(filepath.Join(root, "tools", "build-etcd"), "--with-etcd")
 	command.Stdout, command.Stderr = &stdout, &stderr
 	if err := command.Run(); err != nil {
 		return "", fmt.Errorf("etcdbin: tools/build-etcd: %w\n%s", err, stderr.String())

@@ -116,7 +116,9 @@ func (c *Cluster) Stop(ctx context.Context) {
 	var group sync.WaitGroup
 	for _, member := range running {
 		if member != nil {
-			group.Go(func() { member.Stop(ctx) })
+			// Side by side and without handover: every member is
+			// stopping, so a handover could only fail, loudly.
+			group.Go(func() { member.StopWithoutHandover(ctx) })
 		}
 	}
 	group.Wait()

@@ -5,16 +5,24 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/lockstepdb/lockstep/internal/syncbuffer"
 	"github.com/lockstepdb/lockstep/web"
 )
 
 func startCluster(t *testing.T) *Cluster {
 	t.Helper()
+	return startClusterLogging(t, slog.New(slog.DiscardHandler))
+}
+
+// startClusterLogging starts a cluster of three whose members log to logger.
+func startClusterLogging(t *testing.T, logger *slog.Logger) *Cluster {
+	t.Helper()
 	config := Config{
-		DataDirectory: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		DataDirectory: t.TempDir(), Logger: logger,
 		HeartbeatInterval: 50 * time.Millisecond, ElectionTimeout: 500 * time.Millisecond, WALSegmentBytes: 1 << 20,
 	}
 	var listeners []net.Listener
@@ -134,5 +142,27 @@ func TestControlsPartitionHealTransferRestart(t *testing.T) {
 		if err := cluster.Act(ctx, bad[0], bad[1]); err == nil {
 			t.Errorf("%s %s succeeded", bad[0], bad[1])
 		}
+	}
+}
+
+// TestStopHandsNothingOver: stopping the whole cluster does not try to
+// hand leadership over (every member is stopping: it could only fail and
+// log so, as lockstep dev's Ctrl-C used to).
+func TestStopHandsNothingOver(t *testing.T) {
+	var logs syncbuffer.Buffer
+	cluster := startClusterLogging(t, slog.New(slog.NewTextHandler(&logs, nil)))
+	waitFor(t, cluster, "a leader", func(states []web.MemberState) bool {
+		for _, state := range states {
+			if state.Role == "leader" {
+				return true
+			}
+		}
+		return false
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cluster.Stop(ctx)
+	if strings.Contains(logs.String(), "hand") || strings.Contains(logs.String(), "level=ERROR") {
+		t.Fatalf("stopping the cluster logged a handover or a failure:\n%s", logs.String())
 	}
 }

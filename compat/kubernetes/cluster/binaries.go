@@ -59,7 +59,7 @@ func EtcdBinary(ctx context.Context, explicit, root string) (string, error) {
 		}
 		return executable(fromEnvironment)
 	}
-	directory, err := run(ctx, root, filepath.Join(root, "tools", "build-etcd"))
+	directory, err := run(ctx, root, filepath.Join(root, "tools", "build-etcd"), "--with-etcd")
 	if err != nil {
 		return "", err
 	}
