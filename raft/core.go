@@ -192,6 +192,9 @@ func (c *Core) hardState() HardState {
 
 // voters returns the quorum configuration.
 func (c *Core) voters() quorum.Joint[NodeID] {
+	if mutated(mutationIgnoreOutgoingVoters) {
+		return quorum.Joint[NodeID]{Incoming: c.membership.Voters}
+	}
 	return quorum.Joint[NodeID]{Incoming: c.membership.Voters, Outgoing: c.membership.OutgoingVoters}
 }
 
@@ -221,7 +224,9 @@ func (c *Core) send(m Message) {
 		m.Term = c.term
 	}
 	leaderTraffic := m.Type == MessageAppend || m.Type == MessageHeartbeat || m.Type == MessageSnapshot || m.Type == MessageTimeoutNow
-	if leaderTraffic && c.role == RoleLeader && c.durableHardState.Term == c.term {
+	earlyAnswer := (mutated(mutationVoteBeforePersist) && m.Type == MessageVoteResponse && !m.Reject) ||
+		(mutated(mutationAckBeforePersist) && m.Type == MessageAppendResponse && !m.Reject)
+	if earlyAnswer || leaderTraffic && c.role == RoleLeader && c.durableHardState.Term == c.term {
 		c.sendNow = append(c.sendNow, m)
 		return
 	}
@@ -279,6 +284,10 @@ func (c *Core) Step(m Message) error {
 			return nil
 		}
 		switch {
+		case mutated(mutationKeepLeadingOnHigherTerm) && c.role == RoleLeader:
+			c.term, c.vote = m.Term, None
+		case m.Type == MessagePreVote && mutated(mutationPreVoteAdoptsTerm):
+			c.becomeFollower(m.Term, None)
 		case m.Type == MessagePreVote:
 			// A pre-vote request does not change anyone's term.
 		case m.Type == MessagePreVoteResponse && !m.Reject:
@@ -299,7 +308,7 @@ func (c *Core) Step(m Message) error {
 		default:
 			c.becomeFollower(m.Term, None)
 		}
-	case m.Term < c.term:
+	case m.Term < c.term && !mutated(mutationAcceptStaleTerm):
 		c.answerStaleTerm(m)
 		return nil
 	}

@@ -29,6 +29,9 @@ func (c *Core) Propose(command []byte) (index, term uint64, err error) {
 	c.uncommittedBytes += size
 	index = c.log.lastIndex() + 1
 	c.log.appendLeader([]Entry{{Index: index, Term: c.term, Type: EntryNormal, Data: command}})
+	if mutated(mutationLeaderCountsUnpersisted) {
+		c.progress[c.id].match = index
+	}
 	c.broadcastPending = true
 	return index, c.term, nil
 }
@@ -159,7 +162,10 @@ func (c *Core) maybeCommit() bool {
 		}
 		return 0
 	})
-	if index <= c.log.committed || c.log.termOrZero(index) != c.term {
+	if mutated(mutationCommitWithHalf) {
+		index = c.halfCommittedIndex()
+	}
+	if index <= c.log.committed || (c.log.termOrZero(index) != c.term && !mutated(mutationCommitOldTerm)) {
 		return false
 	}
 	c.log.commitTo(index)
@@ -251,6 +257,9 @@ func (c *Core) broadcastHeartbeat() {
 			continue
 		}
 		commit := min(c.progress[id].match, c.log.committed)
+		if mutated(mutationHeartbeatCommitUncapped) {
+			commit = c.log.committed
+		}
 		c.send(Message{Type: MessageHeartbeat, To: id, Commit: commit, Context: context, Index: c.ticks, Transfer: c.transferTarget != None})
 	}
 }

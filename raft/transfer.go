@@ -35,7 +35,7 @@ func (c *Core) TransferLeadership(target NodeID) error {
 	// the target's vote request (see Config.LeaseReads).
 	c.broadcastHeartbeat()
 	follower := c.progress[target]
-	if follower.match == c.log.lastIndex() {
+	if follower.match == c.log.lastIndex() || mutated(mutationTransferToLagging) {
 		c.send(Message{Type: MessageTimeoutNow, To: target})
 	} else {
 		c.sendAppends(target, follower, false)
