@@ -133,7 +133,7 @@ func (c *Core) handleVoteRequest(m Message) {
 	// The election restriction (Raft §5.4.1): only for a candidate whose
 	// log is at least as up to date as ours, so that every committed entry
 	// is in the winner's log (Leader Completeness).
-	if canVote && (c.log.isUpToDate(m.LogIndex, m.LogTerm) || (mutated(mutationVoteIgnoresLog) && m.Type == MessageVote)) {
+	if canVote && (c.log.isUpToDate(m.LogIndex, m.LogTerm) || mutated(mutationVoteIgnoresLog)) {
 		// A grant carries the requested term so that a pre-candidate
 		// counts it even though neither of us holds that term yet.
 		c.send(Message{Type: responseType, To: m.From, Term: m.Term})

@@ -14,6 +14,10 @@ func (c *cluster) takeReadiesAsync(n *node) {
 	for n.up && n.core.HasReady() {
 		ready := n.core.Ready()
 		c.checker.onReady(n, ready)
+		if c.crashBeforeSending(n) {
+			return
+		}
+		c.maybeCrashAfterVote(n, ready)
 		for _, m := range ready.SendNow {
 			c.network.send(c, m)
 		}

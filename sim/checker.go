@@ -130,10 +130,12 @@ func (k *checker) onReady(n *node, ready raft.Ready) {
 	if isLeader {
 		if k.leaderSince[n.id] != summary.Term {
 			k.cluster.maybeCrashSoon(n, 0.05)
+			k.cluster.maybeCrashBeforeSending(n, 0.05)
 		}
 		if commit > k.commitsByTerm[summary.Term] {
 			k.commitsByTerm[summary.Term] = commit
 			k.cluster.maybeCrashSoon(n, 0.02)
+			k.cluster.maybeCrashBeforeSending(n, 0.05)
 		}
 		k.checkLeaderCompleteness(n, summary.Term)
 	}
@@ -194,6 +196,17 @@ func (k *checker) checkLeaderCompleteness(n *node, term uint64) {
 			k.violate("leader completeness", "leader %d of term %d lacks entry %d committed in term %d", n.id, term, index, committedTerm)
 			return
 		}
+	}
+}
+
+// checkReadIndex checks a read's index as it reaches the node that asked:
+// a linearizable read must see every entry committed before it began
+// (thesis §6.4), so its index is at least the commit index any node had
+// reached by then. This catches a stale read at the log level, whether or
+// not the client's keys and values would make it visible to porcupine.
+func (k *checker) checkReadIndex(n *node, read *pendingRead) {
+	if read.index < read.committedAtCall {
+		k.violate("read index", "node %d's read issued at t=%d got index %d, but %d was committed by then", n.id, read.call, read.index, read.committedAtCall)
 	}
 }
 

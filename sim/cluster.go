@@ -258,7 +258,10 @@ func (c *cluster) handle(e *event) {
 		n := c.node(e.node)
 		if c.faulty && n.up && n.incarnation == e.incarnation {
 			c.crashNode(n)
-			downtime := uint64(1+c.random.IntN(30)) * tickInterval
+			downtime := e.downtime
+			if downtime == 0 {
+				downtime = uint64(1+c.random.IntN(30)) * tickInterval
+			}
 			c.scheduler.schedule(downtime, &event{kind: eventRestart, node: n.id})
 		}
 	}
@@ -304,6 +307,10 @@ func (c *cluster) maybeTakeReady(n *node) {
 	}
 	ready := n.core.Ready()
 	c.checker.onReady(n, ready)
+	if c.crashBeforeSending(n) {
+		return
+	}
+	c.maybeCrashAfterVote(n, ready)
 	for _, m := range ready.SendNow {
 		c.network.send(c, m)
 	}

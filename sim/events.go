@@ -33,8 +33,11 @@ type event struct {
 	node     raft.NodeID
 	// incarnation guards node-local events against a crash in between.
 	incarnation int
-	message     raft.Message
-	heal        func()
+	// downtime, for eventCrash, is how long the node stays down; 0 draws
+	// the usual 1-30 ticks.
+	downtime uint64
+	message  raft.Message
+	heal     func()
 }
 
 type eventQueue []*event

@@ -54,6 +54,12 @@ func (w *network) send(c *cluster, m raft.Message) {
 		}
 		c.scheduler.schedule(latency, &event{kind: eventDeliver, message: m})
 	}
+	if c.faulty && m.Type == raft.MessageSnapshot && (p.duplicateRate > 0 || p.delayRate > 0) && c.random.IntN(3) == 0 {
+		// A snapshot is big and slow: a copy that arrives after the
+		// follower has moved past it tests that an old snapshot never
+		// rolls a node back (Raft §7).
+		c.scheduler.schedule(tickInterval+c.random.Uint64N(20*tickInterval), &event{kind: eventDeliver, message: m})
+	}
 }
 
 // deliver hands a message to its recipient if it is up and reachable.

@@ -49,6 +49,9 @@ type node struct {
 	// summary is the core's role, term, leader and commit after the last
 	// input, to notice changes.
 	summary raft.Summary
+	// crashBeforeSending makes the node crash as its current Ready is
+	// taken, before any of its messages leave or its write starts.
+	crashBeforeSending bool
 }
 
 // logMirror holds, for each log index, the entry's term and a hash of the
@@ -125,6 +128,10 @@ type pendingRead struct {
 	key   string
 	call  uint64
 	index uint64 // 0 until the read state arrives
+	// committedAtCall is the cluster's commit index, as the checker knew
+	// it, when the read was issued: a linearizable read index is never
+	// below it.
+	committedAtCall uint64
 }
 
 // encodeState serializes a state machine for a snapshot, deterministically.
