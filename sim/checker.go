@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/lockstepdb/lockstep/raft"
 )
@@ -82,6 +83,9 @@ func (k *checker) observe(n *node) {
 	}
 	if summary.Role != previous.Role || summary.Term != previous.Term {
 		k.cluster.tracef("node %d: %s in term %d", n.id, summary.Role, summary.Term)
+		if summary.Role == raft.RolePreCandidate || summary.Role == raft.RoleCandidate {
+			k.cluster.maybeIsolateLeader(n)
+		}
 	}
 	if summary.Role == raft.RoleLeader {
 		// Election Safety: at most one leader per term (Raft §5.2).
@@ -121,6 +125,7 @@ func (k *checker) onReady(n *node, ready raft.Ready) {
 			}
 		}
 	}
+	k.checkTransfers(n, ready)
 	commit := summary.Commit
 	if commit > n.volatile.lastIndex() {
 		k.violate("commit", "node %d commits %d beyond its log's last index %d", n.id, commit, n.volatile.lastIndex())
@@ -143,6 +148,28 @@ func (k *checker) onReady(n *node, ready raft.Ready) {
 		k.leaderSince[n.id] = summary.Term
 	} else {
 		delete(k.leaderSince, n.id)
+	}
+}
+
+// checkTransfers checks that a leader hands over (TimeoutNow) only to a
+// node whose durable log holds the leader's whole log (thesis §3.10): a
+// target that lags cannot win, and the cluster is left without a leader
+// for an election timeout. A target already in a later term is exempt: it
+// ignores the message.
+func (k *checker) checkTransfers(n *node, ready raft.Ready) {
+	for _, m := range slices.Concat(ready.SendNow, ready.SendAfterPersist) {
+		if m.Type != raft.MessageTimeoutNow {
+			continue
+		}
+		target := k.cluster.node(m.To)
+		last := n.volatile.lastIndex()
+		if target.summary.Term > m.Term || target.storage.HardState().Term > m.Term {
+			continue
+		}
+		if target.durable.lastIndex() < last || target.durable.prefixHash(last) != n.volatile.prefixHash(last) {
+			k.violate("transfer", "leader %d of term %d hands over to node %d, whose durable log (last %d) lacks its log (last %d)", n.id, m.Term, m.To, target.durable.lastIndex(), last)
+			return
+		}
 	}
 }
 

@@ -188,3 +188,28 @@ func (c *cluster) maybeCrashAfterVote(n *node, ready raft.Ready) {
 	downtime := uint64(1+c.random.IntN(2)) * tickInterval
 	c.scheduler.schedule(0, &event{kind: eventCrash, node: n.id, incarnation: n.incarnation, downtime: downtime})
 }
+
+// maybeIsolateLeader, now and then, cuts the leader off from everyone as
+// another node starts an election: the deposed leader may go on believing
+// it leads (and answering reads from its lease) while the others elect a
+// successor, the window lease reads and CheckQuorum exist for.
+func (c *cluster) maybeIsolateLeader(candidate *node) {
+	if !c.faulty || !c.options.has(FaultPartition) || c.random.IntN(10) != 0 {
+		return
+	}
+	for _, leader := range c.nodes {
+		if leader == candidate || !leader.up || leader.summary.Role != raft.RoleLeader {
+			continue
+		}
+		c.network.healAll()
+		for _, other := range c.ids {
+			if other != leader.id {
+				c.network.cutLink(leader.id, other)
+				c.network.cutLink(other, leader.id)
+			}
+		}
+		c.tracef("network: leader %d isolated as node %d stands", leader.id, candidate.id)
+		c.scheduleHeal()
+		return
+	}
+}
