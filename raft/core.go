@@ -29,8 +29,19 @@ import (
 	"github.com/lockstepdb/lockstep/raft/quorum"
 )
 
-// Core is one node's consensus state machine. It is not safe for concurrent
-// use: one goroutine owns it and calls every method.
+// Core is one node's consensus state machine.
+//
+// Threading contract: access must be serialised. The core holds no lock and
+// starts no goroutine; no two of its methods may run at the same time, and
+// each call must happen after the previous one returned (happens-before,
+// in the Go memory model's sense). Which goroutine makes a call does not
+// matter: one goroutine that drives the core (node/'s loop), or several
+// that take turns under one mutex, both satisfy it. Storage is called only
+// from within the core's methods, so under the same serialisation.
+//
+// Between Ready and Advance the core accepts no input: Tick, Step,
+// Propose, ReadIndex, Persisted and the other methods that change it panic
+// there; HasReady reports false and Status and Summary may be read.
 type Core struct {
 	id     NodeID
 	config Config
@@ -267,8 +278,8 @@ func (c *Core) becomeFollower(term uint64, leader NodeID) {
 
 // Step feeds a message from another node into the core. It returns an
 // error wrapping ErrInvalidMessage, and changes nothing, if the message is
-// malformed or not addressed to this node. Call it only from the goroutine
-// that owns the core, and not between Ready and Advance.
+// malformed or not addressed to this node. Call it serialised with the
+// core's other methods (see Core), and not between Ready and Advance.
 func (c *Core) Step(m Message) error {
 	c.checkNoReadyOutstanding("Step")
 	if err := c.validateMessage(m); err != nil {

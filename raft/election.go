@@ -7,8 +7,9 @@ import (
 )
 
 // Tick advances the core's logical clock by one tick. The runtime calls it
-// at a fixed interval (the simulator, when its clock says so). Call it only
-// from the goroutine that owns the core, and not between Ready and Advance.
+// at a fixed interval (the simulator, when its clock says so). Call it
+// serialised with the core's other methods (see Core), and not between
+// Ready and Advance.
 func (c *Core) Tick() {
 	c.checkNoReadyOutstanding("Tick")
 	c.ticks++

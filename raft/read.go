@@ -31,8 +31,8 @@ type readRequest struct {
 // follower the request is forwarded to the leader; with no known leader it
 // fails with *NotLeaderError. A request that gets no answer (lost message,
 // leader change) must be retried with a new context; a retry is answered
-// with an index no older than the first. Call it only on the goroutine that
-// owns the core.
+// with an index no older than the first. Call it serialised with the core's
+// other methods (see Core), not between Ready and Advance.
 func (c *Core) ReadIndex(context []byte) error {
 	c.checkNoReadyOutstanding("ReadIndex")
 	switch {
