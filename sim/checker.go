@@ -140,7 +140,7 @@ func (k *checker) onReady(n *node, ready raft.Ready) {
 		if commit > k.commitsByTerm[summary.Term] {
 			k.commitsByTerm[summary.Term] = commit
 			k.cluster.maybeCrashSoon(n, 0.02)
-			k.cluster.maybeCrashBeforeSending(n, 0.05)
+			k.cluster.maybeCrashBeforeSending(n, 0.01)
 		}
 		k.checkLeaderCompleteness(n, summary.Term)
 	}

@@ -291,6 +291,8 @@ func (c *cluster) feed(n *node, in input) {
 		c.workload.proposeOn(c, n, in.command)
 	case eventRead:
 		c.workload.readOn(c, n, in.command)
+	case eventUnreachable:
+		n.core.ReportUnreachable(in.message.To)
 	}
 	c.checker.observe(n)
 }

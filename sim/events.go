@@ -23,6 +23,9 @@ const (
 	eventCrash
 	eventOperation
 	eventRead
+	// eventUnreachable is an input: the runtime reports that it could not
+	// deliver to message.To (raft.Core.ReportUnreachable).
+	eventUnreachable
 )
 
 // event is something scheduled to happen at a simulated time.

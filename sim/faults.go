@@ -182,7 +182,8 @@ func (c *cluster) maybeCrashAfterVote(n *node, ready raft.Ready) {
 	for _, m := range slices.Concat(ready.SendNow, ready.SendAfterPersist) {
 		grants = grants || (m.Type == raft.MessageVoteResponse && !m.Reject)
 	}
-	if !grants || c.random.IntN(10) != 0 {
+	// About one election in three, whatever the cluster's size.
+	if !grants || c.random.IntN(3*c.options.Nodes) != 0 {
 		return
 	}
 	downtime := uint64(1+c.random.IntN(2)) * tickInterval

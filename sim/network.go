@@ -67,6 +67,11 @@ func (w *network) deliver(c *cluster, m raft.Message) {
 	target := c.node(m.To)
 	if !target.up || w.cut[m.From][m.To] {
 		w.dropped++
+		if sender := c.node(m.From); sender.up && m.Type == raft.MessageAppend && c.random.IntN(2) == 0 {
+			// A runtime notices a broken stream now and then, and says
+			// so, as node/ does when its transport's stream fails.
+			c.input(sender, input{kind: eventUnreachable, message: m})
+		}
 		return
 	}
 	c.tracef("deliver  %v", m)
