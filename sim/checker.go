@@ -30,8 +30,10 @@ type checker struct {
 	// leaders maps a term to the node that led it: Election Safety.
 	leaders map[uint64]raft.NodeID
 	// leaderSince maps a node to the term it leads in as of its last
-	// Ready, for Leader Append-Only.
-	leaderSince map[raft.NodeID]uint64
+	// Ready, for Leader Append-Only; leaderCommit to its commit index then,
+	// for the commit rule.
+	leaderSince  map[raft.NodeID]uint64
+	leaderCommit map[raft.NodeID]uint64
 	// prefixes maps (index, term) to the prefix hash of every log that
 	// holds such an entry: Log Matching.
 	prefixes map[[2]uint64]uint64
@@ -57,6 +59,7 @@ func newChecker(c *cluster) checker {
 		cluster:       c,
 		leaders:       map[uint64]raft.NodeID{},
 		leaderSince:   map[raft.NodeID]uint64{},
+		leaderCommit:  map[raft.NodeID]uint64{},
 		prefixes:      map[[2]uint64]uint64{},
 		commitsByTerm: map[uint64]uint64{},
 		applied:       map[uint64]uint64{},
@@ -145,7 +148,16 @@ func (k *checker) onReady(n *node, ready raft.Ready) {
 		k.checkLeaderCompleteness(n, summary.Term)
 	}
 	if isLeader {
+		if k.leaderSince[n.id] == summary.Term && commit > k.leaderCommit[n.id] && n.volatile.term(commit) != summary.Term {
+			// Raft §5.4.2 (Figure 8): a leader commits only by counting
+			// replicas of an entry of its own term. An earlier term's
+			// entry counted onto a majority may still be overwritten by
+			// a leader of a later term; the consequence takes a rare
+			// sequence of three leaders to show, the rule is plain.
+			k.violate("commit rule", "leader %d of term %d advances its commit index to %d, an entry of term %d", n.id, summary.Term, commit, n.volatile.term(commit))
+		}
 		k.leaderSince[n.id] = summary.Term
+		k.leaderCommit[n.id] = commit
 	} else {
 		delete(k.leaderSince, n.id)
 	}
@@ -170,6 +182,23 @@ func (k *checker) checkTransfers(n *node, ready raft.Ready) {
 			k.violate("transfer", "leader %d of term %d hands over to node %d, whose durable log (last %d) lacks its log (last %d)", n.id, m.Term, m.To, target.durable.lastIndex(), last)
 			return
 		}
+	}
+}
+
+// checkFollowerCommit checks the receiver's side of the commit rule (Raft
+// Figure 2, AppendEntries rule 5): an append moves a follower's commit
+// index at most to the leader's commit, and no further than the append's
+// last entry, the end of what the append verified against the leader's
+// log. Entries beyond it may be stale leftovers of an earlier term; they
+// would be committed only when a follower holds a long stale suffix behind
+// entries that match, which the leader's exact rejection hints make rare,
+// so the rule is checked on every append instead.
+func (k *checker) checkFollowerCommit(n *node, m raft.Message, before uint64) {
+	after := n.core.Summary().Commit
+	limit := max(before, min(m.Commit, m.LogIndex+uint64(len(m.Entries))))
+	if after > limit {
+		k.violate("follower commit", "node %d raises its commit index from %d to %d on an append of [%d, %d] with commit %d",
+			n.id, before, after, m.LogIndex+1, m.LogIndex+uint64(len(m.Entries)), m.Commit)
 	}
 }
 

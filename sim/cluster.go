@@ -282,10 +282,14 @@ func (c *cluster) feed(n *node, in input) {
 	case eventTick:
 		n.core.Tick()
 	case eventDeliver:
+		commitBefore := n.core.Summary().Commit
 		if err := n.core.Step(in.message); err != nil {
 			if errors.Is(err, raft.ErrInvalidMessage) {
 				c.checker.violate("message", "node %d rejected %v: %v", n.id, in.message, err)
 			}
+		}
+		if in.message.Type == raft.MessageAppend {
+			c.checker.checkFollowerCommit(n, in.message, commitBefore)
 		}
 	case eventPropose:
 		c.workload.proposeOn(c, n, in.command)
