@@ -202,6 +202,34 @@ func (k *checker) checkFollowerCommit(n *node, m raft.Message, before uint64) {
 	}
 }
 
+// checkLeaderLease checks, as a follower steps a message, the promise
+// that leader leases and CheckQuorum rest on (thesis §4.2.3, §6.4.1): a
+// follower that heard from its leader less than an election timeout (of
+// its own ticks) ago, or restarted less than one ago with lease reads on,
+// does not adopt the term of a vote request, unless the request is part
+// of a leadership transfer. It also records each contact with a leader.
+func (k *checker) checkLeaderLease(n *node, m raft.Message, before raft.Summary) {
+	const electionTicks = 10
+	c := k.cluster
+	after := n.core.Summary()
+	switch m.Type {
+	case raft.MessageAppend, raft.MessageHeartbeat, raft.MessageSnapshot:
+		if after.Term == m.Term && after.Role == raft.RoleFollower {
+			n.leaderContact, n.contactTerm = n.ticks, m.Term
+		}
+	case raft.MessageVote:
+		if c.profile.disableQuorumChk || m.Transfer || before.Role != raft.RoleFollower || m.Term <= before.Term {
+			return
+		}
+		heardRecently := n.contactTerm != 0 && n.contactTerm == before.Term && n.ticks-n.leaderContact < electionTicks
+		restartedRecently := c.profile.leaseReads && n.ticks < electionTicks
+		if (heardRecently || restartedRecently) && after.Term > before.Term {
+			k.violate("leader lease", "node %d adopts term %d from node %d's vote request %d ticks after hearing from its leader (restarted %d ticks ago)",
+				n.id, after.Term, m.From, n.ticks-n.leaderContact, n.ticks)
+		}
+	}
+}
+
 // checkCommittedPrefix checks that a node's log up to its commit index is
 // the committed log every other node has, and extends that log.
 func (k *checker) checkCommittedPrefix(n *node, commit uint64) {

@@ -188,6 +188,7 @@ func (c *cluster) startNode(n *node) {
 	n.reads = map[string]*pendingRead{}
 	n.volatile = n.durable.clone()
 	n.summary = core.Summary()
+	n.ticks, n.leaderContact, n.contactTerm = 0, 0, 0
 	c.scheduler.schedule(c.random.Uint64N(n.tickInterval)+1, &event{kind: eventTick, node: n.id, incarnation: n.incarnation})
 }
 
@@ -281,16 +282,18 @@ func (c *cluster) feed(n *node, in input) {
 	switch in.kind {
 	case eventTick:
 		n.core.Tick()
+		n.ticks++
 	case eventDeliver:
-		commitBefore := n.core.Summary().Commit
+		before := n.core.Summary()
 		if err := n.core.Step(in.message); err != nil {
 			if errors.Is(err, raft.ErrInvalidMessage) {
 				c.checker.violate("message", "node %d rejected %v: %v", n.id, in.message, err)
 			}
 		}
 		if in.message.Type == raft.MessageAppend {
-			c.checker.checkFollowerCommit(n, in.message, commitBefore)
+			c.checker.checkFollowerCommit(n, in.message, before.Commit)
 		}
+		c.checker.checkLeaderLease(n, in.message, before)
 	case eventPropose:
 		c.workload.proposeOn(c, n, in.command)
 	case eventRead:

@@ -49,6 +49,11 @@ type node struct {
 	// summary is the core's role, term, leader and commit after the last
 	// input, to notice changes.
 	summary raft.Summary
+	// ticks counts the node's ticks since it started; leaderContact is the
+	// tick at which it last heard from the leader of term contactTerm.
+	ticks         uint64
+	leaderContact uint64
+	contactTerm   uint64
 	// crashBeforeSending makes the node crash as its current Ready is
 	// taken, before any of its messages leave or its write starts.
 	crashBeforeSending bool
