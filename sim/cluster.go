@@ -324,8 +324,10 @@ func (c *cluster) maybeTakeReady(n *node) {
 		c.network.send(c, m)
 	}
 	n.pending = &ready
-	if len(ready.Entries) == 0 && ready.HardState.IsEmpty() {
-		c.completePersist(n) // nothing to write: no fsync to wait for
+	if !ready.MustSync {
+		// Nothing, or only a new commit index, to write: no fsync to
+		// wait for (raft.Ready.MustSync).
+		c.completePersist(n)
 		return
 	}
 	// The disk takes a little while; the node queues inputs meanwhile.
@@ -380,7 +382,10 @@ func (c *cluster) writeToDisk(n *node, ready raft.Ready) bool {
 		return false
 	}
 	n.durable.append(ready.Entries)
-	if !ready.HardState.IsEmpty() {
+	if !ready.HardState.IsEmpty() && (ready.MustSync || c.random.IntN(2) == 0) {
+		// A commit-only hard state is written without an fsync: half the
+		// time it is as good as lost (a crash would take it), and a
+		// restarted node must learn its commit index again.
 		n.storage.SetHardState(ready.HardState)
 	}
 	return true
