@@ -48,12 +48,21 @@ func TestUnreachablePeerIsReportedToTheCore(t *testing.T) {
 		if transports[id].report == nil {
 			t.Fatal("Start did not hand the transport a report function")
 		}
-		status, err := leader.Status(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !status.Followers[follower].Replicating {
-			t.Fatalf("follower %d is %+v before the report, want replicating", follower, status.Followers[follower])
+		// Propose returned once a majority held the command: the
+		// follower may not have answered yet. Wait until the leader
+		// pipelines to it.
+		for attempt := 0; ; attempt++ {
+			status, err := leader.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status.Followers[follower].Replicating {
+				break
+			}
+			if attempt == 100 {
+				t.Fatalf("follower %d is %+v before the report, want replicating", follower, status.Followers[follower])
+			}
+			time.Sleep(10 * time.Millisecond) // one tick of virtual time
 		}
 		// The stream to the follower breaks: nothing reaches it any more.
 		cluster.network.Cut(id, follower)
