@@ -37,6 +37,10 @@ func (n *Node) run() {
 			n.step(m)
 		case request := <-n.requests:
 			request()
+		case id := <-n.unreachable:
+			// A broken stream lost what was in flight: the leader probes
+			// instead of pipelining into the void.
+			n.core.ReportUnreachable(id)
 		case <-n.writerNotify():
 			if err := n.reportPersisted(); err != nil {
 				n.failure = err

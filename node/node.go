@@ -37,10 +37,13 @@ type Node struct {
 	// requests holds closures that callers run on the loop goroutine.
 	incoming chan raft.Message
 	requests chan func()
-	stopping chan struct{}
-	done     chan struct{}
-	stopOnce sync.Once
-	failure  error // why the loop ended, if it failed; read after done
+	// unreachable holds peers the transport could not reach, for the loop
+	// to report to the core (see UnreachableReporter).
+	unreachable chan raft.NodeID
+	stopping    chan struct{}
+	done        chan struct{}
+	stopOnce    sync.Once
+	failure     error // why the loop ended, if it failed; read after done
 
 	// Owned by the loop goroutine.
 	waiters map[uint64]*waiter
@@ -129,6 +132,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		machine:         machine,
 		transport:       config.Transport,
 		incoming:        make(chan raft.Message, 4096),
+		unreachable:     make(chan raft.NodeID, 64),
 		requests:        make(chan func()),
 		stopping:        make(chan struct{}),
 		done:            make(chan struct{}),
@@ -157,6 +161,9 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 	if err := n.startCore(); err != nil {
 		storage.Close()
 		return nil, err
+	}
+	if reporter, ok := config.Transport.(UnreachableReporter); ok {
+		reporter.OnUnreachable(n.reportUnreachable)
 	}
 	if err := n.transport.Start(n.receive); err != nil {
 		storage.Close()
@@ -228,6 +235,17 @@ func (n *Node) receive(m raft.Message) {
 	default:
 		n.dropped.Add(1)
 		n.log.Debug("incoming queue full; message dropped", "message", m.String())
+	}
+}
+
+// reportUnreachable is the transport's callback for a peer it could not
+// reach: it queues the peer for the loop, which tells the core
+// (raft.Core.ReportUnreachable), or drops the report if the queue is full
+// (the core learns the same from the next heartbeat round).
+func (n *Node) reportUnreachable(id raft.NodeID) {
+	select {
+	case n.unreachable <- id:
+	default:
 	}
 }
 

@@ -92,6 +92,21 @@ func TestStartRefusesADamagedLogSnapshot(t *testing.T) {
 		time.Sleep(time.Second) // simulated: the background snapshots finish
 		synctest.Wait()
 		id := leader.config.ID%3 + 1
+		// The follower needs two snapshot files of its own. One that fell
+		// behind during the first election (the nodes draw their election
+		// timeouts from crypto/rand) may have caught up by the leader's
+		// snapshot and taken only one since: give it more entries.
+		for next := uint64(21); ; next += 5 {
+			if names, err := cluster.disk.List(filepath.Join(directoryOf(id), "snap")); err == nil && len(names) >= 2 {
+				break
+			}
+			if next > 100 {
+				t.Fatalf("node %d took fewer than two snapshots in %d entries", id, next-1)
+			}
+			proposeAll(ctx, t, leader, next, next+4)
+			time.Sleep(time.Second) // simulated: the background snapshots finish
+			synctest.Wait()
+		}
 		// A restart compacts the log to the newest snapshot file.
 		cluster.stop(id)
 		cluster.start(id)

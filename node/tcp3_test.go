@@ -34,6 +34,10 @@ func TestThreeNodesOverMutualTLS(t *testing.T) {
 	if follower == c.leader(ctx).config.ID {
 		follower = 2
 	}
+	followerStatus, err := c.nodes[follower].Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c.kill(follower)
 	leader := c.leader(ctx)
 	events, stopEvents := leader.Subscribe(64)
@@ -53,6 +57,20 @@ func TestThreeNodesOverMutualTLS(t *testing.T) {
 			t.Fatalf("the leader compacted its log only up to %d", compactedAt)
 		}
 	}
+
+	// Whichever node leads after the restart below must have compacted
+	// past the follower's log, or it would send entries instead of a
+	// snapshot: the other node snapshots on its own schedule (in the
+	// background, later on a loaded machine), so wait for both.
+	c.eventually(ctx, "every running node to compact past the stopped follower's log", func() bool {
+		for _, n := range c.nodes {
+			status, err := n.Status(ctx)
+			if err != nil || status.FirstIndex <= followerStatus.LastIndex+1 {
+				return false
+			}
+		}
+		return true
+	})
 
 	// The leader's transport still holds the appends it pipelined to the
 	// stopped follower, and would deliver them once it is back: restart

@@ -26,6 +26,18 @@ type Transport interface {
 	Stop() error
 }
 
+// UnreachableReporter is implemented by a Transport that can tell when a
+// peer is unreachable (transport.Transport does: a message stream broke or
+// could not be opened, and what was in flight on it is lost). Start calls
+// OnUnreachable once, before the transport's Start; the transport then
+// calls report, from its own goroutines, whenever that happens, and report
+// does not block. The node hands each report to the core
+// (raft.Core.ReportUnreachable), so that a leader stops pipelining appends
+// to a peer that is gone.
+type UnreachableReporter interface {
+	OnUnreachable(report func(raft.NodeID))
+}
+
 // SnapshotStreamer is implemented by a Transport that can stream snapshots
 // through the node's snapshot store instead of carrying them in memory
 // (transport.Transport does). Start calls UseSnapshotStore once, before

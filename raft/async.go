@@ -85,9 +85,11 @@ func (c *Core) readyAsync() Ready {
 	}
 	if hardState := c.hardState(); hardState != c.takenHardState {
 		ready.HardState = hardState
+		ready.MustSync = termOrVoteChanged(hardState, c.takenHardState)
 		c.takenHardState = hardState
 		write.hardState = hardState
 	}
+	ready.MustSync = ready.MustSync || len(ready.Entries) > 0 || !ready.Snapshot.IsEmpty()
 	if n := len(ready.Entries); n > 0 {
 		write.last = ready.Entries[n-1].Index
 		c.log.takenThrough = write.last
@@ -128,8 +130,8 @@ func (c *Core) releaseHeld() {
 // Persisted reports that the write of the Ready numbered sequence
 // (Ready.PersistSequence), and so every earlier one, is durable. Writes must
 // reach the disk in sequence order; a sequence at or below one already
-// reported changes nothing. It is an input like Step: call it from the
-// goroutine that owns the core, not between Ready and Advance, and only
+// reported changes nothing. It is an input like Step: call it serialised
+// with the core's other methods (see Core), not between Ready and Advance, and only
 // with Config.AsyncPersistence. A leader now counts its durable entries,
 // a candidate its durable vote, and held messages leave in the next Ready.
 func (c *Core) Persisted(sequence uint64) {

@@ -29,8 +29,19 @@ import (
 	"github.com/lockstepdb/lockstep/raft/quorum"
 )
 
-// Core is one node's consensus state machine. It is not safe for concurrent
-// use: one goroutine owns it and calls every method.
+// Core is one node's consensus state machine.
+//
+// Threading contract: access must be serialised. The core holds no lock and
+// starts no goroutine; no two of its methods may run at the same time, and
+// each call must happen after the previous one returned (happens-before,
+// in the Go memory model's sense). Which goroutine makes a call does not
+// matter: one goroutine that drives the core (node/'s loop), or several
+// that take turns under one mutex, both satisfy it. Storage is called only
+// from within the core's methods, so under the same serialisation.
+//
+// Between Ready and Advance the core accepts no input: Tick, Step,
+// Propose, ReadIndex, Persisted and the other methods that change it panic
+// there; HasReady reports false and Status and Summary may be read.
 type Core struct {
 	id     NodeID
 	config Config
@@ -192,6 +203,9 @@ func (c *Core) hardState() HardState {
 
 // voters returns the quorum configuration.
 func (c *Core) voters() quorum.Joint[NodeID] {
+	if mutated(mutationIgnoreOutgoingVoters) {
+		return quorum.Joint[NodeID]{Incoming: c.membership.Voters}
+	}
 	return quorum.Joint[NodeID]{Incoming: c.membership.Voters, Outgoing: c.membership.OutgoingVoters}
 }
 
@@ -221,7 +235,9 @@ func (c *Core) send(m Message) {
 		m.Term = c.term
 	}
 	leaderTraffic := m.Type == MessageAppend || m.Type == MessageHeartbeat || m.Type == MessageSnapshot || m.Type == MessageTimeoutNow
-	if leaderTraffic && c.role == RoleLeader && c.durableHardState.Term == c.term {
+	earlyAnswer := (mutated(mutationVoteBeforePersist) && m.Type == MessageVoteResponse && !m.Reject) ||
+		(mutated(mutationAckBeforePersist) && m.Type == MessageAppendResponse && !m.Reject)
+	if earlyAnswer || leaderTraffic && c.role == RoleLeader && c.durableHardState.Term == c.term {
 		c.sendNow = append(c.sendNow, m)
 		return
 	}
@@ -262,8 +278,8 @@ func (c *Core) becomeFollower(term uint64, leader NodeID) {
 
 // Step feeds a message from another node into the core. It returns an
 // error wrapping ErrInvalidMessage, and changes nothing, if the message is
-// malformed or not addressed to this node. Call it only from the goroutine
-// that owns the core, and not between Ready and Advance.
+// malformed or not addressed to this node. Call it serialised with the
+// core's other methods (see Core), and not between Ready and Advance.
 func (c *Core) Step(m Message) error {
 	c.checkNoReadyOutstanding("Step")
 	if err := c.validateMessage(m); err != nil {
@@ -279,6 +295,10 @@ func (c *Core) Step(m Message) error {
 			return nil
 		}
 		switch {
+		case mutated(mutationKeepLeadingOnHigherTerm) && c.role == RoleLeader:
+			c.term, c.vote = m.Term, None
+		case m.Type == MessagePreVote && mutated(mutationPreVoteAdoptsTerm):
+			c.becomeFollower(m.Term, None)
 		case m.Type == MessagePreVote:
 			// A pre-vote request does not change anyone's term.
 		case m.Type == MessagePreVoteResponse && !m.Reject:
@@ -299,7 +319,7 @@ func (c *Core) Step(m Message) error {
 		default:
 			c.becomeFollower(m.Term, None)
 		}
-	case m.Term < c.term:
+	case m.Term < c.term && !mutated(mutationAcceptStaleTerm):
 		c.answerStaleTerm(m)
 		return nil
 	}

@@ -7,8 +7,9 @@ import (
 )
 
 // Tick advances the core's logical clock by one tick. The runtime calls it
-// at a fixed interval (the simulator, when its clock says so). Call it only
-// from the goroutine that owns the core, and not between Ready and Advance.
+// at a fixed interval (the simulator, when its clock says so). Call it
+// serialised with the core's other methods (see Core), and not between
+// Ready and Advance.
 func (c *Core) Tick() {
 	c.checkNoReadyOutstanding("Tick")
 	c.ticks++
@@ -30,6 +31,9 @@ func (c *Core) Tick() {
 // election timeout ago, with CheckQuorum on. Such a node refuses to vote:
 // the leader it follows may still hold a quorum (thesis §4.2.3).
 func (c *Core) inLeaderLease() bool {
+	if mutated(mutationVoteDuringLease) {
+		return false
+	}
 	if c.restartLease {
 		return true
 	}
@@ -125,11 +129,12 @@ func (c *Core) handleVoteRequest(m Message) {
 	// a pre-vote for a future term is hypothetical and binds nothing.
 	canVote := c.vote == m.From ||
 		(c.vote == None && c.leader == None) ||
-		(m.Type == MessagePreVote && m.Term > c.term)
+		(m.Type == MessagePreVote && m.Term > c.term) ||
+		(mutated(mutationVoteTwicePerTerm) && m.Type == MessageVote && c.leader == None)
 	// The election restriction (Raft §5.4.1): only for a candidate whose
 	// log is at least as up to date as ours, so that every committed entry
 	// is in the winner's log (Leader Completeness).
-	if canVote && c.log.isUpToDate(m.LogIndex, m.LogTerm) {
+	if canVote && (c.log.isUpToDate(m.LogIndex, m.LogTerm) || mutated(mutationVoteIgnoresLog)) {
 		// A grant carries the requested term so that a pre-candidate
 		// counts it even though neither of us holds that term yet.
 		c.send(Message{Type: responseType, To: m.From, Term: m.Term})
@@ -156,7 +161,7 @@ func (c *Core) stepCandidate(m Message) {
 		if c.role == RolePreCandidate {
 			expected = MessagePreVoteResponse
 		}
-		if m.Type != expected {
+		if m.Type != expected && !(mutated(mutationCountPreVotesAsVotes) && c.role == RoleCandidate) {
 			return // a late answer to an earlier campaign
 		}
 		if _, counted := c.votes[m.From]; !counted {

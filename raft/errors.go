@@ -26,6 +26,12 @@ func (e *NotLeaderError) Error() string {
 // (Config.MaxUncommittedBytes). Nothing was appended; the caller may retry.
 var ErrProposalDropped = errors.New("raft: proposal dropped: too many uncommitted entries")
 
+// ErrEmptyCommand is returned by Propose for a command with no bytes.
+// An EntryNormal with empty Data is reserved for the entry a leader appends
+// at the start of its term, so that an application can tell it apart from
+// every command it proposed. Nothing was appended.
+var ErrEmptyCommand = errors.New("raft: empty command: an entry with no data is reserved for a new leader's first entry")
+
 // ErrInvalidMessage is wrapped by Step's errors for messages that are
 // malformed or addressed to another node. Such a message is ignored.
 var ErrInvalidMessage = errors.New("raft: invalid message")

@@ -50,11 +50,17 @@ func (c *Core) handleAppend(m Message) {
 		c.send(Message{Type: MessageAppendResponse, To: m.From, Reject: true, Index: m.LogIndex, HintIndex: hintIndex, HintTerm: hintTerm})
 		return
 	}
-	c.noteAppended(written)
+	if !mutated(mutationMembershipNotOnAppend) {
+		c.noteAppended(written)
+	}
 	// Our log now matches the leader's up to lastNew, and no further is
 	// verified: entries beyond it may be stale, so the commit index learnt
 	// from the leader is capped there.
-	c.log.commitTo(min(m.Commit, lastNew))
+	verified := lastNew
+	if mutated(mutationFollowerCommitUncapped) {
+		verified = c.log.lastIndex()
+	}
+	c.log.commitTo(min(m.Commit, verified))
 	c.send(Message{Type: MessageAppendResponse, To: m.From, Index: lastNew})
 }
 

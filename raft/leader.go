@@ -9,12 +9,16 @@ import (
 // term it will occupy: the command is committed if and only if the entry
 // at that index has that term once the index is committed, so a caller can
 // wait for exactly that outcome. On a node that is not the leader it
-// returns a *NotLeaderError naming the known leader. The entry reaches the
+// returns a *NotLeaderError naming the known leader; an empty command is
+// refused with ErrEmptyCommand (see EntryNormal). The entry reaches the
 // followers with the next Ready, batched with every other proposal made
-// before it. Call it only from the goroutine that owns the core, and not
-// between Ready and Advance.
+// before it. Call it serialised with the core's other methods (see Core),
+// and not between Ready and Advance.
 func (c *Core) Propose(command []byte) (index, term uint64, err error) {
 	c.checkNoReadyOutstanding("Propose")
+	if len(command) == 0 {
+		return 0, 0, ErrEmptyCommand
+	}
 	if c.role != RoleLeader {
 		return 0, 0, &NotLeaderError{Leader: c.leader, Term: c.term}
 	}
@@ -29,6 +33,9 @@ func (c *Core) Propose(command []byte) (index, term uint64, err error) {
 	c.uncommittedBytes += size
 	index = c.log.lastIndex() + 1
 	c.log.appendLeader([]Entry{{Index: index, Term: c.term, Type: EntryNormal, Data: command}})
+	if mutated(mutationLeaderCountsUnpersisted) {
+		c.progress[c.id].match = index
+	}
 	c.broadcastPending = true
 	return index, c.term, nil
 }
@@ -159,7 +166,10 @@ func (c *Core) maybeCommit() bool {
 		}
 		return 0
 	})
-	if index <= c.log.committed || c.log.termOrZero(index) != c.term {
+	if mutated(mutationCommitWithHalf) {
+		index = c.halfCommittedIndex()
+	}
+	if index <= c.log.committed || (c.log.termOrZero(index) != c.term && !mutated(mutationCommitOldTerm)) {
 		return false
 	}
 	c.log.commitTo(index)
@@ -251,6 +261,9 @@ func (c *Core) broadcastHeartbeat() {
 			continue
 		}
 		commit := min(c.progress[id].match, c.log.committed)
+		if mutated(mutationHeartbeatCommitUncapped) {
+			commit = c.log.committed
+		}
 		c.send(Message{Type: MessageHeartbeat, To: id, Commit: commit, Context: context, Index: c.ticks, Transfer: c.transferTarget != None})
 	}
 }

@@ -177,10 +177,19 @@ func (l *raftLog) appendFollower(prevIndex, prevTerm uint64, entries []Entry) (l
 	lastNew = prevIndex + uint64(len(entries))
 	conflict := l.findConflict(entries)
 	switch {
+	case conflict == 0 && mutated(mutationTruncateWithoutConflict) && len(entries) > 0 && lastNew < l.lastIndex():
+		written = entries
+		l.appendLeader(written)
 	case conflict == 0:
 		// Everything matches: a duplicate or a prefix of what we hold.
 		// Our later entries must stay (they may be from this leader and
 		// already acknowledged).
+	case mutated(mutationKeepConflictingEntries) && conflict > l.committed:
+		// Only entries beyond our last index are written.
+		if beyond := l.lastIndex() + 1; beyond <= lastNew {
+			written = entries[beyond-entries[0].Index:]
+			l.appendLeader(written)
+		}
 	case conflict <= l.committed:
 		panic(fmt.Sprintf("raft: entry %d conflicts with a committed entry (commit %d): a committed entry would be truncated", conflict, l.committed))
 	default:
@@ -277,6 +286,12 @@ func (l *raftLog) hasEntriesToApply() bool { return l.applyLimit() > l.appliedOr
 // applies while later writes are in flight, and a restarted node must
 // never have applied state beyond its log).
 func (l *raftLog) applyLimit() uint64 {
+	if mutated(mutationApplyUncommitted) {
+		if l.async {
+			return l.durableLastIndex()
+		}
+		return l.lastIndex()
+	}
 	if l.async {
 		return min(l.committed, l.durableLastIndex())
 	}

@@ -65,7 +65,8 @@ type membershipAt struct {
 // learners takes effect in one step. Like every configuration entry, it
 // takes effect on each node as soon as it is appended to its log, before it
 // commits (thesis §4.1). It returns the index and term of the entry; call it
-// only on the leader's goroutine, not between Ready and Advance.
+// on the leader, serialised with the core's other methods (see Core), not
+// between Ready and Advance.
 func (c *Core) ProposeMembershipChange(changes ...MembershipChange) (index, term uint64, err error) {
 	c.checkNoReadyOutstanding("ProposeMembershipChange")
 	if c.role != RoleLeader {

@@ -31,8 +31,8 @@ type readRequest struct {
 // follower the request is forwarded to the leader; with no known leader it
 // fails with *NotLeaderError. A request that gets no answer (lost message,
 // leader change) must be retried with a new context; a retry is answered
-// with an index no older than the first. Call it only on the goroutine that
-// owns the core.
+// with an index no older than the first. Call it serialised with the core's
+// other methods (see Core), not between Ready and Advance.
 func (c *Core) ReadIndex(context []byte) error {
 	c.checkNoReadyOutstanding("ReadIndex")
 	switch {
@@ -48,14 +48,14 @@ func (c *Core) ReadIndex(context []byte) error {
 
 // addRead registers a read on the leader.
 func (c *Core) addRead(context []byte, from NodeID) {
-	if !c.committedInCurrentTerm() {
+	if !c.committedInCurrentTerm() && !mutated(mutationReadBeforeTermCommit) {
 		// The commit index may lag behind what earlier leaders committed
 		// until our own entry commits; hold the read until then.
 		c.readsAwaitingCommit = append(c.readsAwaitingCommit, readRequest{context: context, from: from})
 		return
 	}
 	request := readRequest{context: context, index: c.log.committed, from: from, acks: map[NodeID]bool{c.id: true}}
-	if c.voters().Vote(request.acks) == quorum.VoteWon || c.holdsLease() {
+	if c.voters().Vote(request.acks) == quorum.VoteWon || c.holdsLease() || mutated(mutationReadWithoutQuorum) {
 		// A single voter is its own quorum; a lease stands for one.
 		c.answerRead(request)
 		return
@@ -118,7 +118,7 @@ func (c *Core) answerRead(request readRequest) {
 // sent at tick s, after the latest transfer or election, and fewer than
 // ElectionTicks - MaxClockDriftTicks ticks have passed since s.
 func (c *Core) holdsLease() bool {
-	if !c.config.LeaseReads || c.transferTarget != None {
+	if !c.config.LeaseReads || (c.transferTarget != None && !mutated(mutationLeaseDuringTransfer)) {
 		return false
 	}
 	start := c.voters().CommittedIndex(func(id NodeID) uint64 {
@@ -130,5 +130,9 @@ func (c *Core) holdsLease() bool {
 		}
 		return 0
 	})
-	return start > c.leaseNotBefore && c.ticks < start+uint64(c.config.ElectionTicks-c.config.MaxClockDriftTicks)
+	bound := uint64(c.config.ElectionTicks - c.config.MaxClockDriftTicks)
+	if mutated(mutationLeaseOverlong) {
+		bound = 2 * uint64(c.config.ElectionTicks)
+	}
+	return start > c.leaseNotBefore && c.ticks < start+bound
 }

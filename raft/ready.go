@@ -19,6 +19,16 @@ type Ready struct {
 	// HardState is the term, vote and commit index to persist; the zero
 	// value means unchanged.
 	HardState HardState
+	// MustSync says whether the write must be durable (fsynced) before
+	// SendAfterPersist leaves, CommittedEntries are applied and the Ready
+	// is advanced: true when it carries Entries, a Snapshot, or a term or
+	// vote that changed. When the HardState changes nothing but the
+	// commit index, MustSync is false: the runtime may write it without
+	// waiting for it to be durable, since a commit index lost in a crash
+	// is learned again from the leader (it must still be written, in
+	// order, before later writes). A runtime need not compare HardStates
+	// itself.
+	MustSync bool
 	// Entries are the new log entries to persist.
 	Entries []Entry
 	// CommittedEntries are committed and not yet applied. Some may be in
@@ -49,6 +59,12 @@ type Ready struct {
 	PersistSequence uint64
 }
 
+// termOrVoteChanged reports whether next differs from previous in what
+// must be durable before a node answers anyone: its term or its vote.
+func termOrVoteChanged(next, previous HardState) bool {
+	return next.Term != previous.Term || next.Vote != previous.Vote
+}
+
 // maxApplyBytesPerReady bounds CommittedEntries in one Ready, so that a node
 // catching up applies in steps instead of loading its whole log at once.
 const maxApplyBytesPerReady = 64 << 20
@@ -69,7 +85,8 @@ func (c *Core) HasReady() bool {
 }
 
 // Ready returns the pending outputs. Until Advance is called, the core
-// accepts no input. Call it only from the goroutine that owns the core.
+// accepts no input. Call it serialised with the core's other methods (see
+// Core).
 func (c *Core) Ready() Ready {
 	c.checkNoReadyOutstanding("Ready")
 	c.flushBroadcast()
@@ -88,18 +105,26 @@ func (c *Core) Ready() Ready {
 	}
 	if hardState := c.hardState(); hardState != c.takenHardState {
 		ready.HardState = hardState
+		ready.MustSync = termOrVoteChanged(hardState, c.takenHardState)
 		c.takenHardState = hardState
 	}
+	ready.MustSync = ready.MustSync || len(ready.Entries) > 0 || !ready.Snapshot.IsEmpty()
 	c.sendNow, c.sendAfterPersist, c.readStates = nil, nil, nil // until Advance hands them back
 	c.readyOutstanding = true
 	return ready
 }
 
 // Advance tells the core that the Ready it returned last was handled: its
-// HardState and Entries are durable and its CommittedEntries applied. A
-// leader now counts its own new entries towards a quorum. With
-// Config.AsyncPersistence it means only that the Ready was taken (sent,
-// applied, its write queued); see Persisted.
+// Snapshot, HardState and Entries are durable (as far as MustSync asks),
+// its messages sent, and its CommittedEntries handed to the application:
+// applied, or queued to be applied in order. The core does not need the
+// state machine to have applied them yet; it only never hands them out
+// again, and counts them applied for SnapshotMetadata. A runtime that
+// applies on another goroutine must itself serve reads (ReadStates) only
+// once its state machine reached their index. A leader now counts its own
+// new entries towards a quorum. With Config.AsyncPersistence it means only
+// that the Ready was taken (sent, committed entries handed over, its write
+// queued); durability is reported later with Persisted.
 func (c *Core) Advance(ready Ready) {
 	if !c.readyOutstanding {
 		panic("raft: Advance called without an outstanding Ready")

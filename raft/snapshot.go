@@ -42,6 +42,11 @@ func (c *Core) handleSnapshot(m Message) {
 	}
 	metadata := m.Snapshot.Metadata
 	switch {
+	case mutated(mutationSnapshotInstallsStale) && metadata.Index < c.log.committed:
+		c.log.restore(*m.Snapshot)
+		c.baseMembership = metadata.Membership.Clone()
+		c.membershipLog = nil
+		c.setMembership(c.baseMembership)
 	case metadata.Index <= c.log.committed:
 		// Stale or duplicated: our log already covers it.
 	case c.log.matchTerm(metadata.Index, metadata.Term):

@@ -60,8 +60,9 @@ type FollowerStatus struct {
 	Inflight    int  // unacknowledged appends
 }
 
-// Status returns the node's current state. It is cheap; call it from the
-// goroutine that drives the core.
+// Status returns the node's current state. It is cheap; call it serialised
+// with the core's other methods (see Core); it may be called between Ready
+// and Advance.
 func (c *Core) Status() Status {
 	status := Status{
 		ID:        c.id,

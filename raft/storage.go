@@ -21,9 +21,10 @@ var ErrSnapshotOutOfDate = errors.New("raft: snapshot is older than the current 
 // durable in its Storage, and only then calls Node.Advance. From that moment
 // Storage must return those entries; the core forgets its own copy of them.
 //
-// All methods are called from the goroutine that drives the core. An
-// implementation that is also written by another goroutine must synchronize
-// itself. The index conventions are those of the log: FirstIndex is the
+// The core calls these methods only from within its own methods, so they
+// are serialised with each other as the core's calls are (see Core). An
+// implementation that is also written by another goroutine (the runtime
+// persisting a Ready) must synchronize itself. The index conventions are those of the log: FirstIndex is the
 // index of the first entry still held (the snapshot index plus one), and
 // Term(FirstIndex()-1) must return the term of the snapshot, so that the
 // Log Matching check works at the compaction boundary.

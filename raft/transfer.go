@@ -15,8 +15,8 @@ var ErrTransferInProgress = errors.New("raft: leadership transfer in progress")
 // sends it TimeoutNow, upon which target starts an election at once (without
 // a pre-vote, and voters answer it even within a leader's lease). If target
 // has not taken over within an election timeout, the transfer is abandoned
-// and the leader accepts proposals again. Call it only on the goroutine that
-// owns the core.
+// and the leader accepts proposals again. Call it serialised with the core's
+// other methods (see Core), not between Ready and Advance.
 func (c *Core) TransferLeadership(target NodeID) error {
 	c.checkNoReadyOutstanding("TransferLeadership")
 	if c.role != RoleLeader {
@@ -35,7 +35,7 @@ func (c *Core) TransferLeadership(target NodeID) error {
 	// the target's vote request (see Config.LeaseReads).
 	c.broadcastHeartbeat()
 	follower := c.progress[target]
-	if follower.match == c.log.lastIndex() {
+	if follower.match == c.log.lastIndex() || mutated(mutationTransferToLagging) {
 		c.send(Message{Type: MessageTimeoutNow, To: target})
 	} else {
 		c.sendAppends(target, follower, false)

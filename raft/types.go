@@ -23,7 +23,9 @@ type EntryType uint8
 const (
 	// EntryNormal carries an application command in Data. A leader also
 	// appends an EntryNormal with empty Data when it is elected (Raft §5.4.2,
-	// thesis §3.6.2): committing it commits every earlier entry.
+	// thesis §3.6.2): committing it commits every earlier entry. Propose
+	// refuses empty commands (ErrEmptyCommand), so an EntryNormal with
+	// empty Data is always such a term-start entry, never a command.
 	EntryNormal EntryType = iota
 	// EntryMembership carries an encoded membership change (see part 2).
 	EntryMembership

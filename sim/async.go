@@ -14,6 +14,10 @@ func (c *cluster) takeReadiesAsync(n *node) {
 	for n.up && n.core.HasReady() {
 		ready := n.core.Ready()
 		c.checker.onReady(n, ready)
+		if c.crashBeforeSending(n) {
+			return
+		}
+		c.maybeCrashAfterVote(n, ready)
 		for _, m := range ready.SendNow {
 			c.network.send(c, m)
 		}
@@ -38,7 +42,7 @@ func (c *cluster) takeReadiesAsync(n *node) {
 
 // writeOnly is the part of a Ready a write needs.
 func writeOnly(ready raft.Ready) raft.Ready {
-	return raft.Ready{HardState: ready.HardState, Entries: ready.Entries, Snapshot: ready.Snapshot, PersistSequence: ready.PersistSequence}
+	return raft.Ready{HardState: ready.HardState, MustSync: ready.MustSync, Entries: ready.Entries, Snapshot: ready.Snapshot, PersistSequence: ready.PersistSequence}
 }
 
 // completeWrite makes the oldest write in flight durable and reports it to

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/lockstepdb/lockstep/raft"
 )
@@ -29,8 +30,10 @@ type checker struct {
 	// leaders maps a term to the node that led it: Election Safety.
 	leaders map[uint64]raft.NodeID
 	// leaderSince maps a node to the term it leads in as of its last
-	// Ready, for Leader Append-Only.
-	leaderSince map[raft.NodeID]uint64
+	// Ready, for Leader Append-Only; leaderCommit to its commit index then,
+	// for the commit rule.
+	leaderSince  map[raft.NodeID]uint64
+	leaderCommit map[raft.NodeID]uint64
 	// prefixes maps (index, term) to the prefix hash of every log that
 	// holds such an entry: Log Matching.
 	prefixes map[[2]uint64]uint64
@@ -56,6 +59,7 @@ func newChecker(c *cluster) checker {
 		cluster:       c,
 		leaders:       map[uint64]raft.NodeID{},
 		leaderSince:   map[raft.NodeID]uint64{},
+		leaderCommit:  map[raft.NodeID]uint64{},
 		prefixes:      map[[2]uint64]uint64{},
 		commitsByTerm: map[uint64]uint64{},
 		applied:       map[uint64]uint64{},
@@ -82,6 +86,9 @@ func (k *checker) observe(n *node) {
 	}
 	if summary.Role != previous.Role || summary.Term != previous.Term {
 		k.cluster.tracef("node %d: %s in term %d", n.id, summary.Role, summary.Term)
+		if summary.Role == raft.RolePreCandidate || summary.Role == raft.RoleCandidate {
+			k.cluster.maybeIsolateLeader(n)
+		}
 	}
 	if summary.Role == raft.RoleLeader {
 		// Election Safety: at most one leader per term (Raft §5.2).
@@ -121,6 +128,7 @@ func (k *checker) onReady(n *node, ready raft.Ready) {
 			}
 		}
 	}
+	k.checkTransfers(n, ready)
 	commit := summary.Commit
 	if commit > n.volatile.lastIndex() {
 		k.violate("commit", "node %d commits %d beyond its log's last index %d", n.id, commit, n.volatile.lastIndex())
@@ -130,17 +138,95 @@ func (k *checker) onReady(n *node, ready raft.Ready) {
 	if isLeader {
 		if k.leaderSince[n.id] != summary.Term {
 			k.cluster.maybeCrashSoon(n, 0.05)
+			k.cluster.maybeCrashBeforeSending(n, 0.05)
 		}
 		if commit > k.commitsByTerm[summary.Term] {
 			k.commitsByTerm[summary.Term] = commit
 			k.cluster.maybeCrashSoon(n, 0.02)
+			k.cluster.maybeCrashBeforeSending(n, 0.01)
 		}
 		k.checkLeaderCompleteness(n, summary.Term)
 	}
 	if isLeader {
+		if k.leaderSince[n.id] == summary.Term && commit > k.leaderCommit[n.id] && n.volatile.term(commit) != summary.Term {
+			// Raft §5.4.2 (Figure 8): a leader commits only by counting
+			// replicas of an entry of its own term. An earlier term's
+			// entry counted onto a majority may still be overwritten by
+			// a leader of a later term; the consequence takes a rare
+			// sequence of three leaders to show, the rule is plain.
+			k.violate("commit rule", "leader %d of term %d advances its commit index to %d, an entry of term %d", n.id, summary.Term, commit, n.volatile.term(commit))
+		}
 		k.leaderSince[n.id] = summary.Term
+		k.leaderCommit[n.id] = commit
 	} else {
 		delete(k.leaderSince, n.id)
+	}
+}
+
+// checkTransfers checks that a leader hands over (TimeoutNow) only to a
+// node whose durable log holds the leader's whole log (thesis §3.10): a
+// target that lags cannot win, and the cluster is left without a leader
+// for an election timeout. A target already in a later term is exempt: it
+// ignores the message.
+func (k *checker) checkTransfers(n *node, ready raft.Ready) {
+	for _, m := range slices.Concat(ready.SendNow, ready.SendAfterPersist) {
+		if m.Type != raft.MessageTimeoutNow {
+			continue
+		}
+		target := k.cluster.node(m.To)
+		last := n.volatile.lastIndex()
+		if target.summary.Term > m.Term || target.storage.HardState().Term > m.Term {
+			continue
+		}
+		if target.durable.lastIndex() < last || target.durable.prefixHash(last) != n.volatile.prefixHash(last) {
+			k.violate("transfer", "leader %d of term %d hands over to node %d, whose durable log (last %d) lacks its log (last %d)", n.id, m.Term, m.To, target.durable.lastIndex(), last)
+			return
+		}
+	}
+}
+
+// checkFollowerCommit checks the receiver's side of the commit rule (Raft
+// Figure 2, AppendEntries rule 5): an append moves a follower's commit
+// index at most to the leader's commit, and no further than the append's
+// last entry, the end of what the append verified against the leader's
+// log. Entries beyond it may be stale leftovers of an earlier term; they
+// would be committed only when a follower holds a long stale suffix behind
+// entries that match, which the leader's exact rejection hints make rare,
+// so the rule is checked on every append instead.
+func (k *checker) checkFollowerCommit(n *node, m raft.Message, before uint64) {
+	after := n.core.Summary().Commit
+	limit := max(before, min(m.Commit, m.LogIndex+uint64(len(m.Entries))))
+	if after > limit {
+		k.violate("follower commit", "node %d raises its commit index from %d to %d on an append of [%d, %d] with commit %d",
+			n.id, before, after, m.LogIndex+1, m.LogIndex+uint64(len(m.Entries)), m.Commit)
+	}
+}
+
+// checkLeaderLease checks, as a follower steps a message, the promise
+// that leader leases and CheckQuorum rest on (thesis §4.2.3, §6.4.1): a
+// follower that heard from its leader less than an election timeout (of
+// its own ticks) ago, or restarted less than one ago with lease reads on,
+// does not adopt the term of a vote request, unless the request is part
+// of a leadership transfer. It also records each contact with a leader.
+func (k *checker) checkLeaderLease(n *node, m raft.Message, before raft.Summary) {
+	const electionTicks = 10
+	c := k.cluster
+	after := n.core.Summary()
+	switch m.Type {
+	case raft.MessageAppend, raft.MessageHeartbeat, raft.MessageSnapshot:
+		if after.Term == m.Term && after.Role == raft.RoleFollower {
+			n.leaderContact, n.contactTerm = n.ticks, m.Term
+		}
+	case raft.MessageVote:
+		if c.profile.disableQuorumChk || m.Transfer || before.Role != raft.RoleFollower || m.Term <= before.Term {
+			return
+		}
+		heardRecently := n.contactTerm != 0 && n.contactTerm == before.Term && n.ticks-n.leaderContact < electionTicks
+		restartedRecently := c.profile.leaseReads && n.ticks < electionTicks
+		if (heardRecently || restartedRecently) && after.Term > before.Term {
+			k.violate("leader lease", "node %d adopts term %d from node %d's vote request %d ticks after hearing from its leader (restarted %d ticks ago)",
+				n.id, after.Term, m.From, n.ticks-n.leaderContact, n.ticks)
+		}
 	}
 }
 
@@ -194,6 +280,17 @@ func (k *checker) checkLeaderCompleteness(n *node, term uint64) {
 			k.violate("leader completeness", "leader %d of term %d lacks entry %d committed in term %d", n.id, term, index, committedTerm)
 			return
 		}
+	}
+}
+
+// checkReadIndex checks a read's index as it reaches the node that asked:
+// a linearizable read must see every entry committed before it began
+// (thesis §6.4), so its index is at least the commit index any node had
+// reached by then. This catches a stale read at the log level, whether or
+// not the client's keys and values would make it visible to porcupine.
+func (k *checker) checkReadIndex(n *node, read *pendingRead) {
+	if read.index < read.committedAtCall {
+		k.violate("read index", "node %d's read issued at t=%d got index %d, but %d was committed by then", n.id, read.call, read.index, read.committedAtCall)
 	}
 }
 

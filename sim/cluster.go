@@ -188,6 +188,7 @@ func (c *cluster) startNode(n *node) {
 	n.reads = map[string]*pendingRead{}
 	n.volatile = n.durable.clone()
 	n.summary = core.Summary()
+	n.ticks, n.leaderContact, n.contactTerm = 0, 0, 0
 	c.scheduler.schedule(c.random.Uint64N(n.tickInterval)+1, &event{kind: eventTick, node: n.id, incarnation: n.incarnation})
 }
 
@@ -259,7 +260,10 @@ func (c *cluster) handle(e *event) {
 		n := c.node(e.node)
 		if c.faulty && n.up && n.incarnation == e.incarnation {
 			c.crashNode(n)
-			downtime := uint64(1+c.random.IntN(30)) * tickInterval
+			downtime := e.downtime
+			if downtime == 0 {
+				downtime = uint64(1+c.random.IntN(30)) * tickInterval
+			}
 			c.scheduler.schedule(downtime, &event{kind: eventRestart, node: n.id})
 		}
 	}
@@ -279,16 +283,24 @@ func (c *cluster) feed(n *node, in input) {
 	switch in.kind {
 	case eventTick:
 		n.core.Tick()
+		n.ticks++
 	case eventDeliver:
+		before := n.core.Summary()
 		if err := n.core.Step(in.message); err != nil {
 			if errors.Is(err, raft.ErrInvalidMessage) {
 				c.checker.violate("message", "node %d rejected %v: %v", n.id, in.message, err)
 			}
 		}
+		if in.message.Type == raft.MessageAppend {
+			c.checker.checkFollowerCommit(n, in.message, before.Commit)
+		}
+		c.checker.checkLeaderLease(n, in.message, before)
 	case eventPropose:
 		c.workload.proposeOn(c, n, in.command)
 	case eventRead:
 		c.workload.readOn(c, n, in.command)
+	case eventUnreachable:
+		n.core.ReportUnreachable(in.message.To)
 	}
 	c.checker.observe(n)
 }
@@ -305,12 +317,18 @@ func (c *cluster) maybeTakeReady(n *node) {
 	}
 	ready := n.core.Ready()
 	c.checker.onReady(n, ready)
+	if c.crashBeforeSending(n) {
+		return
+	}
+	c.maybeCrashAfterVote(n, ready)
 	for _, m := range ready.SendNow {
 		c.network.send(c, m)
 	}
 	n.pending = &ready
-	if len(ready.Entries) == 0 && ready.HardState.IsEmpty() {
-		c.completePersist(n) // nothing to write: no fsync to wait for
+	if !ready.MustSync {
+		// Nothing, or only a new commit index, to write: no fsync to
+		// wait for (raft.Ready.MustSync).
+		c.completePersist(n)
 		return
 	}
 	// The disk takes a little while; the node queues inputs meanwhile.
@@ -365,7 +383,10 @@ func (c *cluster) writeToDisk(n *node, ready raft.Ready) bool {
 		return false
 	}
 	n.durable.append(ready.Entries)
-	if !ready.HardState.IsEmpty() {
+	if !ready.HardState.IsEmpty() && (ready.MustSync || c.random.IntN(2) == 0) {
+		// A commit-only hard state is written without an fsync: half the
+		// time it is as good as lost (a crash would take it), and a
+		// restarted node must learn its commit index again.
 		n.storage.SetHardState(ready.HardState)
 	}
 	return true

@@ -23,6 +23,9 @@ const (
 	eventCrash
 	eventOperation
 	eventRead
+	// eventUnreachable is an input: the runtime reports that it could not
+	// deliver to message.To (raft.Core.ReportUnreachable).
+	eventUnreachable
 )
 
 // event is something scheduled to happen at a simulated time.
@@ -33,8 +36,11 @@ type event struct {
 	node     raft.NodeID
 	// incarnation guards node-local events against a crash in between.
 	incarnation int
-	message     raft.Message
-	heal        func()
+	// downtime, for eventCrash, is how long the node stays down; 0 draws
+	// the usual 1-30 ticks.
+	downtime uint64
+	message  raft.Message
+	heal     func()
 }
 
 type eventQueue []*event

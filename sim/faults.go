@@ -143,3 +143,74 @@ func (c *cluster) maybeCrashSoon(n *node, probability float64) {
 	}
 	c.scheduler.schedule(1+c.random.Uint64N(2*c.profile.maxLatency), &event{kind: eventCrash, node: n.id, incarnation: n.incarnation})
 }
+
+// maybeCrashBeforeSending marks, now and then, a node to crash as the Ready
+// now being taken leaves the core: none of its messages leaves and nothing
+// of its write reaches the disk, as when a process dies between deciding
+// and sending. Called as a leader is elected or advances its commit index,
+// it stops a new leader's first entry from reaching anyone, or keeps the
+// followers from learning a commit (the windows of Raft's Figure 8).
+func (c *cluster) maybeCrashBeforeSending(n *node, probability float64) {
+	if !c.faulty || !c.options.has(FaultCrash) || c.options.Nodes == 1 || c.random.Float64() >= probability {
+		return
+	}
+	n.crashBeforeSending = true
+}
+
+// crashBeforeSending crashes a node marked by maybeCrashBeforeSending, and
+// reports whether it did; the node restarts 1-30 ticks later.
+func (c *cluster) crashBeforeSending(n *node) bool {
+	if !n.crashBeforeSending {
+		return false
+	}
+	n.crashBeforeSending = false
+	c.tracef("node %d crashes before its Ready leaves", n.id)
+	c.crashNode(n)
+	c.scheduler.schedule(uint64(1+c.random.IntN(30))*tickInterval, &event{kind: eventRestart, node: n.id})
+	return true
+}
+
+// maybeCrashAfterVote crashes, now and then, a node that has just granted a
+// vote, before the vote is durable, and brings it back a tick or two later,
+// while the election may still be running: a vote sent before it was
+// persisted would then be forgotten and could be cast again in that term.
+func (c *cluster) maybeCrashAfterVote(n *node, ready raft.Ready) {
+	if !c.faulty || !c.options.has(FaultCrash) || c.options.Nodes == 1 {
+		return
+	}
+	grants := false
+	for _, m := range slices.Concat(ready.SendNow, ready.SendAfterPersist) {
+		grants = grants || (m.Type == raft.MessageVoteResponse && !m.Reject)
+	}
+	// About one election in three, whatever the cluster's size.
+	if !grants || c.random.IntN(3*c.options.Nodes) != 0 {
+		return
+	}
+	downtime := uint64(1+c.random.IntN(2)) * tickInterval
+	c.scheduler.schedule(0, &event{kind: eventCrash, node: n.id, incarnation: n.incarnation, downtime: downtime})
+}
+
+// maybeIsolateLeader, now and then, cuts the leader off from everyone as
+// another node starts an election: the deposed leader may go on believing
+// it leads (and answering reads from its lease) while the others elect a
+// successor, the window lease reads and CheckQuorum exist for.
+func (c *cluster) maybeIsolateLeader(candidate *node) {
+	if !c.faulty || !c.options.has(FaultPartition) || c.random.IntN(10) != 0 {
+		return
+	}
+	for _, leader := range c.nodes {
+		if leader == candidate || !leader.up || leader.summary.Role != raft.RoleLeader {
+			continue
+		}
+		c.network.healAll()
+		for _, other := range c.ids {
+			if other != leader.id {
+				c.network.cutLink(leader.id, other)
+				c.network.cutLink(other, leader.id)
+			}
+		}
+		c.tracef("network: leader %d isolated as node %d stands", leader.id, candidate.id)
+		c.scheduleHeal()
+		return
+	}
+}

@@ -54,6 +54,12 @@ func (w *network) send(c *cluster, m raft.Message) {
 		}
 		c.scheduler.schedule(latency, &event{kind: eventDeliver, message: m})
 	}
+	if c.faulty && m.Type == raft.MessageSnapshot && (p.duplicateRate > 0 || p.delayRate > 0) && c.random.IntN(3) == 0 {
+		// A snapshot is big and slow: a copy that arrives after the
+		// follower has moved past it tests that an old snapshot never
+		// rolls a node back (Raft §7).
+		c.scheduler.schedule(tickInterval+c.random.Uint64N(20*tickInterval), &event{kind: eventDeliver, message: m})
+	}
 }
 
 // deliver hands a message to its recipient if it is up and reachable.
@@ -61,6 +67,11 @@ func (w *network) deliver(c *cluster, m raft.Message) {
 	target := c.node(m.To)
 	if !target.up || w.cut[m.From][m.To] {
 		w.dropped++
+		if sender := c.node(m.From); sender.up && m.Type == raft.MessageAppend && c.random.IntN(2) == 0 {
+			// A runtime notices a broken stream now and then, and says
+			// so, as node/ does when its transport's stream fails.
+			c.input(sender, input{kind: eventUnreachable, message: m})
+		}
 		return
 	}
 	c.tracef("deliver  %v", m)

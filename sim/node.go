@@ -52,6 +52,14 @@ type node struct {
 	// membershipAtCrash is the configuration the core knew when it last
 	// crashed, for describing a down node in traces.
 	membershipAtCrash raft.Membership
+	// ticks counts the node's ticks since it started; leaderContact is the
+	// tick at which it last heard from the leader of term contactTerm.
+	ticks         uint64
+	leaderContact uint64
+	contactTerm   uint64
+	// crashBeforeSending makes the node crash as its current Ready is
+	// taken, before any of its messages leave or its write starts.
+	crashBeforeSending bool
 }
 
 // logMirror holds, for each log index, the entry's term and a hash of the
@@ -128,6 +136,10 @@ type pendingRead struct {
 	key   string
 	call  uint64
 	index uint64 // 0 until the read state arrives
+	// committedAtCall is the cluster's commit index, as the checker knew
+	// it, when the read was issued: a linearizable read index is never
+	// below it.
+	committedAtCall uint64
 }
 
 // encodeState serializes a state machine for a snapshot, deterministically.

@@ -133,6 +133,29 @@ func TestCheckerDetectsViolations(t *testing.T) {
 			c.workload.acknowledged[1] = entry(1, 1, "a")
 			c.checker.checkAcknowledged()
 		}},
+		{"read index", func(c *cluster) {
+			c.checker.checkReadIndex(c.nodes[0], &pendingRead{key: "k0", index: 3, committedAtCall: 5})
+		}},
+		{"transfer", func(c *cluster) {
+			c.nodes[0].volatile.append([]raft.Entry{entry(1, 1, "a"), entry(2, 1, "b")})
+			c.checker.onReady(c.nodes[0], raft.Ready{SendNow: []raft.Message{{Type: raft.MessageTimeoutNow, From: 1, To: 2, Term: 1}}})
+		}},
+		{"leader lease", func(c *cluster) {
+			// A core without CheckQuorum stands in for one that breaks
+			// the rule the checker holds it to.
+			n := c.nodes[0]
+			c.profile.disableQuorumChk, c.profile.leaseReads = true, false
+			c.startNode(n)
+			c.profile.disableQuorumChk = false
+			heartbeat := raft.Message{Type: raft.MessageHeartbeat, From: 2, To: 1, Term: 1}
+			before := n.core.Summary()
+			n.core.Step(heartbeat)
+			c.checker.checkLeaderLease(n, heartbeat, before)
+			vote := raft.Message{Type: raft.MessageVote, From: 3, To: 1, Term: 2}
+			before = n.core.Summary()
+			n.core.Step(vote)
+			c.checker.checkLeaderLease(n, vote, before)
+		}},
 	}
 	for _, tc := range cases {
 		c := newTestChecker(t)

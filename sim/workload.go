@@ -104,7 +104,7 @@ func (w *workload) readOn(c *cluster, n *node, key []byte) {
 	if err := n.core.ReadIndex([]byte(context)); err != nil {
 		return
 	}
-	n.reads[context] = &pendingRead{key: string(key), call: c.scheduler.now}
+	n.reads[context] = &pendingRead{key: string(key), call: c.scheduler.now, committedAtCall: c.checker.committed.lastIndex()}
 }
 
 // onReadStates records read states that reached a node, then answers every
@@ -113,6 +113,7 @@ func (w *workload) onReadStates(c *cluster, n *node, states []raft.ReadState) {
 	for _, state := range states {
 		if read := n.reads[string(state.Context)]; read != nil {
 			read.index = state.Index
+			c.checker.checkReadIndex(n, read)
 		}
 	}
 	var ready []string

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/lockstepdb/lockstep/internal/mutation"
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/vfs"
 )
@@ -83,7 +84,7 @@ func (in *Incoming) Finish() error {
 	}
 	in.done = true
 	_, err := in.file.WriteAt(binary.LittleEndian.AppendUint32(nil, in.checksum), in.offset)
-	if err == nil {
+	if err == nil && !mutation.On(mutation.SnapshotSkipFsync) {
 		err = in.file.Sync()
 	}
 	if closeErr := in.file.Close(); err == nil {

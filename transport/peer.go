@@ -160,6 +160,7 @@ func (p *peer) runMessages() {
 		if p.ctx.Err() != nil {
 			return
 		}
+		p.transport.reportUnreachable(p.id)
 		delay := delays.next()
 		p.transport.limiter.log(p.logger, fmt.Sprintf("stream %d", p.id), slog.LevelWarn, "message stream to peer failed, retrying", "error", err, "retry_in", delay)
 		timer := time.NewTimer(delay)

@@ -99,6 +99,9 @@ type Transport struct {
 	noteRemoved func()
 	// sourceFailures paces the reads of a snapshot file that failed.
 	sourceFailures retry.Backoff[snapshotKey]
+	// unreachable, if set, is told of every peer whose message stream
+	// broke (see OnUnreachable); guarded by mu.
+	unreachable func(raft.NodeID)
 
 	// group tracks every goroutine the transport starts; Stop waits for it.
 	group sync.WaitGroup

@@ -1,0 +1,22 @@
+// Package mutation switches on deliberate bugs in the runtime's storage
+// (wal/, snap/) for the whole-stack simulator's mutation harness
+// (sim/stack, go test -tags mutation). In a normal build On always reports
+// false, so the compiler drops every mutated branch: none of these bugs is
+// in a shipped binary. The core's own mutations live in package raft
+// (raft.Mutations), which stays free of imports.
+package mutation
+
+// Name names one deliberate storage bug.
+type Name string
+
+// The storage mutations.
+const (
+	// WALSkipFsync acknowledges a WAL batch without its fsync.
+	WALSkipFsync Name = "wal-skip-fsync"
+	// SnapshotSkipFsync installs a received snapshot before its file is
+	// durable (its fsync skipped).
+	SnapshotSkipFsync Name = "snapshot-skip-fsync"
+)
+
+// All lists the storage mutations, in a fixed order.
+var All = []Name{WALSkipFsync, SnapshotSkipFsync}
