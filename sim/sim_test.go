@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"hash/fnv"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -232,9 +233,9 @@ func TestTraceLabelsSpareNodes(t *testing.T) {
 			t.Errorf("trace with membership changes lacks %q:\n%s", want, all)
 		}
 	}
-	// Seed 1 of 3 nodes over 3000 steps ends with both spares added as
-	// learners.
-	if longer := strings.Join(listing(3, 3000, AllFaults), "\n"); !strings.Contains(longer, "node 4 (learner): ") {
+	// Over 3000 steps with membership changes some node is a learner at
+	// the end (which one depends on the seed's schedule).
+	if longer := strings.Join(listing(3, 3000, AllFaults), "\n"); !regexp.MustCompile(`node \d+ \(learner\): `).MatchString(longer) {
 		t.Errorf("no learner labelled in:\n%s", longer)
 	}
 	crashes := strings.Join(listing(5, 400, []Fault{FaultCrash}), "\n")
