@@ -113,6 +113,7 @@ func Start(config Config) (*Server, error) {
 	s.group.Go(s.publishAttributes)
 	s.group.Go(s.lessor.run)
 	s.group.Go(s.reads.run)
+	s.group.Go(s.driveCompaction)
 	s.log.Info("serving", "client", s.ClientAddresses(), "peer", s.peers.Addr().String(), "cluster", fmt.Sprintf("%x", s.clusterID))
 	return s, nil
 }
