@@ -36,7 +36,8 @@ const (
 )
 
 // openDatabase opens (creating if asked) the Pebble instance in directory.
-func openDatabase(fs vfs.FS, directory string, create bool, cacheSize int64, logger *slog.Logger) (*database, error) {
+// Pebble's background errors go to health (nil: Pebble logs them itself).
+func openDatabase(fs vfs.FS, directory string, create bool, cacheSize int64, logger *slog.Logger, health *diskHealth) (*database, error) {
 	options := &pebble.Options{
 		// Pebble reserves its memtables' memory out of the block cache
 		// (MemTableStopWritesThreshold of them at most, 2 by default):
@@ -65,6 +66,9 @@ func openDatabase(fs vfs.FS, directory string, create bool, cacheSize int64, log
 	// first time is in no table, so without filters that lookup searched
 	// the index of every table in level 0 and one per lower level.
 	options.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	if health != nil {
+		options.EventListener = health.listener()
+	}
 	db, err := pebble.Open(directory, options)
 	if err != nil {
 		return nil, fmt.Errorf("kv: open pebble in %s: %w", directory, err)

@@ -43,6 +43,9 @@ type Store struct {
 	committed storeState
 
 	watches *watchHub
+	// disk follows Pebble's background errors (disk_health.go), across
+	// the instances Restore switches between.
+	disk *diskHealth
 }
 
 // Open opens the store in directory, creating it if it does not exist.
@@ -69,7 +72,7 @@ func Open(directory string, options Options) (*Store, error) {
 	if err := (storeDirectory{fs: fs, path: fs.PathDir(directory)}).sync(); err != nil {
 		return nil, err
 	}
-	store := &Store{options: options, logger: options.Logger, directory: storeDirectory{fs: fs, path: directory}}
+	store := &Store{options: options, logger: options.Logger, directory: storeDirectory{fs: fs, path: directory}, disk: newDiskHealth(options.Logger)}
 	database, err := store.openCurrent()
 	if err != nil {
 		return nil, err
@@ -99,7 +102,7 @@ func (s *Store) openCurrent() (*database, error) {
 		if err := s.directory.removeAllBut(name); err != nil {
 			return nil, err
 		}
-		return openDatabase(s.directory.fs, s.directory.instancePath(name), false, s.options.CacheSize, s.logger)
+		return openDatabase(s.directory.fs, s.directory.instancePath(name), false, s.options.CacheSize, s.logger, s.disk)
 	}
 	// No CURRENT-STORE: nothing was ever applied here (Open writes it
 	// before returning), so any instance present is a crashed first Open.
@@ -110,7 +113,7 @@ func (s *Store) openCurrent() (*database, error) {
 	if err != nil {
 		return nil, err
 	}
-	database, err := createInstance(s.directory, name, initialState(), s.options.CacheSize, s.logger)
+	database, err := createInstance(s.directory, name, initialState(), s.options.CacheSize, s.logger, s.disk)
 	if err != nil {
 		return nil, err
 	}
@@ -124,8 +127,8 @@ func (s *Store) openCurrent() (*database, error) {
 }
 
 // createInstance creates a new instance holding state and flushes it.
-func createInstance(directory storeDirectory, name string, state storeState, cacheSize int64, logger *slog.Logger) (*database, error) {
-	database, err := openDatabase(directory.fs, directory.instancePath(name), true, cacheSize, logger)
+func createInstance(directory storeDirectory, name string, state storeState, cacheSize int64, logger *slog.Logger, health *diskHealth) (*database, error) {
+	database, err := openDatabase(directory.fs, directory.instancePath(name), true, cacheSize, logger, health)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,122 @@
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+)
+
+// lockedBuffer is a log destination safe for Pebble's goroutines.
+type lockedBuffer struct {
+	mu     sync.Mutex
+	buffer bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buffer.Write(p)
+}
+
+func (b *lockedBuffer) lines() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Split(strings.TrimSpace(b.buffer.String()), "\n")
+}
+
+// TestDiskHealthLogsOnceThenSummaries feeds 1,000 ENOSPC errors over ten
+// seconds, then more a minute later, then a successful flush: the cause is
+// logged once, then one summary with the count, then the recovery; the
+// store is full from the first error to the flush.
+func TestDiskHealthLogsOnceThenSummaries(t *testing.T) {
+	var output lockedBuffer
+	health := newDiskHealth(slog.New(slog.NewTextHandler(&output, nil)))
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	health.now = func() time.Time { return clock }
+	if err := health.fullError(); err != nil {
+		t.Fatalf("full before any error: %v", err)
+	}
+	cause := fmt.Errorf("pebble: flush: write 000123.sst: %w", syscall.ENOSPC)
+	for range 1000 {
+		health.backgroundError(cause)
+		clock = clock.Add(10 * time.Millisecond)
+	}
+	if got := output.lines(); len(got) != 1 || !strings.Contains(got[0], "the disk is full") {
+		t.Fatalf("log after 1,000 errors in 10 s: %q, want the cause once", got)
+	}
+	err := health.fullError()
+	if !errors.Is(err, ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("fullError: %v, want ErrDiskFull wrapping ENOSPC", err)
+	}
+	clock = clock.Add(time.Minute)
+	health.backgroundError(cause)
+	if got := output.lines(); len(got) != 2 || !strings.Contains(got[1], "errors=1000") {
+		t.Fatalf("log a minute later: %q, want one summary counting 1,000 errors", got)
+	}
+	health.recovered()
+	if got := output.lines(); len(got) != 3 || !strings.Contains(got[2], "takes writes again") {
+		t.Fatalf("log after recovery: %q", got)
+	}
+	if err := health.fullError(); err != nil {
+		t.Fatalf("full after a successful flush: %v", err)
+	}
+}
+
+// TestStoreReportsFullDiskAndRecovers makes the store's file system
+// refuse writes with ENOSPC: the flush fails, DiskFull says so, reads
+// still answer, and when writes succeed again the next flush clears it
+// and the data is all there.
+func TestStoreReportsFullDiskAndRecovers(t *testing.T) {
+	var full atomic.Bool
+	injector := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return fmt.Errorf("injected: %w", syscall.ENOSPC)
+		}
+		return nil
+	})
+	h := newHarness(t, Options{fileSystem: errorfs.Wrap(vfs.NewMem(), injector)})
+	h.put("before", "v", 0)
+	database, err := h.store.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer database.release()
+	full.Store(true)
+	h.put("during", "v", 0) // into the memtable: no disk write yet
+	if _, err := database.db.AsyncFlush(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "DiskFull to report the failed flush", func() bool { return errors.Is(h.store.DiskFull(), syscall.ENOSPC) })
+	if got := h.get(&pb.RangeRequest{Key: []byte("before")}); len(got.Kvs) != 1 {
+		t.Errorf("read while the disk is full: %v", describe(got.Kvs))
+	}
+	full.Store(false)
+	waitFor(t, "a flush to succeed and clear DiskFull", func() bool { return h.store.DiskFull() == nil })
+	h.put("after", "v", 0)
+	if got := h.get(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}}); len(got.Kvs) != 3 {
+		t.Errorf("keys after recovery: %v, want before, during and after", describe(got.Kvs))
+	}
+}
+
+// waitFor polls condition every 5 ms for at most 10 s.
+func waitFor(t *testing.T, what string, condition func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !condition() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
