@@ -18,6 +18,7 @@ type database struct {
 	fs        vfs.FS
 	directory string
 	logger    *slog.Logger
+	health    *diskHealth // nil: not followed
 
 	mu         sync.Mutex
 	references int
@@ -73,7 +74,7 @@ func openDatabase(fs vfs.FS, directory string, create bool, cacheSize int64, log
 	if err != nil {
 		return nil, fmt.Errorf("kv: open pebble in %s: %w", directory, err)
 	}
-	return &database{db: db, fs: fs, directory: directory, logger: logger, closed: make(chan struct{})}, nil
+	return &database{db: db, fs: fs, directory: directory, logger: logger, health: health, closed: make(chan struct{})}, nil
 }
 
 // acquire registers a reader; it fails once the database is retired.
@@ -120,7 +121,13 @@ func (d *database) retire(removeData bool) {
 // the directory if asked.
 func (d *database) close() {
 	var err error
-	if !d.removeData {
+	switch {
+	case d.removeData:
+	case d.health != nil && d.health.fullError() != nil:
+		// A flush would retry until space returns; what it would write
+		// is in the Raft log, replayed from the store's applied index.
+		d.logger.Warn("kv: closing without a flush: the disk is full", "directory", d.directory)
+	default:
 		err = d.db.Flush()
 	}
 	if closeErr := d.db.Close(); err == nil {

@@ -85,7 +85,7 @@ func TestStoreReportsFullDiskAndRecovers(t *testing.T) {
 		}
 		return nil
 	})
-	h := newHarness(t, Options{fileSystem: errorfs.Wrap(vfs.NewMem(), injector)})
+	h := newHarness(t, Options{FileSystem: errorfs.Wrap(vfs.NewMem(), injector)})
 	h.put("before", "v", 0)
 	database, err := h.store.acquire()
 	if err != nil {
@@ -118,5 +118,50 @@ func waitFor(t *testing.T, what string, condition func() bool) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStoreClosesOnFullDisk closes a store whose flush fails for lack of
+// space: Close returns, with no other error than ENOSPC (a flush would
+// retry until space returns), and the
+// store opens again at an applied index the Raft log can replay from.
+func TestStoreClosesOnFullDisk(t *testing.T) {
+	var full atomic.Bool
+	injector := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return fmt.Errorf("injected: %w", syscall.ENOSPC)
+		}
+		return nil
+	})
+	fs := errorfs.Wrap(vfs.NewMem(), injector)
+	store, err := Open("full", Options{FileSystem: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: store}
+	h.put("a", "1", 0)
+	full.Store(true)
+	h.put("b", "1", 0)
+	database, err := store.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := database.db.AsyncFlush(); err != nil {
+		t.Fatal(err)
+	}
+	database.release()
+	waitFor(t, "DiskFull", func() bool { return store.DiskFull() != nil })
+	// Close returns (Pebble reports the failed flush it gave up).
+	if err := store.Close(); err != nil && !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Close on a full disk: %v", err)
+	}
+	full.Store(false)
+	reopened, err := Open("full", Options{FileSystem: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	if applied := reopened.AppliedIndex(); applied > 2 {
+		t.Errorf("applied index %d after reopening, want at most the 2 entries applied", applied)
 	}
 }

@@ -56,8 +56,8 @@ func Open(directory string, options Options) (*Store, error) {
 	options = options.withDefaults()
 	fs := vfs.Default
 	switch {
-	case options.fileSystem != nil:
-		fs = options.fileSystem
+	case options.FileSystem != nil:
+		fs = options.FileSystem
 	case options.InMemory:
 		fs = vfs.NewMem()
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	pebblevfs "github.com/cockroachdb/pebble/v2/vfs"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -86,6 +87,11 @@ type Config struct {
 	// PeerFaults, if set, injects faults into the peer transport (lockstep
 	// dev's partition button, tests); nil injects none.
 	PeerFaults *transport.FaultHook
+
+	// StoreFileSystem, if set, replaces the file system the key-value
+	// store's Pebble uses (fault injection in tests: a full disk); nil
+	// uses the operating system's.
+	StoreFileSystem pebblevfs.FS
 }
 
 // Defaults.

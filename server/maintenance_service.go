@@ -43,6 +43,9 @@ func (m *maintenanceService) Status(ctx context.Context, _ *pb.StatusRequest) (*
 	for _, alarm := range s.store.Alarms() {
 		response.Errors = append(response.Errors, "memberID:"+formatHex(alarm.MemberID)+" alarm:"+alarm.Alarm.String())
 	}
+	if disk := s.diskStatus(); disk != "" {
+		response.Errors = append(response.Errors, "memberID:"+formatHex(uint64(s.id))+" "+disk)
+	}
 	return response, nil
 }
 

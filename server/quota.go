@@ -15,6 +15,9 @@ import (
 // and compaction stay allowed so the operator can free space; no data is
 // lost.
 func (s *Server) checkQuota(ctx context.Context) error {
+	if err := s.checkDisk(); err != nil {
+		return err
+	}
 	if s.storeSize() <= s.config.QuotaBackendBytes {
 		return nil
 	}

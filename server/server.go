@@ -121,7 +121,7 @@ func Start(config Config) (*Server, error) {
 // open starts the store, the node and the listeners, in that order.
 func (s *Server) open() error {
 	config := s.config
-	store, err := kv.Open(filepath.Join(config.DataDirectory, "kv"), kv.Options{Logger: s.log, MaxTxnOps: config.MaxTxnOps, CacheSize: config.BackendCacheBytes})
+	store, err := kv.Open(filepath.Join(config.DataDirectory, "kv"), kv.Options{Logger: s.log, MaxTxnOps: config.MaxTxnOps, CacheSize: config.BackendCacheBytes, FileSystem: config.StoreFileSystem})
 	if err != nil {
 		return fmt.Errorf("server: open key-value store: %w", err)
 	}
