@@ -20,6 +20,11 @@ var ErrDiskFull = errors.New("kv: the store's disk is full")
 // flush at once, so a full disk fails hundreds of times a second.
 const diskSummaryInterval = time.Minute
 
+// spaceToResume is the free space at which a full disk is taken to have
+// space again without a successful flush: two memtables' worth, what
+// Pebble flushes before applying waits.
+const spaceToResume = 2 * memTableSize
+
 // diskHealth follows Pebble's background errors: the first is logged at
 // once, those that follow only as a summary at most once a minute with
 // their count; an error that says the disk is full (ENOSPC) marks the
@@ -28,6 +33,13 @@ const diskSummaryInterval = time.Minute
 type diskHealth struct {
 	logger *slog.Logger
 	now    func() time.Time
+	// freeSpace returns the bytes available to the store (nil: unknown).
+	// While full, the disk is asked at most once a second: a failed
+	// compaction is retried only when Pebble next picks it, and refused
+	// writes make no new flushes, so the end of a full disk is also
+	// noticed this way.
+	freeSpace  func() (uint64, error)
+	lastProbed time.Time
 
 	mu sync.Mutex
 	// full is the ENOSPC error that marked the disk full, nil while
@@ -38,6 +50,9 @@ type diskHealth struct {
 	lastLogged  time.Time // when the last error or summary was logged
 	unlogged    int       // errors since then
 	totalErrors int64
+	// delay is how long backoffFS waits before Pebble's next file
+	// creation: zero while the disk takes writes.
+	delay time.Duration
 }
 
 func newDiskHealth(logger *slog.Logger) *diskHealth {
@@ -53,6 +68,11 @@ func (h *diskHealth) listener() *pebble.EventListener {
 				h.recovered()
 			}
 		},
+		CompactionEnd: func(info pebble.CompactionInfo) {
+			if info.Err == nil {
+				h.recovered()
+			}
+		},
 	}
 }
 
@@ -62,6 +82,9 @@ func (h *diskHealth) backgroundError(err error) {
 	defer h.mu.Unlock()
 	now := h.now()
 	h.totalErrors++
+	if errors.Is(err, syscall.ENOSPC) {
+		h.delay = min(max(2*h.delay, minimumRetryDelay), maximumRetryDelay)
+	}
 	if errors.Is(err, syscall.ENOSPC) && h.full == nil {
 		h.full, h.fullSince = err, now
 		h.logger.Error("kv: the disk is full: writes are refused until space returns (Pebble retries by itself; see docs/operations.md, When the disk fills)", "error", err)
@@ -84,7 +107,12 @@ func (h *diskHealth) backgroundError(err error) {
 func (h *diskHealth) recovered() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !h.failing && h.full == nil {
+	h.recoveredLocked()
+}
+
+// recoveredLocked is recovered with h.mu held.
+func (h *diskHealth) recoveredLocked() {
+	if !h.failing && h.full == nil && h.delay == 0 {
 		return
 	}
 	if h.full != nil {
@@ -92,7 +120,15 @@ func (h *diskHealth) recovered() {
 	} else {
 		h.logger.Info("kv: pebble background work succeeds again", "errors-since-last-log", h.unlogged)
 	}
-	h.full, h.failing, h.unlogged = nil, false, 0
+	h.full, h.failing, h.unlogged, h.delay = nil, false, 0, 0
+}
+
+// retryDelay returns how long to wait before creating a file: zero while
+// the disk takes writes.
+func (h *diskHealth) retryDelay() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.delay
 }
 
 // fullError returns nil while the disk takes writes, else an error that
@@ -102,6 +138,14 @@ func (h *diskHealth) fullError() error {
 	defer h.mu.Unlock()
 	if h.full == nil {
 		return nil
+	}
+	if now := h.now(); h.freeSpace != nil && now.Sub(h.lastProbed) >= time.Second {
+		h.lastProbed = now
+		if free, err := h.freeSpace(); err == nil && free >= spaceToResume {
+			h.logger.Info("kv: the disk has space again", "available", free)
+			h.recoveredLocked()
+			return nil
+		}
 	}
 	return fmt.Errorf("%w since %s: %w", ErrDiskFull, h.fullSince.UTC().Format(time.RFC3339), h.full)
 }

@@ -165,3 +165,71 @@ func TestStoreClosesOnFullDisk(t *testing.T) {
 		t.Errorf("applied index %d after reopening, want at most the 2 entries applied", applied)
 	}
 }
+
+// TestBackoffDelaysFileCreationWhileFull checks the delay before Pebble's
+// file creations: none while the disk takes writes, doubling from 10 ms
+// to one second with each ENOSPC, none again after a successful flush.
+func TestBackoffDelaysFileCreationWhileFull(t *testing.T) {
+	health := newDiskHealth(slog.New(slog.DiscardHandler))
+	var slept []time.Duration
+	fs := backoffFS{FS: vfs.NewMem(), health: health, sleep: func(d time.Duration) { slept = append(slept, d) }}
+	create := func() {
+		t.Helper()
+		file, err := fs.Create("file", vfs.WriteCategoryUnspecified)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file.Close()
+	}
+	create()
+	cause := fmt.Errorf("write: %w", syscall.ENOSPC)
+	for range 9 {
+		health.backgroundError(cause)
+		create()
+	}
+	health.backgroundError(errors.New("some other failure")) // no change
+	create()
+	health.recovered()
+	create()
+	want := []time.Duration{10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000}
+	if len(slept) != len(want) {
+		t.Fatalf("slept %v, want %v ms", slept, want)
+	}
+	for i := range want {
+		if slept[i] != want[i]*time.Millisecond {
+			t.Fatalf("slept %v, want %v ms", slept, want)
+		}
+	}
+}
+
+// TestDiskHealthNoticesSpaceReturning marks the disk full and then frees
+// space with no flush: the full state ends at the first probe (at most
+// one a second) that finds two memtables' worth free.
+func TestDiskHealthNoticesSpaceReturning(t *testing.T) {
+	health := newDiskHealth(slog.New(slog.DiscardHandler))
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	health.now = func() time.Time { return clock }
+	free, probes := uint64(0), 0
+	health.freeSpace = func() (uint64, error) { probes++; return free, nil }
+	health.backgroundError(fmt.Errorf("compaction: %w", syscall.ENOSPC))
+	for range 10 {
+		if health.fullError() == nil {
+			t.Fatal("not full with no space free")
+		}
+		clock = clock.Add(90 * time.Millisecond)
+	}
+	if probes != 1 {
+		t.Errorf("probes in 0.9 s: %d, want 1", probes)
+	}
+	free = spaceToResume
+	if health.fullError() == nil {
+		t.Error("full state ended before the next probe was due")
+	}
+	clock = clock.Add(100 * time.Millisecond)
+	if err := health.fullError(); err != nil {
+		t.Errorf("full after space returned: %v", err)
+	}
+	if delay := health.retryDelay(); delay != 0 {
+		t.Errorf("retry delay after space returned: %v", delay)
+	}
+}

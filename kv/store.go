@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -64,6 +65,12 @@ func Open(directory string, options Options) (*Store, error) {
 	if directory == "" {
 		directory = "kv"
 	}
+	health := newDiskHealth(options.Logger)
+	health.freeSpace = func() (uint64, error) {
+		usage, err := fs.GetDiskUsage(directory)
+		return usage.AvailBytes, err
+	}
+	fs = backoffFS{FS: fs, health: health, sleep: time.Sleep}
 	if err := fs.MkdirAll(directory, 0o755); err != nil {
 		return nil, fmt.Errorf("kv: create %s: %w", directory, err)
 	}
@@ -72,7 +79,7 @@ func Open(directory string, options Options) (*Store, error) {
 	if err := (storeDirectory{fs: fs, path: fs.PathDir(directory)}).sync(); err != nil {
 		return nil, err
 	}
-	store := &Store{options: options, logger: options.Logger, directory: storeDirectory{fs: fs, path: directory}, disk: newDiskHealth(options.Logger)}
+	store := &Store{options: options, logger: options.Logger, directory: storeDirectory{fs: fs, path: directory}, disk: health}
 	database, err := store.openCurrent()
 	if err != nil {
 		return nil, err
