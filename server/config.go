@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	pebblevfs "github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/lockstepdb/lockstep/vfs"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -92,6 +93,10 @@ type Config struct {
 	// store's Pebble uses (fault injection in tests: a full disk); nil
 	// uses the operating system's.
 	StoreFileSystem pebblevfs.FS
+	// LogFileSystem, if set, replaces the file system of the Raft log and
+	// snapshots (fault injection in tests: a failed fsync); nil uses the
+	// operating system's.
+	LogFileSystem vfs.FS
 }
 
 // Defaults.

@@ -11,7 +11,15 @@ import (
 // applied it, and a full disk stalls its applying, so the client would
 // otherwise wait for its deadline. A follower's full disk refuses nothing:
 // it forwards writes to the leader, and the other members commit them.
+//
+// A member whose Raft loop stopped on a failed log write or fsync refuses
+// every write with Unavailable and says why: after a failed fsync the
+// kernel may have dropped what was written, so the log never retries;
+// a restart recovers from what is durable.
 func (s *Server) checkDisk() error {
+	if failure := s.node.Err(); failure != nil {
+		return status.Error(codes.Unavailable, "lockstep: this member's Raft log failed; it refuses writes until it is restarted, and then recovers from its log: "+failure.Error())
+	}
 	if s.leader.Load() != uint64(s.id) {
 		return nil
 	}
@@ -22,8 +30,11 @@ func (s *Server) checkDisk() error {
 }
 
 // diskStatus returns what Status, /readyz and /health say about this
-// member's disk: empty while it takes writes.
+// member's storage: empty while its log and store take writes.
 func (s *Server) diskStatus() string {
+	if failure := s.node.Err(); failure != nil {
+		return "STORAGE FAILED: " + failure.Error()
+	}
 	if cause := s.store.DiskFull(); cause != nil {
 		return "DISK FULL: " + cause.Error()
 	}

@@ -138,7 +138,7 @@ func (s *Server) open() error {
 	s.metrics = newMetrics(s) // before the node: it reports its writes to them
 	ticks := int(config.ElectionTimeout / config.HeartbeatInterval)
 	s.node, err = node.Start(node.Config{
-		ID: s.id, Directory: filepath.Join(config.DataDirectory, "raft"), Peers: s.initialPeers,
+		ID: s.id, Directory: filepath.Join(config.DataDirectory, "raft"), FileSystem: config.LogFileSystem, Peers: s.initialPeers,
 		Join: config.InitialClusterState == "existing", Transport: urlTransport{s.peers},
 		TickInterval: config.HeartbeatInterval, ElectionTicks: ticks, HeartbeatTicks: 1,
 		// No MaxProposalBytes (-1): propose bounds every command by
