@@ -1,6 +1,9 @@
 package server
 
 import (
+	"context"
+	"time"
+
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -39,4 +42,31 @@ func (s *Server) diskStatus() string {
 		return "DISK FULL: " + cause.Error()
 	}
 	return ""
+}
+
+// diskCheckInterval is how often a leader looks whether its store's disk
+// is full.
+const diskCheckInterval = time.Second
+
+// handOverWhileDiskFull hands leadership to the most up-to-date follower
+// while this member leads and its store's disk is full: the leader
+// answers a write only once it has applied it, and a full disk stops its
+// applying, so the cluster is better led by a member that can write. The
+// full member stays a follower: its Raft log still takes the entries, and
+// its store catches up when space returns. It ends when the server stops.
+func (s *Server) handOverWhileDiskFull() {
+	ticker := time.NewTicker(diskCheckInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-s.stopping:
+			return
+		case <-ticker.C:
+		}
+		if s.leader.Load() == uint64(s.id) && s.store.DiskFull() != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout())
+			s.handOver(ctx, "because this member's disk is full")
+			cancel()
+		}
+	}
 }

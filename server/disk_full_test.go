@@ -93,3 +93,68 @@ func waitUntil(t *testing.T, what string, condition func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestLeaderWithFullDiskHandsOver fills the leader's store disk in a
+// three-member cluster: the leader hands leadership to a member that can
+// write, the cluster goes on committing, and once space returns the old
+// leader catches up, with the same HashKV as the others.
+func TestLeaderWithFullDiskHandsOver(t *testing.T) {
+	full := map[string]*atomic.Bool{}
+	cluster := startCluster(t, 3, func(config *Config) {
+		toggle := &atomic.Bool{}
+		full[config.Name] = toggle
+		config.StoreFileSystem = errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+			if toggle.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+				return fmt.Errorf("injected: %w", syscall.ENOSPC)
+			}
+			return nil
+		}))
+	})
+	ctx := testContext(t)
+	client := cluster.client(cluster.endpoints()...)
+	first := cluster.leader()
+	leader := cluster.members[first]
+	full[cluster.configs[first].Name].Store(true)
+	value := strings.Repeat("v", 1<<20)
+	for i := 0; leader.store.DiskFull() == nil; i++ {
+		if i == 40 {
+			t.Fatal("40 MB of puts and no flush failed on the leader")
+		}
+		_, _ = client.Put(ctx, fmt.Sprintf("key-%d", i), value) // refused once the leader knows
+	}
+	waitUntil(t, "another member to lead", func() bool {
+		next := cluster.leader()
+		return next != first
+	})
+	for i := range 5 {
+		if _, err := client.Put(ctx, fmt.Sprintf("after-%d", i), "v"); err != nil {
+			t.Fatalf("put under the new leader: %v", err)
+		}
+	}
+	full[cluster.configs[first].Name].Store(false)
+	waitUntil(t, "the old leader's disk to take writes again", func() bool { return leader.store.DiskFull() == nil })
+	response, err := client.Put(ctx, "last", "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	revision := response.Header.Revision
+	waitUntil(t, "every member to apply the last put", func() bool {
+		for _, member := range cluster.members {
+			if current, _ := member.store.Revision(); current < revision {
+				return false
+			}
+		}
+		return true
+	})
+	var hashes []uint32
+	for _, member := range cluster.members {
+		hash, _, _, err := member.store.HashKV(revision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, hash)
+	}
+	if hashes[0] != hashes[1] || hashes[1] != hashes[2] {
+		t.Errorf("members disagree on HashKV after the disk recovered: %v", hashes)
+	}
+}
