@@ -19,7 +19,7 @@ func newStatusCommand() *cobra.Command {
 	var timeout time.Duration
 	command := &cobra.Command{
 		Use:   "status",
-		Short: "Show each member's role, term, leader, commit and applied index",
+		Short: "Show each member's role, term, leader, commit and applied index, store size and errors",
 		Args:  cobra.NoArgs,
 		RunE: func(command *cobra.Command, _ []string) error {
 			list := splitURLs(endpoints)
@@ -54,7 +54,7 @@ func printStatus(ctx context.Context, out io.Writer, endpoints []string, timeout
 	}
 	cancel()
 	table := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(table, "ENDPOINT\tNAME\tID\tROLE\tTERM\tLEADER\tCOMMIT\tAPPLIED\tREVISION\tDB SIZE")
+	fmt.Fprintln(table, "ENDPOINT\tNAME\tID\tROLE\tTERM\tLEADER\tCOMMIT\tAPPLIED\tREVISION\tDB SIZE\tIN USE\tERRORS")
 	failures := 0
 	for _, endpoint := range endpoints {
 		statusCtx, cancel := context.WithTimeout(ctx, timeout)
@@ -74,8 +74,13 @@ func printStatus(ctx context.Context, out io.Writer, endpoints []string, timeout
 		case status.Leader == 0:
 			role = "no leader"
 		}
-		fmt.Fprintf(table, "%s\t%s\t%x\t%s\t%d\t%x\t%d\t%d\t%d\t%d\n", endpoint, names[status.Header.MemberId], status.Header.MemberId,
-			role, status.RaftTerm, status.Leader, status.RaftIndex, status.RaftAppliedIndex, status.Header.Revision, status.DbSize)
+		// Alarms, a full disk, a failed log: what the member says is wrong.
+		problems := "-"
+		if len(status.Errors) > 0 {
+			problems = strings.ReplaceAll(strings.Join(status.Errors, "; "), "\t", " ")
+		}
+		fmt.Fprintf(table, "%s\t%s\t%x\t%s\t%d\t%x\t%d\t%d\t%d\t%d\t%d\t%s\n", endpoint, names[status.Header.MemberId], status.Header.MemberId,
+			role, status.RaftTerm, status.Leader, status.RaftIndex, status.RaftAppliedIndex, status.Header.Revision, status.DbSize, status.DbSizeInUse, problems)
 	}
 	table.Flush()
 	if failures == len(endpoints) {
