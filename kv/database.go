@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -123,10 +124,8 @@ func (d *database) close() {
 	var err error
 	switch {
 	case d.removeData:
-	case d.health != nil && d.health.fullError() != nil:
-		// A flush would retry until space returns; what it would write
-		// is in the Raft log, replayed from the store's applied index.
-		d.logger.Warn("kv: closing without a flush: the disk is full", "directory", d.directory)
+	case d.health != nil:
+		err = d.flushUnlessFull()
 	default:
 		err = d.db.Flush()
 	}
@@ -167,4 +166,32 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 	message := fmt.Sprintf(format, args...)
 	l.logger.Error(message, "component", "pebble")
 	panic("kv: pebble: " + message)
+}
+
+// flushPollInterval is how often a closing store looks whether its disk
+// filled while it waits for its last flush.
+const flushPollInterval = 20 * time.Millisecond
+
+// flushUnlessFull flushes before closing, but gives the flush up once the
+// disk is full: Pebble would retry it until space returns, and what it
+// would write is in the Raft log, replayed from the store's applied index
+// on the next start.
+func (d *database) flushUnlessFull() error {
+	if d.health.fullError() == nil {
+		done, err := d.db.AsyncFlush()
+		if err != nil {
+			return err
+		}
+		ticker := time.NewTicker(flushPollInterval)
+		defer ticker.Stop()
+		for d.health.fullError() == nil {
+			select {
+			case <-done:
+				return nil
+			case <-ticker.C:
+			}
+		}
+	}
+	d.logger.Warn("kv: closing without a flush: the disk is full", "directory", d.directory)
+	return nil
 }

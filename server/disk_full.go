@@ -20,14 +20,23 @@ import (
 // kernel may have dropped what was written, so the log never retries;
 // a restart recovers from what is durable.
 func (s *Server) checkDisk() error {
-	if failure := s.node.Err(); failure != nil {
-		return status.Error(codes.Unavailable, "lockstep: this member's Raft log failed; it refuses writes until it is restarted, and then recovers from its log: "+failure.Error())
+	if failure := s.logFailure(); failure != nil {
+		return failure
 	}
 	if s.leader.Load() != uint64(s.id) {
 		return nil
 	}
 	if cause := s.store.DiskFull(); cause != nil {
 		return status.Error(codes.ResourceExhausted, "lockstep: the leader's disk is full; writes are refused until space returns (see docs/operations.md): "+cause.Error())
+	}
+	return nil
+}
+
+// logFailure returns, once this member's Raft loop stopped on a failed log
+// write or fsync, the Unavailable error that names it; nil otherwise.
+func (s *Server) logFailure() error {
+	if failure := s.node.Err(); failure != nil {
+		return status.Error(codes.Unavailable, "lockstep: this member's Raft log failed; it refuses writes until it is restarted, and then recovers from its log: "+failure.Error())
 	}
 	return nil
 }
