@@ -99,17 +99,7 @@ func waitUntil(t *testing.T, what string, condition func() bool) {
 // write, the cluster goes on committing, and once space returns the old
 // leader catches up, with the same HashKV as the others.
 func TestLeaderWithFullDiskHandsOver(t *testing.T) {
-	full := map[string]*atomic.Bool{}
-	cluster := startCluster(t, 3, func(config *Config) {
-		toggle := &atomic.Bool{}
-		full[config.Name] = toggle
-		config.StoreFileSystem = errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
-			if toggle.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
-				return fmt.Errorf("injected: %w", syscall.ENOSPC)
-			}
-			return nil
-		}))
-	})
+	cluster, full := startClusterWithFullableDisks(t)
 	ctx := testContext(t)
 	client := cluster.client(cluster.endpoints()...)
 	first := cluster.leader()
@@ -133,6 +123,32 @@ func TestLeaderWithFullDiskHandsOver(t *testing.T) {
 	}
 	full[cluster.configs[first].Name].Store(false)
 	waitUntil(t, "the old leader's disk to take writes again", func() bool { return leader.store.DiskFull() == nil })
+	checkSameHashes(t, cluster, client)
+}
+
+// startClusterWithFullableDisks starts three members whose store file
+// systems answer ENOSPC to every write while their member's toggle (by
+// name) is set.
+func startClusterWithFullableDisks(t *testing.T) (*testCluster, map[string]*atomic.Bool) {
+	full := map[string]*atomic.Bool{}
+	cluster := startCluster(t, 3, func(config *Config) {
+		toggle := &atomic.Bool{}
+		full[config.Name] = toggle
+		config.StoreFileSystem = errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+			if toggle.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+				return fmt.Errorf("injected: %w", syscall.ENOSPC)
+			}
+			return nil
+		}))
+	})
+	return cluster, full
+}
+
+// checkSameHashes puts one more key, waits for every member to apply it,
+// and fails the test unless all agree on HashKV at its revision.
+func checkSameHashes(t *testing.T, cluster *testCluster, client *clientv3.Client) {
+	t.Helper()
+	ctx := testContext(t)
 	response, err := client.Put(ctx, "last", "v")
 	if err != nil {
 		t.Fatal(err)
@@ -157,4 +173,35 @@ func TestLeaderWithFullDiskHandsOver(t *testing.T) {
 	if hashes[0] != hashes[1] || hashes[1] != hashes[2] {
 		t.Errorf("members disagree on HashKV after the disk recovered: %v", hashes)
 	}
+}
+
+// TestFollowerWithFullDiskCatchesUp fills a follower's store disk in a
+// three-member cluster: writes go on committing through the leader, the
+// follower refuses nothing and falls behind, and once space returns it
+// catches up by itself, with the same HashKV as the others.
+func TestFollowerWithFullDiskCatchesUp(t *testing.T) {
+	cluster, full := startClusterWithFullableDisks(t)
+	ctx := testContext(t)
+	index := cluster.follower()
+	follower := cluster.members[index]
+	client := cluster.client(cluster.endpoint(index)) // writes through the full member
+	full[cluster.configs[index].Name].Store(true)
+	value := strings.Repeat("v", 1<<20)
+	written := 0
+	for ; follower.store.DiskFull() == nil; written++ {
+		if written == 40 {
+			t.Fatal("40 MB of puts and no flush failed on the follower")
+		}
+		if _, err := client.Put(ctx, fmt.Sprintf("key-%d", written), value); err != nil {
+			t.Fatalf("put %d: %v", written, err)
+		}
+	}
+	for i := range 5 {
+		if _, err := client.Put(ctx, fmt.Sprintf("while-full-%d", i), "v"); err != nil {
+			t.Fatalf("put through a follower whose disk is full: %v", err)
+		}
+	}
+	full[cluster.configs[index].Name].Store(false)
+	waitUntil(t, "the follower's disk to take writes again", func() bool { return follower.store.DiskFull() == nil })
+	checkSameHashes(t, cluster, client)
 }
