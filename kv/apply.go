@@ -47,6 +47,9 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 	s.mu.Unlock()
 	a.must(err)
 	s.watches.publish(a.state.revision, a.events)
+	if a.compactionFinished {
+		s.flushAfterCompaction(database)
+	}
 	return results
 }
 
@@ -58,7 +61,9 @@ type applier struct {
 	events []change
 
 	noSpace bool // a NOSPACE alarm is active: refuse writes that add data
-	corrupt bool // a CORRUPT alarm is active: refuse reads and writes
+	// compactionFinished: a compaction step reached the compacted revision.
+	compactionFinished bool
+	corrupt            bool // a CORRUPT alarm is active: refuse reads and writes
 }
 
 // must panics on a storage failure: Apply cannot report it, and going on
@@ -101,8 +106,9 @@ func (a *applier) apply(command []byte) machine.Result {
 	if err != nil {
 		return err
 	}
+	budget := a.compactionBudget(request)
 	result := a.dispatch(request)
-	a.compactStep(compactionStepSize)
+	a.compactStep(budget)
 	return result
 }
 

@@ -16,6 +16,47 @@ import (
 // work shrinks while writes go on.
 const compactionStepSize = 64
 
+// compactionContinueStepSize is how many event log entries a continuation
+// visits: a Compaction request at exactly the compacted revision, which
+// changes nothing else (it is answered ErrGRPCCompacted, as etcd answers
+// it). A leader proposes continuations while physical compaction is
+// pending (Store.CompactionPending), so the removed versions leave the
+// store even when no other write comes. It bounds one apply's work: a
+// visit reads one version of its key.
+const compactionContinueStepSize = 1024
+
+// compactionBudget returns how many event log entries to visit after
+// request, judged against the state before it applies.
+func (a *applier) compactionBudget(request *pb.InternalRaftRequest) int {
+	if request.Compaction != nil && request.Compaction.Revision == a.state.compacted {
+		return compactionContinueStepSize
+	}
+	return compactionStepSize
+}
+
+// CompactionPending reports whether versions a compaction made unreachable
+// are still in the store, waiting for the next applied commands to remove
+// them. Callable from any goroutine.
+func (s *Store) CompactionPending() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.committed.cursorMain < s.committed.compacted
+}
+
+// ContinueCompaction returns the request that continues a pending physical
+// compaction: a Compaction at the compacted revision (refused with
+// ErrGRPCCompacted, changing nothing else, as in etcd), after which the
+// store visits compactionContinueStepSize event log entries instead of
+// compactionStepSize. Nil when nothing is pending.
+func (s *Store) ContinueCompaction() *pb.InternalRaftRequest {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.committed.cursorMain >= s.committed.compacted {
+		return nil
+	}
+	return &pb.InternalRaftRequest{Compaction: &pb.CompactionRequest{Revision: s.committed.compacted}}
+}
+
 // applyCompaction compacts the history at a revision, as etcd: at or
 // below the previous compaction is ErrGRPCCompacted, above the current
 // revision ErrGRPCFutureRev. Reads below the revision fail from now on;
@@ -58,18 +99,32 @@ func (a *applier) compactStep(limit int) {
 	a.must(err)
 	defer history.Close()
 	visited := 0
+	first := eventKey(a.state.cursorMain, a.state.cursorSub)
 	valid := events.First()
 	for ; valid && visited < limit; valid = events.Next() {
 		main, sub, err := parseEventKey(events.Key())
 		a.must(err)
 		a.must(a.compactVersion(history, events.Value(), main, sub, target))
-		a.must(a.batch.Delete(events.Key(), nil))
 		a.state.cursorMain, a.state.cursorSub = main, sub+1
 		visited++
 	}
 	a.must(events.Error())
 	if !valid {
 		a.state.cursorMain, a.state.cursorSub = target, 0
+		a.compactionFinished = true
+	}
+	// The visited entries of the event log, in one range deletion.
+	a.must(a.batch.DeleteRange(first, eventKey(a.state.cursorMain, a.state.cursorSub), nil))
+}
+
+// flushAfterCompaction starts a flush of Pebble's memtables once an Apply
+// call finished a compaction's removals: until its deletions are in files,
+// Pebble neither counts what they cover (Size's inUse) nor compacts it
+// away, and an idle store would not flush for a long time. The flush runs
+// in the background; the Raft log holds everything it writes anyway.
+func (s *Store) flushAfterCompaction(database *database) {
+	if _, err := database.db.AsyncFlush(); err != nil {
+		s.logger.Warn("kv: flush after compaction", "error", err)
 	}
 }
 
@@ -95,14 +150,14 @@ func (a *applier) compactVersion(history *pebble.Iterator, key []byte, main, sub
 		return err
 	}
 	removeVersion := latestMain != main || latestSub != sub || (latest.tombstone && main < target)
-	own := historyKey(key, main, sub)
-	for valid := history.SeekGE(own); valid && bytes.HasPrefix(history.Key(), prefix); valid = history.Next() {
-		if bytes.Equal(history.Key(), own) && !removeVersion {
-			continue
-		}
-		if err := a.batch.Delete(history.Key(), nil); err != nil {
-			return err
-		}
+	// The versions to remove are adjacent in the history table (a key's
+	// versions sort newest first): one range deletion covers them. Pebble
+	// then knows how many bytes it covers (Metrics' garbage estimate, so
+	// Size reports what is in use), and drops whole files it covers without
+	// rewriting them.
+	start := historyKey(key, main, sub)
+	if !removeVersion {
+		start = append(start, 0) // the smallest key after this version
 	}
-	return history.Error()
+	return a.batch.DeleteRange(start, nextPrefix(prefix), nil)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
@@ -18,6 +19,7 @@ type database struct {
 	fs        vfs.FS
 	directory string
 	logger    *slog.Logger
+	health    *diskHealth // nil: not followed
 
 	mu         sync.Mutex
 	references int
@@ -36,7 +38,8 @@ const (
 )
 
 // openDatabase opens (creating if asked) the Pebble instance in directory.
-func openDatabase(fs vfs.FS, directory string, create bool, cacheSize int64, logger *slog.Logger) (*database, error) {
+// Pebble's background errors go to health (nil: Pebble logs them itself).
+func openDatabase(fs vfs.FS, directory string, create bool, cacheSize int64, logger *slog.Logger, health *diskHealth) (*database, error) {
 	options := &pebble.Options{
 		// Pebble reserves its memtables' memory out of the block cache
 		// (MemTableStopWritesThreshold of them at most, 2 by default):
@@ -65,11 +68,14 @@ func openDatabase(fs vfs.FS, directory string, create bool, cacheSize int64, log
 	// first time is in no table, so without filters that lookup searched
 	// the index of every table in level 0 and one per lower level.
 	options.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	if health != nil {
+		options.EventListener = health.listener()
+	}
 	db, err := pebble.Open(directory, options)
 	if err != nil {
 		return nil, fmt.Errorf("kv: open pebble in %s: %w", directory, err)
 	}
-	return &database{db: db, fs: fs, directory: directory, logger: logger, closed: make(chan struct{})}, nil
+	return &database{db: db, fs: fs, directory: directory, logger: logger, health: health, closed: make(chan struct{})}, nil
 }
 
 // acquire registers a reader; it fails once the database is retired.
@@ -116,7 +122,11 @@ func (d *database) retire(removeData bool) {
 // the directory if asked.
 func (d *database) close() {
 	var err error
-	if !d.removeData {
+	switch {
+	case d.removeData:
+	case d.health != nil:
+		err = d.flushUnlessFull()
+	default:
 		err = d.db.Flush()
 	}
 	if closeErr := d.db.Close(); err == nil {
@@ -156,4 +166,32 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 	message := fmt.Sprintf(format, args...)
 	l.logger.Error(message, "component", "pebble")
 	panic("kv: pebble: " + message)
+}
+
+// flushPollInterval is how often a closing store looks whether its disk
+// filled while it waits for its last flush.
+const flushPollInterval = 20 * time.Millisecond
+
+// flushUnlessFull flushes before closing, but gives the flush up once the
+// disk is full: Pebble would retry it until space returns, and what it
+// would write is in the Raft log, replayed from the store's applied index
+// on the next start.
+func (d *database) flushUnlessFull() error {
+	if d.health.fullError() == nil {
+		done, err := d.db.AsyncFlush()
+		if err != nil {
+			return err
+		}
+		ticker := time.NewTicker(flushPollInterval)
+		defer ticker.Stop()
+		for d.health.fullError() == nil {
+			select {
+			case <-done:
+				return nil
+			case <-ticker.C:
+			}
+		}
+	}
+	d.logger.Warn("kv: closing without a flush: the disk is full", "directory", d.directory)
+	return nil
 }

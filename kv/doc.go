@@ -54,10 +54,15 @@
 // Compaction(R) sets the compacted revision at once: reads below it fail
 // with ErrGRPCCompacted. The versions no read at or after R can reach (a
 // version with a newer one at or below R, or a deletion below R) are
-// removed afterwards, 64 event log entries after each applied command,
-// following the event log from a cursor; the event log itself is cut
-// below R. The work per command depends only on the log, so every
-// replica's Pebble state is the same function of the entries it applied.
+// removed afterwards, 64 event log entries after each applied command and
+// 1,024 after a continuation (a Compaction at exactly the compacted
+// revision, which a leader proposes while work is pending, see
+// Store.ContinueCompaction), following the event log from a cursor; the
+// event log itself is cut below R. Removals are Pebble range deletions
+// (a key's old versions are adjacent), so Pebble knows what they cover
+// (Size) and drops whole files under them; Defragment has it rewrite the
+// rest. The work per command depends only on the log, so every replica's
+// logical state is the same function of the entries it applied.
 //
 // # Watches
 //

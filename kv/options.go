@@ -33,9 +33,10 @@ type Options struct {
 	// bench with no throughput to show for it.
 	CacheSize int64
 
-	// fileSystem replaces the file system (tests: crashable in-memory
-	// file systems).
-	fileSystem vfs.FS
+	// FileSystem replaces the file system Pebble uses, for fault
+	// injection (Pebble's vfs/errorfs, crashable in-memory file systems);
+	// nil means the operating system's (or memory's with InMemory).
+	FileSystem vfs.FS
 }
 
 const (

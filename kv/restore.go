@@ -27,7 +27,7 @@ func (s *Store) Restore(image io.Reader) error {
 	if err != nil {
 		return err
 	}
-	replacement, err := openDatabase(s.directory.fs, s.directory.instancePath(name), true, s.options.CacheSize, s.logger)
+	replacement, err := openDatabase(s.directory.fs, s.directory.instancePath(name), true, s.options.CacheSize, s.logger, s.disk)
 	if err != nil {
 		return err
 	}

@@ -272,7 +272,7 @@ func TestReopenKeepsState(t *testing.T) {
 // CURRENT-STORE and a missing instance.
 func TestOpenRefusesDamagedDirectory(t *testing.T) {
 	fs := vfs.NewMem()
-	store, err := Open("dir", Options{fileSystem: fs})
+	store, err := Open("dir", Options{FileSystem: fs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,11 +286,11 @@ func TestOpenRefusesDamagedDirectory(t *testing.T) {
 		file.Close()
 	}
 	write("../elsewhere\n")
-	if _, err := Open("dir", Options{fileSystem: fs}); err == nil {
+	if _, err := Open("dir", Options{FileSystem: fs}); err == nil {
 		t.Errorf("Open with a bad CURRENT-STORE succeeded")
 	}
 	write("db-000007\n")
-	if _, err := Open("dir", Options{fileSystem: fs}); err == nil {
+	if _, err := Open("dir", Options{FileSystem: fs}); err == nil {
 		t.Errorf("Open with CURRENT-STORE naming a missing instance succeeded")
 	}
 }
@@ -303,7 +303,7 @@ func TestOpenRefusesDamagedDirectory(t *testing.T) {
 func TestCrashKeepsAPrefix(t *testing.T) {
 	random := rand.New(rand.NewPCG(7, 11))
 	fs := vfs.NewCrashableMem()
-	store, err := Open("crash", Options{fileSystem: fs})
+	store, err := Open("crash", Options{FileSystem: fs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestCrashKeepsAPrefix(t *testing.T) {
 			continue
 		}
 		crashed := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: random.IntN(100), RNG: rand.New(rand.NewPCG(uint64(round), 1))})
-		recovered, err := Open("crash", Options{fileSystem: crashed})
+		recovered, err := Open("crash", Options{FileSystem: crashed})
 		if err != nil {
 			t.Fatalf("round %d: open after crash: %v", round, err)
 		}

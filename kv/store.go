@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -43,6 +44,9 @@ type Store struct {
 	committed storeState
 
 	watches *watchHub
+	// disk follows Pebble's background errors (disk_health.go), across
+	// the instances Restore switches between.
+	disk *diskHealth
 }
 
 // Open opens the store in directory, creating it if it does not exist.
@@ -53,14 +57,20 @@ func Open(directory string, options Options) (*Store, error) {
 	options = options.withDefaults()
 	fs := vfs.Default
 	switch {
-	case options.fileSystem != nil:
-		fs = options.fileSystem
+	case options.FileSystem != nil:
+		fs = options.FileSystem
 	case options.InMemory:
 		fs = vfs.NewMem()
 	}
 	if directory == "" {
 		directory = "kv"
 	}
+	health := newDiskHealth(options.Logger)
+	health.freeSpace = func() (uint64, error) {
+		usage, err := fs.GetDiskUsage(directory)
+		return usage.AvailBytes, err
+	}
+	fs = backoffFS{FS: fs, health: health, sleep: time.Sleep}
 	if err := fs.MkdirAll(directory, 0o755); err != nil {
 		return nil, fmt.Errorf("kv: create %s: %w", directory, err)
 	}
@@ -69,7 +79,7 @@ func Open(directory string, options Options) (*Store, error) {
 	if err := (storeDirectory{fs: fs, path: fs.PathDir(directory)}).sync(); err != nil {
 		return nil, err
 	}
-	store := &Store{options: options, logger: options.Logger, directory: storeDirectory{fs: fs, path: directory}}
+	store := &Store{options: options, logger: options.Logger, directory: storeDirectory{fs: fs, path: directory}, disk: health}
 	database, err := store.openCurrent()
 	if err != nil {
 		return nil, err
@@ -99,7 +109,7 @@ func (s *Store) openCurrent() (*database, error) {
 		if err := s.directory.removeAllBut(name); err != nil {
 			return nil, err
 		}
-		return openDatabase(s.directory.fs, s.directory.instancePath(name), false, s.options.CacheSize, s.logger)
+		return openDatabase(s.directory.fs, s.directory.instancePath(name), false, s.options.CacheSize, s.logger, s.disk)
 	}
 	// No CURRENT-STORE: nothing was ever applied here (Open writes it
 	// before returning), so any instance present is a crashed first Open.
@@ -110,7 +120,7 @@ func (s *Store) openCurrent() (*database, error) {
 	if err != nil {
 		return nil, err
 	}
-	database, err := createInstance(s.directory, name, initialState(), s.options.CacheSize, s.logger)
+	database, err := createInstance(s.directory, name, initialState(), s.options.CacheSize, s.logger, s.disk)
 	if err != nil {
 		return nil, err
 	}
@@ -124,8 +134,8 @@ func (s *Store) openCurrent() (*database, error) {
 }
 
 // createInstance creates a new instance holding state and flushes it.
-func createInstance(directory storeDirectory, name string, state storeState, cacheSize int64, logger *slog.Logger) (*database, error) {
-	database, err := openDatabase(directory.fs, directory.instancePath(name), true, cacheSize, logger)
+func createInstance(directory storeDirectory, name string, state storeState, cacheSize int64, logger *slog.Logger, health *diskHealth) (*database, error) {
+	database, err := openDatabase(directory.fs, directory.instancePath(name), true, cacheSize, logger, health)
 	if err != nil {
 		return nil, err
 	}

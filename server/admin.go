@@ -53,11 +53,15 @@ func (s *Server) newAdminMux() *http.ServeMux {
 	return mux
 }
 
-// checkHealth is etcd's health check: a leader, no alarm, and a
+// checkHealth is etcd's health check: a leader, a disk that takes writes
+// (lockstep's), no alarm, and a
 // linearizable read that completes within a second.
 func (s *Server) checkHealth(ctx context.Context) (bool, string) {
 	if s.leader.Load() == 0 {
 		return false, "RAFT NO LEADER"
+	}
+	if disk := s.diskStatus(); disk != "" {
+		return false, disk
 	}
 	for _, alarm := range s.store.Alarms() {
 		if alarm.Alarm != pb.AlarmType_NONE {

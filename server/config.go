@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	pebblevfs "github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/lockstepdb/lockstep/vfs"
 	"log/slog"
 	"net/url"
 	"slices"
@@ -86,6 +88,15 @@ type Config struct {
 	// PeerFaults, if set, injects faults into the peer transport (lockstep
 	// dev's partition button, tests); nil injects none.
 	PeerFaults *transport.FaultHook
+
+	// StoreFileSystem, if set, replaces the file system the key-value
+	// store's Pebble uses (fault injection in tests: a full disk); nil
+	// uses the operating system's.
+	StoreFileSystem pebblevfs.FS
+	// LogFileSystem, if set, replaces the file system of the Raft log and
+	// snapshots (fault injection in tests: a failed fsync); nil uses the
+	// operating system's.
+	LogFileSystem vfs.FS
 }
 
 // Defaults.

@@ -66,8 +66,12 @@ func (k *kvService) Txn(ctx context.Context, request *pb.TxnRequest) (*pb.TxnRes
 }
 
 func (k *kvService) Compact(ctx context.Context, request *pb.CompactionRequest) (*pb.CompactionResponse, error) {
-	return proposeOrForward(k.server, ctx, &pb.InternalRaftRequest{Compaction: request},
+	response, err := proposeOrForward(k.server, ctx, &pb.InternalRaftRequest{Compaction: request},
 		func(ctx context.Context, leader *leaderClients) (*pb.CompactionResponse, error) {
 			return leader.kv.Compact(ctx, request)
 		})
+	if err == nil && request.Physical {
+		err = k.server.waitCompacted(ctx)
+	}
+	return response, err
 }

@@ -110,6 +110,15 @@ func newMetrics(s *Server) *metrics {
 			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_store_size_bytes", Help: "Size of the key-value store on disk."},
 			func() float64 { total, _ := s.store.Size(); return float64(total) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_store_size_in_use_bytes", Help: "Bytes of the key-value store holding live data (the quota counts these); the rest is given back by compaction and defragmentation."},
+			func() float64 { _, inUse := s.store.Size(); return float64(inUse) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_store_disk_full", Help: "1 while the key-value store's disk has no space for its writes (ENOSPC)."},
+			func() float64 {
+				if s.store.DiskFull() != nil {
+					return 1
+				}
+				return 0
+			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_store_revision", Help: "Current revision of the key-value store."},
 			func() float64 { revision, _ := s.store.Revision(); return float64(revision) }),
 	)

@@ -101,6 +101,9 @@ var errGRPCTimeoutLeaderTransfer = status.Error(codes.Unknown, "etcdserver: requ
 func (s *Server) clientError(ctx context.Context, err error) error {
 	switch {
 	case errors.Is(err, node.ErrStopped):
+		if failure := s.logFailure(); failure != nil {
+			return failure // the loop stopped on a failed log write (disk_full.go)
+		}
 		return rpctypes.ErrGRPCStopped
 	case errors.Is(err, node.ErrDropped):
 		return rpctypes.ErrGRPCLeaderChanged

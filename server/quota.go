@@ -8,12 +8,16 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 )
 
-// checkQuota refuses a write that would grow a store already over its
-// quota, and raises the NOSPACE alarm (replicated, so every member refuses
+// checkQuota refuses a write that would grow a store whose data in use
+// (kv.Store.Size's inUse, as etcd's quota counts the pages in use, not
+// the file) is already over its quota, and raises the NOSPACE alarm (replicated, so every member refuses
 // writes until an operator compacts, defragments and disarms it). Deletes
 // and compaction stay allowed so the operator can free space; no data is
 // lost.
 func (s *Server) checkQuota(ctx context.Context) error {
+	if err := s.checkDisk(); err != nil {
+		return err
+	}
 	if s.storeSize() <= s.config.QuotaBackendBytes {
 		return nil
 	}
@@ -35,15 +39,15 @@ func (s *Server) checkQuota(ctx context.Context) error {
 // asking Pebble for its size on every write costs more than the write.
 const sizeRefresh = 100 * time.Millisecond
 
-// storeSize returns the store's size, measured at most sizeRefresh ago.
+// storeSize returns the store's size in use, measured at most sizeRefresh ago.
 // Safe for concurrent use.
 func (s *Server) storeSize() int64 {
 	now := time.Now().UnixNano()
 	if measured := s.sizeMeasured.Load(); now-measured < int64(sizeRefresh) && measured != 0 {
 		return s.sizeBytes.Load()
 	}
-	total, _ := s.store.Size()
-	s.sizeBytes.Store(total)
+	_, inUse := s.store.Size()
+	s.sizeBytes.Store(inUse)
 	s.sizeMeasured.Store(now)
-	return total
+	return inUse
 }

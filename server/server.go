@@ -148,6 +148,8 @@ func Start(config Config) (*Server, error) {
 	s.group.Go(s.publishAttributes)
 	s.group.Go(s.lessor.run)
 	s.group.Go(s.reads.run)
+	s.group.Go(s.driveCompaction)
+	s.group.Go(s.handOverWhileDiskFull)
 	s.log.Info("serving", "client", s.ClientAddresses(), "peer", s.peers.Addr().String(), "cluster", fmt.Sprintf("%x", s.clusterID))
 	return s, nil
 }
@@ -155,7 +157,7 @@ func Start(config Config) (*Server, error) {
 // open starts the store, the node and the listeners, in that order.
 func (s *Server) open() error {
 	config := s.config
-	store, err := kv.Open(filepath.Join(config.DataDirectory, "kv"), kv.Options{Logger: s.log, MaxTxnOps: config.MaxTxnOps, CacheSize: config.BackendCacheBytes})
+	store, err := kv.Open(filepath.Join(config.DataDirectory, "kv"), kv.Options{Logger: s.log, MaxTxnOps: config.MaxTxnOps, CacheSize: config.BackendCacheBytes, FileSystem: config.StoreFileSystem})
 	if err != nil {
 		return fmt.Errorf("server: open key-value store: %w", err)
 	}
@@ -172,7 +174,7 @@ func (s *Server) open() error {
 	s.metrics = newMetrics(s) // before the node: it reports its writes to them
 	ticks := int(config.ElectionTimeout / config.HeartbeatInterval)
 	s.node, err = node.Start(node.Config{
-		ID: s.id, Directory: filepath.Join(config.DataDirectory, "raft"), Peers: s.initialPeers,
+		ID: s.id, Directory: filepath.Join(config.DataDirectory, "raft"), FileSystem: config.LogFileSystem, Peers: s.initialPeers,
 		Join: config.InitialClusterState == "existing", Transport: urlTransport{s.peers},
 		TickInterval: config.HeartbeatInterval, ElectionTicks: ticks, HeartbeatTicks: 1,
 		// No MaxProposalBytes (-1): propose bounds every command by
@@ -354,7 +356,7 @@ func (s *Server) header(revision int64) *pb.ResponseHeader {
 // (or are cut when ctx ends), and the node stops with everything it
 // acknowledged durable. Safe to call more than once.
 func (s *Server) Stop(ctx context.Context) error {
-	s.handOver(ctx)
+	s.handOver(ctx, "before stopping")
 	return s.shutdown(ctx)
 }
 
@@ -416,8 +418,9 @@ func (s *Server) closeAll() error {
 
 // handOver transfers leadership, if this member leads, to the voter whose
 // log is most up to date, so the cluster does not wait out an election
-// timeout when a leader is stopped on purpose.
-func (s *Server) handOver(ctx context.Context) {
+// timeout when a leader is stopped on purpose (or cannot write: reason
+// says why, in the log).
+func (s *Server) handOver(ctx context.Context, reason string) {
 	if s.node == nil || raft.NodeID(s.leader.Load()) != s.id {
 		return
 	}
@@ -438,8 +441,8 @@ func (s *Server) handOver(ctx context.Context) {
 	transferCtx, cancel := context.WithTimeout(ctx, s.config.ElectionTimeout)
 	defer cancel()
 	if err := s.node.TransferLeadership(transferCtx, target); err != nil {
-		s.log.Warn("could not hand leadership over before stopping", "target", fmt.Sprintf("%x", uint64(target)), "error", err)
+		s.log.Warn("could not hand leadership over "+reason, "target", fmt.Sprintf("%x", uint64(target)), "error", err)
 		return
 	}
-	s.log.Info("handed leadership over before stopping", "target", fmt.Sprintf("%x", uint64(target)))
+	s.log.Info("handed leadership over "+reason, "target", fmt.Sprintf("%x", uint64(target)))
 }

@@ -36,7 +36,7 @@ func newStatusCommand() *cobra.Command {
 	var endpoints string
 	command := &cobra.Command{
 		Use:   "status",
-		Short: "Show each member's role, term, leader, commit and applied index",
+		Short: "Show each member's role, term, leader, commit and applied index, store size and errors",
 		Long: `status asks every endpoint for its status and prints one row per endpoint. An
 endpoint is host:port, http://host:port, https://host:port, unix://path or
 unixs://path, as for etcdctl; host:port uses TLS when --cacert, --cert or
@@ -156,7 +156,7 @@ func printStatus(ctx context.Context, out io.Writer, options statusOptions) erro
 		}
 	}
 	table := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(table, "ENDPOINT\tNAME\tID\tROLE\tTERM\tLEADER\tCOMMIT\tAPPLIED\tREVISION\tDB SIZE\tERROR")
+	fmt.Fprintln(table, "ENDPOINT\tNAME\tID\tROLE\tTERM\tLEADER\tCOMMIT\tAPPLIED\tREVISION\tDB SIZE\tIN USE\tERROR")
 	failures := 0
 	for _, result := range results {
 		if result.status == nil {
@@ -168,7 +168,7 @@ func printStatus(ctx context.Context, out io.Writer, options statusOptions) erro
 					name = names[memberID]
 				}
 			}
-			fmt.Fprintf(table, "%s\t%s\t%s\tunreachable\t-\t-\t-\t-\t-\t-\t%s\n", result.endpoint.given, name, id, strings.ReplaceAll(result.failure, "\t", " "))
+			fmt.Fprintf(table, "%s\t%s\t%s\tunreachable\t-\t-\t-\t-\t-\t-\t-\t%s\n", result.endpoint.given, name, id, strings.ReplaceAll(result.failure, "\t", " "))
 			continue
 		}
 		status := result.status
@@ -189,8 +189,13 @@ func printStatus(ctx context.Context, out io.Writer, options statusOptions) erro
 		if status.Leader != 0 {
 			leader = fmt.Sprintf("%x", status.Leader)
 		}
-		fmt.Fprintf(table, "%s\t%s\t%x\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t-\n", result.endpoint.given, name, status.Header.MemberId,
-			role, status.RaftTerm, leader, status.RaftIndex, status.RaftAppliedIndex, status.Header.Revision, status.DbSize)
+		// Alarms, a full disk, a failed log: what the member says is wrong.
+		problems := "-"
+		if len(status.Errors) > 0 {
+			problems = strings.ReplaceAll(strings.Join(status.Errors, "; "), "\t", " ")
+		}
+		fmt.Fprintf(table, "%s\t%s\t%x\t%s\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", result.endpoint.given, name, status.Header.MemberId,
+			role, status.RaftTerm, leader, status.RaftIndex, status.RaftAppliedIndex, status.Header.Revision, status.DbSize, status.DbSizeInUse, problems)
 	}
 	table.Flush()
 	if failures == len(endpoints) {

@@ -1,0 +1,161 @@
+package kv
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// ErrDiskFull is wrapped by what Store.DiskFull returns: the store's
+// disk has no space left for Pebble's flushes and compactions.
+var ErrDiskFull = errors.New("kv: the store's disk is full")
+
+// diskSummaryInterval is how often, at most, repeated background errors
+// are logged again: as a summary with their count. Pebble retries a failed
+// flush at once, so a full disk fails hundreds of times a second.
+const diskSummaryInterval = time.Minute
+
+// spaceToResume is the free space at which a full disk is taken to have
+// space again without a successful flush: two memtables' worth, what
+// Pebble flushes before applying waits.
+const spaceToResume = 2 * memTableSize
+
+// diskHealth follows Pebble's background errors: the first is logged at
+// once, those that follow only as a summary at most once a minute with
+// their count; an error that says the disk is full (ENOSPC) marks the
+// store full until a flush succeeds again. Safe for concurrent use: Pebble
+// calls it from its background goroutines.
+type diskHealth struct {
+	logger *slog.Logger
+	now    func() time.Time
+	// freeSpace returns the bytes available to the store (nil: unknown).
+	// While full, the disk is asked at most once a second: a failed
+	// compaction is retried only when Pebble next picks it, and refused
+	// writes make no new flushes, so the end of a full disk is also
+	// noticed this way.
+	freeSpace  func() (uint64, error)
+	lastProbed time.Time
+
+	mu sync.Mutex
+	// full is the ENOSPC error that marked the disk full, nil while
+	// flushes succeed.
+	full        error
+	fullSince   time.Time
+	failing     bool      // errors come, logged since lastLogged
+	lastLogged  time.Time // when the last error or summary was logged
+	unlogged    int       // errors since then
+	totalErrors int64
+	// delay is how long backoffFS waits before Pebble's next file
+	// creation: zero while the disk takes writes.
+	delay time.Duration
+}
+
+func newDiskHealth(logger *slog.Logger) *diskHealth {
+	return &diskHealth{logger: logger, now: time.Now}
+}
+
+// listener returns Pebble's event listener that reports to h.
+func (h *diskHealth) listener() *pebble.EventListener {
+	return &pebble.EventListener{
+		BackgroundError: h.backgroundError,
+		FlushEnd: func(info pebble.FlushInfo) {
+			if info.Err == nil {
+				h.recovered()
+			}
+		},
+		CompactionEnd: func(info pebble.CompactionInfo) {
+			if info.Err == nil {
+				h.recovered()
+			}
+		},
+	}
+}
+
+// backgroundError records one failed background operation of Pebble.
+func (h *diskHealth) backgroundError(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := h.now()
+	h.totalErrors++
+	if errors.Is(err, syscall.ENOSPC) {
+		h.delay = min(max(2*h.delay, minimumRetryDelay), maximumRetryDelay)
+	}
+	if errors.Is(err, syscall.ENOSPC) && h.full == nil {
+		h.full, h.fullSince = err, now
+		h.logger.Error("kv: the disk is full: writes are refused until space returns (Pebble retries by itself; see docs/operations.md, When the disk fills)", "error", err)
+		h.failing, h.lastLogged, h.unlogged = true, now, 0
+		return
+	}
+	if !h.failing {
+		h.logger.Error("kv: pebble background error", "error", err)
+		h.failing, h.lastLogged, h.unlogged = true, now, 0
+		return
+	}
+	h.unlogged++
+	if now.Sub(h.lastLogged) >= diskSummaryInterval {
+		h.logger.Error("kv: pebble background errors go on", "errors", h.unlogged, "over", now.Sub(h.lastLogged).Round(time.Second), "last", err)
+		h.lastLogged, h.unlogged = now, 0
+	}
+}
+
+// recovered records a successful flush: the disk takes writes again.
+func (h *diskHealth) recovered() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.recoveredLocked()
+}
+
+// recoveredLocked is recovered with h.mu held.
+func (h *diskHealth) recoveredLocked() {
+	if !h.failing && h.full == nil && h.delay == 0 {
+		return
+	}
+	if h.full != nil {
+		h.logger.Info("kv: the disk takes writes again", "full-for", h.now().Sub(h.fullSince).Round(time.Second), "errors-since-last-log", h.unlogged)
+	} else {
+		h.logger.Info("kv: pebble background work succeeds again", "errors-since-last-log", h.unlogged)
+	}
+	h.full, h.failing, h.unlogged, h.delay = nil, false, 0, 0
+}
+
+// retryDelay returns how long to wait before creating a file: zero while
+// the disk takes writes.
+func (h *diskHealth) retryDelay() time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.delay
+}
+
+// fullError returns nil while the disk takes writes, else an error that
+// wraps ErrDiskFull and says since when and why.
+func (h *diskHealth) fullError() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.full == nil {
+		return nil
+	}
+	if now := h.now(); h.freeSpace != nil && now.Sub(h.lastProbed) >= time.Second {
+		h.lastProbed = now
+		if free, err := h.freeSpace(); err == nil && free >= spaceToResume {
+			h.logger.Info("kv: the disk has space again", "available", free)
+			h.recoveredLocked()
+			return nil
+		}
+	}
+	return fmt.Errorf("%w since %s: %w", ErrDiskFull, h.fullSince.UTC().Format(time.RFC3339), h.full)
+}
+
+// DiskFull returns nil while the store's disk takes Pebble's writes, and
+// an error wrapping ErrDiskFull (and the cause, ENOSPC) from Pebble's
+// first failure for lack of space until a flush succeeds again. While it
+// is full, applied writes stay in memory (the Raft log holds them) until
+// Pebble's memtables are full, and then applying waits. Callable from any
+// goroutine.
+func (s *Store) DiskFull() error {
+	return s.disk.fullError()
+}

@@ -1,0 +1,235 @@
+package kv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+)
+
+// lockedBuffer is a log destination safe for Pebble's goroutines.
+type lockedBuffer struct {
+	mu     sync.Mutex
+	buffer bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buffer.Write(p)
+}
+
+func (b *lockedBuffer) lines() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Split(strings.TrimSpace(b.buffer.String()), "\n")
+}
+
+// TestDiskHealthLogsOnceThenSummaries feeds 1,000 ENOSPC errors over ten
+// seconds, then more a minute later, then a successful flush: the cause is
+// logged once, then one summary with the count, then the recovery; the
+// store is full from the first error to the flush.
+func TestDiskHealthLogsOnceThenSummaries(t *testing.T) {
+	var output lockedBuffer
+	health := newDiskHealth(slog.New(slog.NewTextHandler(&output, nil)))
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	health.now = func() time.Time { return clock }
+	if err := health.fullError(); err != nil {
+		t.Fatalf("full before any error: %v", err)
+	}
+	cause := fmt.Errorf("pebble: flush: write 000123.sst: %w", syscall.ENOSPC)
+	for range 1000 {
+		health.backgroundError(cause)
+		clock = clock.Add(10 * time.Millisecond)
+	}
+	if got := output.lines(); len(got) != 1 || !strings.Contains(got[0], "the disk is full") {
+		t.Fatalf("log after 1,000 errors in 10 s: %q, want the cause once", got)
+	}
+	err := health.fullError()
+	if !errors.Is(err, ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("fullError: %v, want ErrDiskFull wrapping ENOSPC", err)
+	}
+	clock = clock.Add(time.Minute)
+	health.backgroundError(cause)
+	if got := output.lines(); len(got) != 2 || !strings.Contains(got[1], "errors=1000") {
+		t.Fatalf("log a minute later: %q, want one summary counting 1,000 errors", got)
+	}
+	health.recovered()
+	if got := output.lines(); len(got) != 3 || !strings.Contains(got[2], "takes writes again") {
+		t.Fatalf("log after recovery: %q", got)
+	}
+	if err := health.fullError(); err != nil {
+		t.Fatalf("full after a successful flush: %v", err)
+	}
+}
+
+// TestStoreReportsFullDiskAndRecovers makes the store's file system
+// refuse writes with ENOSPC: the flush fails, DiskFull says so, reads
+// still answer, and when writes succeed again the next flush clears it
+// and the data is all there.
+func TestStoreReportsFullDiskAndRecovers(t *testing.T) {
+	var full atomic.Bool
+	injector := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return fmt.Errorf("injected: %w", syscall.ENOSPC)
+		}
+		return nil
+	})
+	h := newHarness(t, Options{FileSystem: errorfs.Wrap(vfs.NewMem(), injector)})
+	h.put("before", "v", 0)
+	database, err := h.store.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer database.release()
+	full.Store(true)
+	h.put("during", "v", 0) // into the memtable: no disk write yet
+	if _, err := database.db.AsyncFlush(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "DiskFull to report the failed flush", func() bool { return errors.Is(h.store.DiskFull(), syscall.ENOSPC) })
+	if got := h.get(&pb.RangeRequest{Key: []byte("before")}); len(got.Kvs) != 1 {
+		t.Errorf("read while the disk is full: %v", describe(got.Kvs))
+	}
+	full.Store(false)
+	waitFor(t, "a flush to succeed and clear DiskFull", func() bool { return h.store.DiskFull() == nil })
+	h.put("after", "v", 0)
+	if got := h.get(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}}); len(got.Kvs) != 3 {
+		t.Errorf("keys after recovery: %v, want before, during and after", describe(got.Kvs))
+	}
+}
+
+// waitFor polls condition every 5 ms for at most 10 s.
+func waitFor(t *testing.T, what string, condition func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !condition() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestStoreClosesOnFullDisk closes a store whose flush fails for lack of
+// space: Close returns, with no other error than ENOSPC (a flush would
+// retry until space returns), and the
+// store opens again at an applied index the Raft log can replay from.
+func TestStoreClosesOnFullDisk(t *testing.T) {
+	var full atomic.Bool
+	injector := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return fmt.Errorf("injected: %w", syscall.ENOSPC)
+		}
+		return nil
+	})
+	fs := errorfs.Wrap(vfs.NewMem(), injector)
+	store, err := Open("full", Options{FileSystem: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: store}
+	h.put("a", "1", 0)
+	full.Store(true)
+	h.put("b", "1", 0)
+	database, err := store.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := database.db.AsyncFlush(); err != nil {
+		t.Fatal(err)
+	}
+	database.release()
+	waitFor(t, "DiskFull", func() bool { return store.DiskFull() != nil })
+	// Close returns (Pebble reports the failed flush it gave up).
+	if err := store.Close(); err != nil && !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("Close on a full disk: %v", err)
+	}
+	full.Store(false)
+	reopened, err := Open("full", Options{FileSystem: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	if applied := reopened.AppliedIndex(); applied > 2 {
+		t.Errorf("applied index %d after reopening, want at most the 2 entries applied", applied)
+	}
+}
+
+// TestBackoffDelaysFileCreationWhileFull checks the delay before Pebble's
+// file creations: none while the disk takes writes, doubling from 10 ms
+// to one second with each ENOSPC, none again after a successful flush.
+func TestBackoffDelaysFileCreationWhileFull(t *testing.T) {
+	health := newDiskHealth(slog.New(slog.DiscardHandler))
+	var slept []time.Duration
+	fs := backoffFS{FS: vfs.NewMem(), health: health, sleep: func(d time.Duration) { slept = append(slept, d) }}
+	create := func() {
+		t.Helper()
+		file, err := fs.Create("file", vfs.WriteCategoryUnspecified)
+		if err != nil {
+			t.Fatal(err)
+		}
+		file.Close()
+	}
+	create()
+	cause := fmt.Errorf("write: %w", syscall.ENOSPC)
+	for range 9 {
+		health.backgroundError(cause)
+		create()
+	}
+	health.backgroundError(errors.New("some other failure")) // no change
+	create()
+	health.recovered()
+	create()
+	want := []time.Duration{10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000}
+	if len(slept) != len(want) {
+		t.Fatalf("slept %v, want %v ms", slept, want)
+	}
+	for i := range want {
+		if slept[i] != want[i]*time.Millisecond {
+			t.Fatalf("slept %v, want %v ms", slept, want)
+		}
+	}
+}
+
+// TestDiskHealthNoticesSpaceReturning marks the disk full and then frees
+// space with no flush: the full state ends at the first probe (at most
+// one a second) that finds two memtables' worth free.
+func TestDiskHealthNoticesSpaceReturning(t *testing.T) {
+	health := newDiskHealth(slog.New(slog.DiscardHandler))
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	health.now = func() time.Time { return clock }
+	free, probes := uint64(0), 0
+	health.freeSpace = func() (uint64, error) { probes++; return free, nil }
+	health.backgroundError(fmt.Errorf("compaction: %w", syscall.ENOSPC))
+	for range 10 {
+		if health.fullError() == nil {
+			t.Fatal("not full with no space free")
+		}
+		clock = clock.Add(90 * time.Millisecond)
+	}
+	if probes != 1 {
+		t.Errorf("probes in 0.9 s: %d, want 1", probes)
+	}
+	free = spaceToResume
+	if health.fullError() == nil {
+		t.Error("full state ended before the next probe was due")
+	}
+	clock = clock.Add(100 * time.Millisecond)
+	if err := health.fullError(); err != nil {
+		t.Errorf("full after space returned: %v", err)
+	}
+	if delay := health.retryDelay(); delay != 0 {
+		t.Errorf("retry delay after space returned: %v", delay)
+	}
+}

@@ -1,0 +1,81 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// checkDisk refuses a write at once, with gRPC's ResourceExhausted and a
+// message naming the cause, while this member leads and its store's disk
+// is full (kv.Store.DiskFull): the leader answers a write only once it has
+// applied it, and a full disk stalls its applying, so the client would
+// otherwise wait for its deadline. A follower's full disk refuses nothing:
+// it forwards writes to the leader, and the other members commit them.
+//
+// A member whose Raft loop stopped on a failed log write or fsync refuses
+// every write with Unavailable and says why: after a failed fsync the
+// kernel may have dropped what was written, so the log never retries;
+// a restart recovers from what is durable.
+func (s *Server) checkDisk() error {
+	if failure := s.logFailure(); failure != nil {
+		return failure
+	}
+	if s.leader.Load() != uint64(s.id) {
+		return nil
+	}
+	if cause := s.store.DiskFull(); cause != nil {
+		return status.Error(codes.ResourceExhausted, "lockstep: the leader's disk is full; writes are refused until space returns (see docs/operations.md): "+cause.Error())
+	}
+	return nil
+}
+
+// logFailure returns, once this member's Raft loop stopped on a failed log
+// write or fsync, the Unavailable error that names it; nil otherwise.
+func (s *Server) logFailure() error {
+	if failure := s.node.Err(); failure != nil {
+		return status.Error(codes.Unavailable, "lockstep: this member's Raft log failed; it refuses writes until it is restarted, and then recovers from its log: "+failure.Error())
+	}
+	return nil
+}
+
+// diskStatus returns what Status, /readyz and /health say about this
+// member's storage: empty while its log and store take writes.
+func (s *Server) diskStatus() string {
+	if failure := s.node.Err(); failure != nil {
+		return "STORAGE FAILED: " + failure.Error()
+	}
+	if cause := s.store.DiskFull(); cause != nil {
+		return "DISK FULL: " + cause.Error()
+	}
+	return ""
+}
+
+// diskCheckInterval is how often a leader looks whether its store's disk
+// is full.
+const diskCheckInterval = time.Second
+
+// handOverWhileDiskFull hands leadership to the most up-to-date follower
+// while this member leads and its store's disk is full: the leader
+// answers a write only once it has applied it, and a full disk stops its
+// applying, so the cluster is better led by a member that can write. The
+// full member stays a follower: its Raft log still takes the entries, and
+// its store catches up when space returns. It ends when the server stops.
+func (s *Server) handOverWhileDiskFull() {
+	ticker := time.NewTicker(diskCheckInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-s.stopping:
+			return
+		case <-ticker.C:
+		}
+		if s.leader.Load() == uint64(s.id) && s.store.DiskFull() != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout())
+			s.handOver(ctx, "because this member's disk is full")
+			cancel()
+		}
+	}
+}

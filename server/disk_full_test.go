@@ -1,0 +1,207 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// TestFullDiskIsReportedAndSurvived fills one member's store disk (its
+// file system answers ENOSPC to every write) until Pebble's flush fails:
+// a write is refused at once with ResourceExhausted naming the disk,
+// Status, the health check and the metric say so, reads keep working;
+// when space returns, the member recovers by itself and nothing
+// acknowledged is lost.
+func TestFullDiskIsReportedAndSurvived(t *testing.T) {
+	var full atomic.Bool
+	injector := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return fmt.Errorf("injected: %w", syscall.ENOSPC)
+		}
+		return nil
+	})
+	cluster := startCluster(t, 1, func(config *Config) { config.StoreFileSystem = errorfs.Wrap(vfs.Default, injector) })
+	ctx := testContext(t)
+	client := cluster.client()
+	member := cluster.members[0]
+	full.Store(true)
+	// Megabyte puts fill a memtable (at most 16 MiB): Pebble flushes it,
+	// and fails.
+	value := strings.Repeat("v", 1<<20)
+	var acknowledged []string
+	for i := 0; member.store.DiskFull() == nil; i++ {
+		if i == 40 {
+			t.Fatal("40 MB of puts and no flush failed")
+		}
+		key := fmt.Sprintf("key-%d", i)
+		_, err := client.Put(ctx, key, value)
+		switch {
+		case err == nil:
+			acknowledged = append(acknowledged, key)
+		case member.store.DiskFull() == nil:
+			t.Fatalf("put %d: %v", i, err)
+		}
+	}
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := client.Put(short, "refused", "v")
+	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "disk is full") {
+		t.Fatalf("put on a full disk: %v, want ResourceExhausted naming the disk", err)
+	}
+	response, err := client.Status(ctx, cluster.endpoint(0))
+	if err != nil || len(response.Errors) != 1 || !strings.Contains(response.Errors[0], "DISK FULL") {
+		t.Fatalf("status on a full disk: %v %v", response, err)
+	}
+	if healthy, reason := member.checkHealth(ctx); healthy || !strings.Contains(reason, "DISK FULL") {
+		t.Errorf("health on a full disk: %v %q", healthy, reason)
+	}
+	for _, options := range [][]clientv3.OpOption{nil, {clientv3.WithSerializable()}} {
+		if got, err := client.Get(ctx, "key-0", options...); err != nil || len(got.Kvs) != 1 {
+			t.Errorf("read on a full disk: %v %v", got, err)
+		}
+	}
+	full.Store(false)
+	waitUntil(t, "the store to recover", func() bool { return member.store.DiskFull() == nil })
+	if _, err := client.Put(ctx, "after", "v"); err != nil {
+		t.Fatalf("put after space returned: %v", err)
+	}
+	for _, key := range acknowledged {
+		if got, err := client.Get(ctx, key, clientv3.WithCountOnly()); err != nil || got.Count != 1 {
+			t.Fatalf("acknowledged %s after recovery: %v %v", key, got, err)
+		}
+	}
+}
+
+// waitUntil polls condition every 5 ms for at most 10 s.
+func waitUntil(t *testing.T, what string, condition func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !condition() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestLeaderWithFullDiskHandsOver fills the leader's store disk in a
+// three-member cluster: the leader hands leadership to a member that can
+// write, the cluster goes on committing, and once space returns the old
+// leader catches up, with the same HashKV as the others.
+func TestLeaderWithFullDiskHandsOver(t *testing.T) {
+	cluster, full := startClusterWithFullableDisks(t)
+	ctx := testContext(t)
+	client := cluster.client(cluster.endpoints()...)
+	first := cluster.leader()
+	leader := cluster.members[first]
+	full[cluster.configs[first].Name].Store(true)
+	value := strings.Repeat("v", 1<<20)
+	for i := 0; leader.store.DiskFull() == nil; i++ {
+		if i == 40 {
+			t.Fatal("40 MB of puts and no flush failed on the leader")
+		}
+		_, _ = client.Put(ctx, fmt.Sprintf("key-%d", i), value) // refused once the leader knows
+	}
+	waitUntil(t, "another member to lead", func() bool {
+		next := cluster.leader()
+		return next != first
+	})
+	for i := range 5 {
+		if _, err := client.Put(ctx, fmt.Sprintf("after-%d", i), "v"); err != nil {
+			t.Fatalf("put under the new leader: %v", err)
+		}
+	}
+	full[cluster.configs[first].Name].Store(false)
+	waitUntil(t, "the old leader's disk to take writes again", func() bool { return leader.store.DiskFull() == nil })
+	checkSameHashes(t, cluster, client)
+}
+
+// startClusterWithFullableDisks starts three members whose store file
+// systems answer ENOSPC to every write while their member's toggle (by
+// name) is set.
+func startClusterWithFullableDisks(t *testing.T) (*testCluster, map[string]*atomic.Bool) {
+	full := map[string]*atomic.Bool{}
+	cluster := startCluster(t, 3, func(config *Config) {
+		toggle := &atomic.Bool{}
+		full[config.Name] = toggle
+		config.StoreFileSystem = errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
+			if toggle.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+				return fmt.Errorf("injected: %w", syscall.ENOSPC)
+			}
+			return nil
+		}))
+	})
+	return cluster, full
+}
+
+// checkSameHashes puts one more key, waits for every member to apply it,
+// and fails the test unless all agree on HashKV at its revision.
+func checkSameHashes(t *testing.T, cluster *testCluster, client *clientv3.Client) {
+	t.Helper()
+	ctx := testContext(t)
+	response, err := client.Put(ctx, "last", "v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	revision := response.Header.Revision
+	waitUntil(t, "every member to apply the last put", func() bool {
+		for _, member := range cluster.members {
+			if current, _ := member.store.Revision(); current < revision {
+				return false
+			}
+		}
+		return true
+	})
+	var hashes []uint32
+	for _, member := range cluster.members {
+		hash, _, _, err := member.store.HashKV(revision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hashes = append(hashes, hash)
+	}
+	if hashes[0] != hashes[1] || hashes[1] != hashes[2] {
+		t.Errorf("members disagree on HashKV after the disk recovered: %v", hashes)
+	}
+}
+
+// TestFollowerWithFullDiskCatchesUp fills a follower's store disk in a
+// three-member cluster: writes go on committing through the leader, the
+// follower refuses nothing and falls behind, and once space returns it
+// catches up by itself, with the same HashKV as the others.
+func TestFollowerWithFullDiskCatchesUp(t *testing.T) {
+	cluster, full := startClusterWithFullableDisks(t)
+	ctx := testContext(t)
+	index := cluster.follower()
+	follower := cluster.members[index]
+	client := cluster.client(cluster.endpoint(index)) // writes through the full member
+	full[cluster.configs[index].Name].Store(true)
+	value := strings.Repeat("v", 1<<20)
+	written := 0
+	for ; follower.store.DiskFull() == nil; written++ {
+		if written == 40 {
+			t.Fatal("40 MB of puts and no flush failed on the follower")
+		}
+		if _, err := client.Put(ctx, fmt.Sprintf("key-%d", written), value); err != nil {
+			t.Fatalf("put %d: %v", written, err)
+		}
+	}
+	for i := range 5 {
+		if _, err := client.Put(ctx, fmt.Sprintf("while-full-%d", i), "v"); err != nil {
+			t.Fatalf("put through a follower whose disk is full: %v", err)
+		}
+	}
+	full[cluster.configs[index].Name].Store(false)
+	waitUntil(t, "the follower's disk to take writes again", func() bool { return follower.store.DiskFull() == nil })
+	checkSameHashes(t, cluster, client)
+}
