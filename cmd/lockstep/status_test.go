@@ -117,14 +117,22 @@ func TestStatusTellsFailuresApart(t *testing.T) {
 	}
 }
 
-// waitForLeader polls the member at address until it knows a leader.
+// waitForLeader polls the member at address until it knows a leader and
+// its name is published (a member publishes it through the log once a
+// leader is elected), so that its status row names it.
 func waitForLeader(t *testing.T, address string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		out, _ := runCommand(t, "status", "--timeout", "1s", "--endpoints", address)
-		if strings.Contains(out, " leader ") || strings.Contains(out, " follower ") {
-			return
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) == 2 {
+			// The role column is padded by at least two spaces, so "no
+			// leader" does not pass for "leader"; the name is the
+			// second column, "-" until published.
+			columns := strings.Fields(lines[1])
+			if (strings.Contains(lines[1], "  leader ") || strings.Contains(lines[1], "  follower ")) && len(columns) > 1 && columns[1] != "-" {
+				return
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("no leader within 10s:\n%s", out)
