@@ -49,7 +49,10 @@ type options struct {
 	bigStoreKeys, bigStoreValueSize int
 	quotaBytes                      int64
 	arguments                       []string // as given, for the report
-	root                            string   // the repository's root, found by run
+	// reportFrom: a results.json of an earlier run to write the report
+	// from, running nothing (for a report whose sections changed).
+	reportFrom string
+	root       string // the repository's root, found by run
 }
 
 func parseOptions(arguments []string, errorOutput io.Writer) (options, error) {
@@ -69,6 +72,7 @@ func parseOptions(arguments []string, errorOutput io.Writer) (options, error) {
 	flags.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "the Markdown report (a relative path is from the repository root)")
 	flags.StringVar(&o.plots, "plots", "", "directory of the plots and results.json (default: benchmarks/ next to --out)")
 	flags.StringVar(&o.directory, "dir", os.TempDir(), "where the clusters' data directories go (on the disk to measure)")
+	flags.StringVar(&o.reportFrom, "report-from", "", "write the report from this results.json of an earlier run (a relative path is from the repository root), running nothing: the run's own figures, with this version's sections")
 	if err := flags.Parse(arguments); err != nil {
 		return o, err
 	}
@@ -175,6 +179,16 @@ func run(ctx context.Context, o options, out, log io.Writer) error {
 		o.plots = filepath.Join(filepath.Dir(o.out), "benchmarks")
 	} else if !filepath.IsAbs(o.plots) {
 		o.plots = filepath.Join(root, o.plots)
+	}
+	if o.reportFrom != "" {
+		if !filepath.IsAbs(o.reportFrom) {
+			o.reportFrom = filepath.Join(root, o.reportFrom)
+		}
+		earlier, err := readResults(o.reportFrom)
+		if err != nil {
+			return err
+		}
+		return earlier.write(o, out)
 	}
 	work, err := os.MkdirTemp(o.directory, "lockstep-compare-")
 	if err != nil {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -100,5 +103,45 @@ func TestReachNeedsTheFloorAndBothSystems(t *testing.T) {
 	r.writeReach(&b)
 	if b.Len() != 0 {
 		t.Errorf("without the floor there is no budget to show, got:\n%s", b.String())
+	}
+}
+
+func TestReportFromAnEarlierRunsResults(t *testing.T) {
+	directory := t.TempDir()
+	o := options{out: filepath.Join(directory, "docs", "BENCHMARKS.md"), plots: filepath.Join(directory, "docs", "benchmarks"), root: directory}
+	if err := fakeResults().write(o, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	earlier, err := readResults(filepath.Join(o.plots, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := o
+	again.out = filepath.Join(directory, "docs", "AGAIN.md")
+	if err := earlier.write(again, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := os.ReadFile(o.out)
+	second, _ := os.ReadFile(again.out)
+	const note = "This report was written again from that run's results.json"
+	if !strings.Contains(string(second), note) || strings.Contains(string(first), note) {
+		t.Fatalf("only the rewritten report should say so")
+	}
+	if strings.Replace(string(second), note, "", 1) == string(first) {
+		return // the same figures, sections and all
+	}
+	for _, want := range []string{"| put, 1,000 clients: throughput ≥ 2× etcd's | 6.00× | yes |", "## Goals of issue 15"} {
+		if !strings.Contains(string(second), want) {
+			t.Errorf("the rewritten report lacks %q", want)
+		}
+	}
+	if _, err := readResults(filepath.Join(directory, "missing.json")); err == nil {
+		t.Error("a missing results.json was read")
+	}
+	if err := os.WriteFile(filepath.Join(directory, "bad.json"), []byte(`{"systems": []}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readResults(filepath.Join(directory, "bad.json")); err == nil || !strings.Contains(err.Error(), "no systems or runs") {
+		t.Errorf("an empty results.json: %v", err)
 	}
 }

@@ -90,8 +90,12 @@ func (r *results) write(o options, out io.Writer) error {
 	plotLinks := map[string]string{}
 	for _, section := range r.sections() {
 		path := filepath.Join(o.plots, section.Name+".svg")
-		if err := loadgen.WritePlotFile(path, section.Title, r.pooledLatencies(section.Name)); err != nil {
-			return err
+		// results.json keeps no latency samples: a rewritten report
+		// links the plots its run drew.
+		if !r.rewritten {
+			if err := loadgen.WritePlotFile(path, section.Title, r.pooledLatencies(section.Name)); err != nil {
+				return err
+			}
 		}
 		link, err := filepath.Rel(filepath.Dir(o.out), path)
 		if err != nil {
@@ -193,6 +197,9 @@ func (r *results) writeHeader(b *strings.Builder, methodLink string) {
 		"%d round(s), each starting in turn %s; workloads %s, each run %s after %s of warm-up.\n\n",
 		strings.Join(r.Arguments, " "), methodLink, r.Started.UTC().Format("2006-01-02 15:04 UTC"), r.Finished.Sub(r.Started).Round(time.Second),
 		r.Rounds, strings.Join(described, ", then "), strings.Join(r.Workloads, ", "), r.Duration, r.Warmup)
+	if r.rewritten {
+		b.WriteString("This report was written again from that run's results.json (`--report-from`), by a later version of the report: the figures are the run's own.\n\n")
+	}
 	if r.QuotaBackendBytes > 0 {
 		fmt.Fprintf(b, "etcd's and lockstep's members ran with `--quota-backend-bytes %d`.\n\n", r.QuotaBackendBytes)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -47,6 +48,9 @@ type results struct {
 
 	// display turns the machine's paths into the report's (paths.go).
 	display *strings.Replacer
+	// rewritten: the report is written from an earlier run's
+	// results.json (--report-from), not from a run of its own.
+	rewritten bool
 }
 
 // clusterRecord is one cluster's life: one system in one round.
@@ -171,4 +175,22 @@ func (r *results) show(text string) string {
 		return text
 	}
 	return r.display.Replace(text)
+}
+
+// readResults loads the results.json of an earlier run, for
+// --report-from; the report says it was rewritten.
+func readResults(path string) (*results, error) {
+	content, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("--report-from: %w", err)
+	}
+	r := &results{}
+	if err := json.Unmarshal(content, r); err != nil {
+		return nil, fmt.Errorf("--report-from %s: not a results.json of bench/compare: %w", path, err)
+	}
+	if len(r.Systems) == 0 || len(r.Runs) == 0 {
+		return nil, fmt.Errorf("--report-from %s: no systems or runs in it", path)
+	}
+	r.rewritten = true
+	return r, nil
 }
