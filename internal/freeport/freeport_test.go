@@ -27,3 +27,23 @@ func TestPortsAreDistinctAndBindable(t *testing.T) {
 	}
 	listener.Close()
 }
+
+// TestPortsComeFromBelowTheEphemeralRange checks that ports are chosen
+// where the kernel never puts the local end of an outgoing connection, so
+// no connection of another process can take one before its server binds
+// it.
+func TestPortsComeFromBelowTheEphemeralRange(t *testing.T) {
+	start := ephemeralRangeStart()
+	if start <= lowestPort+1000 {
+		t.Skipf("no room below the ephemeral range (it starts at %d)", start)
+	}
+	for range 50 {
+		port, err := Port()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if port < lowestPort || port >= start {
+			t.Fatalf("port %d is outside [%d, %d)", port, lowestPort, start)
+		}
+	}
+}
