@@ -3,6 +3,7 @@ package kv
 import (
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -32,10 +33,15 @@ type Options struct {
 	// 64 MiB raised a member's peak memory by about 30 MiB under lockstep
 	// bench with no throughput to show for it.
 	CacheSize int64
+	// AuthTokenTTL is how long a simple token lives after its last use,
+	// as etcd's --auth-token-ttl; 0 means DefaultAuthTokenTTL.
+	AuthTokenTTL time.Duration
 
 	// fileSystem replaces the file system (tests: crashable in-memory
 	// file systems).
 	fileSystem vfs.FS
+	// now replaces the clock of token expiry (tests).
+	now func() time.Time
 }
 
 const (
