@@ -179,6 +179,16 @@ func (s *authState) authorize(request *pb.InternalRaftRequest, leaseKeys func(id
 	switch {
 	case needsAdmin(request):
 		return s.checkAdmin(identity)
+	case request.AuthUserGet != nil:
+		// A user may read itself, as in etcd.
+		if err := s.checkAdmin(identity); err != nil && identity.User != request.AuthUserGet.Name {
+			return err
+		}
+	case request.AuthRoleGet != nil:
+		// A user may read a role it holds.
+		if err := s.checkAdmin(identity); err != nil && !s.holds(identity.User, request.AuthRoleGet.Role) {
+			return err
+		}
 	case request.Range != nil:
 		return s.checkKeys(identity, readAccess, request.Range.Key, request.Range.RangeEnd)
 	case request.Put != nil:
@@ -194,15 +204,22 @@ func (s *authState) authorize(request *pb.InternalRaftRequest, leaseKeys func(id
 }
 
 // needsAdmin reports whether request administers auth (etcd's
-// needAdminPermission): everything but Authenticate.
+// needAdminPermission): everything but Authenticate, and UserGet and
+// RoleGet, which authorize checks on their own.
 func needsAdmin(request *pb.InternalRaftRequest) bool {
 	return request.AuthEnable != nil || request.AuthDisable != nil || request.AuthStatus != nil ||
-		request.AuthUserAdd != nil || request.AuthUserDelete != nil || request.AuthUserGet != nil ||
+		request.AuthUserAdd != nil || request.AuthUserDelete != nil ||
 		request.AuthUserList != nil || request.AuthUserChangePassword != nil ||
 		request.AuthUserGrantRole != nil || request.AuthUserRevokeRole != nil ||
-		request.AuthRoleAdd != nil || request.AuthRoleDelete != nil || request.AuthRoleGet != nil ||
+		request.AuthRoleAdd != nil || request.AuthRoleDelete != nil ||
 		request.AuthRoleList != nil || request.AuthRoleGrantPermission != nil ||
 		request.AuthRoleRevokePermission != nil
+}
+
+// holds reports whether user exists and holds role.
+func (s *authState) holds(user, role string) bool {
+	found, exists := s.users[user]
+	return exists && slices.Contains(found.Roles, role)
 }
 
 func (s *authState) authorizePut(identity Identity, request *pb.PutRequest, leaseKeys func(int64) [][]byte) error {

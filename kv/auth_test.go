@@ -246,6 +246,10 @@ func TestAuthEnforcedAtApply(t *testing.T) {
 	wantError(t, "alice adds a user", h.one(as(alice, &pb.InternalRaftRequest{AuthUserAdd: &pb.AuthUserAddRequest{Name: "eve"}})), rpctypes.ErrGRPCPermissionDenied)
 	wantError(t, "nobody lists users", h.one(as(Identity{}, &pb.InternalRaftRequest{AuthUserList: &pb.AuthUserListRequest{}})), rpctypes.ErrGRPCUserEmpty)
 	wantOK(t, "root lists users", h.one(as(root, &pb.InternalRaftRequest{AuthUserList: &pb.AuthUserListRequest{}})))
+	wantOK(t, "alice reads herself", h.one(as(alice, &pb.InternalRaftRequest{AuthUserGet: &pb.AuthUserGetRequest{Name: "alice"}})))
+	wantError(t, "alice reads root", h.one(as(alice, &pb.InternalRaftRequest{AuthUserGet: &pb.AuthUserGetRequest{Name: "root"}})), rpctypes.ErrGRPCPermissionDenied)
+	wantOK(t, "alice reads her role", h.one(as(alice, &pb.InternalRaftRequest{AuthRoleGet: &pb.AuthRoleGetRequest{Role: "app"}})))
+	wantError(t, "alice reads role root", h.one(as(alice, &pb.InternalRaftRequest{AuthRoleGet: &pb.AuthRoleGetRequest{Role: "root"}})), rpctypes.ErrGRPCPermissionDenied)
 
 	// A change of permissions makes alice's token old.
 	wantOK(t, "root revokes config", h.one(as(root, &pb.InternalRaftRequest{AuthRoleRevokePermission: &pb.AuthRoleRevokePermissionRequest{Role: "app", Key: []byte("config")}})))
