@@ -120,7 +120,8 @@ func Start(config Config) (*Server, error) {
 // open starts the store, the node and the listeners, in that order.
 func (s *Server) open() error {
 	config := s.config
-	store, err := kv.Open(filepath.Join(config.DataDirectory, "kv"), kv.Options{Logger: s.log, MaxTxnOps: config.MaxTxnOps, CacheSize: config.BackendCacheBytes})
+	store, err := kv.Open(filepath.Join(config.DataDirectory, "kv"), kv.Options{Logger: s.log, MaxTxnOps: config.MaxTxnOps, CacheSize: config.BackendCacheBytes,
+		AuthTokenTTL: config.AuthTokenTTL})
 	if err != nil {
 		return fmt.Errorf("server: open key-value store: %w", err)
 	}
@@ -169,7 +170,8 @@ func (s *Server) serveClients() error {
 		grpc.MaxRecvMsgSize(s.config.MaxRequestBytes + grpcOverheadBytes),
 		grpc.MaxSendMsgSize(maxSendBytes),
 		grpc.MaxConcurrentStreams(maxStreams),
-		grpc.ChainUnaryInterceptor(s.metrics.unaryInterceptor),
+		grpc.ChainUnaryInterceptor(s.metrics.unaryInterceptor, s.authUnaryInterceptor),
+		grpc.ChainStreamInterceptor(s.authStreamInterceptor),
 		grpc.InitialWindowSize(streamWindowBytes),
 		grpc.InitialConnWindowSize(connectionWindowBytes),
 	}
@@ -182,6 +184,7 @@ func (s *Server) serveClients() error {
 	pb.RegisterLeaseServer(s.grpcServer, &leaseService{server: s})
 	pb.RegisterClusterServer(s.grpcServer, &clusterService{server: s})
 	pb.RegisterMaintenanceServer(s.grpcServer, &maintenanceService{server: s})
+	pb.RegisterAuthServer(s.grpcServer, &authService{server: s})
 	s.registerInternal(s.grpcServer)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)

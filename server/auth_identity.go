@@ -1,0 +1,162 @@
+package server
+
+import (
+	"context"
+	"strings"
+
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
+	"github.com/lockstepdb/lockstep/kv"
+)
+
+// tokenMetadataKey is the gRPC metadata key clientv3 and etcdctl send
+// their token under (rpctypes.TokenFieldNameGRPC).
+const tokenMetadataKey = "token"
+
+// etcdMethodPrefix starts the full name of every etcd API method; the
+// interceptors leave other services (health, the members' internal one)
+// alone.
+const etcdMethodPrefix = "/etcdserverpb."
+
+// authenticateMethod needs no token: it is how a client gets one.
+const authenticateMethod = "/etcdserverpb.Auth/Authenticate"
+
+// callerKey is the context key of a client call's caller.
+type callerKey struct{}
+
+// caller is who made a client call: the identity of its token, zero for
+// a call without one (or any call while auth is disabled).
+type caller struct{ identity kv.Identity }
+
+// callerFrom returns the caller the interceptors put in ctx; false for a
+// context that is not a client call's (the server's own work: lease
+// expiry, publishing attributes).
+func callerFrom(ctx context.Context) (caller, bool) {
+	found, ok := ctx.Value(callerKey{}).(caller)
+	return found, ok
+}
+
+// requestHeader returns the header propose puts on a client's request:
+// its caller's identity, checked by every member when it applies the
+// entry. nil for the server's own requests (see kv's authorize).
+func requestHeader(ctx context.Context) *pb.RequestHeader {
+	found, ok := callerFrom(ctx)
+	if !ok {
+		return nil
+	}
+	return &pb.RequestHeader{Username: found.identity.User, AuthRevision: found.identity.Revision}
+}
+
+// resolveCaller finds who makes a call: with auth enabled, a token this
+// member does not know (forged, expired, from another cluster, issued
+// before a restart) is refused with ErrGRPCInvalidAuthToken, as etcd
+// does; no token is nobody, whom the permission checks refuse with
+// ErrGRPCUserEmpty. With auth disabled, tokens are ignored.
+func (s *Server) resolveCaller(ctx context.Context, method string) (caller, error) {
+	if enabled, _ := s.store.AuthEnabled(); !enabled || method == authenticateMethod {
+		return caller{}, nil
+	}
+	tokens := metadata.ValueFromIncomingContext(ctx, tokenMetadataKey)
+	if len(tokens) == 0 || tokens[0] == "" {
+		return caller{}, nil
+	}
+	identity, ok := s.store.TokenIdentity(tokens[0])
+	if !ok {
+		return caller{}, rpctypes.ErrGRPCInvalidAuthToken
+	}
+	return caller{identity: identity}, nil
+}
+
+// authUnaryInterceptor resolves the caller of every etcd API call, puts
+// it in the call's context for propose, and makes the checks etcd makes
+// before a request reaches the log (authorizeCall).
+func (s *Server) authUnaryInterceptor(ctx context.Context, request any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if !strings.HasPrefix(info.FullMethod, etcdMethodPrefix) {
+		return handler(ctx, request)
+	}
+	found, err := s.resolveCaller(ctx, info.FullMethod)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeCall(found.identity, request); err != nil {
+		return nil, err
+	}
+	return handler(context.WithValue(ctx, callerKey{}, found), request)
+}
+
+// authStreamInterceptor does for streams what authUnaryInterceptor does
+// for unary calls: Snapshot is root's; Watch checks each watch it creates
+// (authorizeWatch).
+func (s *Server) authStreamInterceptor(service any, stream grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if !strings.HasPrefix(info.FullMethod, etcdMethodPrefix) {
+		return handler(service, stream)
+	}
+	found, err := s.resolveCaller(stream.Context(), info.FullMethod)
+	if err != nil {
+		return err
+	}
+	if info.FullMethod == "/etcdserverpb.Maintenance/Snapshot" {
+		if err := s.store.AuthorizeAdmin(found.identity); err != nil {
+			return err
+		}
+	}
+	return handler(service, &callerStream{ServerStream: stream, ctx: context.WithValue(stream.Context(), callerKey{}, found)})
+}
+
+// callerStream is a stream whose context carries its caller.
+type callerStream struct {
+	grpc.ServerStream
+	ctx context.Context
+}
+
+func (c *callerStream) Context() context.Context { return c.ctx }
+
+// authorizeCall makes the checks of a call that are not made when its
+// entry is applied, as etcd makes them, when auth is enabled: a Range
+// (served from the local store) needs read access; cluster membership
+// and maintenance other than Status and listing alarms need the root
+// role. Writes, leases and auth administration are checked when applied
+// (kv's authorize), where the identity travels in the request header.
+func (s *Server) authorizeCall(identity kv.Identity, request any) error {
+	header := &pb.RequestHeader{Username: identity.User, AuthRevision: identity.Revision}
+	switch request := request.(type) {
+	case *pb.RangeRequest:
+		return s.store.Authorize(&pb.InternalRaftRequest{Header: header, Range: request})
+	case *pb.LeaseTimeToLiveRequest:
+		if request.Keys {
+			// The attached keys are answered: the caller must be able to
+			// revoke the lease, which needs write access to them.
+			return s.store.Authorize(&pb.InternalRaftRequest{Header: header, LeaseRevoke: &pb.LeaseRevokeRequest{ID: request.ID}})
+		}
+	case *pb.AlarmRequest:
+		if request.Action != pb.AlarmRequest_GET {
+			return s.store.AuthorizeAdmin(identity)
+		}
+	case *pb.MemberAddRequest, *pb.MemberRemoveRequest, *pb.MemberUpdateRequest, *pb.MemberPromoteRequest,
+		*pb.DefragmentRequest, *pb.HashRequest, *pb.HashKVRequest, *pb.MoveLeaderRequest, *pb.DowngradeRequest:
+		return s.store.AuthorizeAdmin(identity)
+	}
+	return nil
+}
+
+// authorizeWatch checks that the caller of a watch stream may read what
+// a watch it creates covers.
+func (s *Server) authorizeWatch(ctx context.Context, request *pb.WatchCreateRequest) error {
+	found, _ := callerFrom(ctx)
+	end := request.RangeEnd
+	return s.store.AuthorizeRead(found.identity, request.Key, end)
+}
+
+// forwardToken copies the client's token to a call forwarded to the
+// leader, which resolves the caller itself: every member knows every
+// token (kv assigns them when it applies Authenticate).
+func forwardToken(incoming, outgoing context.Context) context.Context {
+	tokens := metadata.ValueFromIncomingContext(incoming, tokenMetadataKey)
+	if len(tokens) == 0 {
+		return outgoing
+	}
+	return metadata.AppendToOutgoingContext(outgoing, tokenMetadataKey, tokens[0])
+}
