@@ -88,8 +88,8 @@ func (s *Server) authUnaryInterceptor(ctx context.Context, request any, info *gr
 }
 
 // authStreamInterceptor does for streams what authUnaryInterceptor does
-// for unary calls: Snapshot is root's; Watch checks each watch it creates
-// (authorizeWatch).
+// for unary calls: Snapshot is root's; every request received is checked
+// (callerStream); Watch checks each watch it creates (authorizeWatch).
 func (s *Server) authStreamInterceptor(service any, stream grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if !strings.HasPrefix(info.FullMethod, etcdMethodPrefix) {
 		return handler(service, stream)
@@ -103,16 +103,27 @@ func (s *Server) authStreamInterceptor(service any, stream grpc.ServerStream, in
 			return err
 		}
 	}
-	return handler(service, &callerStream{ServerStream: stream, ctx: context.WithValue(stream.Context(), callerKey{}, found)})
+	return handler(service, &callerStream{ServerStream: stream, ctx: context.WithValue(stream.Context(), callerKey{}, found), server: s, caller: found})
 }
 
-// callerStream is a stream whose context carries its caller.
+// callerStream is a stream whose context carries its caller, and whose
+// every received request is checked as a unary call's (authorizeCall):
+// RangeStream's RangeRequest needs read access like Range's.
 type callerStream struct {
 	grpc.ServerStream
-	ctx context.Context
+	ctx    context.Context
+	server *Server
+	caller caller
 }
 
 func (c *callerStream) Context() context.Context { return c.ctx }
+
+func (c *callerStream) RecvMsg(message any) error {
+	if err := c.ServerStream.RecvMsg(message); err != nil {
+		return err
+	}
+	return c.server.authorizeCall(c.caller.identity, message)
+}
 
 // authorizeCall makes the checks of a call that are not made when its
 // entry is applied, as etcd makes them, when auth is enabled: a Range

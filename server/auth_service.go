@@ -10,9 +10,7 @@ import (
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"golang.org/x/crypto/bcrypt"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
-	"google.golang.org/grpc/status"
 )
 
 // authService implements etcd's Auth service. Every call goes through the
@@ -51,14 +49,6 @@ func (s *Server) hashPassword(password string) (string, error) {
 	return string(hash), nil
 }
 
-// errAuthNotEnforced refuses AuthEnable while the server does not enforce
-// permissions on every call: enabling auth that is not enforced would
-// give users a protection they do not have.
-var errAuthNotEnforced = status.Error(codes.FailedPrecondition, "lockstep: auth enable refused: this build does not enforce permissions on every call yet")
-
-// authEnforced says whether AuthEnable may be proposed.
-const authEnforced = false
-
 // proposeAuth proposes an auth request, or forwards the client's call.
 func proposeAuth[Response interface{ GetHeader() *pb.ResponseHeader }](
 	a *authService, ctx context.Context, request *pb.InternalRaftRequest,
@@ -70,9 +60,6 @@ func proposeAuth[Response interface{ GetHeader() *pb.ResponseHeader }](
 }
 
 func (a *authService) AuthEnable(ctx context.Context, request *pb.AuthEnableRequest) (*pb.AuthEnableResponse, error) {
-	if !authEnforced {
-		return nil, errAuthNotEnforced
-	}
 	return proposeAuth(a, ctx, &pb.InternalRaftRequest{AuthEnable: request},
 		func(ctx context.Context, auth pb.AuthClient) (*pb.AuthEnableResponse, error) {
 			return auth.AuthEnable(ctx, request)
@@ -130,7 +117,10 @@ func (a *authService) Authenticate(ctx context.Context, request *pb.Authenticate
 			}
 			return response, nil
 		}
-		if identity, ok := s.store.TokenIdentity(token); ok && identity.Revision == checked {
+		// The token was assigned at the auth revision of its entry, at
+		// most the current one: if that is still the one the password
+		// was checked at, so is the token's.
+		if _, current := s.store.AuthEnabled(); current == checked {
 			return response, nil
 		}
 		// The auth store changed in between: the token is never handed

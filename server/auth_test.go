@@ -108,12 +108,15 @@ func TestAuthAdministration(t *testing.T) {
 	for i, member := range cluster.members {
 		waitUntil(t, func() bool { _, revision := member.store.AuthEnabled(); return revision == 6 }, "member %d at auth revision 6", i)
 	}
-	// Until every call is checked, auth cannot be enabled.
-	if _, err := client.UserGrantRole(ctx, "root", "root"); err != nil {
+	// etcd's rule: auth enable needs a root user holding the root role.
+	if _, err := client.AuthEnable(ctx); !sameError(err, rpctypes.ErrGRPCRootRoleNotExist) {
+		t.Errorf("auth enable without the root role: %v", err)
+	}
+	if _, err := client.UserDelete(ctx, "root"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.AuthEnable(ctx); !sameError(err, errAuthNotEnforced) {
-		t.Errorf("auth enable: %v, want %v", err, errAuthNotEnforced)
+	if _, err := client.AuthEnable(ctx); !sameError(err, rpctypes.ErrGRPCRootUserNotExist) {
+		t.Errorf("auth enable without root: %v", err)
 	}
 }
 
