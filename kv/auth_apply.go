@@ -87,7 +87,8 @@ func (a *applier) putRole(next *authState, role *authpb.Role) {
 
 // authEnable enables auth as etcd: a no-op when enabled; the root user
 // must exist (ErrGRPCRootUserNotExist) and hold the root role
-// (ErrGRPCRootRoleNotExist). Every token issued before is dropped.
+// (ErrGRPCRootRoleNotExist). Every token issued before is dropped. As in
+// etcd, enabling is the one change that keeps the auth revision.
 func (a *applier) authEnable() (*pb.AuthEnableResponse, error) {
 	if a.auth.enabled {
 		return &pb.AuthEnableResponse{Header: a.header()}, nil
@@ -99,7 +100,7 @@ func (a *applier) authEnable() (*pb.AuthEnableResponse, error) {
 	if !hasRootRole(root) {
 		return nil, rpctypes.ErrGRPCRootRoleNotExist
 	}
-	next := a.changeAuth()
+	next := a.auth.clone()
 	next.enabled = true
 	a.commitAuth(next)
 	a.store.tokens.clear()
@@ -286,6 +287,10 @@ func (a *applier) roleGet(request *pb.AuthRoleGetRequest) (*pb.AuthRoleGetRespon
 	response := &pb.AuthRoleGetResponse{Header: a.header()}
 	for _, permission := range role.KeyPermission {
 		response.Perm = append(response.Perm, proto.Clone(permission).(*authpb.Permission))
+	}
+	if request.Role == rootName {
+		// etcd answers the root role's implicit permission: every key.
+		response.Perm = append(response.Perm, &authpb.Permission{PermType: authpb.READWRITE, Key: []byte{}, RangeEnd: []byte{0}})
 	}
 	return response, nil
 }

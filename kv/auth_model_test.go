@@ -34,6 +34,7 @@ func (m *authModel) apply(request *pb.InternalRaftRequest) (any, error) {
 			return nil, rpctypes.ErrGRPCRootRoleNotExist
 		}
 		m.enabled = true
+		return nil, nil // the one change that keeps the revision
 	case request.AuthDisable != nil:
 		if !m.enabled {
 			return nil, nil
@@ -118,6 +119,9 @@ func (m *authModel) apply(request *pb.InternalRaftRequest) (any, error) {
 		permissions, found := m.roles[request.AuthRoleGet.Role]
 		if !found {
 			return nil, rpctypes.ErrGRPCRoleNotFound
+		}
+		if request.AuthRoleGet.Role == "root" {
+			permissions = append(slices.Clone(permissions), &authpb.Permission{PermType: authpb.READWRITE, RangeEnd: []byte{0}})
 		}
 		return permissions, nil
 	case request.AuthRoleList != nil:
@@ -219,7 +223,7 @@ func randomAuthRequest(random *rand.Rand) *pb.InternalRaftRequest {
 // same image, auth tables included.
 func TestAuthModelRandomized(t *testing.T) {
 	random := rand.New(rand.NewPCG(18, 3))
-	model := &authModel{users: map[string][]string{}, roles: map[string][]*authpb.Permission{}}
+	model := &authModel{revision: 1, users: map[string][]string{}, roles: map[string][]*authpb.Permission{}}
 	first, second := newHarness(t, Options{}), newHarness(t, Options{})
 	var pending []*pb.InternalRaftRequest
 	enabledSteps := 0

@@ -46,9 +46,18 @@ func (s *Store) CheckPassword(name, password string) (uint64, error) {
 
 // TokenIdentity returns the identity of a simple token this member knows
 // and has not seen expire, extending its life; false for any other token
-// (the server answers ErrGRPCInvalidAuthToken).
+// (the server answers ErrGRPCInvalidAuthToken). As etcd's simple tokens,
+// the identity's revision is the current auth revision, not the one the
+// token was issued at: a token goes on working across permission changes,
+// which apply to it at once, and a request is refused with
+// ErrGRPCAuthOldRevision only if the auth store changed between this
+// lookup and the request's apply.
 func (s *Store) TokenIdentity(token string) (Identity, bool) {
-	return s.tokens.lookup(token)
+	identity, ok := s.tokens.lookup(token)
+	if ok {
+		_, identity.Revision = s.AuthEnabled()
+	}
+	return identity, ok
 }
 
 // Authorize checks, as Apply does, that the identity in request's header

@@ -29,9 +29,9 @@ type authState struct {
 }
 
 // emptyAuthState is the auth store of a new cluster: disabled, revision
-// 0 as etcd's, no users, no roles.
+// 1 as etcd's, no users, no roles.
 func emptyAuthState() *authState {
-	return &authState{users: map[string]*authpb.User{}, roles: map[string]*authpb.Role{}}
+	return &authState{revision: 1, users: map[string]*authpb.User{}, roles: map[string]*authpb.Role{}}
 }
 
 // clone returns a copy whose maps may be changed; the users and roles

@@ -65,19 +65,19 @@ func TestAuthEnableNeedsRootUserWithRootRole(t *testing.T) {
 	wantError(t, "enable without the root role", h.one(enable), rpctypes.ErrGRPCRootRoleNotExist)
 	// The root role may be granted before it is added, as in etcd.
 	wantOK(t, "grant root", h.one(&pb.InternalRaftRequest{AuthUserGrantRole: &pb.AuthUserGrantRoleRequest{User: "root", Role: "root"}}))
-	if enabled, revision := h.store.AuthEnabled(); enabled || revision != 2 {
-		t.Fatalf("before enable: enabled %v revision %d, want false 2", enabled, revision)
+	if enabled, revision := h.store.AuthEnabled(); enabled || revision != 3 {
+		t.Fatalf("before enable: enabled %v revision %d, want false 3 (1 on a new store, and two changes)", enabled, revision)
 	}
 	wantOK(t, "enable", h.one(enable))
 	if enabled, revision := h.store.AuthEnabled(); !enabled || revision != 3 {
-		t.Fatalf("after enable: enabled %v revision %d, want true 3", enabled, revision)
+		t.Fatalf("after enable: enabled %v revision %d, want true 3 (enabling keeps the revision, as in etcd)", enabled, revision)
 	}
 	// Enabling again changes nothing.
-	wantOK(t, "enable again", h.one(as(Identity{"root", 3}, enable)))
+	root := Identity{"root", 3}
+	wantOK(t, "enable again", h.one(as(root, enable)))
 	if _, revision := h.store.AuthEnabled(); revision != 3 {
 		t.Errorf("enable again bumped the revision to %d", revision)
 	}
-	root := Identity{"root", 3}
 	wantError(t, "delete root", h.one(as(root, &pb.InternalRaftRequest{AuthUserDelete: &pb.AuthUserDeleteRequest{Name: "root"}})), rpctypes.ErrGRPCInvalidAuthMgmt)
 	wantError(t, "revoke root's root role", h.one(as(root, &pb.InternalRaftRequest{AuthUserRevokeRole: &pb.AuthUserRevokeRoleRequest{Name: "root", Role: "root"}})), rpctypes.ErrGRPCInvalidAuthMgmt)
 	wantOK(t, "disable", h.one(as(root, &pb.InternalRaftRequest{AuthDisable: &pb.AuthDisableRequest{}})))

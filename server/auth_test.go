@@ -74,8 +74,8 @@ func TestAuthAdministration(t *testing.T) {
 	}
 	status, err := client.AuthStatus(ctx)
 	must("status", err)
-	if status.Enabled || status.AuthRevision != 6 {
-		t.Errorf("status: enabled %v revision %d, want false 6", status.Enabled, status.AuthRevision)
+	if status.Enabled || status.AuthRevision != 7 {
+		t.Errorf("status: enabled %v revision %d, want false 7 (1 on a new store, six changes)", status.Enabled, status.AuthRevision)
 	}
 
 	bad := []struct {
@@ -101,12 +101,12 @@ func TestAuthAdministration(t *testing.T) {
 	}
 	status, err = client.AuthStatus(ctx)
 	must("status after bad input", err)
-	if status.AuthRevision != 6 {
+	if status.AuthRevision != 7 {
 		t.Errorf("bad input changed the auth revision to %d", status.AuthRevision)
 	}
 	// Every member applies the same auth store.
 	for i, member := range cluster.members {
-		waitUntil(t, func() bool { _, revision := member.store.AuthEnabled(); return revision == 6 }, "member %d at auth revision 6", i)
+		waitUntil(t, func() bool { _, revision := member.store.AuthEnabled(); return revision == 7 }, "member %d at auth revision 7", i)
 	}
 	// etcd's rule: auth enable needs a root user holding the root role.
 	if _, err := client.AuthEnable(ctx); !sameError(err, rpctypes.ErrGRPCRootRoleNotExist) {
