@@ -84,6 +84,25 @@ func (s *Store) AuthorizeRead(identity Identity, key, end []byte) error {
 	return s.authView().checkKeys(identity, readAccess, key, end)
 }
 
+// AuthorizeLeaseRead checks, when auth is enabled, that identity may
+// read every key attached to lease id, as etcd checks a LeaseTimeToLive:
+// nobody is refused (ErrGRPCUserEmpty) even for a lease without keys.
+func (s *Store) AuthorizeLeaseRead(identity Identity, id int64) error {
+	state := s.authView()
+	if !state.enabled {
+		return nil
+	}
+	if identity.User == "" {
+		return rpctypes.ErrGRPCUserEmpty
+	}
+	for _, key := range s.leaseKeysNow(id) {
+		if err := state.checkKeys(identity, readAccess, key, nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // leaseKeysNow returns the keys attached to a lease in the committed
 // state; none on a closed store.
 func (s *Store) leaseKeysNow(id int64) [][]byte {

@@ -127,21 +127,18 @@ func (c *callerStream) RecvMsg(message any) error {
 
 // authorizeCall makes the checks of a call that are not made when its
 // entry is applied, as etcd makes them, when auth is enabled: a Range
-// (served from the local store) needs read access; cluster membership
-// and maintenance other than Status and listing alarms need the root
-// role. Writes, leases and auth administration are checked when applied
-// (kv's authorize), where the identity travels in the request header.
+// (served from the local store) needs read access, a LeaseTimeToLive
+// read access to the lease's keys; cluster membership and maintenance
+// other than Status and listing alarms need the root role. Writes,
+// leases and auth administration are checked when applied (kv's
+// authorize), where the identity travels in the request header.
 func (s *Server) authorizeCall(identity kv.Identity, request any) error {
 	header := &pb.RequestHeader{Username: identity.User, AuthRevision: identity.Revision}
 	switch request := request.(type) {
 	case *pb.RangeRequest:
 		return s.store.Authorize(&pb.InternalRaftRequest{Header: header, Range: request})
 	case *pb.LeaseTimeToLiveRequest:
-		if request.Keys {
-			// The attached keys are answered: the caller must be able to
-			// revoke the lease, which needs write access to them.
-			return s.store.Authorize(&pb.InternalRaftRequest{Header: header, LeaseRevoke: &pb.LeaseRevokeRequest{ID: request.ID}})
-		}
+		return s.store.AuthorizeLeaseRead(identity, request.ID)
 	case *pb.AlarmRequest:
 		if request.Action != pb.AlarmRequest_GET {
 			return s.store.AuthorizeAdmin(identity)
