@@ -119,13 +119,14 @@ func endsBefore(a, b []byte) bool {
 	return bytes.Compare(a, b) < 0
 }
 
-// covers reports whether the union of the intervals user's roles grant
-// for wanted covers [key, end), as etcd's interval tree Contains.
+// covers reports whether the intervals user's roles grant for wanted
+// cover [key, end), as etcd's interval tree Contains decides it: the
+// granted intervals that overlap the requested one must follow each
+// other without a gap, start at or before it and end at or after it.
+// Like etcd's, it grants an inverted request interval lying inside a
+// granted one.
 func (s *authState) covers(user *authpb.User, wanted access, key, end []byte) bool {
 	target := intervalOf(key, end)
-	if len(target.end) > 0 && bytes.Compare(target.begin, target.end) >= 0 {
-		return false // an inverted request interval is never granted
-	}
 	var granted []interval
 	for _, name := range user.Roles {
 		role, found := s.roles[name]
@@ -139,21 +140,21 @@ func (s *authState) covers(user *authpb.User, wanted access, key, end []byte) bo
 		}
 	}
 	slices.SortFunc(granted, func(a, b interval) int { return bytes.Compare(a.begin, b.begin) })
-	// Sweep: reached is how far from target.begin the granted intervals
-	// reach without a gap.
-	reached := target.begin
+	var minimumBegin, maximumEnd []byte
+	found := false
 	for _, next := range granted {
-		if bytes.Compare(next.begin, reached) > 0 {
-			break // a gap before next
-		}
-		if endsBefore(reached, next.end) || len(next.end) == 0 {
-			reached = next.end
-		}
-		if len(reached) == 0 || (len(target.end) > 0 && bytes.Compare(reached, target.end) >= 0) {
-			return true
+		overlaps := endsBefore(next.begin, target.end) && endsBefore(target.begin, next.end)
+		switch {
+		case !overlaps:
+		case !found:
+			found, minimumBegin, maximumEnd = true, next.begin, next.end
+		case endsBefore(maximumEnd, next.begin):
+			return false // a gap
+		case endsBefore(maximumEnd, next.end):
+			maximumEnd = next.end
 		}
 	}
-	return false
+	return found && !endsBefore(maximumEnd, target.end) && bytes.Compare(minimumBegin, target.begin) <= 0
 }
 
 // authorize checks, when auth is enabled, that the identity in request's

@@ -286,7 +286,9 @@ func TestAuthCovers(t *testing.T) {
 		{readAccess, "x", "\x00", true}, // open end on both
 		{readAccess, "zzz", "", true},
 		{readAccess, "w", "\x00", false},
-		{readAccess, "b", "a", false}, // inverted
+		{readAccess, "bb", "b", true},  // inverted, inside [a, c): etcd grants it
+		{readAccess, "b", "a", false},  // inverted, overlapping nothing as etcd computes it
+		{readAccess, "zz", "a", false}, // inverted, overlapping nothing granted
 	}
 	for _, c := range cases {
 		err := state.checkKeys(user, c.wanted, []byte(c.key), []byte(c.end))

@@ -18,6 +18,7 @@ import (
 // authAPI is one system's clients, and the tokens its users got.
 type authAPI struct {
 	kv     pb.KVClient
+	lease  pb.LeaseClient
 	auth   pb.AuthClient
 	tokens map[string]string
 }
@@ -61,6 +62,11 @@ func authRange(user, key, end string) authStep {
 	return authStep{fmt.Sprintf("%s reads [%q, %q)", user, key, end), user, func(ctx context.Context, api *authAPI) (proto.Message, error) {
 		return api.kv.Range(ctx, &pb.RangeRequest{Key: []byte(key), RangeEnd: []byte(end)})
 	}}
+}
+
+// authKVStep is a call of the KV or Lease service made by user.
+func authKVStep(name, user string, run func(ctx context.Context, api *authAPI) (proto.Message, error)) authStep {
+	return authStep{name, user, run}
 }
 
 func authCall[Request any, Response proto.Message](name, user string, request Request, call func(pb.AuthClient) func(context.Context, Request, ...grpc.CallOption) (Response, error)) authStep {
@@ -200,7 +206,65 @@ func authDifferentialSteps() []authStep {
 		authRange("alice", "\x00", "\x00"),
 		authRange("alice", "z", "\x00"),
 		authRange("alice", "z", "zz"),
-		authRange("mallory", "app/x", ""), // a forged token
+		authRange("mallory", "app/x", ""),    // a forged token
+		authRange("alice", "app/z", "app/a"), // inverted
+		authKVStep("alice deletes [app/, b) with prev_kv", "alice", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			return api.kv.DeleteRange(ctx, &pb.DeleteRangeRequest{Key: []byte("app/"), RangeEnd: []byte("b"), PrevKv: true})
+		}),
+		authKVStep("alice deletes app/ with prev_kv", "alice", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			return api.kv.DeleteRange(ctx, &pb.DeleteRangeRequest{Key: []byte("app/"), RangeEnd: []byte("app0"), PrevKv: true})
+		}),
+		authKVStep("alice txn comparing config, putting app/t", "alice", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			return api.kv.Txn(ctx, &pb.TxnRequest{Compare: []*pb.Compare{{Key: []byte("config"), Target: pb.Compare_VERSION, Result: pb.Compare_EQUAL}},
+				Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("app/t"), Value: []byte("v")}}}}})
+		}),
+		authKVStep("alice txn comparing other", "alice", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			return api.kv.Txn(ctx, &pb.TxnRequest{Compare: []*pb.Compare{{Key: []byte("other"), Target: pb.Compare_VERSION, Result: pb.Compare_EQUAL}}})
+		}),
+		authKVStep("alice txn, nested put of other in failure", "alice", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			nested := &pb.TxnRequest{Success: []*pb.RequestOp{{Request: &pb.RequestOp_RequestPut{RequestPut: &pb.PutRequest{Key: []byte("other"), Value: []byte("v")}}}}}
+			return api.kv.Txn(ctx, &pb.TxnRequest{Failure: []*pb.RequestOp{{Request: &pb.RequestOp_RequestTxn{RequestTxn: nested}}}})
+		}),
+		authKVStep("root grants lease 77", "root", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			response, err := api.lease.LeaseGrant(ctx, &pb.LeaseGrantRequest{ID: 77, TTL: 600})
+			if response != nil {
+				response.TTL = 0 // lockstep raises short TTLs to its election timeout; not compared here
+			}
+			return response, err
+		}),
+		authKVStep("root attaches other to lease 77", "root", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			return api.kv.Put(ctx, &pb.PutRequest{Key: []byte("other"), Value: []byte("leased"), Lease: 77})
+		}),
+		authKVStep("alice attaches app/l to lease 77", "alice", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			return api.kv.Put(ctx, &pb.PutRequest{Key: []byte("app/l"), Value: []byte("v"), Lease: 77})
+		}),
+		authKVStep("alice asks lease 77's TTL", "alice", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			response, err := api.lease.LeaseTimeToLive(ctx, &pb.LeaseTimeToLiveRequest{ID: 77})
+			if response != nil {
+				response.TTL = 0 // counts down differently
+			}
+			return response, err
+		}),
+		authKVStep("alice lists lease 77's keys", "alice", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			response, err := api.lease.LeaseTimeToLive(ctx, &pb.LeaseTimeToLiveRequest{ID: 77, Keys: true})
+			if response != nil {
+				response.TTL = 0
+			}
+			return response, err
+		}),
+		authKVStep("nobody lists lease 77's keys", "", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			response, err := api.lease.LeaseTimeToLive(ctx, &pb.LeaseTimeToLiveRequest{ID: 77, Keys: true})
+			if response != nil {
+				response.TTL = 0
+			}
+			return response, err
+		}),
+		authKVStep("alice revokes lease 77", "alice", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			return api.lease.LeaseRevoke(ctx, &pb.LeaseRevokeRequest{ID: 77})
+		}),
+		authKVStep("root revokes lease 77", "root", func(ctx context.Context, api *authAPI) (proto.Message, error) {
+			return api.lease.LeaseRevoke(ctx, &pb.LeaseRevokeRequest{ID: 77})
+		}),
 		userList("alice"),
 		userGet("alice", "alice"),
 		userGet("alice", "root"),
@@ -237,7 +301,8 @@ func TestAuthDifferentialAgainstEtcd(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { client.Close() })
-		return &authAPI{kv: pb.NewKVClient(client.ActiveConnection()), auth: pb.NewAuthClient(client.ActiveConnection()), tokens: map[string]string{}}
+		return &authAPI{kv: pb.NewKVClient(client.ActiveConnection()), lease: pb.NewLeaseClient(client.ActiveConnection()),
+			auth: pb.NewAuthClient(client.ActiveConnection()), tokens: map[string]string{}}
 	}
 	etcd, lockstep := connect(etcdEndpoint), connect(cluster.endpoint(cluster.follower()))
 	waitForEtcd(ctx, t, etcd.kv)

@@ -185,10 +185,10 @@ func TestAuthEnforced(t *testing.T) {
 	}
 	_, err = alice.Revoke(ctx, lease.ID)
 	expectDenied(t, "alice revokes root's lease", err, rpctypes.ErrGRPCPermissionDenied)
-	_, err = alice.TimeToLive(ctx, lease.ID)
-	expectDenied(t, "alice asks the TTL of a lease with a key she cannot read", err, rpctypes.ErrGRPCPermissionDenied)
-	_, err = anonymous.TimeToLive(ctx, lease.ID)
-	expectDenied(t, "nobody asks a lease's TTL", err, rpctypes.ErrGRPCUserEmpty)
+	_, err = alice.TimeToLive(ctx, lease.ID, clientv3.WithAttachedKeys())
+	expectDenied(t, "alice lists the keys of a lease with a key she cannot read", err, rpctypes.ErrGRPCPermissionDenied)
+	_, err = anonymous.TimeToLive(ctx, lease.ID, clientv3.WithAttachedKeys())
+	expectDenied(t, "nobody lists a lease's keys", err, rpctypes.ErrGRPCUserEmpty)
 
 	// Membership, maintenance and auth administration are root's.
 	_, err = alice.MemberAdd(ctx, []string{"http://127.0.0.1:1"})

@@ -128,7 +128,7 @@ func (c *callerStream) RecvMsg(message any) error {
 // authorizeCall makes the checks of a call that are not made when its
 // entry is applied, as etcd makes them, when auth is enabled: a Range
 // (served from the local store) needs read access, a LeaseTimeToLive
-// read access to the lease's keys; cluster membership and maintenance
+// that lists the lease's keys read access to them; cluster membership and maintenance
 // other than Status and listing alarms need the root role. Writes,
 // leases and auth administration are checked when applied (kv's
 // authorize), where the identity travels in the request header.
@@ -138,7 +138,9 @@ func (s *Server) authorizeCall(identity kv.Identity, request any) error {
 	case *pb.RangeRequest:
 		return s.store.Authorize(&pb.InternalRaftRequest{Header: header, Range: request})
 	case *pb.LeaseTimeToLiveRequest:
-		return s.store.AuthorizeLeaseRead(identity, request.ID)
+		if request.Keys {
+			return s.store.AuthorizeLeaseRead(identity, request.ID)
+		}
 	case *pb.AlarmRequest:
 		if request.Action != pb.AlarmRequest_GET {
 			return s.store.AuthorizeAdmin(identity)
