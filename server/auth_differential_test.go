@@ -19,6 +19,7 @@ import (
 type authAPI struct {
 	kv     pb.KVClient
 	lease  pb.LeaseClient
+	watch  pb.WatchClient
 	auth   pb.AuthClient
 	tokens map[string]string
 }
@@ -61,6 +62,30 @@ func authPut(user, key string) authStep {
 func authRange(user, key, end string) authStep {
 	return authStep{fmt.Sprintf("%s reads [%q, %q)", user, key, end), user, func(ctx context.Context, api *authAPI) (proto.Message, error) {
 		return api.kv.Range(ctx, &pb.RangeRequest{Key: []byte(key), RangeEnd: []byte(end)})
+	}}
+}
+
+// authWatch opens a watch stream as user, creates a watch on [key, end)
+// and answers the first response (created, or canceled at creation).
+func authWatch(user, key, end string) authStep {
+	return authStep{fmt.Sprintf("%s watches [%q, %q)", user, key, end), user, func(ctx context.Context, api *authAPI) (proto.Message, error) {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stream, err := api.watch.Watch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		create := &pb.WatchRequest{RequestUnion: &pb.WatchRequest_CreateRequest{CreateRequest: &pb.WatchCreateRequest{Key: []byte(key), RangeEnd: []byte(end)}}}
+		if err := stream.Send(create); err != nil {
+			return nil, err
+		}
+		response, err := stream.Recv()
+		if response != nil && !response.Canceled {
+			// etcd numbers a stream's watches from 0, lockstep from 1
+			// (outside auth; a refused watch is -1 on both).
+			response.WatchId = 0
+		}
+		return response, err
 	}}
 }
 
@@ -208,6 +233,10 @@ func authDifferentialSteps() []authStep {
 		authRange("alice", "z", "zz"),
 		authRange("mallory", "app/x", ""),    // a forged token
 		authRange("alice", "app/z", "app/a"), // inverted
+		authWatch("alice", "other", ""),
+		authWatch("alice", "app/", "app0"),
+		authWatch("alice", "\x00", "\x00"),
+		authWatch("", "app/x", ""),
 		authKVStep("alice deletes [app/, b) with prev_kv", "alice", func(ctx context.Context, api *authAPI) (proto.Message, error) {
 			return api.kv.DeleteRange(ctx, &pb.DeleteRangeRequest{Key: []byte("app/"), RangeEnd: []byte("b"), PrevKv: true})
 		}),
@@ -302,6 +331,7 @@ func TestAuthDifferentialAgainstEtcd(t *testing.T) {
 		}
 		t.Cleanup(func() { client.Close() })
 		return &authAPI{kv: pb.NewKVClient(client.ActiveConnection()), lease: pb.NewLeaseClient(client.ActiveConnection()),
+			watch: pb.NewWatchClient(client.ActiveConnection()),
 			auth: pb.NewAuthClient(client.ActiveConnection()), tokens: map[string]string{}}
 	}
 	etcd, lockstep := connect(etcdEndpoint), connect(cluster.endpoint(cluster.follower()))
