@@ -158,8 +158,8 @@ func (s *authState) covers(user *authpb.User, wanted access, key, end []byte) bo
 }
 
 // authorize checks, when auth is enabled, that the identity in request's
-// header may make it, as etcd's auth applier does: auth administration
-// needs the root role; a Range needs read access, a Put or DeleteRange
+// header may make it, as etcd does: auth administration, compaction and
+// alarm changes need the root role; a Range needs read access, a Put or DeleteRange
 // write access (and read access with prev_kv), a Put with a lease write
 // access to the keys attached to it, a Txn read access to every compared
 // key and what its operations need (nested ones too), a LeaseRevoke write
@@ -200,6 +200,16 @@ func (s *authState) authorize(request *pb.InternalRaftRequest, leaseKeys func(id
 		return s.authorizeTxn(identity, request.Txn, leaseKeys)
 	case request.LeaseRevoke != nil:
 		return s.authorizeLeaseKeys(identity, request.LeaseRevoke.ID, leaseKeys)
+	case request.Compaction != nil:
+		return s.checkAdmin(identity)
+	case request.Alarm != nil && request.Alarm.Action != pb.AlarmRequest_GET:
+		return s.checkAdmin(identity)
+	case request.Authenticate != nil:
+		return nil // how nobody becomes somebody
+	case identity.User == "":
+		// Any other client request (a LeaseGrant, a lease checkpoint, an
+		// alarm listing) needs a user, as etcd 3.7 has it.
+		return rpctypes.ErrGRPCUserEmpty
 	}
 	return nil
 }

@@ -242,6 +242,15 @@ func TestAuthEnforcedAtApply(t *testing.T) {
 	// The server's own revoke of an expired lease carries no header.
 	wantOK(t, "lease 7 expires", h.one(&pb.InternalRaftRequest{LeaseRevoke: &pb.LeaseRevokeRequest{ID: 7}}))
 
+	// Compaction and alarm changes are root's; granting a lease needs a
+	// user; the server's own alarm (no header) is not checked.
+	wantError(t, "alice compacts", h.one(as(alice, &pb.InternalRaftRequest{Compaction: &pb.CompactionRequest{Revision: 1}})), rpctypes.ErrGRPCPermissionDenied)
+	wantError(t, "alice disarms", h.one(as(alice, alarmRequest(pb.AlarmRequest_DEACTIVATE, 1, pb.AlarmType_NOSPACE))), rpctypes.ErrGRPCPermissionDenied)
+	wantError(t, "nobody grants a lease", h.one(as(Identity{}, &pb.InternalRaftRequest{LeaseGrant: &pb.LeaseGrantRequest{ID: 8, TTL: 60}})), rpctypes.ErrGRPCUserEmpty)
+	wantOK(t, "alice grants a lease", h.one(as(alice, &pb.InternalRaftRequest{LeaseGrant: &pb.LeaseGrantRequest{ID: 8, TTL: 60}})))
+	wantOK(t, "the server raises an alarm", h.one(alarmRequest(pb.AlarmRequest_ACTIVATE, 1, pb.AlarmType_NOSPACE)))
+	wantOK(t, "root disarms", h.one(as(root, alarmRequest(pb.AlarmRequest_DEACTIVATE, 1, pb.AlarmType_NOSPACE))))
+
 	// Administration is root's.
 	wantError(t, "alice adds a user", h.one(as(alice, &pb.InternalRaftRequest{AuthUserAdd: &pb.AuthUserAddRequest{Name: "eve"}})), rpctypes.ErrGRPCPermissionDenied)
 	wantError(t, "nobody lists users", h.one(as(Identity{}, &pb.InternalRaftRequest{AuthUserList: &pb.AuthUserListRequest{}})), rpctypes.ErrGRPCUserEmpty)

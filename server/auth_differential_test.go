@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,11 +18,13 @@ import (
 
 // authAPI is one system's clients, and the tokens its users got.
 type authAPI struct {
-	kv     pb.KVClient
-	lease  pb.LeaseClient
-	watch  pb.WatchClient
-	auth   pb.AuthClient
-	tokens map[string]string
+	kv      pb.KVClient
+	lease   pb.LeaseClient
+	watch   pb.WatchClient
+	maint   pb.MaintenanceClient
+	cluster pb.ClusterClient
+	auth    pb.AuthClient
+	tokens  map[string]string
 }
 
 // as returns ctx carrying the token user got (none for "").
@@ -87,6 +90,65 @@ func authWatch(user, key, end string) authStep {
 		}
 		return response, err
 	}}
+}
+
+// authErrorOnly is a call whose answer differs between two clusters (IDs,
+// sizes): only its error is compared.
+func authErrorOnly(name, user string, call func(ctx context.Context, api *authAPI) error) authStep {
+	return authStep{name, user, func(ctx context.Context, api *authAPI) (proto.Message, error) {
+		return nil, call(ctx, api)
+	}}
+}
+
+// administrationSteps are the membership and maintenance calls, made by
+// user, that etcd reserves to root or leaves to anybody.
+func administrationSteps(user string) []authStep {
+	return []authStep{
+		authErrorOnly(user+" asks status", user, func(ctx context.Context, api *authAPI) error {
+			_, err := api.maint.Status(ctx, &pb.StatusRequest{})
+			return err
+		}),
+		authErrorOnly(user+" lists alarms", user, func(ctx context.Context, api *authAPI) error {
+			_, err := api.maint.Alarm(ctx, &pb.AlarmRequest{Action: pb.AlarmRequest_GET})
+			return err
+		}),
+		authErrorOnly(user+" disarms", user, func(ctx context.Context, api *authAPI) error {
+			_, err := api.maint.Alarm(ctx, &pb.AlarmRequest{Action: pb.AlarmRequest_DEACTIVATE, Alarm: pb.AlarmType_NOSPACE})
+			return err
+		}),
+		authErrorOnly(user+" hashes", user, func(ctx context.Context, api *authAPI) error {
+			_, err := api.maint.HashKV(ctx, &pb.HashKVRequest{})
+			return err
+		}),
+		authErrorOnly(user+" defragments", user, func(ctx context.Context, api *authAPI) error {
+			_, err := api.maint.Defragment(ctx, &pb.DefragmentRequest{})
+			return err
+		}),
+		authErrorOnly(user+" takes a snapshot", user, func(ctx context.Context, api *authAPI) error {
+			stream, err := api.maint.Snapshot(ctx, &pb.SnapshotRequest{})
+			if err != nil {
+				return err
+			}
+			_, err = stream.Recv()
+			return err
+		}),
+		authErrorOnly(user+" lists members", user, func(ctx context.Context, api *authAPI) error {
+			_, err := api.cluster.MemberList(ctx, &pb.MemberListRequest{})
+			return err
+		}),
+		authErrorOnly(user+" removes member 1", user, func(ctx context.Context, api *authAPI) error {
+			_, err := api.cluster.MemberRemove(ctx, &pb.MemberRemoveRequest{ID: 1})
+			return err
+		}),
+		authErrorOnly(user+" compacts", user, func(ctx context.Context, api *authAPI) error {
+			_, err := api.kv.Compact(ctx, &pb.CompactionRequest{Revision: 1})
+			return err
+		}),
+		authErrorOnly(user+" grants a lease", user, func(ctx context.Context, api *authAPI) error {
+			_, err := api.lease.LeaseGrant(ctx, &pb.LeaseGrantRequest{TTL: 600})
+			return err
+		}),
+	}
 }
 
 // authKVStep is a call of the KV or Lease service made by user.
@@ -331,12 +393,17 @@ func TestAuthDifferentialAgainstEtcd(t *testing.T) {
 		}
 		t.Cleanup(func() { client.Close() })
 		return &authAPI{kv: pb.NewKVClient(client.ActiveConnection()), lease: pb.NewLeaseClient(client.ActiveConnection()),
-			watch: pb.NewWatchClient(client.ActiveConnection()),
-			auth: pb.NewAuthClient(client.ActiveConnection()), tokens: map[string]string{}}
+			watch: pb.NewWatchClient(client.ActiveConnection()), maint: pb.NewMaintenanceClient(client.ActiveConnection()),
+			cluster: pb.NewClusterClient(client.ActiveConnection()),
+			auth:    pb.NewAuthClient(client.ActiveConnection()), tokens: map[string]string{}}
 	}
 	etcd, lockstep := connect(etcdEndpoint), connect(cluster.endpoint(cluster.follower()))
 	waitForEtcd(ctx, t, etcd.kv)
-	for _, s := range authDifferentialSteps() {
+	steps := authDifferentialSteps()
+	// Administration by nobody and by alice, while auth is enabled.
+	at := slices.IndexFunc(steps, func(s authStep) bool { return s.name == "alice reads [\"config\", \"\")" })
+	steps = slices.Concat(steps[:at], administrationSteps(""), administrationSteps("alice"), steps[at:])
+	for _, s := range steps {
 		etcdResponse, etcdErr := s.run(etcd.as(ctx, s.user), etcd)
 		lockstepResponse, lockstepErr := s.run(lockstep.as(ctx, s.user), lockstep)
 		if fmt.Sprint(etcdErr) != fmt.Sprint(lockstepErr) {

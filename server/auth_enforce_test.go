@@ -94,6 +94,8 @@ func TestAuthEnforced(t *testing.T) {
 	expectDenied(t, "anonymous get", err, rpctypes.ErrGRPCUserEmpty)
 	_, err = anonymous.UserList(ctx)
 	expectDenied(t, "anonymous user list", err, rpctypes.ErrGRPCUserEmpty)
+	_, err = anonymous.MemberList(ctx)
+	expectDenied(t, "anonymous member list", err, rpctypes.ErrGRPCUserEmpty)
 
 	// Wrong passwords, unknown and empty users: ErrAuthFailed, logged
 	// with the client's address and never the password.
@@ -196,6 +198,8 @@ func TestAuthEnforced(t *testing.T) {
 	if _, err := alice.MemberList(ctx); err != nil {
 		t.Errorf("alice lists members: %v", err)
 	}
+	_, err = alice.Compact(ctx, 1)
+	expectDenied(t, "alice compacts", err, rpctypes.ErrGRPCPermissionDenied)
 	_, err = alice.Defragment(ctx, follower)
 	expectDenied(t, "alice defragments", err, rpctypes.ErrGRPCPermissionDenied)
 	_, err = alice.HashKV(ctx, follower, 0)

@@ -81,10 +81,54 @@ func (s *Server) authUnaryInterceptor(ctx context.Context, request any, info *gr
 	if err != nil {
 		return nil, err
 	}
-	if err := s.authorizeCall(found.identity, request); err != nil {
-		return nil, err
+	if !checkedLater(request) {
+		if enabled, _ := s.store.AuthEnabled(); enabled && found.identity.User == "" && info.FullMethod != authenticateMethod {
+			// As etcd 3.7: with auth enabled, every unary call but
+			// Authenticate needs a user, even those any user may make
+			// (Status, MemberList, listing alarms).
+			return nil, rpctypes.ErrGRPCUserEmpty
+		}
+		if err := s.authorizeCall(found.identity, request); err != nil {
+			return nil, err
+		}
 	}
 	return handler(context.WithValue(ctx, callerKey{}, found), request)
+}
+
+// checkedLater reports whether a request is checked after this point,
+// against the auth store it is served with: the requests that go through
+// the log are checked when applied (kv's authorize: writes, leases,
+// compaction, alarm changes, auth administration), a Range after its read
+// barrier (authorizeRange). Checking them here too would use this
+// member's view of the auth store, which may lag behind the log (a
+// follower that has not applied an AuthDisable yet would refuse a write
+// the cluster allows).
+func checkedLater(request any) bool {
+	switch request := request.(type) {
+	case *pb.RangeRequest, *pb.PutRequest, *pb.DeleteRangeRequest, *pb.TxnRequest, *pb.CompactionRequest,
+		*pb.LeaseGrantRequest, *pb.LeaseRevokeRequest,
+		*pb.AuthEnableRequest, *pb.AuthDisableRequest, *pb.AuthStatusRequest,
+		*pb.AuthUserAddRequest, *pb.AuthUserGetRequest, *pb.AuthUserListRequest, *pb.AuthUserDeleteRequest,
+		*pb.AuthUserChangePasswordRequest, *pb.AuthUserGrantRoleRequest, *pb.AuthUserRevokeRoleRequest,
+		*pb.AuthRoleAddRequest, *pb.AuthRoleGetRequest, *pb.AuthRoleListRequest, *pb.AuthRoleDeleteRequest,
+		*pb.AuthRoleGrantPermissionRequest, *pb.AuthRoleRevokePermissionRequest:
+		return true
+	case *pb.AlarmRequest:
+		return request.Action != pb.AlarmRequest_GET
+	}
+	return false
+}
+
+// serverContext returns ctx without its caller and the client's token:
+// for a request the server makes on its own account while serving a
+// client (raising the NOSPACE alarm), which no member checks.
+func serverContext(ctx context.Context) context.Context {
+	incoming, _ := metadata.FromIncomingContext(ctx)
+	kept := metadata.MD{}
+	if forwarded := incoming.Get(forwardedKey); len(forwarded) > 0 {
+		kept.Set(forwardedKey, forwarded...)
+	}
+	return metadata.NewIncomingContext(context.WithValue(ctx, callerKey{}, nil), kept)
 }
 
 // authStreamInterceptor does for streams what authUnaryInterceptor does
@@ -126,30 +170,37 @@ func (c *callerStream) RecvMsg(message any) error {
 }
 
 // authorizeCall makes the checks of a call that are not made when its
-// entry is applied, as etcd makes them, when auth is enabled: a Range
-// (served from the local store) needs read access, a LeaseTimeToLive
-// that lists the lease's keys read access to them; cluster membership and maintenance
-// other than Status and listing alarms need the root role. Writes,
-// leases and auth administration are checked when applied (kv's
-// authorize), where the identity travels in the request header.
+// entry is applied, as etcd makes them, when auth is enabled (a Range's
+// is made after its read barrier: authorizeRange): a LeaseTimeToLive
+// that lists the lease's keys needs read access to them; cluster
+// membership and maintenance need the root role (compaction and alarm
+// changes too, checked when applied). Writes, leases and auth administration are checked when
+// applied (kv's authorize), where the identity travels in the request
+// header.
 func (s *Server) authorizeCall(identity kv.Identity, request any) error {
-	header := &pb.RequestHeader{Username: identity.User, AuthRevision: identity.Revision}
 	switch request := request.(type) {
-	case *pb.RangeRequest:
-		return s.store.Authorize(&pb.InternalRaftRequest{Header: header, Range: request})
 	case *pb.LeaseTimeToLiveRequest:
 		if request.Keys {
 			return s.store.AuthorizeLeaseRead(identity, request.ID)
-		}
-	case *pb.AlarmRequest:
-		if request.Action != pb.AlarmRequest_GET {
-			return s.store.AuthorizeAdmin(identity)
 		}
 	case *pb.MemberAddRequest, *pb.MemberRemoveRequest, *pb.MemberUpdateRequest, *pb.MemberPromoteRequest,
 		*pb.DefragmentRequest, *pb.HashRequest, *pb.HashKVRequest, *pb.MoveLeaderRequest, *pb.DowngradeRequest:
 		return s.store.AuthorizeAdmin(identity)
 	}
 	return nil
+}
+
+// authorizeRange checks that the caller of a Range or RangeStream may
+// read its range. The services call it after the read barrier of a
+// linearizable read, as etcd does, so the check sees every auth change
+// committed before the read (a follower that has not yet applied an
+// AuthEnable would otherwise answer a read that the cluster refuses).
+// The identity takes the auth revision of now, as a simple token's does.
+func (s *Server) authorizeRange(ctx context.Context, request *pb.RangeRequest) error {
+	found, _ := callerFrom(ctx)
+	_, revision := s.store.AuthEnabled()
+	header := &pb.RequestHeader{Username: found.identity.User, AuthRevision: revision}
+	return s.store.Authorize(&pb.InternalRaftRequest{Header: header, Range: request})
 }
 
 // authorizeWatch checks that the caller of a watch stream may read what

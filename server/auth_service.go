@@ -80,7 +80,8 @@ func (a *authService) AuthStatus(ctx context.Context, request *pb.AuthStatusRequ
 		})
 }
 
-// Authenticate checks the password against this member's store, then
+// Authenticate checks the password against this member's store, after a
+// read barrier, then
 // proposes the assignment of a fresh random token, which every member
 // records when it applies it. As etcd, it checks again if the auth store
 // changed between the check and the assignment (the password may have
@@ -89,6 +90,12 @@ func (a *authService) AuthStatus(ctx context.Context, request *pb.AuthStatusRequ
 func (a *authService) Authenticate(ctx context.Context, request *pb.AuthenticateRequest) (*pb.AuthenticateResponse, error) {
 	s := a.server
 	for {
+		// The password is checked against every change committed before
+		// the call: a member that has not applied a password change or a
+		// user's deletion yet must not accept the old password.
+		if err := s.readBarrier(ctx); err != nil {
+			return nil, err
+		}
 		checked, err := s.store.CheckPassword(request.Name, request.Password)
 		if err != nil {
 			if errors.Is(err, rpctypes.ErrGRPCAuthFailed) {
