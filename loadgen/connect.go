@@ -72,24 +72,25 @@ type endpointStatus struct {
 }
 
 // probeEndpoints asks every endpoint for its status, concurrently, each
-// within timeout. It returns the statuses in endpoint order.
-func probeEndpoints(ctx context.Context, endpoints []string, tlsConfig *tls.Config, timeout time.Duration) []endpointStatus {
+// within timeout, as user (a server with auth enabled answers Status to
+// users only). It returns the statuses in endpoint order.
+func probeEndpoints(ctx context.Context, endpoints []string, tlsConfig *tls.Config, timeout time.Duration, user string) []endpointStatus {
 	statuses := make([]endpointStatus, len(endpoints))
 	var group sync.WaitGroup
 	for i, endpoint := range endpoints {
 		group.Add(1)
 		go func() {
 			defer group.Done()
-			statuses[i] = probeEndpoint(ctx, endpoint, tlsConfig, timeout)
+			statuses[i] = probeEndpoint(ctx, endpoint, tlsConfig, timeout, user)
 		}()
 	}
 	group.Wait()
 	return statuses
 }
 
-func probeEndpoint(ctx context.Context, endpoint string, tlsConfig *tls.Config, timeout time.Duration) endpointStatus {
+func probeEndpoint(ctx context.Context, endpoint string, tlsConfig *tls.Config, timeout time.Duration, user string) endpointStatus {
 	result := endpointStatus{endpoint: endpoint}
-	client, err := newClient([]string{endpoint}, tlsConfig, timeout, "")
+	client, err := newClient([]string{endpoint}, tlsConfig, timeout, user)
 	if err != nil {
 		result.err = err
 		return result
