@@ -175,6 +175,21 @@ func TestAuthEnforced(t *testing.T) {
 	if response := <-watch; !response.Created || response.Canceled {
 		t.Errorf("alice's watch on app/: %+v", response)
 	}
+	// After a change of the auth store, the same stream creates watches
+	// under the new permissions.
+	if _, err := rootClient(t, cluster, follower).RoleGrantPermission(ctx, "app", "later", "", clientv3.PermissionType(clientv3.PermRead)); err != nil {
+		t.Fatal(err)
+	}
+	// A watch is checked by the member that serves it, against what it
+	// has applied (as etcd's): let every member apply the grant.
+	_, granted := cluster.members[cluster.leader()].store.AuthEnabled()
+	for i, member := range cluster.members {
+		waitUntil(t, func() bool { _, revision := member.store.AuthEnabled(); return revision >= granted }, "member %d applies the grant", i)
+	}
+	later := alice.Watch(clientv3.WithRequireLeader(watchCtx), "later", clientv3.WithCreatedNotify())
+	if response := <-later; !response.Created || response.Canceled {
+		t.Errorf("alice's watch on later, granted after her stream opened: canceled %v, error %v", response.Canceled, response.Err())
+	}
 
 	// Leases: alice may not revoke a lease with a key she cannot write,
 	// nor see its keys.
@@ -268,4 +283,14 @@ func TestAuthTokenExpires(t *testing.T) {
 	}
 	_, err = client.Get(metadata.AppendToOutgoingContext(ctx, tokenMetadataKey, token.Token), "app/x")
 	expectDenied(t, "expired token", err, rpctypes.ErrGRPCInvalidAuthToken)
+}
+
+// rootClient returns a client authenticated as root, with enableAuthForAlice's password.
+func rootClient(t *testing.T, cluster *testCluster, endpoint string) *clientv3.Client {
+	t.Helper()
+	root, err := cluster.userClient("root", "root-password", endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }

@@ -204,11 +204,14 @@ func (s *Server) authorizeRange(ctx context.Context, request *pb.RangeRequest) e
 }
 
 // authorizeWatch checks that the caller of a watch stream may read what
-// a watch it creates covers.
+// a watch it creates covers, at the auth revision of now (as a simple
+// token's): a stream opened before a permission change creates watches
+// under the new permissions, not refused as old.
 func (s *Server) authorizeWatch(ctx context.Context, request *pb.WatchCreateRequest) error {
 	found, _ := callerFrom(ctx)
-	end := request.RangeEnd
-	return s.store.AuthorizeRead(found.identity, request.Key, end)
+	identity := found.identity
+	_, identity.Revision = s.store.AuthEnabled()
+	return s.store.AuthorizeRead(identity, request.Key, request.RangeEnd)
 }
 
 // forwardToken copies the client's token to a call forwarded to the

@@ -24,7 +24,7 @@ func sameError(err, want error) bool {
 // userClient returns a client of endpoints authenticated as user.
 func (c *testCluster) userClient(user, password string, endpoints ...string) (*clientv3.Client, error) {
 	client, err := clientv3.New(clientv3.Config{Endpoints: endpoints, Username: user, Password: password,
-		DialTimeout: 5e9, Logger: zap.NewNop()})
+		DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
 	if err == nil {
 		c.t.Cleanup(func() { client.Close() })
 	}
