@@ -32,7 +32,7 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 	}
 	batch := database.db.NewIndexedBatch()
 	defer batch.Close()
-	a := &applier{store: s, batch: batch, state: s.committed}
+	a := &applier{store: s, batch: batch, state: s.committed, auth: s.authView()}
 	a.loadAlarms()
 	for i, entry := range entries {
 		results[i] = a.apply(entry.Command)
@@ -43,6 +43,9 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 	err := batch.Commit(pebble.NoSync)
 	if err == nil {
 		s.committed = a.state
+		if a.authChanged {
+			s.auth.Store(a.auth)
+		}
 	}
 	s.mu.Unlock()
 	a.must(err)
@@ -64,6 +67,9 @@ type applier struct {
 	// compactionFinished: a compaction step reached the compacted revision.
 	compactionFinished bool
 	corrupt            bool // a CORRUPT alarm is active: refuse reads and writes
+
+	auth        *authState // the auth store, with this batch's changes
+	authChanged bool       // auth differs from the store's published one
 }
 
 // must panics on a storage failure: Apply cannot report it, and going on
@@ -118,6 +124,15 @@ func (a *applier) dispatch(request *pb.InternalRaftRequest) machine.Result {
 	// etcd's request checks, again: see apply for why.
 	if err := ValidateRequest(request, a.store.options.MaxTxnOps); err != nil {
 		return err
+	}
+	// The identity in the header must be allowed to make the request
+	// (auth_permission.go), checked at apply as etcd does, so a change of
+	// permissions orders with the requests around it in the log.
+	if err := a.auth.authorize(request, a.leaseKeys); err != nil {
+		return err
+	}
+	if result, handled := a.applyAuth(request); handled {
+		return result
 	}
 	switch {
 	case request.Range != nil:

@@ -83,6 +83,10 @@ var supportedOperations = map[protoreflect.FieldNumber]bool{
 	3: true, 4: true, 5: true, 6: true, 7: true, // range, put, delete_range, txn, compaction
 	8: true, 9: true, 10: true, 11: true, // lease_grant, lease_revoke, alarm, lease_checkpoint
 	1301: true, // cluster_member_attr_set
+	// auth: enable, disable, authenticate, status; users; roles
+	1000: true, 1011: true, 1012: true, 1013: true,
+	1100: true, 1101: true, 1102: true, 1103: true, 1104: true, 1105: true, 1106: true, 1107: true,
+	1200: true, 1201: true, 1202: true, 1203: true, 1204: true,
 }
 
 // Field numbers that are not operations: the request header and ID.
@@ -91,7 +95,7 @@ var requestMetadata = map[protoreflect.FieldNumber]bool{1: true, 100: true}
 // decodeCommand parses a command. It fails with a plain error when the
 // bytes are not a request with exactly one operation, and with
 // ErrGRPCNotCapable for an operation this store does not implement
-// (authentication, cluster version and downgrades).
+// (cluster version and downgrades).
 func decodeCommand(command []byte) (*pb.InternalRaftRequest, error) {
 	request := &pb.InternalRaftRequest{}
 	if err := proto.Unmarshal(command, request); err != nil {

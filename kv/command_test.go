@@ -6,6 +6,7 @@ import (
 
 	"github.com/lockstepdb/lockstep/machine"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/membershippb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -33,7 +34,7 @@ func TestCommandDecoding(t *testing.T) {
 		{"garbage", []byte{0xff, 0x01, 0x02}, nil},
 		{"no operation", encode(&pb.InternalRaftRequest{ID: 7, Header: &pb.RequestHeader{ID: 7}}), nil},
 		{"two operations", encode(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("b")}, DeleteRange: &pb.DeleteRangeRequest{Key: []byte("a")}}), nil},
-		{"authentication", encode(&pb.InternalRaftRequest{AuthEnable: &pb.AuthEnableRequest{}}), rpctypes.ErrGRPCNotCapable},
+		{"cluster version", encode(&pb.InternalRaftRequest{ClusterVersionSet: &membershippb.ClusterVersionSetRequest{Ver: "3.7.0"}}), rpctypes.ErrGRPCNotCapable},
 	}
 	for _, c := range cases {
 		h.index++

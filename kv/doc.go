@@ -41,6 +41,9 @@
 //	k <lease ID> <key>          keys attached to each lease
 //	a <alarm type> <member>     active alarms
 //	m <member ID>               member attributes (name, client URLs)
+//	A/auth                      auth store: enabled byte, auth revision
+//	U <user name>               users (authpb.User: bcrypt hash, roles)
+//	R <role name>               roles (authpb.Role: key permissions)
 //
 // Revisions and IDs are big-endian (lease IDs with the sign bit flipped,
 // so they sort as signed numbers). A key in the history table is escaped

@@ -189,7 +189,8 @@ func (d *imageDecoder) finish() error {
 // knownTable reports whether prefix is one of the store's tables.
 func knownTable(prefix byte) bool {
 	switch prefix {
-	case metaPrefix, currentPrefix, historyPrefix, eventPrefix, leasePrefix, leaseKeyPrefix, alarmPrefix, memberPrefix:
+	case metaPrefix, currentPrefix, historyPrefix, eventPrefix, leasePrefix, leaseKeyPrefix, alarmPrefix, memberPrefix,
+		authMetaPrefix, userPrefix, rolePrefix:
 		return true
 	}
 	return false

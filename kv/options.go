@@ -3,6 +3,7 @@ package kv
 import (
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -32,11 +33,16 @@ type Options struct {
 	// 64 MiB raised a member's peak memory by about 30 MiB under lockstep
 	// bench with no throughput to show for it.
 	CacheSize int64
+	// AuthTokenTTL is how long a simple token lives after its last use,
+	// as etcd's --auth-token-ttl; 0 means DefaultAuthTokenTTL.
+	AuthTokenTTL time.Duration
 
 	// FileSystem replaces the file system Pebble uses, for fault
 	// injection (Pebble's vfs/errorfs, crashable in-memory file systems);
 	// nil means the operating system's (or memory's with InMemory).
 	FileSystem vfs.FS
+	// now replaces the clock of token expiry (tests).
+	now func() time.Time
 }
 
 const (

@@ -32,6 +32,10 @@ func (s *Store) Restore(image io.Reader) error {
 		return err
 	}
 	state, err := fillInstance(replacement.db, image)
+	var auth *authState
+	if err == nil {
+		auth, err = loadAuthState(replacement.db)
+	}
 	if err == nil {
 		err = replacement.db.Flush()
 	}
@@ -47,6 +51,7 @@ func (s *Store) Restore(image io.Reader) error {
 	s.mu.Lock()
 	previous := s.current
 	s.current, s.committed = replacement, state
+	s.auth.Store(auth)
 	s.mu.Unlock()
 	// If the directory sync failed, CURRENT-STORE may name either
 	// instance after a crash: keep both for the next Open to settle.

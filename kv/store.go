@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -47,6 +48,12 @@ type Store struct {
 	// disk follows Pebble's background errors (disk_health.go), across
 	// the instances Restore switches between.
 	disk *diskHealth
+
+	// auth is the auth store as of committed (see auth_state.go),
+	// published after each Apply that changed it; tokens are this
+	// member's simple tokens (auth_token.go).
+	auth   atomic.Pointer[authState]
+	tokens *tokenTable
 }
 
 // Open opens the store in directory, creating it if it does not exist.
@@ -88,10 +95,16 @@ func Open(directory string, options Options) (*Store, error) {
 	if err == nil && empty {
 		err = fmt.Errorf("kv: instance %s holds no store data", database.directory)
 	}
+	var auth *authState
+	if err == nil {
+		auth, err = loadAuthState(database.db)
+	}
 	if err != nil {
 		database.retire(false)
 		return nil, errors.Join(err, database.wait())
 	}
+	store.auth.Store(auth)
+	store.tokens = newTokenTable(options.AuthTokenTTL, options.now)
 	store.current, store.committed = database, state
 	store.watches = newWatchHub(store, state.revision)
 	store.logger.Info("kv: store opened", "directory", directory, "applied", state.applied, "revision", state.revision, "compacted", state.compacted)

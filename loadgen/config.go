@@ -113,6 +113,9 @@ type Config struct {
 	Prefill bool
 	// TLS client files (--cacert, --cert, --key).
 	TLS TLSFiles
+	// User is "name:password" of an etcd auth user every connection
+	// authenticates as, as etcdctl's --user; empty: none (--user).
+	User string
 	// DialTimeout bounds the first contact with each endpoint (--dial-timeout).
 	DialTimeout time.Duration
 	// OperationTimeout bounds each operation; one that takes longer counts
@@ -239,6 +242,9 @@ func (c Config) Validate() error {
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return fmt.Errorf("--cert and --key go together: give both or neither")
+	}
+	if c.User != "" && !strings.Contains(c.User, ":") {
+		return fmt.Errorf("--user %q must be name:password", strings.SplitN(c.User, ":", 2)[0])
 	}
 	if c.DialTimeout <= 0 {
 		return fmt.Errorf("--dial-timeout %v must be positive", c.DialTimeout)

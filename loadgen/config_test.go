@@ -58,6 +58,7 @@ func TestValidateNamesTheFlagAndTheProblem(t *testing.T) {
 		{"read ratio", func(c *Config) { c.ReadRatio = 1.5 }, "--read-ratio 1.5 must be between 0 and 1"},
 		{"cert without key", func(c *Config) { c.TLS.Cert = "client.pem" }, "--cert and --key go together"},
 		{"dial timeout", func(c *Config) { c.DialTimeout = 0 }, "--dial-timeout 0s must be positive"},
+		{"user without password", func(c *Config) { c.User = "alice" }, `--user "alice" must be name:password`},
 		{"operation timeout", func(c *Config) { c.OperationTimeout = 0 }, "--op-timeout 0s must be positive"},
 		{"no watchers", func(c *Config) { c.Workload, c.Watchers = WorkloadWatchFanout, 0 }, "--watchers 0 must be between 1 and 1000000"},
 		{"more streams than watchers", func(c *Config) { c.Workload, c.Watchers, c.Streams = WorkloadWatchFanout, 10, 20 }, "--streams 20 must be between 1 and --watchers 10"},

@@ -43,13 +43,17 @@ func (files TLSFiles) ClientConfig() (*tls.Config, error) {
 	return config, nil
 }
 
-// newClient connects a clientv3 client to endpoints. The connection is
-// made lazily by gRPC; the first request waits for it.
-func newClient(endpoints []string, tlsConfig *tls.Config, dialTimeout time.Duration) (*clientv3.Client, error) {
+// newClient connects a clientv3 client to endpoints, authenticated as
+// user ("name:password", empty for none). The connection is made lazily
+// by gRPC; the first request waits for it.
+func newClient(endpoints []string, tlsConfig *tls.Config, dialTimeout time.Duration, user string) (*clientv3.Client, error) {
+	name, password, _ := strings.Cut(user, ":")
 	client, err := clientv3.New(clientv3.Config{
 		Endpoints:   endpoints,
 		DialTimeout: dialTimeout,
 		TLS:         tlsConfig,
+		Username:    name,
+		Password:    password,
 		// The client would otherwise log every retry on stderr, over
 		// the progress bar; errors are counted and reported instead.
 		Logger: zap.NewNop(),
@@ -68,24 +72,25 @@ type endpointStatus struct {
 }
 
 // probeEndpoints asks every endpoint for its status, concurrently, each
-// within timeout. It returns the statuses in endpoint order.
-func probeEndpoints(ctx context.Context, endpoints []string, tlsConfig *tls.Config, timeout time.Duration) []endpointStatus {
+// within timeout, as user (a server with auth enabled answers Status to
+// users only). It returns the statuses in endpoint order.
+func probeEndpoints(ctx context.Context, endpoints []string, tlsConfig *tls.Config, timeout time.Duration, user string) []endpointStatus {
 	statuses := make([]endpointStatus, len(endpoints))
 	var group sync.WaitGroup
 	for i, endpoint := range endpoints {
 		group.Add(1)
 		go func() {
 			defer group.Done()
-			statuses[i] = probeEndpoint(ctx, endpoint, tlsConfig, timeout)
+			statuses[i] = probeEndpoint(ctx, endpoint, tlsConfig, timeout, user)
 		}()
 	}
 	group.Wait()
 	return statuses
 }
 
-func probeEndpoint(ctx context.Context, endpoint string, tlsConfig *tls.Config, timeout time.Duration) endpointStatus {
+func probeEndpoint(ctx context.Context, endpoint string, tlsConfig *tls.Config, timeout time.Duration, user string) endpointStatus {
 	result := endpointStatus{endpoint: endpoint}
-	client, err := newClient([]string{endpoint}, tlsConfig, timeout)
+	client, err := newClient([]string{endpoint}, tlsConfig, timeout, user)
 	if err != nil {
 		result.err = err
 		return result
@@ -142,7 +147,7 @@ type connectionPool struct {
 func openConnections(config Config, endpoints []string, tlsConfig *tls.Config) (*connectionPool, error) {
 	pool := &connectionPool{}
 	for i := range config.Connections {
-		client, err := newClient([]string{endpoints[i%len(endpoints)]}, tlsConfig, config.DialTimeout)
+		client, err := newClient([]string{endpoints[i%len(endpoints)]}, tlsConfig, config.DialTimeout, config.User)
 		if err != nil {
 			pool.close()
 			return nil, err

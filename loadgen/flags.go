@@ -30,6 +30,7 @@ func (c *Config) RegisterFlags(flags *pflag.FlagSet) {
 	flags.StringVar(&c.TLS.CACert, "cacert", c.TLS.CACert, "verify servers with this CA bundle (PEM)")
 	flags.StringVar(&c.TLS.Cert, "cert", c.TLS.Cert, "client certificate (PEM) for TLS")
 	flags.StringVar(&c.TLS.Key, "key", c.TLS.Key, "client key (PEM) for TLS")
+	flags.StringVar(&c.User, "user", c.User, "name:password of the etcd auth user to authenticate as")
 	flags.DurationVar(&c.DialTimeout, "dial-timeout", c.DialTimeout, "how long each endpoint has to answer at the start")
 	flags.DurationVar(&c.OperationTimeout, "op-timeout", c.OperationTimeout, "an operation taking longer counts as a timeout error")
 	flags.Uint64Var(&c.Seed, "seed", c.Seed, "seed of random keys and of mixed's choices")
@@ -114,6 +115,8 @@ func (c Config) Args() []string {
 	add(c.TLS.CACert != "", "cacert", c.TLS.CACert)
 	add(c.TLS.Cert != "", "cert", c.TLS.Cert)
 	add(c.TLS.Key != "", "key", c.TLS.Key)
+	// The password stays out of the printed command line.
+	add(c.User != "", "user", strings.SplitN(c.User, ":", 2)[0]+":PASSWORD")
 	add(c.DialTimeout != defaults.DialTimeout, "dial-timeout", c.DialTimeout.String())
 	add(c.OperationTimeout != defaults.OperationTimeout, "op-timeout", c.OperationTimeout.String())
 	add(c.Seed != defaults.Seed, "seed", strconv.FormatUint(c.Seed, 10))

@@ -122,3 +122,14 @@ func TestCheckFlagUseRejectsFlagsTheWorkloadIgnores(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestUserFlagKeepsThePasswordOutOfArgs(t *testing.T) {
+	config, _ := parse(t, "--endpoints", "a:1", "--total", "5", "--user", "alice:secret")
+	if config.User != "alice:secret" {
+		t.Fatalf("--user parsed as %q", config.User)
+	}
+	args := strings.Join(config.Args(), " ")
+	if strings.Contains(args, "secret") || !strings.Contains(args, "--user=alice:PASSWORD") {
+		t.Fatalf("args %q", args)
+	}
+}

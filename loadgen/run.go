@@ -26,7 +26,7 @@ func Run(ctx context.Context, config Config) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)
 	}
-	statuses := probeEndpoints(ctx, config.Endpoints, tlsConfig, config.DialTimeout)
+	statuses := probeEndpoints(ctx, config.Endpoints, tlsConfig, config.DialTimeout, config.User)
 	endpoints, unreachable, err := chooseEndpoints(statuses, config.TargetLeader)
 	if err != nil {
 		return nil, fmt.Errorf("loadgen: %w", err)

@@ -72,6 +72,12 @@ type Config struct {
 	// notification (an empty response at the revision it has delivered
 	// up to); 0 means etcd's default, 10 minutes.
 	WatchProgressNotifyInterval time.Duration
+	// BcryptCost is the cost of the bcrypt hashes of users' passwords, as
+	// etcd's --bcrypt-cost; 0 means bcrypt.DefaultCost (10).
+	BcryptCost int
+	// AuthTokenTTL is how long a simple token lives after its last use,
+	// as etcd's --auth-token-ttl; 0 means 300 s.
+	AuthTokenTTL time.Duration
 
 	// ClientTLS, if set, serves clients over TLS (and with ClientCAs set,
 	// requires client certificates). PeerTLS, if set, secures the peer
@@ -217,6 +223,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxRequestBytes < 0 || c.MaxTxnOps < 0 || c.QuotaBackendBytes < 0 || c.SnapshotCount < 0 || c.BackendCacheBytes < 0 {
 		return errors.New("--max-request-bytes, --max-txn-ops, --quota-backend-bytes, --snapshot-count and --backend-cache-bytes must not be negative")
+	}
+	if err := c.validateAuth(); err != nil {
+		return err
 	}
 	if c.WatchProgressNotifyInterval < 0 {
 		return fmt.Errorf("--watch-progress-notify-interval must not be negative, got %v", c.WatchProgressNotifyInterval)

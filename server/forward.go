@@ -32,6 +32,7 @@ type leaderClients struct {
 	lease   pb.LeaseClient
 	cluster pb.ClusterClient
 	maint   pb.MaintenanceClient
+	auth    pb.AuthClient
 }
 
 func newForwarder(s *Server) *forwarder {
@@ -51,7 +52,7 @@ func (f *forwarder) clients(ctx context.Context, id raft.NodeID) (*leaderClients
 				return nil, err
 			}
 			return &leaderClients{conn: conn, kv: pb.NewKVClient(conn), lease: pb.NewLeaseClient(conn),
-				cluster: pb.NewClusterClient(conn), maint: pb.NewMaintenanceClient(conn)}, nil
+				cluster: pb.NewClusterClient(conn), maint: pb.NewMaintenanceClient(conn), auth: pb.NewAuthClient(conn)}, nil
 		}
 		select {
 		case <-ctx.Done():

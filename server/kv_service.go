@@ -28,6 +28,9 @@ func (k *kvService) Range(ctx context.Context, request *pb.RangeRequest) (*pb.Ra
 			return nil, err
 		}
 	}
+	if err := k.server.authorizeRange(ctx, request); err != nil {
+		return nil, err
+	}
 	response, err := k.server.store.Range(request)
 	if err != nil {
 		return nil, err

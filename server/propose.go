@@ -34,6 +34,11 @@ func (e *leaderElsewhere) Error() string { return fmt.Sprintf("leader is %x", ui
 // checks the quota does so first, as etcd does.
 func (s *Server) propose(ctx context.Context, request *pb.InternalRaftRequest) (any, error) {
 	taken := time.Now()
+	if request.Header == nil {
+		// A client's request carries its caller's identity, which every
+		// member checks when it applies the entry (auth_identity.go).
+		request.Header = requestHeader(ctx)
+	}
 	command, err := kv.NewCommand(request, kv.Limits{MaxRequestBytes: s.config.MaxRequestBytes, MaxTxnOps: s.config.MaxTxnOps})
 	if err != nil {
 		return nil, err
@@ -128,9 +133,10 @@ func (s *Server) clientError(ctx context.Context, err error) error {
 // leader never forwards it again (a request that finds no leader fails).
 const forwardedKey = "lockstep-forwarded"
 
-// outgoingForwarded marks an outgoing call as forwarded.
+// outgoingForwarded marks an outgoing call as forwarded, with the
+// client's token, if it sent one, for the leader to check.
 func outgoingForwarded(ctx context.Context) context.Context {
-	return metadata.AppendToOutgoingContext(ctx, forwardedKey, "1")
+	return forwardToken(ctx, metadata.AppendToOutgoingContext(ctx, forwardedKey, "1"))
 }
 
 func isForwarded(ctx context.Context) bool {

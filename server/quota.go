@@ -28,7 +28,9 @@ func (s *Server) checkQuota(ctx context.Context) error {
 	}
 	s.log.Warn("store is over its quota: raising the NOSPACE alarm", "size", s.storeSize(), "quota", s.config.QuotaBackendBytes)
 	activate := &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: uint64(s.id), Alarm: pb.AlarmType_NOSPACE}
-	_, _ = proposeOrForward(s, ctx, &pb.InternalRaftRequest{Alarm: activate},
+	// The server raises the alarm, not the client whose write found the
+	// store full (who may not administer alarms when auth is enabled).
+	_, _ = proposeOrForward(s, serverContext(ctx), &pb.InternalRaftRequest{Alarm: activate},
 		func(ctx context.Context, leader *leaderClients) (*pb.AlarmResponse, error) {
 			return leader.maint.Alarm(ctx, activate)
 		})

@@ -24,6 +24,9 @@ func (k *kvService) RangeStream(request *pb.RangeRequest, stream pb.KV_RangeStre
 			return err
 		}
 	}
+	if err := k.server.authorizeRange(ctx, request); err != nil {
+		return err
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return status.FromContextError(err).Err()

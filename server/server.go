@@ -157,7 +157,8 @@ func Start(config Config) (*Server, error) {
 // open starts the store, the node and the listeners, in that order.
 func (s *Server) open() error {
 	config := s.config
-	store, err := kv.Open(filepath.Join(config.DataDirectory, "kv"), kv.Options{Logger: s.log, MaxTxnOps: config.MaxTxnOps, CacheSize: config.BackendCacheBytes, FileSystem: config.StoreFileSystem})
+	store, err := kv.Open(filepath.Join(config.DataDirectory, "kv"), kv.Options{Logger: s.log, MaxTxnOps: config.MaxTxnOps, CacheSize: config.BackendCacheBytes, FileSystem: config.StoreFileSystem,
+		AuthTokenTTL: config.AuthTokenTTL})
 	if err != nil {
 		return fmt.Errorf("server: open key-value store: %w", err)
 	}
@@ -206,8 +207,8 @@ func (s *Server) serveClients() error {
 		grpc.MaxRecvMsgSize(s.config.MaxRequestBytes + grpcOverheadBytes),
 		grpc.MaxSendMsgSize(maxSendBytes),
 		grpc.MaxConcurrentStreams(maxStreams),
-		grpc.ChainUnaryInterceptor(s.metrics.unaryInterceptor, s.refuseWhenRemoved),
-		grpc.ChainStreamInterceptor(s.refuseStreamWhenRemoved),
+		grpc.ChainUnaryInterceptor(s.metrics.unaryInterceptor, s.refuseWhenRemoved, s.authUnaryInterceptor),
+		grpc.ChainStreamInterceptor(s.refuseStreamWhenRemoved, s.authStreamInterceptor),
 		grpc.InitialWindowSize(streamWindowBytes),
 		grpc.InitialConnWindowSize(connectionWindowBytes),
 	}
@@ -220,6 +221,7 @@ func (s *Server) serveClients() error {
 	pb.RegisterLeaseServer(s.grpcServer, &leaseService{server: s})
 	pb.RegisterClusterServer(s.grpcServer, &clusterService{server: s})
 	pb.RegisterMaintenanceServer(s.grpcServer, &maintenanceService{server: s})
+	pb.RegisterAuthServer(s.grpcServer, &authService{server: s})
 	s.registerInternal(s.grpcServer)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)

@@ -158,6 +158,11 @@ func (ws *watchStream) send(response *pb.WatchResponse) error {
 
 func (ws *watchStream) create(request *pb.WatchCreateRequest) error {
 	revision, _ := ws.server.store.Revision()
+	if err := ws.server.authorizeWatch(ws.stream.Context(), request); err != nil {
+		// etcd's answer to a watch outside the caller's permissions: no
+		// watch ID, created and canceled at once.
+		return ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: -1, Created: true, Canceled: true, CancelReason: err.Error()})
+	}
 	ws.mu.Lock()
 	id := request.WatchId
 	if id == 0 {

@@ -38,6 +38,7 @@ type serveFlags struct {
 	peerClientCertAuth                         bool
 	logFormat, logLevel                        string
 	dryRun                                     bool
+	bcryptCost, authTokenTTLSeconds            int
 }
 
 func newServeCommand() *cobra.Command { return newServeCommandWith(&serveFlags{}) }
@@ -97,6 +98,8 @@ A variable of either prefix that names no flag is warned about.`,
 	f.StringVar(&flags.peerKeyFile, "peer-key-file", "", "peer TLS key file")
 	f.StringVar(&flags.peerTrustedCA, "peer-trusted-ca-file", "", "peer TLS trusted CA file")
 	f.BoolVar(&flags.peerClientCertAuth, "peer-client-cert-auth", false, "require peers to present a certificate signed by --peer-trusted-ca-file")
+	f.IntVar(&flags.bcryptCost, "bcrypt-cost", 10, "cost of the bcrypt hashes of users' passwords (4 to 31)")
+	f.IntVar(&flags.authTokenTTLSeconds, "auth-token-ttl", 300, "seconds a simple auth token lives after its last use")
 	f.StringVar(&flags.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&flags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&flags.dryRun, "dry-run", false, "check the flags, environment and TLS files, print the configuration and exit without starting")
@@ -161,6 +164,7 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 		ElectionTimeout:   time.Duration(f.electionMillis) * time.Millisecond,
 		SnapshotCount:     f.snapshotCount, QuotaBackendBytes: f.quotaBytes, BackendCacheBytes: f.cacheBytes,
 		MaxRequestBytes: f.maxRequestBytes, MaxTxnOps: f.maxTxnOps, WatchProgressNotifyInterval: f.watchProgressInterval,
+		BcryptCost: f.bcryptCost, AuthTokenTTL: time.Duration(f.authTokenTTLSeconds) * time.Second,
 		Logger: logger,
 	}
 	if config.ClientTLS, err = serverTLS("", f.certFile, f.keyFile, f.trustedCA, f.clientCertAuth); err != nil {

@@ -39,6 +39,9 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 	if message, flags := serveConfigError(t, base, nil); message != "" || flags.watchProgressInterval != 10*time.Minute {
 		t.Fatalf("default progress interval: %q %v, want etcd's 10m", message, flags.watchProgressInterval)
 	}
+	if message, flags := serveConfigError(t, base, nil); message != "" || flags.bcryptCost != 10 || flags.authTokenTTLSeconds != 300 {
+		t.Fatalf("default auth flags: %q bcrypt cost %d, token TTL %d s, want etcd's 10 and 300", message, flags.bcryptCost, flags.authTokenTTLSeconds)
+	}
 	// A flag on the command line wins over the environment.
 	if _, flags := serveConfigError(t, append(base, "--name", "cli", "--initial-cluster", "cli=http://localhost:2380"), []string{"LOCKSTEP_NAME=envname"}); flags.name != "cli" {
 		t.Fatalf("environment overrode the command line: %q", flags.name)
@@ -61,6 +64,8 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 		{[]string{"--initial-cluster", "a"}, nil, "is not name=URL"},
 		{[]string{"--watch-progress-notify-interval", "-1s"}, nil, "--watch-progress-notify-interval must not be negative"},
 		{nil, []string{"LOCKSTEP_WATCH_PROGRESS_NOTIFY_INTERVAL=often"}, "LOCKSTEP_WATCH_PROGRESS_NOTIFY_INTERVAL"},
+		{[]string{"--bcrypt-cost", "3"}, nil, "--bcrypt-cost must be between 4 and 31, got 3"},
+		{[]string{"--auth-token-ttl", "-1"}, nil, "--auth-token-ttl must not be negative"},
 	}
 	for _, c := range cases {
 		message, _ := serveConfigError(t, append(append([]string{}, base...), c.args...), c.environment)
