@@ -1,12 +1,10 @@
 package kv
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -15,32 +13,16 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
+
+	"github.com/lockstepdb/lockstep/internal/syncbuffer"
 )
-
-// lockedBuffer is a log destination safe for Pebble's goroutines.
-type lockedBuffer struct {
-	mu     sync.Mutex
-	buffer bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buffer.Write(p)
-}
-
-func (b *lockedBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(strings.TrimSpace(b.buffer.String()), "\n")
-}
 
 // TestDiskHealthLogsOnceThenSummaries feeds 1,000 ENOSPC errors over ten
 // seconds, then more a minute later, then a successful flush: the cause is
 // logged once, then one summary with the count, then the recovery; the
 // store is full from the first error to the flush.
 func TestDiskHealthLogsOnceThenSummaries(t *testing.T) {
-	var output lockedBuffer
+	var output syncbuffer.Buffer
 	health := newDiskHealth(slog.New(slog.NewTextHandler(&output, nil)))
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	health.now = func() time.Time { return clock }
@@ -52,7 +34,7 @@ func TestDiskHealthLogsOnceThenSummaries(t *testing.T) {
 		health.backgroundError(cause)
 		clock = clock.Add(10 * time.Millisecond)
 	}
-	if got := output.lines(); len(got) != 1 || !strings.Contains(got[0], "the disk is full") {
+	if got := logLines(&output); len(got) != 1 || !strings.Contains(got[0], "the disk is full") {
 		t.Fatalf("log after 1,000 errors in 10 s: %q, want the cause once", got)
 	}
 	err := health.fullError()
@@ -61,11 +43,11 @@ func TestDiskHealthLogsOnceThenSummaries(t *testing.T) {
 	}
 	clock = clock.Add(time.Minute)
 	health.backgroundError(cause)
-	if got := output.lines(); len(got) != 2 || !strings.Contains(got[1], "errors=1000") {
+	if got := logLines(&output); len(got) != 2 || !strings.Contains(got[1], "errors=1000") {
 		t.Fatalf("log a minute later: %q, want one summary counting 1,000 errors", got)
 	}
 	health.recovered()
-	if got := output.lines(); len(got) != 3 || !strings.Contains(got[2], "takes writes again") {
+	if got := logLines(&output); len(got) != 3 || !strings.Contains(got[2], "takes writes again") {
 		t.Fatalf("log after recovery: %q", got)
 	}
 	if err := health.fullError(); err != nil {
@@ -232,4 +214,9 @@ func TestDiskHealthNoticesSpaceReturning(t *testing.T) {
 	if delay := health.retryDelay(); delay != 0 {
 		t.Errorf("retry delay after space returned: %v", delay)
 	}
+}
+
+// logLines returns the lines logged to output so far.
+func logLines(output *syncbuffer.Buffer) []string {
+	return strings.Split(strings.TrimSpace(output.String()), "\n")
 }

@@ -1,13 +1,11 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +13,9 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/metadata"
+
+	"github.com/lockstepdb/lockstep/internal/syncbuffer"
 )
-
-// lockedBuffer collects members' logs for a test to read.
-type lockedBuffer struct {
-	mu     sync.Mutex
-	buffer bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buffer.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buffer.String()
-}
 
 // enableAuthForAlice, as root on client, creates root, and alice with
 // role app (read and write under "app/", read "config"), then enables
@@ -78,7 +60,7 @@ func expectDenied(t *testing.T, what string, err, want error) {
 // every kind of call etcd checks: reads, writes, transactions, watches,
 // leases, membership, maintenance and auth administration.
 func TestAuthEnforced(t *testing.T) {
-	logs := &lockedBuffer{}
+	logs := &syncbuffer.Buffer{}
 	cluster := startCluster(t, 3, func(config *Config) {
 		fastBcrypt(config)
 		config.Logger = slog.New(slog.NewTextHandler(logs, nil))

@@ -19,27 +19,37 @@ const compactionCheckInterval = 100 * time.Millisecond
 // proposes continuations one after another until nothing is pending; each
 // is answered ErrGRPCCompacted, which is its expected answer. It ends when
 // the server stops.
-func (s *Server) driveCompaction() {
-	ticker := time.NewTicker(compactionCheckInterval)
+func (s *Server) driveCompaction() { s.every(compactionCheckInterval, s.continueCompaction) }
+
+// continueCompaction proposes continuations while this member leads and
+// the store has compaction work left.
+func (s *Server) continueCompaction() {
+	for s.leader.Load() == uint64(s.id) {
+		request := s.store.ContinueCompaction()
+		if request == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout())
+		_, err := s.propose(ctx, request)
+		cancel()
+		if err != nil && !errors.Is(err, rpctypes.ErrGRPCCompacted) {
+			s.log.Debug("continuing a compaction failed; will retry", "error", err)
+			return
+		}
+	}
+}
+
+// every calls step every interval until the server stops; the goroutine
+// of a periodic task of the server.
+func (s *Server) every(interval time.Duration, step func()) {
+	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
 		select {
 		case <-s.stopping:
 			return
 		case <-ticker.C:
-		}
-		for s.leader.Load() == uint64(s.id) {
-			request := s.store.ContinueCompaction()
-			if request == nil {
-				break
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout())
-			_, err := s.propose(ctx, request)
-			cancel()
-			if err != nil && !errors.Is(err, rpctypes.ErrGRPCCompacted) {
-				s.log.Debug("continuing a compaction failed; will retry", "error", err)
-				break
-			}
+			step()
 		}
 	}
 }

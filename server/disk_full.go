@@ -64,18 +64,11 @@ const diskCheckInterval = time.Second
 // full member stays a follower: its Raft log still takes the entries, and
 // its store catches up when space returns. It ends when the server stops.
 func (s *Server) handOverWhileDiskFull() {
-	ticker := time.NewTicker(diskCheckInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-s.stopping:
-			return
-		case <-ticker.C:
-		}
+	s.every(diskCheckInterval, func() {
 		if s.leader.Load() == uint64(s.id) && s.store.DiskFull() != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout())
 			s.handOver(ctx, "because this member's disk is full")
 			cancel()
 		}
-	}
+	})
 }
