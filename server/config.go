@@ -84,6 +84,13 @@ type Config struct {
 	// transport, with mutual TLS when ClientCAs is set.
 	ClientTLS *tls.Config
 	PeerTLS   *tls.Config
+	// PeerCertAllowedCN and PeerCertAllowedHostname, as etcd's
+	// --peer-cert-allowed-cn and --peer-cert-allowed-hostname (at most one
+	// of them, and only with PeerTLS requiring client certificates): a
+	// peer connecting to this member must present a certificate with that
+	// Common Name, or valid for that host name, or it is refused.
+	PeerCertAllowedCN       string
+	PeerCertAllowedHostname string
 	// ForwardTLS is what a follower uses to dial the leader's client URL
 	// when it forwards a request; default: built from ClientTLS's CA.
 	ForwardTLS *tls.Config
@@ -182,6 +189,14 @@ func (c Config) Validate() error {
 			if _, err := hostPort(raw); err != nil {
 				return fmt.Errorf("%s: %w", list.flag, err)
 			}
+		}
+	}
+	if c.PeerCertAllowedCN != "" || c.PeerCertAllowedHostname != "" {
+		switch {
+		case c.PeerCertAllowedCN != "" && c.PeerCertAllowedHostname != "":
+			return errors.New("--peer-cert-allowed-cn and --peer-cert-allowed-hostname cannot both be set")
+		case c.PeerTLS == nil || c.PeerTLS.ClientAuth != tls.RequireAndVerifyClientCert:
+			return errors.New("--peer-cert-allowed-cn and --peer-cert-allowed-hostname need --peer-client-cert-auth (with --peer-cert-file, --peer-key-file and --peer-trusted-ca-file)")
 		}
 	}
 	if len(c.ListenPeerURLs) != 1 {

@@ -165,7 +165,7 @@ func (s *Server) open() error {
 	s.store = store
 	peerListen, _ := hostPort(config.ListenPeerURLs[0])
 	s.peers, err = transport.New(transport.Config{
-		ID: s.id, ClusterID: s.clusterID, ListenAddress: peerListen, TLS: config.PeerTLS,
+		ID: s.id, ClusterID: s.clusterID, ListenAddress: peerListen, TLS: s.peerTLS(),
 		MaxMessageBytes: config.MaxRequestBytes + 1<<20, Logger: s.log, Info: s.publishedInfo,
 		Faults: config.PeerFaults, ClusterHint: s.clusterHint,
 	})

@@ -13,7 +13,8 @@ import (
 )
 
 // TestMutualTLSForClientsAndPeers runs a cluster whose peers and clients
-// all use mutual TLS: writes through a follower (forwarded to the leader
+// all use mutual TLS, peers restricted by --peer-cert-allowed-hostname:
+// writes through a follower (forwarded to the leader
 // over TLS) work for a client with a certificate, and a client without
 // one is refused.
 func TestMutualTLSForClientsAndPeers(t *testing.T) {
@@ -23,6 +24,9 @@ func TestMutualTLSForClientsAndPeers(t *testing.T) {
 		config.ClientTLS = &tls.Config{Certificates: []tls.Certificate{member}, ClientCAs: ca.Pool, RootCAs: ca.Pool,
 			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
 		config.PeerTLS = config.ClientTLS.Clone()
+		// Every member's certificate is valid for 127.0.0.1: the
+		// cluster forms with the peer identity checked.
+		config.PeerCertAllowedHostname = "127.0.0.1"
 		for i, raw := range config.ListenClientURLs {
 			config.ListenClientURLs[i] = "https" + raw[len("http"):]
 		}

@@ -36,6 +36,7 @@ type serveFlags struct {
 	clientCertAuth                             bool
 	peerCertFile, peerKeyFile, peerTrustedCA   string
 	peerClientCertAuth                         bool
+	peerAllowedCN, peerAllowedHostname         string
 	logFormat, logLevel                        string
 	dryRun                                     bool
 	bcryptCost, authTokenTTLSeconds            int
@@ -98,6 +99,8 @@ A variable of either prefix that names no flag is warned about.`,
 	f.StringVar(&flags.peerKeyFile, "peer-key-file", "", "peer TLS key file")
 	f.StringVar(&flags.peerTrustedCA, "peer-trusted-ca-file", "", "peer TLS trusted CA file")
 	f.BoolVar(&flags.peerClientCertAuth, "peer-client-cert-auth", false, "require peers to present a certificate signed by --peer-trusted-ca-file")
+	f.StringVar(&flags.peerAllowedCN, "peer-cert-allowed-cn", "", "refuse a peer whose client certificate does not have this Common Name (needs --peer-client-cert-auth)")
+	f.StringVar(&flags.peerAllowedHostname, "peer-cert-allowed-hostname", "", "refuse a peer whose client certificate is not valid for this host name (needs --peer-client-cert-auth)")
 	f.IntVar(&flags.bcryptCost, "bcrypt-cost", 10, "cost of the bcrypt hashes of users' passwords (4 to 31)")
 	f.IntVar(&flags.authTokenTTLSeconds, "auth-token-ttl", 300, "seconds a simple auth token lives after its last use")
 	f.StringVar(&flags.logFormat, "log-format", "text", "log format: text or json")
@@ -164,6 +167,7 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 		ElectionTimeout:   time.Duration(f.electionMillis) * time.Millisecond,
 		SnapshotCount:     f.snapshotCount, QuotaBackendBytes: f.quotaBytes, BackendCacheBytes: f.cacheBytes,
 		MaxRequestBytes: f.maxRequestBytes, MaxTxnOps: f.maxTxnOps, WatchProgressNotifyInterval: f.watchProgressInterval,
+		PeerCertAllowedCN: f.peerAllowedCN, PeerCertAllowedHostname: f.peerAllowedHostname,
 		BcryptCost: f.bcryptCost, AuthTokenTTL: time.Duration(f.authTokenTTLSeconds) * time.Second,
 		Logger: logger,
 	}
