@@ -29,6 +29,9 @@ type statusOptions struct {
 	timeout            time.Duration
 	tlsFiles           loadgen.TLSFiles
 	insecureSkipVerify bool
+	// user and password authenticate with etcd's auth, as etcdctl's
+	// --user NAME[:PASSWORD] and --password do.
+	user, password string
 }
 
 func newStatusCommand() *cobra.Command {
@@ -45,6 +48,15 @@ that says why: connection refused (nothing listens there), a TLS failure (and
 which), or a timeout.`,
 		Args: cobra.NoArgs,
 		RunE: func(command *cobra.Command, _ []string) error {
+			if name, password, found := strings.Cut(options.user, ":"); found {
+				if options.password != "" {
+					return &exitError{code: 2, message: "status: --user holds a password and --password is given too"}
+				}
+				options.user, options.password = name, password
+			}
+			if options.password != "" && options.user == "" {
+				return &exitError{code: 2, message: "status: --password needs --user"}
+			}
 			options.endpoints = splitURLs(endpoints)
 			if len(options.endpoints) == 0 {
 				return &exitError{code: 2, message: "status: --endpoints must name at least one endpoint"}
@@ -59,6 +71,8 @@ which), or a timeout.`,
 	flags.StringVar(&options.tlsFiles.Cert, "cert", "", "client certificate (PEM) for members that require one")
 	flags.StringVar(&options.tlsFiles.Key, "key", "", "client key (PEM) for --cert")
 	flags.BoolVar(&options.insecureSkipVerify, "insecure-skip-tls-verify", false, "use TLS without verifying members' certificates")
+	flags.StringVar(&options.user, "user", "", "NAME[:PASSWORD] of the auth user to ask as, when auth is enabled (as etcdctl's --user)")
+	flags.StringVar(&options.password, "password", "", "the password of --user, if --user does not hold it")
 	return command
 }
 
@@ -134,7 +148,7 @@ func printStatus(ctx context.Context, out io.Writer, options statusOptions) erro
 	results := make([]endpointStatus, len(endpoints))
 	var group sync.WaitGroup
 	for i, endpoint := range endpoints {
-		group.Go(func() { results[i] = askEndpoint(ctx, endpoint, tlsConfig, options.timeout) })
+		group.Go(func() { results[i] = askEndpoint(ctx, endpoint, tlsConfig, options) })
 	}
 	group.Wait()
 
@@ -207,7 +221,8 @@ func printStatus(ctx context.Context, out io.Writer, options statusOptions) erro
 // askEndpoint connects to one endpoint itself first, so that a refused
 // connection and a failed TLS handshake are reported as such at once, then
 // asks it for its Status and member list within timeout.
-func askEndpoint(ctx context.Context, endpoint statusEndpoint, tlsConfig *tls.Config, timeout time.Duration) endpointStatus {
+func askEndpoint(ctx context.Context, endpoint statusEndpoint, tlsConfig *tls.Config, options statusOptions) endpointStatus {
+	timeout := options.timeout
 	result := endpointStatus{endpoint: endpoint}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -218,7 +233,8 @@ func askEndpoint(ctx context.Context, endpoint statusEndpoint, tlsConfig *tls.Co
 		result.failure = failure
 		return result
 	}
-	config := clientv3.Config{Endpoints: []string{endpoint.clientEndpoint}, DialTimeout: timeout, Logger: zap.NewNop()}
+	config := clientv3.Config{Endpoints: []string{endpoint.clientEndpoint}, DialTimeout: timeout, Logger: zap.NewNop(),
+		Username: options.user, Password: options.password}
 	if endpoint.secure {
 		config.TLS = tlsConfig
 	}

@@ -233,3 +233,45 @@ func TestStatusShowsSizeInUseAndErrors(t *testing.T) {
 		t.Fatalf("status output:\n%s\nwant a header ending DB SIZE, IN USE, ERROR and the alarm in the row", out)
 	}
 }
+
+// TestStatusAsAnAuthUser enables etcd's auth on a member: lockstep status
+// is refused without --user (as etcd refuses anonymous calls), answers
+// with --user NAME:PASSWORD or --user NAME --password PASSWORD, and says
+// so when the password is wrong.
+func TestStatusAsAnAuthUser(t *testing.T) {
+	member := startMember(t, "guarded", filepath.Join(t.TempDir(), "guarded"), peerURL(t), "status-auth")
+	defer member.Stop(context.Background())
+	endpoint := member.ClientAddresses()[0]
+	waitForLeader(t, endpoint)
+	client, err := clientv3.New(clientv3.Config{Endpoints: []string{endpoint}, DialTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := client.UserAdd(ctx, "root", "secret"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.UserGrantRole(ctx, "root", "root"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.AuthEnable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := runCommand(t, "status", "--timeout", "3s", "--endpoints", endpoint); err == nil || !strings.Contains(out, "user name is empty") {
+		t.Errorf("status without --user on a member with auth: %v\n%s", err, out)
+	}
+	for _, arguments := range [][]string{{"--user", "root:secret"}, {"--user", "root", "--password", "secret"}} {
+		out, err := runCommand(t, append([]string{"status", "--timeout", "3s", "--endpoints", endpoint}, arguments...)...)
+		if err != nil || !strings.Contains(out, "  leader ") || !strings.Contains(out, " guarded ") {
+			t.Errorf("status %v: %v\n%s", arguments, err, out)
+		}
+	}
+	if out, err := runCommand(t, "status", "--timeout", "3s", "--endpoints", endpoint, "--user", "root:wrong"); err == nil || !strings.Contains(out, "authentication failed") {
+		t.Errorf("status with a wrong password: %v\n%s", err, out)
+	}
+	if out, err := runCommand(t, "status", "--endpoints", endpoint, "--user", "root:secret", "--password", "secret"); err == nil || !strings.Contains(out+err.Error(), "--password is given too") {
+		t.Errorf("a password given twice: %v\n%s", err, out)
+	}
+}
