@@ -14,6 +14,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 
+	"github.com/lockstepdb/lockstep/internal/poll"
 	"github.com/lockstepdb/lockstep/internal/syncbuffer"
 )
 
@@ -79,27 +80,15 @@ func TestStoreReportsFullDiskAndRecovers(t *testing.T) {
 	if _, err := database.db.AsyncFlush(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "DiskFull to report the failed flush", func() bool { return errors.Is(h.store.DiskFull(), syscall.ENOSPC) })
+	poll.Until(t, "DiskFull to report the failed flush", func() bool { return errors.Is(h.store.DiskFull(), syscall.ENOSPC) })
 	if got := h.get(&pb.RangeRequest{Key: []byte("before")}); len(got.Kvs) != 1 {
 		t.Errorf("read while the disk is full: %v", describe(got.Kvs))
 	}
 	full.Store(false)
-	waitFor(t, "a flush to succeed and clear DiskFull", func() bool { return h.store.DiskFull() == nil })
+	poll.Until(t, "a flush to succeed and clear DiskFull", func() bool { return h.store.DiskFull() == nil })
 	h.put("after", "v", 0)
 	if got := h.get(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}}); len(got.Kvs) != 3 {
 		t.Errorf("keys after recovery: %v, want before, during and after", describe(got.Kvs))
-	}
-}
-
-// waitFor polls condition every 5 ms for at most 10 s.
-func waitFor(t *testing.T, what string, condition func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !condition() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -132,7 +121,7 @@ func TestStoreClosesOnFullDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	database.release()
-	waitFor(t, "DiskFull", func() bool { return store.DiskFull() != nil })
+	poll.Until(t, "DiskFull", func() bool { return store.DiskFull() != nil })
 	// Close returns (Pebble reports the failed flush it gave up).
 	if err := store.Close(); err != nil && !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Close on a full disk: %v", err)

@@ -14,6 +14,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/metadata"
 
+	"github.com/lockstepdb/lockstep/internal/poll"
 	"github.com/lockstepdb/lockstep/internal/syncbuffer"
 )
 
@@ -167,7 +168,7 @@ func TestAuthEnforced(t *testing.T) {
 	// has applied (as etcd's): let every member apply the grant.
 	_, granted := cluster.members[cluster.leader()].store.AuthEnabled()
 	for i, member := range cluster.members {
-		waitUntil(t, fmt.Sprintf("member %d to apply the grant", i), func() bool { _, revision := member.store.AuthEnabled(); return revision >= granted })
+		poll.Until(t, fmt.Sprintf("member %d to apply the grant", i), func() bool { _, revision := member.store.AuthEnabled(); return revision >= granted })
 	}
 	later := alice.Watch(clientv3.WithRequireLeader(watchCtx), "later", clientv3.WithCreatedNotify())
 	if response := <-later; !response.Created || response.Canceled {

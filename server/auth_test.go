@@ -11,6 +11,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/lockstepdb/lockstep/internal/poll"
 )
 
 // fastBcrypt makes test members hash passwords at bcrypt's lowest cost.
@@ -107,7 +109,7 @@ func TestAuthAdministration(t *testing.T) {
 	}
 	// Every member applies the same auth store.
 	for i, member := range cluster.members {
-		waitUntil(t, fmt.Sprintf("member %d at auth revision 7", i), func() bool { _, revision := member.store.AuthEnabled(); return revision == 7 })
+		poll.Until(t, fmt.Sprintf("member %d at auth revision 7", i), func() bool { _, revision := member.store.AuthEnabled(); return revision == 7 })
 	}
 	// etcd's rule: auth enable needs a root user holding the root role.
 	if _, err := client.AuthEnable(ctx); !sameError(err, rpctypes.ErrGRPCRootRoleNotExist) {

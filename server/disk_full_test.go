@@ -14,6 +14,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/lockstepdb/lockstep/internal/poll"
 )
 
 // TestFullDiskIsReportedAndSurvived fills one member's store disk (its
@@ -71,7 +73,7 @@ func TestFullDiskIsReportedAndSurvived(t *testing.T) {
 		}
 	}
 	full.Store(false)
-	waitUntil(t, "the store to recover", func() bool { return member.store.DiskFull() == nil })
+	poll.Until(t, "the store to recover", func() bool { return member.store.DiskFull() == nil })
 	if _, err := client.Put(ctx, "after", "v"); err != nil {
 		t.Fatalf("put after space returned: %v", err)
 	}
@@ -79,18 +81,6 @@ func TestFullDiskIsReportedAndSurvived(t *testing.T) {
 		if got, err := client.Get(ctx, key, clientv3.WithCountOnly()); err != nil || got.Count != 1 {
 			t.Fatalf("acknowledged %s after recovery: %v %v", key, got, err)
 		}
-	}
-}
-
-// waitUntil polls condition every 5 ms for at most 10 s.
-func waitUntil(t *testing.T, what string, condition func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !condition() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -112,7 +102,7 @@ func TestLeaderWithFullDiskHandsOver(t *testing.T) {
 		}
 		_, _ = client.Put(ctx, fmt.Sprintf("key-%d", i), value) // refused once the leader knows
 	}
-	waitUntil(t, "another member to lead", func() bool {
+	poll.Until(t, "another member to lead", func() bool {
 		next := cluster.leader()
 		return next != first
 	})
@@ -122,7 +112,7 @@ func TestLeaderWithFullDiskHandsOver(t *testing.T) {
 		}
 	}
 	full[cluster.configs[first].Name].Store(false)
-	waitUntil(t, "the old leader's disk to take writes again", func() bool { return leader.store.DiskFull() == nil })
+	poll.Until(t, "the old leader's disk to take writes again", func() bool { return leader.store.DiskFull() == nil })
 	checkSameHashes(t, cluster, client)
 }
 
@@ -154,7 +144,7 @@ func checkSameHashes(t *testing.T, cluster *testCluster, client *clientv3.Client
 		t.Fatal(err)
 	}
 	revision := response.Header.Revision
-	waitUntil(t, "every member to apply the last put", func() bool {
+	poll.Until(t, "every member to apply the last put", func() bool {
 		for _, member := range cluster.members {
 			if current, _ := member.store.Revision(); current < revision {
 				return false
@@ -202,6 +192,6 @@ func TestFollowerWithFullDiskCatchesUp(t *testing.T) {
 		}
 	}
 	full[cluster.configs[index].Name].Store(false)
-	waitUntil(t, "the follower's disk to take writes again", func() bool { return follower.store.DiskFull() == nil })
+	poll.Until(t, "the follower's disk to take writes again", func() bool { return follower.store.DiskFull() == nil })
 	checkSameHashes(t, cluster, client)
 }

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/lockstepdb/lockstep/internal/poll"
 	"github.com/lockstepdb/lockstep/vfs"
 )
 
@@ -62,7 +63,7 @@ func TestFailedLogFsyncStopsWritesUntilRestart(t *testing.T) {
 	}
 	fail.Store(false)
 	member := cluster.members[0]
-	waitUntil(t, "the member's Raft loop to stop", func() bool { return member.node.Err() != nil })
+	poll.Until(t, "the member's Raft loop to stop", func() bool { return member.node.Err() != nil })
 	_, err := client.Put(ctx, "after", "v")
 	if status.Code(err) != codes.Unavailable || !strings.Contains(err.Error(), "Raft log failed") || !strings.Contains(err.Error(), "input/output error") {
 		t.Fatalf("put after a failed fsync: %v, want Unavailable naming the failed log and EIO", err)

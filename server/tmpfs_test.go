@@ -15,6 +15,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/lockstepdb/lockstep/internal/poll"
 )
 
 // TestRealDiskFillsAndRecovers runs one member on a 32 MiB tmpfs (root
@@ -83,7 +85,7 @@ func TestRealDiskFillsAndRecovers(t *testing.T) {
 		cluster.start(0)
 		client = cluster.client()
 	} else {
-		waitUntil(t, "the store to take writes again", func() bool { return member.store.DiskFull() == nil })
+		poll.Until(t, "the store to take writes again", func() bool { return member.store.DiskFull() == nil })
 	}
 	if _, err := client.Put(ctx, "after", "v"); err != nil {
 		t.Fatalf("put once space returned: %v", err)
