@@ -287,7 +287,7 @@ func (c *Core) Step(m Message) error {
 	}
 	switch {
 	case m.Term > c.term:
-		if (m.Type == MessageVote || m.Type == MessagePreVote) && c.inLeaderLease() && !(m.Transfer && c.leaderTransferring) {
+		if (m.Type == MessageVote || m.Type == MessagePreVote) && c.inLeaderLease() && !c.answersTransferVote(m) {
 			// We heard from a leader less than an election timeout ago:
 			// ignore the vote request without adopting its term, so that
 			// a node that was cut off cannot depose a leader that still

@@ -68,3 +68,26 @@ func (c *Core) maybeFinishTransfer(from NodeID, follower *progress) {
 		c.send(Message{Type: MessageTimeoutNow, To: from})
 	}
 }
+
+// answersTransferVote reports whether a vote request sent by a transfer
+// target (upon TimeoutNow) is answered although this node is within a
+// leader's lease. The leader answers its own target: it stopped serving
+// lease reads when the transfer began. Without LeaseReads the lease only
+// keeps a cut-off node from disrupting the cluster, so a follower trusts
+// the candidate's word, as etcd does: the leader's announcement travels on
+// another link and may arrive after the request. With LeaseReads a
+// follower waits for that announcement (Message.Transfer from its leader),
+// so that a stale TimeoutNow cannot break a lease; in clusters of more than
+// three the transfer may then be abandoned if the request outruns it.
+func (c *Core) answersTransferVote(m Message) bool {
+	switch {
+	case !m.Transfer:
+		return false
+	case c.role == RoleLeader:
+		return c.transferTarget == m.From
+	case !c.config.LeaseReads:
+		return true
+	default:
+		return c.leaderTransferring
+	}
+}

@@ -52,3 +52,50 @@ func TestTransferAbortedAfterElectionTimeout(t *testing.T) {
 		}
 	})
 }
+
+// Scenario: the target's vote request reaches a follower before the
+// leader's announcement of the transfer does (they travel on different
+// links). Without LeaseReads the follower's lease only guards against
+// disruption, so it trusts the request, as etcd does; and the leader votes
+// for the target it is handing over to. Before, both ignored the request
+// and the transfer was abandoned after an election timeout.
+func TestScenarioTransferVoteOutrunsTheAnnouncement(t *testing.T) {
+	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
+		cluster := newTestCluster(t, mode, 5, nil) // PreVote and CheckQuorum on
+		cluster.elect(1)
+		cluster.propose(1, "x")
+		for _, id := range []NodeID{3, 4, 5} {
+			cluster.cutLink(1, id) // the announcement is late to reach them
+		}
+		if err := cluster.core(1).TransferLeadership(2); err != nil {
+			t.Fatal(err)
+		}
+		cluster.deliver()
+		if cluster.core(2).role != RoleLeader {
+			t.Fatalf("transfer target is %s at term %d", cluster.core(2).role, cluster.core(2).term)
+		}
+	})
+}
+
+// With LeaseReads a follower answers a transfer vote only once the leader
+// announced the transfer (TestTransferVoteNeedsAnnouncedTransfer), but the
+// leader itself votes for its target: in three members that is a quorum
+// even when the announcement is late to reach the third.
+func TestScenarioLeaseTransferWinsWithTheLeadersVote(t *testing.T) {
+	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
+		cluster := newTestCluster(t, mode, 3, withLeaseReads)
+		cluster.elect(1)
+		cluster.propose(1, "x")
+		cluster.cutLink(1, 3)
+		if err := cluster.core(1).TransferLeadership(2); err != nil {
+			t.Fatal(err)
+		}
+		cluster.deliver()
+		if cluster.core(2).role != RoleLeader {
+			t.Fatalf("transfer target is %s at term %d", cluster.core(2).role, cluster.core(2).term)
+		}
+		if cluster.core(3).term == cluster.core(2).term && cluster.core(3).vote == 2 {
+			t.Fatal("a follower in the lease answered a transfer vote the leader had not announced to it")
+		}
+	})
+}
