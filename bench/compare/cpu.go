@@ -60,24 +60,38 @@ type cpuUse struct {
 	// GeneratorSeconds: the comparison's own process, which runs the load
 	// generator.
 	GeneratorSeconds float64 `json:"generator_seconds"`
-	Error            string  `json:"error,omitempty"`
+	// MemberSwitches and GeneratorSwitches are the context switches of
+	// the same processes in the window (see processSwitches); absent from
+	// the results of runs before they were counted.
+	MemberSwitches    []float64 `json:"member_switches,omitempty"`
+	GeneratorSwitches float64   `json:"generator_switches,omitempty"`
+	Error             string    `json:"error,omitempty"`
 }
 
 // cpuSample is every process's CPU time at one moment.
 type cpuSample struct {
 	members   []time.Duration
 	generator time.Duration
-	err       error
+	// memberSwitches and generatorSwitches count context switches.
+	memberSwitches    []uint64
+	generatorSwitches uint64
+	err               error
 }
 
 func sampleCPU(pids []int) cpuSample {
-	sample := cpuSample{members: make([]time.Duration, len(pids))}
+	sample := cpuSample{members: make([]time.Duration, len(pids)), memberSwitches: make([]uint64, len(pids))}
 	for i, pid := range pids {
 		if sample.members[i], sample.err = processCPU(pid); sample.err != nil {
 			return sample
 		}
+		if sample.memberSwitches[i], sample.err = processSwitches(pid); sample.err != nil {
+			return sample
+		}
 	}
-	sample.generator, sample.err = processCPU(os.Getpid())
+	if sample.generator, sample.err = processCPU(os.Getpid()); sample.err != nil {
+		return sample
+	}
+	sample.generatorSwitches, sample.err = processSwitches(os.Getpid())
 	return sample
 }
 
@@ -119,8 +133,10 @@ func usedBetween(begin, end cpuSample) *cpuUse {
 	default:
 		for i := range begin.members {
 			use.MemberSeconds = append(use.MemberSeconds, (end.members[i] - begin.members[i]).Seconds())
+			use.MemberSwitches = append(use.MemberSwitches, float64(end.memberSwitches[i]-begin.memberSwitches[i]))
 		}
 		use.GeneratorSeconds = (end.generator - begin.generator).Seconds()
+		use.GeneratorSwitches = float64(end.generatorSwitches - begin.generatorSwitches)
 	}
 	return use
 }
@@ -150,33 +166,51 @@ const (
 
 // perOperation returns the µs of CPU per operation of role: the leader's
 // (the member the load went to), the followers' (the median of theirs),
-// all members' together, or the load generator's; false where there is no such figure (no
-// leader known, a system of one process, no operations).
+// all members' together, or the load generator's; false where there is no
+// such figure (no leader known, a system of one process, no operations).
 func (u *cpuUse) perOperation(role string, operations int64) (float64, bool) {
-	if u == nil || u.Error != "" || operations <= 0 {
+	if u == nil {
 		return 0, false
 	}
-	microseconds := func(seconds float64) float64 { return seconds * 1e6 / float64(operations) }
-	if role == roleGenerator {
-		return microseconds(u.GeneratorSeconds), true
+	return u.rolePerOperation(role, operations, u.MemberSeconds, u.GeneratorSeconds, 1e6)
+}
+
+// switchesPerOperation is perOperation for context switches; false for
+// runs that did not count them.
+func (u *cpuUse) switchesPerOperation(role string, operations int64) (float64, bool) {
+	if u == nil || len(u.MemberSwitches) != len(u.MemberSeconds) {
+		return 0, false
 	}
-	if u.Leader < 0 || u.Leader >= len(u.MemberSeconds) {
+	return u.rolePerOperation(role, operations, u.MemberSwitches, u.GeneratorSwitches, 1)
+}
+
+// rolePerOperation divides role's share of a window's totals (one per
+// member, and the generator's) by operations, scaled by scale.
+func (u *cpuUse) rolePerOperation(role string, operations int64, members []float64, generator, scale float64) (float64, bool) {
+	if u.Error != "" || operations <= 0 {
+		return 0, false
+	}
+	perOperation := func(total float64) float64 { return total * scale / float64(operations) }
+	if role == roleGenerator {
+		return perOperation(generator), true
+	}
+	if u.Leader < 0 || u.Leader >= len(members) {
 		return 0, false
 	}
 	if role == roleLeader {
-		return microseconds(u.MemberSeconds[u.Leader]), true
+		return perOperation(members[u.Leader]), true
 	}
 	if role == roleMembers {
 		var sum float64
-		for _, seconds := range u.MemberSeconds {
-			sum += seconds
+		for _, total := range members {
+			sum += total
 		}
-		return microseconds(sum), true
+		return perOperation(sum), true
 	}
 	var followers []float64
-	for i, seconds := range u.MemberSeconds {
+	for i, total := range members {
 		if i != u.Leader {
-			followers = append(followers, microseconds(seconds))
+			followers = append(followers, perOperation(total))
 		}
 	}
 	if len(followers) == 0 {

@@ -33,20 +33,60 @@ const (
 // measureFsync runs the probe in directory for about duration: each
 // iteration writes one record and calls fdatasync, and is timed.
 func measureFsync(directory string, duration time.Duration) (fsyncProbe, error) {
+	return measureConcurrentFsync(directory, duration, 1)
+}
+
+// measureConcurrentFsync runs the probe with writers goroutines at once,
+// each with a file of its own, as the members of a cluster on one machine
+// each sync their own log on the same disk; the latencies of all writers
+// are pooled, and PerSecond counts every writer's writes.
+func measureConcurrentFsync(directory string, duration time.Duration, writers int) (fsyncProbe, error) {
+	type outcome struct {
+		latencies []time.Duration
+		err       error
+	}
+	outcomes := make(chan outcome, writers)
+	start := time.Now()
+	for range writers {
+		go func() {
+			latencies, err := probeOneWriter(directory, duration)
+			outcomes <- outcome{latencies, err}
+		}()
+	}
+	var latencies []time.Duration
+	var firstErr error
+	for range writers {
+		result := <-outcomes
+		latencies = append(latencies, result.latencies...)
+		if firstErr == nil {
+			firstErr = result.err
+		}
+	}
+	if firstErr != nil {
+		return fsyncProbe{}, firstErr
+	}
+	elapsed := time.Since(start)
+	slices.Sort(latencies)
+	probe := fsyncProbe{Writes: len(latencies), Seconds: elapsed.Seconds(), PerSecond: float64(len(latencies)) / elapsed.Seconds()}
+	probe.P50Ms = milliseconds(nearestRank(latencies, 50))
+	probe.P99Ms = milliseconds(nearestRank(latencies, 99))
+	return probe, nil
+}
+
+// probeOneWriter is one writer of the probe: its own file, made
+// beforehand, and its timed writes.
+func probeOneWriter(directory string, duration time.Duration) ([]time.Duration, error) {
 	file, err := os.CreateTemp(directory, "fsync-probe-*")
 	if err != nil {
-		return fsyncProbe{}, fmt.Errorf("fsync probe: %w", err)
+		return nil, fmt.Errorf("fsync probe: %w", err)
 	}
 	defer os.Remove(file.Name())
 	defer file.Close()
-	if err := file.Truncate(0); err != nil {
-		return fsyncProbe{}, fmt.Errorf("fsync probe: %w", err)
-	}
 	if _, err := file.Write(make([]byte, probeFileBytes)); err != nil {
-		return fsyncProbe{}, fmt.Errorf("fsync probe: preparing %s: %w", filepath.Base(file.Name()), err)
+		return nil, fmt.Errorf("fsync probe: preparing %s: %w", filepath.Base(file.Name()), err)
 	}
 	if err := file.Sync(); err != nil {
-		return fsyncProbe{}, fmt.Errorf("fsync probe: %w", err)
+		return nil, fmt.Errorf("fsync probe: %w", err)
 	}
 	record := make([]byte, probeRecordBytes)
 	for i := range record {
@@ -57,19 +97,14 @@ func measureFsync(directory string, duration time.Duration) (fsyncProbe, error) 
 	for offset := int64(0); len(latencies) < probeMaxWrites && time.Since(start) < duration; offset = (offset + probeRecordBytes) % probeFileBytes {
 		begin := time.Now()
 		if _, err := file.WriteAt(record, offset); err != nil {
-			return fsyncProbe{}, fmt.Errorf("fsync probe: %w", err)
+			return nil, fmt.Errorf("fsync probe: %w", err)
 		}
 		if err := syscall.Fdatasync(int(file.Fd())); err != nil {
-			return fsyncProbe{}, fmt.Errorf("fsync probe: fdatasync: %w", err)
+			return nil, fmt.Errorf("fsync probe: fdatasync: %w", err)
 		}
 		latencies = append(latencies, time.Since(begin))
 	}
-	elapsed := time.Since(start)
-	slices.Sort(latencies)
-	probe := fsyncProbe{Writes: len(latencies), Seconds: elapsed.Seconds(), PerSecond: float64(len(latencies)) / elapsed.Seconds()}
-	probe.P50Ms = milliseconds(nearestRank(latencies, 50))
-	probe.P99Ms = milliseconds(nearestRank(latencies, 99))
-	return probe, nil
+	return latencies, nil
 }
 
 // nearestRank returns the p-th percentile of sorted (nearest rank), or 0.

@@ -221,6 +221,13 @@ func run(ctx context.Context, o options, out, log io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(log, "compare: raw fsync: %.0f/s, p50 %.3f ms\n", results.FsyncBefore.PerSecond, results.FsyncBefore.P50Ms)
+	results.FsyncWriters = members
+	if results.FsyncConcurrent, err = measureConcurrentFsync(work, o.fsync, members); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "compare: raw fsync, %d writers at once: p50 %.3f ms\n", members, results.FsyncConcurrent.P50Ms)
+	results.Wake = measureWake(wakeSamples)
+	fmt.Fprintf(log, "compare: thread wake: p50 %.0f µs\n", results.Wake.P50Us)
 	for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {
 		for _, system := range results.Systems {
 			if ctx.Err() != nil {

@@ -117,23 +117,37 @@ func reachVerdict(target, floorRate, members, floorServer, lockstepNow float64, 
 }
 
 // writeLatencyReach sets put-1's p50 goal (half etcd's) beside the
-// physical path: the floor's p50 (the protocol alone) plus two durable
-// writes, the leader's and one follower's, which share one disk on this
-// machine and so follow each other.
+// physical path: the floor's p50 (the protocol alone) plus one durable
+// write while the other members make theirs on the same disk (the entry
+// commits when the second of three copies is durable, and all three are
+// written at once), and the price of the hand-overs between threads that
+// both servers make per operation.
 func (r *results) writeLatencyReach(b *strings.Builder) {
 	etcd := r.figure("etcd", "put-1-client", p50)
 	floor := r.figure("floor", "put-1-client", p50)
-	fsync := r.fsyncP50()
+	fsync := r.FsyncConcurrent.P50Ms
+	fsyncText := fmt.Sprintf("one fsync with %d writers at once", r.FsyncWriters)
+	if fsync == 0 { // results from before the concurrent probe
+		fsync, fsyncText = r.fsyncP50(), "one raw fsync"
+	}
 	if etcd.Count == 0 || floor.Count == 0 || fsync == 0 {
 		return
 	}
-	goal, path := etcd.Median/2, floor.Median+2*fsync
+	goal, path := etcd.Median/2, floor.Median+fsync
 	verdict := "within the physical path's reach"
 	if goal < path {
 		verdict = "below the physical path: out of reach on one shared disk"
 	}
-	fmt.Fprintf(b, "Put, 1 client: the goal, half etcd's p50, is %s; the physical path on one disk, the floor's p50 %s + two raw fsyncs of %s (the leader's and a follower's, one after the other; a peer round trip comes on top), is at least %s: %s.\n\n",
-		loadgen.FormatMilliseconds(goal), loadgen.FormatMilliseconds(floor.Median), loadgen.FormatMilliseconds(fsync), loadgen.FormatMilliseconds(path), verdict)
+	fmt.Fprintf(b, "Put, 1 client: the goal, half etcd's p50, is %s; the physical path, the floor's p50 %s + %s, %s (the members write at once on this one disk; a peer round trip comes on top), is at least %s: %s; %s is left for the peer round trip, the apply and every hand-over between threads.",
+		loadgen.FormatMilliseconds(goal), loadgen.FormatMilliseconds(floor.Median), fsyncText, loadgen.FormatMilliseconds(fsync),
+		loadgen.FormatMilliseconds(path), verdict, loadgen.FormatMilliseconds(max(goal-path, 0)))
+	switches := r.figure("lockstep", "put-1-client", switchesMetric("", roleFollowers))
+	etcdSwitches := r.figure("etcd", "put-1-client", switchesMetric("", roleFollowers))
+	if r.Wake.Wakes > 0 && switches.Count > 0 && etcdSwitches.Count > 0 {
+		fmt.Fprintf(b, " A thread wake takes %.0f µs at the median on this machine, and each of lockstep's followers switches threads %.1f times per put (etcd's %.1f): %s of wakes per put, if every one were on the critical path.",
+			r.Wake.P50Us, switches.Median, etcdSwitches.Median, formatMicroseconds(r.Wake.P50Us*switches.Median))
+	}
+	b.WriteString("\n\n")
 }
 
 // formatSpreadMedian formats a spread's median, or "—" when it has none.

@@ -14,20 +14,22 @@ import (
 // figures of a real run on 2 cores (docs/BENCHMARKS.md at 5e3991a).
 func reachResults() *results {
 	r := &results{Machine: machine{Cores: 2}, Rounds: 1, Workloads: []string{"put-1000-clients", "put-1-client"},
-		FsyncBefore: fsyncProbe{Writes: 100, P50Ms: 0.180}}
+		FsyncBefore: fsyncProbe{Writes: 100, P50Ms: 0.180}, FsyncConcurrent: fsyncProbe{Writes: 300, P50Ms: 0.300}, FsyncWriters: 3,
+		Wake: wakeProbe{Wakes: 100, P50Us: 50}}
 	type figures struct {
 		rate, p50ms float64
 		members     []float64 // CPU seconds over 10,000 operations
 		generator   float64
+		switches    float64 // context switches per operation of each member
 	}
 	for _, each := range []struct {
 		name    string
 		put1000 figures
 		put1    figures
 	}{
-		{"etcd", figures{8717, 111, []float64{0.976, 0.320, 0.320}, 0.574}, figures{526, 1.64, []float64{1, 1, 1}, 1}},
-		{"lockstep", figures{9383, 98.8, []float64{0.320, 0.889, 0.270}, 0.554}, figures{551, 1.60, []float64{1, 1, 1}, 1}},
-		{"floor", figures{22558, 39.2, []float64{0.395}, 0.461}, figures{4694, 0.184, []float64{1}, 1}},
+		{"etcd", figures{8717, 111, []float64{0.976, 0.320, 0.320}, 0.574, 0}, figures{526, 1.64, []float64{1, 1, 1}, 1, 18}},
+		{"lockstep", figures{9383, 98.8, []float64{0.320, 0.889, 0.270}, 0.554, 0}, figures{551, 1.60, []float64{1, 1, 1}, 1, 20}},
+		{"floor", figures{22558, 39.2, []float64{0.395}, 0.461, 0}, figures{4694, 0.184, []float64{1}, 1, 0}},
 	} {
 		r.Systems = append(r.Systems, system{Name: each.name, Members: len(each.put1000.members)})
 		for workload, f := range map[string]figures{"put-1000-clients": each.put1000, "put-1-client": each.put1} {
@@ -37,10 +39,26 @@ func reachResults() *results {
 			}
 			r.Runs = append(r.Runs, runRecord{System: each.name, Round: 1, Workload: workload,
 				Result: &loadgen.Result{OperationsPerSecond: f.rate, Operations: 10_000, Latency: loadgen.LatencySummary{P50: f.p50ms}},
-				CPU:    &cpuUse{MemberSeconds: f.members, Leader: leader, GeneratorSeconds: f.generator}})
+				CPU:    &cpuUse{MemberSeconds: f.members, Leader: leader, GeneratorSeconds: f.generator, MemberSwitches: switchesOf(f)}})
 		}
 	}
 	return r
+}
+
+// switchesOf is a run's context switches per member, from its figures'
+// per-operation count over the run's 10,000 operations (0 for the
+// put-1000 figures, which give none).
+func switchesOf(f struct {
+	rate, p50ms float64
+	members     []float64
+	generator   float64
+	switches    float64
+}) []float64 {
+	counts := make([]float64, len(f.members))
+	for i := range counts {
+		counts[i] = f.switches * 10_000
+	}
+	return counts
 }
 
 func TestReachShowsTheCPUBudgetOfEachGoal(t *testing.T) {
@@ -54,9 +72,11 @@ func TestReachShowsTheCPUBudgetOfEachGoal(t *testing.T) {
 		// leaves 19.8, against lockstep's 147.9 − 39.5 = 108.4 now.
 		"| put, 1,000 clients: 2× etcd's throughput | 17,434/s | 115µs | 55.4µs | 59.3µs | 39.5µs | 148µs | 162µs |",
 		"19.8µs per op left beyond the floor's work for consensus, storage and two followers; lockstep's members spend 108µs beyond it now (82% of it would have to go)",
-		// half of 1.64 ms against 0.184 + 2 × 0.180 ms.
-		"the goal, half etcd's p50, is 820µs; the physical path on one disk, the floor's p50 184µs + two raw fsyncs of 180µs",
-		"is at least 544µs: within the physical path's reach.",
+		// half of 1.64 ms against 0.184 + 0.300 ms, leaving 336 µs.
+		"the goal, half etcd's p50, is 820µs; the physical path, the floor's p50 184µs + one fsync with 3 writers at once, 300µs",
+		"is at least 484µs: within the physical path's reach; 336µs is left for the peer round trip",
+		// 20 switches per op over 10,000 ops on each follower, 50 µs a wake.
+		"A thread wake takes 50 µs at the median on this machine, and each of lockstep's followers switches threads 20.0 times per put (etcd's 18.0): 1.00ms of wakes per put",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the reach section lacks %q:\n%s", want, report)
@@ -143,5 +163,20 @@ func TestReportFromAnEarlierRunsResults(t *testing.T) {
 	}
 	if _, err := readResults(filepath.Join(directory, "bad.json")); err == nil || !strings.Contains(err.Error(), "no systems or runs") {
 		t.Errorf("an empty results.json: %v", err)
+	}
+}
+
+// Results written before the concurrent probe fall back to the single
+// writer's fsync.
+func TestReachOfOlderResultsUsesTheRawFsync(t *testing.T) {
+	r := reachResults()
+	r.FsyncConcurrent, r.FsyncWriters, r.Wake = fsyncProbe{}, 0, wakeProbe{}
+	var b strings.Builder
+	r.writeReach(&b)
+	if want := "the floor's p50 184µs + one raw fsync, 180µs"; !strings.Contains(b.String(), want) {
+		t.Errorf("the reach section lacks %q:\n%s", want, b.String())
+	}
+	if strings.Contains(b.String(), "thread wake") {
+		t.Errorf("the reach section speaks of wakes it did not measure:\n%s", b.String())
 	}
 }

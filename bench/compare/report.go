@@ -27,6 +27,14 @@ func resultMetric(name string, value func(*loadgen.Result) float64, format func(
 	return metric{name: name, value: func(run *runRecord) (float64, bool) { return value(run.Result), true }, format: format, ratios: ratios}
 }
 
+// switchesMetric is the context switches per operation (or per event) of
+// one role.
+func switchesMetric(name, role string) metric {
+	return metric{name: name, format: formatSwitches, ratios: true, value: func(run *runRecord) (float64, bool) {
+		return run.CPU.switchesPerOperation(role, operationsOf(run.Result))
+	}}
+}
+
 // cpuMetric is the CPU per operation (or per event) of one role.
 func cpuMetric(name, role string) metric {
 	return metric{name: name, format: formatMicroseconds, ratios: true, value: func(run *runRecord) (float64, bool) {
@@ -49,6 +57,8 @@ var metrics = []metric{
 	cpuMetric("CPU per op: leader", roleLeader),
 	cpuMetric("CPU per op: followers (median)", roleFollowers),
 	cpuMetric("CPU per op: load generator", roleGenerator),
+	switchesMetric("context switches per op: leader", roleLeader),
+	switchesMetric("context switches per op: followers (median)", roleFollowers),
 }
 
 // fanoutMetrics are watch-fanout's rows: its latencies are deliveries.
@@ -62,6 +72,8 @@ var fanoutMetrics = []metric{
 	cpuMetric("CPU per event: leader", roleLeader),
 	cpuMetric("CPU per event: followers (median)", roleFollowers),
 	cpuMetric("CPU per event: load generator", roleGenerator),
+	switchesMetric("context switches per event: leader", roleLeader),
+	switchesMetric("context switches per event: followers (median)", roleFollowers),
 }
 
 // figure returns the spread over rounds of m for system on workload.
@@ -213,9 +225,17 @@ func (r *results) writeHeader(b *strings.Builder, methodLink string) {
 	fmt.Fprintf(b, "| memory | %.1f GiB |\n", float64(m.MemoryBytes)/(1<<30))
 	fmt.Fprintf(b, "| kernel | %s |\n| Go | %s |\n", orUnknown(m.Kernel), m.Go)
 	fmt.Fprintf(b, "| raw fsync, before the rounds | %s |\n", describeProbe(r.FsyncBefore))
-	fmt.Fprintf(b, "| raw fsync, after the rounds | %s |\n\n", describeProbe(r.FsyncAfter))
-	fmt.Fprintf(b, "Raw fsync: %d-byte records written in turn into a %d MiB file made beforehand, each followed by fdatasync, timed one by one, in the directory that held the clusters.\n\n",
-		probeRecordBytes, probeFileBytes>>20)
+	fmt.Fprintf(b, "| raw fsync, after the rounds | %s |\n", describeProbe(r.FsyncAfter))
+	if r.FsyncWriters > 0 {
+		fmt.Fprintf(b, "| raw fsync, %d writers at once, before the rounds | %s |\n", r.FsyncWriters, describeProbe(r.FsyncConcurrent))
+	}
+	if r.Wake.Wakes > 0 {
+		fmt.Fprintf(b, "| thread wake | p50 %.0f µs, p99 %.0f µs |\n", r.Wake.P50Us, r.Wake.P99Us)
+	}
+	fmt.Fprintf(b, "\nRaw fsync: %d-byte records written in turn into a %d MiB file made beforehand, each followed by fdatasync, timed one by one, in the directory that held the clusters; with several writers, each has a file of its own, as each member syncs its own log on the one disk. "+
+		"Thread wake: how long a thread parked in the kernel takes to run once another thread wakes it (%d times, %v apart), which every hand-over between goroutines on different threads pays; it is a few microseconds on bare metal. "+
+		"Context switches per operation count every thread of a process, from /proc.\n\n",
+		probeRecordBytes, probeFileBytes>>20, wakeSamples, wakePause)
 	b.WriteString("## Versions\n\n")
 	for _, system := range r.Systems {
 		fmt.Fprintf(b, "- %s: `%s`\n", system.Name, system.Version)
@@ -511,6 +531,8 @@ func formatCount(v float64) string {
 }
 
 // formatMicroseconds formats a CPU time given in µs: "85.2µs", "1.25ms".
+func formatSwitches(v float64) string { return fmt.Sprintf("%.1f", v) }
+
 func formatMicroseconds(v float64) string { return loadgen.FormatMilliseconds(v / 1000) }
 
 func formatMebibytes(bytes float64) string { return fmt.Sprintf("%.0f MiB", bytes/(1<<20)) }

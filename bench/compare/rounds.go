@@ -36,15 +36,21 @@ type results struct {
 	Workloads []string  `json:"workloads"`
 	// BigStoreKeys and BigStoreValueSize: big-store's size;
 	// QuotaBackendBytes: the servers' quota if set (0: their default).
-	BigStoreKeys      int             `json:"big_store_keys"`
-	BigStoreValueSize int             `json:"big_store_value_size"`
-	QuotaBackendBytes int64           `json:"quota_backend_bytes,omitempty"`
-	Systems           []system        `json:"systems"`
-	FsyncBefore       fsyncProbe      `json:"fsync_before"`
-	FsyncAfter        fsyncProbe      `json:"fsync_after"`
-	Clusters          []clusterRecord `json:"clusters"`
-	Runs              []runRecord     `json:"runs"`
-	Incomplete        string          `json:"incomplete,omitempty"`
+	BigStoreKeys      int        `json:"big_store_keys"`
+	BigStoreValueSize int        `json:"big_store_value_size"`
+	QuotaBackendBytes int64      `json:"quota_backend_bytes,omitempty"`
+	Systems           []system   `json:"systems"`
+	FsyncBefore       fsyncProbe `json:"fsync_before"`
+	FsyncAfter        fsyncProbe `json:"fsync_after"`
+	// FsyncConcurrent is the probe with one writer per member at once, as
+	// a cluster on this machine syncs its logs; Wake is the thread wake
+	// probe. Both run before the rounds; absent from older results.
+	FsyncConcurrent fsyncProbe      `json:"fsync_concurrent,omitempty"`
+	FsyncWriters    int             `json:"fsync_writers,omitempty"`
+	Wake            wakeProbe       `json:"wake,omitempty"`
+	Clusters        []clusterRecord `json:"clusters"`
+	Runs            []runRecord     `json:"runs"`
+	Incomplete      string          `json:"incomplete,omitempty"`
 
 	// display turns the machine's paths into the report's (paths.go).
 	display *strings.Replacer
