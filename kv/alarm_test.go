@@ -1,8 +1,11 @@
 package kv
 
 import (
+	"bytes"
 	"errors"
 	"testing"
+
+	"github.com/lockstepdb/lockstep/machine"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/membershippb"
@@ -102,5 +105,58 @@ func TestMemberAttributes(t *testing.T) {
 	members := h.store.MemberAttributes()
 	if len(members) != 2 || members[1].Name != "uno" || len(members[1].ClientURLs) != 2 || members[2].Name != "two" {
 		t.Errorf("MemberAttributes: %+v", members)
+	}
+}
+
+// TestAlarmsHoldAcrossAppliesReopenAndRestore: an alarm raised in one
+// Apply call refuses writes in later calls, after the store reopens, and
+// in a store restored from a snapshot taken while it was active; one
+// deactivated in a later call stops refusing them. The store keeps the
+// alarms in memory between Apply calls, so each of these paths must
+// carry them.
+func TestAlarmsHoldAcrossAppliesReopenAndRestore(t *testing.T) {
+	refused := func(t *testing.T, store *Store, index uint64) bool {
+		t.Helper()
+		command, err := EncodeCommand(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: []byte("k"), Value: []byte("v")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		result := store.Apply([]machine.Entry{{Index: index, Term: 1, Command: command}})[0]
+		err, _ = result.(error)
+		return errors.Is(err, rpctypes.ErrGRPCNoSpace)
+	}
+	directory := t.TempDir()
+	store, err := Open(directory, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: store}
+	h.one(alarmRequest(pb.AlarmRequest_ACTIVATE, 1, pb.AlarmType_NOSPACE))
+	if !refused(t, store, 2) {
+		t.Fatal("a put in the Apply call after the alarm was accepted")
+	}
+	image := imageOf(t, store)
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if store, err = Open(directory, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !refused(t, store, 3) {
+		t.Fatal("a put after reopening was accepted")
+	}
+	h = &harness{t: t, store: store, index: 3}
+	h.one(alarmRequest(pb.AlarmRequest_DEACTIVATE, 1, pb.AlarmType_NOSPACE))
+	if refused(t, store, 5) {
+		t.Fatal("a put after the alarm was deactivated was refused")
+	}
+	if err := store.Restore(bytes.NewReader(image)); err != nil {
+		t.Fatal(err)
+	}
+	if !refused(t, store, 3) {
+		t.Fatal("a put after restoring a snapshot with the alarm was accepted")
+	}
+	if err := store.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

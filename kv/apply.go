@@ -32,8 +32,7 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 	}
 	batch := database.db.NewIndexedBatch()
 	defer batch.Close()
-	a := &applier{store: s, batch: batch, state: s.committed, auth: s.authView()}
-	a.loadAlarms()
+	a := &applier{store: s, batch: batch, state: s.committed, alarmFlags: s.alarms, auth: s.authView()}
 	for i, entry := range entries {
 		results[i] = a.apply(entry.Command)
 		a.state.applied = entry.Index
@@ -42,7 +41,7 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 	s.mu.Lock() // readers see the batch and its state together (see Store.mu)
 	err := batch.Commit(pebble.NoSync)
 	if err == nil {
-		s.committed = a.state
+		s.committed, s.alarms = a.state, a.alarmFlags
 		if a.authChanged {
 			s.auth.Store(a.auth)
 		}
@@ -63,10 +62,11 @@ type applier struct {
 	state  storeState
 	events []change
 
-	noSpace bool // a NOSPACE alarm is active: refuse writes that add data
+	// alarmFlags are the alarms active as of this batch: the store's
+	// committed ones, then as the batch's alarm requests change them.
+	alarmFlags
 	// compactionFinished: a compaction step reached the compacted revision.
 	compactionFinished bool
-	corrupt            bool // a CORRUPT alarm is active: refuse reads and writes
 
 	auth        *authState // the auth store, with this batch's changes
 	authChanged bool       // auth differs from the store's published one

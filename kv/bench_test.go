@@ -45,6 +45,29 @@ func BenchmarkApplyPutNewKeys(b *testing.B) {
 	})
 }
 
+// BenchmarkApplyPutOnePerCall applies one put per Apply call, on disk, as
+// the runtime hands entries over at low load (one client): the fixed cost
+// of an Apply call is paid by every put.
+func BenchmarkApplyPutOnePerCall(b *testing.B) {
+	store, err := Open(b.TempDir(), Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+	value := make([]byte, 256)
+	commands := make([][]byte, 10_000)
+	for i := range commands {
+		commands[i], _ = EncodeCommand(&pb.InternalRaftRequest{Put: &pb.PutRequest{Key: fmt.Appendf(nil, "bench/key/%05d", i), Value: value}})
+	}
+	entry := make([]machine.Entry, 1)
+	b.SetBytes(int64(len(value)))
+	b.ResetTimer()
+	for i := range b.N {
+		entry[0] = machine.Entry{Index: uint64(i + 1), Term: 1, Command: commands[i%len(commands)]}
+		store.Apply(entry)
+	}
+}
+
 // applyInBatches opens a store and applies b.N commands to it, 64 per
 // Apply call as the runtime hands them over under load; command returns
 // the command of each log index.

@@ -36,6 +36,10 @@ func (s *Store) Restore(image io.Reader) error {
 	if err == nil {
 		auth, err = loadAuthState(replacement.db)
 	}
+	var alarms alarmFlags
+	if err == nil {
+		alarms, err = loadAlarmFlags(replacement.db)
+	}
 	if err == nil {
 		err = replacement.db.Flush()
 	}
@@ -50,7 +54,7 @@ func (s *Store) Restore(image io.Reader) error {
 	}
 	s.mu.Lock()
 	previous := s.current
-	s.current, s.committed = replacement, state
+	s.current, s.committed, s.alarms = replacement, state, alarms
 	s.auth.Store(auth)
 	s.mu.Unlock()
 	// If the directory sync failed, CURRENT-STORE may name either

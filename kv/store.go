@@ -43,6 +43,9 @@ type Store struct {
 	mu        sync.RWMutex
 	current   *database
 	committed storeState
+	// alarms are the committed database's alarm flags, kept like
+	// committed (set by Apply, Open and Restore; read by Apply).
+	alarms alarmFlags
 
 	watches *watchHub
 	// disk follows Pebble's background errors (disk_health.go), across
@@ -99,13 +102,17 @@ func Open(directory string, options Options) (*Store, error) {
 	if err == nil {
 		auth, err = loadAuthState(database.db)
 	}
+	var alarms alarmFlags
+	if err == nil {
+		alarms, err = loadAlarmFlags(database.db)
+	}
 	if err != nil {
 		database.retire(false)
 		return nil, errors.Join(err, database.wait())
 	}
 	store.auth.Store(auth)
 	store.tokens = newTokenTable(options.AuthTokenTTL, options.now)
-	store.current, store.committed = database, state
+	store.current, store.committed, store.alarms = database, state, alarms
 	store.watches = newWatchHub(store, state.revision)
 	store.logger.Info("kv: store opened", "directory", directory, "applied", state.applied, "revision", state.revision, "compacted", state.compacted)
 	return store, nil
