@@ -16,7 +16,12 @@ const (
 	// SnapshotSkipFsync installs a received snapshot before its file is
 	// durable (its fsync skipped).
 	SnapshotSkipFsync Name = "snapshot-skip-fsync"
+	// WALSkipChecksum replays a log record without checking its
+	// checksum, so that a torn write of the unsynced tail (some sectors
+	// new, some old) comes back after a crash as a record with a valid
+	// header and a damaged payload.
+	WALSkipChecksum Name = "wal-skip-checksum"
 )
 
 // All lists the storage mutations, in a fixed order.
-var All = []Name{WALSkipFsync, SnapshotSkipFsync}
+var All = []Name{WALSkipFsync, SnapshotSkipFsync, WALSkipChecksum}

@@ -25,6 +25,11 @@ type member struct {
 	disk *vfs.MemFS
 	// failSync makes the disk fail its next fsync (a disk fault).
 	failSync atomic.Bool
+	// powerFailure, when set, crashes the disk during its next fsync.
+	// A crash from the schedule falls between events, when every write
+	// has long been synced; this one falls between a write and its fsync,
+	// the moment torn writes matter.
+	powerFailure atomic.Pointer[powerFailure]
 
 	// Guarded by cluster.mu.
 	node        *node.Node // nil while down
@@ -45,13 +50,27 @@ func newMember(id raft.NodeID, joined bool) *member {
 func newDisk(m *member) *vfs.MemFS {
 	disk := vfs.NewMemFS()
 	disk.SetFault(func(operation vfs.Operation, _ string) error {
-		if operation == vfs.OperationSync && m.failSync.CompareAndSwap(true, false) {
+		if operation != vfs.OperationSync {
+			return nil
+		}
+		if failure := m.powerFailure.Swap(nil); failure != nil {
+			// The power fails while this fsync is under way: what was
+			// written and not yet durable, this fsync's data among it, is
+			// lost or torn, and the disk answers nothing more.
+			disk.Crash(failure.torn)
+			return errInjected
+		}
+		if m.failSync.CompareAndSwap(true, false) {
 			return errInjected
 		}
 		return nil
 	})
 	return disk
 }
+
+// powerFailure is a crash armed for a member's next fsync; torn, if not
+// nil, tears the unsynced writes instead of dropping them.
+type powerFailure struct{ torn *rand.Rand }
 
 // cluster is the run's world: its members, network and recorder. Its lock
 // guards the members' fields and is never held while waiting: a goroutine

@@ -145,21 +145,32 @@ func (s *schedule) restart(m *member) {
 	c.counts.restarts.Add(1)
 }
 
-// diskFault makes a running node's next fsync fail: the node must stop
-// rather than act on a write that may be lost. 2 to 10 ticks later the
-// node crashes (if the failure has not stopped it, the crash does) and
-// restarts later.
+// diskFault makes a running node's next fsync fail, or (half the time)
+// the power fail during it, losing or tearing what it was making durable:
+// the node must stop rather than act on a write that may be lost. 2 to 10
+// ticks later the node crashes (if the failure has not stopped it, the
+// crash does) and restarts later.
 func (s *schedule) diskFault() {
 	c := s.cluster
 	victim := s.victim()
 	if victim == nil {
 		return
 	}
-	victim.failSync.Store(true)
+	if s.random.IntN(2) == 0 {
+		failure := &powerFailure{}
+		if s.random.IntN(2) == 0 {
+			failure.torn = rand.New(rand.NewPCG(s.random.Uint64(), s.random.Uint64()))
+		}
+		victim.powerFailure.Store(failure)
+		c.recorder.tracef("node %d: the power will fail during its next fsync (torn writes: %v)", victim.id, failure.torn != nil)
+	} else {
+		victim.failSync.Store(true)
+		c.recorder.tracef("node %d: its next fsync will fail", victim.id)
+	}
 	c.counts.diskFaults.Add(1)
-	c.recorder.tracef("node %d: its next fsync will fail", victim.id)
 	s.after(2+s.random.IntN(9), func() {
 		victim.failSync.Store(false)
+		victim.powerFailure.Store(nil)
 		c.crash(victim, nil)
 		c.counts.crashes.Add(1)
 		s.after(3+s.random.IntN(20), func() { s.restart(victim) })
