@@ -16,7 +16,9 @@ import (
 // authService implements etcd's Auth service. Every call goes through the
 // log, as in etcd, so it is ordered with the writes it governs: the store
 // applies it (kv/auth_apply.go) after checking that the caller, whose
-// identity travels in the request header, may make it. Passwords are
+// identity travels in the request header, may make it. The one exception
+// is Authenticate with JWTs, which changes nothing to order
+// (authenticateSelfContained). Passwords are
 // hashed here, on the member that receives them, before anything is
 // proposed: neither the log nor the store ever holds one in clear.
 type authService struct {
