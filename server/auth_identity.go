@@ -55,9 +55,10 @@ func requestHeader(ctx context.Context) *pb.RequestHeader {
 }
 
 // resolveCaller finds who makes a call: with auth enabled, a token this
-// member does not know (forged, expired, from another cluster, issued
-// before a restart) is refused with ErrGRPCInvalidAuthToken, as etcd
-// does; no token is nobody, whom the permission checks refuse with
+// member does not accept (forged, expired, from another cluster; a
+// simple token issued before a restart) is refused with
+// ErrGRPCInvalidAuthToken, as etcd does; no token is nobody, whom the
+// permission checks refuse with
 // ErrGRPCUserEmpty. With auth disabled, tokens are ignored.
 func (s *Server) resolveCaller(ctx context.Context, method string) (caller, error) {
 	if enabled, _ := s.store.AuthEnabled(); !enabled || method == authenticateMethod {
@@ -245,7 +246,8 @@ func (s *Server) authorizeWatch(ctx context.Context, request *pb.WatchCreateRequ
 
 // forwardToken copies the client's token to a call forwarded to the
 // leader, which resolves the caller itself: every member knows every
-// token (kv assigns them when it applies Authenticate).
+// simple token (kv assigns them when it applies Authenticate) and
+// verifies every JWT (with the public key).
 func forwardToken(incoming, outgoing context.Context) context.Context {
 	tokens := metadata.ValueFromIncomingContext(incoming, tokenMetadataKey)
 	if len(tokens) == 0 {
