@@ -103,7 +103,7 @@ func (a *applier) authEnable() (*pb.AuthEnableResponse, error) {
 	next := a.auth.clone()
 	next.enabled = true
 	a.commitAuth(next)
-	a.store.tokens.clear()
+	a.store.simpleTokens.clear()
 	return &pb.AuthEnableResponse{Header: a.header()}, nil
 }
 
@@ -113,7 +113,7 @@ func (a *applier) authDisable() (*pb.AuthDisableResponse, error) {
 		next := a.changeAuth()
 		next.enabled = false
 		a.commitAuth(next)
-		a.store.tokens.clear()
+		a.store.simpleTokens.clear()
 	}
 	return &pb.AuthDisableResponse{Header: a.header()}, nil
 }
@@ -131,7 +131,7 @@ func (a *applier) authenticate(request *pb.InternalAuthenticateRequest) (*pb.Aut
 	if !found || user.Options.GetNoPassword() || request.SimpleToken == "" {
 		return nil, rpctypes.ErrGRPCAuthFailed
 	}
-	a.store.tokens.assign(request.SimpleToken, request.Name, a.auth.revision)
+	a.store.simpleTokens.assign(request.SimpleToken, request.Name, a.auth.revision)
 	return &pb.AuthenticateResponse{Header: a.header(), Token: request.SimpleToken}, nil
 }
 
@@ -168,7 +168,7 @@ func (a *applier) userDelete(request *pb.AuthUserDeleteRequest) (*pb.AuthUserDel
 	delete(next.users, request.Name)
 	a.must(a.batch.Delete(userKey(request.Name), nil))
 	a.commitAuth(next)
-	a.store.tokens.dropUser(request.Name)
+	a.store.simpleTokens.dropUser(request.Name)
 	return &pb.AuthUserDeleteResponse{Header: a.header()}, nil
 }
 
@@ -192,7 +192,7 @@ func (a *applier) userChangePassword(request *pb.AuthUserChangePasswordRequest) 
 	next := a.changeAuth()
 	a.putUser(next, changed)
 	a.commitAuth(next)
-	a.store.tokens.dropUser(request.Name)
+	a.store.simpleTokens.dropUser(request.Name)
 	return &pb.AuthUserChangePasswordResponse{Header: a.header()}, nil
 }
 

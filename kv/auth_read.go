@@ -44,21 +44,20 @@ func (s *Store) CheckPassword(name, password string) (uint64, error) {
 	return state.revision, nil
 }
 
-// TokenIdentity returns the identity of a simple token this member knows
-// and has not seen expire, extending its life; false for any other token
-// (the server answers ErrGRPCInvalidAuthToken). As etcd's simple tokens,
-// the identity's revision is the current auth revision, not the one the
-// token was issued at: a token goes on working across permission changes,
-// which apply to it at once, and a request is refused with
-// ErrGRPCAuthOldRevision only if the auth store changed between this
-// lookup and the request's apply.
+// TokenIdentity returns the identity of a token this member accepts;
+// false for any other token (the server answers
+// ErrGRPCInvalidAuthToken). A simple token must be one this member knows
+// and has not seen expire (its life is extended), and its identity has
+// the current auth revision; a JWT must be signed with the configured
+// key and method and not have expired, and its identity has the revision
+// it was issued at (see TokenProvider.Resolve).
 func (s *Store) TokenIdentity(token string) (Identity, bool) {
-	identity, ok := s.tokens.lookup(token)
-	if ok {
-		_, identity.Revision = s.AuthEnabled()
-	}
-	return identity, ok
+	_, current := s.AuthEnabled()
+	return s.tokens.Resolve(token, current)
 }
+
+// Tokens returns the kind of token this member issues and resolves.
+func (s *Store) Tokens() TokenProvider { return s.tokens }
 
 // Authorize checks, as Apply does, that the identity in request's header
 // may make request (see authState.authorize): for requests a server

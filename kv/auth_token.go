@@ -1,96 +1,26 @@
 package kv
 
-import (
-	"sync"
-	"time"
-)
-
-// DefaultAuthTokenTTL is etcd's default --auth-token-ttl: how long a
-// simple token lives after its last use.
-const DefaultAuthTokenTTL = 300 * time.Second
-
-// tokenTable holds the simple tokens of this member, in memory only, as
-// etcd's simple token provider: Apply assigns a token when it applies an
-// Authenticate entry (so every member knows every token, and a request
-// forwarded to the leader carries a token the leader knows), and a token
-// expires ttl after its last use. Tokens are not part of the replicated
-// state: a restarted member knows none of those applied before its
-// restart, and clients authenticate again (clientv3 does so on
-// ErrGRPCInvalidAuthToken).
-type tokenTable struct {
-	ttl time.Duration
-	now func() time.Time
-
-	mu     sync.Mutex
-	tokens map[string]*tokenEntry
-}
-
-type tokenEntry struct {
-	identity Identity
-	expires  time.Time
-}
-
-func newTokenTable(ttl time.Duration, now func() time.Time) *tokenTable {
-	if ttl <= 0 {
-		ttl = DefaultAuthTokenTTL
-	}
-	if now == nil {
-		now = time.Now
-	}
-	return &tokenTable{ttl: ttl, now: now, tokens: map[string]*tokenEntry{}}
-}
-
-// assign records token as user's, issued at auth revision revision, and
-// forgets the expired tokens, so tokens nobody uses again do not pile up.
-func (t *tokenTable) assign(token, user string, revision uint64) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.sweepLocked()
-	t.tokens[token] = &tokenEntry{identity: Identity{User: user, Revision: revision}, expires: t.now().Add(t.ttl)}
-}
-
-// lookup returns the identity of a live token and extends its life; an
-// expired token is forgotten.
-func (t *tokenTable) lookup(token string) (Identity, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	entry, found := t.tokens[token]
-	if !found {
-		return Identity{}, false
-	}
-	now := t.now()
-	if !now.Before(entry.expires) {
-		delete(t.tokens, token)
-		return Identity{}, false
-	}
-	entry.expires = now.Add(t.ttl)
-	return entry.identity, true
-}
-
-// dropUser forgets every token of user (deleted, or its password changed).
-func (t *tokenTable) dropUser(user string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	for token, entry := range t.tokens {
-		if entry.identity.User == user {
-			delete(t.tokens, token)
-		}
-	}
-}
-
-// clear forgets every token (auth enabled or disabled).
-func (t *tokenTable) clear() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	clear(t.tokens)
-}
-
-// sweepLocked forgets expired tokens; t.mu is held.
-func (t *tokenTable) sweepLocked() {
-	now := t.now()
-	for token, entry := range t.tokens {
-		if !now.Before(entry.expires) {
-			delete(t.tokens, token)
-		}
-	}
+// TokenProvider is a kind of auth token, etcd's --auth-token: how a
+// member issues a token to a user whose password it checked, and finds
+// who the token a client presents stands for. There are two, as in etcd:
+// simple tokens (auth_token_simple.go), random strings every member
+// records when it applies the Authenticate entry carrying one, and JWTs
+// (auth_token_jwt.go), signed and self-contained, which any member holding
+// the public key verifies without shared state. Methods may be called
+// from any goroutine.
+type TokenProvider interface {
+	// Issue returns a new token for user, whose password was checked
+	// against the auth store at auth revision revision.
+	Issue(user string, revision uint64) (string, error)
+	// Resolve returns who token stands for, or false for a token this
+	// member does not accept (forged, expired, unknown to it): the server
+	// answers ErrGRPCInvalidAuthToken. current is the auth revision of
+	// now; the identity's revision is the one the permission checks
+	// compare with it (an older one is refused with
+	// ErrGRPCAuthOldRevision).
+	Resolve(token string, current uint64) (Identity, bool)
+	// SelfContained reports whether a token Issue returns is valid at
+	// once on every member (a JWT), rather than only once every member
+	// has applied an Authenticate entry carrying it (a simple token).
+	SelfContained() bool
 }

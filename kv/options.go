@@ -36,6 +36,9 @@ type Options struct {
 	// AuthTokenTTL is how long a simple token lives after its last use,
 	// as etcd's --auth-token-ttl; 0 means DefaultAuthTokenTTL.
 	AuthTokenTTL time.Duration
+	// AuthTokens is the kind of token the store resolves (and the server
+	// issues), as ParseAuthToken returns it; nil means simple tokens.
+	AuthTokens TokenProvider
 
 	// FileSystem replaces the file system Pebble uses, for fault
 	// injection (Pebble's vfs/errorfs, crashable in-memory file systems);

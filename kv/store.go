@@ -53,10 +53,14 @@ type Store struct {
 	disk *diskHealth
 
 	// auth is the auth store as of committed (see auth_state.go),
-	// published after each Apply that changed it; tokens are this
-	// member's simple tokens (auth_token.go).
-	auth   atomic.Pointer[authState]
-	tokens *tokenTable
+	// published after each Apply that changed it. tokens resolves the
+	// tokens clients present (auth_token.go); simpleTokens records the
+	// simple tokens the log carries, and is tokens unless the member uses
+	// JWTs (a member configured for JWTs still applies the Authenticate
+	// entries of a member that is not, and nobody uses what it records).
+	auth         atomic.Pointer[authState]
+	tokens       TokenProvider
+	simpleTokens *tokenTable
 }
 
 // Open opens the store in directory, creating it if it does not exist.
@@ -111,7 +115,11 @@ func Open(directory string, options Options) (*Store, error) {
 		return nil, errors.Join(err, database.wait())
 	}
 	store.auth.Store(auth)
-	store.tokens = newTokenTable(options.AuthTokenTTL, options.now)
+	store.simpleTokens = newTokenTable(options.AuthTokenTTL, options.now)
+	store.tokens = options.AuthTokens
+	if store.tokens == nil {
+		store.tokens = store.simpleTokens
+	}
 	store.current, store.committed, store.alarms = database, state, alarms
 	store.watches = newWatchHub(store, state.revision)
 	store.logger.Info("kv: store opened", "directory", directory, "applied", state.applied, "revision", state.revision, "compacted", state.compacted)

@@ -14,6 +14,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/lockstepdb/lockstep/internal/testkeys"
 )
 
 // authAPI is one system's clients, and the tokens its users got.
@@ -382,8 +384,30 @@ func authDifferentialSteps() []authStep {
 // follower), and compares every answer and error, tokens and IDs
 // excepted.
 func TestAuthDifferentialAgainstEtcd(t *testing.T) {
-	etcdEndpoint := startEtcd(t, "--bcrypt-cost", "4")
-	cluster := startCluster(t, 3, fastBcrypt)
+	runAuthDifferential(t, nil, fastBcrypt, false)
+}
+
+// TestAuthDifferentialAgainstEtcdJWT runs the same sequence with JWT
+// tokens on both, from the same key pair: the answers differ from simple
+// tokens' where a token is older than a change of the auth store (etcd
+// refuses it with ErrAuthOldRevision). Once alice and root are
+// authenticated, each system also reads with the tokens the other issued:
+// the two are at the same auth revision, so each accepts the other's.
+func TestAuthDifferentialAgainstEtcdJWT(t *testing.T) {
+	keys := testkeys.Write(t, t.TempDir(), testkeys.P256)
+	spec := "jwt,pub-key=" + keys.Public + ",priv-key=" + keys.Private + ",sign-method=ES256"
+	runAuthDifferential(t, []string{"--auth-token", spec}, func(config *Config) {
+		fastBcrypt(config)
+		config.AuthToken = spec
+	}, true)
+}
+
+// runAuthDifferential runs the sequence against etcd started with
+// etcdFlags and a lockstep cluster configured by adjust; with
+// exchangeTokens, each also uses the other's tokens once they are issued.
+func runAuthDifferential(t *testing.T, etcdFlags []string, adjust func(*Config), exchangeTokens bool) {
+	etcdEndpoint := startEtcd(t, append([]string{"--bcrypt-cost", "4"}, etcdFlags...)...)
+	cluster := startCluster(t, 3, adjust)
 	cluster.leader()
 	ctx := testContext(t)
 	connect := func(endpoint string) *authAPI {
@@ -403,6 +427,7 @@ func TestAuthDifferentialAgainstEtcd(t *testing.T) {
 	// Administration by nobody and by alice, while auth is enabled.
 	at := slices.IndexFunc(steps, func(s authStep) bool { return s.name == "alice reads [\"config\", \"\")" })
 	steps = slices.Concat(steps[:at], administrationSteps(""), administrationSteps("alice"), steps[at:])
+	exchanged := false
 	for _, s := range steps {
 		etcdResponse, etcdErr := s.run(etcd.as(ctx, s.user), etcd)
 		lockstepResponse, lockstepErr := s.run(lockstep.as(ctx, s.user), lockstep)
@@ -419,6 +444,28 @@ func TestAuthDifferentialAgainstEtcd(t *testing.T) {
 		}
 		if want, got := normalized(etcdResponse), normalized(lockstepResponse); want != got {
 			t.Errorf("%s:\netcd:     %s\nlockstep: %s", s.name, want, got)
+		}
+		if exchangeTokens && s.name == "authenticate root:root-password" {
+			exchangeJWTs(ctx, t, etcd, lockstep)
+			exchanged = true
+		}
+	}
+	if exchangeTokens && !exchanged {
+		t.Errorf("the sequence has no step after which to exchange tokens")
+	}
+}
+
+// exchangeJWTs reads as alice and as root on each system with the token
+// the other issued.
+func exchangeJWTs(ctx context.Context, t *testing.T, etcd, lockstep *authAPI) {
+	t.Helper()
+	for _, user := range []string{"alice", "root"} {
+		read := &pb.RangeRequest{Key: []byte("config")}
+		if _, err := lockstep.kv.Range(metadata.AppendToOutgoingContext(ctx, tokenMetadataKey, etcd.tokens[user]), read); err != nil {
+			t.Errorf("lockstep refuses etcd's token of %s: %v", user, err)
+		}
+		if _, err := etcd.kv.Range(metadata.AppendToOutgoingContext(ctx, tokenMetadataKey, lockstep.tokens[user]), read); err != nil {
+			t.Errorf("etcd refuses lockstep's token of %s: %v", user, err)
 		}
 	}
 }

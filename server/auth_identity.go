@@ -27,9 +27,13 @@ const authenticateMethod = "/etcdserverpb.Auth/Authenticate"
 // callerKey is the context key of a client call's caller.
 type callerKey struct{}
 
-// caller is who made a client call: the identity of its token, zero for
-// a call without one (or any call while auth is disabled).
-type caller struct{ identity kv.Identity }
+// caller is who made a client call: the identity of its token, and the
+// token; zero for a call without one (or any call while auth is
+// disabled).
+type caller struct {
+	identity kv.Identity
+	token    string
+}
 
 // callerFrom returns the caller the interceptors put in ctx; false for a
 // context that is not a client call's (the server's own work: lease
@@ -51,9 +55,10 @@ func requestHeader(ctx context.Context) *pb.RequestHeader {
 }
 
 // resolveCaller finds who makes a call: with auth enabled, a token this
-// member does not know (forged, expired, from another cluster, issued
-// before a restart) is refused with ErrGRPCInvalidAuthToken, as etcd
-// does; no token is nobody, whom the permission checks refuse with
+// member does not accept (forged, expired, from another cluster; a
+// simple token issued before a restart) is refused with
+// ErrGRPCInvalidAuthToken, as etcd does; no token is nobody, whom the
+// permission checks refuse with
 // ErrGRPCUserEmpty. With auth disabled, tokens are ignored.
 func (s *Server) resolveCaller(ctx context.Context, method string) (caller, error) {
 	if enabled, _ := s.store.AuthEnabled(); !enabled || method == authenticateMethod {
@@ -67,7 +72,27 @@ func (s *Server) resolveCaller(ctx context.Context, method string) (caller, erro
 	if !ok {
 		return caller{}, rpctypes.ErrGRPCInvalidAuthToken
 	}
-	return caller{identity: identity}, nil
+	return caller{identity: identity, token: tokens[0]}, nil
+}
+
+// identityNow returns the identity of a call's caller as etcd finds it
+// after a read barrier, where etcd resolves the token of a Range or a
+// new watch: a simple token's identity at the current auth revision; a
+// JWT verified again (ErrGRPCInvalidAuthToken if it expired since the
+// call began) with the revision it was issued at, so a change of the
+// auth store since makes it old (ErrGRPCAuthOldRevision), as in etcd.
+func (s *Server) identityNow(ctx context.Context) (kv.Identity, error) {
+	found, _ := callerFrom(ctx)
+	if found.token == "" || !s.store.Tokens().SelfContained() {
+		identity := found.identity
+		_, identity.Revision = s.store.AuthEnabled()
+		return identity, nil
+	}
+	identity, ok := s.store.TokenIdentity(found.token)
+	if !ok {
+		return kv.Identity{}, rpctypes.ErrGRPCInvalidAuthToken
+	}
+	return identity, nil
 }
 
 // authUnaryInterceptor resolves the caller of every etcd API call, puts
@@ -195,28 +220,34 @@ func (s *Server) authorizeCall(identity kv.Identity, request any) error {
 // linearizable read, as etcd does, so the check sees every auth change
 // committed before the read (a follower that has not yet applied an
 // AuthEnable would otherwise answer a read that the cluster refuses).
-// The identity takes the auth revision of now, as a simple token's does.
+// The identity is the one of now (identityNow).
 func (s *Server) authorizeRange(ctx context.Context, request *pb.RangeRequest) error {
-	found, _ := callerFrom(ctx)
-	_, revision := s.store.AuthEnabled()
-	header := &pb.RequestHeader{Username: found.identity.User, AuthRevision: revision}
+	identity, err := s.identityNow(ctx)
+	if err != nil {
+		return err
+	}
+	header := &pb.RequestHeader{Username: identity.User, AuthRevision: identity.Revision}
 	return s.store.Authorize(&pb.InternalRaftRequest{Header: header, Range: request})
 }
 
 // authorizeWatch checks that the caller of a watch stream may read what
-// a watch it creates covers, at the auth revision of now (as a simple
-// token's): a stream opened before a permission change creates watches
-// under the new permissions, not refused as old.
+// a watch it creates covers, with the identity of now (identityNow): with
+// simple tokens, a stream opened before a permission change creates
+// watches under the new permissions, not refused as old; with JWTs, as
+// etcd, a watch created after the token expired or the auth store
+// changed is refused.
 func (s *Server) authorizeWatch(ctx context.Context, request *pb.WatchCreateRequest) error {
-	found, _ := callerFrom(ctx)
-	identity := found.identity
-	_, identity.Revision = s.store.AuthEnabled()
+	identity, err := s.identityNow(ctx)
+	if err != nil {
+		return err
+	}
 	return s.store.AuthorizeRead(identity, request.Key, request.RangeEnd)
 }
 
 // forwardToken copies the client's token to a call forwarded to the
 // leader, which resolves the caller itself: every member knows every
-// token (kv assigns them when it applies Authenticate).
+// simple token (kv assigns them when it applies Authenticate) and
+// verifies every JWT (with the public key).
 func forwardToken(incoming, outgoing context.Context) context.Context {
 	tokens := metadata.ValueFromIncomingContext(incoming, tokenMetadataKey)
 	if len(tokens) == 0 {

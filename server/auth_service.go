@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"fmt"
 
@@ -11,12 +9,16 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	"golang.org/x/crypto/bcrypt"
 	"google.golang.org/grpc/peer"
+
+	"github.com/lockstepdb/lockstep/kv"
 )
 
 // authService implements etcd's Auth service. Every call goes through the
 // log, as in etcd, so it is ordered with the writes it governs: the store
 // applies it (kv/auth_apply.go) after checking that the caller, whose
-// identity travels in the request header, may make it. Passwords are
+// identity travels in the request header, may make it. The one exception
+// is Authenticate with JWTs, which changes nothing to order
+// (authenticateSelfContained). Passwords are
 // hashed here, on the member that receives them, before anything is
 // proposed: neither the log nor the store ever holds one in clear.
 type authService struct {
@@ -32,7 +34,21 @@ func (c Config) validateAuth() error {
 	if c.AuthTokenTTL < 0 {
 		return fmt.Errorf("--auth-token-ttl must not be negative, got %v", c.AuthTokenTTL)
 	}
-	return nil
+	_, err := c.authTokens()
+	return err
+}
+
+// authTokens returns the kind of auth token configured, as kv takes it
+// (nil: simple tokens).
+func (c Config) authTokens() (kv.TokenProvider, error) {
+	if c.AuthToken == "" {
+		return nil, nil
+	}
+	tokens, err := kv.ParseAuthToken(c.AuthToken)
+	if err != nil {
+		return nil, fmt.Errorf("--auth-token: %w", err)
+	}
+	return tokens, nil
 }
 
 // hashPassword returns the bcrypt hash of password at the configured cost.
@@ -81,14 +97,18 @@ func (a *authService) AuthStatus(ctx context.Context, request *pb.AuthStatusRequ
 }
 
 // Authenticate checks the password against this member's store, after a
-// read barrier, then
-// proposes the assignment of a fresh random token, which every member
-// records when it applies it. As etcd, it checks again if the auth store
-// changed between the check and the assignment (the password may have
-// changed). A failure is logged with the client's address, never with
-// the password.
+// read barrier, then issues a token. A simple token, fresh and random, is
+// proposed, and every member records it when it applies it; as etcd, the
+// password is checked again if the auth store changed between the check
+// and the assignment (the password may have changed). A JWT is signed
+// here (authenticateSelfContained). A failure is logged with the client's
+// address, never with the password.
 func (a *authService) Authenticate(ctx context.Context, request *pb.AuthenticateRequest) (*pb.AuthenticateResponse, error) {
 	s := a.server
+	tokens := s.store.Tokens()
+	if tokens.SelfContained() {
+		return a.authenticateSelfContained(ctx, request)
+	}
 	for {
 		// The password is checked against every change committed before
 		// the call: a member that has not applied a password change or a
@@ -96,14 +116,11 @@ func (a *authService) Authenticate(ctx context.Context, request *pb.Authenticate
 		if err := s.readBarrier(ctx); err != nil {
 			return nil, err
 		}
-		checked, err := s.store.CheckPassword(request.Name, request.Password)
+		checked, err := a.checkPassword(ctx, request)
 		if err != nil {
-			if errors.Is(err, rpctypes.ErrGRPCAuthFailed) {
-				s.log.Warn("authentication failed", "user", request.Name, "remote", remoteAddress(ctx))
-			}
 			return nil, err
 		}
-		token, err := newSimpleToken()
+		token, err := tokens.Issue(request.Name, checked)
 		if err != nil {
 			return nil, err
 		}
@@ -140,14 +157,40 @@ func (a *authService) Authenticate(ctx context.Context, request *pb.Authenticate
 	}
 }
 
-// newSimpleToken returns a random token: 24 bytes from crypto/rand,
-// base64url, unguessable and unrelated to the user or the cluster.
-func newSimpleToken() (string, error) {
-	random := make([]byte, 24)
-	if _, err := rand.Read(random); err != nil {
-		return "", fmt.Errorf("server: draw a token: %w", err)
+// checkPassword checks the password of an Authenticate call against
+// this member's store and returns the auth revision it checked at; a
+// wrong password is logged with the client's address.
+func (a *authService) checkPassword(ctx context.Context, request *pb.AuthenticateRequest) (uint64, error) {
+	checked, err := a.server.store.CheckPassword(request.Name, request.Password)
+	if errors.Is(err, rpctypes.ErrGRPCAuthFailed) {
+		a.server.log.Warn("authentication failed", "user", request.Name, "remote", remoteAddress(ctx))
 	}
-	return base64.RawURLEncoding.EncodeToString(random), nil
+	return checked, err
+}
+
+// authenticateSelfContained issues a JWT: after a read barrier (so the
+// password is checked against every change committed before the call),
+// this member signs a token for the auth revision it checked the
+// password at. No entry goes through the log, unlike etcd's: a JWT needs
+// no member to record it, and the revision it carries orders it against
+// the auth store's changes, since any later one makes it old
+// (ErrGRPCAuthOldRevision, and clientv3 authenticates again). A member
+// without the private key answers ErrJWTVerifyOnly, as etcd's does.
+func (a *authService) authenticateSelfContained(ctx context.Context, request *pb.AuthenticateRequest) (*pb.AuthenticateResponse, error) {
+	s := a.server
+	if err := s.readBarrier(ctx); err != nil {
+		return nil, err
+	}
+	checked, err := a.checkPassword(ctx, request)
+	if err != nil {
+		return nil, err
+	}
+	token, err := s.store.Tokens().Issue(request.Name, checked)
+	if err != nil {
+		return nil, err
+	}
+	revision, _ := s.store.Revision()
+	return &pb.AuthenticateResponse{Header: s.header(revision), Token: token}, nil
 }
 
 // remoteAddress returns the address a call came from, for logs.

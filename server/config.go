@@ -78,6 +78,12 @@ type Config struct {
 	// AuthTokenTTL is how long a simple token lives after its last use,
 	// as etcd's --auth-token-ttl; 0 means 300 s.
 	AuthTokenTTL time.Duration
+	// AuthToken is the kind of auth token, in etcd's --auth-token syntax
+	// (see kv.ParseAuthToken): "simple", or
+	// "jwt,pub-key=PATH,priv-key=PATH,sign-method=METHOD,ttl=DURATION";
+	// "" means simple. The key files are read when the configuration is
+	// validated and again when the server starts.
+	AuthToken string
 
 	// ClientTLS, if set, serves clients over TLS (and with ClientCAs set,
 	// requires client certificates). PeerTLS, if set, secures the peer

@@ -157,8 +157,15 @@ func Start(config Config) (*Server, error) {
 // open starts the store, the node and the listeners, in that order.
 func (s *Server) open() error {
 	config := s.config
+	tokens, err := config.authTokens()
+	if err != nil {
+		return err
+	}
+	if tokens != nil {
+		s.log.Info("auth tokens", "kind", tokens)
+	}
 	store, err := kv.Open(filepath.Join(config.DataDirectory, "kv"), kv.Options{Logger: s.log, MaxTxnOps: config.MaxTxnOps, CacheSize: config.BackendCacheBytes, FileSystem: config.StoreFileSystem,
-		AuthTokenTTL: config.AuthTokenTTL})
+		AuthTokenTTL: config.AuthTokenTTL, AuthTokens: tokens})
 	if err != nil {
 		return fmt.Errorf("server: open key-value store: %w", err)
 	}

@@ -40,6 +40,7 @@ type serveFlags struct {
 	logFormat, logLevel                        string
 	dryRun                                     bool
 	bcryptCost, authTokenTTLSeconds            int
+	authToken                                  string
 }
 
 func newServeCommand() *cobra.Command { return newServeCommandWith(&serveFlags{}) }
@@ -103,6 +104,8 @@ A variable of either prefix that names no flag is warned about.`,
 	f.StringVar(&flags.peerAllowedHostname, "peer-cert-allowed-hostname", "", "refuse a peer whose client certificate is not valid for this host name (needs --peer-client-cert-auth)")
 	f.IntVar(&flags.bcryptCost, "bcrypt-cost", 10, "cost of the bcrypt hashes of users' passwords (4 to 31)")
 	f.IntVar(&flags.authTokenTTLSeconds, "auth-token-ttl", 300, "seconds a simple auth token lives after its last use")
+	f.StringVar(&flags.authToken, "auth-token", "simple", "kind of auth token: simple, or jwt,pub-key=PATH,priv-key=PATH,sign-method=METHOD,ttl=DURATION "+
+		"(METHOD: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA; ttl default 5m; without priv-key the member verifies tokens but issues none)")
 	f.StringVar(&flags.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&flags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.BoolVar(&flags.dryRun, "dry-run", false, "check the flags, environment and TLS files, print the configuration and exit without starting")
@@ -168,7 +171,7 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 		SnapshotCount:     f.snapshotCount, QuotaBackendBytes: f.quotaBytes, BackendCacheBytes: f.cacheBytes,
 		MaxRequestBytes: f.maxRequestBytes, MaxTxnOps: f.maxTxnOps, WatchProgressNotifyInterval: f.watchProgressInterval,
 		PeerCertAllowedCN: f.peerAllowedCN, PeerCertAllowedHostname: f.peerAllowedHostname,
-		BcryptCost: f.bcryptCost, AuthTokenTTL: time.Duration(f.authTokenTTLSeconds) * time.Second,
+		BcryptCost: f.bcryptCost, AuthTokenTTL: time.Duration(f.authTokenTTLSeconds) * time.Second, AuthToken: f.authToken,
 		Logger: logger,
 	}
 	if config.ClientTLS, err = serverTLS("", f.certFile, f.keyFile, f.trustedCA, f.clientCertAuth); err != nil {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/lockstepdb/lockstep/kv"
 	"github.com/lockstepdb/lockstep/server"
 )
 
@@ -46,6 +47,7 @@ func printDryRun(out io.Writer, config server.Config) error {
 		{"metrics URLs", orNone(strings.Join(config.ListenMetricsURLs, ","))},
 		{"client TLS", describeTLS(config.ClientTLS)},
 		{"peer TLS", describeTLS(config.PeerTLS)},
+		{"auth tokens", describeAuthToken(config)},
 	}
 	fmt.Fprintln(out, "lockstep serve --dry-run: the configuration is valid; nothing was started")
 	for _, line := range lines {
@@ -75,6 +77,23 @@ func describeTLS(config *tls.Config) string {
 		return "on, certificates of the other side required"
 	}
 	return "on"
+}
+
+// describeAuthToken says which auth tokens the member issues and
+// accepts; config was validated, so its --auth-token parses.
+func describeAuthToken(config server.Config) string {
+	tokens, err := kv.ParseAuthToken(config.AuthToken)
+	if config.AuthToken == "" || err == nil && tokens == nil {
+		ttl := config.AuthTokenTTL
+		if ttl == 0 {
+			ttl = kv.DefaultAuthTokenTTL
+		}
+		return fmt.Sprintf("simple, each living %v after its last use", ttl)
+	}
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprint(tokens)
 }
 
 func orNone(value string) string {

@@ -2,11 +2,15 @@ package main
 
 import (
 	"io"
-
-	"github.com/spf13/pflag"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/lockstepdb/lockstep/internal/testkeys"
+	"github.com/lockstepdb/lockstep/server"
 )
 
 // serveConfigError parses serve's flags and environment as the command does
@@ -132,5 +136,68 @@ func TestServeEnvironmentPrecedence(t *testing.T) {
 	}
 	if len(warnings) != 3 {
 		t.Errorf("want 3 warnings, got %d:\n%s", len(warnings), joined)
+	}
+}
+
+// TestServeAuthTokenFlag: --auth-token takes etcd's syntax, from the
+// command line, LOCKSTEP_AUTH_TOKEN or ETCD_AUTH_TOKEN, and a bad value
+// stops serve with a message that names the flag and what is wrong.
+func TestServeAuthTokenFlag(t *testing.T) {
+	dir := t.TempDir()
+	keys := testkeys.Write(t, dir, testkeys.Ed25519)
+	base := []string{"--data-dir", filepath.Join(dir, "data")}
+	spec := "jwt,pub-key=" + keys.Public + ",priv-key=" + keys.Private + ",sign-method=EdDSA,ttl=10m"
+	configOf := func(args, environment []string) (server.Config, error) {
+		flags := &serveFlags{}
+		command := newServeCommandWith(flags)
+		if err := command.ParseFlags(append(append([]string{}, base...), args...)); err != nil {
+			return server.Config{}, err
+		}
+		if _, err := applyEnvironment(command.Flags(), environment, command.Flags()); err != nil {
+			return server.Config{}, err
+		}
+		return flags.config(io.Discard)
+	}
+	if config, err := configOf(nil, nil); err != nil || config.AuthToken != "simple" {
+		t.Errorf("default: %q %v, want etcd's simple", config.AuthToken, err)
+	}
+	for _, source := range []struct {
+		args, environment []string
+	}{
+		{[]string{"--auth-token", spec}, nil},
+		{nil, []string{"LOCKSTEP_AUTH_TOKEN=" + spec}},
+		{nil, []string{"ETCD_AUTH_TOKEN=" + spec}},
+	} {
+		if config, err := configOf(source.args, source.environment); err != nil || config.AuthToken != spec {
+			t.Errorf("%v %v: %q %v", source.args, source.environment, config.AuthToken, err)
+		}
+	}
+	cases := []struct {
+		args        []string
+		environment []string
+		want        string
+	}{
+		{[]string{"--auth-token", "jwt2"}, nil, `--auth-token: unknown token kind "jwt2": want simple or jwt`},
+		{[]string{"--auth-token", "jwt,sign-method=EdDSA"}, nil, "--auth-token: jwt needs pub-key=PATH"},
+		{[]string{"--auth-token", "jwt,sign-method=EdDSA,pub-key=" + keys.Public + ",pubkey=x"}, nil, `--auth-token: unknown jwt option "pubkey"`},
+		{[]string{"--auth-token", "jwt,sign-method=RS256,pub-key=" + keys.Public}, nil, "--auth-token: pub-key " + keys.Public + ": sign-method RS256 needs an RSA key, the file holds an Ed25519 key"},
+		{[]string{"--auth-token", "jwt,sign-method=EdDSA,pub-key=" + filepath.Join(dir, "none.pub")}, nil, "--auth-token: pub-key: open " + filepath.Join(dir, "none.pub")},
+		{[]string{"--auth-token", "jwt,sign-method=EdDSA,pub-key=" + keys.Public + ",ttl=1 hour"}, nil, `--auth-token: ttl "1 hour": want a duration`},
+		{nil, []string{"ETCD_AUTH_TOKEN=jwt,sign-method=EdDSA,pub-key=" + keys.Private}, `pub-key ` + keys.Private + `: PEM block "PRIVATE KEY" is not a public key`},
+	}
+	for _, c := range cases {
+		_, err := configOf(c.args, c.environment)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v %v: got %v, want an error containing %q", c.args, c.environment, err, c.want)
+		}
+	}
+
+	output, err := runServeDryRun(t, append(base, "--auth-token", spec)...)
+	if err != nil || !strings.Contains(output, "auth tokens      jwt, sign-method EdDSA, ttl 10m0s: issues and verifies") {
+		t.Errorf("dry run with jwt: %v\n%s", err, output)
+	}
+	output, err = runServeDryRun(t, append(base, "--auth-token-ttl", "60")...)
+	if err != nil || !strings.Contains(output, "auth tokens      simple, each living 1m0s after its last use") {
+		t.Errorf("dry run with simple tokens: %v\n%s", err, output)
 	}
 }
