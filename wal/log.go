@@ -19,7 +19,10 @@ import (
 // visible before it is durable.
 //
 // After any write or fsync error the Log is failed: every later write
-// returns an error wrapping ErrLogFailed. Reads keep working.
+// returns an error wrapping ErrLogFailed. Reads keep working. The one
+// exception is a full disk met while preparing the next segment, before
+// anything is written (ErrNoSpace): the log stays usable, and the write
+// may be retried.
 type Log struct {
 	fileSystem vfs.FS
 	dir        string
