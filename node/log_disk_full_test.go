@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -12,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/lockstepdb/lockstep/internal/syncbuffer"
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/vfs"
 	"github.com/lockstepdb/lockstep/wal"
@@ -67,7 +69,11 @@ func TestFollowerWithFullLogDiskPausesAndCatchesUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
-		cluster := newConfiguredTestCluster(t, 3, -1, streamedSnapshots, smallAsyncSegments)
+		var logs syncbuffer.Buffer
+		cluster := newConfiguredTestCluster(t, 3, -1, streamedSnapshots, func(config *Config) {
+			smallAsyncSegments(config)
+			config.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+		})
 		leader := cluster.leader(ctx)
 		var follower *Node
 		for _, n := range cluster.nodes {
@@ -126,6 +132,10 @@ func TestFollowerWithFullLogDiskPausesAndCatchesUp(t *testing.T) {
 		cluster.waitForValue(ctx, follower.config.ID, proposals+1)
 		if err := follower.LogDiskFull(); err != nil || follower.Err() != nil {
 			t.Fatalf("after space returned: LogDiskFull %v, failure %v", err, follower.Err())
+		}
+		// Dozens of tries, two lines: one at the pause, one at the end.
+		if paused, resumed := strings.Count(logs.String(), "raft log disk full"), strings.Count(logs.String(), "writes resumed"); paused != 1 || resumed != 1 {
+			t.Fatalf("logged the pause %d times and the resumption %d times, want once each:\n%s", paused, resumed, logs.Tail(20))
 		}
 	})
 }
