@@ -204,3 +204,55 @@ func TestSingleNodeWithFullLogDiskWaitsThenCommits(t *testing.T) {
 		cluster.stop(n.config.ID)
 	})
 }
+
+// TestStopEndsAWaitForSpace pauses a writer on a full log disk, with the
+// loop waiting for it (drain, as before installing a snapshot from the
+// leader): stopping ends both waits at once, abandoning the write, while
+// the disk is still full.
+func TestStopEndsAWaitForSpace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		disk := vfs.NewMemFS()
+		storage, err := wal.OpenStorage(disk, "/data/1/wal", wal.Options{SegmentSize: 1024})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer storage.Close()
+		var full atomic.Bool
+		fullLogDisk(disk, 1, &full)
+		full.Store(true)
+		writer := newLogWriter(storage, slog.New(slog.DiscardHandler), disk, "/data/1/wal")
+		large := make([]byte, 2048) // one entry fills a segment
+		writer.enqueue(logWrite{sequence: 1, hardState: raft.HardState{Term: 1}, entries: []raft.Entry{{Index: 1, Term: 1, Data: large}}})
+		if err := writer.drain(nil); err != nil {
+			t.Fatal(err)
+		}
+		writer.enqueue(logWrite{sequence: 2, entries: []raft.Entry{{Index: 2, Term: 1, Data: large}}})
+		stopping := make(chan struct{})
+		drained := make(chan error, 1)
+		go func() { drained <- writer.drain(stopping) }()
+		synctest.Wait() // the writer's first try failed; it waits for its timer
+		if writer.fullError() == nil {
+			t.Fatal("the writer did not pause on the full disk")
+		}
+		time.Sleep(10 * time.Second) // several tries
+		if durable, err := writer.progress(); durable != 1 || err != nil {
+			t.Fatalf("paused writer: durable %d, failure %v; want 1 and none", durable, err)
+		}
+		close(stopping)
+		if err := <-drained; !errors.Is(err, ErrStopped) {
+			t.Fatalf("drain when stopping: %v, want ErrStopped", err)
+		}
+		stopped := make(chan struct{})
+		go func() { writer.stop(); close(stopped) }()
+		select {
+		case <-stopped:
+		case <-time.After(time.Minute):
+			t.Error("the writer went on waiting for space after stop")
+			full.Store(false) // let it end
+			<-stopped
+		}
+		if storage.Log().LastIndex() != 1 {
+			t.Fatalf("log holds %d entries, want the 1 saved before the disk filled", storage.Log().LastIndex())
+		}
+	})
+}
