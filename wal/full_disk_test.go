@@ -226,3 +226,53 @@ func TestFullDiskWhileWritingRecordsFailsTheLog(t *testing.T) {
 	}
 	mustSave(t, reopened, raft.HardState{Term: 1}, makeEntries(2, 2, 1))
 }
+
+// reportingFS is a MemFS that reports the free space it is told, as the
+// OS file system reports statfs's.
+type reportingFS struct {
+	*vfs.MemFS
+	free atomic.Uint64
+}
+
+func (f *reportingFS) FreeSpace(string) (uint64, error) { return f.free.Load(), nil }
+
+// TestFullDiskIsAskedBeforeTryingAgain: once a preparation found the disk
+// full, a file system that reports its free space is asked before the next
+// try, and no zeros are written while it has less than a segment's size;
+// once it reports enough, the segment is prepared again (and a disk still
+// full then is found so again).
+func TestFullDiskIsAskedBeforeTryingAgain(t *testing.T) {
+	fileSystem := &reportingFS{MemFS: vfs.NewMemFS()}
+	fileSystem.free.Store(1 << 30) // what statfs says need not hold a moment later
+	options := smallSegments
+	options.inlinePreparation = true
+	disk := fillDisk(fileSystem.MemFS, vfs.OperationWrite, true)
+	log := openLog(t, fileSystem, options)
+	disk.full.Store(true)
+	index := uint64(1)
+	for ; log.Save(raft.HardState{Term: 1}, makeEntries(index, index, 1)) == nil; index++ {
+		if index == 1000 {
+			t.Fatal("the log never needed a new segment")
+		}
+	}
+	fileSystem.free.Store(uint64(options.SegmentSize) - 1)
+	tries := disk.refused.Load()
+	for range 5 {
+		err := log.Save(raft.HardState{Term: 1}, makeEntries(index, index, 1))
+		if !errors.Is(err, ErrNoSpace) || !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), "bytes free") {
+			t.Fatalf("Save with less than a segment free: %v, want ErrNoSpace saying how much is free", err)
+		}
+	}
+	if disk.refused.Load() != tries {
+		t.Fatalf("%d more zero-fills tried with less than a segment free, want none", disk.refused.Load()-tries)
+	}
+	fileSystem.free.Store(1 << 30)
+	if err := log.Save(raft.HardState{Term: 1}, makeEntries(index, index, 1)); !errors.Is(err, ErrNoSpace) || disk.refused.Load() == tries {
+		t.Fatalf("Save with room reported on a disk still full: %v after %d tries, want ErrNoSpace from a new try", err, disk.refused.Load()-tries)
+	}
+	disk.full.Store(false)
+	mustSave(t, log, raft.HardState{Term: 1}, makeEntries(index, index, 1))
+	if got := allEntries(t, log); !sameEntries(got, makeEntries(1, index, 1)) {
+		t.Fatalf("%d entries, want %d", len(got), index)
+	}
+}

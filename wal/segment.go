@@ -1,9 +1,11 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/lockstepdb/lockstep/vfs"
 )
@@ -200,6 +202,12 @@ func (l *Log) prepareSpareIfDue(current *segment) {
 // while the background preparation ran, and has space again at rollover,
 // costs nothing; one still full gives ErrNoSpace, and the next write tries
 // again.
+//
+// While the disk is full, each try would write zeros until the disk
+// refuses, then remove them: up to a segment's size of writes per try.
+// So after a preparation failed for lack of space, a file system that
+// reports its free space (vfs.FreeSpace) is asked first, and the segment
+// is prepared only once it has room for one.
 func (l *Log) takeSpare(sequence uint64) (*spareSegment, error) {
 	if l.spare != nil {
 		result := <-l.spare
@@ -208,7 +216,15 @@ func (l *Log) takeSpare(sequence uint64) (*spareSegment, error) {
 			return result.spare, nil
 		}
 	}
-	return prepareSpare(l.fileSystem, filepath.Join(l.dir, spareName(sequence)), l.options.SegmentSize)
+	size := l.options.SegmentSize
+	if l.short {
+		if free, err := vfs.FreeSpace(l.fileSystem, l.dir); err == nil && free < uint64(size) {
+			return nil, fmt.Errorf("%w: %d bytes free in %s, a segment needs %d: %w", ErrNoSpace, free, l.dir, size, syscall.ENOSPC)
+		}
+	}
+	spare, err := prepareSpare(l.fileSystem, filepath.Join(l.dir, spareName(sequence)), size)
+	l.short = errors.Is(err, ErrNoSpace)
+	return spare, err
 }
 
 // discardSpare waits for a background preparation to end and removes its
