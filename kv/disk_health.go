@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	lockstepvfs "github.com/lockstepdb/lockstep/vfs"
 )
 
 // ErrDiskFull is wrapped by what Store.DiskFull returns: the store's
@@ -82,10 +83,10 @@ func (h *diskHealth) backgroundError(err error) {
 	defer h.mu.Unlock()
 	now := h.now()
 	h.totalErrors++
-	if errors.Is(err, syscall.ENOSPC) {
+	if lockstepvfs.IsNoSpace(err) {
 		h.delay = min(max(2*h.delay, minimumRetryDelay), maximumRetryDelay)
 	}
-	if errors.Is(err, syscall.ENOSPC) && h.full == nil {
+	if lockstepvfs.IsNoSpace(err) && h.full == nil {
 		h.full, h.fullSince = err, now
 		h.logger.Error("kv: the disk is full: writes are refused until space returns (Pebble retries by itself; see docs/operations.md, When the disk fills)", "error", err)
 		h.failing, h.lastLogged, h.unlogged = true, now, 0

@@ -86,7 +86,10 @@ type Config struct {
 	// persists each Ready and reports it back (raft.Config.AsyncPersistence;
 	// RaftConfig may set that too). The leader still counts itself only
 	// once its write is durable, and votes and acknowledgements still leave
-	// only after the write they vouch for.
+	// only after the write they vouch for. With it, a log whose disk has no
+	// space for its next segment pauses the writes until space returns,
+	// and the node keeps running (see Node.LogDiskFull); without it, that
+	// stops the node, as any failed write does. lockstep's server sets it.
 	AsyncPersistence bool
 	// RaftConfig, if set, is called with the core's configuration before
 	// the node starts, to set options not mirrored here.

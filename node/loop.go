@@ -1,6 +1,7 @@
 package node
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -65,7 +66,9 @@ func (n *Node) run() {
 				break inputs
 			}
 		}
-		if err := n.handleReadies(); err != nil {
+		if err := n.handleReadies(); errors.Is(err, ErrStopped) {
+			return // told to stop while waiting for the log's disk
+		} else if err != nil {
 			n.failure = err
 			n.log.Error("stopping: storage failed", "error", err)
 			return
@@ -84,7 +87,9 @@ func (n *Node) step(m raft.Message) {
 // handleReadies handles every Ready, in the order of the persistence
 // contract (see package raft): send what may leave now, persist, send the
 // rest, apply, advance. A storage error is fatal: the node stops rather
-// than act on state it could not make durable.
+// than act on state it could not make durable. That includes a full disk
+// (wal.ErrNoSpace) on this synchronous path, where waiting would stop the
+// loop; with AsyncPersistence the writer waits for space instead.
 func (n *Node) handleReadies() error {
 	if n.writer != nil {
 		return n.takeReadies()

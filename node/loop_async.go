@@ -14,7 +14,7 @@ func (n *Node) takeReadies() error {
 		n.transport.Send(ready.SendNow)
 		n.transport.Send(ready.SendAfterPersist)
 		if !ready.Snapshot.IsEmpty() {
-			if err := n.writer.drain(); err != nil {
+			if err := n.writer.drain(n.stopping); err != nil {
 				return fmt.Errorf("node %v: %w", n.config.ID, err)
 			}
 			if err := n.persistSnapshot(ready.Snapshot); err != nil {

@@ -206,7 +206,7 @@ func (n *Node) startCore() error {
 		n.config.RaftConfig(&raftConfig)
 	}
 	if raftConfig.AsyncPersistence {
-		n.writer = newLogWriter(n.storage)
+		n.writer = newLogWriter(n.storage, n.log, n.config.FileSystem, filepath.Join(n.config.Directory, "wal"))
 	}
 	core, err := raft.NewCore(raftConfig)
 	if err != nil {

@@ -71,6 +71,8 @@ type testCluster struct {
 	snapshot int
 	// travel is how snapshots reach a follower.
 	travel snapshotTravel
+	// configure, if set, adjusts each node's configuration.
+	configure func(*Config)
 }
 
 // snapshotTravel is how a test cluster's snapshots reach a follower.
@@ -96,9 +98,15 @@ func newTestCluster(t *testing.T, size int, snapshotEntries int) *testCluster {
 // newTestClusterWith is newTestCluster whose snapshots travel as travel
 // says.
 func newTestClusterWith(t *testing.T, size int, snapshotEntries int, travel snapshotTravel) *testCluster {
+	return newConfiguredTestCluster(t, size, snapshotEntries, travel, nil)
+}
+
+// newConfiguredTestCluster is newTestClusterWith whose nodes'
+// configurations are adjusted by configure (if not nil).
+func newConfiguredTestCluster(t *testing.T, size int, snapshotEntries int, travel snapshotTravel, configure func(*Config)) *testCluster {
 	cluster := &testCluster{t: t, network: NewLocalNetwork(), disk: vfs.NewMemFS(), nodes: map[raft.NodeID]*Node{},
 		machines: map[raft.NodeID]*counter{}, peers: map[raft.NodeID]string{}, snapshot: snapshotEntries,
-		travel: travel}
+		travel: travel, configure: configure}
 	for i := 1; i <= size; i++ {
 		cluster.peers[raft.NodeID(i)] = fmt.Sprintf("node-%d", i)
 	}
@@ -148,6 +156,9 @@ func (c *testCluster) config(id raft.NodeID) Config {
 	}
 	config.Peers = c.peers
 	config.AsyncPersistence = asyncTestClusters
+	if c.configure != nil {
+		c.configure(&config)
+	}
 	return config
 }
 

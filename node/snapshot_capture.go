@@ -7,6 +7,7 @@ import (
 	"maps"
 
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/wal"
 )
 
 // maybeSnapshot starts capturing the state machine when the snapshot
@@ -80,8 +81,14 @@ func (n *Node) snapshotInBackground(metadata, previous raft.SnapshotMetadata, bo
 	// the newest three files.
 	point := raft.Snapshot{Metadata: previous}
 	// A newer snapshot from the leader may have been installed meanwhile:
-	// then there is nothing left to compact.
-	if err := n.storage.Compact(point); err != nil && !errors.Is(err, raft.ErrSnapshotOutOfDate) {
+	// then there is nothing left to compact. A log whose disk is full for
+	// its next segment wrote nothing (wal.ErrNoSpace): the compaction is
+	// left to the next snapshot, which compacts further, and the writer
+	// waits for space (see saveWaitingForSpace).
+	err = n.storage.Compact(point)
+	if errors.Is(err, wal.ErrNoSpace) {
+		n.log.Warn("log compaction skipped: the raft log's disk is full; the next snapshot compacts", "index", previous.Index, "error", err)
+	} else if err != nil && !errors.Is(err, raft.ErrSnapshotOutOfDate) {
 		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %v: compact log at %d: %w", n.config.ID, previous.Index, err)}
 	}
 	return snapshotResult{metadata: metadata, index: metadata.Index}

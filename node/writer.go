@@ -2,9 +2,13 @@ package node
 
 import (
 	"fmt"
+	"log/slog"
 	"sync"
+	"time"
 
+	"github.com/lockstepdb/lockstep/internal/retry"
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
 	"github.com/lockstepdb/lockstep/wal"
 )
 
@@ -14,14 +18,26 @@ import (
 // they were queued; the writes queued while one is being saved are merged
 // into the next Save (one fsync for all of them). The loop learns on
 // notify that the durable sequence moved (or that a write failed) and
-// reports it to the core with Persisted.
+// reports it to the core with Persisted. A Save that finds the log's disk
+// full is tried again until space returns (see saveWaitingForSpace).
 type logWriter struct {
 	storage *wal.Storage
+	log     *slog.Logger
+	// fileSystem and directory hold the log, for the operator's messages.
+	fileSystem vfs.FS
+	directory  string
 
 	mu      sync.Mutex
 	queue   []logWrite
 	durable uint64 // the last sequence saved
 	failure error  // the first failed Save; the writer stops at it
+	// diskFull is the wal.ErrNoSpace of the Save being retried, since
+	// fullSince; nil while Saves succeed.
+	diskFull  error
+	fullSince time.Time
+	// retries paces the tries of a batch that found the disk full (writer
+	// goroutine only).
+	retries retry.Backoff[uint64]
 
 	// wake (buffered) tells the writer work is queued; notify (buffered)
 	// tells the loop that durable or failure changed. Neither send
@@ -42,10 +58,12 @@ type logWrite struct {
 	entries   []raft.Entry
 }
 
-// newLogWriter starts a writer for storage.
-func newLogWriter(storage *wal.Storage) *logWriter {
-	w := &logWriter{storage: storage,
-		wake: make(chan struct{}, 1), notify: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+// newLogWriter starts a writer for storage, whose log lives in directory
+// of fileSystem; it logs to log.
+func newLogWriter(storage *wal.Storage, log *slog.Logger, fileSystem vfs.FS, directory string) *logWriter {
+	w := &logWriter{storage: storage, log: log, fileSystem: fileSystem, directory: directory,
+		retries: retry.Backoff[uint64]{First: firstDiskFullRetry, Last: lastDiskFullRetry},
+		wake:    make(chan struct{}, 1), notify: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -68,7 +86,9 @@ func (w *logWriter) progress() (uint64, error) {
 
 // drain waits, on the loop, until every queued write is durable: a snapshot
 // from the leader replaces the log, so it must not race earlier writes.
-func (w *logWriter) drain() error {
+// While the log's disk is full that lasts until space returns; it returns
+// ErrStopped at once when stopping closes, so that Stop still works.
+func (w *logWriter) drain(stopping <-chan struct{}) error {
 	for {
 		durable, err := w.progress()
 		if err != nil {
@@ -77,13 +97,18 @@ func (w *logWriter) drain() error {
 		if durable >= w.queued {
 			return nil
 		}
-		<-w.notify
+		select {
+		case <-w.notify:
+		case <-stopping:
+			return ErrStopped
+		}
 	}
 }
 
 // stop ends the writer after the Save in progress, if any, and waits for
-// it; writes still queued are abandoned, as a crash would (nothing that
-// depends on them was acknowledged). Called once, by the loop as it ends.
+// it (a Save waiting for disk space is abandoned at once); writes still
+// queued are abandoned, as a crash would (nothing that depends on them was
+// acknowledged). Called once, by the loop as it ends.
 func (w *logWriter) stop() {
 	close(w.quit)
 	<-w.done
@@ -110,7 +135,10 @@ func (w *logWriter) run() {
 			if len(batch) == 0 {
 				break
 			}
-			err := w.save(batch)
+			stopped, err := w.saveWaitingForSpace(batch)
+			if stopped {
+				return
+			}
 			w.mu.Lock()
 			if err != nil {
 				w.failure = err

@@ -10,10 +10,12 @@ import (
 
 // checkDisk refuses a write at once, with gRPC's ResourceExhausted and a
 // message naming the cause, while this member leads and its store's disk
-// is full (kv.Store.DiskFull): the leader answers a write only once it has
-// applied it, and a full disk stalls its applying, so the client would
-// otherwise wait for its deadline. A follower's full disk refuses nothing:
-// it forwards writes to the leader, and the other members commit them.
+// is full (kv.Store.DiskFull), or its Raft log's disk is
+// (node.Node.LogDiskFull): the leader answers a write only once it has
+// applied it, and a full disk stalls its applying (it applies only what
+// its own log holds durably), so the client would otherwise wait for its
+// deadline. A follower's full disk refuses nothing: it forwards writes to
+// the leader, and the other members commit them.
 //
 // A member whose Raft loop stopped on a failed log write or fsync refuses
 // every write with Unavailable and says why: after a failed fsync the
@@ -25,6 +27,9 @@ func (s *Server) checkDisk() error {
 	}
 	if s.leader.Load() != uint64(s.id) {
 		return nil
+	}
+	if cause := s.node.LogDiskFull(); cause != nil {
+		return status.Error(codes.ResourceExhausted, "lockstep: the leader's Raft log disk is full; writes are refused until space returns (see docs/operations.md): "+cause.Error())
 	}
 	if cause := s.store.DiskFull(); cause != nil {
 		return status.Error(codes.ResourceExhausted, "lockstep: the leader's disk is full; writes are refused until space returns (see docs/operations.md): "+cause.Error())
@@ -47,6 +52,9 @@ func (s *Server) diskStatus() string {
 	if failure := s.node.Err(); failure != nil {
 		return "STORAGE FAILED: " + failure.Error()
 	}
+	if cause := s.node.LogDiskFull(); cause != nil {
+		return "RAFT LOG DISK FULL: " + cause.Error()
+	}
 	if cause := s.store.DiskFull(); cause != nil {
 		return "DISK FULL: " + cause.Error()
 	}
@@ -58,14 +66,16 @@ func (s *Server) diskStatus() string {
 const diskCheckInterval = time.Second
 
 // handOverWhileDiskFull hands leadership to the most up-to-date follower
-// while this member leads and its store's disk is full: the leader
-// answers a write only once it has applied it, and a full disk stops its
-// applying, so the cluster is better led by a member that can write. The
-// full member stays a follower: its Raft log still takes the entries, and
-// its store catches up when space returns. It ends when the server stops.
+// while this member leads and its store's disk, or its Raft log's, is
+// full: the leader answers a write only once it has applied it, and a
+// full disk stops its applying, so the cluster is better led by a member
+// that can write. The full member stays a follower: with a full store
+// disk its Raft log still takes the entries and its store catches up when
+// space returns; with a full log disk it acknowledges nothing until then,
+// and the others commit without it. It ends when the server stops.
 func (s *Server) handOverWhileDiskFull() {
 	s.every(diskCheckInterval, func() {
-		if s.leader.Load() == uint64(s.id) && s.store.DiskFull() != nil {
+		if s.leader.Load() == uint64(s.id) && (s.store.DiskFull() != nil || s.node.LogDiskFull() != nil) {
 			ctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout())
 			s.handOver(ctx, "because this member's disk is full")
 			cancel()

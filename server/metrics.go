@@ -119,6 +119,13 @@ func newMetrics(s *Server) *metrics {
 				}
 				return 0
 			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_wal_disk_full", Help: "1 while the Raft log's writes are paused because its disk has no space for the next segment (ENOSPC); they resume by themselves when space returns."},
+			func() float64 {
+				if s.node.LogDiskFull() != nil {
+					return 1
+				}
+				return 0
+			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_store_revision", Help: "Current revision of the key-value store."},
 			func() float64 { revision, _ := s.store.Revision(); return float64(revision) }),
 	)

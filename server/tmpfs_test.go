@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,10 +23,12 @@ import (
 // TestRealDiskFillsAndRecovers runs one member on a 32 MiB tmpfs (root
 // only: CI runs as root) and puts megabyte values until the disk is full.
 // A write is then refused at once with an error naming the cause (the
-// store's full disk, ResourceExhausted, or the Raft log's failure,
-// Unavailable), never by a client deadline. The tmpfs is then grown: a
-// full store recovers by itself, a failed log after a restart, and every
-// acknowledged put is there.
+// store's or the Raft log's full disk, ResourceExhausted, or the Raft
+// log's failure, Unavailable), never by a client deadline; only the write
+// in flight when the log's writes pause may wait for its deadline (it
+// stays unacknowledged, and may commit once space returns). The tmpfs is
+// then grown: a full store or log recovers by itself, a failed log after a
+// restart, and every acknowledged put is there.
 func TestRealDiskFillsAndRecovers(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
@@ -62,6 +65,8 @@ func TestRealDiskFillsAndRecovers(t *testing.T) {
 			acknowledged = append(acknowledged, key)
 		case code == codes.ResourceExhausted || code == codes.Unavailable:
 			refusal = err
+		case (errors.Is(err, context.DeadlineExceeded) || code == codes.DeadlineExceeded) && cluster.members[0].node.LogDiskFull() != nil:
+			refusal = err // in flight when the log paused
 		default:
 			t.Fatalf("put %d on a filling disk: %v, want success or a refusal naming the cause", i, err)
 		}
@@ -85,7 +90,9 @@ func TestRealDiskFillsAndRecovers(t *testing.T) {
 		cluster.start(0)
 		client = cluster.client()
 	} else {
-		poll.Until(t, "the store to take writes again", func() bool { return member.store.DiskFull() == nil })
+		poll.Until(t, "the store and the log to take writes again", func() bool {
+			return member.store.DiskFull() == nil && member.node.LogDiskFull() == nil
+		})
 	}
 	if _, err := client.Put(ctx, "after", "v"); err != nil {
 		t.Fatalf("put once space returned: %v", err)

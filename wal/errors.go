@@ -26,5 +26,18 @@ func (e *CorruptionError) Error() string {
 // the log recovers what is durable.
 var ErrLogFailed = errors.New("wal: log failed earlier and refuses further writes")
 
+// ErrNoSpace is wrapped, with its cause (ENOSPC, see vfs.IsNoSpace), by
+// what a write returns when the log could not prepare its next segment for
+// lack of disk space: creating the segment file, or filling it with zeros
+// up to the segment size, failed. That happens before any record of the
+// write is written, and the partial file is removed (giving the space
+// back), so nothing of the write, nor of the writes committed in the same
+// batch, was written: the log on disk and in memory is exactly as before
+// it, the log stays usable, and the same write may be retried, typically
+// after a delay, until space returns. A full disk met anywhere else (in
+// the middle of writing records, or by an fsync) leaves the log's state
+// uncertain and fails it (ErrLogFailed), as any other write error does.
+var ErrNoSpace = errors.New("wal: no disk space to prepare the next segment")
+
 // ErrClosed is returned by operations on a closed Log.
 var ErrClosed = errors.New("wal: log is closed")

@@ -19,7 +19,10 @@ import (
 // visible before it is durable.
 //
 // After any write or fsync error the Log is failed: every later write
-// returns an error wrapping ErrLogFailed. Reads keep working.
+// returns an error wrapping ErrLogFailed. Reads keep working. The one
+// exception is a full disk met while preparing the next segment, before
+// anything is written (ErrNoSpace): the log stays usable, and the write
+// may be retried.
 type Log struct {
 	fileSystem vfs.FS
 	dir        string
@@ -36,11 +39,13 @@ type Log struct {
 	// Only the flusher uses these: nextBatch is the number of the next
 	// batch; encoder and accepted are reused from batch to batch; spare,
 	// if not nil, receives the next segment file once a background
-	// goroutine has prepared it.
+	// goroutine has prepared it; short is set while the last preparation
+	// found the disk full (see takeSpare).
 	nextBatch uint32
 	encoder   batchEncoder
 	accepted  []*request
 	spare     chan spareResult
+	short     bool
 
 	// mu guards the durable state, which readers share with the flusher.
 	mu     sync.RWMutex

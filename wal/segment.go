@@ -1,9 +1,11 @@
 package wal
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/lockstepdb/lockstep/vfs"
 )
@@ -67,16 +69,32 @@ type spareSegment struct {
 // fallocating, which leaves unwritten extents on ext4) means that later
 // fdatasyncs of records need neither block allocation nor an extent
 // conversion, so they commit no file-system metadata.
+//
+// On failure the partial file is removed, giving back the space it took
+// (a failed removal is harmless: recovery deletes temporary files, and the
+// next preparation of the same segment truncates it). A failure for lack
+// of space wraps ErrNoSpace: no segment of the log was touched, so the
+// write that needed the segment may be retried.
 func prepareSpare(fileSystem vfs.FS, path string, size int64) (*spareSegment, error) {
 	file, err := fileSystem.Create(path)
 	if err != nil {
-		return nil, fmt.Errorf("wal: create segment file %s: %w", path, err)
+		return nil, preparationError("create", path, err)
 	}
 	if err := fillZeros(file, size); err != nil {
 		file.Close()
-		return nil, fmt.Errorf("wal: preallocate segment file %s: %w", path, err)
+		fileSystem.Remove(path)
+		return nil, preparationError("preallocate", path, err)
 	}
 	return &spareSegment{path: path, file: file}, nil
+}
+
+// preparationError describes a failed step of prepareSpare, wrapping
+// ErrNoSpace when the disk is full.
+func preparationError(step, path string, err error) error {
+	if vfs.IsNoSpace(err) {
+		return fmt.Errorf("%w: %s segment file %s: %w", ErrNoSpace, step, path, err)
+	}
+	return fmt.Errorf("wal: %s segment file %s: %w", step, path, err)
 }
 
 // preallocationChunk is the size of the zero writes that fill a new
@@ -177,14 +195,36 @@ func (l *Log) prepareSpareIfDue(current *segment) {
 }
 
 // takeSpare returns the prepared file for segment sequence: the one
-// prepared in the background, once it is ready, or one prepared now.
+// prepared in the background, once it is ready, or one prepared now. A
+// background preparation that failed is not the log's failure (it touched
+// no segment, and removed its file): it is tried again here, when the
+// segment is needed, and only that outcome counts. So a disk that was full
+// while the background preparation ran, and has space again at rollover,
+// costs nothing; one still full gives ErrNoSpace, and the next write tries
+// again.
+//
+// While the disk is full, each try would write zeros until the disk
+// refuses, then remove them: up to a segment's size of writes per try.
+// So after a preparation failed for lack of space, a file system that
+// reports its free space (vfs.FreeSpace) is asked first, and the segment
+// is prepared only once it has room for one.
 func (l *Log) takeSpare(sequence uint64) (*spareSegment, error) {
-	if l.spare == nil {
-		return prepareSpare(l.fileSystem, filepath.Join(l.dir, spareName(sequence)), l.options.SegmentSize)
+	if l.spare != nil {
+		result := <-l.spare
+		l.spare = nil
+		if result.err == nil {
+			return result.spare, nil
+		}
 	}
-	result := <-l.spare
-	l.spare = nil
-	return result.spare, result.err
+	size := l.options.SegmentSize
+	if l.short {
+		if free, err := vfs.FreeSpace(l.fileSystem, l.dir); err == nil && free < uint64(size) {
+			return nil, fmt.Errorf("%w: %d bytes free in %s, a segment needs %d: %w", ErrNoSpace, free, l.dir, size, syscall.ENOSPC)
+		}
+	}
+	spare, err := prepareSpare(l.fileSystem, filepath.Join(l.dir, spareName(sequence)), size)
+	l.short = errors.Is(err, ErrNoSpace)
+	return spare, err
 }
 
 // discardSpare waits for a background preparation to end and removes its

@@ -18,7 +18,8 @@ import (
 // the core's reads; each is durable when it returns, and its effect is
 // visible to reads from then on, never before. After any of them fails with
 // ErrLogFailed the node must stop: reopen with OpenStorage to recover what
-// is durable.
+// is durable. One that fails with ErrNoSpace wrote nothing and may be
+// retried (see Log.Save).
 type Storage struct {
 	log          *Log
 	snapshotData func(raft.SnapshotMetadata) ([]byte, error)

@@ -22,12 +22,21 @@ import (
 // crash: all of it or none of it is recovered.
 //
 // When Save returns nil, everything it was given is visible to reads and,
-// but for that exception, durable. When it returns an error, nothing it was given is visible; a
-// crash may still have left part of it on disk, so after a failure the
-// caller must not act as if it was not written (for example, never reply
-// to a vote request as if the vote was not cast): it must stop and
-// reopen. The Log keeps references to the entries' Data: the caller must
-// not modify it afterwards. Safe for concurrent use.
+// but for that exception, durable. When it returns an error, nothing it
+// was given is visible, and:
+//   - if the error wraps ErrNoSpace (the disk had no space for the next
+//     segment), nothing of this Save was written, on disk or in memory,
+//     and the log stays usable: the same Save may be retried (a caller
+//     whose later writes build on it retries it before them);
+//   - if it wraps ErrLogFailed (a write or fsync failed), a crash may
+//     still have left part of it on disk, so the caller must not act as
+//     if it was not written (for example, never reply to a vote request
+//     as if the vote was not cast): it must stop and reopen;
+//   - any other error is an invalid request, refused before anything
+//     was written.
+//
+// The Log keeps references to the entries' Data: the caller must not
+// modify it afterwards. Safe for concurrent use.
 func (l *Log) Save(hardState raft.HardState, entries []raft.Entry) error {
 	if hardState.IsEmpty() && len(entries) == 0 {
 		return nil
@@ -40,7 +49,8 @@ func (l *Log) Save(hardState raft.HardState, entries []raft.Entry) error {
 // entries and removes the segments that hold only such entries. The entries
 // after point.Index are kept. It returns raft.ErrSnapshotOutOfDate if the
 // log is already compacted to point.Index or beyond. Safe for concurrent
-// use; durable on return.
+// use; durable on return. An error wrapping ErrNoSpace means nothing was
+// written and the log stays usable, as for Save.
 func (l *Log) Compact(point raft.SnapshotMetadata) error {
 	return l.submit(&request{kind: requestCompact, point: point})
 }
@@ -49,7 +59,9 @@ func (l *Log) Compact(point raft.SnapshotMetadata) error {
 // replaced the whole log (a snapshot received from the leader): every
 // entry is discarded and the log restarts after point.Index. It returns
 // raft.ErrSnapshotOutOfDate if the log is already compacted to point.Index
-// or beyond. Safe for concurrent use; durable on return.
+// or beyond. Safe for concurrent use; durable on return. An error wrapping
+// ErrNoSpace means nothing was written and the log stays usable, as for
+// Save.
 func (l *Log) InstallSnapshot(point raft.SnapshotMetadata) error {
 	return l.submit(&request{kind: requestInstallSnapshot, point: point})
 }
@@ -79,7 +91,15 @@ func (l *Log) commit(batch []*request) {
 		for _, req := range batch {
 			req.complete(failedError(failed))
 		}
-	} else if err := l.writeBatch(batch); err != nil {
+	} else if err := l.writeBatch(batch); errors.Is(err, ErrNoSpace) {
+		// No record was written (see ErrNoSpace): the log does not fail,
+		// and each writer may try again.
+		for _, req := range batch {
+			if !req.completed {
+				req.complete(err)
+			}
+		}
+	} else if err != nil {
 		l.queueMu.Lock()
 		if l.failed == nil {
 			l.failed = err

@@ -4,6 +4,7 @@
 package retry
 
 import (
+	"cmp"
 	"sync"
 	"time"
 )
@@ -16,10 +17,14 @@ const (
 
 // Backoff remembers the key that failed last and when it may be tried
 // again: FirstDelay after its first failure, twice as long after each
-// further one, up to LastDelay. Any other key may be tried at once, and a
-// success forgets the failure. The zero value is ready; it is safe for
-// concurrent use.
+// further one, up to LastDelay (or First and Last, if set). Any other key
+// may be tried at once, and a success forgets the failure. The zero value
+// is ready; it is safe for concurrent use.
 type Backoff[K comparable] struct {
+	// First and Last, if not zero, replace FirstDelay and LastDelay: set
+	// them before the first use.
+	First, Last time.Duration
+
 	mu      sync.Mutex
 	key     K
 	failing bool
@@ -44,9 +49,9 @@ func (b *Backoff[K]) Failed(key K) time.Duration {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.failing && b.key == key {
-		b.delay = min(2*b.delay, LastDelay)
+		b.delay = min(2*b.delay, cmp.Or(b.Last, LastDelay))
 	} else {
-		b.key, b.failing, b.delay = key, true, FirstDelay
+		b.key, b.failing, b.delay = key, true, cmp.Or(b.First, FirstDelay)
 	}
 	b.retryAt = time.Now().Add(b.delay)
 	return b.delay

@@ -47,3 +47,18 @@ func TestBackoffDoublesPerKey(t *testing.T) {
 		}
 	})
 }
+
+// TestBackoffWithOtherBounds: First and Last replace the default delays.
+func TestBackoffWithOtherBounds(t *testing.T) {
+	backoff := Backoff[int]{First: 10 * time.Millisecond, Last: time.Second}
+	var delays []time.Duration
+	for range 9 {
+		delays = append(delays, backoff.Failed(1))
+	}
+	want := []time.Duration{10, 20, 40, 80, 160, 320, 640, 1000, 1000}
+	for i := range want {
+		if delays[i] != want[i]*time.Millisecond {
+			t.Fatalf("delays %v, want %v ms", delays, want)
+		}
+	}
+}
