@@ -218,25 +218,34 @@ func TestHistoryCheckCatchesStaleReadsAndLostWrites(t *testing.T) {
 // `sim --nodes 5` listing 7 nodes explains itself (issue 17). Without
 // membership changes only the Nodes voters are listed, unlabelled.
 func TestTraceLabelsSpareNodes(t *testing.T) {
-	listing := func(nodes, steps int, faults []Fault) []string {
+	listingOf := func(seed uint64, nodes, steps int, faults []Fault) []string {
 		var lines []string
-		Run(Options{Seed: 1, Nodes: nodes, Steps: steps, Faults: faults, Trace: func(line string) {
+		Run(Options{Seed: seed, Nodes: nodes, Steps: steps, Faults: faults, Trace: func(line string) {
 			if strings.Contains(line, ", log [") {
 				lines = append(lines, line)
 			}
 		}})
 		return lines
 	}
+	listing := func(nodes, steps int, faults []Fault) []string { return listingOf(1, nodes, steps, faults) }
 	all := strings.Join(listing(5, 400, AllFaults), "\n")
 	for _, want := range []string{"node 6 (not a member): ", "node 7 (not a member): ", "node 1: "} {
 		if !strings.Contains(all, want) {
 			t.Errorf("trace with membership changes lacks %q:\n%s", want, all)
 		}
 	}
-	// Over 3000 steps with membership changes some node is a learner at
-	// the end (which one depends on the seed's schedule).
-	if longer := strings.Join(listing(3, 3000, AllFaults), "\n"); !regexp.MustCompile(`node \d+ \(learner\): `).MatchString(longer) {
-		t.Errorf("no learner labelled in:\n%s", longer)
+	// Over 3000 steps with membership changes some node is a learner in
+	// a listing, in most seeds (whether, and which, depends on the seed's
+	// schedule, which changes with the core: seed 1 had one until the
+	// transfer vote rule changed): the first of ten seeds that has one
+	// must label it.
+	learner := regexp.MustCompile(`node \d+ \(learner\): `)
+	found := false
+	for seed := uint64(1); seed <= 10 && !found; seed++ {
+		found = learner.MatchString(strings.Join(listingOf(seed, 3, 3000, AllFaults), "\n"))
+	}
+	if !found {
+		t.Error("no learner labelled in the listings of seeds 1-10 (3 nodes, 3000 steps, all faults)")
 	}
 	crashes := strings.Join(listing(5, 400, []Fault{FaultCrash}), "\n")
 	if strings.Contains(crashes, "node 6") || strings.Contains(crashes, "(not a member") || !strings.Contains(crashes, "node 5: ") {
