@@ -119,11 +119,28 @@ func (s *schedule) victim() *member {
 	return s.cluster.member(up[s.random.IntN(len(up))].id)
 }
 
-// crash crashes a random running node and restarts it 3 to 40 ticks later.
+// crash crashes a random running node, at once or (half the time) during
+// its next fsync, and restarts it later. A crash at once falls between
+// events, when every write has long been synced (under the virtual clock
+// nothing blocks between a write and its fsync); one during an fsync tears
+// what that fsync was making durable (a random subset of the unsynced
+// sectors survives, none among the outcomes), the moment torn writes
+// matter to the log.
 func (s *schedule) crash() {
 	c := s.cluster
 	victim := s.victim()
 	if victim == nil {
+		return
+	}
+	if s.random.IntN(2) == 0 {
+		victim.powerFailure.Store(&powerFailure{torn: rand.New(rand.NewPCG(s.random.Uint64(), s.random.Uint64()))})
+		c.recorder.tracef("node %d: the power will fail during its next fsync", victim.id)
+		c.counts.crashes.Add(1)
+		s.after(2+s.random.IntN(9), func() {
+			victim.powerFailure.Store(nil)
+			c.crash(victim, nil) // stops the node if its fsync has not already
+			s.after(3+s.random.IntN(20), func() { s.restart(victim) })
+		})
 		return
 	}
 	var torn *rand.Rand
@@ -145,32 +162,21 @@ func (s *schedule) restart(m *member) {
 	c.counts.restarts.Add(1)
 }
 
-// diskFault makes a running node's next fsync fail, or (half the time)
-// the power fail during it, losing or tearing what it was making durable:
-// the node must stop rather than act on a write that may be lost. 2 to 10
-// ticks later the node crashes (if the failure has not stopped it, the
-// crash does) and restarts later.
+// diskFault makes a running node's next fsync fail: the node must stop
+// rather than act on a write that may be lost. 2 to 10 ticks later the
+// node crashes (if the failure has not stopped it, the crash does) and
+// restarts later.
 func (s *schedule) diskFault() {
 	c := s.cluster
 	victim := s.victim()
 	if victim == nil {
 		return
 	}
-	if s.random.IntN(2) == 0 {
-		failure := &powerFailure{}
-		if s.random.IntN(2) == 0 {
-			failure.torn = rand.New(rand.NewPCG(s.random.Uint64(), s.random.Uint64()))
-		}
-		victim.powerFailure.Store(failure)
-		c.recorder.tracef("node %d: the power will fail during its next fsync (torn writes: %v)", victim.id, failure.torn != nil)
-	} else {
-		victim.failSync.Store(true)
-		c.recorder.tracef("node %d: its next fsync will fail", victim.id)
-	}
+	victim.failSync.Store(true)
 	c.counts.diskFaults.Add(1)
+	c.recorder.tracef("node %d: its next fsync will fail", victim.id)
 	s.after(2+s.random.IntN(9), func() {
 		victim.failSync.Store(false)
-		victim.powerFailure.Store(nil)
 		c.crash(victim, nil)
 		c.counts.crashes.Add(1)
 		s.after(3+s.random.IntN(20), func() { s.restart(victim) })
