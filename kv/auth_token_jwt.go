@@ -56,6 +56,7 @@ type JWTProvider struct {
 	ttl        time.Duration
 	now        func() time.Time
 	parser     *jwt.Parser
+	verified   verifiedTokens
 }
 
 var _ TokenProvider = (*JWTProvider)(nil)
@@ -175,6 +176,9 @@ type jwtClaims struct {
 // identity it carries; the error says why a token is refused (errors.Is
 // with jwt's ErrTokenExpired, ErrTokenSignatureInvalid, ...).
 func (p *JWTProvider) Verify(token string) (Identity, error) {
+	if identity, ok := p.verified.lookup(token, p.now()); ok {
+		return identity, nil
+	}
 	var claims jwtClaims
 	_, err := p.parser.ParseWithClaims(token, &claims, func(*jwt.Token) (any, error) { return p.publicKey, nil })
 	if err != nil {
@@ -187,7 +191,9 @@ func (p *JWTProvider) Verify(token string) (Identity, error) {
 		// Auth revisions start at 1; 0 is how a request says nobody.
 		return Identity{}, errors.New("kv: JWT has no revision claim")
 	}
-	return Identity{User: *claims.Username, Revision: *claims.Revision}, nil
+	identity := Identity{User: *claims.Username, Revision: *claims.Revision}
+	p.verified.remember(token, identity, claims.ExpiresAt.Time) // the parser requires exp
+	return identity, nil
 }
 
 // String says what the provider does, for logs and serve --dry-run.

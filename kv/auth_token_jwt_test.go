@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -23,7 +24,7 @@ func (c *testClock) Now() time.Time { return c.now }
 
 // newTestJWT returns a provider of method with the key files, verify-only
 // when private is empty.
-func newTestJWT(t *testing.T, method string, files testkeys.Files, clock *testClock) *JWTProvider {
+func newTestJWT(t testing.TB, method string, files testkeys.Files, clock *testClock) *JWTProvider {
 	t.Helper()
 	options := JWTOptions{SignMethod: method, PublicKey: readFile(t, files.Public), TTL: time.Minute, Now: clock.Now}
 	if files.Private != "" {
@@ -36,7 +37,7 @@ func newTestJWT(t *testing.T, method string, files testkeys.Files, clock *testCl
 	return provider
 }
 
-func readFile(t *testing.T, path string) []byte {
+func readFile(t testing.TB, path string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -161,6 +162,11 @@ func TestJWTRefusesForeignAndTamperedTokens(t *testing.T) {
 		"revision not a number":   sign(jwt.SigningMethodES256, privateKey, jwt.MapClaims{"username": "alice", "revision": "3", "exp": exp}),
 		"no exp (etcd allows it)": sign(jwt.SigningMethodES256, privateKey, jwt.MapClaims{"username": "alice", "revision": 3}),
 	}
+	// The genuine token verifies first, so it is in the provider's cache
+	// of verified tokens: none of its altered copies may pass for it.
+	if _, err := provider.Verify(token); err != nil {
+		t.Fatal(err)
+	}
 	for name, forged := range refused {
 		if identity, err := provider.Verify(forged); err == nil {
 			t.Errorf("%s: accepted as %v", name, identity)
@@ -259,4 +265,43 @@ func TestJWTStoreAuthRevision(t *testing.T) {
 	wantOK(t, "put with a new token", h.one(as(alice, put)))
 	wantOK(t, "delete alice", h.one(as(root, &pb.InternalRaftRequest{AuthUserDelete: &pb.AuthUserDeleteRequest{Name: "alice"}})))
 	wantError(t, "put by a deleted user", h.one(as(alice, put)), rpctypes.ErrGRPCAuthOldRevision)
+}
+
+// The cache of verified tokens is bounded: past maxVerifiedTokens it
+// starts again, and a token that fell out verifies again.
+func TestJWTVerifiedTokensAreBounded(t *testing.T) {
+	var cache verifiedTokens
+	expires := time.Unix(1_700_000_060, 0)
+	for i := range maxVerifiedTokens + 10 {
+		cache.remember(fmt.Sprint("token-", i), Identity{User: "u", Revision: 1}, expires)
+	}
+	if len(cache.entries) > maxVerifiedTokens {
+		t.Fatalf("%d tokens cached, bound %d", len(cache.entries), maxVerifiedTokens)
+	}
+	if _, ok := cache.lookup("token-0", expires.Add(-time.Second)); ok {
+		t.Error("the cache kept every token past its bound")
+	}
+	last := fmt.Sprint("token-", maxVerifiedTokens+9)
+	if identity, ok := cache.lookup(last, expires.Add(-time.Second)); !ok || identity.User != "u" {
+		t.Errorf("the last token remembered: %v %v", identity, ok)
+	}
+	if _, ok := cache.lookup(last, expires); ok {
+		t.Error("a token was found at its exp")
+	}
+}
+
+// BenchmarkJWTVerify verifies one client's ES256 token again and again,
+// as a member does at every request of that client.
+func BenchmarkJWTVerify(b *testing.B) {
+	clock := &testClock{now: time.Unix(1_700_000_000, 0)}
+	provider := newTestJWT(b, "ES256", testkeys.Write(b, b.TempDir(), testkeys.P256), clock)
+	token, err := provider.Issue("alice", 3)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := provider.Verify(token); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
