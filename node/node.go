@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/lockstepdb/lockstep/internal/retry"
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/snap"
 	"github.com/lockstepdb/lockstep/wal"
@@ -70,7 +71,11 @@ type Node struct {
 	// outcome arrives on snapshotResults (buffered, so it never blocks).
 	snapshotting    bool
 	snapshotResults chan snapshotResult
-	snapshotWork    sync.WaitGroup
+	// snapshotRetry paces captures after one that could not be saved (a
+	// full disk, an unreadable image): the policy would otherwise start
+	// the next at once, on every pass of the loop.
+	snapshotRetry retry.Backoff[struct{}]
+	snapshotWork  sync.WaitGroup
 	// writer persists Readies in the background with AsyncPersistence;
 	// nil otherwise.
 	writer    *logWriter

@@ -7,6 +7,7 @@ import (
 	"maps"
 
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
 	"github.com/lockstepdb/lockstep/wal"
 )
 
@@ -20,13 +21,17 @@ func (n *Node) maybeSnapshot() error {
 	if n.snapshotting || n.config.SnapshotEntries < 0 || n.applied < n.lastSnapshot+uint64(n.config.SnapshotEntries) {
 		return nil
 	}
+	if n.snapshotRetry.Wait(struct{}{}) > 0 {
+		return nil // the last capture could not be saved: wait before the next
+	}
 	metadata, err := n.core.SnapshotMetadata(n.applied)
 	if err != nil {
 		return nil // nothing to capture at this index
 	}
 	reader, err := n.machine.Snapshot()
 	if err != nil {
-		n.log.Error("state machine snapshot failed; will retry", "error", err)
+		delay := n.snapshotRetry.Failed(struct{}{})
+		n.log.Error("state machine snapshot failed; will retry", "error", err, "retry_in", delay)
 		return nil
 	}
 	n.snapshotting = true
@@ -44,7 +49,9 @@ type snapshotResult struct {
 	index    uint64
 	// err is a failed write of the snapshot or the log: fatal.
 	err error
-	// retry is set when the image could not be read: try again later.
+	// retry is set when nothing was saved and a later capture may
+	// succeed: the image could not be read, or the snapshot's disk was
+	// full. The log was not compacted.
 	retry bool
 }
 
@@ -62,6 +69,13 @@ func (n *Node) snapshotInBackground(metadata, previous raft.SnapshotMetadata, bo
 		// The state machine failed, not the disk: nothing was saved; the
 		// policy tries again later.
 		n.log.Error("reading state machine snapshot failed; will retry", "error", image.err)
+		return snapshotResult{index: metadata.Index, retry: true}
+	}
+	if vfs.IsNoSpace(err) {
+		// The store removed its partial file, and nothing depends on a
+		// snapshot until it is saved (the log is compacted only after):
+		// the node goes on with its log, and tries again later.
+		n.log.Warn("snapshot not saved: the disk is full; will retry", "index", metadata.Index, "error", err)
 		return snapshotResult{index: metadata.Index, retry: true}
 	}
 	if err != nil {
@@ -113,11 +127,13 @@ func (r *imageReader) Read(buffer []byte) (int, error) {
 func (n *Node) finishSnapshot(result snapshotResult) error {
 	n.snapshotting = false
 	if result.retry {
+		n.snapshotRetry.Failed(struct{}{})
 		return nil
 	}
 	if result.err != nil {
 		return result.err
 	}
+	n.snapshotRetry.Succeeded(struct{}{})
 	n.lastSnapshot = max(n.lastSnapshot, result.index)
 	if result.index > n.previousSnapshot.Index {
 		n.previousSnapshot = result.metadata
