@@ -259,16 +259,16 @@ func TestStatusAsAnAuthUser(t *testing.T) {
 	if _, err := client.AuthEnable(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := runCommand(t, "status", "--timeout", "3s", "--endpoints", endpoint); err == nil || !strings.Contains(out, "user name is empty") {
+	if out, err := runCommand(t, "status", "--timeout", "20s", "--endpoints", endpoint); err == nil || !strings.Contains(out, "user name is empty") {
 		t.Errorf("status without --user on a member with auth: %v\n%s", err, out)
 	}
 	for _, arguments := range [][]string{{"--user", "root:secret"}, {"--user", "root", "--password", "secret"}} {
-		out, err := runCommand(t, append([]string{"status", "--timeout", "3s", "--endpoints", endpoint}, arguments...)...)
+		out, err := runCommand(t, append([]string{"status", "--timeout", "20s", "--endpoints", endpoint}, arguments...)...)
 		if err != nil || !strings.Contains(out, "  leader ") || !strings.Contains(out, " guarded ") {
 			t.Errorf("status %v: %v\n%s", arguments, err, out)
 		}
 	}
-	if out, err := runCommand(t, "status", "--timeout", "3s", "--endpoints", endpoint, "--user", "root:wrong"); err == nil || !strings.Contains(out, "authentication failed") {
+	if out, err := runCommand(t, "status", "--timeout", "20s", "--endpoints", endpoint, "--user", "root:wrong"); err == nil || !strings.Contains(out, "authentication failed") {
 		t.Errorf("status with a wrong password: %v\n%s", err, out)
 	}
 	if out, err := runCommand(t, "status", "--endpoints", endpoint, "--user", "root:secret", "--password", "secret"); err == nil || !strings.Contains(out+err.Error(), "--password is given too") {
