@@ -21,8 +21,8 @@ var ErrCrashed = errors.New("vfs: file belongs to a crashed file system")
 // directory. Directories themselves are always durable.
 //
 // Crash discards everything that was not durable (optionally keeping a
-// random subset of unsynced sectors, as a real disk may), and Fault lets a
-// test fail chosen operations. The zero value is not usable; call NewMemFS.
+// random subset of unsynced sectors, as a real disk may), SetFault lets a
+// test fail chosen operations, and SetCapacity makes the disk fill up. The zero value is not usable; call NewMemFS.
 type MemFS struct {
 	mu          sync.Mutex
 	live        map[string]*memNode // path -> file, as operations see it
@@ -30,6 +30,8 @@ type MemFS struct {
 	directories map[string]bool
 	generation  int // incremented by Crash; older handles are dead
 	fault       func(Operation, string) error
+	capacity    int64 // bytes the live files may hold together; 0: no limit (mem_space.go)
+	refusals    int64 // writes and truncations the capacity refused
 }
 
 // NewMemFS returns an empty MemFS with the root directory "/".

@@ -78,11 +78,24 @@ func (f *memFile) WriteAt(buffer []byte, offset int64) (int, error) {
 	if !f.writable || offset < 0 {
 		return 0, &fs.PathError{Op: "write", Path: f.name, Err: fs.ErrPermission}
 	}
+	// The file system's lock (then the file's, as Crash takes them) is
+	// held across the write so that no other write takes the room found.
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	growth, room := f.fs.roomLocked(f.node, offset+int64(len(buffer)))
+	var err error
+	if room < growth {
+		// What fits is written: a short write, then ENOSPC.
+		buffer = buffer[:max(int64(len(buffer))-(growth-room), 0)]
+		err = f.fs.noSpaceLocked(OperationWrite, f.name)
+	}
 	f.node.mu.Lock()
 	defer f.node.mu.Unlock()
-	f.node.data = applyWrite(f.node.data, offset, buffer)
-	f.node.pending = append(f.node.pending, pendingChange{offset: offset, data: append([]byte(nil), buffer...)})
-	return len(buffer), nil
+	if len(buffer) > 0 {
+		f.node.data = applyWrite(f.node.data, offset, buffer)
+		f.node.pending = append(f.node.pending, pendingChange{offset: offset, data: append([]byte(nil), buffer...)})
+	}
+	return len(buffer), err
 }
 
 func (f *memFile) Truncate(size int64) error {
@@ -91,6 +104,11 @@ func (f *memFile) Truncate(size int64) error {
 	}
 	if !f.writable || size < 0 {
 		return &fs.PathError{Op: "truncate", Path: f.name, Err: fs.ErrPermission}
+	}
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if growth, room := f.fs.roomLocked(f.node, size); room < growth {
+		return f.fs.noSpaceLocked(OperationTruncate, f.name)
 	}
 	f.node.mu.Lock()
 	defer f.node.mu.Unlock()

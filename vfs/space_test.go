@@ -31,7 +31,7 @@ func TestIsNoSpace(t *testing.T) {
 }
 
 // The OS file system reports the space left (on the systems that can);
-// the in-memory one says it cannot.
+// the in-memory one says it cannot unless it has a capacity.
 func TestFreeSpace(t *testing.T) {
 	if _, err := FreeSpace(NewMemFS(), "/"); !errors.Is(err, ErrNoSpaceReport) {
 		t.Errorf("FreeSpace of a MemFS: %v, want ErrNoSpaceReport", err)

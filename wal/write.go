@@ -91,7 +91,7 @@ func (l *Log) commit(batch []*request) {
 		for _, req := range batch {
 			req.complete(failedError(failed))
 		}
-	} else if err := l.writeBatch(batch); errors.Is(err, ErrNoSpace) {
+	} else if err := l.writeBatch(batch); errors.Is(err, ErrNoSpace) && !mutation.On(mutation.WALFullDiskFatal) {
 		// No record was written (see ErrNoSpace): the log does not fail,
 		// and each writer may try again.
 		for _, req := range batch {

@@ -21,7 +21,11 @@ const (
 	// new, some old) comes back after a crash as a record with a valid
 	// header and a damaged payload.
 	WALSkipChecksum Name = "wal-skip-checksum"
+	// WALFullDiskFatal fails the log for good when its disk has no space
+	// for the next segment, where it should only refuse the write and
+	// stay usable until space returns (wal.ErrNoSpace).
+	WALFullDiskFatal Name = "wal-full-disk-fatal"
 )
 
 // All lists the storage mutations, in a fixed order.
-var All = []Name{WALSkipFsync, SnapshotSkipFsync, WALSkipChecksum}
+var All = []Name{WALSkipFsync, SnapshotSkipFsync, WALSkipChecksum, WALFullDiskFatal}

@@ -92,7 +92,8 @@ type cluster struct {
 // counts are the run's figures, for the result; updated atomically
 // because the driver and the admin goroutine both count.
 type counts struct {
-	crashes, diskFaults, restarts, partitions, transfers, removed, added, promoted atomic.Int64
+	crashes, diskFaults, diskFulls, restarts, partitions, transfers, removed, added, promoted atomic.Int64
+	noSpaceRefusals                                                                           atomic.Int64
 }
 
 // profile is what a seed draws once for the whole run.
@@ -140,7 +141,7 @@ func (c *cluster) start(m *member) {
 		ID: m.id, Directory: "/node", FileSystem: disk, Peers: peers, Join: m.joined,
 		Transport:    c.network.Transport(m.id),
 		TickInterval: c.options.TickInterval, ElectionTicks: electionTicks, HeartbeatTicks: 1,
-		SnapshotEntries: c.profile.snapshotEntries, SegmentBytes: 64 << 10,
+		SnapshotEntries: c.profile.snapshotEntries, SegmentBytes: 4 << 10,
 		AsyncPersistence: c.profile.asyncPersistence,
 		Logger:           slog.New(slog.DiscardHandler),
 		RaftConfig: func(config *raft.Config) {
@@ -156,6 +157,12 @@ func (c *cluster) start(m *member) {
 		// is right; the member stays down until the next restart or the
 		// heal (the fault is spent).
 		c.recorder.tracef("node %d (incarnation %d) failed to start on the injected fsync failure: %v", m.id, incarnation, err)
+		return
+	}
+	if vfs.IsNoSpace(err) {
+		// Restarted on a full disk (fillDisk): refusing to start is
+		// right; it starts again once space returns.
+		c.recorder.tracef("node %d (incarnation %d) failed to start on its full disk: %v", m.id, incarnation, err)
 		return
 	}
 	if err != nil {

@@ -7,9 +7,10 @@ import (
 	"strings"
 
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
 )
 
-// heal ends every fault: links, message faults, disk faults; it crashes
+// heal ends every fault: links, message faults, disk faults, full disks; it crashes
 // the nodes that a failed fsync stopped, and restarts every member that is
 // down and not retired.
 func (c *cluster) heal() {
@@ -17,6 +18,13 @@ func (c *cluster) heal() {
 	c.network.SetFaults(0, 0, 0, 0)
 	for _, m := range c.sortedMembers() {
 		m.failSync.Store(false)
+		// A power failure armed for a node that crashed another way
+		// before its next fsync is still armed: it would fail the
+		// restart below and leave the member down for good.
+		m.powerFailure.Store(nil)
+		c.mu.Lock()
+		m.disk.SetCapacity(0)
+		c.mu.Unlock()
 		c.restartStopped(m)
 		if up, retired := c.state(m); !up && !retired {
 			c.start(m)
@@ -37,9 +45,22 @@ func (c *cluster) restartStopped(m *member) {
 	if n == nil || n.Err() == nil {
 		return
 	}
-	c.recorder.tracef("node %d had stopped: %v", m.id, n.Err())
+	c.noteStopped(m, n.Err())
 	c.crash(m, nil)
 	c.start(m)
+}
+
+// noteStopped records that m's node stopped by itself with err. With
+// asynchronous persistence (the server's mode) a full disk pauses what
+// needs space and resumes it when space returns (fillDisk): stopping
+// would take a member away for a fault that heals by itself, so a stop
+// on a no-space error is a violation. Without it, node.Node.LogDiskFull
+// documents that a log write that finds no space stops the node.
+func (c *cluster) noteStopped(m *member, err error) {
+	if vfs.IsNoSpace(err) && c.profile.asyncPersistence {
+		c.recorder.violate("disk-full", "node %d stopped on a full disk: %v", m.id, err)
+	}
+	c.recorder.tracef("node %d had stopped: %v", m.id, err)
 }
 
 // settle requires liveness once healed: within options.LivenessTicks a

@@ -22,13 +22,16 @@ type Result struct {
 	// exactly, so what led to a failure is kept the first time.
 	RecentTrace []string
 	// Figures, to see that the run did something.
-	Ticks                     int
-	Proposed, Acknowledged    int
-	Applied, Reads            int
-	Crashes, DiskFaults       int
-	Restarts, Partitions      int
-	Transfers, Removed, Added int
-	Promoted                  int
+	Ticks                  int
+	Proposed, Acknowledged int
+	Applied, Reads         int
+	Crashes, DiskFaults    int
+	// DiskFulls counts spells of a full disk (fillDisk), and
+	// NoSpaceRefusals the writes they refused.
+	DiskFulls, NoSpaceRefusals int
+	Restarts, Partitions       int
+	Transfers, Removed, Added  int
+	Promoted                   int
 	// Restores counts state machines restored from a snapshot: on a
 	// restart, or installed by the leader on a node that fell behind.
 	Restores            int
@@ -145,7 +148,7 @@ func (c *cluster) result(ticks int) Result {
 	return Result{
 		Seed: c.options.Seed, Nodes: c.options.Nodes, Violation: r.violation, Linearizable: ok, HistoryFile: path,
 		Ticks: ticks, Proposed: len(r.writes), Acknowledged: acknowledged, Applied: r.applied, Reads: len(r.reads),
-		Crashes: int(c.counts.crashes.Load()), DiskFaults: int(c.counts.diskFaults.Load()), Restarts: int(c.counts.restarts.Load()),
+		Crashes: int(c.counts.crashes.Load()), DiskFaults: int(c.counts.diskFaults.Load()), DiskFulls: int(c.counts.diskFulls.Load()), NoSpaceRefusals: int(c.counts.noSpaceRefusals.Load()), Restarts: int(c.counts.restarts.Load()),
 		Partitions: int(c.counts.partitions.Load()), Transfers: int(c.counts.transfers.Load()),
 		Removed: int(c.counts.removed.Load()), Added: int(c.counts.added.Load()), Promoted: int(c.counts.promoted.Load()), Restores: r.restores,
 		Messages: w.sent, Dropped: w.dropped, Duplicated: w.duplicated, Delayed: w.delayed,
@@ -155,6 +158,6 @@ func (c *cluster) result(ticks int) Result {
 
 // String is a one-line summary of the run.
 func (r Result) String() string {
-	return fmt.Sprintf("seed %d: %d nodes, %d ticks, %d proposed, %d acknowledged, %d reads, %d applied; %d crashes (%d disk faults), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores; %d messages (%d dropped, %d duplicated, %d delayed)",
-		r.Seed, r.Nodes, r.Ticks, r.Proposed, r.Acknowledged, r.Reads, r.Applied, r.Crashes, r.DiskFaults, r.Partitions, r.Transfers, r.Removed, r.Added, r.Promoted, r.Restores, r.Messages, r.Dropped, r.Duplicated, r.Delayed)
+	return fmt.Sprintf("seed %d: %d nodes, %d ticks, %d proposed, %d acknowledged, %d reads, %d applied; %d crashes (%d disk faults), %d full disks (%d writes refused), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores; %d messages (%d dropped, %d duplicated, %d delayed)",
+		r.Seed, r.Nodes, r.Ticks, r.Proposed, r.Acknowledged, r.Reads, r.Applied, r.Crashes, r.DiskFaults, r.DiskFulls, r.NoSpaceRefusals, r.Partitions, r.Transfers, r.Removed, r.Added, r.Promoted, r.Restores, r.Messages, r.Dropped, r.Duplicated, r.Delayed)
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
 )
 
 // pending is a scheduled follow-up (a restart, a heal) due at a tick.
@@ -84,6 +85,8 @@ func (s *schedule) inject() {
 		if c.options.Nodes >= 3 {
 			s.request(s.changeMembership)
 		}
+	case draw < 87:
+		s.fillDisk()
 	default:
 		// A quiet spell: the clients have the cluster to themselves.
 	}
@@ -180,6 +183,37 @@ func (s *schedule) diskFault() {
 		c.crash(victim, nil)
 		c.counts.crashes.Add(1)
 		s.after(3+s.random.IntN(20), func() { s.restart(victim) })
+	})
+}
+
+// fillDisk fills a running node's disk: for 10 to 80 ticks at most three
+// sectors more fit on it (vfs.MemFS.SetCapacity), then space returns. A full
+// disk may stop a node only where the data may be lost (the log's records
+// and fsyncs fail-stop, as on a real disk a failed write-back does): the
+// log's next segment, a snapshot being saved or received, wait for space
+// and resume by themselves. A node that stopped anyway is restarted when
+// space returns, and one that cannot start on the full disk stays down
+// until then.
+func (s *schedule) fillDisk() {
+	c := s.cluster
+	victim := s.victim()
+	if victim == nil {
+		return
+	}
+	c.mu.Lock()
+	disk := victim.disk
+	c.mu.Unlock()
+	disk.SetCapacity(disk.Used() + int64(s.random.IntN(2))*vfs.SectorSize)
+	refusedBefore := disk.NoSpaceRefusals()
+	c.counts.diskFulls.Add(1)
+	c.recorder.tracef("node %d: its disk is full", victim.id)
+	s.after(10+s.random.IntN(71), func() {
+		disk.SetCapacity(0)
+		refused := disk.NoSpaceRefusals() - refusedBefore
+		c.counts.noSpaceRefusals.Add(refused)
+		c.recorder.tracef("node %d: space returns to its disk (%d writes refused meanwhile)", victim.id, refused)
+		c.restartStopped(victim)
+		s.restart(victim)
 	})
 }
 
