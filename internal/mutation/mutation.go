@@ -21,7 +21,12 @@ const (
 	// new, some old) comes back after a crash as a record with a valid
 	// header and a damaged payload.
 	WALSkipChecksum Name = "wal-skip-checksum"
+	// WALDropMembership leaves membership entries (raft.EntryMembership)
+	// out of the records a WAL batch writes, while the batch is still
+	// acknowledged: a configuration change silently missing from the
+	// durable log.
+	WALDropMembership Name = "wal-drop-membership"
 )
 
 // All lists the storage mutations, in a fixed order.
-var All = []Name{WALSkipFsync, SnapshotSkipFsync, WALSkipChecksum}
+var All = []Name{WALSkipFsync, SnapshotSkipFsync, WALSkipChecksum, WALDropMembership}
