@@ -33,6 +33,7 @@ func TestReadHuntTellsTheCoresAssertions(t *testing.T) {
 		assertion string
 	}{
 		{how: "core-on-a-goroutine", caught: true, assertion: "assertion: raft: Advance called without an outstanding Ready"},
+		{how: "core-on-a-wait-group-goroutine", caught: true, assertion: "assertion: raft: Advance called without an outstanding Ready"},
 		{how: "core-on-the-test-goroutine", caught: true, assertion: "assertion: raft: Advance called without an outstanding Ready"},
 		{how: "look-alike-outside-the-core"},
 		{how: "nil-pointer"},
@@ -75,6 +76,14 @@ func TestPanicForReadHunt(t *testing.T) {
 	fmt.Println("hunt: run seed=7 nodes=5 runs=14")
 	switch how {
 	case "core-on-a-goroutine":
+		done := make(chan struct{})
+		go func() {
+			advanceWithoutReady()
+			close(done) // not reached: the panic ends the process
+		}()
+		<-done
+	case "core-on-a-wait-group-goroutine":
+		// WaitGroup.Go recovers a panic and raises it again.
 		var group sync.WaitGroup
 		group.Go(advanceWithoutReady)
 		group.Wait()
