@@ -260,3 +260,29 @@ func TestStartOnAnInjectedFsyncFailureIsNoViolation(t *testing.T) {
 		c.stopAll()
 	})
 }
+
+// TestHealDisarmsAPowerFailure: a crash armed for a node's next fsync can
+// still be armed when the faulty phase ends (its follow-up, which disarms
+// it, was not yet due), on a node that is down by then; the heal restarts
+// that node and must not let the armed crash meet the restart, or the
+// node stays down for good and a two-voter configuration can never again
+// elect a leader (seed 112 of lockstep sim --stack, a liveness violation).
+func TestHealDisarmsAPowerFailure(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		options := Options{Seed: 1, Nodes: 3}.withDefaults()
+		c := newCluster(options, rand.New(rand.NewPCG(1, 2)))
+		// Node 1 is down with the crash armed. It has never started, so
+		// its start must write (create its log) and fsync, as a restart
+		// that catches its log up with a snapshot does.
+		m := c.members[1]
+		m.powerFailure.Store(&powerFailure{})
+		c.start(c.members[2])
+		c.start(c.members[3])
+		c.heal()
+		up, _ := c.state(m)
+		c.stopAll()
+		if !up {
+			t.Fatalf("the heal did not bring node 1 back: %v", c.recorder.failed())
+		}
+	})
+}

@@ -16,7 +16,11 @@ func (c *cluster) heal() {
 	c.network.Heal()
 	c.network.SetFaults(0, 0, 0, 0)
 	for _, m := range c.sortedMembers() {
+		// Disarm every disk fault, including a crash armed for the next
+		// fsync whose follow-up was not yet due: it would meet the restart
+		// below and keep the node down for good.
 		m.failSync.Store(false)
+		m.powerFailure.Store(nil)
 		c.restartStopped(m)
 		if up, retired := c.state(m); !up && !retired {
 			c.start(m)
