@@ -25,7 +25,12 @@ const (
 	// for the next segment, where it should only refuse the write and
 	// stay usable until space returns (wal.ErrNoSpace).
 	WALFullDiskFatal Name = "wal-full-disk-fatal"
+	// WALDropMembership leaves membership entries (raft.EntryMembership)
+	// out of the records a WAL batch writes, while the batch is still
+	// acknowledged: a configuration change silently missing from the
+	// durable log.
+	WALDropMembership Name = "wal-drop-membership"
 )
 
 // All lists the storage mutations, in a fixed order.
-var All = []Name{WALSkipFsync, SnapshotSkipFsync, WALSkipChecksum, WALFullDiskFatal}
+var All = []Name{WALSkipFsync, SnapshotSkipFsync, WALSkipChecksum, WALDropMembership, WALFullDiskFatal}

@@ -17,10 +17,10 @@ func (c *cluster) heal() {
 	c.network.Heal()
 	c.network.SetFaults(0, 0, 0, 0)
 	for _, m := range c.sortedMembers() {
+		// Disarm every disk fault, including a crash armed for the next
+		// fsync whose follow-up was not yet due: it would meet the restart
+		// below and keep the node down for good.
 		m.failSync.Store(false)
-		// A power failure armed for a node that crashed another way
-		// before its next fsync is still armed: it would fail the
-		// restart below and leave the member down for good.
 		m.powerFailure.Store(nil)
 		c.mu.Lock()
 		m.disk.SetCapacity(0)

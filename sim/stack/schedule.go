@@ -52,8 +52,9 @@ func (s *schedule) after(n int, what func()) {
 	s.later = append(s.later, pending{due: s.now + n, what: what})
 }
 
-// run injects options.Operations events, one every 1 to 8 ticks, then
-// lets the follow-ups already scheduled fall due.
+// run injects options.Operations events, one every 1 to 8 ticks. The
+// follow-ups not yet due when it ends are dropped: the heal that comes
+// next restarts every node that is down and disarms every disk fault.
 func (s *schedule) run() {
 	c := s.cluster
 	for range c.options.Operations {
