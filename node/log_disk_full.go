@@ -99,8 +99,10 @@ func (w *logWriter) fullError() error {
 }
 
 // LogDiskFull returns nil while the node's Raft log takes writes, and an
-// error wrapping wal.ErrNoSpace (and ENOSPC) while its writes are paused
-// because the log's disk has no space for the next segment: the node
+// error wrapping ENOSPC (and wal.ErrNoSpace, unless it was a snapshot's
+// file that found no space) while its writes are paused because the disk
+// has no space for the log's next segment, or for a snapshot from the
+// leader that the node is installing (untilSpace): the node
 // keeps running, acknowledges nothing new, and resumes by itself when
 // space returns. Only with Config.AsyncPersistence: without it a full
 // disk stops the node, as any failed write does (see Err). Safe for

@@ -17,14 +17,15 @@ import (
 // of the snapshot store (see SnapshotStreamer); installing that file takes
 // the place of saving the data.
 func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
+	// A full disk pauses each step until space returns (untilSpace).
 	if snapshot.Data == nil {
-		if err := n.snapshots.Install(snapshot.Metadata); err != nil {
+		if err := n.untilSpace(func() error { return n.snapshots.Install(snapshot.Metadata) }); err != nil {
 			return fmt.Errorf("node %v: install received snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
 		}
-	} else if err := n.snapshots.Save(snapshot); err != nil {
+	} else if err := n.untilSpace(func() error { return n.snapshots.Save(snapshot) }); err != nil {
 		return fmt.Errorf("node %v: save snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
 	}
-	if err := n.storage.ApplySnapshot(snapshot); err != nil {
+	if err := n.untilSpace(func() error { return n.storage.ApplySnapshot(snapshot) }); err != nil {
 		return fmt.Errorf("node %v: install snapshot %d in the log: %w", n.config.ID, snapshot.Metadata.Index, err)
 	}
 	if err := n.installSnapshot(snapshot); err != nil {
