@@ -69,12 +69,24 @@ type memberInfo struct {
 }
 
 // publishedInfo answers FetchInfo; called from the transport's goroutines.
+// The list is linearizable: it is read after a read barrier, so it holds
+// every membership change committed before the question. A member that
+// lags (restoring a snapshot, cut off from the leader) would otherwise
+// list a member removed since, at the URL where its successor was just
+// added, and the joining successor would take the removed member's ID,
+// which the cluster refuses for good (a one-hour lockstep check soak
+// met it). A member that cannot pass the barrier in time answers nothing,
+// and the joiner asks another.
 func (s *Server) publishedInfo() []byte {
 	if s.node == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), publishedInfoTimeout)
 	defer cancel()
+	if err := s.readBarrier(ctx); err != nil {
+		s.log.Debug("not publishing the member list to a joining member: no read barrier", "error", err)
+		return nil
+	}
 	members, err := s.members(ctx)
 	if err != nil {
 		return nil
@@ -86,6 +98,10 @@ func (s *Server) publishedInfo() []byte {
 	data, _ := json.Marshal(info)
 	return data
 }
+
+// publishedInfoTimeout bounds the read barrier and the listing behind
+// one answer to FetchInfo; the joiner waits 2 s for it.
+const publishedInfoTimeout = 1500 * time.Millisecond
 
 // learnIdentity asks the other members named in --initial-cluster for the
 // member list and finds this member in it by its advertised peer URLs. A

@@ -143,3 +143,29 @@ func (c *testCluster) addVoterMember(t *testing.T) {
 		time.Sleep(testElection) // polling the cluster, bounded by the deadline
 	}
 }
+
+// TestMemberListForJoinersIsLinearizable: the member list a joining member
+// learns its ID from (publishedInfo, on the peer port) is given only by a
+// member that has passed a read barrier, so it holds every membership
+// change committed before the question. A member that cannot (here, cut
+// off from the others' quorum) answers nothing, and the joiner asks
+// another; before, a lagging member listed a member removed since at the
+// URL where its successor had just been added, the successor took the
+// removed member's ID and the cluster refused it for good (a one-hour
+// lockstep check soak).
+func TestMemberListForJoinersIsLinearizable(t *testing.T) {
+	cluster := startCluster(t, 3, nil)
+	leader := cluster.leader()
+	if info := cluster.members[leader].publishedInfo(); len(info) == 0 {
+		t.Fatal("the leader of a healthy cluster published no member list")
+	}
+	alone := (leader + 1) % 3
+	for i := range 3 {
+		if i != alone {
+			cluster.kill(i)
+		}
+	}
+	if info := cluster.members[alone].publishedInfo(); len(info) != 0 {
+		t.Fatalf("a member without a quorum published its member list, which may be stale: %s", info)
+	}
+}

@@ -47,6 +47,7 @@ func (cluster *Cluster) RemoveMember(ctx context.Context, member *Member) error 
 		if !found {
 			return nil // already removed (an earlier attempt did it, though its answer was lost)
 		}
+		member.setID(id) // so that AddMember can tell its successor from it
 		_, err = client.MemberRemove(attempt, id)
 		if errors.Is(err, rpctypes.ErrMemberNotFound) {
 			return nil
@@ -81,6 +82,7 @@ func (cluster *Cluster) AddMember(ctx context.Context, member *Member) error {
 	}
 	var members []*etcdserverpb.Member
 	var newID uint64
+	removedID := member.ID()
 	err := cluster.throughOthers(ctx, member, func(attempt context.Context, through *Member) error {
 		client, err := cluster.client(through)
 		if err != nil {
@@ -94,13 +96,20 @@ func (cluster *Cluster) AddMember(ctx context.Context, member *Member) error {
 		if !errors.Is(err, rpctypes.ErrPeerURLExist) {
 			return err
 		}
-		// An earlier attempt added it but its answer was lost.
+		// An earlier attempt added it but its answer was lost. The list
+		// is this member's own view, which may still hold the removed
+		// member at the same URL (a member that lags, say restoring a
+		// snapshot): the new member is the one with another ID, and a
+		// list without it is asked again through the next member.
 		list, listErr := client.MemberList(attempt)
 		if listErr != nil {
 			return listErr
 		}
-		id, _ := memberWithPeerURL(list.Members, member.PeerURL)
-		members, newID = list.Members, id
+		current, id, found := addedMember(list.Members, member.PeerURL, removedID)
+		if !found {
+			return fmt.Errorf("cluster: %s's member list has no new member at %s yet", through.Name, member.PeerURL)
+		}
+		members, newID = current, id
 		return nil
 	})
 	if err != nil {
@@ -181,6 +190,19 @@ func memberWithPeerURL(members []*etcdserverpb.Member, url string) (uint64, bool
 		}
 	}
 	return 0, false
+}
+
+// addedMember finds, in a member list, the member added at url to take
+// the place of the one removed with removedID (0: unknown), which a
+// lagging member's list may still show at the same URL: the list without
+// the removed one, and the new member's ID; false if the list has no
+// other member at url.
+func addedMember(members []*etcdserverpb.Member, url string, removedID uint64) ([]*etcdserverpb.Member, uint64, bool) {
+	current := slices.DeleteFunc(slices.Clone(members), func(member *etcdserverpb.Member) bool {
+		return removedID != 0 && member.ID == removedID
+	})
+	id, found := memberWithPeerURL(current, url)
+	return current, id, found
 }
 
 // initialClusterOf renders --initial-cluster for a joining member from the
