@@ -227,7 +227,7 @@ func TestSnapshotOnFullDiskFailsAtOnce(t *testing.T) {
 	h := newHarness(t, Options{FileSystem: errorfs.Wrap(vfs.NewMem(), injector)})
 	h.put("before", "v", 0)
 	full.Store(true)
-	h.put("during", "v", 0) // into the memtable: the snapshot's flush needs the disk
+	h.put("during", "v", 0)  // into the memtable: the snapshot's flush needs the disk
 	for attempt := range 2 { // the flush finds the disk full, then it is known full
 		result := make(chan error, 1)
 		go func() {
