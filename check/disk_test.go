@@ -42,7 +42,9 @@ type buildError struct {
 	err    error
 }
 
-func (e *buildError) Error() string { return "go build ./cmd/lockstep: " + e.err.Error() + "\n" + e.output }
+func (e *buildError) Error() string {
+	return "go build ./cmd/lockstep: " + e.err.Error() + "\n" + e.output
+}
 
 // needsDisks skips a test that mounts a tmpfs for each member unless it
 // runs as root (CI does), and returns the lockstep binary.
