@@ -30,19 +30,7 @@ import (
 // then grown: a full store or log recovers by itself, a failed log after a
 // restart, and every acknowledged put is there.
 func TestRealDiskFillsAndRecovers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	mountPoint := t.TempDir()
-	if err := syscall.Mount("tmpfs", mountPoint, "tmpfs", 0, "size=32m"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	// Registered before the cluster's cleanup, so it runs after it.
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mountPoint, 0); err != nil {
-			t.Errorf("unmount %s: %v", mountPoint, err)
-		}
-	})
+	mountPoint := mountTmpfs(t, "32m")
 	cluster := startCluster(t, 1, func(config *Config) {
 		config.DataDirectory = filepath.Join(mountPoint, config.Name)
 		config.WALSegmentBytes = 4 << 20
@@ -81,9 +69,7 @@ func TestRealDiskFillsAndRecovers(t *testing.T) {
 		t.Fatalf("put on a full disk: %v, want the cause named", err)
 	}
 	t.Logf("%d puts acknowledged, then: %v", len(acknowledged), err)
-	if err := syscall.Mount("tmpfs", mountPoint, "tmpfs", syscall.MS_REMOUNT, "size=512m"); err != nil {
-		t.Fatalf("grow the tmpfs: %v", err)
-	}
+	growTmpfs(t, mountPoint, "64m")
 	member := cluster.members[0]
 	if member.node.Err() != nil {
 		cluster.stop(0)
@@ -101,5 +87,97 @@ func TestRealDiskFillsAndRecovers(t *testing.T) {
 		if got, err := client.Get(ctx, key, clientv3.WithCountOnly()); err != nil || got.Count != 1 {
 			t.Fatalf("acknowledged %s once space returned: %v %v", key, got, err)
 		}
+	}
+}
+
+// mountTmpfs mounts a tmpfs of size (as mount's size= option) on a new
+// temporary directory, skipping the test unless it runs as root (CI
+// does), and unmounts it when the test ends. Call it before starting the
+// cluster, so that it is unmounted after the cluster's cleanup.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	mountPoint := t.TempDir()
+	if err := syscall.Mount("tmpfs", mountPoint, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(mountPoint, 0); err != nil {
+			t.Errorf("unmount %s: %v", mountPoint, err)
+		}
+	})
+	return mountPoint
+}
+
+// growTmpfs gives the tmpfs at mountPoint a new size, as an operator
+// growing a full disk would.
+func growTmpfs(t *testing.T, mountPoint, size string) {
+	t.Helper()
+	if err := syscall.Mount("tmpfs", mountPoint, "tmpfs", syscall.MS_REMOUNT, "size="+size); err != nil {
+		t.Fatalf("grow the tmpfs: %v", err)
+	}
+}
+
+// TestRealDiskFollowerFillsAndCatchesUp runs three members, one of them
+// (a follower) with its data directory on a 16 MiB tmpfs, and puts 64 KiB
+// values until that disk is full (its store's flush, its Raft log's next
+// segment or its snapshot find no space). The other two keep committing
+// every put; the full member names the cause (Status lists DISK FULL or
+// RAFT LOG DISK FULL) and its Raft loop does not fail. Once the tmpfs is
+// grown, the member takes writes again and catches up without a restart
+// (from the log or by a snapshot: the others snapshot every 20 entries),
+// and all three agree on HashKV at one revision.
+func TestRealDiskFollowerFillsAndCatchesUp(t *testing.T) {
+	mountPoint := mountTmpfs(t, "16m")
+	const small = 2 // m3
+	cluster := startCluster(t, 3, func(config *Config) {
+		config.SnapshotCount = 20
+		if config.Name == "m3" {
+			config.DataDirectory = filepath.Join(mountPoint, config.Name)
+		}
+	})
+	ctx := testContext(t)
+	if cluster.leader() == small {
+		cluster.members[small].handOver(ctx, "the test wants it a follower")
+		poll.Until(t, "the small disk's member to hand leadership over", func() bool { return cluster.leader() != small })
+	}
+	member := cluster.members[small]
+	others := cluster.client(cluster.endpoint(0), cluster.endpoint(1))
+	value := strings.Repeat("v", 64<<10) // below the 1 MiB segment: a record never needs space mid-segment
+	put := func(key string) {
+		t.Helper()
+		if _, err := others.Put(ctx, key, value); err != nil {
+			t.Fatalf("put %s while a follower's disk is full: %v, want the others to commit it", key, err)
+		}
+	}
+	for i := 0; member.store.DiskFull() == nil && member.node.LogDiskFull() == nil; i++ {
+		if i == 1000 {
+			t.Fatal("64 MB of puts and the follower's 16 MiB disk never filled")
+		}
+		put(fmt.Sprintf("key-%d", i))
+	}
+	for i := range 20 {
+		put(fmt.Sprintf("while-full-%d", i))
+	}
+	status, err := cluster.client(cluster.endpoint(small)).Status(ctx, cluster.endpoint(small))
+	if err != nil {
+		t.Fatalf("status of the full member: %v", err)
+	}
+	if !strings.Contains(strings.Join(status.Errors, "; "), "DISK FULL: ") {
+		t.Fatalf("status of the full member lists %q, want DISK FULL or RAFT LOG DISK FULL", status.Errors)
+	}
+	if err := member.node.Err(); err != nil {
+		t.Fatalf("the full member's Raft loop failed: %v", err)
+	}
+	t.Logf("the full member said: %q", status.Errors)
+	growTmpfs(t, mountPoint, "64m")
+	poll.Until(t, "the member's store and log to take writes again", func() bool {
+		return member.store.DiskFull() == nil && member.node.LogDiskFull() == nil
+	})
+	checkSameHashes(t, cluster, others)
+	if member.node.Err() != nil {
+		t.Fatalf("the member's Raft loop failed: %v", member.node.Err())
 	}
 }
