@@ -83,6 +83,7 @@ func (member *Member) wipeData() error {
 // Filler is a file that fills a member's disk; Release removes it.
 type Filler struct {
 	path string
+	file *os.File
 	// Left is the space the disk had free once the filler was written.
 	Left int64
 }
@@ -104,30 +105,35 @@ func (cluster *Cluster) FillDisk(member *Member) (*Filler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cluster: fill %s's disk: %w", member.Name, err)
 	}
-	filler := &Filler{path: path}
-	zeros := make([]byte, fillChunks[0])
-	for _, chunk := range fillChunks {
-		// A tmpfs holds at most its size, so each loop ends.
-		for {
-			_, err = file.Write(zeros[:chunk])
-			if err != nil {
-				break
-			}
-		}
-		if !errors.Is(err, syscall.ENOSPC) {
-			file.Close()
-			return nil, errors.Join(fmt.Errorf("cluster: fill %s's disk: %w", member.Name, err), filler.Release())
-		}
-	}
-	if err := file.Close(); err != nil && !errors.Is(err, syscall.ENOSPC) {
+	filler := &Filler{path: path, file: file}
+	if err := filler.TopUp(); err != nil {
 		return nil, errors.Join(fmt.Errorf("cluster: fill %s's disk: %w", member.Name, err), filler.Release())
 	}
 	filler.Left, _, _ = diskSpace(member.DataDirectory)
 	return filler, nil
 }
 
+// TopUp writes to the filler until the disk is full again: the member
+// frees space now and then (a removed log segment or old snapshot), which
+// the fault takes back.
+func (filler *Filler) TopUp() error {
+	zeros := make([]byte, fillChunks[0])
+	for _, chunk := range fillChunks {
+		// A tmpfs holds at most its size, so each loop ends.
+		var err error
+		for err == nil {
+			_, err = filler.file.Write(zeros[:chunk])
+		}
+		if !errors.Is(err, syscall.ENOSPC) {
+			return err
+		}
+	}
+	return nil
+}
+
 // Release removes the filler, giving its space back.
 func (filler *Filler) Release() error {
+	filler.file.Close()
 	if err := os.Remove(filler.path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("cluster: release a full disk: %w", err)
 	}

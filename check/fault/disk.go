@@ -30,7 +30,7 @@ func (injector *Injector) fillDisk(ctx context.Context, plan Plan) (string, heal
 		return description, nil, err
 	}
 	description += fmt.Sprintf(", %d bytes left free", filler.Left)
-	watch := injector.watchDisk(member)
+	watch := injector.watchDisk(member, filler)
 	return description, func(healCtx context.Context) (string, error) {
 		reported := watch.stop()
 		observed := fmt.Sprintf("%s reported %s", member.Name, reported)
@@ -58,7 +58,8 @@ func (injector *Injector) othersRevision(ctx context.Context, except *cluster.Me
 
 // diskWatch polls a member's status while its disk is full and remembers
 // when it first reported each disk error ("DISK FULL", "RAFT LOG DISK
-// FULL", "STORAGE FAILED").
+// FULL", "STORAGE FAILED"); it also tops the filler up, so that space the
+// member frees meanwhile is taken back.
 type diskWatch struct {
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -68,7 +69,7 @@ type diskWatch struct {
 	seen  map[string]bool
 }
 
-func (injector *Injector) watchDisk(member *cluster.Member) *diskWatch {
+func (injector *Injector) watchDisk(member *cluster.Member, filler *cluster.Filler) *diskWatch {
 	ctx, cancel := context.WithCancel(context.Background())
 	watch := &diskWatch{cancel: cancel, done: make(chan struct{}), seen: map[string]bool{}}
 	started := time.Now()
@@ -77,6 +78,9 @@ func (injector *Injector) watchDisk(member *cluster.Member) *diskWatch {
 		ticker := time.NewTicker(diskWatchInterval)
 		defer ticker.Stop()
 		for {
+			if err := filler.TopUp(); err != nil {
+				injector.logger.Warn("could not keep the disk full", "member", member.Name, "error", err)
+			}
 			if status, err := injector.cluster.Status(ctx, member); err == nil {
 				for _, message := range status.Errors {
 					watch.note(diskErrorKind(message), time.Since(started))
