@@ -181,3 +181,81 @@ func TestRealDiskFollowerFillsAndCatchesUp(t *testing.T) {
 		t.Fatalf("the member's Raft loop failed: %v", member.node.Err())
 	}
 }
+
+// TestRealDiskLeaderFillsAndHandsOver runs three members with the
+// leader's data directory on a 16 MiB tmpfs and puts 64 KiB values through
+// the leader until its disk is full: a put the leader refuses names the
+// full disk (ResourceExhausted), and within seconds it hands leadership
+// over, so that the others commit again. Once the tmpfs is grown it
+// catches up without a restart and all three agree on HashKV.
+func TestRealDiskLeaderFillsAndHandsOver(t *testing.T) {
+	mountPoint := mountTmpfs(t, "16m")
+	const small = 2 // m3
+	cluster := startCluster(t, 3, func(config *Config) {
+		config.SnapshotCount = 20
+		if config.Name == "m3" {
+			config.DataDirectory = filepath.Join(mountPoint, config.Name)
+		}
+	})
+	// Longer than testContext: filling the disk takes a few hundred puts.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	poll.Until(t, "the member on the small disk to lead", func() bool {
+		leader := cluster.leader()
+		if leader == small {
+			return true
+		}
+		// Refused while the member catches up just after the start.
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		cluster.client(cluster.endpoint(leader)).MoveLeader(short, uint64(cluster.members[small].id))
+		return cluster.leader() == small
+	})
+	member := cluster.members[small]
+	leaderClient := cluster.client(cluster.endpoint(small))
+	value := strings.Repeat("v", 64<<10) // below the 1 MiB segment: a record never needs space mid-segment
+	var refusal error
+	filling := time.Now()
+	puts := 0
+	for i := 0; refusal == nil; i++ {
+		puts = i
+		if i == 1000 {
+			t.Fatal("64 MB of puts and the leader's 16 MiB disk never filled")
+		}
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := leaderClient.Put(short, fmt.Sprintf("key-%d", i), value)
+		cancel()
+		switch code := status.Code(err); {
+		case err == nil:
+		case code == codes.ResourceExhausted:
+			refusal = err
+		case member.store.DiskFull() != nil || member.node.LogDiskFull() != nil:
+			// In flight when the disk filled, or sent after the hand-over
+			// began: unacknowledged either way.
+			refusal = err
+		default:
+			t.Fatalf("put %d through a leader filling its disk: %v, want success or a refusal naming the full disk", i, err)
+		}
+	}
+	t.Logf("after %d puts in %v the full leader said: %v (store: %v; log: %v)", puts, time.Since(filling), refusal, member.store.DiskFull(), member.node.LogDiskFull())
+	started := time.Now()
+	poll.Until(t, "the full leader to hand leadership over", func() bool { return cluster.leader() != small })
+	t.Logf("handed over after %v", time.Since(started))
+	others := cluster.client(cluster.endpoint(0), cluster.endpoint(1))
+	for i := range 10 {
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := others.Put(short, fmt.Sprintf("after-handover-%d", i), "v")
+		cancel()
+		if err != nil {
+			t.Fatalf("put %d after the hand-over (%v after it): %v", i, time.Since(started), err)
+		}
+	}
+	if err := member.node.Err(); err != nil {
+		t.Fatalf("the full member's Raft loop failed: %v", err)
+	}
+	growTmpfs(t, mountPoint, "64m")
+	poll.Until(t, "the member's store and log to take writes again", func() bool {
+		return member.store.DiskFull() == nil && member.node.LogDiskFull() == nil
+	})
+	checkSameHashes(t, cluster, others)
+}
