@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -148,7 +149,7 @@ func TestRealDiskFollowerFillsAndCatchesUp(t *testing.T) {
 	value := strings.Repeat("v", 64<<10) // below the 1 MiB segment: a record never needs space mid-segment
 	put := func(key string) {
 		t.Helper()
-		if _, err := others.Put(ctx, key, value); err != nil {
+		if err := putThroughElections(ctx, others, key, value); err != nil {
 			t.Fatalf("put %s while a follower's disk is full: %v, want the others to commit it", key, err)
 		}
 	}
@@ -243,10 +244,7 @@ func TestRealDiskLeaderFillsAndHandsOver(t *testing.T) {
 	t.Logf("handed over after %v", time.Since(started))
 	others := cluster.client(cluster.endpoint(0), cluster.endpoint(1))
 	for i := range 10 {
-		short, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err := others.Put(short, fmt.Sprintf("after-handover-%d", i), "v")
-		cancel()
-		if err != nil {
+		if err := putThroughElections(ctx, others, fmt.Sprintf("after-handover-%d", i), "v"); err != nil {
 			t.Fatalf("put %d after the hand-over (%v after it): %v", i, time.Since(started), err)
 		}
 	}
@@ -258,4 +256,20 @@ func TestRealDiskLeaderFillsAndHandsOver(t *testing.T) {
 		return member.store.DiskFull() == nil && member.node.LogDiskFull() == nil
 	})
 	checkSameHashes(t, cluster, others)
+}
+
+// putThroughElections puts key, trying again (up to five times) when the
+// put failed for an election: the tests' 200 ms election timeout can run
+// out on a loaded machine, which is no fault of the disk.
+func putThroughElections(ctx context.Context, client *clientv3.Client, key, value string) error {
+	var err error
+	for range 5 {
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = client.Put(short, key, value)
+		cancel()
+		if err == nil || !errors.Is(err, rpctypes.ErrLeaderChanged) && !errors.Is(err, rpctypes.ErrNoLeader) && status.Code(err) != codes.Unavailable {
+			return err
+		}
+	}
+	return err
 }
