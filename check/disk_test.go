@@ -64,7 +64,7 @@ func needsDisks(t *testing.T) string {
 }
 
 // diskFullConfig is a short lockstep run with only the diskfull fault.
-func diskFullConfig(t *testing.T, binary, work string, progress *syncbuffer.Buffer) Config {
+func diskFullConfig(t *testing.T, binary, work string) Config {
 	return Config{
 		System:          cluster.System{Kind: cluster.Lockstep, Binary: binary, SnapshotCount: DefaultSnapshotCount},
 		Members:         3,
@@ -73,7 +73,6 @@ func diskFullConfig(t *testing.T, binary, work string, progress *syncbuffer.Buff
 		Seed:            21,
 		WorkDirectory:   work,
 		OutputDirectory: filepath.Join(t.TempDir(), "report"),
-		Progress:        progress,
 	}
 }
 
@@ -90,7 +89,9 @@ func TestDiskFullFaultIsSurvived(t *testing.T) {
 	binary := needsDisks(t)
 	work := t.TempDir()
 	var progress syncbuffer.Buffer
-	result, err := Run(context.Background(), diskFullConfig(t, binary, work, &progress))
+	config := diskFullConfig(t, binary, work)
+	config.Progress = &progress
+	result, err := Run(context.Background(), config)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
@@ -124,21 +125,7 @@ func TestDiskFullFaultIsSurvived(t *testing.T) {
 func TestInterruptUnmountsEveryDisk(t *testing.T) {
 	binary := needsDisks(t)
 	work := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	progress := &cancelOnLine{trigger: "fault injected", cancel: cancel}
-	config := diskFullConfig(t, binary, work, nil)
-	config.Progress = progress
-	result, err := Run(ctx, config)
-	if err != nil {
-		t.Fatalf("%v\n%s", err, progress.String())
-	}
-	if !result.Interrupted || result.Passed() {
-		t.Fatalf("interrupted run reported %q\n%s", result.Summary(), progress.String())
-	}
-	if survivors := processesMentioning(t, work); len(survivors) > 0 {
-		t.Fatalf("processes still running with %s on their command line: %v", work, survivors)
-	}
+	runInterrupted(t, diskFullConfig(t, binary, work))
 	if mounts := mountsUnder(t, work); len(mounts) > 0 {
 		t.Fatalf("still mounted after the interrupted run: %v", mounts)
 	}

@@ -62,13 +62,7 @@ func TestDiskHealthLogsOnceThenSummaries(t *testing.T) {
 // and the data is all there.
 func TestStoreReportsFullDiskAndRecovers(t *testing.T) {
 	var full atomic.Bool
-	injector := errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
-			return fmt.Errorf("injected: %w", syscall.ENOSPC)
-		}
-		return nil
-	})
-	h := newHarness(t, Options{FileSystem: errorfs.Wrap(vfs.NewMem(), injector)})
+	h := newHarness(t, Options{FileSystem: fullableFileSystem(&full)})
 	h.put("before", "v", 0)
 	database, err := h.store.acquire()
 	if err != nil {
@@ -98,13 +92,7 @@ func TestStoreReportsFullDiskAndRecovers(t *testing.T) {
 // store opens again at an applied index the Raft log can replay from.
 func TestStoreClosesOnFullDisk(t *testing.T) {
 	var full atomic.Bool
-	injector := errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
-			return fmt.Errorf("injected: %w", syscall.ENOSPC)
-		}
-		return nil
-	})
-	fs := errorfs.Wrap(vfs.NewMem(), injector)
+	fs := fullableFileSystem(&full)
 	store, err := Open("full", Options{FileSystem: fs})
 	if err != nil {
 		t.Fatal(err)
@@ -218,13 +206,7 @@ func logLines(output *syncbuffer.Buffer) []string {
 // returns, a snapshot is taken again.
 func TestSnapshotOnFullDiskFailsAtOnce(t *testing.T) {
 	var full atomic.Bool
-	injector := errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
-			return fmt.Errorf("injected: %w", syscall.ENOSPC)
-		}
-		return nil
-	})
-	h := newHarness(t, Options{FileSystem: errorfs.Wrap(vfs.NewMem(), injector)})
+	h := newHarness(t, Options{FileSystem: fullableFileSystem(&full)})
 	h.put("before", "v", 0)
 	full.Store(true)
 	h.put("during", "v", 0)  // into the memtable: the snapshot's flush needs the disk
@@ -257,4 +239,15 @@ func TestSnapshotOnFullDiskFailsAtOnce(t *testing.T) {
 		image.Close()
 		return true
 	})
+}
+
+// fullableFileSystem is an in-memory file system that refuses every write
+// with ENOSPC while full is set.
+func fullableFileSystem(full *atomic.Bool) vfs.FS {
+	return errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return fmt.Errorf("injected: %w", syscall.ENOSPC)
+		}
+		return nil
+	}))
 }

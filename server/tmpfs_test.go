@@ -121,6 +121,26 @@ func growTmpfs(t *testing.T, mountPoint, size string) {
 	}
 }
 
+// small is the index of the member startClusterWithSmallDisk puts on a
+// small disk.
+const small = 2
+
+// startClusterWithSmallDisk starts three members, the third (small) with
+// its data directory on a 16 MiB tmpfs, all snapshotting every 20 entries
+// (so that a member behind is sent a snapshot), and returns the cluster
+// and the tmpfs's mount point.
+func startClusterWithSmallDisk(t *testing.T) (*testCluster, string) {
+	t.Helper()
+	mountPoint := mountTmpfs(t, "16m")
+	cluster := startCluster(t, 3, func(config *Config) {
+		config.SnapshotCount = 20
+		if config.Name == fmt.Sprintf("m%d", small+1) {
+			config.DataDirectory = filepath.Join(mountPoint, config.Name)
+		}
+	})
+	return cluster, mountPoint
+}
+
 // TestRealDiskFollowerFillsAndCatchesUp runs three members, one of them
 // (a follower) with its data directory on a 16 MiB tmpfs, and puts 64 KiB
 // values until that disk is full (its store's flush, its Raft log's next
@@ -131,14 +151,7 @@ func growTmpfs(t *testing.T, mountPoint, size string) {
 // (from the log or by a snapshot: the others snapshot every 20 entries),
 // and all three agree on HashKV at one revision.
 func TestRealDiskFollowerFillsAndCatchesUp(t *testing.T) {
-	mountPoint := mountTmpfs(t, "16m")
-	const small = 2 // m3
-	cluster := startCluster(t, 3, func(config *Config) {
-		config.SnapshotCount = 20
-		if config.Name == "m3" {
-			config.DataDirectory = filepath.Join(mountPoint, config.Name)
-		}
-	})
+	cluster, mountPoint := startClusterWithSmallDisk(t)
 	ctx := testContext(t)
 	if cluster.leader() == small {
 		cluster.members[small].handOver(ctx, "the test wants it a follower")
@@ -190,14 +203,7 @@ func TestRealDiskFollowerFillsAndCatchesUp(t *testing.T) {
 // over, so that the others commit again. Once the tmpfs is grown it
 // catches up without a restart and all three agree on HashKV.
 func TestRealDiskLeaderFillsAndHandsOver(t *testing.T) {
-	mountPoint := mountTmpfs(t, "16m")
-	const small = 2 // m3
-	cluster := startCluster(t, 3, func(config *Config) {
-		config.SnapshotCount = 20
-		if config.Name == "m3" {
-			config.DataDirectory = filepath.Join(mountPoint, config.Name)
-		}
-	})
+	cluster, mountPoint := startClusterWithSmallDisk(t)
 	// Longer than testContext: filling the disk takes a few hundred puts.
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
