@@ -19,6 +19,18 @@ import (
 	"github.com/lockstepdb/lockstep/internal/syncbuffer"
 )
 
+// binaryDirectory holds the lockstep binary the tests build; TestMain
+// removes it.
+var binaryDirectory string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binaryDirectory != "" {
+		os.RemoveAll(binaryDirectory)
+	}
+	os.Exit(code)
+}
+
 // lockstepBinary builds cmd/lockstep once for the tests that run lockstep
 // members (a test binary cannot serve as one).
 var lockstepBinary = sync.OnceValues(func() (string, error) {
@@ -26,6 +38,7 @@ var lockstepBinary = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	binaryDirectory = directory
 	binary := filepath.Join(directory, "lockstep")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
