@@ -9,6 +9,7 @@ package check
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +31,16 @@ type Config struct {
 	Duration time.Duration
 	// Faults are the kinds of fault to inject; none means a fault-free run.
 	Faults []fault.Kind
+	// DropUnavailableFaults leaves out a requested fault this run cannot
+	// inject (diskfull against etcd, or where no tmpfs can be mounted), and
+	// reports it (in the progress output and Result.Unavailable), instead
+	// of refusing to run. The command line sets it when --faults is not
+	// given, so the default is every fault the machine allows.
+	DropUnavailableFaults bool
+	// DiskBytes is the size of the tmpfs each member's data directory is
+	// mounted on when a fault needs disks of their own (diskfull); 0 sizes
+	// it from Duration (DiskBytesFor).
+	DiskBytes int64
 	// Seed chooses the fault schedule and the clients' operations.
 	Seed int64
 	// Clients is the number of concurrent clients.
@@ -68,6 +79,23 @@ const (
 	DefaultSnapshotCount = 1000
 )
 
+// Disk sizes: what a member uses at the start, and what a run adds per
+// minute, measured with generous margins (see docs/checker.md).
+const (
+	baseDiskBytes      = 32 << 20
+	diskBytesPerMinute = 8 << 20
+)
+
+// DiskBytesFor returns the default size of each member's tmpfs for a run
+// of duration: a member's store keeps every revision (the checker never
+// compacts) and its three newest snapshots each hold the whole store, so
+// its data grows with the run; the Raft log's small segments
+// (cluster.DiskWALSegmentBytes) stay a few MiB.
+func DiskBytesFor(duration time.Duration) int64 {
+	minutes := (duration + time.Minute - 1) / time.Minute
+	return baseDiskBytes + int64(minutes)*diskBytesPerMinute
+}
+
 // WithDefaults returns the config with zero fields set to their defaults.
 func (config Config) WithDefaults() Config {
 	if config.System.Kind == "" {
@@ -94,6 +122,9 @@ func (config Config) WithDefaults() Config {
 	if config.OutputDirectory == "" {
 		config.OutputDirectory = fmt.Sprintf("lockstep-check-%d", config.Seed)
 	}
+	if config.DiskBytes == 0 {
+		config.DiskBytes = DiskBytesFor(config.Duration)
+	}
 	return config
 }
 
@@ -110,6 +141,8 @@ func (config Config) Validate() error {
 		return fmt.Errorf("check: --keys %d: need at least one", config.Keys)
 	case config.OperationTimeout <= 0 || config.CheckTimeout <= 0:
 		return fmt.Errorf("check: timeouts must be positive")
+	case config.DiskBytes < 0:
+		return fmt.Errorf("check: disk size %d: must not be negative", config.DiskBytes)
 	}
 	if len(config.Endpoints) > 0 {
 		for _, kind := range config.Faults {
@@ -118,7 +151,48 @@ func (config Config) Validate() error {
 			}
 		}
 	}
+	if !config.DropUnavailableFaults {
+		if _, reason := config.disklessReason(); reason != "" {
+			return fmt.Errorf("check: fault %q: %s", fault.DiskFull, reason)
+		}
+	}
 	return nil
+}
+
+// disklessReason returns the faults that need disks of their own and
+// why this run cannot give them ("" if it can, or none is requested),
+// before trying to mount any.
+func (config Config) disklessReason() ([]fault.Kind, string) {
+	var kinds []fault.Kind
+	for _, kind := range config.Faults {
+		if kind.NeedsDisks() {
+			kinds = append(kinds, kind)
+		}
+	}
+	switch {
+	case len(kinds) == 0:
+		return nil, ""
+	case config.System.Kind == cluster.Etcd:
+		return kinds, "only lockstep members get disks of their own (etcd exits on a full disk, by design, and its 64 MB log segments would not fit)"
+	}
+	return kinds, ""
+}
+
+// withoutFaults returns the config with kinds left out of Faults.
+func (config Config) withoutFaults(kinds []fault.Kind) Config {
+	var kept []fault.Kind
+	for _, kind := range config.Faults {
+		if !slices.Contains(kinds, kind) {
+			kept = append(kept, kind)
+		}
+	}
+	config.Faults = kept
+	return config
+}
+
+// needsDisks reports whether a requested fault needs disks of their own.
+func (config Config) needsDisks() bool {
+	return slices.ContainsFunc(config.Faults, fault.Kind.NeedsDisks)
 }
 
 // Command renders the command line that repeats this run's schedule.
@@ -136,6 +210,9 @@ func (config Config) Command() string {
 	}
 	command := fmt.Sprintf("lockstep check %s --duration %s --faults %q --seed %d --clients %d --keys %d",
 		target, config.Duration, strings.Join(faults, ","), config.Seed, config.Clients, config.Keys)
+	if config.needsDisks() {
+		command += fmt.Sprintf(" --disk-size-mib %d", config.DiskBytes>>20)
+	}
 	if config.SerializableReads {
 		command += " --serializable-reads"
 	}

@@ -27,6 +27,8 @@ type run struct {
 	logger   *slog.Logger
 	recorder *history.Recorder
 	injector *fault.Injector
+	// unavailable are the requested faults left out of the run.
+	unavailable []UnavailableFault
 
 	prefix   string
 	keys     []string
@@ -69,6 +71,7 @@ func (run *run) execute(ctx context.Context) (Result, error) {
 	}
 
 	finalRevision, converged := run.verifyHealedCluster(ctx)
+	run.logDiskUse()
 	waitErr := errors.New("the store revision is unknown")
 	if converged {
 		waiting, cancel := context.WithTimeout(ctx, verificationTimeout)
@@ -105,8 +108,8 @@ func (run *run) execute(ctx context.Context) (Result, error) {
 	started := time.Now()
 	verdict, checked := linearizability.Check(operations, run.config.CheckTimeout)
 	run.logger.Info("linearizability checked", "result", verdict, "took", time.Since(started).Round(time.Millisecond))
-	result := Result{Operations: checked, Recorded: len(operations), Faults: run.injector.Injected(), FaultsByKind: run.injector.InjectedByKind(run.config.Faults),
-		Linearizability: verdict, Problems: run.problems}
+	result := run.faultCounts()
+	result.Operations, result.Recorded, result.Linearizability, result.Problems = checked, len(operations), verdict, run.problems
 	if verdict == porcupine.Illegal {
 		result.FailingKeys = linearizability.FailingKeys(operations, run.config.CheckTimeout)
 		run.logger.Error("not linearizable", "keys", result.FailingKeys)
@@ -218,5 +221,13 @@ func (run *run) logResolution(operations []history.Operation) {
 }
 
 func (run *run) interrupted() Result {
-	return Result{Recorded: run.recorder.Count(), Faults: run.injector.Injected(), FaultsByKind: run.injector.InjectedByKind(run.config.Faults), Interrupted: true, Problems: run.problems}
+	result := run.faultCounts()
+	result.Recorded, result.Interrupted, result.Problems = run.recorder.Count(), true, run.problems
+	return result
+}
+
+// faultCounts returns a Result with the faults filled in.
+func (run *run) faultCounts() Result {
+	return Result{Faults: run.injector.Injected(), FaultsByKind: run.injector.InjectedByKind(run.config.Faults),
+		Unavailable: run.unavailable, FaultEvents: run.injector.Events()}
 }

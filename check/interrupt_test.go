@@ -36,10 +36,7 @@ func TestInterruptStopsEveryProcess(t *testing.T) {
 		t.Skip("starts real etcd processes")
 	}
 	work := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	progress := &cancelOnLine{trigger: "fault injected", cancel: cancel}
-	result, err := Run(ctx, Config{
+	runInterrupted(t, Config{
 		System:          cluster.System{Kind: cluster.Etcd},
 		Members:         3,
 		Duration:        time.Minute,
@@ -47,16 +44,27 @@ func TestInterruptStopsEveryProcess(t *testing.T) {
 		Seed:            4,
 		WorkDirectory:   work,
 		OutputDirectory: filepath.Join(work, "report"),
-		Progress:        progress,
 	})
+}
+
+// runInterrupted runs config, interrupting it (as Ctrl-C does) once the
+// first fault is injected, and checks that the run says so and that no
+// process with its work directory on the command line survives it.
+func runInterrupted(t *testing.T, config Config) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	progress := &cancelOnLine{trigger: "fault injected", cancel: cancel}
+	config.Progress = progress
+	result, err := Run(ctx, config)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, progress.String())
 	}
 	if !result.Interrupted || result.Passed() {
 		t.Fatalf("interrupted run reported %q\n%s", result.Summary(), progress.String())
 	}
-	if survivors := processesMentioning(t, work); len(survivors) > 0 {
-		t.Fatalf("processes still running with %s on their command line: %v", work, survivors)
+	if survivors := processesMentioning(t, config.WorkDirectory); len(survivors) > 0 {
+		t.Fatalf("processes still running with %s on their command line: %v", config.WorkDirectory, survivors)
 	}
 }
 

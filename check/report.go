@@ -45,6 +45,9 @@ func (run *run) writeReport(result Result, operations []history.Operation, event
 	for _, problem := range result.Problems {
 		fmt.Fprintf(&summary, "- %s\n", problem)
 	}
+	for _, unavailable := range result.Unavailable {
+		fmt.Fprintf(&summary, "\nfault %s left out of the run: %s\n", unavailable.Kind, unavailable.Reason)
+	}
 	if err := os.WriteFile(filepath.Join(directory, ReportSummaryFile), []byte(summary.String()), 0o644); err != nil {
 		return fmt.Errorf("check: report: %w", err)
 	}

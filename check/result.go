@@ -19,8 +19,14 @@ type Result struct {
 	// Faults is the number of faults injected.
 	Faults int
 	// FaultsByKind counts them for each requested kind, in the order
-	// requested, zeros included.
+	// requested, zeros included (the unavailable left out).
 	FaultsByKind []fault.KindCount
+	// Unavailable lists the requested faults left out of the run because
+	// it could not inject them (Config.DropUnavailableFaults).
+	Unavailable []UnavailableFault
+	// FaultEvents are the faults as they happened, including those that
+	// could not be injected (the report's faults.jsonl).
+	FaultEvents []fault.Event
 	// Linearizability is porcupine's verdict ("" if it did not run).
 	Linearizability porcupine.CheckResult
 	// FailingKeys are the keys whose own history is not linearizable.
@@ -32,6 +38,12 @@ type Result struct {
 	Interrupted bool
 	// OutputDirectory is where the failure was written, if it was.
 	OutputDirectory string
+}
+
+// UnavailableFault is a requested kind of fault the run left out, and why.
+type UnavailableFault struct {
+	Kind   fault.Kind
+	Reason string
 }
 
 // Passed reports whether the history was linearizable and nothing else
@@ -67,15 +79,18 @@ func withOthers(verdict string, others int) string {
 }
 
 // Summary is the one line a run ends with:
-// "check: <ops> ops, <faults> faults (<kind> <count>, ...), <result>",
-// every requested kind counted (the parenthesis is left out when no fault
-// was requested).
+// "check: <ops> ops, <faults> faults (<kind> <count>, ..., <kind>
+// unavailable), <result>", every requested kind counted or said to be
+// unavailable (the parenthesis is left out when no fault was requested).
 func (result Result) Summary() string {
 	byKind := ""
-	if len(result.FaultsByKind) > 0 {
-		counts := make([]string, len(result.FaultsByKind))
-		for i, count := range result.FaultsByKind {
-			counts[i] = fmt.Sprintf("%s %d", count.Kind, count.Count)
+	if len(result.FaultsByKind)+len(result.Unavailable) > 0 {
+		var counts []string
+		for _, count := range result.FaultsByKind {
+			counts = append(counts, fmt.Sprintf("%s %d", count.Kind, count.Count))
+		}
+		for _, unavailable := range result.Unavailable {
+			counts = append(counts, fmt.Sprintf("%s unavailable", unavailable.Kind))
 		}
 		byKind = " (" + strings.Join(counts, ", ") + ")"
 	}

@@ -2,6 +2,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -59,7 +60,22 @@ func Run(ctx context.Context, config Config) (Result, error) {
 		defer os.RemoveAll(temporary)
 		workDirectory = temporary
 	}
+	var unavailable []UnavailableFault
+	if kinds, reason := config.disklessReason(); reason != "" {
+		// Validate refused this unless unavailable faults may be dropped.
+		unavailable = dropFaults(&config, kinds, reason, logger)
+	}
 	target, err := startOrAttach(ctx, config, workDirectory, logger)
+	if errors.Is(err, cluster.ErrNoDisks) && config.DropUnavailableFaults {
+		var kinds []fault.Kind
+		for _, kind := range config.Faults {
+			if kind.NeedsDisks() {
+				kinds = append(kinds, kind)
+			}
+		}
+		unavailable = append(unavailable, dropFaults(&config, kinds, err.Error(), logger)...)
+		target, err = startOrAttach(ctx, config, workDirectory, logger)
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -67,7 +83,7 @@ func Run(ctx context.Context, config Config) (Result, error) {
 	logger.Info("cluster ready", "members", len(target.Members()), "endpoints", target.Endpoints(),
 		"seed", config.Seed, "faults", config.Faults, "duration", config.Duration)
 	run := &run{config: config, cluster: target, clock: history.NewClock(), logger: logger,
-		recorder: &history.Recorder{}}
+		recorder: &history.Recorder{}, unavailable: unavailable}
 	run.injector = fault.NewInjector(target, run.clock, logger)
 	return run.execute(ctx)
 }
@@ -78,8 +94,24 @@ func startOrAttach(ctx context.Context, config Config, directory string, logger 
 	}
 	logger.Info("starting cluster", "system", config.System.Kind, "binary", config.System.Binary,
 		"members", config.Members, "directory", directory)
+	var diskBytes int64
+	if config.needsDisks() {
+		diskBytes = config.DiskBytes
+	}
 	return cluster.Start(ctx, cluster.Config{System: config.System, Size: config.Members,
-		Directory: directory, Logger: logger})
+		Directory: directory, DiskBytes: diskBytes, Logger: logger})
+}
+
+// dropFaults leaves kinds out of the run, saying why once, and returns
+// them as unavailable.
+func dropFaults(config *Config, kinds []fault.Kind, reason string, logger *slog.Logger) []UnavailableFault {
+	*config = config.withoutFaults(kinds)
+	var unavailable []UnavailableFault
+	for _, kind := range kinds {
+		logger.Warn("fault unavailable: left out of this run", "fault", kind, "reason", reason)
+		unavailable = append(unavailable, UnavailableFault{Kind: kind, Reason: reason})
+	}
+	return unavailable
 }
 
 // logProgress reports the run's progress until ctx ends.

@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -168,8 +169,8 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 	panic("kv: pebble: " + message)
 }
 
-// flushPollInterval is how often a closing store looks whether its disk
-// filled while it waits for its last flush.
+// flushPollInterval is how often a flush that is waited for looks
+// whether the disk filled meanwhile.
 const flushPollInterval = 20 * time.Millisecond
 
 // flushUnlessFull flushes before closing, but gives the flush up once the
@@ -177,21 +178,40 @@ const flushPollInterval = 20 * time.Millisecond
 // would write is in the Raft log, replayed from the store's applied index
 // on the next start.
 func (d *database) flushUnlessFull() error {
-	if d.health.fullError() == nil {
-		done, err := d.db.AsyncFlush()
-		if err != nil {
-			return err
-		}
-		ticker := time.NewTicker(flushPollInterval)
-		defer ticker.Stop()
-		for d.health.fullError() == nil {
-			select {
-			case <-done:
-				return nil
-			case <-ticker.C:
+	err := d.flushOrFull()
+	if errors.Is(err, ErrDiskFull) {
+		d.logger.Warn("kv: closing without a flush: the disk is full", "directory", d.directory)
+		return nil
+	}
+	return err
+}
+
+// flushOrFull flushes the memtables and waits for the flush, but only
+// while the disk is not full: once it is (already, or the flush finds it
+// so), it returns the error wrapping ErrDiskFull at once and leaves the
+// flush to Pebble, which retries it until space returns. Pebble's own
+// Flush would wait that long.
+func (d *database) flushOrFull() error {
+	if d.health == nil {
+		return d.db.Flush()
+	}
+	if full := d.health.fullError(); full != nil {
+		return full
+	}
+	done, err := d.db.AsyncFlush()
+	if err != nil {
+		return err
+	}
+	ticker := time.NewTicker(flushPollInterval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-done:
+			return nil
+		case <-ticker.C:
+			if full := d.health.fullError(); full != nil {
+				return full
 			}
 		}
 	}
-	d.logger.Warn("kv: closing without a flush: the disk is full", "directory", d.directory)
-	return nil
 }

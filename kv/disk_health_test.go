@@ -62,13 +62,7 @@ func TestDiskHealthLogsOnceThenSummaries(t *testing.T) {
 // and the data is all there.
 func TestStoreReportsFullDiskAndRecovers(t *testing.T) {
 	var full atomic.Bool
-	injector := errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
-			return fmt.Errorf("injected: %w", syscall.ENOSPC)
-		}
-		return nil
-	})
-	h := newHarness(t, Options{FileSystem: errorfs.Wrap(vfs.NewMem(), injector)})
+	h := newHarness(t, Options{FileSystem: fullableFileSystem(&full)})
 	h.put("before", "v", 0)
 	database, err := h.store.acquire()
 	if err != nil {
@@ -98,13 +92,7 @@ func TestStoreReportsFullDiskAndRecovers(t *testing.T) {
 // store opens again at an applied index the Raft log can replay from.
 func TestStoreClosesOnFullDisk(t *testing.T) {
 	var full atomic.Bool
-	injector := errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
-			return fmt.Errorf("injected: %w", syscall.ENOSPC)
-		}
-		return nil
-	})
-	fs := errorfs.Wrap(vfs.NewMem(), injector)
+	fs := fullableFileSystem(&full)
 	store, err := Open("full", Options{FileSystem: fs})
 	if err != nil {
 		t.Fatal(err)
@@ -208,4 +196,58 @@ func TestDiskHealthNoticesSpaceReturning(t *testing.T) {
 // logLines returns the lines logged to output so far.
 func logLines(output *syncbuffer.Buffer) []string {
 	return strings.Split(strings.TrimSpace(output.String()), "\n")
+}
+
+// TestSnapshotOnFullDiskFailsAtOnce takes a snapshot while the store's
+// flush fails for lack of space: Snapshot, which the node calls on its
+// loop, must fail with ErrDiskFull instead of waiting for Pebble's
+// flush, which Pebble retries until space returns (that wait stopped a
+// full member's loop: no ticks, no heartbeats, no Status). Once space
+// returns, a snapshot is taken again.
+func TestSnapshotOnFullDiskFailsAtOnce(t *testing.T) {
+	var full atomic.Bool
+	h := newHarness(t, Options{FileSystem: fullableFileSystem(&full)})
+	h.put("before", "v", 0)
+	full.Store(true)
+	h.put("during", "v", 0)  // into the memtable: the snapshot's flush needs the disk
+	for attempt := range 2 { // the flush finds the disk full, then it is known full
+		result := make(chan error, 1)
+		go func() {
+			image, err := h.store.Snapshot()
+			if err == nil {
+				image.Close()
+			}
+			result <- err
+		}()
+		bound := time.NewTimer(time.Minute) // an upper bound, not a wait: it returns within milliseconds
+		select {
+		case err := <-result:
+			if !errors.Is(err, ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("snapshot %d on a full disk: %v, want ErrDiskFull wrapping ENOSPC", attempt, err)
+			}
+		case <-bound.C:
+			t.Fatalf("snapshot %d on a full disk still waits after a minute", attempt)
+		}
+		bound.Stop()
+	}
+	full.Store(false)
+	poll.Until(t, "a snapshot once space returns", func() bool {
+		image, err := h.store.Snapshot()
+		if err != nil {
+			return false
+		}
+		image.Close()
+		return true
+	})
+}
+
+// fullableFileSystem is an in-memory file system that refuses every write
+// with ENOSPC while full is set.
+func fullableFileSystem(full *atomic.Bool) vfs.FS {
+	return errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return fmt.Errorf("injected: %w", syscall.ENOSPC)
+		}
+		return nil
+	}))
 }

@@ -13,13 +13,16 @@ import (
 // the whole store as of now (see image.go for the format). The image is
 // produced lazily from a Pebble snapshot, so Apply may continue while it
 // is read; the caller must Close it. Called from the node's loop
-// goroutine.
+// goroutine: while the store's disk is full, or once the flush finds it
+// so, it fails at once with an error wrapping ErrDiskFull rather than wait
+// for space (which would stop the loop: its ticks, heartbeats and
+// Status), and the runtime tries again later.
 func (s *Store) Snapshot() (io.ReadCloser, error) {
 	database, err := s.acquire()
 	if err != nil {
 		return nil, err
 	}
-	if err := database.db.Flush(); err != nil {
+	if err := database.flushOrFull(); err != nil {
 		database.release()
 		return nil, fmt.Errorf("kv: snapshot: flush: %w", err)
 	}

@@ -242,8 +242,8 @@ func (c Config) Validate() error {
 	if c.ElectionTimeout < 5*c.HeartbeatInterval {
 		return fmt.Errorf("--election-timeout (%v) must be at least 5 times --heartbeat-interval (%v)", c.ElectionTimeout, c.HeartbeatInterval)
 	}
-	if c.MaxRequestBytes < 0 || c.MaxTxnOps < 0 || c.QuotaBackendBytes < 0 || c.SnapshotCount < 0 || c.BackendCacheBytes < 0 {
-		return errors.New("--max-request-bytes, --max-txn-ops, --quota-backend-bytes, --snapshot-count and --backend-cache-bytes must not be negative")
+	if c.MaxRequestBytes < 0 || c.MaxTxnOps < 0 || c.QuotaBackendBytes < 0 || c.SnapshotCount < 0 || c.BackendCacheBytes < 0 || c.WALSegmentBytes < 0 {
+		return errors.New("--max-request-bytes, --max-txn-ops, --quota-backend-bytes, --snapshot-count, --backend-cache-bytes and --wal-segment-bytes must not be negative")
 	}
 	if err := c.validateAuth(); err != nil {
 		return err

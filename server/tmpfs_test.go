@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -30,19 +31,7 @@ import (
 // then grown: a full store or log recovers by itself, a failed log after a
 // restart, and every acknowledged put is there.
 func TestRealDiskFillsAndRecovers(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
-	mountPoint := t.TempDir()
-	if err := syscall.Mount("tmpfs", mountPoint, "tmpfs", 0, "size=32m"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	// Registered before the cluster's cleanup, so it runs after it.
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mountPoint, 0); err != nil {
-			t.Errorf("unmount %s: %v", mountPoint, err)
-		}
-	})
+	mountPoint := mountTmpfs(t, "32m")
 	cluster := startCluster(t, 1, func(config *Config) {
 		config.DataDirectory = filepath.Join(mountPoint, config.Name)
 		config.WALSegmentBytes = 4 << 20
@@ -81,9 +70,7 @@ func TestRealDiskFillsAndRecovers(t *testing.T) {
 		t.Fatalf("put on a full disk: %v, want the cause named", err)
 	}
 	t.Logf("%d puts acknowledged, then: %v", len(acknowledged), err)
-	if err := syscall.Mount("tmpfs", mountPoint, "tmpfs", syscall.MS_REMOUNT, "size=512m"); err != nil {
-		t.Fatalf("grow the tmpfs: %v", err)
-	}
+	growTmpfs(t, mountPoint, "64m")
 	member := cluster.members[0]
 	if member.node.Err() != nil {
 		cluster.stop(0)
@@ -102,4 +89,193 @@ func TestRealDiskFillsAndRecovers(t *testing.T) {
 			t.Fatalf("acknowledged %s once space returned: %v %v", key, got, err)
 		}
 	}
+}
+
+// mountTmpfs mounts a tmpfs of size (as mount's size= option) on a new
+// temporary directory, skipping the test unless it runs as root (CI
+// does), and unmounts it when the test ends. Call it before starting the
+// cluster, so that it is unmounted after the cluster's cleanup.
+func mountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (CI runs as root)")
+	}
+	mountPoint := t.TempDir()
+	if err := syscall.Mount("tmpfs", mountPoint, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("cannot mount a tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(mountPoint, 0); err != nil {
+			t.Errorf("unmount %s: %v", mountPoint, err)
+		}
+	})
+	return mountPoint
+}
+
+// growTmpfs gives the tmpfs at mountPoint a new size, as an operator
+// growing a full disk would.
+func growTmpfs(t *testing.T, mountPoint, size string) {
+	t.Helper()
+	if err := syscall.Mount("tmpfs", mountPoint, "tmpfs", syscall.MS_REMOUNT, "size="+size); err != nil {
+		t.Fatalf("grow the tmpfs: %v", err)
+	}
+}
+
+// small is the index of the member startClusterWithSmallDisk puts on a
+// small disk.
+const small = 2
+
+// startClusterWithSmallDisk starts three members, the third (small) with
+// its data directory on a 16 MiB tmpfs, all snapshotting every 20 entries
+// (so that a member behind is sent a snapshot), and returns the cluster
+// and the tmpfs's mount point.
+func startClusterWithSmallDisk(t *testing.T) (*testCluster, string) {
+	t.Helper()
+	mountPoint := mountTmpfs(t, "16m")
+	cluster := startCluster(t, 3, func(config *Config) {
+		config.SnapshotCount = 20
+		if config.Name == fmt.Sprintf("m%d", small+1) {
+			config.DataDirectory = filepath.Join(mountPoint, config.Name)
+		}
+	})
+	return cluster, mountPoint
+}
+
+// TestRealDiskFollowerFillsAndCatchesUp runs three members, one of them
+// (a follower) with its data directory on a 16 MiB tmpfs, and puts 64 KiB
+// values until that disk is full (its store's flush, its Raft log's next
+// segment or its snapshot find no space). The other two keep committing
+// every put; the full member names the cause (Status lists DISK FULL or
+// RAFT LOG DISK FULL) and its Raft loop does not fail. Once the tmpfs is
+// grown, the member takes writes again and catches up without a restart
+// (from the log or by a snapshot: the others snapshot every 20 entries),
+// and all three agree on HashKV at one revision.
+func TestRealDiskFollowerFillsAndCatchesUp(t *testing.T) {
+	cluster, mountPoint := startClusterWithSmallDisk(t)
+	ctx := testContext(t)
+	if cluster.leader() == small {
+		cluster.members[small].handOver(ctx, "the test wants it a follower")
+		poll.Until(t, "the small disk's member to hand leadership over", func() bool { return cluster.leader() != small })
+	}
+	member := cluster.members[small]
+	others := cluster.client(cluster.endpoint(0), cluster.endpoint(1))
+	value := strings.Repeat("v", 64<<10) // below the 1 MiB segment: a record never needs space mid-segment
+	put := func(key string) {
+		t.Helper()
+		if err := putThroughElections(ctx, others, key, value); err != nil {
+			t.Fatalf("put %s while a follower's disk is full: %v, want the others to commit it", key, err)
+		}
+	}
+	for i := 0; member.store.DiskFull() == nil && member.node.LogDiskFull() == nil; i++ {
+		if i == 1000 {
+			t.Fatal("64 MB of puts and the follower's 16 MiB disk never filled")
+		}
+		put(fmt.Sprintf("key-%d", i))
+	}
+	for i := range 20 {
+		put(fmt.Sprintf("while-full-%d", i))
+	}
+	status, err := cluster.client(cluster.endpoint(small)).Status(ctx, cluster.endpoint(small))
+	if err != nil {
+		t.Fatalf("status of the full member: %v", err)
+	}
+	if !strings.Contains(strings.Join(status.Errors, "; "), "DISK FULL: ") {
+		t.Fatalf("status of the full member lists %q, want DISK FULL or RAFT LOG DISK FULL", status.Errors)
+	}
+	if err := member.node.Err(); err != nil {
+		t.Fatalf("the full member's Raft loop failed: %v", err)
+	}
+	t.Logf("the full member said: %q", status.Errors)
+	growTmpfs(t, mountPoint, "64m")
+	poll.Until(t, "the member's store and log to take writes again", func() bool {
+		return member.store.DiskFull() == nil && member.node.LogDiskFull() == nil
+	})
+	checkSameHashes(t, cluster, others)
+	if member.node.Err() != nil {
+		t.Fatalf("the member's Raft loop failed: %v", member.node.Err())
+	}
+}
+
+// TestRealDiskLeaderFillsAndHandsOver runs three members with the
+// leader's data directory on a 16 MiB tmpfs and puts 64 KiB values through
+// the leader until its disk is full: a put the leader refuses names the
+// full disk (ResourceExhausted), and within seconds it hands leadership
+// over, so that the others commit again. Once the tmpfs is grown it
+// catches up without a restart and all three agree on HashKV.
+func TestRealDiskLeaderFillsAndHandsOver(t *testing.T) {
+	cluster, mountPoint := startClusterWithSmallDisk(t)
+	// Longer than testContext: filling the disk takes a few hundred puts.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	poll.Until(t, "the member on the small disk to lead", func() bool {
+		leader := cluster.leader()
+		if leader == small {
+			return true
+		}
+		// Refused while the member catches up just after the start.
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		cluster.client(cluster.endpoint(leader)).MoveLeader(short, uint64(cluster.members[small].id))
+		return cluster.leader() == small
+	})
+	member := cluster.members[small]
+	leaderClient := cluster.client(cluster.endpoint(small))
+	value := strings.Repeat("v", 64<<10) // below the 1 MiB segment: a record never needs space mid-segment
+	var refusal error
+	filling := time.Now()
+	puts := 0
+	for i := 0; refusal == nil; i++ {
+		puts = i
+		if i == 1000 {
+			t.Fatal("64 MB of puts and the leader's 16 MiB disk never filled")
+		}
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := leaderClient.Put(short, fmt.Sprintf("key-%d", i), value)
+		cancel()
+		switch code := status.Code(err); {
+		case err == nil:
+		case code == codes.ResourceExhausted:
+			refusal = err
+		case member.store.DiskFull() != nil || member.node.LogDiskFull() != nil:
+			// In flight when the disk filled, or sent after the hand-over
+			// began: unacknowledged either way.
+			refusal = err
+		default:
+			t.Fatalf("put %d through a leader filling its disk: %v, want success or a refusal naming the full disk", i, err)
+		}
+	}
+	t.Logf("after %d puts in %v the full leader said: %v (store: %v; log: %v)", puts, time.Since(filling), refusal, member.store.DiskFull(), member.node.LogDiskFull())
+	started := time.Now()
+	poll.Until(t, "the full leader to hand leadership over", func() bool { return cluster.leader() != small })
+	t.Logf("handed over after %v", time.Since(started))
+	others := cluster.client(cluster.endpoint(0), cluster.endpoint(1))
+	for i := range 10 {
+		if err := putThroughElections(ctx, others, fmt.Sprintf("after-handover-%d", i), "v"); err != nil {
+			t.Fatalf("put %d after the hand-over (%v after it): %v", i, time.Since(started), err)
+		}
+	}
+	if err := member.node.Err(); err != nil {
+		t.Fatalf("the full member's Raft loop failed: %v", err)
+	}
+	growTmpfs(t, mountPoint, "64m")
+	poll.Until(t, "the member's store and log to take writes again", func() bool {
+		return member.store.DiskFull() == nil && member.node.LogDiskFull() == nil
+	})
+	checkSameHashes(t, cluster, others)
+}
+
+// putThroughElections puts key, trying again (up to five times) when the
+// put failed for an election: the tests' 200 ms election timeout can run
+// out on a loaded machine, which is no fault of the disk.
+func putThroughElections(ctx context.Context, client *clientv3.Client, key, value string) error {
+	var err error
+	for range 5 {
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = client.Put(short, key, value)
+		cancel()
+		if err == nil || !errors.Is(err, rpctypes.ErrLeaderChanged) && !errors.Is(err, rpctypes.ErrNoLeader) && status.Code(err) != codes.Unavailable {
+			return err
+		}
+	}
+	return err
 }

@@ -29,6 +29,12 @@ type Config struct {
 	Size int
 	// Directory holds each member's data directory and log file.
 	Directory string
+	// DiskBytes, if positive, puts each member's data directory on a tmpfs
+	// of its own of this size (Linux, root only), so that a fault can fill
+	// one member's disk (FillDisk); lockstep members then get small Raft
+	// log segments (DiskWALSegmentBytes). Start fails with ErrNoDisks if a
+	// mount fails. Close unmounts them.
+	DiskBytes int64
 	// Logger receives lifecycle events; nil discards them.
 	Logger *slog.Logger
 }
@@ -61,6 +67,14 @@ func Start(ctx context.Context, config Config) (*Cluster, error) {
 	if err := cluster.create(config); err != nil {
 		cluster.Close()
 		return nil, err
+	}
+	if config.DiskBytes > 0 {
+		if err := cluster.mountDisks(config.DiskBytes); err != nil {
+			cluster.Close()
+			return nil, err
+		}
+		cluster.system.WALSegmentBytes = DiskWALSegmentBytes
+		cluster.logger.Info("members on disks of their own", "tmpfs bytes", config.DiskBytes)
 	}
 	for _, member := range cluster.members {
 		if err := member.start(cluster.system); err != nil {
@@ -199,9 +213,9 @@ func (cluster *Cluster) UnexpectedExits() []string {
 	return exits
 }
 
-// Close kills every member process (by process group), closes the clients
-// and the proxies. Safe to call more than once and on a partly started
-// cluster.
+// Close kills every member process (by process group), unmounts the
+// members' disks, closes the clients and the proxies. Safe to call more
+// than once and on a partly started cluster.
 func (cluster *Cluster) Close() error {
 	var errs []error
 	if cluster.managed {
@@ -210,6 +224,7 @@ func (cluster *Cluster) Close() error {
 				errs = append(errs, err)
 			}
 		}
+		errs = append(errs, cluster.unmountDisks())
 	}
 	cluster.clientsMutex.Lock()
 	for endpoint, client := range cluster.clients {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
 // healthKey is the key health probes read; reading it changes nothing.
@@ -78,4 +80,16 @@ func (cluster *Cluster) Present() []*Member {
 		}
 	}
 	return members
+}
+
+// Status asks member for its status (Maintenance.Status) through its own
+// endpoint, within probeTimeout.
+func (cluster *Cluster) Status(ctx context.Context, member *Member) (*clientv3.StatusResponse, error) {
+	client, err := cluster.client(member)
+	if err != nil {
+		return nil, err
+	}
+	probe, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	return client.Status(probe, member.ClientURL)
 }

@@ -30,6 +30,9 @@ type Member struct {
 
 	listenPeerURL string
 	logPath       string
+	// diskBytes is the size of the tmpfs mounted at DataDirectory, 0 if
+	// none is; set before the member first starts and cleared by Close.
+	diskBytes int64
 
 	mutex          sync.Mutex
 	command        *exec.Cmd

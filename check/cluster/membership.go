@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -66,7 +65,7 @@ func (cluster *Cluster) RemoveMember(ctx context.Context, member *Member) error 
 	if err := member.kill(ctx); err != nil {
 		return err
 	}
-	if err := os.RemoveAll(member.DataDirectory); err != nil {
+	if err := member.wipeData(); err != nil {
 		return fmt.Errorf("cluster: wipe %s: %w", member.Name, err)
 	}
 	cluster.logger.Info("member removed", "member", member.Name)

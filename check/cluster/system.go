@@ -36,6 +36,10 @@ type System struct {
 	// catches up by a snapshot transfer, which the checker then exercises.
 	// etcd members keep their default.
 	SnapshotCount int
+	// WALSegmentBytes, if positive, is passed to lockstep members as
+	// --wal-segment-bytes (the cluster sets it for members on small disks
+	// of their own, see DiskWALSegmentBytes).
+	WALSegmentBytes int64
 }
 
 // Resolve returns the system with Binary filled in: etcd from
@@ -75,6 +79,9 @@ func (system System) arguments(flags []string) []string {
 		arguments := append([]string{"serve"}, flags...)
 		if system.SnapshotCount > 0 {
 			arguments = append(arguments, fmt.Sprintf("--snapshot-count=%d", system.SnapshotCount))
+		}
+		if system.WALSegmentBytes > 0 {
+			arguments = append(arguments, fmt.Sprintf("--wal-segment-bytes=%d", system.WALSegmentBytes))
 		}
 		return arguments
 	default:

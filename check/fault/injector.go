@@ -23,6 +23,10 @@ type Event struct {
 	InjectError string `json:"inject_error,omitempty"`
 	// HealError says why healing it failed (the final heal retries).
 	HealError string `json:"heal_error,omitempty"`
+	// Observed is what the cluster was seen to do while the fault held,
+	// for the faults that watch (a full disk: what the member reported,
+	// how far the others committed).
+	Observed string `json:"observed,omitempty"`
 }
 
 // Injected reports whether the fault took place.
@@ -121,8 +125,9 @@ func (injector *Injector) InjectedByKind(kinds []Kind) []KindCount {
 	return counts
 }
 
-// heal undoes one injected fault.
-type heal func(ctx context.Context) error
+// heal undoes one injected fault and returns what was observed while it
+// held ("" if nothing was watched).
+type heal func(ctx context.Context) (string, error)
 
 // inject injects one fault, holds it and heals it; it reports whether the
 // fault took place.
@@ -142,13 +147,19 @@ func (injector *Injector) inject(ctx, healCtx context.Context, plan Plan) bool {
 	injector.logger.Info("fault injected", "fault", plan.Kind, "description", description)
 	sleep(ctx, plan.Hold)
 	if undo != nil {
-		if err := undo(healCtx); err != nil {
+		observed, err := undo(healCtx)
+		event.Observed = observed
+		if err != nil {
 			event.HealError = err.Error()
 			injector.logger.Warn("fault not healed", "fault", plan.Kind, "error", err)
 		}
 	}
 	event.End = injector.clock.Now()
-	injector.logger.Info("fault healed", "fault", plan.Kind)
+	if event.Observed != "" {
+		injector.logger.Info("fault healed", "fault", plan.Kind, "observed", event.Observed)
+	} else {
+		injector.logger.Info("fault healed", "fault", plan.Kind)
+	}
 	injector.record(event)
 	return true
 }
@@ -169,14 +180,14 @@ func (injector *Injector) begin(ctx context.Context, plan Plan) (string, heal, e
 		if err := target.Kill(ctx, member); err != nil {
 			return description, nil, err
 		}
-		return description, func(context.Context) error { return target.Restart(member) }, nil
+		return description, func(context.Context) (string, error) { return "", target.Restart(member) }, nil
 	case Pause:
 		member, role := injector.target(ctx, plan)
 		description := fmt.Sprintf("pause (SIGSTOP) %s%s for %s", member.Name, role, plan.Hold.Round(time.Millisecond))
 		if err := target.Pause(member); err != nil {
 			return description, nil, err
 		}
-		return description, func(context.Context) error { return target.Resume(member) }, nil
+		return description, func(context.Context) (string, error) { return "", target.Resume(member) }, nil
 	case Partition:
 		return injector.partition(ctx, plan)
 	case Member:
@@ -185,7 +196,7 @@ func (injector *Injector) begin(ctx context.Context, plan Plan) (string, heal, e
 		if err := target.RemoveMember(ctx, member); err != nil {
 			return description, nil, err
 		}
-		return description, func(healCtx context.Context) error { return target.AddMember(healCtx, member) }, nil
+		return description, func(healCtx context.Context) (string, error) { return "", target.AddMember(healCtx, member) }, nil
 	case Transfer:
 		return injector.transfer(ctx, plan)
 	case Restart:
@@ -197,7 +208,9 @@ func (injector *Injector) begin(ctx context.Context, plan Plan) (string, heal, e
 		if err := target.StopAll(ctx, plan.Graceful); err != nil {
 			return description, nil, err
 		}
-		return description, func(context.Context) error { return target.StartStopped() }, nil
+		return description, func(context.Context) (string, error) { return "", target.StartStopped() }, nil
+	case DiskFull:
+		return injector.fillDisk(ctx, plan)
 	}
 	return string(plan.Kind), nil, fmt.Errorf("fault: unknown kind %q", plan.Kind)
 }
@@ -237,7 +250,7 @@ func (injector *Injector) partition(ctx context.Context, plan Plan) (string, hea
 		network.Heal()
 		return description, nil, err
 	}
-	return description, func(context.Context) error { network.Heal(); return nil }, nil
+	return description, func(context.Context) (string, error) { network.Heal(); return "", nil }, nil
 }
 
 func (injector *Injector) transfer(ctx context.Context, plan Plan) (string, heal, error) {

@@ -1,7 +1,8 @@
 // Package fault injects faults into a cluster from a schedule chosen by a
 // seed: kill -9 and restart, SIGSTOP/SIGCONT pauses, network partitions
-// through the peer proxies, membership changes, leadership transfers and
-// whole-cluster restarts, one at a time, each healed before the next.
+// through the peer proxies, membership changes, leadership transfers,
+// whole-cluster restarts and full disks, one at a time, each healed
+// before the next.
 package fault
 
 import (
@@ -29,10 +30,19 @@ const (
 	Transfer Kind = "transfer"
 	// Restart stops every member (SIGKILL or SIGTERM) and starts them again.
 	Restart Kind = "restart"
+	// DiskFull fills one member's disk (a tmpfs of its own) with a file
+	// until no space is left, holds it for several election timeouts,
+	// then removes the file. Only lockstep members get disks of their own,
+	// and only when the checker may mount them (root on Linux).
+	DiskFull Kind = "diskfull"
 )
 
 // Kinds lists every kind of fault in a fixed order.
-var Kinds = []Kind{Kill, Pause, Partition, Member, Transfer, Restart}
+var Kinds = []Kind{Kill, Pause, Partition, Member, Transfer, Restart, DiskFull}
+
+// NeedsDisks reports whether the fault needs each member's data directory
+// on a disk of its own (cluster.Config.DiskBytes).
+func (kind Kind) NeedsDisks() bool { return kind == DiskFull }
 
 // NeedsProcessControl reports whether the fault needs the member processes
 // or their network, which only a cluster the checker started offers.

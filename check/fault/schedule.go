@@ -135,6 +135,12 @@ func (schedule *Schedule) Next() Plan {
 		plan.Hold = schedule.between(time.Second, 3*time.Second)
 	case Restart:
 		plan.Hold = schedule.between(500*time.Millisecond, 2*time.Second)
+	case DiskFull:
+		// Several election timeouts: a full leader hands over within a
+		// second, a full follower's store fails its next flush (at its
+		// next snapshot, every few seconds in a check) and its Raft log
+		// its next segment, while the others commit without it.
+		plan.Hold = schedule.between(cluster.ElectionTimeout*3, cluster.ElectionTimeout*8)
 	}
 	return plan
 }

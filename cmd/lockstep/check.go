@@ -24,7 +24,7 @@ func init() { register(newCheckCommand) }
 type checkFlags struct {
 	system, binary, endpoints, faults string
 	members, clients, keys            int
-	snapshotCount                     int
+	snapshotCount, diskMebibytes      int
 	seed                              int64
 	duration                          time.Duration
 	operationTimeout, checkTimeout    time.Duration
@@ -52,13 +52,16 @@ concurrent clients doing gets, puts and compare-and-swaps on a small key
 space, and injects faults from a schedule chosen by --seed: kill -9 and
 restart, SIGSTOP pauses longer than the election timeout, partitions
 (majority/minority, isolated leader, bridge, one way), member removal and
-re-addition, leadership transfer, whole-cluster restart. After healing it
+re-addition, leadership transfer, whole-cluster restart, and a full disk
+(lockstep members only, as root: each member's data directory is then a
+tmpfs of its own, which the fault fills; without root the default leaves
+it out and says so). After healing it
 checks that every member converged to the same revision and HashKV, that no
 acknowledged write is missing, that a watch opened at the start delivered
 every revision once and in order, and that the history is linearizable
 (porcupine). A failure writes the operation log, the faults, the watch
 stream, porcupine's HTML picture and the member logs into --out-dir.
-It ends with one line: check: <ops> ops, <faults> faults, <result>.`,
+It ends with one line: check: <ops> ops, <faults> faults (<kind> <count>, ...), <result>.`,
 		Example: `  lockstep check --system etcd --duration 30s --faults kill,pause
   lockstep check --members 5 --duration 10m --faults kill,pause,partition,member,transfer
   lockstep check --endpoints http://127.0.0.1:2379 --duration 1m --faults transfer`,
@@ -79,12 +82,15 @@ It ends with one line: check: <ops> ops, <faults> faults, <result>.`,
 	f.IntVar(&flags.members, "members", check.DefaultMembers, "cluster size")
 	f.StringVar(&flags.endpoints, "endpoints", "", "comma-separated client URLs of a running cluster to check instead of starting one (faults: transfer only)")
 	f.DurationVar(&flags.duration, "duration", check.DefaultDuration, "how long clients run under faults")
-	f.StringVar(&flags.faults, "faults", allFaults, "faults to inject, comma-separated, or none: "+allFaults)
+	f.StringVar(&flags.faults, "faults", allFaults, "faults to inject, comma-separated, or none: "+allFaults+
+		" (by default those this machine allows: diskfull needs root and --system lockstep)")
 	f.Int64Var(&flags.seed, "seed", 0, "seed of the fault schedule and the clients' choices (default: random, printed)")
 	f.IntVar(&flags.clients, "clients", check.DefaultClients, "concurrent clients")
 	f.IntVar(&flags.keys, "keys", check.DefaultKeys, "number of keys the clients share")
 	f.IntVar(&flags.snapshotCount, "snapshot-count", check.DefaultSnapshotCount,
 		"lockstep members snapshot every this many entries (low, so that lagging members catch up by snapshot transfers); 0 keeps the server's default")
+	f.IntVar(&flags.diskMebibytes, "disk-size-mib", 0,
+		"size in MiB of the tmpfs each member's data directory is mounted on for the diskfull fault (0: 32 + 8 per minute of --duration)")
 	f.DurationVar(&flags.operationTimeout, "op-timeout", check.DefaultOperationTimeout, "timeout of one client operation (a write that times out is ambiguous)")
 	f.DurationVar(&flags.checkTimeout, "check-timeout", check.DefaultCheckTimeout, "how long the linearizability search may take (running out fails)")
 	f.StringVar(&flags.outputDirectory, "out-dir", "", "where a failed run writes its report (default lockstep-check-<seed>)")
@@ -128,20 +134,24 @@ func (flags *checkFlags) config(command *cobra.Command) (check.Config, error) {
 		progress = nil
 	}
 	config := check.Config{
-		System:            cluster.System{Kind: cluster.Kind(flags.system), Binary: flags.binary, SnapshotCount: flags.snapshotCount},
-		Members:           flags.members,
-		Endpoints:         endpoints,
-		Duration:          flags.duration,
-		Faults:            kinds,
-		Seed:              seed,
-		Clients:           flags.clients,
-		Keys:              flags.keys,
-		OperationTimeout:  flags.operationTimeout,
-		CheckTimeout:      flags.checkTimeout,
-		SerializableReads: flags.serializableReads,
-		OutputDirectory:   flags.outputDirectory,
-		WorkDirectory:     flags.workDirectory,
-		Progress:          progress,
+		System:    cluster.System{Kind: cluster.Kind(flags.system), Binary: flags.binary, SnapshotCount: flags.snapshotCount},
+		Members:   flags.members,
+		Endpoints: endpoints,
+		Duration:  flags.duration,
+		Faults:    kinds,
+		// Unless the faults were chosen, the default is every kind this
+		// machine and system allow.
+		DropUnavailableFaults: !command.Flags().Changed("faults"),
+		DiskBytes:             int64(flags.diskMebibytes) << 20,
+		Seed:                  seed,
+		Clients:               flags.clients,
+		Keys:                  flags.keys,
+		OperationTimeout:      flags.operationTimeout,
+		CheckTimeout:          flags.checkTimeout,
+		SerializableReads:     flags.serializableReads,
+		OutputDirectory:       flags.outputDirectory,
+		WorkDirectory:         flags.workDirectory,
+		Progress:              progress,
 	}
 	// Validate before defaults fill zero fields: a zero given on the
 	// command line is an error, not a request for the default.

@@ -30,7 +30,7 @@ type serveFlags struct {
 	initialCluster, initialState, initialToken string
 	heartbeatMillis, electionMillis            int
 	snapshotCount, maxRequestBytes, maxTxnOps  int
-	quotaBytes, cacheBytes                     int64
+	quotaBytes, cacheBytes, walSegmentBytes    int64
 	watchProgressInterval                      time.Duration
 	certFile, keyFile, trustedCA               string
 	clientCertAuth                             bool
@@ -89,6 +89,7 @@ A variable of either prefix that names no flag is warned about.`,
 	f.IntVar(&flags.snapshotCount, "snapshot-count", server.DefaultSnapshotCount, "number of committed entries between snapshots")
 	f.Int64Var(&flags.quotaBytes, "quota-backend-bytes", server.DefaultQuotaBackendBytes, "store size above which writes are refused (NOSPACE alarm)")
 	f.Int64Var(&flags.cacheBytes, "backend-cache-bytes", 0, "the key-value store's block cache in bytes (0: 16 MiB; the OS page cache holds more)")
+	f.Int64Var(&flags.walSegmentBytes, "wal-segment-bytes", 0, "size of the Raft log's segment files, each zero-filled when made (0: 64 MiB); smaller for a small disk, which must keep about three free")
 	f.IntVar(&flags.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "maximum client request size in bytes")
 	f.IntVar(&flags.maxTxnOps, "max-txn-ops", server.DefaultMaxTxnOps, "maximum number of operations in one transaction")
 	f.DurationVar(&flags.watchProgressInterval, "watch-progress-notify-interval", server.DefaultWatchProgressNotifyInterval, "how often a watch with progress_notify and no events gets a progress notification")
@@ -169,6 +170,7 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 		HeartbeatInterval: time.Duration(f.heartbeatMillis) * time.Millisecond,
 		ElectionTimeout:   time.Duration(f.electionMillis) * time.Millisecond,
 		SnapshotCount:     f.snapshotCount, QuotaBackendBytes: f.quotaBytes, BackendCacheBytes: f.cacheBytes,
+		WALSegmentBytes: f.walSegmentBytes,
 		MaxRequestBytes: f.maxRequestBytes, MaxTxnOps: f.maxTxnOps, WatchProgressNotifyInterval: f.watchProgressInterval,
 		PeerCertAllowedCN: f.peerAllowedCN, PeerCertAllowedHostname: f.peerAllowedHostname,
 		BcryptCost: f.bcryptCost, AuthTokenTTL: time.Duration(f.authTokenTTLSeconds) * time.Second, AuthToken: f.authToken,

@@ -70,6 +70,7 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 		{nil, []string{"LOCKSTEP_WATCH_PROGRESS_NOTIFY_INTERVAL=often"}, "LOCKSTEP_WATCH_PROGRESS_NOTIFY_INTERVAL"},
 		{[]string{"--bcrypt-cost", "3"}, nil, "--bcrypt-cost must be between 4 and 31, got 3"},
 		{[]string{"--auth-token-ttl", "-1"}, nil, "--auth-token-ttl must not be negative"},
+		{[]string{"--wal-segment-bytes", "-1"}, nil, "--wal-segment-bytes must not be negative"},
 	}
 	for _, c := range cases {
 		message, _ := serveConfigError(t, append(append([]string{}, base...), c.args...), c.environment)
@@ -199,5 +200,33 @@ func TestServeAuthTokenFlag(t *testing.T) {
 	output, err = runServeDryRun(t, append(base, "--auth-token-ttl", "60")...)
 	if err != nil || !strings.Contains(output, "auth tokens      simple, each living 1m0s after its last use") {
 		t.Errorf("dry run with simple tokens: %v\n%s", err, output)
+	}
+}
+
+// TestServeWALSegmentBytes checks that --wal-segment-bytes (and its
+// variable) reaches the server's configuration: the checker puts members on
+// small tmpfs disks, which the default 64 MiB segments would not fit.
+func TestServeWALSegmentBytes(t *testing.T) {
+	base := []string{"--data-dir", t.TempDir()}
+	for _, source := range []struct {
+		args, environment []string
+		want              int64
+	}{
+		{nil, nil, 0},
+		{[]string{"--wal-segment-bytes", "1048576"}, nil, 1 << 20},
+		{nil, []string{"LOCKSTEP_WAL_SEGMENT_BYTES=2097152"}, 2 << 20},
+	} {
+		flags := &serveFlags{}
+		command := newServeCommandWith(flags)
+		if err := command.ParseFlags(append(append([]string{}, base...), source.args...)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := applyEnvironment(command.Flags(), source.environment, command.Flags()); err != nil {
+			t.Fatal(err)
+		}
+		config, err := flags.config(io.Discard)
+		if err != nil || config.WALSegmentBytes != source.want {
+			t.Errorf("%v %v: WALSegmentBytes %d, %v; want %d", source.args, source.environment, config.WALSegmentBytes, err, source.want)
+		}
 	}
 }
