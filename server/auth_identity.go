@@ -83,6 +83,9 @@ func (s *Server) resolveCaller(ctx context.Context, method string) (caller, erro
 // auth store since makes it old (ErrGRPCAuthOldRevision), as in etcd.
 func (s *Server) identityNow(ctx context.Context) (kv.Identity, error) {
 	found, _ := callerFrom(ctx)
+	if found.identity.Nobody() {
+		return kv.Identity{}, nil // nobody stays nobody, with no revision
+	}
 	if found.token == "" || !s.store.Tokens().SelfContained() {
 		identity := found.identity
 		_, identity.Revision = s.store.AuthEnabled()
@@ -107,7 +110,7 @@ func (s *Server) authUnaryInterceptor(ctx context.Context, request any, info *gr
 		return nil, err
 	}
 	if !checkedLater(request) {
-		if enabled, _ := s.store.AuthEnabled(); enabled && found.identity.User == "" && info.FullMethod != authenticateMethod {
+		if enabled, _ := s.store.AuthEnabled(); enabled && found.identity.Nobody() && info.FullMethod != authenticateMethod {
 			// As etcd 3.7: with auth enabled, every unary call but
 			// Authenticate needs a user, even those any user may make
 			// (Status, MemberList, listing alarms).
