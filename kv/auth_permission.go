@@ -225,10 +225,11 @@ func (s *authState) authorize(request *pb.InternalRaftRequest, leaseKeys func(id
 }
 
 // needsAdmin reports whether request administers auth (etcd's
-// needAdminPermission): everything but Authenticate, and UserGet and
-// RoleGet, which authorize checks on their own.
+// needAdminPermission): everything but Authenticate, AuthStatus (which
+// etcd 3.7 answers any user, though not nobody), and UserGet and RoleGet,
+// which authorize checks on their own.
 func needsAdmin(request *pb.InternalRaftRequest) bool {
-	return request.AuthEnable != nil || request.AuthDisable != nil || request.AuthStatus != nil ||
+	return request.AuthEnable != nil || request.AuthDisable != nil ||
 		request.AuthUserAdd != nil || request.AuthUserDelete != nil ||
 		request.AuthUserList != nil || request.AuthUserChangePassword != nil ||
 		request.AuthUserGrantRole != nil || request.AuthUserRevokeRole != nil ||

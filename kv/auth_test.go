@@ -255,6 +255,8 @@ func TestAuthEnforcedAtApply(t *testing.T) {
 	wantError(t, "alice adds a user", h.one(as(alice, &pb.InternalRaftRequest{AuthUserAdd: &pb.AuthUserAddRequest{Name: "eve"}})), rpctypes.ErrGRPCPermissionDenied)
 	wantError(t, "nobody lists users", h.one(as(Identity{}, &pb.InternalRaftRequest{AuthUserList: &pb.AuthUserListRequest{}})), rpctypes.ErrGRPCUserEmpty)
 	wantOK(t, "root lists users", h.one(as(root, &pb.InternalRaftRequest{AuthUserList: &pb.AuthUserListRequest{}})))
+	wantOK(t, "alice asks the auth status", h.one(as(alice, &pb.InternalRaftRequest{AuthStatus: &pb.AuthStatusRequest{}})))
+	wantError(t, "nobody asks the auth status", h.one(as(Identity{}, &pb.InternalRaftRequest{AuthStatus: &pb.AuthStatusRequest{}})), rpctypes.ErrGRPCUserEmpty)
 
 	// A client certificate without a Common Name is somebody (it has a
 	// revision) with no name: etcd refuses it as an unknown user, except
