@@ -95,7 +95,7 @@ A variable of either prefix that names no flag is warned about.`,
 	f.StringVar(&flags.certFile, "cert-file", "", "client server TLS certificate file")
 	f.StringVar(&flags.keyFile, "key-file", "", "client server TLS key file")
 	f.StringVar(&flags.trustedCA, "trusted-ca-file", "", "client server TLS trusted CA file (for --client-cert-auth)")
-	f.BoolVar(&flags.clientCertAuth, "client-cert-auth", false, "require clients to present a certificate signed by --trusted-ca-file")
+	f.BoolVar(&flags.clientCertAuth, "client-cert-auth", false, "require clients to present a certificate signed by --trusted-ca-file; with auth enabled, its Common Name is the user of a call without a token")
 	f.StringVar(&flags.peerCertFile, "peer-cert-file", "", "peer TLS certificate file")
 	f.StringVar(&flags.peerKeyFile, "peer-key-file", "", "peer TLS key file")
 	f.StringVar(&flags.peerTrustedCA, "peer-trusted-ca-file", "", "peer TLS trusted CA file")
