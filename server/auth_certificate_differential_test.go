@@ -32,10 +32,7 @@ func TestCertificateAuthDifferentialAgainstEtcd(t *testing.T) {
 	certificateFile, keyFile := testpki.WriteCertificate(t, dir, "etcd", authorities.clients.Issue(t, "etcd"))
 	etcdEndpoint := startEtcdServing(t, "https", "--cert-file", certificateFile, "--key-file", keyFile,
 		"--trusted-ca-file", authorities.clients.WriteCA(t, dir, "ca.crt"), "--client-cert-auth", "--bcrypt-cost", "4")
-	cluster := startCluster(t, 3, func(config *Config) {
-		fastBcrypt(config)
-		authorities.requireClientCertificates(t, config)
-	})
+	cluster, _ := startCertificateCluster(t, 3, authorities, nil)
 	lockstepEndpoint := cluster.endpoint(cluster.follower())
 	ctx := testContext(t)
 	users := []string{"root", "alice", "bob", ""}

@@ -63,6 +63,24 @@ func certificateClient(t *testing.T, authority, serverAuthority *testpki.Authori
 	return client
 }
 
+// startCertificateCluster starts size members requiring client
+// certificates (requireClientCertificates), adjust applied after, and
+// returns them with a function that connects a client presenting a
+// certificate for user to member.
+func startCertificateCluster(t *testing.T, size int, authorities certificateAuthorities, adjust func(*Config)) (*testCluster, func(user string, member int) *clientv3.Client) {
+	t.Helper()
+	cluster := startCluster(t, size, func(config *Config) {
+		fastBcrypt(config)
+		authorities.requireClientCertificates(t, config)
+		if adjust != nil {
+			adjust(config)
+		}
+	})
+	return cluster, func(user string, member int) *clientv3.Client {
+		return certificateClient(t, authorities.clients, authorities.clients, cluster.endpoint(member), user)
+	}
+}
+
 // TestClientCertificateCommonNameIsTheUser runs one member with
 // --client-cert-auth and auth enabled: the Common Name of a client's
 // certificate is its user, with no password, as in etcd. alice writes and
@@ -71,16 +89,9 @@ func certificateClient(t *testing.T, authority, serverAuthority *testpki.Authori
 // certificate, an invalid one (an empty one too) is refused; a call
 // marked as from etcd's gateway is nobody.
 func TestClientCertificateCommonNameIsTheUser(t *testing.T) {
-	authorities := certificateAuthorities{clients: testpki.NewAuthority(t, "client CA")}
-	cluster := startCluster(t, 1, func(config *Config) {
-		fastBcrypt(config)
-		authorities.requireClientCertificates(t, config)
-	})
+	_, connect := startCertificateCluster(t, 1, certificateAuthorities{clients: testpki.NewAuthority(t, "client CA")}, nil)
 	ctx := testContext(t)
-	endpoint := cluster.endpoint(0)
-	as := func(user string) *clientv3.Client {
-		return certificateClient(t, authorities.clients, authorities.clients, endpoint, user)
-	}
+	as := func(user string) *clientv3.Client { return connect(user, 0) }
 	enableAuthForAlice(t, ctx, as("root"))
 
 	alice := as("alice")
@@ -151,16 +162,11 @@ func TestClientCertificateCommonNameIsTheUser(t *testing.T) {
 func TestCertificateUserThroughAFollower(t *testing.T) {
 	authorities := certificateAuthorities{clients: testpki.NewAuthority(t, "client CA"), peers: testpki.NewAuthority(t, "peer CA")}
 	var logs syncbuffer.Buffer
-	cluster := startCluster(t, 3, func(config *Config) {
-		fastBcrypt(config)
-		authorities.requireClientCertificates(t, config)
+	cluster, as := startCertificateCluster(t, 3, authorities, func(config *Config) {
 		config.Logger = slog.New(slog.NewTextHandler(&logs, nil)).With("member", config.Name)
 	})
 	ctx := testContext(t)
 	follower, leader := cluster.follower(), cluster.leader()
-	as := func(user string, member int) *clientv3.Client {
-		return certificateClient(t, authorities.clients, authorities.clients, cluster.endpoint(member), user)
-	}
 	// Set up through the follower too: forwarded as root's before auth
 	// is on, as root's after.
 	enableAuthForAlice(t, ctx, as("root", follower))
@@ -216,16 +222,9 @@ func TestCertificateUserThroughAFollower(t *testing.T) {
 // certificate's with an error naming the fix, instead of sending it as
 // nobody's; it still serves reads, and the leader serves the write.
 func TestCertificateUserThroughAFollowerWithoutPeerTLS(t *testing.T) {
-	authorities := certificateAuthorities{clients: testpki.NewAuthority(t, "client CA")}
-	cluster := startCluster(t, 3, func(config *Config) {
-		fastBcrypt(config)
-		authorities.requireClientCertificates(t, config)
-	})
+	cluster, as := startCertificateCluster(t, 3, certificateAuthorities{clients: testpki.NewAuthority(t, "client CA")}, nil)
 	ctx := testContext(t)
 	follower, leader := cluster.follower(), cluster.leader()
-	as := func(user string, member int) *clientv3.Client {
-		return certificateClient(t, authorities.clients, authorities.clients, cluster.endpoint(member), user)
-	}
 	enableAuthForAlice(t, ctx, as("root", leader))
 
 	alice := as("alice", follower)
