@@ -14,10 +14,20 @@ import (
 // puts it in the request header (pb.RequestHeader's Username and
 // AuthRevision) of what it proposes, so every member checks the same
 // identity when it applies the entry. The zero Identity is nobody.
+//
+// An identity is somebody when it has a revision (etcd's rule: "only gets
+// rev == 0 when passed AuthInfo{}"), even with an empty User: a client
+// certificate without a Common Name is such an identity under
+// --client-cert-auth, which etcd refuses as an unknown user (permission
+// denied) where it refuses nobody with ErrGRPCUserEmpty.
 type Identity struct {
 	User     string
 	Revision uint64
 }
+
+// Nobody reports whether identity is nobody: no token, no client
+// certificate.
+func (i Identity) Nobody() bool { return i.Revision == 0 }
 
 // IdentityOf returns the identity a request's header carries.
 func IdentityOf(request *pb.InternalRaftRequest) Identity {
@@ -76,7 +86,7 @@ func (s *authState) checkKeys(identity Identity, wanted access, key, end []byte)
 	if !s.enabled {
 		return nil
 	}
-	if identity.Revision == 0 || identity.User == "" {
+	if identity.Nobody() {
 		return rpctypes.ErrGRPCUserEmpty
 	}
 	if identity.Revision < s.revision {
@@ -206,7 +216,7 @@ func (s *authState) authorize(request *pb.InternalRaftRequest, leaseKeys func(id
 		return s.checkAdmin(identity)
 	case request.Authenticate != nil:
 		return nil // how nobody becomes somebody
-	case identity.User == "":
+	case identity.Nobody():
 		// Any other client request (a LeaseGrant, a lease checkpoint, an
 		// alarm listing) needs a user, as etcd 3.7 has it.
 		return rpctypes.ErrGRPCUserEmpty
@@ -215,10 +225,11 @@ func (s *authState) authorize(request *pb.InternalRaftRequest, leaseKeys func(id
 }
 
 // needsAdmin reports whether request administers auth (etcd's
-// needAdminPermission): everything but Authenticate, and UserGet and
-// RoleGet, which authorize checks on their own.
+// needAdminPermission): everything but Authenticate, AuthStatus (which
+// etcd 3.7 answers any user, though not nobody), and UserGet and RoleGet,
+// which authorize checks on their own.
 func needsAdmin(request *pb.InternalRaftRequest) bool {
-	return request.AuthEnable != nil || request.AuthDisable != nil || request.AuthStatus != nil ||
+	return request.AuthEnable != nil || request.AuthDisable != nil ||
 		request.AuthUserAdd != nil || request.AuthUserDelete != nil ||
 		request.AuthUserList != nil || request.AuthUserChangePassword != nil ||
 		request.AuthUserGrantRole != nil || request.AuthUserRevokeRole != nil ||

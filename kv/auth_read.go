@@ -91,7 +91,7 @@ func (s *Store) AuthorizeLeaseRead(identity Identity, id int64) error {
 	if !state.enabled {
 		return nil
 	}
-	if identity.User == "" {
+	if identity.Nobody() {
 		return rpctypes.ErrGRPCUserEmpty
 	}
 	for _, key := range s.leaseKeysNow(id) {

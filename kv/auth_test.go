@@ -255,6 +255,16 @@ func TestAuthEnforcedAtApply(t *testing.T) {
 	wantError(t, "alice adds a user", h.one(as(alice, &pb.InternalRaftRequest{AuthUserAdd: &pb.AuthUserAddRequest{Name: "eve"}})), rpctypes.ErrGRPCPermissionDenied)
 	wantError(t, "nobody lists users", h.one(as(Identity{}, &pb.InternalRaftRequest{AuthUserList: &pb.AuthUserListRequest{}})), rpctypes.ErrGRPCUserEmpty)
 	wantOK(t, "root lists users", h.one(as(root, &pb.InternalRaftRequest{AuthUserList: &pb.AuthUserListRequest{}})))
+	wantOK(t, "alice asks the auth status", h.one(as(alice, &pb.InternalRaftRequest{AuthStatus: &pb.AuthStatusRequest{}})))
+	wantError(t, "nobody asks the auth status", h.one(as(Identity{}, &pb.InternalRaftRequest{AuthStatus: &pb.AuthStatusRequest{}})), rpctypes.ErrGRPCUserEmpty)
+
+	// A client certificate without a Common Name is somebody (it has a
+	// revision) with no name: etcd refuses it as an unknown user, except
+	// where it checks admin rights first.
+	unnamed := Identity{"", root.Revision}
+	wantError(t, "unnamed puts", h.one(as(unnamed, put("app/y"))), rpctypes.ErrGRPCPermissionDenied)
+	wantOK(t, "unnamed grants a lease", h.one(as(unnamed, &pb.InternalRaftRequest{LeaseGrant: &pb.LeaseGrantRequest{ID: 9, TTL: 60}})))
+	wantError(t, "unnamed lists users", h.one(as(unnamed, &pb.InternalRaftRequest{AuthUserList: &pb.AuthUserListRequest{}})), rpctypes.ErrGRPCUserEmpty)
 	wantOK(t, "alice reads herself", h.one(as(alice, &pb.InternalRaftRequest{AuthUserGet: &pb.AuthUserGetRequest{Name: "alice"}})))
 	wantError(t, "alice reads root", h.one(as(alice, &pb.InternalRaftRequest{AuthUserGet: &pb.AuthUserGetRequest{Name: "root"}})), rpctypes.ErrGRPCPermissionDenied)
 	wantOK(t, "alice reads her role", h.one(as(alice, &pb.InternalRaftRequest{AuthRoleGet: &pb.AuthRoleGetRequest{Role: "app"}})))

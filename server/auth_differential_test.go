@@ -286,6 +286,7 @@ func authDifferentialSteps() []authStep {
 		authenticateStep("alice", "alice-password"),
 		authenticateStep("root", "root-password"),
 		status("root"),
+		status("alice"), // any user, as etcd 3.7
 		authPut("alice", "app/x"),
 		authPut("alice", "other"),
 		authPut("alice", "config"),
@@ -429,21 +430,8 @@ func runAuthDifferential(t *testing.T, etcdFlags []string, adjust func(*Config),
 	steps = slices.Concat(steps[:at], administrationSteps(""), administrationSteps("alice"), steps[at:])
 	exchanged := false
 	for _, s := range steps {
-		etcdResponse, etcdErr := s.run(etcd.as(ctx, s.user), etcd)
-		lockstepResponse, lockstepErr := s.run(lockstep.as(ctx, s.user), lockstep)
-		if fmt.Sprint(etcdErr) != fmt.Sprint(lockstepErr) {
-			t.Errorf("%s: etcd error %v, lockstep error %v", s.name, etcdErr, lockstepErr)
+		if !compareAuthStep(t, s, etcd.as(ctx, s.user), etcd, lockstep.as(ctx, s.user), lockstep) {
 			continue
-		}
-		if etcdErr != nil {
-			continue
-		}
-		if authenticated, ok := etcdResponse.(*pb.AuthenticateResponse); ok {
-			authenticated.Token = ""
-			lockstepResponse.(*pb.AuthenticateResponse).Token = ""
-		}
-		if want, got := normalized(etcdResponse), normalized(lockstepResponse); want != got {
-			t.Errorf("%s:\netcd:     %s\nlockstep: %s", s.name, want, got)
 		}
 		if exchangeTokens && s.name == "authenticate root:root-password" {
 			exchangeJWTs(ctx, t, etcd, lockstep)
@@ -453,6 +441,30 @@ func runAuthDifferential(t *testing.T, etcdFlags []string, adjust func(*Config),
 	if exchangeTokens && !exchanged {
 		t.Errorf("the sequence has no step after which to exchange tokens")
 	}
+}
+
+// compareAuthStep runs s on etcd and on lockstep, with the contexts
+// given, and reports a difference in their errors or answers (tokens
+// aside). It returns whether both succeeded alike.
+func compareAuthStep(t *testing.T, s authStep, etcdContext context.Context, etcd *authAPI, lockstepContext context.Context, lockstep *authAPI) bool {
+	t.Helper()
+	etcdResponse, etcdErr := s.run(etcdContext, etcd)
+	lockstepResponse, lockstepErr := s.run(lockstepContext, lockstep)
+	if fmt.Sprint(etcdErr) != fmt.Sprint(lockstepErr) {
+		t.Errorf("%s: etcd error %v, lockstep error %v", s.name, etcdErr, lockstepErr)
+		return false
+	}
+	if etcdErr != nil {
+		return false
+	}
+	if authenticated, ok := etcdResponse.(*pb.AuthenticateResponse); ok {
+		authenticated.Token = ""
+		lockstepResponse.(*pb.AuthenticateResponse).Token = ""
+	}
+	if want, got := normalized(etcdResponse), normalized(lockstepResponse); want != got {
+		t.Errorf("%s:\netcd:     %s\nlockstep: %s", s.name, want, got)
+	}
+	return true
 }
 
 // exchangeJWTs reads as alice and as root on each system with the token

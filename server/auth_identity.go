@@ -28,11 +28,13 @@ const authenticateMethod = "/etcdserverpb.Auth/Authenticate"
 type callerKey struct{}
 
 // caller is who made a client call: the identity of its token, and the
-// token; zero for a call without one (or any call while auth is
+// token; or the identity of its client certificate (certified; see
+// auth_certificate.go); zero for nobody (or any call while auth is
 // disabled).
 type caller struct {
-	identity kv.Identity
-	token    string
+	identity  kv.Identity
+	token     string
+	certified bool
 }
 
 // callerFrom returns the caller the interceptors put in ctx; false for a
@@ -54,35 +56,50 @@ func requestHeader(ctx context.Context) *pb.RequestHeader {
 	return &pb.RequestHeader{Username: found.identity.User, AuthRevision: found.identity.Revision}
 }
 
-// resolveCaller finds who makes a call: with auth enabled, a token this
-// member does not accept (forged, expired, from another cluster; a
-// simple token issued before a restart) is refused with
-// ErrGRPCInvalidAuthToken, as etcd does; no token is nobody, whom the
-// permission checks refuse with
-// ErrGRPCUserEmpty. With auth disabled, tokens are ignored.
+// resolveCaller finds who makes a call, as etcd's AuthInfoFromCtx does
+// with auth enabled: a token comes first, and one this member does not
+// accept (forged, expired, from another cluster; a simple token issued
+// before a restart; an empty one) is refused with
+// ErrGRPCInvalidAuthToken; without a token, a follower's forwarded
+// identity, believed only from a member (forwardedCaller); else, with
+// --client-cert-auth, the verified client certificate's Common Name, at
+// the current auth revision (never old), whatever users exist (an
+// unknown one is refused by the permission checks); else nobody, whom
+// the permission checks refuse with ErrGRPCUserEmpty. With auth
+// disabled, none of this is looked at.
 func (s *Server) resolveCaller(ctx context.Context, method string) (caller, error) {
-	if enabled, _ := s.store.AuthEnabled(); !enabled || method == authenticateMethod {
+	enabled, revision := s.store.AuthEnabled()
+	if !enabled || method == authenticateMethod {
 		return caller{}, nil
 	}
-	tokens := metadata.ValueFromIncomingContext(ctx, tokenMetadataKey)
-	if len(tokens) == 0 || tokens[0] == "" {
-		return caller{}, nil
+	if tokens := metadata.ValueFromIncomingContext(ctx, tokenMetadataKey); len(tokens) > 0 {
+		identity, ok := s.store.TokenIdentity(tokens[0])
+		if !ok {
+			return caller{}, rpctypes.ErrGRPCInvalidAuthToken
+		}
+		return caller{identity: identity, token: tokens[0]}, nil
 	}
-	identity, ok := s.store.TokenIdentity(tokens[0])
-	if !ok {
-		return caller{}, rpctypes.ErrGRPCInvalidAuthToken
+	if users := metadata.ValueFromIncomingContext(ctx, forwardedUserKey); len(users) > 0 {
+		return s.forwardedCaller(ctx, users[0], revision)
 	}
-	return caller{identity: identity, token: tokens[0]}, nil
+	if user, ok := s.certificateUser(ctx); ok {
+		return caller{identity: kv.Identity{User: user, Revision: revision}, certified: true}, nil
+	}
+	return caller{}, nil
 }
 
 // identityNow returns the identity of a call's caller as etcd finds it
 // after a read barrier, where etcd resolves the token of a Range or a
-// new watch: a simple token's identity at the current auth revision; a
-// JWT verified again (ErrGRPCInvalidAuthToken if it expired since the
-// call began) with the revision it was issued at, so a change of the
-// auth store since makes it old (ErrGRPCAuthOldRevision), as in etcd.
+// new watch: a simple token's or a certificate's identity at the current
+// auth revision; a JWT verified again (ErrGRPCInvalidAuthToken if it
+// expired since the call began) with the revision it was issued at, so a
+// change of the auth store since makes it old (ErrGRPCAuthOldRevision),
+// as in etcd. Nobody stays nobody.
 func (s *Server) identityNow(ctx context.Context) (kv.Identity, error) {
 	found, _ := callerFrom(ctx)
+	if found.identity.Nobody() {
+		return kv.Identity{}, nil
+	}
 	if found.token == "" || !s.store.Tokens().SelfContained() {
 		identity := found.identity
 		_, identity.Revision = s.store.AuthEnabled()
@@ -107,10 +124,11 @@ func (s *Server) authUnaryInterceptor(ctx context.Context, request any, info *gr
 		return nil, err
 	}
 	if !checkedLater(request) {
-		if enabled, _ := s.store.AuthEnabled(); enabled && found.identity.User == "" && info.FullMethod != authenticateMethod {
+		if enabled, _ := s.store.AuthEnabled(); enabled && found.identity.Nobody() && info.FullMethod != authenticateMethod {
 			// As etcd 3.7: with auth enabled, every unary call but
-			// Authenticate needs a user, even those any user may make
-			// (Status, MemberList, listing alarms).
+			// Authenticate needs a token or a client certificate, even
+			// those any user may make (Status, MemberList, listing
+			// alarms), whose user need not exist.
 			return nil, rpctypes.ErrGRPCUserEmpty
 		}
 		if err := s.authorizeCall(found.identity, request); err != nil {

@@ -99,11 +99,11 @@ func onLeader[Response interface{ GetHeader() *pb.ResponseHeader }](s *Server, c
 	if isForwarded(ctx) {
 		return zero, rpctypes.ErrGRPCNotLeader
 	}
-	clients, err := s.forwarder.clients(ctx, leader)
+	outgoing, clients, err := s.forwardingContext(ctx, leader)
 	if err != nil {
 		return zero, err
 	}
-	response, err := forward(outgoingForwarded(ctx), clients)
+	response, err := forward(outgoing, clients)
 	if err == nil {
 		s.fillHeader(response.GetHeader(), response.GetHeader().GetRevision())
 	}

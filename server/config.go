@@ -88,6 +88,18 @@ type Config struct {
 	// ClientTLS, if set, serves clients over TLS (and with ClientCAs set,
 	// requires client certificates). PeerTLS, if set, secures the peer
 	// transport, with mutual TLS when ClientCAs is set.
+	//
+	// With ClientTLS.ClientAuth tls.RequireAndVerifyClientCert (etcd's
+	// --client-cert-auth) and auth enabled, the verified client
+	// certificate's Common Name is the user of a call without a token,
+	// as in etcd. A follower forwards such a call to the leader as a
+	// member, presenting its peer certificate (PeerTLS.Certificates[0])
+	// on the leader's client port: that needs PeerTLS.ClientAuth
+	// tls.RequireAndVerifyClientCert on every member, and ClientCAs
+	// trusting the peer CA too (lockstep serve adds
+	// --peer-trusted-ca-file to them); RootCAs, if set, is what a
+	// follower verifies the leader's client certificate with (default
+	// ClientCAs).
 	ClientTLS *tls.Config
 	PeerTLS   *tls.Config
 	// PeerCertAllowedCN and PeerCertAllowedHostname, as etcd's

@@ -23,11 +23,18 @@ import (
 // flags added to its command line, and returns its client endpoint.
 func startEtcd(t *testing.T, flags ...string) string {
 	t.Helper()
+	return startEtcdServing(t, "http", flags...)
+}
+
+// startEtcdServing is startEtcd with clients served over scheme: "https"
+// needs flags naming the certificate files (--cert-file, --key-file).
+func startEtcdServing(t *testing.T, scheme string, flags ...string) string {
+	t.Helper()
 	path, err := etcdbin.Path("etcd")
 	if err != nil {
 		t.Fatal(err)
 	}
-	client := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
+	client := fmt.Sprintf("%s://127.0.0.1:%d", scheme, freePort(t))
 	peer := fmt.Sprintf("http://127.0.0.1:%d", freePort(t))
 	dir := t.TempDir()
 	command := exec.Command(path, "--name", "etcd1", "--data-dir", filepath.Join(dir, "data"),
@@ -48,7 +55,7 @@ func startEtcd(t *testing.T, flags ...string) string {
 		command.Wait()
 		logFile.Close()
 	})
-	return strings.TrimPrefix(client, "http://")
+	return strings.TrimPrefix(client, scheme+"://")
 }
 
 // etcdAPI connects to endpoint with etcd's client and returns its KV and

@@ -114,7 +114,7 @@ func (l *leaseService) LeaseKeepAlive(stream grpc.BidiStreamingServer[pb.LeaseKe
 			return rpctypes.ErrGRPCNoLeader
 		}
 		if relay == nil {
-			clients, err := s.forwarder.clients(stream.Context(), leader)
+			clients, err := s.forwarder.clients(stream.Context(), leader, false)
 			if err != nil {
 				return err
 			}

@@ -158,11 +158,11 @@ func proposeOrForward[Response interface{ GetHeader() *pb.ResponseHeader }](
 		if isForwarded(ctx) {
 			return zero, rpctypes.ErrGRPCLeaderChanged
 		}
-		clients, err := s.forwarder.clients(ctx, elsewhere.leader)
+		outgoing, clients, err := s.forwardingContext(ctx, elsewhere.leader)
 		if err != nil {
 			return zero, err
 		}
-		response, err := forward(outgoingForwarded(ctx), clients)
+		response, err := forward(outgoing, clients)
 		if err != nil {
 			return zero, err
 		}

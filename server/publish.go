@@ -49,7 +49,7 @@ func (s *Server) publishOnce(ctx context.Context, request *pb.InternalRaftReques
 	if !errors.As(err, &elsewhere) {
 		return err
 	}
-	clients, err := s.forwarder.clients(ctx, elsewhere.leader)
+	clients, err := s.forwarder.clients(ctx, elsewhere.leader, false)
 	if err != nil {
 		return err
 	}

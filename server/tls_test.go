@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,21 +28,8 @@ func TestMutualTLSForClientsAndPeers(t *testing.T) {
 		// Every member's certificate is valid for 127.0.0.1: the
 		// cluster forms with the peer identity checked.
 		config.PeerCertAllowedHostname = "127.0.0.1"
-		for i, raw := range config.ListenClientURLs {
-			config.ListenClientURLs[i] = "https" + raw[len("http"):]
-		}
-		for name, urls := range config.InitialCluster {
-			for i, raw := range urls {
-				if raw[:5] == "http:" {
-					config.InitialCluster[name][i] = "https" + raw[len("http"):]
-				}
-			}
-		}
-		for i, raw := range config.ListenPeerURLs {
-			if raw[:5] == "http:" {
-				config.ListenPeerURLs[i] = "https" + raw[len("http"):]
-			}
-		}
+		clientsOverHTTPS(config)
+		peersOverHTTPS(config)
 	})
 	ctx := testContext(t)
 	follower := cluster.follower()
@@ -68,4 +56,31 @@ func TestMutualTLSForClientsAndPeers(t *testing.T) {
 			t.Fatal("a client without a certificate was served")
 		}
 	}
+}
+
+// clientsOverHTTPS makes config's client URLs https.
+func clientsOverHTTPS(config *Config) {
+	for i, raw := range config.ListenClientURLs {
+		config.ListenClientURLs[i] = toHTTPS(raw)
+	}
+}
+
+// peersOverHTTPS makes config's peer URLs, and those of its initial
+// cluster, https.
+func peersOverHTTPS(config *Config) {
+	for name, urls := range config.InitialCluster {
+		for i, raw := range urls {
+			config.InitialCluster[name][i] = toHTTPS(raw)
+		}
+	}
+	for i, raw := range config.ListenPeerURLs {
+		config.ListenPeerURLs[i] = toHTTPS(raw)
+	}
+}
+
+func toHTTPS(url string) string {
+	if rest, ok := strings.CutPrefix(url, "http://"); ok {
+		return "https://" + rest
+	}
+	return url
 }

@@ -96,7 +96,7 @@ A variable of either prefix that names no flag is warned about.`,
 	f.StringVar(&flags.certFile, "cert-file", "", "client server TLS certificate file")
 	f.StringVar(&flags.keyFile, "key-file", "", "client server TLS key file")
 	f.StringVar(&flags.trustedCA, "trusted-ca-file", "", "client server TLS trusted CA file (for --client-cert-auth)")
-	f.BoolVar(&flags.clientCertAuth, "client-cert-auth", false, "require clients to present a certificate signed by --trusted-ca-file")
+	f.BoolVar(&flags.clientCertAuth, "client-cert-auth", false, "require clients to present a certificate signed by --trusted-ca-file; with auth enabled, its Common Name is the user of a call without a token")
 	f.StringVar(&flags.peerCertFile, "peer-cert-file", "", "peer TLS certificate file")
 	f.StringVar(&flags.peerKeyFile, "peer-key-file", "", "peer TLS key file")
 	f.StringVar(&flags.peerTrustedCA, "peer-trusted-ca-file", "", "peer TLS trusted CA file")
@@ -185,6 +185,16 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 	if config.PeerTLS != nil && config.PeerTLS.ClientCAs != nil {
 		config.PeerTLS.RootCAs = config.PeerTLS.ClientCAs
 	}
+	if f.clientCertAuth && f.peerClientCertAuth {
+		// A follower forwards a call made as a client certificate's user
+		// to the leader's client port presenting its peer certificate
+		// (server/auth_certificate.go): the client port accepts
+		// certificates of the peer CA too. Clients still verify the
+		// server with --trusted-ca-file alone.
+		if config.ClientTLS.ClientCAs, err = trustedPool(caFile{"--trusted-ca-file", f.trustedCA}, caFile{"--peer-trusted-ca-file", f.peerTrustedCA}); err != nil {
+			return server.Config{}, err
+		}
+	}
 	for _, list := range [][]string{config.ListenClientURLs, config.AdvertiseClientURLs} {
 		for _, url := range list {
 			if strings.HasPrefix(url, "https://") && config.ClientTLS == nil {
@@ -200,9 +210,9 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 
 // serverTLS builds a TLS configuration from etcd-style flags (prefix is
 // "" for client flags, "peer-" for peer flags); nil when none are set.
-func serverTLS(prefix, certFile, keyFile, caFile string, requireClientCerts bool) (*tls.Config, error) {
+func serverTLS(prefix, certFile, keyFile, caPath string, requireClientCerts bool) (*tls.Config, error) {
 	if certFile == "" && keyFile == "" {
-		if caFile != "" || requireClientCerts {
+		if caPath != "" || requireClientCerts {
 			return nil, fmt.Errorf("--%strusted-ca-file and --%sclient-cert-auth need --%scert-file and --%skey-file", prefix, prefix, prefix, prefix)
 		}
 		return nil, nil
@@ -215,14 +225,10 @@ func serverTLS(prefix, certFile, keyFile, caFile string, requireClientCerts bool
 		return nil, fmt.Errorf("--%scert-file/--%skey-file: %v", prefix, prefix, err)
 	}
 	config := &tls.Config{Certificates: []tls.Certificate{certificate}, MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
+	if caPath != "" {
+		pool, err := trustedPool(caFile{"--" + prefix + "trusted-ca-file", caPath})
 		if err != nil {
-			return nil, fmt.Errorf("--%strusted-ca-file: %v", prefix, err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--%strusted-ca-file %s holds no PEM certificate", prefix, caFile)
+			return nil, err
 		}
 		config.ClientCAs = pool
 		config.RootCAs = pool
@@ -234,6 +240,24 @@ func serverTLS(prefix, certFile, keyFile, caFile string, requireClientCerts bool
 		config.ClientAuth = tls.RequireAndVerifyClientCert
 	}
 	return config, nil
+}
+
+// caFile is a file of trusted CA certificates, and the flag that named it.
+type caFile struct{ flag, path string }
+
+// trustedPool reads the CA certificates of files into one pool.
+func trustedPool(files ...caFile) (*x509.CertPool, error) {
+	pool := x509.NewCertPool()
+	for _, file := range files {
+		pem, err := os.ReadFile(file.path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", file.flag, err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s %s holds no PEM certificate", file.flag, file.path)
+		}
+	}
+	return pool, nil
 }
 
 func newLogger(output io.Writer, format, level string) (*slog.Logger, error) {

@@ -10,8 +10,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/pem"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -68,6 +71,37 @@ func (a *Authority) MutualTLS(t testing.TB, name string) *tls.Config {
 	return &tls.Config{
 		Certificates: []tls.Certificate{a.Issue(t, name)},
 		RootCAs:      a.Pool, ClientCAs: a.Pool, ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
+	}
+}
+
+// WriteCA writes the authority's certificate as PEM to dir/name and
+// returns the path: a --trusted-ca-file for processes such as etcd.
+func (a *Authority) WriteCA(t testing.TB, dir, name string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	writePEM(t, path, &pem.Block{Type: "CERTIFICATE", Bytes: a.Certificate.Raw})
+	return path
+}
+
+// WriteCertificate writes certificate (one Issue made) and its key as PEM
+// to dir/name.crt and dir/name.key and returns the two paths: a
+// --cert-file and --key-file pair.
+func WriteCertificate(t testing.TB, dir, name string, certificate tls.Certificate) (certificateFile, keyFile string) {
+	t.Helper()
+	key, err := x509.MarshalPKCS8PrivateKey(certificate.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certificateFile, keyFile = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	writePEM(t, certificateFile, &pem.Block{Type: "CERTIFICATE", Bytes: certificate.Certificate[0]})
+	writePEM(t, keyFile, &pem.Block{Type: "PRIVATE KEY", Bytes: key})
+	return certificateFile, keyFile
+}
+
+func writePEM(t testing.TB, path string, block *pem.Block) {
+	t.Helper()
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
 	}
 }
 
