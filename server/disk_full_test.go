@@ -131,6 +131,15 @@ func startClusterWithFullableDisks(t *testing.T) (*testCluster, map[string]*atom
 			return nil
 		}))
 	})
+	// Runs before the cluster's own cleanup (registered earlier): a test
+	// that fails while a disk is full would otherwise leave the members'
+	// close waiting for space that never returns (a helper's run hung
+	// until the 30-minute test timeout).
+	t.Cleanup(func() {
+		for _, toggle := range full {
+			toggle.Store(false)
+		}
+	})
 	return cluster, full
 }
 
