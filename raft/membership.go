@@ -50,6 +50,12 @@ var ErrMembershipChangeInProgress = errors.New("raft: a membership change is alr
 // sense: removing the last voter, promoting an unknown node, ...
 var ErrInvalidMembershipChange = errors.New("raft: invalid membership change")
 
+// ErrLearnerBehind is wrapped, together with ErrInvalidMembershipChange,
+// by the refusal to promote a learner that does not yet hold every
+// committed entry: unlike the other refusals it passes once the learner
+// catches up, so a caller may try again (etcd's "learner not ready").
+var ErrLearnerBehind = errors.New("raft: learner has not caught up")
+
 // membershipAt is the membership that took effect when the entry at index
 // was appended.
 type membershipAt struct {
@@ -138,7 +144,7 @@ func (c *Core) applyMembershipChanges(changes []MembershipChange) (Membership, e
 				if follower != nil {
 					match = follower.match
 				}
-				return Membership{}, fmt.Errorf("%w: learner %d has not caught up (holds %d of %d committed entries)", ErrInvalidMembershipChange, id, match, c.log.committed)
+				return Membership{}, fmt.Errorf("%w: %w: learner %d holds %d of %d committed entries", ErrInvalidMembershipChange, ErrLearnerBehind, id, match, c.log.committed)
 			}
 			next.Learners = slices.DeleteFunc(next.Learners, func(other NodeID) bool { return other == id })
 			next.Voters = append(next.Voters, id)

@@ -239,7 +239,13 @@ func (c *clusterService) MemberPromote(ctx context.Context, request *pb.MemberPr
 		if progress, ok := status.Followers[raft.NodeID(request.ID)]; !ok || float64(progress.Match) < learnerReadyFraction*float64(status.LastIndex) {
 			return nil, rpctypes.ErrGRPCLearnerNotReady
 		}
-		if err := s.node.Promote(ctx, raft.NodeID(request.ID)); err != nil {
+		if err := s.node.Promote(ctx, raft.NodeID(request.ID)); errors.Is(err, raft.ErrLearnerBehind) {
+			// The check above counts 90% of the log, as etcd's; the
+			// core wants every committed entry, and the learner's
+			// acknowledgements may trail by one: etcd's retryable
+			// error, not a refused change.
+			return nil, rpctypes.ErrGRPCLearnerNotReady
+		} else if err != nil {
 			return nil, s.membershipError(ctx, err)
 		}
 		members, err := s.members(ctx)

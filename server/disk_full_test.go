@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -191,16 +193,32 @@ func TestFollowerWithFullDiskCatchesUp(t *testing.T) {
 		if written == 40 {
 			t.Fatal("40 MB of puts and no flush failed on the follower")
 		}
-		if _, err := client.Put(ctx, fmt.Sprintf("key-%d", written), value); err != nil {
+		if err := putThroughElections(ctx, client, fmt.Sprintf("key-%d", written), value); err != nil {
 			t.Fatalf("put %d: %v", written, err)
 		}
 	}
 	for i := range 5 {
-		if _, err := client.Put(ctx, fmt.Sprintf("while-full-%d", i), "v"); err != nil {
+		if err := putThroughElections(ctx, client, fmt.Sprintf("while-full-%d", i), "v"); err != nil {
 			t.Fatalf("put through a follower whose disk is full: %v", err)
 		}
 	}
 	full[cluster.configs[index].Name].Store(false)
 	poll.Until(t, "the follower's disk to take writes again", func() bool { return follower.store.DiskFull() == nil })
 	checkSameHashes(t, cluster, client)
+}
+
+// putThroughElections puts key, trying again (up to five times) when the
+// put failed for an election: the tests' 200 ms election timeout can run
+// out on a loaded machine, which is no fault of the disk.
+func putThroughElections(ctx context.Context, client *clientv3.Client, key, value string) error {
+	var err error
+	for range 5 {
+		short, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = client.Put(short, key, value)
+		cancel()
+		if err == nil || !errors.Is(err, rpctypes.ErrLeaderChanged) && !errors.Is(err, rpctypes.ErrNoLeader) && status.Code(err) != codes.Unavailable {
+			return err
+		}
+	}
+	return err
 }

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -262,20 +261,4 @@ func TestRealDiskLeaderFillsAndHandsOver(t *testing.T) {
 		return member.store.DiskFull() == nil && member.node.LogDiskFull() == nil
 	})
 	checkSameHashes(t, cluster, others)
-}
-
-// putThroughElections puts key, trying again (up to five times) when the
-// put failed for an election: the tests' 200 ms election timeout can run
-// out on a loaded machine, which is no fault of the disk.
-func putThroughElections(ctx context.Context, client *clientv3.Client, key, value string) error {
-	var err error
-	for range 5 {
-		short, cancel := context.WithTimeout(ctx, 5*time.Second)
-		_, err = client.Put(short, key, value)
-		cancel()
-		if err == nil || !errors.Is(err, rpctypes.ErrLeaderChanged) && !errors.Is(err, rpctypes.ErrNoLeader) && status.Code(err) != codes.Unavailable {
-			return err
-		}
-	}
-	return err
 }
