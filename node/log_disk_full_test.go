@@ -282,14 +282,9 @@ func TestFollowerWithFullDiskWaitsToInstallASnapshot(t *testing.T) {
 		want := cluster.machines[leader.config.ID].value()
 
 		var full atomic.Bool
-		snapshots := filepath.Join(directoryOf(away), "snap") + "/"
-		cluster.disk.SetFault(func(operation vfs.Operation, name string) error {
-			if full.Load() && operation == vfs.OperationCreate && strings.HasPrefix(name, snapshots) {
-				return fmt.Errorf("injected: %w", syscall.ENOSPC)
-			}
-			return nil
-		})
+		var attempts atomic.Int64
 		full.Store(true)
+		fullSnapshotDisk(cluster.disk, away, &full, &attempts)
 		cluster.start(away)
 		follower := cluster.nodes[away]
 		events, stopEvents := follower.Subscribe(256)
@@ -308,6 +303,9 @@ func TestFollowerWithFullDiskWaitsToInstallASnapshot(t *testing.T) {
 			if follower.LogDiskFull() == nil {
 				t.Fatal("the follower resumed on a full disk")
 			}
+		}
+		if attempts.Load() < 2 {
+			t.Fatalf("%d tries to save the snapshot on the full disk, want it tried again while waiting", attempts.Load())
 		}
 		full.Store(false)
 		cluster.waitForValue(ctx, away, want)
