@@ -53,10 +53,14 @@ func crashedDuringSnapshotInstall(ctx context.Context, t *testing.T) (cluster *t
 	cluster = newTestCluster(t, 3, 1000)
 	leader := cluster.leader(ctx)
 	proposeAll(ctx, t, leader, 1, 5)
+	follower = leader.config.ID%3 + 1
+	// The leader and the other follower are a quorum: this one may not
+	// hold the entries yet (it did not, once under load), and the crash
+	// must leave it with a log to diverge from.
+	cluster.waitForValue(ctx, follower, 1+2+3+4+5)
 	for id := range cluster.peers {
 		cluster.stop(id)
 	}
-	follower = leader.config.ID%3 + 1
 	index, term = saveDivergentSnapshot(t, cluster, follower, 1000)
 	return cluster, follower, index, term
 }
