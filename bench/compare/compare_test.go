@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/lockstepdb/lockstep/loadgen"
+	"github.com/lockstepdb/lockstep/loadgen/localcluster"
 )
 
 // TestMain lets the test binary serve the floor, as the compare binary
@@ -111,8 +112,11 @@ func fakeResults() *results {
 				cluster.PeakRSS = cluster.PeakRSS[:1]
 				cpu = &cpuUse{MemberSeconds: []float64{0.5}, Leader: 0, GeneratorSeconds: 2}
 			}
+			for _, peak := range cluster.PeakRSS {
+				cluster.Memory = append(cluster.Memory, localcluster.Memory{Peak: peak, Resident: peak / 2, Anonymous: peak * 3 / 8, File: peak / 8})
+			}
 			r.Clusters = append(r.Clusters, cluster)
-			for _, section := range r.sections() {
+			for i, section := range r.sections() {
 				result := &loadgen.Result{OperationsPerSecond: speed * 1000 * float64(round), Operations: 1000, ErrorsByKind: map[string]int64{},
 					Latency: loadgen.LatencySummary{P50: 2 / speed, P99: 300 / speed, P999: 400 / speed}}
 				if section.fanout {
@@ -127,11 +131,35 @@ func fakeResults() *results {
 				if name == "etcd" && section.Name == "put-1-client" && round == 2 {
 					result.Errors, result.ErrorsByKind["timeout"] = 3, 3
 				}
-				r.Runs = append(r.Runs, runRecord{System: name, Round: round, Workload: section.Name, Command: "lockstep bench " + section.Name, Result: result, CPU: cpu})
+				// Each workload raises the first member's peak by 1 MiB.
+				memory := []localcluster.Memory{{Peak: int64(i+1) << 20, Resident: 1 << 20, Anonymous: 1 << 19, File: 1 << 19}}
+				r.Runs = append(r.Runs, runRecord{System: name, Round: round, Workload: section.Name, Command: "lockstep bench " + section.Name, Result: result, CPU: cpu, Memory: memory})
 			}
 		}
 	}
 	return r
+}
+
+func TestReportSplitsMemoryAndShowsItByWorkload(t *testing.T) {
+	var b strings.Builder
+	fakeResults().writeMemory(&b)
+	report := b.String()
+	for _, want := range []string{
+		// etcd's largest member (the second) peaks at 200 MiB: half of it
+		// resident, 3/8 anonymous, 1/8 file-backed.
+		"| etcd | 200 MiB (200 MiB..200 MiB) | 100 MiB (100 MiB..100 MiB) | 75 MiB (75 MiB..75 MiB) | 25 MiB (25 MiB..25 MiB) |",
+		"| lockstep | 100 MiB (100 MiB..100 MiB) |",
+		"| workload | etcd | lockstep | floor |",
+		// The sections run in order; big-store's four stages count once,
+		// after its last (the 8th section).
+		"| put-1000-clients | 1 MiB (1 MiB..1 MiB) | 1 MiB (1 MiB..1 MiB) | 1 MiB (1 MiB..1 MiB) |",
+		"| watch-fanout | 4 MiB (4 MiB..4 MiB) |",
+		"| big-store | 8 MiB (8 MiB..8 MiB) |",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("memory section lacks %q:\n%s", want, report)
+		}
+	}
 }
 
 func TestReportHasRatiosGoalsMemoryCommandsAndErrors(t *testing.T) {

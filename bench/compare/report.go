@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lockstepdb/lockstep/loadgen"
+	"github.com/lockstepdb/lockstep/loadgen/localcluster"
 )
 
 // metric is one figure of a run shown in the report.
@@ -441,6 +442,113 @@ func (r *results) writeMemory(b *strings.Builder) {
 		b.WriteString("\n")
 	}
 	b.WriteString("\n")
+	r.writeMemoryParts(b)
+	r.writeMemoryByWorkload(b)
+}
+
+// largestMember is the member of a round whose peak was the largest.
+func largestMember(uses []localcluster.Memory) (localcluster.Memory, bool) {
+	if len(uses) == 0 {
+		return localcluster.Memory{}, false
+	}
+	largest := uses[0]
+	for _, use := range uses[1:] {
+		if use.Peak > largest.Peak {
+			largest = use
+		}
+	}
+	return largest, true
+}
+
+// writeMemoryParts splits the largest member's resident memory at the end
+// of each round into what files back and what they do not.
+func (r *results) writeMemoryParts(b *strings.Builder) {
+	type parts struct{ peak, resident, anonymous, file []float64 }
+	bySystem := map[string]*parts{}
+	for _, cluster := range r.Clusters {
+		use, ok := largestMember(cluster.Memory)
+		if !ok {
+			continue
+		}
+		p := bySystem[cluster.System]
+		if p == nil {
+			p = &parts{}
+			bySystem[cluster.System] = p
+		}
+		p.peak = append(p.peak, float64(use.Peak))
+		p.resident = append(p.resident, float64(use.Resident))
+		p.anonymous = append(p.anonymous, float64(use.Anonymous))
+		p.file = append(p.file, float64(use.File))
+	}
+	if len(bySystem) == 0 {
+		return
+	}
+	b.WriteString("What the largest member (by peak) held at the end of its round, from /proc/PID/status: resident (VmRSS) is anonymous memory (RssAnon: " +
+		"the Go heap and stacks, and what C code allocates, such as lockstep's Pebble memtables and block cache) plus file-backed pages (RssFile: " +
+		"the executable's code and data, and a database file the server maps into memory, as etcd's bbolt does; the kernel may drop these and read them again). " +
+		"Median over rounds (min..max).\n\n| system | peak | resident | anonymous | file-backed |\n|---|---|---|---|---|\n")
+	for _, system := range r.Systems {
+		p := bySystem[system.Name]
+		if p == nil {
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", system.Name, formatSpread(spreadOf(p.peak), formatMebibytes),
+			formatSpread(spreadOf(p.resident), formatMebibytes), formatSpread(spreadOf(p.anonymous), formatMebibytes),
+			formatSpread(spreadOf(p.file), formatMebibytes))
+	}
+	b.WriteString("\n")
+}
+
+// writeMemoryByWorkload shows which workload raised the peak: the largest
+// member's peak once each workload ended (peaks only grow, so the rise
+// from one row to the next is that workload's).
+func (r *results) writeMemoryByWorkload(b *strings.Builder) {
+	var rows strings.Builder
+	for _, workload := range r.Workloads {
+		fmt.Fprintf(&rows, "| %s |", workload)
+		any := false
+		for _, system := range r.Systems {
+			var values []float64
+			for _, run := range r.Runs {
+				if run.System != system.Name || (run.Workload != workload && !strings.HasPrefix(run.Workload, workload+"-")) {
+					continue
+				}
+				if strings.HasPrefix(run.Workload, workload+"-") && !lastStageOf(r.Runs, run, workload) {
+					continue // big-store: one figure per round, after its last stage
+				}
+				if use, ok := largestMember(run.Memory); ok {
+					values = append(values, float64(use.Peak))
+				}
+			}
+			if len(values) > 0 {
+				any = true
+			}
+			fmt.Fprintf(&rows, " %s |", formatSpread(spreadOf(values), formatMebibytes))
+		}
+		rows.WriteString("\n")
+		if !any {
+			return // a run from before per-workload memory was recorded
+		}
+	}
+	b.WriteString("The largest member's peak once each workload had ended, in the order they ran (a peak only grows, so each row's rise over the one before is that workload's): median over rounds (min..max).\n\n| workload |")
+	for _, system := range r.Systems {
+		fmt.Fprintf(b, " %s |", system.Name)
+	}
+	b.WriteString("\n|---|" + strings.Repeat("---|", len(r.Systems)) + "\n")
+	b.WriteString(rows.String())
+	b.WriteString("\n")
+}
+
+// lastStageOf reports whether run is the last stage recorded of workload
+// in its round (the stages of big-store share one memory figure).
+func lastStageOf(runs []runRecord, run runRecord, workload string) bool {
+	last := run
+	for _, other := range runs {
+		if other.System == run.System && other.Round == run.Round && strings.HasPrefix(other.Workload, workload+"-") {
+			last = other
+		}
+	}
+	return last.Workload == run.Workload
 }
 
 func (r *results) writeCommands(b *strings.Builder) {

@@ -65,7 +65,10 @@ type clusterRecord struct {
 	Round    int      `json:"round"`
 	Commands []string `json:"commands"`
 	PeakRSS  []int64  `json:"peak_rss_bytes"` // per member, at the end of the round
-	Error    string   `json:"error,omitempty"`
+	// Memory is each member's memory at the end of the round (absent in
+	// results of runs before it was recorded).
+	Memory []localcluster.Memory `json:"memory,omitempty"`
+	Error  string                `json:"error,omitempty"`
 }
 
 // runRecord is one workload (or one stage of big-store, with Workload
@@ -77,7 +80,10 @@ type runRecord struct {
 	Command  string          `json:"command"`
 	Result   *loadgen.Result `json:"result,omitempty"`
 	CPU      *cpuUse         `json:"cpu,omitempty"`
-	Error    string          `json:"error,omitempty"`
+	// Memory is each member's memory once the workload (all its stages)
+	// ended: its Peak shows which workload raised a member's peak.
+	Memory []localcluster.Memory `json:"memory,omitempty"`
+	Error  string                `json:"error,omitempty"`
 }
 
 // runRound starts system's cluster in a fresh directory, runs every
@@ -120,8 +126,11 @@ func (r *results) runRound(ctx context.Context, system system, round int, o opti
 		r.runWorkload(ctx, w, cluster, pids, system, round, o, log)
 	}
 	// Read before stopping: the peak of a process that has exited is gone.
-	if record.PeakRSS, err = cluster.PeakRSS(); err != nil {
+	if record.Memory, err = cluster.Memory(); err != nil {
 		record.Error = r.show(err.Error())
+	}
+	for _, use := range record.Memory {
+		record.PeakRSS = append(record.PeakRSS, use.Peak)
 	}
 }
 
@@ -142,6 +151,10 @@ func (r *results) runWorkload(ctx context.Context, w workload, cluster *localclu
 		fmt.Fprintf(log, "compare: round %d: %s %s: %v\n", round, system.Name, w.Name, err)
 		return
 	}
+	memory, err := cluster.Memory()
+	if err != nil {
+		fmt.Fprintf(log, "compare: round %d: %s %s: memory: %v\n", round, system.Name, w.Name, err)
+	}
 	stages := []*loadgen.Result{result}
 	if len(result.Stages) > 0 {
 		stages = result.Stages
@@ -152,7 +165,7 @@ func (r *results) runWorkload(ctx context.Context, w workload, cluster *localclu
 			name += "-" + stage.Stage
 		}
 		run := runRecord{System: system.Name, Round: round, Workload: name, Command: command, Result: stage,
-			CPU: windows.use(stage.Stage, cluster.ClientEndpoints(), stage.Endpoints)}
+			CPU: windows.use(stage.Stage, cluster.ClientEndpoints(), stage.Endpoints), Memory: memory}
 		r.Runs = append(r.Runs, run)
 		line := fmt.Sprintf("compare: round %d: %-8s %-22s %8.0f ops/s  p50 %-7s p99 %-7s errors %d", round, system.Name, name,
 			stage.OperationsPerSecond, loadgen.FormatMilliseconds(stage.Latency.P50), loadgen.FormatMilliseconds(stage.Latency.P99), stage.Errors)

@@ -229,40 +229,70 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// PeakRSS returns each member's peak resident set size in bytes (VmHWM in
-// /proc/PID/status; Linux only). The members must still be running.
-func (c *Cluster) PeakRSS() ([]int64, error) {
-	peaks := make([]int64, len(c.members))
+// Memory is a member process's memory at one moment, in bytes, from
+// /proc/PID/status (Linux only).
+type Memory struct {
+	// Peak is the largest resident set size so far (VmHWM).
+	Peak int64 `json:"peak_bytes"`
+	// Resident is the resident set size now (VmRSS): Anonymous and File
+	// (and shared memory, which the members do not use).
+	Resident int64 `json:"resident_bytes"`
+	// Anonymous is the resident memory no file backs (RssAnon): the Go
+	// heap and stacks and what C code allocates, such as Pebble's
+	// memtables and block cache.
+	Anonymous int64 `json:"anonymous_bytes"`
+	// File is the resident memory that mapped files back (RssFile): the
+	// executable's pages, and a database file the server maps, as etcd's
+	// bbolt does. The kernel may drop these pages and read them again.
+	File int64 `json:"file_bytes"`
+}
+
+// Memory returns each member's memory now. The members must still be
+// running: a process that has exited takes its figures with it.
+func (c *Cluster) Memory() ([]Memory, error) {
+	uses := make([]Memory, len(c.members))
 	for i, member := range c.members {
-		peak, err := peakRSS(member.PID())
+		use, err := memoryOf(member.PID())
 		if err != nil {
 			return nil, fmt.Errorf("localcluster: %s: %w", member.Name, err)
 		}
-		peaks[i] = peak
+		uses[i] = use
 	}
-	return peaks, nil
+	return uses, nil
 }
 
-// peakRSS reads VmHWM of process pid.
-func peakRSS(pid int) (int64, error) {
+// memoryOf reads the memory lines of /proc/PID/status.
+func memoryOf(pid int) (Memory, error) {
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return Memory{}, err
 	}
+	var use Memory
+	fields := map[string]*int64{"VmHWM:": &use.Peak, "VmRSS:": &use.Resident, "RssAnon:": &use.Anonymous, "RssFile:": &use.File}
+	found := 0
 	for line := range strings.Lines(string(status)) {
-		if value, found := strings.CutPrefix(line, "VmHWM:"); found {
-			fields := strings.Fields(value)
-			if len(fields) != 2 || fields[1] != "kB" {
-				return 0, fmt.Errorf("unexpected VmHWM line %q", line)
-			}
-			kilobytes, err := strconv.ParseInt(fields[0], 10, 64)
-			if err != nil {
-				return 0, fmt.Errorf("VmHWM line %q: %w", line, err)
-			}
-			return kilobytes * 1024, nil
+		words := strings.Fields(line)
+		if len(words) == 0 {
+			continue
 		}
+		target, ok := fields[words[0]]
+		if !ok {
+			continue
+		}
+		if len(words) != 3 || words[2] != "kB" {
+			return Memory{}, fmt.Errorf("unexpected line %q in /proc/%d/status", strings.TrimSpace(line), pid)
+		}
+		kilobytes, err := strconv.ParseInt(words[1], 10, 64)
+		if err != nil {
+			return Memory{}, fmt.Errorf("line %q of /proc/%d/status: %w", strings.TrimSpace(line), pid, err)
+		}
+		*target = kilobytes * 1024
+		found++
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+	if found != len(fields) {
+		return Memory{}, fmt.Errorf("/proc/%d/status lacks one of VmHWM, VmRSS, RssAnon, RssFile", pid)
+	}
+	return use, nil
 }
 
 // Stop stops every member: SIGTERM, then SIGKILL after stopTimeout. It

@@ -25,12 +25,12 @@ func TestStartsAnEtcdMemberAndStopsIt(t *testing.T) {
 			t.Errorf("command line %q lacks %q", member.CommandLine(), want)
 		}
 	}
-	peaks, err := cluster.PeakRSS()
+	uses, err := cluster.Memory()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if peaks[0] < 1<<20 {
-		t.Fatalf("peak RSS %d bytes: implausibly small", peaks[0])
+	if use := uses[0]; use.Peak < 1<<20 || use.Resident > use.Peak || use.Anonymous+use.File > use.Resident || use.Anonymous == 0 || use.File == 0 {
+		t.Fatalf("memory %+v: implausible (a peak under 1 MiB, above the peak now, or parts that do not add up)", use)
 	}
 	cluster.Stop()
 	select {
