@@ -155,7 +155,13 @@ func checkSameHashes(t *testing.T, cluster *testCluster, client *clientv3.Client
 		t.Fatal(err)
 	}
 	revision := response.Header.Revision
-	poll.Until(t, "every member to apply the last put", func() bool {
+	// A member that was full catches up on everything it missed (a
+	// snapshot of the store, on the tmpfs tests a few megabytes): under
+	// load (a go test -count=20 run beside other packages' tests) this took
+	// longer than poll's usual bound.
+	started := time.Now()
+	defer func() { t.Logf("every member applied the last put %v after it", time.Since(started)) }()
+	poll.Within(t, time.Minute, "every member to apply the last put", func() bool {
 		for _, member := range cluster.members {
 			if current, _ := member.store.Revision(); current < revision {
 				return false

@@ -19,7 +19,14 @@ const interval = 5 * time.Millisecond
 // "timed out waiting for " and what. Call it from the test's goroutine.
 func Until(t testing.TB, what string, condition func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(Bound)
+	Within(t, Bound, what, condition)
+}
+
+// Within is Until with a bound of its own, for a wait whose length grows
+// with the work behind it (a member catching up on a whole store).
+func Within(t testing.TB, bound time.Duration, what string, condition func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(bound)
 	for !condition() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
