@@ -366,7 +366,10 @@ func TestClusterOverTCP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if status.Role != raft.RoleLeader || len(status.Membership.Voters) != 5 || slices.Contains(status.Membership.Voters, removed) {
-		t.Fatalf("final: node 6 is %s with membership %+v", status.Role, status.Membership)
+	// transferLeadership returned once node 6 led; it need not lead still
+	// (an election on a loaded machine moved leadership on once, in a go
+	// test -race -count=20 run beside other packages' tests).
+	if len(status.Membership.Voters) != 5 || slices.Contains(status.Membership.Voters, removed) {
+		t.Fatalf("final: node 6 (%s) sees membership %+v, want five voters without node %d", status.Role, status.Membership, removed)
 	}
 }
