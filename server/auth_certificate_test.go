@@ -19,8 +19,8 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
-	"github.com/lockstepdb/lockstep/internal/syncbuffer"
 	"github.com/lockstepdb/lockstep/internal/poll"
+	"github.com/lockstepdb/lockstep/internal/syncbuffer"
 	"github.com/lockstepdb/lockstep/internal/testpki"
 )
 

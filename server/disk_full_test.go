@@ -204,19 +204,7 @@ func TestFollowerWithFullDiskCatchesUp(t *testing.T) {
 		}
 	}
 	for i := range 5 {
-		key := fmt.Sprintf("while-full-%d", i)
-		err := putThroughElections(ctx, client, key, "v")
-		if status.Code(err) == codes.ResourceExhausted && cluster.leader() == index {
-			// An election on a loaded machine made the full member lead
-			// (it did once in a go test -count=20 run): a full leader
-			// refuses writes and hands over, as
-			// TestRealDiskLeaderFillsAndHandsOver checks; then it is a
-			// follower again.
-			t.Logf("the full member was elected leader; waiting for its hand-over")
-			poll.Until(t, "the full leader to hand leadership over", func() bool { return cluster.leader() != index })
-			err = putThroughElections(ctx, client, key, "v")
-		}
-		if err != nil {
+		if err := putWhileMemberFull(t, ctx, cluster, index, client, fmt.Sprintf("while-full-%d", i), "v"); err != nil {
 			t.Fatalf("put through a follower whose disk is full: %v", err)
 		}
 	}
@@ -231,6 +219,23 @@ func TestFollowerWithFullDiskCatchesUp(t *testing.T) {
 // 5 s when its proposal was lost with the old leader), which is no fault
 // of the disk. Putting the same key and value again is harmless here; a
 // cluster that cannot commit still fails all five.
+// putWhileMemberFull puts through client while member index's disk is
+// full, as putThroughElections does. An election on a loaded machine may
+// make the full member lead (it did, in go test -count=20 runs): a full
+// leader refuses writes and hands over, as
+// TestRealDiskLeaderFillsAndHandsOver checks, so the put is tried again
+// once it has.
+func putWhileMemberFull(t *testing.T, ctx context.Context, cluster *testCluster, index int, client *clientv3.Client, key, value string) error {
+	t.Helper()
+	err := putThroughElections(ctx, client, key, value)
+	if status.Code(err) == codes.ResourceExhausted && cluster.leader() == index {
+		t.Logf("the full member was elected leader; waiting for its hand-over")
+		poll.Until(t, "the full leader to hand leadership over", func() bool { return cluster.leader() != index })
+		err = putThroughElections(ctx, client, key, value)
+	}
+	return err
+}
+
 func putThroughElections(ctx context.Context, client *clientv3.Client, key, value string) error {
 	var err error
 	for range 5 {

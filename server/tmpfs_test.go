@@ -161,7 +161,7 @@ func TestRealDiskFollowerFillsAndCatchesUp(t *testing.T) {
 	value := strings.Repeat("v", 64<<10) // below the 1 MiB segment: a record never needs space mid-segment
 	put := func(key string) {
 		t.Helper()
-		if err := putThroughElections(ctx, others, key, value); err != nil {
+		if err := putWhileMemberFull(t, ctx, cluster, small, others, key, value); err != nil {
 			t.Fatalf("put %s while a follower's disk is full: %v, want the others to commit it", key, err)
 		}
 	}
