@@ -18,19 +18,6 @@ func (s *Store) Range(request *pb.RangeRequest) (*pb.RangeResponse, error) {
 	if err := validateRange(request); err != nil {
 		return nil, err
 	}
-	if len(request.RangeEnd) != 0 {
-		return s.rangeInView(request)
-	}
-	var (
-		response *pb.RangeResponse
-		err      error
-	)
-	s.readers.do(func() { response, err = s.rangeInView(request) })
-	return response, err
-}
-
-// rangeInView runs a checked range on a view of the committed state.
-func (s *Store) rangeInView(request *pb.RangeRequest) (*pb.RangeResponse, error) {
 	view, err := s.openView()
 	if err != nil {
 		return nil, err

@@ -48,9 +48,6 @@ type Store struct {
 	alarms alarmFlags
 
 	watches *watchHub
-	// readers run point reads on goroutines that keep their grown stacks
-	// (readers.go).
-	readers *readers
 	// disk follows Pebble's background errors (disk_health.go), across
 	// the instances Restore switches between.
 	disk *diskHealth
@@ -125,7 +122,6 @@ func Open(directory string, options Options) (*Store, error) {
 	}
 	store.current, store.committed, store.alarms = database, state, alarms
 	store.watches = newWatchHub(store, state.revision)
-	store.readers = newReaders()
 	store.logger.Info("kv: store opened", "directory", directory, "applied", state.applied, "revision", state.revision, "compacted", state.compacted)
 	return store, nil
 }
@@ -199,7 +195,6 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.watches.close()
-	s.readers.close()
 	database.retire(false)
 	return database.wait()
 }
