@@ -67,7 +67,14 @@ func termOrVoteChanged(next, previous HardState) bool {
 
 // maxApplyBytesPerReady bounds CommittedEntries in one Ready, so that a node
 // catching up applies in steps instead of loading its whole log at once.
-const maxApplyBytesPerReady = 64 << 20
+// What a step costs in memory is a multiple of it: the entries read back
+// from the log, and the application's work on them (the kv store's Pebble
+// batch holds each value twice). At 64 MiB, a follower that fell behind
+// during a bulk load of 1,000,000 keys of 1 KiB reached 1.26 GiB resident,
+// its Pebble batches 256 MB of it; at 8 MiB it peaked at 464 MiB, at the
+// same load rate (lockstep bench range --key-space 1000000 --val-size 1024,
+// 3 members, December 2026).
+const maxApplyBytesPerReady = 8 << 20
 
 // HasReady reports whether Ready would return anything.
 func (c *Core) HasReady() bool {
