@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -508,18 +509,18 @@ func (r *results) writeMemoryByWorkload(b *strings.Builder) {
 		fmt.Fprintf(&rows, "| %s |", workload)
 		any := false
 		for _, system := range r.Systems {
-			var values []float64
+			// The stages of big-store share one figure, read after the
+			// last: one per round.
+			byRound := map[int]float64{}
 			for _, run := range r.Runs {
 				if run.System != system.Name || (run.Workload != workload && !strings.HasPrefix(run.Workload, workload+"-")) {
 					continue
 				}
-				if strings.HasPrefix(run.Workload, workload+"-") && !lastStageOf(r.Runs, run, workload) {
-					continue // big-store: one figure per round, after its last stage
-				}
 				if use, ok := largestMember(run.Memory); ok {
-					values = append(values, float64(use.Peak))
+					byRound[run.Round] = float64(use.Peak)
 				}
 			}
+			values := slices.Collect(maps.Values(byRound))
 			if len(values) > 0 {
 				any = true
 			}
@@ -537,18 +538,6 @@ func (r *results) writeMemoryByWorkload(b *strings.Builder) {
 	b.WriteString("\n|---|" + strings.Repeat("---|", len(r.Systems)) + "\n")
 	b.WriteString(rows.String())
 	b.WriteString("\n")
-}
-
-// lastStageOf reports whether run is the last stage recorded of workload
-// in its round (the stages of big-store share one memory figure).
-func lastStageOf(runs []runRecord, run runRecord, workload string) bool {
-	last := run
-	for _, other := range runs {
-		if other.System == run.System && other.Round == run.Round && strings.HasPrefix(other.Workload, workload+"-") {
-			last = other
-		}
-	}
-	return last.Workload == run.Workload
 }
 
 func (r *results) writeCommands(b *strings.Builder) {
