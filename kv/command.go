@@ -2,11 +2,12 @@ package kv
 
 import (
 	"fmt"
+	"slices"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // DefaultMaxRequestBytes is etcd's default --max-request-bytes: the
@@ -79,7 +80,7 @@ func EncodeCommand(request *pb.InternalRaftRequest) ([]byte, error) {
 
 // Field numbers of the operations Apply supports, in
 // pb.InternalRaftRequest.
-var supportedOperations = map[protoreflect.FieldNumber]bool{
+var supportedOperations = map[protowire.Number]bool{
 	3: true, 4: true, 5: true, 6: true, 7: true, // range, put, delete_range, txn, compaction
 	8: true, 9: true, 10: true, 11: true, // lease_grant, lease_revoke, alarm, lease_checkpoint
 	1301: true, // cluster_member_attr_set
@@ -90,7 +91,19 @@ var supportedOperations = map[protoreflect.FieldNumber]bool{
 }
 
 // Field numbers that are not operations: the request header and ID.
-var requestMetadata = map[protoreflect.FieldNumber]bool{1: true, 100: true}
+var requestMetadata = map[protowire.Number]bool{1: true, 100: true}
+
+// requestFields are the field numbers pb.InternalRaftRequest declares;
+// a number outside it is an unknown field, which protobuf keeps aside and
+// Apply ignores.
+var requestFields = func() map[protowire.Number]bool {
+	fields := (&pb.InternalRaftRequest{}).ProtoReflect().Descriptor().Fields()
+	numbers := make(map[protowire.Number]bool, fields.Len())
+	for i := range fields.Len() {
+		numbers[fields.Get(i).Number()] = true
+	}
+	return numbers
+}()
 
 // decodeCommand parses a command. It fails with a plain error when the
 // bytes are not a request with exactly one operation, and with
@@ -101,17 +114,7 @@ func decodeCommand(command []byte) (*pb.InternalRaftRequest, error) {
 	if err := proto.Unmarshal(command, request); err != nil {
 		return nil, fmt.Errorf("kv: undecodable command: %w", err)
 	}
-	operations, unsupported := 0, 0
-	request.ProtoReflect().Range(func(field protoreflect.FieldDescriptor, _ protoreflect.Value) bool {
-		switch number := field.Number(); {
-		case requestMetadata[number]:
-		case supportedOperations[number]:
-			operations++
-		default:
-			unsupported++
-		}
-		return true
-	})
+	operations, unsupported := countOperations(command)
 	switch {
 	case operations+unsupported == 0:
 		return nil, fmt.Errorf("kv: command holds no operation")
@@ -121,4 +124,39 @@ func decodeCommand(command []byte) (*pb.InternalRaftRequest, error) {
 		return nil, rpctypes.ErrGRPCNotCapable
 	}
 	return request, nil
+}
+
+// countOperations counts the distinct operation fields of an encoded
+// pb.InternalRaftRequest that proto.Unmarshal has accepted: those Apply
+// supports and those it does not. Every operation is a message field, set
+// exactly when its tag is on the wire with the length-delimited wire type
+// (a field repeated on the wire is merged into one; with another wire
+// type protobuf keeps it as an unknown field), so reading the tags gives what walking the decoded
+// message's populated fields would, without reflection, which cost as
+// much as the decoding itself on every member's apply path.
+func countOperations(command []byte) (operations, unsupported int) {
+	var seen [4]protowire.Number // a command has one operation; more only when malformed
+	distinct := seen[:0]
+	for len(command) > 0 {
+		number, wireType, length := protowire.ConsumeTag(command)
+		if length < 0 {
+			break // Unmarshal accepted the bytes, so this does not happen
+		}
+		command = command[length:]
+		length = protowire.ConsumeFieldValue(number, wireType, command)
+		if length < 0 {
+			break
+		}
+		command = command[length:]
+		if requestMetadata[number] || !requestFields[number] || wireType != protowire.BytesType || slices.Contains(distinct, number) {
+			continue // a declared field with another wire type is an unknown field to protobuf
+		}
+		distinct = append(distinct, number)
+		if supportedOperations[number] {
+			operations++
+		} else {
+			unsupported++
+		}
+	}
+	return operations, unsupported
 }
