@@ -131,9 +131,10 @@ func decodeCommand(command []byte) (*pb.InternalRaftRequest, error) {
 // supports and those it does not. Every operation is a message field, set
 // exactly when its tag is on the wire with the length-delimited wire type
 // (a field repeated on the wire is merged into one; with another wire
-// type protobuf keeps it as an unknown field), so reading the tags gives what walking the decoded
-// message's populated fields would, without reflection, which cost as
-// much as the decoding itself on every member's apply path.
+// type protobuf keeps it as an unknown field). So reading the tags gives
+// what walking the decoded message's populated fields would, without the
+// reflection that cost as much as the decoding itself on every member's
+// apply path.
 func countOperations(command []byte) (operations, unsupported int) {
 	var seen [4]protowire.Number // a command has one operation; more only when malformed
 	distinct := seen[:0]
