@@ -123,9 +123,47 @@ func (a *applier) compactStep(limit int) {
 // away, and an idle store would not flush for a long time. The flush runs
 // in the background; the Raft log holds everything it writes anyway.
 func (s *Store) flushAfterCompaction(database *database) {
-	if _, err := database.db.AsyncFlush(); err != nil {
+	flushed, err := database.db.AsyncFlush()
+	if err != nil {
 		s.logger.Warn("kv: flush after compaction", "error", err)
+		return
 	}
+	if database.db.Metrics().BlobFiles.LiveCount > 0 {
+		s.compactHistory(database, flushed)
+	}
+}
+
+// compactHistory has Pebble rewrite the history table once flushed is
+// closed, in the background, unless a rewrite already runs or the
+// database is retired. A store with blob files needs it (see
+// valueSeparation): a range deletion over versions whose values are in
+// blob files covers little of the tables themselves, so Pebble neither
+// counts those values as garbage (Size) nor hurries to compact them away,
+// and their files keep them until the tables that reference them are
+// rewritten. The rewrite moves keys and references, not the separated
+// values; Pebble then gives the values' space back as it rewrites the
+// blob files.
+func (s *Store) compactHistory(database *database, flushed <-chan struct{}) {
+	if !database.acquire() {
+		return
+	}
+	if !database.compactingHistory.CompareAndSwap(false, true) {
+		database.release()
+		return
+	}
+	go func() {
+		defer database.release()
+		defer database.compactingHistory.Store(false)
+		select {
+		case <-flushed:
+		case <-database.background.Done():
+			return
+		}
+		lower, upper := tableBounds(historyPrefix)
+		if err := database.db.Compact(database.background, lower, upper, false); err != nil && database.background.Err() == nil {
+			s.logger.Warn("kv: compact the history after a compaction", "error", err)
+		}
+	}()
 }
 
 // compactVersion removes the versions of key older than (main, sub), and
