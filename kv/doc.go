@@ -50,7 +50,9 @@
 // (0x00 becomes 0x00 0xFF) and terminated by 0x00 0x01, so that all
 // versions of a key are adjacent and keys sort as in etcd. A record is a
 // flags byte (tombstone), then create revision, mod revision, version and
-// lease as varints, then the value.
+// lease as varints, then the value. Pebble keeps a value of 256 bytes or
+// more in a blob file that the table references (see valueSeparation in
+// database.go), so its compactions move the reference, not the value.
 //
 // # Compaction
 //
@@ -63,8 +65,10 @@
 // Store.ContinueCompaction), following the event log from a cursor; the
 // event log itself is cut below R. Removals are Pebble range deletions
 // (a key's old versions are adjacent), so Pebble knows what they cover
-// (Size) and drops whole files under them; Defragment has it rewrite the
-// rest. The work per command depends only on the log, so every replica's
+// (Size) and drops whole files under them; when a pass finishes and blob
+// files exist, the store has Pebble rewrite the history table, so that the
+// blob files lose their references to the removed versions. Defragment has
+// Pebble rewrite the rest, with values inline. The work per command depends only on the log, so every replica's
 // logical state is the same function of the entries it applied.
 //
 // # Watches
