@@ -24,11 +24,12 @@ type database struct {
 	logger    *slog.Logger
 	health    *diskHealth // nil: not followed
 
-	// inlineValues, while set, has every flush and compaction write values
-	// inside the tables again instead of in blob files (see
-	// valueSeparation): Defragment sets it so that its rewrite leaves no
-	// blob file behind, and with it none of their garbage.
-	inlineValues *atomic.Bool
+	// inlineValues, while above zero, has every flush and compaction write
+	// values inside the tables again instead of in blob files (see
+	// valueSeparation): each running Defragment counts in it, so that its
+	// rewrite leaves no blob file behind, and with it none of their
+	// garbage.
+	inlineValues *atomic.Int32
 	// compactingHistory is set while compactHistory runs, so that at most
 	// one runs; background ends with retire, which stops it.
 	compactingHistory atomic.Bool
@@ -57,9 +58,10 @@ const (
 // not the value. Every put writes its value twice (current record and
 // history), and a store of large values spent most of its compaction work
 // moving them: with 400,000 keys of 1 KiB, random puts from 1,000 clients
-// ran at 3,275 ops/s without blob files and 4,915 with them (medians of
-// three alternating runs each), and put and range on 256-byte values did
-// not change. A blob value that no table references any more (an
+// ran at 3,275 ops/s without blob files and 4,915 with them (a first build
+// that separated values from 512 bytes, medians of three alternating runs
+// each; docs/benchmark-method.md has the rest), and put and range on
+// 256-byte values did not change. A blob value that no table references any more (an
 // overwritten current record, a version compaction removed) is garbage
 // until Pebble rewrites its file, which it does in the background once
 // more than separatedGarbageRatio of all blob values are garbage and the
@@ -73,11 +75,11 @@ const (
 )
 
 // valueSeparation returns the policy Pebble reads at each flush and
-// compaction: blob files, unless inline is set.
-func valueSeparation(inline *atomic.Bool) func() pebble.ValueSeparationPolicy {
+// compaction: blob files, unless inline is above zero.
+func valueSeparation(inline *atomic.Int32) func() pebble.ValueSeparationPolicy {
 	return func() pebble.ValueSeparationPolicy {
 		return pebble.ValueSeparationPolicy{
-			Enabled:               !inline.Load(),
+			Enabled:               inline.Load() == 0,
 			MinimumSize:           separatedValueMinimum,
 			MaxBlobReferenceDepth: separatedReferenceDepth,
 			RewriteMinimumAge:     separatedRewriteAge,
@@ -117,7 +119,7 @@ func openDatabase(fs vfs.FS, directory string, create bool, cacheSize int64, log
 	// first time is in no table, so without filters that lookup searched
 	// the index of every table in level 0 and one per lower level.
 	options.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
-	inlineValues := new(atomic.Bool)
+	inlineValues := new(atomic.Int32)
 	options.Experimental.ValueSeparationPolicy = valueSeparation(inlineValues)
 	if health != nil {
 		options.EventListener = health.listener()

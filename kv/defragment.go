@@ -24,8 +24,8 @@ func (s *Store) Defragment(ctx context.Context) error {
 	// and so of the values in them that nothing references any more, which
 	// a rewrite that kept the references would leave behind. Flushes and
 	// compactions separate values again once it is done.
-	database.inlineValues.Store(true)
-	defer database.inlineValues.Store(false)
+	database.inlineValues.Add(1)
+	defer database.inlineValues.Add(-1)
 	// Pebble's Compact moves each level's files into the next one but never
 	// rewrites the last level by itself, where a store that has lived a
 	// while keeps nearly everything. Deletions of two keys no table uses,
