@@ -128,14 +128,14 @@ func (s *Store) flushAfterCompaction(database *database) {
 		s.logger.Warn("kv: flush after compaction", "error", err)
 		return
 	}
-	if database.db.Metrics().BlobFiles.LiveCount > 0 {
-		s.compactHistory(database, flushed)
-	}
+	s.compactHistory(database, flushed)
 }
 
 // compactHistory has Pebble rewrite the history table once flushed is
-// closed, in the background, unless a rewrite already runs or the
-// database is retired. A store with blob files needs it (see
+// closed, in the background, if the store has blob files, unless a rewrite
+// already runs or the database is retired. It reads Pebble's metrics on
+// its own goroutine, not on the apply path that calls it. A store with
+// blob files needs the rewrite (see
 // valueSeparation): a range deletion over versions whose values are in
 // blob files covers little of the tables themselves, so Pebble neither
 // counts those values as garbage (Size) nor hurries to compact them away,
@@ -158,6 +158,9 @@ func (s *Store) compactHistory(database *database, flushed <-chan struct{}) {
 		case <-flushed:
 		case <-database.background.Done():
 			return
+		}
+		if database.db.Metrics().BlobFiles.LiveCount == 0 {
+			return // every value is in the tables: the range deletions say what they cover
 		}
 		lower, upper := tableBounds(historyPrefix)
 		if err := database.db.Compact(database.background, lower, upper, false); err != nil && database.background.Err() == nil {
