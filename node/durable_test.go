@@ -1,7 +1,11 @@
 package node
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"testing"
@@ -9,17 +13,30 @@ import (
 	"time"
 
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/snap"
 	"github.com/lockstepdb/lockstep/vfs"
 )
 
 // durableCounter is a counter that pretends to keep its state on disk: the
 // same object is handed to the restarted node, and AppliedIndex reports the
-// last index it applied. It fails the test if an entry reaches it twice.
+// last index it applied. Its image holds that index too, as a durable
+// machine's must (the image may be newer than the snapshot it travels
+// with). It fails the test if an entry reaches it twice.
 type durableCounter struct {
 	counter
 	t        *testing.T
 	last     uint64
 	restores int
+	// images counts the images made (Snapshot calls).
+	images int
+}
+
+func (d *durableCounter) Snapshot() (io.ReadCloser, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.images++
+	image := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, d.total), d.last)
+	return io.NopCloser(bytes.NewReader(image)), nil
 }
 
 func (d *durableCounter) Apply(entries []Entry) []Result {
@@ -33,23 +50,43 @@ func (d *durableCounter) Apply(entries []Entry) []Result {
 }
 
 func (d *durableCounter) Restore(image io.Reader) error {
+	data, err := io.ReadAll(image)
+	if err != nil || (len(data) != 16 && len(data) != 8) {
+		return fmt.Errorf("bad durable counter image (%d bytes): %v", len(data), err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	d.restores++
-	return d.counter.Restore(image)
+	d.total = binary.BigEndian.Uint64(data)
+	if len(data) == 16 { // a plain counter's image (8 bytes) says no index
+		d.last = binary.BigEndian.Uint64(data[8:])
+	}
+	return nil
 }
 
-func (d *durableCounter) AppliedIndex() uint64 { return d.last }
+func (d *durableCounter) AppliedIndex() uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.last
+}
 
-func startDurable(t *testing.T, disk *vfs.MemFS, network *LocalNetwork, machine StateMachine) *Node {
+// startDurable starts a one-member node with a snapshot every 4 entries;
+// keepImages sets Config.KeepSnapshotImages.
+func startDurable(t *testing.T, disk *vfs.MemFS, network *LocalNetwork, machine StateMachine, keepImages bool) *Node {
 	t.Helper()
-	n, err := Start(Config{
-		ID: 1, Directory: "/data/1", FileSystem: disk, Transport: network.Transport(1),
-		Peers: map[raft.NodeID]string{1: "node-1"}, TickInterval: 10 * time.Millisecond, SnapshotEntries: 4, SegmentBytes: 1 << 20,
-		Logger: slog.New(slog.DiscardHandler),
-	}, machine)
+	n, err := Start(durableConfig(disk, network, keepImages), machine)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
+}
+
+func durableConfig(disk *vfs.MemFS, network *LocalNetwork, keepImages bool) Config {
+	return Config{
+		ID: 1, Directory: "/data/1", FileSystem: disk, Transport: network.Transport(1),
+		Peers: map[raft.NodeID]string{1: "node-1"}, TickInterval: 10 * time.Millisecond, SnapshotEntries: 4, SegmentBytes: 1 << 20,
+		Logger: slog.New(slog.DiscardHandler), KeepSnapshotImages: keepImages,
+	}
 }
 
 func proposeAll(ctx context.Context, t *testing.T, n *Node, from, to uint64) {
@@ -77,12 +114,12 @@ func TestDurableMachineIsNotReplayed(t *testing.T) {
 		defer cancel()
 		disk, network := vfs.NewMemFS(), NewLocalNetwork()
 		machine := &durableCounter{t: t}
-		n := startDurable(t, disk, network, machine)
+		n := startDurable(t, disk, network, machine, false)
 		proposeAll(ctx, t, n, 1, 10)
 		if err := n.Stop(); err != nil {
 			t.Fatal(err)
 		}
-		n = startDurable(t, disk, network, machine)
+		n = startDurable(t, disk, network, machine, false)
 		defer n.Stop()
 		proposeAll(ctx, t, n, 11, 12)
 		if got, want := machine.value(), uint64(12*13/2); got != want {
@@ -94,21 +131,21 @@ func TestDurableMachineIsNotReplayed(t *testing.T) {
 	})
 }
 
-// TestDurableMachineBehindSnapshotIsRestored checks the other side: a
-// durable machine that lost its state (AppliedIndex 0) is restored from the
-// snapshot, then handed the entries after it.
+// TestDurableMachineBehindSnapshotIsRestored checks the other side: with
+// KeepSnapshotImages, a durable machine that lost its state (AppliedIndex
+// 0) is restored from the snapshot, then handed the entries after it.
 func TestDurableMachineBehindSnapshotIsRestored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		disk, network := vfs.NewMemFS(), NewLocalNetwork()
-		n := startDurable(t, disk, network, &durableCounter{t: t})
+		n := startDurable(t, disk, network, &durableCounter{t: t}, true)
 		proposeAll(ctx, t, n, 1, 10)
 		if err := n.Stop(); err != nil {
 			t.Fatal(err)
 		}
 		fresh := &durableCounter{t: t}
-		n = startDurable(t, disk, network, fresh)
+		n = startDurable(t, disk, network, fresh, true)
 		defer n.Stop()
 		if err := n.Read(ctx); err != nil {
 			t.Fatal(err)
@@ -118,6 +155,48 @@ func TestDurableMachineBehindSnapshotIsRestored(t *testing.T) {
 		}
 		if got, want := fresh.value(), uint64(55); got != want {
 			t.Fatalf("total %d, want %d", got, want)
+		}
+	})
+}
+
+// TestDurableMachineSnapshotsHoldNoImage: by default a durable machine's
+// snapshots leave the state to it. Each one still calls Snapshot (which
+// makes the machine durable before the log is compacted), but its files
+// hold no image, so a member whose machine lost its state refuses to start
+// with ErrImageNotKept instead of starting from nothing.
+func TestDurableMachineSnapshotsHoldNoImage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		disk, network := vfs.NewMemFS(), NewLocalNetwork()
+		machine := &durableCounter{t: t}
+		n := startDurable(t, disk, network, machine, false)
+		proposeAll(ctx, t, n, 1, 10)
+		if err := n.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if machine.images == 0 {
+			t.Fatal("no snapshot called the machine's Snapshot: nothing made it durable before the log was compacted")
+		}
+		names, err := disk.List("/data/1/snap")
+		if err != nil || len(names) == 0 {
+			t.Fatalf("no snapshot files (%v)", err)
+		}
+		snapshots, err := snap.Open(disk, "/data/1/snap", snap.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, name := range names {
+			var index, term uint64
+			fmt.Sscanf(name, "%016x-%016x.snap", &index, &term)
+			header, err := readSnapshotFile(snapshots, raft.SnapshotMetadata{Index: index, Term: term}, snapshotFileRead{})
+			if err != nil || !header.imageKept {
+				t.Fatalf("snapshot %s: %+v, %v; want a header without an image", name, header, err)
+			}
+		}
+		_, err = Start(durableConfig(disk, network, false), &durableCounter{t: t})
+		if !errors.Is(err, ErrImageNotKept) {
+			t.Fatalf("a machine that lost its state started with %v, want ErrImageNotKept", err)
 		}
 	})
 }

@@ -39,3 +39,12 @@ var ErrTransferAbandoned = errors.New("node: leadership transfer abandoned")
 
 // ErrStopped is returned by calls on a node that is stopped or stopping.
 var ErrStopped = errors.New("node: stopped")
+
+// ErrImageNotKept is returned by Start when a durable state machine is
+// behind the node's latest snapshot and that snapshot holds no image: the
+// node relied on the machine to keep its own state (see
+// Config.KeepSnapshotImages) and it did not, because its files were
+// removed or replaced. The node cannot rebuild the state; remove the
+// member, empty its directory and add it again, and the leader catches it
+// up with a snapshot.
+var ErrImageNotKept = errors.New("node: the state machine lost state that its snapshot does not hold")

@@ -48,6 +48,8 @@ func (n *Node) run() {
 				n.log.Error("stopping: storage failed", "error", err)
 				return
 			}
+		case result := <-n.completions:
+			n.finishCompletion(result)
 		case result := <-n.snapshotResults:
 			if err := n.finishSnapshot(result); err != nil {
 				n.failure = err

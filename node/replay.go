@@ -67,7 +67,8 @@ func ReplayLog(directory string, fileSystem vfs.FS, machine DurableStateMachine)
 		if newest.Index == 0 {
 			return 0, fmt.Errorf("node: replay: the log starts at %d, the state machine is at %d, and no snapshot covers the gap", first, machine.AppliedIndex())
 		}
-		if _, _, err := readSnapshotFile(snapshots, newest, snapshotFileRead{restoreInto: machine, alreadyVerified: sameSnapshot(newest, latest.Metadata)}); err != nil {
+		read := snapshotFileRead{restoreInto: machine, onlyIfBehind: true, machineApplied: machine.AppliedIndex(), alreadyVerified: sameSnapshot(newest, latest.Metadata)}
+		if _, err := readSnapshotFile(snapshots, newest, read); err != nil {
 			return 0, fmt.Errorf("node: replay: %w", err)
 		}
 	}

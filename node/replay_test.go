@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -20,7 +21,7 @@ func TestReplayLogAppliesTheWholeLog(t *testing.T) {
 		defer cancel()
 		disk, network := vfs.NewMemFS(), NewLocalNetwork()
 		original := &durableCounter{t: t}
-		n := startDurable(t, disk, network, original) // a snapshot every 4 entries
+		n := startDurable(t, disk, network, original, true) // a snapshot, with its image, every 4 entries
 		proposeAll(ctx, t, n, 1, 10)
 		if err := n.Stop(); err != nil {
 			t.Fatal(err)
@@ -73,6 +74,35 @@ func TestReplayLogHonoursANewerSnapshotFile(t *testing.T) {
 		}
 		if machine.value() != 1000 || machine.restores != 1 || replayed != index {
 			t.Fatalf("replay: total %d after %d restores, up to %d; want the snapshot's 1000 (index %d, term %d) and nothing after", machine.value(), machine.restores, replayed, index, term+1)
+		}
+	})
+}
+
+// TestReplayLogWithSnapshotsWithoutImages: a durable machine's snapshots
+// hold no image by default. ReplayLog then replays what a machine that
+// kept its state lacks, without a restore, and refuses a machine that lost
+// the state those snapshots leave to it (ErrImageNotKept).
+func TestReplayLogWithSnapshotsWithoutImages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		disk, network := vfs.NewMemFS(), NewLocalNetwork()
+		original := &durableCounter{t: t}
+		n := startDurable(t, disk, network, original, false)
+		proposeAll(ctx, t, n, 1, 10)
+		if err := n.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		behind := &durableCounter{t: t}
+		behind.total, behind.last = original.value()-10, original.AppliedIndex()-1
+		if _, err := ReplayLog("/data/1", disk, behind); err != nil {
+			t.Fatal(err)
+		}
+		if behind.value() != 55 || behind.restores != 0 {
+			t.Fatalf("machine one entry behind: total %d after %d restores; want 55 and none", behind.value(), behind.restores)
+		}
+		if _, err := ReplayLog("/data/1", disk, &durableCounter{t: t}); !errors.Is(err, ErrImageNotKept) {
+			t.Fatalf("an empty machine: %v, want ErrImageNotKept", err)
 		}
 	})
 }

@@ -44,16 +44,18 @@ func (n *Node) restore() error {
 	// If the machine's own state is newer than the snapshot, keep it, take
 	// only the address book, and replay the log from the snapshot for the
 	// runtime's records (machine entries up to machineApplied are skipped
-	// in apply).
-	read := snapshotFileRead{alreadyVerified: sameSnapshot(metadata, latest.Metadata)}
-	if n.machineApplied < metadata.Index {
-		read.restoreInto = n.machine
+	// in apply). A snapshot without an image relies on that: the machine
+	// must hold what it held when the snapshot was taken.
+	read := snapshotFileRead{restoreInto: n.machine, alreadyVerified: sameSnapshot(metadata, latest.Metadata)}
+	if _, durable := n.machine.(DurableStateMachine); durable {
+		read.onlyIfBehind, read.machineApplied = true, n.machineApplied
 	}
-	book, promotions, err := n.readSnapshotFile(metadata, read)
+	header, err := n.readSnapshotFile(metadata, read)
 	if err != nil {
 		return err
 	}
-	n.addresses, n.promotions = book, promotions
+	n.noteMachineRestored()
+	n.addresses, n.promotions = header.book, header.promotions
 	n.applied = metadata.Index
 	n.lastSnapshot = metadata.Index
 	n.previousSnapshot = metadata

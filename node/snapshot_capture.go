@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/vfs"
@@ -35,12 +34,30 @@ func (n *Node) maybeSnapshot() error {
 		return nil
 	}
 	n.snapshotting = true
-	book, promotions := maps.Clone(n.addresses), maps.Clone(n.promotions)
+	header := encodeSnapshotHeader(n.addresses, n.promotions)
+	if durable, ok := n.machine.(DurableStateMachine); ok && n.keepsOwnImages() {
+		// Snapshot made the machine durable up to what it applied; its
+		// image is written only when a follower needs one.
+		if err := reader.Close(); err != nil {
+			n.log.Warn("closing an unread state machine image failed", "error", err)
+		}
+		header, reader = encodeImageKeptHeader(n.addresses, n.promotions, durable.AppliedIndex()), nil
+	}
 	previous := n.previousSnapshot
 	n.snapshotWork.Go(func() {
-		n.snapshotResults <- n.snapshotInBackground(metadata, previous, book, promotions, reader)
+		n.snapshotResults <- n.snapshotInBackground(metadata, previous, header, reader)
 	})
 	return nil
+}
+
+// keepsOwnImages says whether this node's snapshots leave the image to a
+// durable state machine (see Config.KeepSnapshotImages). Only a transport
+// that streams snapshots from their files can be given the image later
+// (the node writes it into the file before the core sends it); without
+// one, the core reads the snapshot's data whole, so it must be there.
+func (n *Node) keepsOwnImages() bool {
+	_, durable := n.machine.(DurableStateMachine)
+	return durable && n.streamSnapshots && !n.config.KeepSnapshotImages
 }
 
 // snapshotResult is what a background capture reports to the loop.
@@ -55,16 +72,22 @@ type snapshotResult struct {
 	retry bool
 }
 
-// snapshotInBackground reads the image, saves the snapshot and compacts
-// the log to the previous snapshot (see compactionPoint). Runs on its own
+// snapshotInBackground reads the image (if reader is not nil: a durable
+// machine may keep it), saves the snapshot, header first, and compacts the
+// log to the previous snapshot (see compactionPoint). Runs on its own
 // goroutine; touches only the snapshot store and the log, which are safe
 // for concurrent use.
-func (n *Node) snapshotInBackground(metadata, previous raft.SnapshotMetadata, book addressBook, promotions map[raft.NodeID]bool, reader io.ReadCloser) snapshotResult {
+func (n *Node) snapshotInBackground(metadata, previous raft.SnapshotMetadata, header []byte, reader io.ReadCloser) snapshotResult {
 	// The image streams into the snapshot file behind the runtime's
 	// header: a large store is never held whole in memory.
 	image := &imageReader{reader: reader}
-	err := n.snapshots.SaveFrom(metadata, encodeSnapshotHeader(book, promotions), image)
-	reader.Close()
+	var err error
+	if reader == nil {
+		err = n.snapshots.SaveFrom(metadata, header, nil)
+	} else {
+		err = n.snapshots.SaveFrom(metadata, header, image)
+		reader.Close()
+	}
 	if image.err != nil {
 		// The state machine failed, not the disk: nothing was saved; the
 		// policy tries again later.

@@ -50,24 +50,35 @@ func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
 	if snapshot.Data == nil {
 		// Streamed in by the transport: snap.Store.Install verified the
 		// file before it moved it into place.
-		book, promotions, err := n.readSnapshotFile(snapshot.Metadata, snapshotFileRead{restoreInto: n.machine, alreadyVerified: true})
+		header, err := n.readSnapshotFile(snapshot.Metadata, snapshotFileRead{restoreInto: n.machine, alreadyVerified: true})
 		if err != nil {
 			return err
 		}
+		n.addresses, n.promotions = header.book, header.promotions
+	} else {
+		book, promotions, image, err := decodeSnapshot(snapshot.Data)
+		if err != nil {
+			return fmt.Errorf("node %v: snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+		}
+		if err := n.machine.Restore(bytes.NewReader(image)); err != nil {
+			return fmt.Errorf("node %v: restore state machine from snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+		}
 		n.addresses, n.promotions = book, promotions
-		n.applied = snapshot.Metadata.Index
-		return nil
 	}
-	book, promotions, image, err := decodeSnapshot(snapshot.Data)
-	if err != nil {
-		return fmt.Errorf("node %v: snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
-	}
-	if err := n.machine.Restore(bytes.NewReader(image)); err != nil {
-		return fmt.Errorf("node %v: restore state machine from snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
-	}
-	n.addresses, n.promotions = book, promotions
 	n.applied = snapshot.Metadata.Index
+	n.noteMachineRestored()
 	return nil
+}
+
+// noteMachineRestored reads a durable machine's AppliedIndex after a
+// Restore. A leader writes the image of a snapshot whose state its machine
+// keeps when a follower first needs it (snapshot_complete.go), so the
+// image may hold entries after the snapshot's index: the log's copies of
+// those are then skipped in apply, as at start.
+func (n *Node) noteMachineRestored() {
+	if durable, ok := n.machine.(DurableStateMachine); ok {
+		n.machineApplied = durable.AppliedIndex()
+	}
 }
 
 // snapshotFileRead says what readSnapshotFile does besides decoding the
@@ -75,6 +86,12 @@ func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
 type snapshotFileRead struct {
 	// restoreInto, if not nil, is restored from the file's image.
 	restoreInto StateMachine
+	// onlyIfBehind restores restoreInto only if it does not hold the
+	// snapshot's state already: if machineApplied, its AppliedIndex, is
+	// below the snapshot's index (or, for a snapshot whose state the
+	// machine keeps, below the index it held then).
+	onlyIfBehind   bool
+	machineApplied uint64
 	// alreadyVerified skips the verifying pass: the caller has just read
 	// the same file through (snapshotAheadOfLog, snap.Store.Install).
 	alreadyVerified bool
@@ -82,23 +99,24 @@ type snapshotFileRead struct {
 
 // readSnapshotFile is the package's readSnapshotFile on the node's store,
 // with the node's ID in its errors.
-func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, read snapshotFileRead) (addressBook, map[raft.NodeID]bool, error) {
-	book, promotions, err := readSnapshotFile(n.snapshots, metadata, read)
+func (n *Node) readSnapshotFile(metadata raft.SnapshotMetadata, read snapshotFileRead) (snapshotHeader, error) {
+	header, err := readSnapshotFile(n.snapshots, metadata, read)
 	if err != nil {
-		return nil, nil, fmt.Errorf("node %v: %w", n.config.ID, err)
+		return snapshotHeader{}, fmt.Errorf("node %v: %w", n.config.ID, err)
 	}
-	return book, promotions, nil
+	return header, nil
 }
 
 // readSnapshotFile reads the snapshot store's file for metadata without
 // holding it in memory: a first pass verifies its checksum (unless
 // read.alreadyVerified), so that nothing is restored from a damaged file
 // (a durable state machine would keep what it restored); a second decodes
-// the runtime's header and, if read.restoreInto is not nil, streams the
-// image into its Restore.
-func readSnapshotFile(snapshots *snap.Store, metadata raft.SnapshotMetadata, read snapshotFileRead) (addressBook, map[raft.NodeID]bool, error) {
-	fail := func(format string, err error) (addressBook, map[raft.NodeID]bool, error) {
-		return nil, nil, fmt.Errorf(format+" snapshot %d: %w", metadata.Index, err)
+// the runtime's header and, if read says so, streams the image into
+// read.restoreInto's Restore. A machine behind a snapshot whose image it
+// was to keep cannot be restored from it: that is ErrImageNotKept.
+func readSnapshotFile(snapshots *snap.Store, metadata raft.SnapshotMetadata, read snapshotFileRead) (snapshotHeader, error) {
+	fail := func(format string, err error) (snapshotHeader, error) {
+		return snapshotHeader{}, fmt.Errorf(format+" snapshot %d: %w", metadata.Index, err)
 	}
 	if !read.alreadyVerified {
 		verify, err := snapshots.OpenData(metadata)
@@ -117,16 +135,31 @@ func readSnapshotFile(snapshots *snap.Store, metadata raft.SnapshotMetadata, rea
 	}
 	defer data.Close()
 	buffered := bufio.NewReaderSize(data, snapshotReadBuffer)
-	book, promotions, err := decodeSnapshotHeader(buffered)
+	header, err := decodeSnapshotHeader(buffered)
 	if err != nil {
 		return fail("decode", err)
 	}
-	if read.restoreInto != nil {
-		if err := read.restoreInto.Restore(buffered); err != nil {
-			return fail("restore state machine from", err)
+	if header.imageKept {
+		if _, err := buffered.Peek(1); err != io.EOF {
+			return fail("decode", fmt.Errorf("%w: data after the header of a snapshot without an image", errBadRecord))
 		}
 	}
-	return book, promotions, nil
+	if read.restoreInto == nil {
+		return header, nil
+	}
+	switch {
+	case header.imageKept && read.onlyIfBehind && read.machineApplied >= header.machineIndex:
+		return header, nil
+	case header.imageKept:
+		return snapshotHeader{}, fmt.Errorf("%w: snapshot %d keeps no image, and the state machine, at index %d, is behind the index %d it held when the snapshot was taken",
+			ErrImageNotKept, metadata.Index, read.machineApplied, header.machineIndex)
+	case read.onlyIfBehind && read.machineApplied >= metadata.Index:
+		return header, nil
+	}
+	if err := read.restoreInto.Restore(buffered); err != nil {
+		return fail("restore state machine from", err)
+	}
+	return header, nil
 }
 
 // snapshotReadBuffer is the buffer through which a snapshot file is

@@ -29,6 +29,10 @@ type coreStorage struct {
 	// sent; a damaged file then fails the transfer, which the transport
 	// reports, and the core sends the snapshot again later.
 	withoutData bool
+	// imageReady, with withoutData, says whether the snapshot's file holds
+	// its image yet, and starts writing it if not (snapshotImageReady):
+	// until then the snapshot is temporarily unavailable.
+	imageReady func(raft.SnapshotMetadata) bool
 
 	// retries paces the loads of a snapshot that failed (loop goroutine
 	// only, as is lastReport).
@@ -50,6 +54,9 @@ func keyOf(metadata raft.SnapshotMetadata) snapshotKey {
 func (s *coreStorage) Snapshot() (raft.Snapshot, error) {
 	point := s.Storage.Log().SnapshotMetadata()
 	if s.withoutData {
+		if s.imageReady != nil && !s.imageReady(point) {
+			return raft.Snapshot{}, fmt.Errorf("%w: writing the image of snapshot %d", raft.ErrSnapshotTemporarilyUnavailable, point.Index)
+		}
 		return raft.Snapshot{Metadata: point}, nil
 	}
 	if wait := s.retries.Wait(keyOf(point)); wait > 0 {

@@ -53,6 +53,11 @@ type Config struct {
 	ElectionTimeout   time.Duration
 	// SnapshotCount is the number of applied entries between snapshots.
 	SnapshotCount int
+	// KeepSnapshotImages makes every snapshot hold a whole image of the
+	// store (node.Config.KeepSnapshotImages). By default a snapshot only
+	// flushes the store, which keeps its own state, and the image is
+	// written when a member that fell behind needs one.
+	KeepSnapshotImages bool
 	// WALSegmentBytes is the size of the write-ahead log's segment files,
 	// each zero-filled when created (see wal.Options); 0 means the
 	// runtime's default, 64 MiB. Tests use less to start quickly.
@@ -137,8 +142,9 @@ const (
 	// DefaultWatchProgressNotifyInterval is etcd's default.
 	DefaultWatchProgressNotifyInterval = 10 * time.Minute
 	DefaultQuotaBackendBytes           = 2 << 30
-	// DefaultSnapshotCount is etcd's default. A snapshot captures the
-	// whole store, so taking one often costs more than the log it frees.
+	// DefaultSnapshotCount is etcd's default. A snapshot flushes the
+	// whole store (and with KeepSnapshotImages writes an image of it), so
+	// taking one often costs more than the log it frees.
 	DefaultSnapshotCount = 100000
 )
 

@@ -187,7 +187,8 @@ func (s *Server) open() error {
 		TickInterval: config.HeartbeatInterval, ElectionTicks: ticks, HeartbeatTicks: 1,
 		// No MaxProposalBytes (-1): propose bounds every command by
 		// MaxRequestBytes (kv.NewCommand), the write path's one size check.
-		SnapshotEntries: config.SnapshotCount, SegmentBytes: config.WALSegmentBytes, MaxProposalBytes: -1, Logger: s.log,
+		SnapshotEntries: config.SnapshotCount, KeepSnapshotImages: config.KeepSnapshotImages,
+		SegmentBytes: config.WALSegmentBytes, MaxProposalBytes: -1, Logger: s.log,
 		ObservePersist:  func(elapsed time.Duration) { s.metrics.persistSeconds.Observe(elapsed.Seconds()) },
 		ObserveProposal: s.metrics.observeProposal,
 		// The loop steps acknowledgements and proposals while a writer

@@ -4,6 +4,7 @@ package server
 
 import (
 	"context"
+	cryptorand "crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -111,6 +112,16 @@ func mountTmpfs(t *testing.T, size string) string {
 	return mountPoint
 }
 
+// incompressibleValue returns 64 KiB of random bytes, below the 1 MiB
+// segment (a record never needs space mid-segment): the store compresses
+// its files, and a value that compressed to nothing would fill its disk
+// only through the Raft log, which snapshots keep compacting.
+func incompressibleValue() string {
+	value := make([]byte, 64<<10)
+	cryptorand.Read(value)
+	return string(value)
+}
+
 // growTmpfs gives the tmpfs at mountPoint a new size, as an operator
 // growing a full disk would.
 func growTmpfs(t *testing.T, mountPoint, size string) {
@@ -158,10 +169,9 @@ func TestRealDiskFollowerFillsAndCatchesUp(t *testing.T) {
 	}
 	member := cluster.members[small]
 	others := cluster.client(cluster.endpoint(0), cluster.endpoint(1))
-	value := strings.Repeat("v", 64<<10) // below the 1 MiB segment: a record never needs space mid-segment
 	put := func(key string) {
 		t.Helper()
-		if err := putWhileMemberFull(t, ctx, cluster, small, others, key, value); err != nil {
+		if err := putWhileMemberFull(t, ctx, cluster, small, others, key, incompressibleValue()); err != nil {
 			t.Fatalf("put %s while a follower's disk is full: %v, want the others to commit it", key, err)
 		}
 	}
@@ -238,7 +248,6 @@ func TestRealDiskLeaderFillsAndHandsOver(t *testing.T) {
 	makeSmallLead()
 	member := cluster.members[small]
 	leaderClient := cluster.client(cluster.endpoint(small))
-	value := strings.Repeat("v", 64<<10) // below the 1 MiB segment: a record never needs space mid-segment
 	var (
 		refusal error
 		puts    int
@@ -264,7 +273,7 @@ func TestRealDiskLeaderFillsAndHandsOver(t *testing.T) {
 				makeSmallLead()
 			}
 			short, cancel := context.WithTimeout(ctx, 5*time.Second)
-			_, err := leaderClient.Put(short, fmt.Sprintf("key-%d", puts), value)
+			_, err := leaderClient.Put(short, fmt.Sprintf("key-%d", puts), incompressibleValue())
 			cancel()
 			switch code := status.Code(err); {
 			case err == nil:

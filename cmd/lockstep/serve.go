@@ -38,7 +38,7 @@ type serveFlags struct {
 	peerClientCertAuth                         bool
 	peerAllowedCN, peerAllowedHostname         string
 	logFormat, logLevel                        string
-	dryRun                                     bool
+	dryRun, keepSnapshotImages                 bool
 	bcryptCost, authTokenTTLSeconds            int
 	authToken                                  string
 }
@@ -87,6 +87,7 @@ A variable of either prefix that names no flag is warned about.`,
 	f.IntVar(&flags.heartbeatMillis, "heartbeat-interval", 100, "time (in milliseconds) of a heartbeat interval")
 	f.IntVar(&flags.electionMillis, "election-timeout", 1000, "time (in milliseconds) for an election to time out")
 	f.IntVar(&flags.snapshotCount, "snapshot-count", server.DefaultSnapshotCount, "number of committed entries between snapshots")
+	f.BoolVar(&flags.keepSnapshotImages, "keep-snapshot-images", false, "write a whole image of the store at every snapshot, not only when a member that fell behind needs one")
 	f.Int64Var(&flags.quotaBytes, "quota-backend-bytes", server.DefaultQuotaBackendBytes, "store size above which writes are refused (NOSPACE alarm)")
 	f.Int64Var(&flags.cacheBytes, "backend-cache-bytes", 0, "the key-value store's block cache in bytes (0: 16 MiB; the OS page cache holds more)")
 	f.Int64Var(&flags.walSegmentBytes, "wal-segment-bytes", 0, "size of the Raft log's segment files, each zero-filled when made (0: 64 MiB); smaller for a small disk, which must keep about three free")
@@ -169,7 +170,8 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 		InitialCluster:    cluster, InitialClusterState: f.initialState, InitialClusterToken: f.initialToken,
 		HeartbeatInterval: time.Duration(f.heartbeatMillis) * time.Millisecond,
 		ElectionTimeout:   time.Duration(f.electionMillis) * time.Millisecond,
-		SnapshotCount:     f.snapshotCount, QuotaBackendBytes: f.quotaBytes, BackendCacheBytes: f.cacheBytes,
+		SnapshotCount:     f.snapshotCount, KeepSnapshotImages: f.keepSnapshotImages,
+		QuotaBackendBytes: f.quotaBytes, BackendCacheBytes: f.cacheBytes,
 		WALSegmentBytes: f.walSegmentBytes,
 		MaxRequestBytes: f.maxRequestBytes, MaxTxnOps: f.maxTxnOps, WatchProgressNotifyInterval: f.watchProgressInterval,
 		PeerCertAllowedCN: f.peerAllowedCN, PeerCertAllowedHostname: f.peerAllowedHostname,
