@@ -80,6 +80,7 @@ type Node struct {
 	// written for a follower (snapshot_complete.go); the outcome arrives
 	// on completions (buffered). completionRetry paces failed ones.
 	completing      bool
+	completingPoint snapshotKey
 	completions     chan completionResult
 	completionRetry retry.Backoff[snapshotKey]
 	// writer persists Readies in the background with AsyncPersistence;

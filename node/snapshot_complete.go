@@ -36,6 +36,9 @@ type completionResult struct {
 // asks for the snapshot. A file that cannot be read is left to the
 // transport, whose read fails and is reported as for any damaged file.
 func (n *Node) snapshotImageReady(point raft.SnapshotMetadata) bool {
+	if n.completing && n.completingPoint == keyOf(point) {
+		return false
+	}
 	header, err := n.snapshotFileHeader(point)
 	if err != nil || !header.imageKept {
 		return true
@@ -70,7 +73,7 @@ func (n *Node) completeSnapshot(point raft.SnapshotMetadata, header snapshotHead
 		n.log.Warn("cannot write the image a follower needs; will retry", "index", point.Index, "error", err, "retry_in", delay)
 		return
 	}
-	n.completing = true
+	n.completing, n.completingPoint = true, key
 	prefix := encodeSnapshotHeader(header.book, header.promotions)
 	n.log.Info("writing the image of a snapshot for a follower", "index", point.Index)
 	n.snapshotWork.Go(func() {

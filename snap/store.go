@@ -6,6 +6,7 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/lockstepdb/lockstep/raft"
@@ -26,7 +27,8 @@ type Options struct {
 // Store is a directory of snapshot files.
 //
 // Threading contract: all methods are safe for concurrent use and
-// serialized by the Store. The runtime calls Save after the application
+// serialized by the Store (SaveFrom writes its file before it takes the
+// lock). The runtime calls Save after the application
 // produced a snapshot (or one arrived from the leader), before it tells the
 // log about it (wal.Storage.Compact or ApplySnapshot): the log may then
 // discard entries the snapshot covers. Load and Data are called at start
@@ -43,6 +45,8 @@ type Store struct {
 	// files, so that two transfers of one snapshot never share a file.
 	staged   map[string]string
 	received uint64
+	// saves numbers SaveFrom's temporary files, written outside the lock.
+	saves uint64
 }
 
 // Open opens the snapshot directory dir, creating it if needed, and
@@ -101,11 +105,18 @@ func (s *Store) Save(snapshot raft.Snapshot) error {
 // image yields (image may be nil): the data is streamed into the file and
 // never held whole in memory, so a large state machine costs no more than
 // a buffer to capture. The image is read to its end but not closed.
+//
+// The data is written without holding the store's lock, into a temporary
+// file of its own, so that a store-sized image being saved delays none of
+// the store's other calls (the runtime reads snapshot headers on its loop).
+// The lock is taken for the rename and the removal of old snapshots. Of
+// two saves of one snapshot at once, the last to finish stays in place.
 func (s *Store) SaveFrom(metadata raft.SnapshotMetadata, prefix []byte, image io.Reader) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	name := fileName(metadata.Index, metadata.Term)
-	temporary := filepath.Join(s.dir, name+temporarySuffix)
+	s.mu.Lock()
+	s.saves++
+	temporary := filepath.Join(s.dir, fmt.Sprintf("%s.%d%s%s", strings.TrimSuffix(name, fileSuffix), s.saves, fileSuffix, temporarySuffix))
+	s.mu.Unlock()
 	file, err := s.fileSystem.Create(temporary)
 	if err != nil {
 		return fmt.Errorf("snap: create %s: %w", temporary, err)
@@ -119,6 +130,8 @@ func (s *Store) SaveFrom(metadata raft.SnapshotMetadata, prefix []byte, image io
 		s.fileSystem.Remove(temporary) // Open would remove it after a crash
 		return fmt.Errorf("snap: write %s: %w", temporary, errors.Join(writeErr, closeErr))
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err := s.fileSystem.Rename(temporary, filepath.Join(s.dir, name)); err != nil {
 		return fmt.Errorf("snap: rename %s: %w", temporary, err)
 	}

@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
+	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/vfs"
@@ -144,5 +147,37 @@ func TestDecodeNeverPanics(t *testing.T) {
 		if _, err := decode(content[:length]); err == nil {
 			t.Fatalf("a snapshot cut to %d bytes decoded", length)
 		}
+	}
+}
+
+// TestSaveFromLeavesNothingBehindACrash: a save cut off mid-write leaves a
+// temporary file of its own, which Open removes, and a save that failed
+// removes its own.
+func TestSaveFromLeavesNothingBehindACrash(t *testing.T) {
+	disk := vfs.NewMemFS()
+	store, err := Open(disk, "/snap", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metadata := raft.SnapshotMetadata{Index: 5, Term: 1}
+	failing := io.MultiReader(strings.NewReader("partial"), iotest.ErrReader(errors.New("image failed")))
+	if err := store.SaveFrom(metadata, []byte("header"), failing); err == nil {
+		t.Fatal("a save whose image failed succeeded")
+	}
+	if names, _ := disk.List("/snap"); len(names) != 0 {
+		t.Fatalf("a failed save left %v", names)
+	}
+	// A crash mid-write: a temporary file named as SaveFrom names them.
+	file, err := disk.Create("/snap/0000000000000005-0000000000000001.7.snap.tmp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	file.WriteAt([]byte("partial"), 0)
+	file.Close()
+	if _, err := Open(disk, "/snap", Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if names, _ := disk.List("/snap"); len(names) != 0 {
+		t.Fatalf("Open left %v", names)
 	}
 }
