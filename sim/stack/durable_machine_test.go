@@ -1,11 +1,14 @@
 package stack
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"testing"
+	"testing/synctest"
 
 	"github.com/lockstepdb/lockstep/node"
 	"github.com/lockstepdb/lockstep/vfs"
@@ -180,4 +183,80 @@ func TestDurableMachineRefusesDamagedOrUnknownState(t *testing.T) {
 	r := newTestRecorder()
 	mustLoad(t, r, disk)
 	ruleBroken(t, r, "validity")
+}
+
+// TestDurableMachineSurvivesAMemberCrash runs a cluster of durable
+// machines, crashes a follower that has applied every put, and requires
+// its next incarnation to start from the state its machine made durable
+// (not empty, and not restored by the runtime from its snapshot), then to
+// catch up with the others.
+func TestDurableMachineSurvivesAMemberCrash(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		options := Options{Seed: 1, Nodes: 3}.withDefaults()
+		c := newCluster(options, rand.New(rand.NewPCG(1, 2)))
+		c.profile = profile{snapshotEntries: 5, durableMachines: true}
+		for _, m := range c.sortedMembers() {
+			c.start(m)
+		}
+		defer c.stopAll()
+		ctx, cancel := c.timeout(c.options.LivenessTicks)
+		defer cancel()
+		leader := waitForLeader(ctx, t, c)
+		for i := range 30 {
+			if err := c.put(ctx, leader, "a", fmt.Sprint(i)); err != nil {
+				t.Fatalf("put %d: %v", i, err)
+			}
+		}
+		follower := c.member(leader.id%3 + 1)
+		if !c.readUntilAnswered(ctx, follower) {
+			t.Fatal("the follower did not catch up")
+		}
+		c.mu.Lock()
+		before := follower.machine.applied()
+		c.mu.Unlock()
+
+		c.crash(follower, nil)
+		restoresBefore, _ := restoresAndLoads(c.recorder)
+		c.start(follower)
+		restores, loads := restoresAndLoads(c.recorder)
+		if restores != restoresBefore {
+			t.Fatal("the runtime restored the restarted machine from its snapshot: the machine is behind it")
+		}
+		if loads != 1 {
+			t.Fatalf("%d machines loaded a state from disk, want 1", loads)
+		}
+		c.mu.Lock()
+		after := follower.machine
+		c.mu.Unlock()
+		// Wait for the follower to catch up, then compare with what it had.
+		if !c.readUntilAnswered(ctx, follower) {
+			t.Fatal("the restarted follower did not catch up")
+		}
+		if !slices.Equal(after.applied(), before) {
+			t.Fatalf("the restarted follower holds %d commands, before the crash %d", len(after.applied()), len(before))
+		}
+		c.checkPrefixes()
+		if v := c.recorder.failed(); v != nil {
+			t.Fatal(v)
+		}
+	})
+}
+
+func restoresAndLoads(r *recorder) (restores, loads int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.restores, r.loads
+}
+
+// waitForLeader returns the leader once one is elected.
+func waitForLeader(ctx context.Context, t *testing.T, c *cluster) running {
+	t.Helper()
+	for {
+		if leader, _, ok := c.leader(ctx); ok {
+			return leader
+		}
+		if !sleepTicks(ctx, c, 1) {
+			t.Fatal("no leader elected")
+		}
+	}
 }
