@@ -151,10 +151,13 @@ func runSimulations(out io.Writer, options sim.Options, first uint64, count, wor
 // runStackSimulations runs whole-stack seeds and prints one line per
 // failing seed, with the command that replays it, then one summary line.
 func runStackSimulations(out io.Writer, options stack.Options, first uint64, count, workers int, verbose bool) error {
-	violations, nonLinearizable := 0, 0
+	violations, nonLinearizable, durable := 0, 0, 0
 	sim.RunSeeds(first, count, workers, options.RunSeed, func(result stack.Result) {
 		if verbose {
 			fmt.Fprintln(out, result)
+		}
+		if result.DurableMachines {
+			durable++
 		}
 		replay := runnable(fmt.Sprintf("lockstep sim --stack --seed %d --nodes %d --steps %d --tick %v --liveness-ticks %d --trace",
 			result.Seed, options.Nodes, options.Operations, options.TickInterval, options.LivenessTicks))
@@ -174,8 +177,8 @@ func runStackSimulations(out io.Writer, options stack.Options, first uint64, cou
 			}
 		}
 	})
-	fmt.Fprintf(out, "sim --stack: %d seeds x %d operations (%d nodes, tick %v), %d violations, %d non-linearizable histories\n",
-		count, options.Operations, options.Nodes, options.TickInterval, violations, nonLinearizable)
+	fmt.Fprintf(out, "sim --stack: %d seeds x %d operations (%d nodes, tick %v; %d with durable state machines), %d violations, %d non-linearizable histories\n",
+		count, options.Operations, options.Nodes, options.TickInterval, durable, violations, nonLinearizable)
 	if violations > 0 || nonLinearizable > 0 {
 		return &exitError{code: 1, message: fmt.Sprintf("%d of %d seeds violated a property, %d histories are not linearizable", violations, count, nonLinearizable)}
 	}

@@ -49,7 +49,7 @@ func TestSimStackPrintsOneSummaryLine(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sim --stack failed: %v\n%s", err, out)
 	}
-	summary := regexp.MustCompile(`^sim --stack: 3 seeds x 15 operations \(3 nodes, tick 1ms\), 0 violations, 0 non-linearizable histories$`)
+	summary := regexp.MustCompile(`^sim --stack: 3 seeds x 15 operations \(3 nodes, tick 1ms; 2 with durable state machines\), 0 violations, 0 non-linearizable histories$`)
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 1 || !summary.MatchString(lines[0]) {
 		t.Fatalf("output %q, want exactly one summary line", out)
 	}

@@ -104,6 +104,12 @@ type profile struct {
 	// on odd seeds, without a random draw, so that other seeds replay as
 	// before.
 	asyncPersistence bool
+	// durableMachines runs the nodes with durableMachine, which keeps its
+	// state on the member's disk, rather than machine, which the runtime
+	// restores from its snapshot and log: on half the seeds (both parities,
+	// so both persistence modes), without a random draw, for the same
+	// reason.
+	durableMachines bool
 }
 
 func newCluster(options Options, random *rand.Rand) *cluster {
@@ -114,7 +120,7 @@ func newCluster(options Options, random *rand.Rand) *cluster {
 		members:  map[raft.NodeID]*member{},
 		peers:    map[raft.NodeID]string{},
 		profile: profile{snapshotEntries: 3 + random.IntN(25), leaseReads: random.IntN(3) == 0,
-			asyncPersistence: options.Seed%2 == 1},
+			asyncPersistence: options.Seed%2 == 1, durableMachines: (options.Seed/2)%2 == 1},
 	}
 	for id := raft.NodeID(1); id <= raft.NodeID(options.Nodes); id++ {
 		c.peers[id] = fmt.Sprintf("node-%d", id)
@@ -125,32 +131,36 @@ func newCluster(options Options, random *rand.Rand) *cluster {
 }
 
 // start starts a member's next incarnation on its disk. A node that cannot
-// restart from what a crash left on its disk is a violation.
+// restart from what a crash left on its disk is a violation, and so is a
+// durable machine that cannot load what its disk kept.
 func (c *cluster) start(m *member) {
 	c.mu.Lock()
 	m.incarnation++
-	machine := newMachine(m.id, c.recorder)
 	peers := make(map[raft.NodeID]string, len(c.peers))
 	for id, address := range c.peers {
 		peers[id] = address
 	}
 	incarnation, disk := m.incarnation, m.disk
 	c.mu.Unlock()
-	seed := c.options.Seed
-	n, err := node.Start(node.Config{
-		ID: m.id, Directory: "/node", FileSystem: disk, Peers: peers, Join: m.joined,
-		Transport:    c.network.Transport(m.id),
-		TickInterval: c.options.TickInterval, ElectionTicks: electionTicks, HeartbeatTicks: 1,
-		SnapshotEntries: c.profile.snapshotEntries, SegmentBytes: 4 << 10,
-		AsyncPersistence: c.profile.asyncPersistence,
-		Logger:           slog.New(slog.DiscardHandler),
-		RaftConfig: func(config *raft.Config) {
-			config.Random = rand.NewPCG(seed, uint64(m.id)<<32|incarnation)
-			if c.profile.leaseReads {
-				config.LeaseReads, config.MaxClockDriftTicks = true, 2
-			}
-		},
-	}, machine)
+	stateMachine, machine, err := c.newStateMachine(m.id, disk)
+	var n *node.Node
+	if err == nil {
+		seed := c.options.Seed
+		n, err = node.Start(node.Config{
+			ID: m.id, Directory: "/node", FileSystem: disk, Peers: peers, Join: m.joined,
+			Transport:    c.network.Transport(m.id),
+			TickInterval: c.options.TickInterval, ElectionTicks: electionTicks, HeartbeatTicks: 1,
+			SnapshotEntries: c.profile.snapshotEntries, SegmentBytes: 4 << 10,
+			AsyncPersistence: c.profile.asyncPersistence,
+			Logger:           slog.New(slog.DiscardHandler),
+			RaftConfig: func(config *raft.Config) {
+				config.Random = rand.NewPCG(seed, uint64(m.id)<<32|incarnation)
+				if c.profile.leaseReads {
+					config.LeaseReads, config.MaxClockDriftTicks = true, 2
+				}
+			},
+		}, stateMachine)
+	}
 	if errors.Is(err, errInjected) {
 		// The disk fault was meant for the running node, but a crash came
 		// first: the restart met it. Refusing to start on a failed fsync
@@ -173,6 +183,23 @@ func (c *cluster) start(m *member) {
 	m.node, m.machine = n, machine
 	c.mu.Unlock()
 	c.recorder.tracef("node %d started (incarnation %d)", m.id, incarnation)
+}
+
+// newStateMachine returns the state machine for a member's next
+// incarnation, as the profile says, and the machine that holds its state
+// (for the clients' reads and the final checks). A durable one loads what
+// the member's disk kept.
+func (c *cluster) newStateMachine(id raft.NodeID, disk *vfs.MemFS) (node.StateMachine, *machine, error) {
+	if !c.profile.durableMachines {
+		fresh := newMachine(id, c.recorder)
+		return fresh, fresh, nil
+	}
+	durable, err := loadDurableMachine(id, c.recorder, disk)
+	if err != nil {
+		return nil, nil, err
+	}
+	c.recorder.tracef("node %d: its machine loaded its state from disk, up to index %d", id, durable.AppliedIndex())
+	return durable, durable.machine, nil
 }
 
 var errInjected = fmt.Errorf("stack: injected fsync failure")

@@ -7,13 +7,18 @@
 // commands and read on any node, crashes and restarts, partitions,
 // leadership transfers, membership changes (a voter removed, a new node
 // added as a learner, caught up — by snapshot when the log was compacted —
-// and promoted) and frequent snapshots.
+// and promoted) and frequent snapshots. On half the seeds the nodes' state
+// machines are durable (node.DurableStateMachine, as kv's store is): each
+// keeps its state on its member's disk, made durable at each snapshot or
+// restore, and a restarted node starts from what its disk kept and replays
+// only the rest of its log.
 //
 // What is checked: every node applies the same command at each index
-// (checked on every Apply, and on every snapshot restored); a command
-// refused as not proposed or dropped is never applied; every acknowledged
-// command is, at the end, applied at the index its Propose returned on
-// every member; all nodes' applied sequences are prefixes of one another;
+// (checked on every Apply, on every snapshot restored, and on every state
+// a durable machine loads from its disk); a command refused as not
+// proposed or dropped is never applied; every acknowledged command is, at
+// the end, applied at the index its Propose returned on every member; all
+// nodes' applied sequences are prefixes of one another;
 // the clients' history of puts and reads is linearizable (porcupine, a
 // register per key); and once every fault heals the cluster commits a new
 // command within a bounded time.

@@ -2,9 +2,6 @@ package stack
 
 import (
 	"bytes"
-	"encoding/binary"
-	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -68,44 +65,27 @@ func (m *machine) lastIndexLocked() uint64 {
 }
 
 // Snapshot implements node.StateMachine: the image is the applied
-// sequence, as (uvarint index, uvarint length, command) records.
+// sequence (see encodeSequence).
 func (m *machine) Snapshot() (io.ReadCloser, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var image []byte
-	for _, c := range m.sequence {
-		image = binary.AppendUvarint(image, c.index)
-		image = binary.AppendUvarint(image, uint64(len(c.command)))
-		image = append(image, c.command...)
-	}
-	return io.NopCloser(bytes.NewReader(image)), nil
+	return io.NopCloser(bytes.NewReader(encodeSequence(m.sequence))), nil
 }
-
-var errBadImage = errors.New("stack: malformed state machine image")
 
 // Restore implements node.StateMachine. A malformed image is an error, and
 // the image's commands are checked against what the cluster applied.
 func (m *machine) Restore(image io.Reader) error {
-	data, err := io.ReadAll(image)
+	sequence, err := readImage(image)
 	if err != nil {
-		return fmt.Errorf("stack: read image: %w", err)
-	}
-	var sequence []appliedCommand
-	for len(data) > 0 {
-		index, size := binary.Uvarint(data)
-		if size <= 0 {
-			return fmt.Errorf("%w: bad index", errBadImage)
-		}
-		data = data[size:]
-		length, size := binary.Uvarint(data)
-		if size <= 0 || length > uint64(len(data)-size) {
-			return fmt.Errorf("%w: bad command length", errBadImage)
-		}
-		data = data[size:]
-		sequence = append(sequence, appliedCommand{index: index, command: string(data[:length])})
-		data = data[length:]
+		return err
 	}
 	m.recorder.onRestore(uint64(m.id), sequence)
+	m.replace(sequence)
+	return nil
+}
+
+// replace makes sequence the machine's whole state.
+func (m *machine) replace(sequence []appliedCommand) {
 	values := map[string]string{}
 	for _, c := range sequence {
 		if key, value, ok := strings.Cut(c.command, "="); ok {
@@ -115,7 +95,6 @@ func (m *machine) Restore(image io.Reader) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.sequence, m.values = sequence, values
-	return nil
 }
 
 // value returns a key's current value.

@@ -55,6 +55,7 @@ type recorder struct {
 	byIndex   map[uint64]string // the command applied at each index
 	applied   int
 	restores  int
+	loads     int
 	violation *Violation
 	trace     func(string)
 }
@@ -171,6 +172,21 @@ func (r *recorder) onRestore(node uint64, commands []appliedCommand) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.restores++
+	r.checkSequenceLocked(node, commands)
+}
+
+// onLoad checks the state a durable machine loaded from its disk at start
+// as a restored image is checked: each command it holds was proposed, not
+// refused, and is the one every node has at its index.
+func (r *recorder) onLoad(node uint64, commands []appliedCommand) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.loads++
+	r.checkSequenceLocked(node, commands)
+}
+
+// checkSequenceLocked checks each command of a restored or loaded state.
+func (r *recorder) checkSequenceLocked(node uint64, commands []appliedCommand) {
 	for _, c := range commands {
 		r.checkIndexLocked(node, c.index, c.command)
 	}

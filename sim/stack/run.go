@@ -34,11 +34,17 @@ type Result struct {
 	Promoted                   int
 	// Restores counts state machines restored from a snapshot: on a
 	// restart, or installed by the leader on a node that fell behind.
-	Restores            int
+	Restores int
+	// Loads counts durable state machines that started from a state their
+	// disk kept (DurableMachines runs only).
+	Loads               int
 	Messages, Dropped   int
 	Duplicated, Delayed int
 	SnapshotEntries     int
 	LeaseReads          bool
+	// DurableMachines says whether the nodes ran durable state machines
+	// (node.DurableStateMachine), which keep their state on disk.
+	DurableMachines bool
 }
 
 // Failed says whether the run broke a property.
@@ -62,8 +68,8 @@ func Run(options Options) Result {
 	}
 	random := rand.New(rand.NewPCG(options.Seed, 0x737461636b))
 	c := newCluster(options, random)
-	c.recorder.tracef("seed %d: %d nodes, snapshot every %d entries, lease reads %v, asynchronous persistence %v",
-		options.Seed, options.Nodes, c.profile.snapshotEntries, c.profile.leaseReads, c.profile.asyncPersistence)
+	c.recorder.tracef("seed %d: %d nodes, snapshot every %d entries, lease reads %v, asynchronous persistence %v, durable state machines %v",
+		options.Seed, options.Nodes, c.profile.snapshotEntries, c.profile.leaseReads, c.profile.asyncPersistence, c.profile.durableMachines)
 	for _, m := range c.sortedMembers() {
 		c.start(m)
 	}
@@ -150,14 +156,14 @@ func (c *cluster) result(ticks int) Result {
 		Ticks: ticks, Proposed: len(r.writes), Acknowledged: acknowledged, Applied: r.applied, Reads: len(r.reads),
 		Crashes: int(c.counts.crashes.Load()), DiskFaults: int(c.counts.diskFaults.Load()), DiskFulls: int(c.counts.diskFulls.Load()), NoSpaceRefusals: int(c.counts.noSpaceRefusals.Load()), Restarts: int(c.counts.restarts.Load()),
 		Partitions: int(c.counts.partitions.Load()), Transfers: int(c.counts.transfers.Load()),
-		Removed: int(c.counts.removed.Load()), Added: int(c.counts.added.Load()), Promoted: int(c.counts.promoted.Load()), Restores: r.restores,
+		Removed: int(c.counts.removed.Load()), Added: int(c.counts.added.Load()), Promoted: int(c.counts.promoted.Load()), Restores: r.restores, Loads: r.loads,
 		Messages: w.sent, Dropped: w.dropped, Duplicated: w.duplicated, Delayed: w.delayed,
-		SnapshotEntries: c.profile.snapshotEntries, LeaseReads: c.profile.leaseReads,
+		SnapshotEntries: c.profile.snapshotEntries, LeaseReads: c.profile.leaseReads, DurableMachines: c.profile.durableMachines,
 	}
 }
 
 // String is a one-line summary of the run.
 func (r Result) String() string {
-	return fmt.Sprintf("seed %d: %d nodes, %d ticks, %d proposed, %d acknowledged, %d reads, %d applied; %d crashes (%d disk faults), %d full disks (%d writes refused), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores; %d messages (%d dropped, %d duplicated, %d delayed)",
-		r.Seed, r.Nodes, r.Ticks, r.Proposed, r.Acknowledged, r.Reads, r.Applied, r.Crashes, r.DiskFaults, r.DiskFulls, r.NoSpaceRefusals, r.Partitions, r.Transfers, r.Removed, r.Added, r.Promoted, r.Restores, r.Messages, r.Dropped, r.Duplicated, r.Delayed)
+	return fmt.Sprintf("seed %d: %d nodes, %d ticks, %d proposed, %d acknowledged, %d reads, %d applied; %d crashes (%d disk faults), %d full disks (%d writes refused), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores, %d durable machine loads; %d messages (%d dropped, %d duplicated, %d delayed)",
+		r.Seed, r.Nodes, r.Ticks, r.Proposed, r.Acknowledged, r.Reads, r.Applied, r.Crashes, r.DiskFaults, r.DiskFulls, r.NoSpaceRefusals, r.Partitions, r.Transfers, r.Removed, r.Added, r.Promoted, r.Restores, r.Loads, r.Messages, r.Dropped, r.Duplicated, r.Delayed)
 }

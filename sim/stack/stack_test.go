@@ -37,6 +37,7 @@ func runInBubble(t *testing.T, options Options) (Result, string) {
 // go test ./sim/stack -run TestSeeds -seeds 500 (or lockstep sim --stack).
 func TestSeeds(t *testing.T) {
 	var total Result
+	durableRuns := 0
 	for seed := uint64(1); seed <= uint64(*seeds); seed++ {
 		for _, nodes := range []int{3, 5} {
 			result, trace := runInBubble(t, Options{Seed: seed, Nodes: nodes})
@@ -53,13 +54,18 @@ func TestSeeds(t *testing.T) {
 			total.Added += result.Added
 			total.Promoted += result.Promoted
 			total.Restores += result.Restores
+			total.Loads += result.Loads
+			if result.DurableMachines {
+				durableRuns++
+			}
 		}
 	}
 	// The runs must have exercised what they claim to.
-	t.Logf("%d runs: %d acknowledged, %d reads, %d crashes (%d disk faults), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores",
-		2**seeds, total.Acknowledged, total.Reads, total.Crashes, total.DiskFaults, total.Partitions, total.Transfers, total.Removed, total.Added, total.Promoted, total.Restores)
+	t.Logf("%d runs (%d with durable state machines): %d acknowledged, %d reads, %d crashes (%d disk faults), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores, %d durable machine loads",
+		2**seeds, durableRuns, total.Acknowledged, total.Reads, total.Crashes, total.DiskFaults, total.Partitions, total.Transfers, total.Removed, total.Added, total.Promoted, total.Restores, total.Loads)
 	for name, count := range map[string]int{"acknowledged": total.Acknowledged, "reads": total.Reads, "crashes": total.Crashes, "disk faults": total.DiskFaults,
-		"partitions": total.Partitions, "transfers": total.Transfers, "removals": total.Removed, "additions": total.Added, "promotions": total.Promoted, "snapshot restores": total.Restores} {
+		"partitions": total.Partitions, "transfers": total.Transfers, "removals": total.Removed, "additions": total.Added, "promotions": total.Promoted, "snapshot restores": total.Restores,
+		"runs with durable state machines": durableRuns, "durable machine loads": total.Loads} {
 		if count == 0 {
 			t.Errorf("no %s in %d runs", name, 2**seeds)
 		}
