@@ -45,7 +45,10 @@ type StateMachine interface {
 	Snapshot() (io.ReadCloser, error)
 	// Restore replaces the state with an image made by Snapshot (on this
 	// node or another one): on start, and when the leader installs a
-	// snapshot on a node that fell behind.
+	// snapshot on a node that fell behind. If it fails, the state must be
+	// as it was: a restore refused for want of disk space (an error that
+	// wraps syscall.ENOSPC) is tried again with the same image once space
+	// returns, when the node runs with AsyncPersistence.
 	Restore(image io.Reader) error
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -27,8 +28,10 @@ type durableCounter struct {
 	t        *testing.T
 	last     uint64
 	restores int
-	// images counts the images made (Snapshot calls).
-	images int
+	// images counts the images made (Snapshot calls), imagesRead those
+	// read to their end (atomic: read on the runtime's goroutines).
+	images     int
+	imagesRead atomic.Int64
 }
 
 func (d *durableCounter) Snapshot() (io.ReadCloser, error) {
@@ -36,7 +39,23 @@ func (d *durableCounter) Snapshot() (io.ReadCloser, error) {
 	defer d.mu.Unlock()
 	d.images++
 	image := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, d.total), d.last)
-	return io.NopCloser(bytes.NewReader(image)), nil
+	return io.NopCloser(&countedImage{Reader: bytes.NewReader(image), read: &d.imagesRead}), nil
+}
+
+// countedImage counts itself in read when it is read to its end.
+type countedImage struct {
+	io.Reader
+	read *atomic.Int64
+	done bool
+}
+
+func (c *countedImage) Read(p []byte) (int, error) {
+	n, err := c.Reader.Read(p)
+	if err == io.EOF && !c.done {
+		c.done = true
+		c.read.Add(1)
+	}
+	return n, err
 }
 
 func (d *durableCounter) Apply(entries []Entry) []Result {

@@ -3,7 +3,9 @@ package node
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -21,60 +23,143 @@ import (
 // entry reaches it twice), and ends with the same state as the others.
 func TestFollowerCaughtUpByAnImageWrittenOnDemand(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		disk, network := vfs.NewMemFS(), NewLocalNetwork()
-		peers := map[raft.NodeID]string{1: "node-1", 2: "node-2", 3: "node-3"}
-		machines, nodes := map[raft.NodeID]*durableCounter{}, map[raft.NodeID]*Node{}
-		for id := range peers {
-			machines[id] = &durableCounter{t: t}
-			n, err := Start(Config{
-				ID: id, Directory: fmt.Sprintf("/data/%d", id), FileSystem: disk, Transport: network.Transport(id),
-				Peers: peers, TickInterval: 10 * time.Millisecond, SnapshotEntries: 4, SegmentBytes: 1 << 20,
-				Logger: slog.New(slog.DiscardHandler),
-			}, machines[id])
-			if err != nil {
-				t.Fatal(err)
-			}
-			nodes[id] = n
-			defer n.Stop()
-		}
-		leaderID, err := nodes[1].WaitForLeader(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		follower := leaderID%3 + 1
-		network.Isolate(follower)
-		proposeAll(ctx, t, nodes[leaderID], 1, 30)
-		imagesBefore := machines[leaderID].images
-		network.Heal()
-		proposeAll(ctx, t, nodes[leaderID], 31, 31)
-		want := uint64(31 * 32 / 2)
-		for machines[follower].value() != want {
-			if ctx.Err() != nil {
-				t.Fatalf("follower %d at %d, want %d", follower, machines[follower].value(), want)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-		// Twice when the leader compacts past the first snapshot before
-		// the follower has fetched the entries after it.
+		machines, follower := catchUpAFollowerBySnapshot(t, false, func(*durableCounter) StateMachine { return nil })
 		if machines[follower].restores == 0 {
 			t.Fatal("the follower was not caught up by a snapshot")
 		}
-		if machines[leaderID].images <= imagesBefore {
-			t.Fatal("the leader made no image for the follower")
+	})
+}
+
+// TestRestoreOnAFullDiskWaitsForSpace: with AsyncPersistence a full disk
+// pauses a node, it does not stop it. A durable machine writes as it
+// restores, so its Restore may fail for want of space (keeping its old
+// state); the node tries again, as it does the snapshot's other steps,
+// and catches up once it succeeds. Found by the stack simulator (seed 239,
+// 3 nodes, durable machines), which stopped there before.
+func TestRestoreOnAFullDiskWaitsForSpace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var full *fullDiskOnRestore
+		machines, follower := catchUpAFollowerBySnapshot(t, true, func(machine *durableCounter) StateMachine {
+			full = &fullDiskOnRestore{durableCounter: machine, refusals: 3}
+			return full
+		})
+		if full.refusals != 0 || machines[follower].restores == 0 {
+			t.Fatalf("%d refusals left, %d restores: the follower was not caught up by a snapshot after a full disk", full.refusals, machines[follower].restores)
 		}
-		status, err := nodes[follower].Status(ctx)
+	})
+}
+
+// fullDiskOnRestore refuses its first few Restore calls as a full disk
+// would, keeping its state.
+type fullDiskOnRestore struct {
+	*durableCounter
+	refusals int
+}
+
+func (f *fullDiskOnRestore) Restore(image io.Reader) error {
+	if f.refusals > 0 {
+		f.refusals--
+		return fmt.Errorf("restore: write: %w", syscall.ENOSPC)
+	}
+	return f.durableCounter.Restore(image)
+}
+
+// catchUpAFollowerBySnapshot runs three nodes of durable machines, cuts
+// node 3 off as a follower while the leader writes at least 30 entries (a
+// snapshot every 4), until its log is compacted past node 3's, heals it, and waits until every node holds the same state. If
+// wrap returns a machine, node 3 runs that one, wrapped around its
+// durableCounter. It returns the durableCounters and node 3's ID.
+func catchUpAFollowerBySnapshot(t *testing.T, async bool, wrap func(*durableCounter) StateMachine) (map[raft.NodeID]*durableCounter, raft.NodeID) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	disk, network := vfs.NewMemFS(), NewLocalNetwork()
+	peers := map[raft.NodeID]string{1: "node-1", 2: "node-2", 3: "node-3"}
+	machines, nodes := map[raft.NodeID]*durableCounter{}, map[raft.NodeID]*Node{}
+	const follower = raft.NodeID(3)
+	for id := range peers {
+		machines[id] = &durableCounter{t: t}
+		var machine StateMachine = machines[id]
+		if id == follower {
+			if wrapped := wrap(machines[id]); wrapped != nil {
+				machine = wrapped
+			}
+		}
+		n, err := Start(Config{
+			ID: id, Directory: fmt.Sprintf("/data/%d", id), FileSystem: disk, Transport: network.Transport(id),
+			Peers: peers, TickInterval: 10 * time.Millisecond, SnapshotEntries: 4, SegmentBytes: 1 << 20,
+			AsyncPersistence: async, Logger: slog.New(slog.DiscardHandler),
+		}, machine)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if status.FirstIndex < 2 {
-			t.Fatalf("the follower's log starts at %d: it was caught up from the log, not by a snapshot", status.FirstIndex)
+		nodes[id] = n
+		t.Cleanup(func() { n.Stop() })
+	}
+	leaderID, err := nodes[1].WaitForLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaderID == follower {
+		if err := nodes[follower].TransferLeadership(ctx, 1); err != nil {
+			t.Fatal(err)
 		}
-		for id, machine := range machines {
-			if got := machine.value(); got != want {
-				t.Fatalf("node %d holds %d, want %d", id, got, want)
+		leaderID = 1
+	}
+	network.Isolate(follower)
+	cutOff, err := nodes[follower].Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Snapshots are taken in the background, one at a time, so how many
+	// entries it takes to compact the leader's log past the follower's
+	// depends on the schedule: write until it has.
+	proposed := uint64(0)
+	for {
+		status, err := nodes[leaderID].Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if proposed >= 30 && status.FirstIndex > cutOff.Commit+1 {
+			break
+		}
+		if proposed == 1000 {
+			t.Fatalf("1,000 entries and the leader's log still starts at %d", status.FirstIndex)
+		}
+		proposed++
+		proposeAll(ctx, t, nodes[leaderID], proposed, proposed)
+	}
+	if read := machines[leaderID].imagesRead.Load(); read != 0 {
+		t.Fatalf("the leader read %d images before a follower needed one", read)
+	}
+	network.Heal()
+	proposed++
+	proposeAll(ctx, t, nodes[leaderID], proposed, proposed)
+	want := proposed * (proposed + 1) / 2
+	for id, machine := range machines {
+		for machine.value() != want {
+			if ctx.Err() != nil {
+				t.Fatalf("node %d at %d, want %d", id, machine.value(), want)
 			}
+			time.Sleep(10 * time.Millisecond)
 		}
-	})
+	}
+	if machines[leaderID].imagesRead.Load() == 0 {
+		t.Fatal("the leader read no image for the follower")
+	}
+	status, err := nodes[follower].Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status.FirstIndex < 2 {
+		t.Fatalf("the follower's log starts at %d (leader %d, %d restores): it was caught up from the log, not by a snapshot", status.FirstIndex, leaderID, machines[follower].restores)
+	}
+	if err := nodes[follower].Err(); err != nil {
+		t.Fatalf("the follower stopped: %v", err)
+	}
+	for id, machine := range machines {
+		if got := machine.value(); got != want {
+			t.Fatalf("node %d holds %d, want %d", id, got, want)
+		}
+	}
+	return machines, follower
 }

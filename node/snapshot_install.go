@@ -28,7 +28,10 @@ func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
 	if err := n.untilSpace(func() error { return n.storage.ApplySnapshot(snapshot) }); err != nil {
 		return fmt.Errorf("node %v: install snapshot %d in the log: %w", n.config.ID, snapshot.Metadata.Index, err)
 	}
-	if err := n.installSnapshot(snapshot); err != nil {
+	// A durable machine writes as it restores: on a full disk it fails
+	// and keeps its old state (the contract of Restore), so it waits for
+	// space like the steps before it rather than stop the node.
+	if err := n.untilSpace(func() error { return n.installSnapshot(snapshot) }); err != nil {
 		return err
 	}
 	for id, address := range n.addresses {
