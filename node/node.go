@@ -203,7 +203,8 @@ func (n *Node) startCore() error {
 		}
 	}
 	slices.Sort(voters)
-	n.coreStorage = &coreStorage{Storage: n.storage, log: n.log, withoutData: n.streamSnapshots, imageReady: n.snapshotImageReady}
+	n.coreStorage = &coreStorage{Storage: n.storage, log: n.log, withoutData: n.streamSnapshots,
+		imageReady: n.snapshotImageReady, newest: func() raft.SnapshotMetadata { return n.previousSnapshot }}
 	raftConfig := raft.Config{
 		ID:                n.config.ID,
 		Storage:           n.coreStorage,

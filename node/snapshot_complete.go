@@ -9,8 +9,8 @@ import (
 
 // A durable state machine's snapshots hold no image (keepsOwnImages): the
 // machine keeps its state on disk, so the node writes the image of a
-// snapshot only when a follower first needs it. The core sends the log's
-// compaction point; until its file holds an image, coreStorage reports the
+// snapshot only when a follower first needs it. The core sends the newest
+// snapshot (coreStorage); until its file holds an image, coreStorage reports the
 // snapshot as temporarily unavailable (the core asks again at the
 // follower's next heartbeat response) and the node completes the file in
 // the background: the machine's image of now, behind the snapshot's own

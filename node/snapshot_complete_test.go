@@ -163,3 +163,42 @@ func catchUpAFollowerBySnapshot(t *testing.T, async bool, wrap func(*durableCoun
 	}
 	return machines, follower
 }
+
+// TestLeaderSendsItsNewestSnapshot: the log keeps the entries after the
+// snapshot before the newest, but a follower is sent the newest, so that
+// it has a whole interval to fetch the entries after it before the leader
+// compacts them away and must send it another snapshot.
+func TestLeaderSendsItsNewestSnapshot(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 5) // a snapshot every 5 entries
+		leader := cluster.leader(ctx)
+		away := leader.config.ID%3 + 1
+		cluster.stop(away)
+		proposeAll(ctx, t, leader, 1, 20)
+		time.Sleep(time.Second) // simulated: the background snapshots finish
+		synctest.Wait()
+		var sent raft.Snapshot
+		var point, newest raft.SnapshotMetadata
+		var sendErr error
+		if err := leader.do(ctx, func() {
+			sent, sendErr = leader.coreStorage.Snapshot()
+			point, newest = leader.storage.Log().SnapshotMetadata(), leader.previousSnapshot
+		}); err != nil || sendErr != nil {
+			t.Fatal(err, sendErr)
+		}
+		if newest.Index <= point.Index || sent.Metadata.Index != newest.Index {
+			t.Fatalf("the log is compacted to %d, the newest snapshot is %d, and %d would be sent; want the newest", point.Index, newest.Index, sent.Metadata.Index)
+		}
+		cluster.start(away)
+		cluster.waitForValue(ctx, away, cluster.machines[leader.config.ID].value())
+		status, err := cluster.nodes[away].Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status.FirstIndex != newest.Index+1 {
+			t.Fatalf("the follower's log starts at %d; want %d, after the newest snapshot", status.FirstIndex, newest.Index+1)
+		}
+	})
+}

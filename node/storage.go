@@ -33,6 +33,14 @@ type coreStorage struct {
 	// its image yet, and starts writing it if not (snapshotImageReady):
 	// until then the snapshot is temporarily unavailable.
 	imageReady func(raft.SnapshotMetadata) bool
+	// newest, with withoutData, returns the newest snapshot saved or
+	// installed, which is sent rather than the log's compaction point (the
+	// snapshot before it): a follower caught up by it needs only the
+	// entries after it, which the log keeps until the snapshot after next,
+	// so it gets a whole interval more to fetch them before the leader
+	// compacts them away and must send another. etcd sends its newest
+	// snapshot too.
+	newest func() raft.SnapshotMetadata
 
 	// retries paces the loads of a snapshot that failed (loop goroutine
 	// only, as is lastReport).
@@ -54,6 +62,11 @@ func keyOf(metadata raft.SnapshotMetadata) snapshotKey {
 func (s *coreStorage) Snapshot() (raft.Snapshot, error) {
 	point := s.Storage.Log().SnapshotMetadata()
 	if s.withoutData {
+		if s.newest != nil {
+			if newest := s.newest(); newest.Index > point.Index {
+				point = newest
+			}
+		}
 		if s.imageReady != nil && !s.imageReady(point) {
 			return raft.Snapshot{}, fmt.Errorf("%w: writing the image of snapshot %d", raft.ErrSnapshotTemporarilyUnavailable, point.Index)
 		}
