@@ -108,6 +108,21 @@ func durableConfig(disk *vfs.MemFS, network *LocalNetwork, keepImages bool) Conf
 	}
 }
 
+// writeTenAndStop starts a one-member node of a fresh durableCounter
+// (startDurable), proposes 1 to 10 and stops it; it returns the node's
+// disk and network, and the machine.
+func writeTenAndStop(ctx context.Context, t *testing.T, keepImages bool) (*vfs.MemFS, *LocalNetwork, *durableCounter) {
+	t.Helper()
+	disk, network := vfs.NewMemFS(), NewLocalNetwork()
+	machine := &durableCounter{t: t}
+	n := startDurable(t, disk, network, machine, keepImages)
+	proposeAll(ctx, t, n, 1, 10)
+	if err := n.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	return disk, network, machine
+}
+
 func proposeAll(ctx context.Context, t *testing.T, n *Node, from, to uint64) {
 	t.Helper()
 	for i := from; i <= to; i++ {
@@ -131,14 +146,8 @@ func TestDurableMachineIsNotReplayed(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		disk, network := vfs.NewMemFS(), NewLocalNetwork()
-		machine := &durableCounter{t: t}
+		disk, network, machine := writeTenAndStop(ctx, t, false)
 		n := startDurable(t, disk, network, machine, false)
-		proposeAll(ctx, t, n, 1, 10)
-		if err := n.Stop(); err != nil {
-			t.Fatal(err)
-		}
-		n = startDurable(t, disk, network, machine, false)
 		defer n.Stop()
 		proposeAll(ctx, t, n, 11, 12)
 		if got, want := machine.value(), uint64(12*13/2); got != want {
@@ -157,14 +166,9 @@ func TestDurableMachineBehindSnapshotIsRestored(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		disk, network := vfs.NewMemFS(), NewLocalNetwork()
-		n := startDurable(t, disk, network, &durableCounter{t: t}, true)
-		proposeAll(ctx, t, n, 1, 10)
-		if err := n.Stop(); err != nil {
-			t.Fatal(err)
-		}
+		disk, network, _ := writeTenAndStop(ctx, t, true)
 		fresh := &durableCounter{t: t}
-		n = startDurable(t, disk, network, fresh, true)
+		n := startDurable(t, disk, network, fresh, true)
 		defer n.Stop()
 		if err := n.Read(ctx); err != nil {
 			t.Fatal(err)
@@ -187,13 +191,7 @@ func TestDurableMachineSnapshotsHoldNoImage(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		disk, network := vfs.NewMemFS(), NewLocalNetwork()
-		machine := &durableCounter{t: t}
-		n := startDurable(t, disk, network, machine, false)
-		proposeAll(ctx, t, n, 1, 10)
-		if err := n.Stop(); err != nil {
-			t.Fatal(err)
-		}
+		disk, network, machine := writeTenAndStop(ctx, t, false)
 		if machine.images == 0 {
 			t.Fatal("no snapshot called the machine's Snapshot: nothing made it durable before the log was compacted")
 		}

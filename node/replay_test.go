@@ -7,8 +7,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"github.com/lockstepdb/lockstep/vfs"
 )
 
 // TestReplayLogAppliesTheWholeLog stops a node and replays its log into
@@ -19,13 +17,7 @@ func TestReplayLogAppliesTheWholeLog(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		disk, network := vfs.NewMemFS(), NewLocalNetwork()
-		original := &durableCounter{t: t}
-		n := startDurable(t, disk, network, original, true) // a snapshot, with its image, every 4 entries
-		proposeAll(ctx, t, n, 1, 10)
-		if err := n.Stop(); err != nil {
-			t.Fatal(err)
-		}
+		disk, _, original := writeTenAndStop(ctx, t, true) // a snapshot, with its image, every 4 entries
 		status := original.AppliedIndex()
 
 		empty := &durableCounter{t: t}
@@ -86,13 +78,7 @@ func TestReplayLogWithSnapshotsWithoutImages(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		disk, network := vfs.NewMemFS(), NewLocalNetwork()
-		original := &durableCounter{t: t}
-		n := startDurable(t, disk, network, original, false)
-		proposeAll(ctx, t, n, 1, 10)
-		if err := n.Stop(); err != nil {
-			t.Fatal(err)
-		}
+		disk, _, original := writeTenAndStop(ctx, t, false)
 		behind := &durableCounter{t: t}
 		behind.total, behind.last = original.value()-10, original.AppliedIndex()-1
 		if _, err := ReplayLog("/data/1", disk, behind); err != nil {
