@@ -66,18 +66,16 @@ type StateMachine interface {
 //
 // Since the machine keeps its state, the runtime's snapshots of it hold no
 // image by default (node.Config.KeepSnapshotImages): at each snapshot it
-// calls Snapshot, for the durability above, and closes the image unread.
-// It calls Snapshot again, and reads the image, only when a follower needs
-// one. That image is of the state at that call, which may be later than
-// the snapshot it travels with; the follower restores it and skips the
-// log's entries the image holds. So an image must carry the index of the
-// last entry it holds, and AppliedIndex must return it after Restore.
+// calls Snapshot, for the durability above, closes the image unread, and
+// asks AppliedIndex what the machine now holds. When a follower needs an
+// image, the runtime takes a snapshot with one, as it would for any
+// machine.
 type DurableStateMachine interface {
 	StateMachine
 	// AppliedIndex returns the index of the last entry whose effects the
-	// machine holds: at start, the last whose effects are durable; after
-	// Restore, the last the image held; after Snapshot, the last applied
-	// (now durable). Called from the runtime's loop goroutine, at start,
-	// after each Restore, and when a snapshot is taken.
+	// machine holds: at start, the last whose effects are durable; right
+	// after Snapshot, the last applied (which Snapshot made durable).
+	// Called from the runtime's loop goroutine, at start and when a
+	// snapshot is taken.
 	AppliedIndex() uint64
 }

@@ -20,9 +20,9 @@ import (
 
 // durableCounter is a counter that pretends to keep its state on disk: the
 // same object is handed to the restarted node, and AppliedIndex reports the
-// last index it applied. Its image holds that index too, as a durable
-// machine's must (the image may be newer than the snapshot it travels
-// with). It fails the test if an entry reaches it twice.
+// last index it applied. Its image holds that index too, so that tests can
+// tell which entries an image held. It fails the test if an entry reaches
+// it twice.
 type durableCounter struct {
 	counter
 	t        *testing.T
@@ -32,6 +32,8 @@ type durableCounter struct {
 	// read to their end (atomic: read on the runtime's goroutines).
 	images     int
 	imagesRead atomic.Int64
+	// restoredLast is the index the last image restored held.
+	restoredLast uint64
 }
 
 func (d *durableCounter) Snapshot() (io.ReadCloser, error) {
@@ -79,6 +81,7 @@ func (d *durableCounter) Restore(image io.Reader) error {
 	d.total = binary.BigEndian.Uint64(data)
 	if len(data) == 16 { // a plain counter's image (8 bytes) says no index
 		d.last = binary.BigEndian.Uint64(data[8:])
+		d.restoredLast = d.last
 	}
 	return nil
 }

@@ -48,8 +48,6 @@ func (n *Node) run() {
 				n.log.Error("stopping: storage failed", "error", err)
 				return
 			}
-		case result := <-n.completions:
-			n.finishCompletion(result)
 		case result := <-n.snapshotResults:
 			if err := n.finishSnapshot(result); err != nil {
 				n.failure = err
@@ -74,6 +72,14 @@ func (n *Node) run() {
 			n.failure = err
 			n.log.Error("stopping: storage failed", "error", err)
 			return
+		}
+		if n.imageWanted {
+			// Asked for while the core stepped an input, outside a Ready.
+			if err := n.maybeSnapshot(); err != nil {
+				n.failure = err
+				n.log.Error("stopping: storage failed", "error", err)
+				return
+			}
 		}
 		n.noticeChanges()
 	}

@@ -76,13 +76,10 @@ type Node struct {
 	// the next at once, on every pass of the loop.
 	snapshotRetry retry.Backoff[struct{}]
 	snapshotWork  sync.WaitGroup
-	// completing is set while the image of a snapshot without one is
-	// written for a follower (snapshot_complete.go); the outcome arrives
-	// on completions (buffered). completionRetry paces failed ones.
-	completing      bool
-	completingPoint snapshotKey
-	completions     chan completionResult
-	completionRetry retry.Backoff[snapshotKey]
+	// imageWanted is set when a follower needs a snapshot with an image
+	// and the newest has none (snapshot_image.go): the next capture takes
+	// one.
+	imageWanted bool
 	// writer persists Readies in the background with AsyncPersistence;
 	// nil otherwise.
 	writer    *logWriter
@@ -153,7 +150,6 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		addresses:       addressBook{},
 		promotions:      map[raft.NodeID]bool{},
 		snapshotResults: make(chan snapshotResult, 1),
-		completions:     make(chan completionResult, 1),
 		subscribers:     map[int]chan Event{},
 		removals:        newRemovals(),
 	}
@@ -204,7 +200,7 @@ func (n *Node) startCore() error {
 	}
 	slices.Sort(voters)
 	n.coreStorage = &coreStorage{Storage: n.storage, log: n.log, withoutData: n.streamSnapshots,
-		imageReady: n.snapshotImageReady, newest: func() raft.SnapshotMetadata { return n.previousSnapshot }}
+		newest: func() raft.SnapshotMetadata { return n.previousSnapshot }, data: n.snapshots.Data, imageReady: n.snapshotImageReady}
 	raftConfig := raft.Config{
 		ID:                n.config.ID,
 		Storage:           n.coreStorage,

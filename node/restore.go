@@ -54,7 +54,6 @@ func (n *Node) restore() error {
 	if err != nil {
 		return err
 	}
-	n.noteMachineRestored()
 	n.addresses, n.promotions = header.book, header.promotions
 	n.applied = metadata.Index
 	n.lastSnapshot = metadata.Index

@@ -11,13 +11,16 @@ import (
 )
 
 // maybeSnapshot starts capturing the state machine when the snapshot
-// policy says so. The loop only takes a consistent view (the machine's
-// Snapshot, the snapshot metadata, copies of the address book and pending
-// promotions); reading the image, saving it and compacting the log happen
-// in the background (see snapshotInBackground), so a large store never
-// stalls replication. One capture runs at a time.
+// policy says so, or when a follower needs an image that the newest
+// snapshot does not hold (imageWanted, see snapshot_image.go). The loop
+// only takes a consistent view (the machine's Snapshot, the snapshot
+// metadata, the header with the address book and pending promotions);
+// reading the image, saving it and compacting the log happen in the
+// background (see snapshotInBackground), so a large store never stalls
+// replication. One capture runs at a time.
 func (n *Node) maybeSnapshot() error {
-	if n.snapshotting || n.config.SnapshotEntries < 0 || n.applied < n.lastSnapshot+uint64(n.config.SnapshotEntries) {
+	due := n.config.SnapshotEntries >= 0 && n.applied >= n.lastSnapshot+uint64(n.config.SnapshotEntries)
+	if n.snapshotting || !(due || n.imageWanted) {
 		return nil
 	}
 	if n.snapshotRetry.Wait(struct{}{}) > 0 {
@@ -35,13 +38,17 @@ func (n *Node) maybeSnapshot() error {
 	}
 	n.snapshotting = true
 	header := encodeSnapshotHeader(n.addresses, n.promotions)
-	if durable, ok := n.machine.(DurableStateMachine); ok && n.keepsOwnImages() {
+	if durable, ok := n.machine.(DurableStateMachine); ok && n.keepsOwnImages() && !n.imageWanted {
 		// Snapshot made the machine durable up to what it applied; its
 		// image is written only when a follower needs one.
 		if err := reader.Close(); err != nil {
 			n.log.Warn("closing an unread state machine image failed", "error", err)
 		}
 		header, reader = encodeImageKeptHeader(n.addresses, n.promotions, durable.AppliedIndex()), nil
+	}
+	if reader != nil && n.imageWanted {
+		n.imageWanted = false
+		n.log.Info("taking a snapshot with an image for a follower", "index", metadata.Index)
 	}
 	previous := n.previousSnapshot
 	n.snapshotWork.Go(func() {
@@ -50,11 +57,10 @@ func (n *Node) maybeSnapshot() error {
 	return nil
 }
 
-// keepsOwnImages says whether this node's snapshots leave the image to a
-// durable state machine (see Config.KeepSnapshotImages). Only a transport
-// that streams snapshots from their files can be given the image later
-// (the node writes it into the file before the core sends it); without
-// one, the core reads the snapshot's data whole, so it must be there.
+// keepsOwnImages says whether this node's snapshots at each interval leave
+// the image to a durable state machine (see Config.KeepSnapshotImages).
+// Only with a transport that streams snapshots from their files: the
+// in-memory path is for tests and small machines.
 func (n *Node) keepsOwnImages() bool {
 	_, durable := n.machine.(DurableStateMachine)
 	return durable && n.streamSnapshots && !n.config.KeepSnapshotImages

@@ -18,10 +18,10 @@ const snapshotMagic = "lockstep-snapshot-2\x00"
 
 // imageKeptMagic opens the third format: the second's header, then the
 // index the durable state machine held when the snapshot was taken, and no
-// image. The machine keeps the state itself; the image is written only
-// when a follower needs one (see snapshot_complete.go). Only this node's
-// own captures take this format: a snapshot that travels is always of the
-// second, so that a member of an older version can read it.
+// image. The machine keeps the state itself; a snapshot with an image is
+// taken only when a follower needs one (see snapshot_image.go). Only this
+// node's own snapshots take this format: one that travels always holds an
+// image, in the second, so that a member of an older version can read it.
 const imageKeptMagic = "lockstep-snapshot-3\x00"
 
 // snapshotHeader is the runtime's part of a snapshot: its own replicated

@@ -3,11 +3,14 @@ package node
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"maps"
 	"testing"
 
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/snap"
+	"github.com/lockstepdb/lockstep/vfs"
 )
 
 // FuzzDecodeSnapshotHeader: the header decoder never panics, and decoding
@@ -64,5 +67,36 @@ func TestImageKeptHeaderRoundTrip(t *testing.T) {
 	}
 	if _, err := decodeSnapshotHeader(bufio.NewReader(bytes.NewReader(encoded[:len(encoded)-1]))); err == nil {
 		t.Fatal("a header cut before the machine's index decoded")
+	}
+}
+
+// TestImageKeptSnapshotNeedsOnlyWhatTheMachineHeld: a snapshot without an
+// image records the index the machine held when it was taken, which may
+// be below the snapshot's own (entries after the machine's last command
+// carry none: a leader's empty entry, a membership change). A machine at
+// that index or later starts without a restore; one below it cannot be
+// restored and says so (ErrImageNotKept).
+func TestImageKeptSnapshotNeedsOnlyWhatTheMachineHeld(t *testing.T) {
+	disk := vfs.NewMemFS()
+	snapshots, err := snap.Open(disk, "/snap", snap.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	metadata := raft.SnapshotMetadata{Index: 8, Term: 2}
+	if err := snapshots.SaveFrom(metadata, encodeImageKeptHeader(addressBook{1: "a:1"}, nil, 5), nil); err != nil {
+		t.Fatal(err)
+	}
+	machine := &durableCounter{t: t}
+	for _, applied := range []uint64{5, 6, 8, 9} {
+		header, err := readSnapshotFile(snapshots, metadata, snapshotFileRead{restoreInto: machine, onlyIfBehind: true, machineApplied: applied})
+		if err != nil || !header.imageKept || header.book[1] != "a:1" {
+			t.Fatalf("a machine at %d: %+v, %v; want the header and no restore", applied, header, err)
+		}
+	}
+	if _, err := readSnapshotFile(snapshots, metadata, snapshotFileRead{restoreInto: machine, onlyIfBehind: true, machineApplied: 4}); !errors.Is(err, ErrImageNotKept) {
+		t.Fatalf("a machine at 4: %v, want ErrImageNotKept", err)
+	}
+	if machine.restores != 0 {
+		t.Fatalf("%d restores from a snapshot without an image", machine.restores)
 	}
 }

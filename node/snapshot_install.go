@@ -69,19 +69,7 @@ func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
 		n.addresses, n.promotions = book, promotions
 	}
 	n.applied = snapshot.Metadata.Index
-	n.noteMachineRestored()
 	return nil
-}
-
-// noteMachineRestored reads a durable machine's AppliedIndex after a
-// Restore. A leader writes the image of a snapshot whose state its machine
-// keeps when a follower first needs it (snapshot_complete.go), so the
-// image may hold entries after the snapshot's index: the log's copies of
-// those are then skipped in apply, as at start.
-func (n *Node) noteMachineRestored() {
-	if durable, ok := n.machine.(DurableStateMachine); ok {
-		n.machineApplied = durable.AppliedIndex()
-	}
 }
 
 // snapshotFileRead says what readSnapshotFile does besides decoding the

@@ -29,18 +29,19 @@ type coreStorage struct {
 	// sent; a damaged file then fails the transfer, which the transport
 	// reports, and the core sends the snapshot again later.
 	withoutData bool
-	// imageReady, with withoutData, says whether the snapshot's file holds
-	// its image yet, and starts writing it if not (snapshotImageReady):
-	// until then the snapshot is temporarily unavailable.
-	imageReady func(raft.SnapshotMetadata) bool
-	// newest, with withoutData, returns the newest snapshot saved or
-	// installed, which is sent rather than the log's compaction point (the
-	// snapshot before it): a follower caught up by it needs only the
-	// entries after it, which the log keeps until the snapshot after next,
-	// so it gets a whole interval more to fetch them before the leader
-	// compacts them away and must send another. etcd sends its newest
-	// snapshot too.
+	// newest returns the newest snapshot saved or installed, which is sent
+	// rather than the log's compaction point (the snapshot before it): a
+	// follower caught up by it needs only the entries after it, which the
+	// log keeps until the snapshot after next, so it gets a whole interval
+	// more to fetch them before the leader compacts them away and must
+	// send another. etcd sends its newest snapshot too. data loads a
+	// snapshot's data whole (without withoutData).
 	newest func() raft.SnapshotMetadata
+	data   func(raft.SnapshotMetadata) ([]byte, error)
+	// imageReady says whether the snapshot's file holds its image, and
+	// asks for a snapshot with one if not (snapshotImageReady): until
+	// then the snapshot is temporarily unavailable.
+	imageReady func(raft.SnapshotMetadata) bool
 
 	// retries paces the loads of a snapshot that failed (loop goroutine
 	// only, as is lastReport).
@@ -61,21 +62,21 @@ func keyOf(metadata raft.SnapshotMetadata) snapshotKey {
 // Snapshot implements raft.Storage; called from the loop goroutine.
 func (s *coreStorage) Snapshot() (raft.Snapshot, error) {
 	point := s.Storage.Log().SnapshotMetadata()
+	if s.newest != nil {
+		if newest := s.newest(); newest.Index > point.Index {
+			point = newest
+		}
+	}
+	if s.imageReady != nil && !s.imageReady(point) {
+		return raft.Snapshot{}, fmt.Errorf("%w: snapshot %d holds no image; taking one that does", raft.ErrSnapshotTemporarilyUnavailable, point.Index)
+	}
 	if s.withoutData {
-		if s.newest != nil {
-			if newest := s.newest(); newest.Index > point.Index {
-				point = newest
-			}
-		}
-		if s.imageReady != nil && !s.imageReady(point) {
-			return raft.Snapshot{}, fmt.Errorf("%w: writing the image of snapshot %d", raft.ErrSnapshotTemporarilyUnavailable, point.Index)
-		}
 		return raft.Snapshot{Metadata: point}, nil
 	}
 	if wait := s.retries.Wait(keyOf(point)); wait > 0 {
 		return raft.Snapshot{}, fmt.Errorf("%w: snapshot %d could not be loaded; next try in %v", raft.ErrSnapshotTemporarilyUnavailable, point.Index, wait.Round(time.Millisecond))
 	}
-	snapshot, err := s.Storage.Snapshot()
+	snapshot, err := s.load(point)
 	if err != nil {
 		delay := s.retries.Failed(keyOf(point))
 		failures := s.failures.Add(1)
@@ -89,4 +90,17 @@ func (s *coreStorage) Snapshot() (raft.Snapshot, error) {
 		s.log.Info("the latest snapshot loads again", "index", point.Index)
 	}
 	return snapshot, nil
+}
+
+// load reads the data of the snapshot at point, with data if set, or the
+// log's own loader (which loads its compaction point).
+func (s *coreStorage) load(point raft.SnapshotMetadata) (raft.Snapshot, error) {
+	if s.data == nil {
+		return s.Storage.Snapshot()
+	}
+	data, err := s.data(point)
+	if err != nil {
+		return raft.Snapshot{}, err
+	}
+	return raft.Snapshot{Metadata: point, Data: data}, nil
 }

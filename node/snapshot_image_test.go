@@ -14,14 +14,16 @@ import (
 	"github.com/lockstepdb/lockstep/vfs"
 )
 
-// TestFollowerCaughtUpByAnImageWrittenOnDemand: durable machines keep
-// their own state, so the leader's snapshots hold no image. A follower cut
-// off while the leader compacted its log past it needs one: the leader
-// writes it when the core first asks, from its machine's state of then,
-// which is later than the snapshot sent. The follower restores it, skips
-// the entries the image already holds (durableCounter fails the test if an
-// entry reaches it twice), and ends with the same state as the others.
-func TestFollowerCaughtUpByAnImageWrittenOnDemand(t *testing.T) {
+// TestFollowerCaughtUpByASnapshotTakenForIt: durable machines keep their
+// own state, so the leader's snapshots at each interval hold no image. A
+// follower cut off while the leader compacted its log past it needs one:
+// the leader takes a snapshot with an image when the core first asks, and
+// the follower installs it. The image holds exactly the entries up to the
+// snapshot's index (a follower of an older version, or a machine that does
+// not know better, would apply again any entry after it), and the follower
+// ends with the same state as the others (durableCounter fails the test if
+// an entry reaches it twice).
+func TestFollowerCaughtUpByASnapshotTakenForIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		machines, follower := catchUpAFollowerBySnapshot(t, false, func(*durableCounter) StateMachine { return nil })
 		if machines[follower].restores == 0 {
@@ -131,6 +133,8 @@ func catchUpAFollowerBySnapshot(t *testing.T, async bool, wrap func(*durableCoun
 	if read := machines[leaderID].imagesRead.Load(); read != 0 {
 		t.Fatalf("the leader read %d images before a follower needed one", read)
 	}
+	events, unsubscribe := nodes[follower].Subscribe(64)
+	defer unsubscribe()
 	network.Heal()
 	proposed++
 	proposeAll(ctx, t, nodes[leaderID], proposed, proposed)
@@ -155,6 +159,15 @@ func catchUpAFollowerBySnapshot(t *testing.T, async bool, wrap func(*durableCoun
 	}
 	if err := nodes[follower].Err(); err != nil {
 		t.Fatalf("the follower stopped: %v", err)
+	}
+	installed := uint64(0)
+	for len(events) > 0 {
+		if event := <-events; event.Kind == SnapshotInstalled {
+			installed = event.Index
+		}
+	}
+	if restored := machines[follower].restoredLast; installed == 0 || restored > installed {
+		t.Fatalf("the follower installed snapshot %d, whose image held entries up to %d", installed, restored)
 	}
 	for id, machine := range machines {
 		if got := machine.value(); got != want {
