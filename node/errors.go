@@ -23,7 +23,10 @@ func (e *NotLeaderError) Error() string {
 }
 
 // ErrMaybeCommitted is returned by Propose when its context ended after the
-// leader accepted the command: it may yet commit and apply, or not.
+// leader accepted the command: it may yet commit and apply, or not. It is
+// also returned, at once, when a snapshot from a new leader covers the
+// command's entry on a leader deposed meanwhile: the entry may have been
+// committed, with a result that node never computed.
 var ErrMaybeCommitted = errors.New("node: timed out; the command may still be committed")
 
 // ErrDropped is returned by Propose when the command will certainly not be

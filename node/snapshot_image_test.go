@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -212,6 +213,55 @@ func TestLeaderSendsItsNewestSnapshot(t *testing.T) {
 		}
 		if status.FirstIndex != newest.Index+1 {
 			t.Fatalf("the follower's log starts at %d; want %d, after the newest snapshot", status.FirstIndex, newest.Index+1)
+		}
+	})
+}
+
+// TestDeposedLeaderAnswersWaitersASnapshotCovers: a leader cut off with
+// proposals in flight is caught up, once back, by a snapshot that covers
+// their entries. Each caller gets an answer then (ErrDropped, or
+// ErrMaybeCommitted: the snapshot does not say whether the entry was
+// committed), not only when its context ends.
+func TestDeposedLeaderAnswersWaitersASnapshotCovers(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 4) // a snapshot every 4 entries
+		old := cluster.leader(ctx)
+		proposeAll(ctx, t, old, 1, 3)
+		cluster.network.Isolate(old.config.ID)
+		const pending = 20
+		results := make(chan error, pending)
+		for range pending {
+			go func() {
+				_, err := old.Propose(context.Background(), add(1000)) // no deadline: only an answer ends it
+				results <- err
+			}()
+		}
+		synctest.Wait()
+		var leader *Node
+		for leader == nil {
+			for id, n := range cluster.nodes {
+				if status, _ := n.Status(ctx); id != old.config.ID && status.Role == raft.RoleLeader {
+					leader = n
+				}
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		proposeAll(ctx, t, leader, 4, 40)
+		cluster.network.Heal()
+		cluster.waitForValue(ctx, old.config.ID, cluster.machines[leader.config.ID].value())
+		if cluster.machines[old.config.ID].value() != 40*41/2 {
+			t.Fatalf("the old leader holds %d", cluster.machines[old.config.ID].value())
+		}
+		synctest.Wait()
+		if len(results) != pending {
+			t.Fatalf("%d of %d callers answered once the old leader was caught up", len(results), pending)
+		}
+		for range pending {
+			if err := <-results; !errors.Is(err, ErrDropped) && !errors.Is(err, ErrMaybeCommitted) {
+				t.Fatalf("a caller got %v", err)
+			}
 		}
 	})
 }

@@ -41,8 +41,23 @@ func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
 	}
 	n.lastSnapshot = snapshot.Metadata.Index
 	n.previousSnapshot = snapshot.Metadata
+	n.answerCoveredWaiters(snapshot.Metadata.Index)
 	n.publish(Event{Kind: SnapshotInstalled, Index: snapshot.Metadata.Index})
 	return nil
+}
+
+// answerCoveredWaiters answers the callers waiting for entries at or below
+// an installed snapshot's index (a leader deposed while they were in
+// flight): those entries will never be applied here one by one. Whether
+// each was committed, and with what result, the snapshot does not say, so
+// they get ErrMaybeCommitted now rather than when their context ends.
+func (n *Node) answerCoveredWaiters(index uint64) {
+	for waiting, waiter := range n.waiters {
+		if waiting <= index {
+			waiter.done <- outcome{err: fmt.Errorf("%w: a snapshot from the leader covers its entry %d", ErrMaybeCommitted, waiting)}
+			delete(n.waiters, waiting)
+		}
+	}
 }
 
 // installSnapshot restores the state machine and address book from a
