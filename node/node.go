@@ -77,9 +77,11 @@ type Node struct {
 	snapshotRetry retry.Backoff[struct{}]
 	snapshotWork  sync.WaitGroup
 	// imageWanted is set when a follower needs a snapshot with an image
-	// and the newest has none (snapshot_image.go): the next capture takes
-	// one.
-	imageWanted bool
+	// and none that can be sent has one (snapshot_image.go): the next
+	// capture takes one. imageSnapshot is the newest snapshot known to
+	// hold an image.
+	imageWanted   bool
+	imageSnapshot raft.SnapshotMetadata
 	// writer persists Readies in the background with AsyncPersistence;
 	// nil otherwise.
 	writer    *logWriter
@@ -200,7 +202,7 @@ func (n *Node) startCore() error {
 	}
 	slices.Sort(voters)
 	n.coreStorage = &coreStorage{Storage: n.storage, log: n.log, withoutData: n.streamSnapshots,
-		newest: func() raft.SnapshotMetadata { return n.previousSnapshot }, data: n.snapshots.Data, imageReady: n.snapshotImageReady}
+		choose: n.snapshotToSend, data: n.snapshots.Data}
 	raftConfig := raft.Config{
 		ID:                n.config.ID,
 		Storage:           n.coreStorage,

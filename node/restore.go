@@ -58,6 +58,9 @@ func (n *Node) restore() error {
 	n.applied = metadata.Index
 	n.lastSnapshot = metadata.Index
 	n.previousSnapshot = metadata
+	if !header.imageKept {
+		n.imageSnapshot = metadata
+	}
 	return nil
 }
 

@@ -76,6 +76,8 @@ type snapshotResult struct {
 	// succeed: the image could not be read, or the snapshot's disk was
 	// full. The log was not compacted.
 	retry bool
+	// withImage: the snapshot saved holds the machine's image.
+	withImage bool
 }
 
 // snapshotInBackground reads the image (if reader is not nil: a durable
@@ -111,7 +113,7 @@ func (n *Node) snapshotInBackground(metadata, previous raft.SnapshotMetadata, he
 		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %v: save snapshot %d: %w", n.config.ID, metadata.Index, err)}
 	}
 	if previous.Index <= n.storage.Log().SnapshotMetadata().Index {
-		return snapshotResult{metadata: metadata, index: metadata.Index}
+		return snapshotResult{metadata: metadata, index: metadata.Index, withImage: reader != nil}
 	}
 	// The log keeps the entries after the previous snapshot, not only those
 	// after this one: a follower up to a snapshot interval behind catches
@@ -134,7 +136,7 @@ func (n *Node) snapshotInBackground(metadata, previous raft.SnapshotMetadata, he
 	} else if err != nil && !errors.Is(err, raft.ErrSnapshotOutOfDate) {
 		return snapshotResult{index: metadata.Index, err: fmt.Errorf("node %v: compact log at %d: %w", n.config.ID, previous.Index, err)}
 	}
-	return snapshotResult{metadata: metadata, index: metadata.Index}
+	return snapshotResult{metadata: metadata, index: metadata.Index, withImage: reader != nil}
 }
 
 // imageReader remembers an error of the state machine's image, so that it
@@ -166,6 +168,9 @@ func (n *Node) finishSnapshot(result snapshotResult) error {
 	n.lastSnapshot = max(n.lastSnapshot, result.index)
 	if result.index > n.previousSnapshot.Index {
 		n.previousSnapshot = result.metadata
+	}
+	if result.withImage && result.index > n.imageSnapshot.Index {
+		n.imageSnapshot = result.metadata
 	}
 	// A received snapshot at or below what is applied can no longer be
 	// accepted (the core takes only one above its commit index): its staged

@@ -9,34 +9,47 @@ import (
 // A durable state machine's snapshots at each interval hold no image
 // (keepsOwnImages): the machine keeps its state on disk, so a snapshot only
 // makes it durable and lets the log be compacted. A follower too far
-// behind still needs an image. The core asks for the newest snapshot
-// (coreStorage); if its file holds no image, coreStorage reports it
-// temporarily unavailable (the core asks again at the follower's next
-// heartbeat response) and the node takes a snapshot with an image at once,
-// at its applied index, as it took every snapshot before: the image
-// matches its snapshot's index exactly, so a follower of any version, and
-// any state machine, installs it as it always did. That snapshot becomes
-// the newest, and the core sends it when it next asks. This is what
-// dragonboat does for its on-disk state machines: only metadata at each
-// interval, an image when a member must be sent one.
+// behind still needs an image. The core asks coreStorage for a snapshot to
+// send, which asks snapshotToSend: the newest snapshot if its file holds an
+// image, else the newest that does as long as the log still holds the
+// entries after it; else it reports the snapshot temporarily unavailable
+// (the core asks again at the follower's next heartbeat response) and the
+// node takes a snapshot with an image at once, at its applied index, as it
+// takes every snapshot of a machine that is not durable. The image matches
+// its snapshot's index exactly, so a follower of any version, and any state
+// machine, installs it as it always did. This is what dragonboat does for
+// its on-disk state machines: only metadata at each interval, an image when
+// a member must be sent one.
 
-// snapshotImageReady says whether the snapshot at point may be sent: its
-// file holds an image. If it does not, it asks for a snapshot with an
-// image (imageWanted, which maybeSnapshot takes after the Readies the loop
-// is handling) and says no. coreStorage calls it, on the loop goroutine,
-// whenever the core asks for a snapshot. A file that cannot be read is
-// left to the transport, whose read fails and is reported as for any
-// damaged file.
-func (n *Node) snapshotImageReady(point raft.SnapshotMetadata) bool {
-	header, err := n.snapshotFileHeader(point)
+// snapshotToSend returns the snapshot to send a follower too far behind,
+// and whether it can be sent now (see above). The newest is sent if it can
+// be: a follower caught up by it needs only the entries after it, which the
+// log keeps until the snapshot after next, so it has a whole interval to
+// fetch them before the leader compacts them away and must send another
+// (etcd sends its newest snapshot too). A snapshot with an image older than
+// the newest still serves while its index is at or above the log's
+// compaction point: at a high write rate a snapshot at each interval may
+// come before the core asks again, and taking yet another image then would
+// never end. coreStorage calls it on the loop goroutine. A file whose
+// header cannot be read is left to the transport (or the in-memory load),
+// whose read fails and is reported as for any damaged file.
+func (n *Node) snapshotToSend(logPoint raft.SnapshotMetadata) (raft.SnapshotMetadata, bool) {
+	newest := n.previousSnapshot
+	if newest.Index < logPoint.Index {
+		newest = logPoint
+	}
+	header, err := n.snapshotFileHeader(newest)
 	if err != nil || !header.imageKept {
-		return true
+		return newest, true
+	}
+	if n.imageSnapshot.Index != 0 && n.imageSnapshot.Index >= logPoint.Index {
+		return n.imageSnapshot, true
 	}
 	if !n.imageWanted {
-		n.log.Info("a follower needs a snapshot with an image; taking one", "newest", point.Index)
+		n.log.Info("a follower needs a snapshot with an image; taking one", "newest", newest.Index)
 	}
 	n.imageWanted = true
-	return false
+	return newest, false
 }
 
 // snapshotFileHeader reads the runtime's header of a snapshot file.

@@ -265,3 +265,51 @@ func TestDeposedLeaderAnswersWaitersASnapshotCovers(t *testing.T) {
 		}
 	})
 }
+
+// TestSnapshotWithAnImageServesWhileTheLogFollowsIt: a node of a durable
+// machine whose newest snapshot holds no image takes one with an image
+// when a follower needs it; a snapshot at the next interval (without one)
+// must not make it take another while the one it took is still followed
+// by the log: at a high write rate that would never end. Once the log is
+// compacted past it, a new one is needed.
+func TestSnapshotWithAnImageServesWhileTheLogFollowsIt(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		disk, network := vfs.NewMemFS(), NewLocalNetwork()
+		machine := &durableCounter{t: t}
+		n := startDurable(t, disk, network, machine, false) // a snapshot every 4 entries
+		defer n.Stop()
+		ask := func() (sent, newest raft.SnapshotMetadata, ready bool) {
+			t.Helper()
+			if err := n.do(ctx, func() {
+				sent, ready = n.snapshotToSend(n.storage.Log().SnapshotMetadata())
+				newest = n.previousSnapshot
+			}); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait() // the capture it asked for, if any, finishes
+			return sent, newest, ready
+		}
+		proposeAll(ctx, t, n, 1, 10)
+		synctest.Wait()
+		if _, _, ready := ask(); ready {
+			t.Fatal("a snapshot without an image was ready to send")
+		}
+		withImage, newest, ready := ask()
+		if !ready || withImage.Index != newest.Index || machine.imagesRead.Load() != 1 {
+			t.Fatalf("after taking one: %+v ready %v (newest %d), %d images read", withImage, ready, newest.Index, machine.imagesRead.Load())
+		}
+		proposeAll(ctx, t, n, 11, 14) // one interval: a newer snapshot, without an image
+		synctest.Wait()
+		sent, newest, ready := ask()
+		if !ready || sent.Index != withImage.Index || newest.Index <= withImage.Index || machine.imagesRead.Load() != 1 {
+			t.Fatalf("a newer snapshot without an image: sent %d (ready %v), newest %d, %d images read; want %d sent, no new image", sent.Index, ready, newest.Index, machine.imagesRead.Load(), withImage.Index)
+		}
+		proposeAll(ctx, t, n, 15, 30) // the log is compacted past it
+		synctest.Wait()
+		if sent, _, ready := ask(); ready && sent.Index == withImage.Index {
+			t.Fatalf("snapshot %d sent after the log was compacted past it", sent.Index)
+		}
+	})
+}

@@ -40,7 +40,7 @@ func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
 		}
 	}
 	n.lastSnapshot = snapshot.Metadata.Index
-	n.previousSnapshot = snapshot.Metadata
+	n.previousSnapshot, n.imageSnapshot = snapshot.Metadata, snapshot.Metadata
 	n.answerCoveredWaiters(snapshot.Metadata.Index)
 	n.publish(Event{Kind: SnapshotInstalled, Index: snapshot.Metadata.Index})
 	return nil

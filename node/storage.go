@@ -29,19 +29,12 @@ type coreStorage struct {
 	// sent; a damaged file then fails the transfer, which the transport
 	// reports, and the core sends the snapshot again later.
 	withoutData bool
-	// newest returns the newest snapshot saved or installed, which is sent
-	// rather than the log's compaction point (the snapshot before it): a
-	// follower caught up by it needs only the entries after it, which the
-	// log keeps until the snapshot after next, so it gets a whole interval
-	// more to fetch them before the leader compacts them away and must
-	// send another. etcd sends its newest snapshot too. data loads a
+	// choose returns the snapshot to send, given the log's compaction
+	// point, and whether it can be sent yet (snapshotToSend); until it
+	// can, the snapshot is temporarily unavailable. data loads a
 	// snapshot's data whole (without withoutData).
-	newest func() raft.SnapshotMetadata
+	choose func(logPoint raft.SnapshotMetadata) (raft.SnapshotMetadata, bool)
 	data   func(raft.SnapshotMetadata) ([]byte, error)
-	// imageReady says whether the snapshot's file holds its image, and
-	// asks for a snapshot with one if not (snapshotImageReady): until
-	// then the snapshot is temporarily unavailable.
-	imageReady func(raft.SnapshotMetadata) bool
 
 	// retries paces the loads of a snapshot that failed (loop goroutine
 	// only, as is lastReport).
@@ -62,13 +55,11 @@ func keyOf(metadata raft.SnapshotMetadata) snapshotKey {
 // Snapshot implements raft.Storage; called from the loop goroutine.
 func (s *coreStorage) Snapshot() (raft.Snapshot, error) {
 	point := s.Storage.Log().SnapshotMetadata()
-	if s.newest != nil {
-		if newest := s.newest(); newest.Index > point.Index {
-			point = newest
+	if s.choose != nil {
+		var ready bool
+		if point, ready = s.choose(point); !ready {
+			return raft.Snapshot{}, fmt.Errorf("%w: snapshot %d holds no image; taking one that does", raft.ErrSnapshotTemporarilyUnavailable, point.Index)
 		}
-	}
-	if s.imageReady != nil && !s.imageReady(point) {
-		return raft.Snapshot{}, fmt.Errorf("%w: snapshot %d holds no image; taking one that does", raft.ErrSnapshotTemporarilyUnavailable, point.Index)
 	}
 	if s.withoutData {
 		return raft.Snapshot{Metadata: point}, nil
