@@ -78,10 +78,11 @@ type Node struct {
 	snapshotWork  sync.WaitGroup
 	// imageWanted is set when a follower needs a snapshot with an image
 	// and none that can be sent has one (snapshot_image.go): the next
-	// capture takes one. imageSnapshot is the newest snapshot known to
-	// hold an image.
-	imageWanted   bool
-	imageSnapshot raft.SnapshotMetadata
+	// capture takes one. capturingImage is set while a capture with an
+	// image runs. imageSnapshot is the newest snapshot known to hold an
+	// image.
+	imageWanted, capturingImage bool
+	imageSnapshot               raft.SnapshotMetadata
 	// writer persists Readies in the background with AsyncPersistence;
 	// nil otherwise.
 	writer    *logWriter

@@ -50,6 +50,7 @@ func (n *Node) maybeSnapshot() error {
 		n.imageWanted = false
 		n.log.Info("taking a snapshot with an image for a follower", "index", metadata.Index)
 	}
+	n.capturingImage = reader != nil
 	previous := n.previousSnapshot
 	n.snapshotWork.Go(func() {
 		n.snapshotResults <- n.snapshotInBackground(metadata, previous, header, reader)
@@ -156,7 +157,7 @@ func (r *imageReader) Read(buffer []byte) (int, error) {
 
 // finishSnapshot records a background capture's outcome, on the loop.
 func (n *Node) finishSnapshot(result snapshotResult) error {
-	n.snapshotting = false
+	n.snapshotting, n.capturingImage = false, false
 	if result.retry {
 		n.snapshotRetry.Failed(struct{}{})
 		return nil

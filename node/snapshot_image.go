@@ -45,6 +45,9 @@ func (n *Node) snapshotToSend(logPoint raft.SnapshotMetadata) (raft.SnapshotMeta
 	if n.imageSnapshot.Index != 0 && n.imageSnapshot.Index >= logPoint.Index {
 		return n.imageSnapshot, true
 	}
+	if n.capturingImage {
+		return newest, false // one is being taken: it will be the newest
+	}
 	if !n.imageWanted {
 		n.log.Info("a follower needs a snapshot with an image; taking one", "newest", newest.Index)
 	}

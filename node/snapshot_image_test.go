@@ -313,3 +313,38 @@ func TestSnapshotWithAnImageServesWhileTheLogFollowsIt(t *testing.T) {
 		}
 	})
 }
+
+// TestOneImageWhileOneIsTaken: the core asks again at every heartbeat
+// response while the snapshot with an image it needs is being taken; the
+// asks must not queue a second one (lockstep check took two images for
+// each transfer before).
+func TestOneImageWhileOneIsTaken(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		disk, network := vfs.NewMemFS(), NewLocalNetwork()
+		machine := &durableCounter{t: t}
+		n := startDurable(t, disk, network, machine, false) // a snapshot every 4 entries
+		defer n.Stop()
+		proposeAll(ctx, t, n, 1, 10)
+		synctest.Wait()
+		var asks []bool
+		if err := n.do(ctx, func() {
+			for range 2 { // the second ask comes while the first one's image is taken
+				_, ready := n.snapshotToSend(n.storage.Log().SnapshotMetadata())
+				asks = append(asks, ready)
+				n.maybeSnapshot()
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if err := n.do(ctx, func() {}); err != nil { // a loop pass: a queued want would start now
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if asks[0] || asks[1] || machine.imagesRead.Load() != 1 {
+			t.Fatalf("asks ready %v, %d images read; want not ready twice and one image", asks, machine.imagesRead.Load())
+		}
+	})
+}
