@@ -276,10 +276,7 @@ func TestSnapshotWithAnImageServesWhileTheLogFollowsIt(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		disk, network := vfs.NewMemFS(), NewLocalNetwork()
-		machine := &durableCounter{t: t}
-		n := startDurable(t, disk, network, machine, false) // a snapshot every 4 entries
-		defer n.Stop()
+		n, machine := runningDurableWithTen(ctx, t)
 		ask := func() (sent, newest raft.SnapshotMetadata, ready bool) {
 			t.Helper()
 			if err := n.do(ctx, func() {
@@ -291,8 +288,6 @@ func TestSnapshotWithAnImageServesWhileTheLogFollowsIt(t *testing.T) {
 			synctest.Wait() // the capture it asked for, if any, finishes
 			return sent, newest, ready
 		}
-		proposeAll(ctx, t, n, 1, 10)
-		synctest.Wait()
 		if _, _, ready := ask(); ready {
 			t.Fatal("a snapshot without an image was ready to send")
 		}
@@ -322,12 +317,7 @@ func TestOneImageWhileOneIsTaken(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		disk, network := vfs.NewMemFS(), NewLocalNetwork()
-		machine := &durableCounter{t: t}
-		n := startDurable(t, disk, network, machine, false) // a snapshot every 4 entries
-		defer n.Stop()
-		proposeAll(ctx, t, n, 1, 10)
-		synctest.Wait()
+		n, machine := runningDurableWithTen(ctx, t)
 		var asks []bool
 		if err := n.do(ctx, func() {
 			for range 2 { // the second ask comes while the first one's image is taken
@@ -347,4 +337,17 @@ func TestOneImageWhileOneIsTaken(t *testing.T) {
 			t.Fatalf("asks ready %v, %d images read; want not ready twice and one image", asks, machine.imagesRead.Load())
 		}
 	})
+}
+
+// runningDurableWithTen starts a one-member node of a durable counter, a
+// snapshot (without an image) every 4 entries, proposes 1 to 10 and waits
+// for its background snapshots. It stops when the test ends.
+func runningDurableWithTen(ctx context.Context, t *testing.T) (*Node, *durableCounter) {
+	t.Helper()
+	machine := &durableCounter{t: t}
+	n := startDurable(t, vfs.NewMemFS(), NewLocalNetwork(), machine, false)
+	t.Cleanup(func() { n.Stop() })
+	proposeAll(ctx, t, n, 1, 10)
+	synctest.Wait()
+	return n, machine
 }
