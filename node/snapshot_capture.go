@@ -89,13 +89,16 @@ type snapshotResult struct {
 func (n *Node) snapshotInBackground(metadata, previous raft.SnapshotMetadata, header []byte, reader io.ReadCloser) snapshotResult {
 	// The image streams into the snapshot file behind the runtime's
 	// header: a large store is never held whole in memory.
-	image := &imageReader{reader: reader}
+	image := &imageReader{reader: reader, stopping: n.stopping}
 	var err error
 	if reader == nil {
 		err = n.snapshots.SaveFrom(metadata, header, nil)
 	} else {
 		err = n.snapshots.SaveFrom(metadata, header, image)
 		reader.Close()
+	}
+	if errors.Is(image.err, ErrStopped) {
+		return snapshotResult{index: metadata.Index, retry: true} // nothing saved; nobody waits for it
 	}
 	if image.err != nil {
 		// The state machine failed, not the disk: nothing was saved; the
@@ -141,13 +144,22 @@ func (n *Node) snapshotInBackground(metadata, previous raft.SnapshotMetadata, he
 }
 
 // imageReader remembers an error of the state machine's image, so that it
-// is told apart from a failure to write the snapshot file.
+// is told apart from a failure to write the snapshot file. It fails with
+// ErrStopped once stopping is closed, so that Stop, which waits for the
+// capture, does not wait for a store-sized image to be written.
 type imageReader struct {
-	reader io.Reader
-	err    error
+	reader   io.Reader
+	stopping <-chan struct{}
+	err      error
 }
 
 func (r *imageReader) Read(buffer []byte) (int, error) {
+	select {
+	case <-r.stopping:
+		r.err = ErrStopped
+		return 0, r.err
+	default:
+	}
 	n, err := r.reader.Read(buffer)
 	if err != nil && !errors.Is(err, io.EOF) {
 		r.err = err

@@ -351,3 +351,55 @@ func runningDurableWithTen(ctx context.Context, t *testing.T) (*Node, *durableCo
 	synctest.Wait()
 	return n, machine
 }
+
+// TestStopDoesNotWaitForAWholeImage: Stop waits for a capture in progress,
+// which must give up when the node stops rather than write the rest of a
+// store-sized image.
+func TestStopDoesNotWaitForAWholeImage(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		slow := &slowImage{durableCounter: &durableCounter{t: t}, reads: make(chan struct{}, 1)}
+		n := startDurable(t, vfs.NewMemFS(), NewLocalNetwork(), slow, true) // images at every snapshot
+		proposeAll(ctx, t, n, 1, 4)                                         // the fourth starts a capture
+		<-slow.reads                                                        // the image is being read
+		started := time.Now()
+		if err := n.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if took := time.Since(started); took > time.Second {
+			t.Fatalf("Stop took %v (simulated): it waited for the whole image (%v)", took, slowImageLength)
+		}
+	})
+}
+
+// slowImage's image takes slowImageLength to read, a millisecond a byte.
+type slowImage struct {
+	*durableCounter
+	reads chan struct{}
+}
+
+const slowImageLength = 100 * time.Second
+
+func (s *slowImage) Snapshot() (io.ReadCloser, error) {
+	return io.NopCloser(&slowReader{left: int(slowImageLength / time.Millisecond), reads: s.reads}), nil
+}
+
+type slowReader struct {
+	left  int
+	reads chan struct{}
+}
+
+func (r *slowReader) Read(buffer []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	select {
+	case r.reads <- struct{}{}:
+	default:
+	}
+	time.Sleep(time.Millisecond)
+	r.left--
+	buffer[0] = 0
+	return 1, nil
+}
