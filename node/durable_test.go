@@ -112,14 +112,16 @@ func durableConfig(disk *vfs.MemFS, network *LocalNetwork, keepImages bool) Conf
 }
 
 // writeTenAndStop starts a one-member node of a fresh durableCounter
-// (startDurable), proposes 1 to 10 and stops it; it returns the node's
-// disk and network, and the machine.
+// (startDurable), proposes 1 to 10, waits for its background snapshots
+// (Stop gives up one in progress) and stops it; it returns the node's disk
+// and network, and the machine.
 func writeTenAndStop(ctx context.Context, t *testing.T, keepImages bool) (*vfs.MemFS, *LocalNetwork, *durableCounter) {
 	t.Helper()
 	disk, network := vfs.NewMemFS(), NewLocalNetwork()
 	machine := &durableCounter{t: t}
 	n := startDurable(t, disk, network, machine, keepImages)
 	proposeAll(ctx, t, n, 1, 10)
+	synctest.Wait()
 	if err := n.Stop(); err != nil {
 		t.Fatal(err)
 	}
