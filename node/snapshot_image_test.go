@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"syscall"
 	"testing"
 	"testing/synctest"
@@ -402,4 +403,34 @@ func (r *slowReader) Read(buffer []byte) (int, error) {
 	r.left--
 	buffer[0] = 0
 	return 1, nil
+}
+
+// TestSnapshotInMemoryWithoutImageIsRefusedBeforeAnyWrite: a snapshot that
+// arrives in memory must hold an image; one that does not (a faulty peer)
+// is refused before it is saved or installed in the log, so that the
+// node, which must stop, starts again as it was.
+func TestSnapshotInMemoryWithoutImageIsRefusedBeforeAnyWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		n, _ := runningDurableWithTen(ctx, t)
+		snapshot := raft.Snapshot{Metadata: raft.SnapshotMetadata{Index: 100, Term: 9, Membership: raft.Membership{Voters: []raft.NodeID{1}}},
+			Data: encodeImageKeptHeader(addressBook{1: "node-1"}, nil, 100)}
+		var persistErr error
+		var before, after raft.SnapshotMetadata
+		if err := n.do(ctx, func() {
+			before = n.storage.Log().SnapshotMetadata()
+			persistErr = n.persistSnapshot(snapshot)
+			after = n.storage.Log().SnapshotMetadata()
+		}); err != nil {
+			t.Fatal(err)
+		}
+		names, err := n.snapshots.Names()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if persistErr == nil || after.Index != before.Index || slices.Contains(names, "0000000000000064-0000000000000009.snap") {
+			t.Fatalf("error %v; log's snapshot %d → %d; files %v", persistErr, before.Index, after.Index, names)
+		}
+	})
 }

@@ -17,6 +17,13 @@ import (
 // of the snapshot store (see SnapshotStreamer); installing that file takes
 // the place of saving the data.
 func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
+	if snapshot.Data != nil {
+		// Checked before anything is written, so that a node that must
+		// stop on a snapshot it cannot use starts again as it was.
+		if _, _, _, err := decodeSnapshot(snapshot.Data); err != nil {
+			return fmt.Errorf("node %v: snapshot %d from the leader: %w", n.config.ID, snapshot.Metadata.Index, err)
+		}
+	}
 	// A full disk pauses each step until space returns (untilSpace).
 	if snapshot.Data == nil {
 		if err := n.untilSpace(func() error { return n.snapshots.Install(snapshot.Metadata) }); err != nil {
