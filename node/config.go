@@ -63,8 +63,8 @@ type Config struct {
 	// DurableStateMachine. By default a durable machine's snapshots hold
 	// no image: the machine keeps its state on disk itself, so a snapshot
 	// only makes it durable (Snapshot, its image closed unread) and lets
-	// the log be compacted; the image is written when a follower first
-	// needs it. Writing the whole store every SnapshotEntries costs a large
+	// the log be compacted; a snapshot with an image is taken when a
+	// follower needs one. Writing the whole store every SnapshotEntries costs a large
 	// store a quarter of its write rate (docs/benchmark-method.md); keeping
 	// images lets a member whose machine's files were lost start again from
 	// its own snapshot instead of being caught up by the leader.

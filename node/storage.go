@@ -32,7 +32,7 @@ type coreStorage struct {
 	// choose returns the snapshot to send, given the log's compaction
 	// point, and whether it can be sent yet (snapshotToSend); until it
 	// can, the snapshot is temporarily unavailable. data loads a
-	// snapshot's data whole (without withoutData).
+	// snapshot's data whole (without withoutData). Both are required.
 	choose func(logPoint raft.SnapshotMetadata) (raft.SnapshotMetadata, bool)
 	data   func(raft.SnapshotMetadata) ([]byte, error)
 
@@ -54,12 +54,9 @@ func keyOf(metadata raft.SnapshotMetadata) snapshotKey {
 
 // Snapshot implements raft.Storage; called from the loop goroutine.
 func (s *coreStorage) Snapshot() (raft.Snapshot, error) {
-	point := s.Storage.Log().SnapshotMetadata()
-	if s.choose != nil {
-		var ready bool
-		if point, ready = s.choose(point); !ready {
-			return raft.Snapshot{}, fmt.Errorf("%w: snapshot %d holds no image; taking one that does", raft.ErrSnapshotTemporarilyUnavailable, point.Index)
-		}
+	point, ready := s.choose(s.Storage.Log().SnapshotMetadata())
+	if !ready {
+		return raft.Snapshot{}, fmt.Errorf("%w: snapshot %d holds no image; taking one that does", raft.ErrSnapshotTemporarilyUnavailable, point.Index)
 	}
 	if s.withoutData {
 		return raft.Snapshot{Metadata: point}, nil
@@ -67,7 +64,7 @@ func (s *coreStorage) Snapshot() (raft.Snapshot, error) {
 	if wait := s.retries.Wait(keyOf(point)); wait > 0 {
 		return raft.Snapshot{}, fmt.Errorf("%w: snapshot %d could not be loaded; next try in %v", raft.ErrSnapshotTemporarilyUnavailable, point.Index, wait.Round(time.Millisecond))
 	}
-	snapshot, err := s.load(point)
+	data, err := s.data(point)
 	if err != nil {
 		delay := s.retries.Failed(keyOf(point))
 		failures := s.failures.Add(1)
@@ -79,19 +76,6 @@ func (s *coreStorage) Snapshot() (raft.Snapshot, error) {
 	}
 	if s.retries.Succeeded(keyOf(point)) {
 		s.log.Info("the latest snapshot loads again", "index", point.Index)
-	}
-	return snapshot, nil
-}
-
-// load reads the data of the snapshot at point, with data if set, or the
-// log's own loader (which loads its compaction point).
-func (s *coreStorage) load(point raft.SnapshotMetadata) (raft.Snapshot, error) {
-	if s.data == nil {
-		return s.Storage.Snapshot()
-	}
-	data, err := s.data(point)
-	if err != nil {
-		return raft.Snapshot{}, err
 	}
 	return raft.Snapshot{Metadata: point, Data: data}, nil
 }
