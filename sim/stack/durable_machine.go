@@ -90,8 +90,7 @@ func loadDurableMachine(id raft.NodeID, r *recorder, disk vfs.FS) (*durableMachi
 // AppliedIndex implements node.DurableStateMachine: the index of the last
 // command the machine holds. At start that is what its disk kept; after
 // Restore or Snapshot, which persist before they return, it is durable
-// too. An image may be newer than the snapshot it came with; the sequence
-// says how far it goes.
+// too.
 func (m *durableMachine) AppliedIndex() uint64 { return m.lastIndex() }
 
 // Snapshot implements node.StateMachine: it makes the whole state durable,
