@@ -32,7 +32,15 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 	}
 	batch := database.db.NewIndexedBatch()
 	defer batch.Close()
-	a := &applier{store: s, batch: batch, state: s.committed, alarmFlags: s.alarms, auth: s.authView()}
+	index := database.currentIndex(s.options.CurrentIndexKeys)
+	committed := false
+	defer func() {
+		if !committed {
+			index.reset() // it holds writes the store does not
+		}
+	}()
+	a := &applier{store: s, batch: batch, state: s.committed, alarmFlags: s.alarms, auth: s.authView(),
+		index: index, loadPrevious: s.watches.wantPrevious()}
 	for i, entry := range entries {
 		results[i] = a.apply(entry.Command)
 		a.state.applied = entry.Index
@@ -48,7 +56,8 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 	}
 	s.mu.Unlock()
 	a.must(err)
-	s.watches.publish(a.state.revision, a.events)
+	committed = true
+	s.watches.publish(a.state.revision, a.events, database.db)
 	if a.compactionFinished {
 		s.flushAfterCompaction(database)
 	}
@@ -61,6 +70,15 @@ type applier struct {
 	batch  *pebble.Batch
 	state  storeState
 	events []change
+
+	// index is the database's current index, written through with the
+	// batch (see currentIndex).
+	index *currentIndex
+	// loadPrevious: a watcher wants previous key-values, so writes read
+	// the versions they replace whole, values included, as they apply;
+	// otherwise a change carries the previous version's metadata only,
+	// and publish reads its value if a watcher that joined since wants it.
+	loadPrevious bool
 
 	// alarmFlags are the alarms active as of this batch: the store's
 	// committed ones, then as the batch's alarm requests change them.
@@ -202,9 +220,7 @@ func (a *applier) checkPut(request *pb.PutRequest) error {
 		return rpctypes.ErrGRPCLeaseNotFound
 	}
 	if request.IgnoreValue || request.IgnoreLease {
-		_, found, err := currentRecord(a.batch, request.Key)
-		a.must(err)
-		if !found {
+		if _, found := a.currentVersion(request.Key, false); !found {
 			return rpctypes.ErrGRPCKeyNotFound
 		}
 	}

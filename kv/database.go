@@ -36,6 +36,10 @@ type database struct {
 	background        context.Context
 	stopBackground    context.CancelFunc
 
+	// index caches the current table's metadata for the applier; nil
+	// until the first Apply (see currentIndex).
+	index *currentIndex
+
 	mu         sync.Mutex
 	references int
 	retired    bool

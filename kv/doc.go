@@ -54,6 +54,20 @@
 // more in a blob file that the table references (see valueSeparation in
 // database.go), so its compactions move the reference, not the value.
 //
+// # Index of current versions
+//
+// The applier keeps, in memory, the metadata of live keys' current
+// versions (currentIndex: create and mod revision, version, lease, up to
+// Options.CurrentIndexKeys keys), written through with every batch. A put
+// needs the version it replaces, and when no watcher wants previous
+// key-values, the index answers without a read of the current table; a
+// change then carries the previous version without its value, which
+// publish reads from the history (the key at the revision before) if a
+// prev_kv watcher registered meanwhile. The index is a cache: the current
+// table stays the truth, a store opened with keys starts with an empty,
+// incomplete index, and each Pebble instance (a Restore makes a new one)
+// has its own.
+//
 // # Compaction
 //
 // Compaction(R) sets the compacted revision at once: reads below it fail

@@ -76,10 +76,9 @@ func (a *applier) applyLeaseRevoke(request *pb.LeaseRevokeRequest) (*pb.LeaseRev
 	a.must(err)
 	write := a.beginWrite(false)
 	for _, key := range keys {
-		now, found, err := currentRecord(a.batch, key)
-		a.must(err)
+		now, found := a.currentVersion(key, a.loadPrevious)
 		if found {
-			write.deleteKey(now.keyValue(key))
+			write.deleteKey(now.keyValue(key), a.loadPrevious)
 		}
 	}
 	write.end()

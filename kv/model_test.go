@@ -575,16 +575,42 @@ func checkRange(t *testing.T, what string, request *pb.RangeRequest, got, want *
 // with LOCKSTEP_KV_MODEL_SEEDS (see modelSeeds).
 func TestModelRandomized(t *testing.T) {
 	for _, seed := range modelSeeds(t) {
-		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { runModel(t, seed, 400) })
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) { runModel(t, seed, 400, modelVariant{}) })
 	}
 }
 
-func runModel(t *testing.T, seed uint64, steps int) {
+// TestModelRandomizedPreviousValuesUnread runs the model test with puts
+// and deletes that read no previous value as they apply (as when no
+// watcher wants previous key-values: the watcher of everything registers
+// unseen by Apply, as one that registers during an Apply call is), so
+// that publish reads every previous value from the history, and with an
+// index of current versions that holds every key, three keys, or none.
+func TestModelRandomizedPreviousValuesUnread(t *testing.T) {
+	for _, indexKeys := range []int{0, 3, -1} {
+		for _, seed := range modelSeeds(t) {
+			t.Run(fmt.Sprint("index", indexKeys, "/seed", seed), func(t *testing.T) {
+				runModel(t, seed, 400, modelVariant{indexKeys: indexKeys, previousUnseen: true})
+			})
+		}
+	}
+}
+
+// modelVariant sets how runModel's store runs.
+type modelVariant struct {
+	indexKeys      int  // Options.CurrentIndexKeys
+	previousUnseen bool // Apply does not see the prev_kv watcher
+}
+
+func runModel(t *testing.T, seed uint64, steps int, variant modelVariant) {
 	random := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	h := newHarness(t, Options{WatchBufferSize: 2})
+	h := newHarness(t, Options{WatchBufferSize: 2, CurrentIndexKeys: variant.indexKeys})
 	m := newModel()
 	g := &generator{random: random, model: m}
 	everything := mustWatch(t, h.store, WatchRequest{Key: []byte{0}, RangeEnd: []byte{0}, PrevKV: true})
+	if variant.previousUnseen {
+		h.store.watches.previousWanted.Add(-1)
+		t.Cleanup(func() { h.store.watches.previousWanted.Add(1) })
+	}
 	var watched []*mvccpb.Event
 	for step := 0; step < steps; {
 		count := 1 + random.IntN(4)

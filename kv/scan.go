@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -34,4 +35,15 @@ func scan(reader pebble.Reader, what string, lower, upper []byte, visit func(key
 func scanTable(reader pebble.Reader, what string, prefix byte, visit func(key, value []byte) error) error {
 	lower, upper := tableBounds(prefix)
 	return scan(reader, what, lower, upper, visit)
+}
+
+// tableIsEmpty reports whether the table of prefix holds no key.
+func tableIsEmpty(reader pebble.Reader, prefix byte) (bool, error) {
+	lower, upper := tableBounds(prefix)
+	iterator, err := reader.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return false, err
+	}
+	found := iterator.First()
+	return !found, errors.Join(iterator.Error(), iterator.Close())
 }

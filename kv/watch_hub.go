@@ -2,7 +2,9 @@ package kv
 
 import (
 	"sync"
+	"sync/atomic"
 
+	"github.com/cockroachdb/pebble/v2"
 	"go.etcd.io/etcd/api/v3/mvccpb"
 )
 
@@ -18,6 +20,9 @@ type watchHub struct {
 	ranged    map[*Watcher]struct{}
 	all       map[*Watcher]struct{}
 	closed    bool
+	// previousWanted counts the watchers that want previous key-values
+	// (prev_kv), for Apply to read without mu (see wantPrevious).
+	previousWanted atomic.Int64
 	// joined is signaled whenever a watcher joins the synced set.
 	joined *sync.Cond
 
@@ -47,6 +52,9 @@ func (h *watchHub) add(watcher *Watcher, start int64) error {
 		return ErrClosed
 	}
 	h.all[watcher] = struct{}{}
+	if watcher.prevKV {
+		h.previousWanted.Add(1)
+	}
 	if start == 0 || start > h.notified {
 		watcher.minimum = max(start, h.notified+1)
 		h.join(watcher)
@@ -103,7 +111,17 @@ func (h *watchHub) remove(watcher *Watcher) {
 	defer h.mu.Unlock()
 	h.leave(watcher)
 	watcher.removed = true
+	if _, present := h.all[watcher]; present && watcher.prevKV {
+		h.previousWanted.Add(-1)
+	}
 	delete(h.all, watcher)
+}
+
+// wantPrevious reports whether a watcher wants previous key-values: Apply
+// then reads the versions its writes replace with their values. One that
+// registers during an Apply call gets values publish reads.
+func (h *watchHub) wantPrevious() bool {
+	return h.previousWanted.Load() > 0
 }
 
 // publish hands the changes of one Apply call, committed at revision, to
@@ -111,8 +129,10 @@ func (h *watchHub) remove(watcher *Watcher) {
 // becomes unsynced from the first revision it missed. Watchers share the
 // events (and, when one gets a single event, the slice holding it): with
 // thousands of watchers on one prefix, a copy per watcher was most of the
-// loop's time.
-func (h *watchHub) publish(revision int64, changes []change) {
+// loop's time. A previous key-value a watcher wants that Apply did not
+// read whole is read from reader, the database the changes were committed
+// to (see priorVersion).
+func (h *watchHub) publish(revision int64, changes []change, reader pebble.Reader) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	previous := h.notified
@@ -122,7 +142,7 @@ func (h *watchHub) publish(revision int64, changes []change) {
 	}
 	shared := make([]sharedEvent, len(changes))
 	for i := range changes {
-		shared[i].change = &changes[i]
+		shared[i].change, shared[i].hub, shared[i].reader = &changes[i], h, reader
 	}
 	deliver := func(watcher *Watcher, events []*mvccpb.Event) {
 		if len(events) == 0 {
@@ -165,6 +185,8 @@ type sharedEvent struct {
 	change       *change
 	plain        []*mvccpb.Event // the event alone, no previous key-value
 	withPrevious []*mvccpb.Event // the event alone, with it
+	hub          *watchHub
+	reader       pebble.Reader // reads a previous value Apply did not
 }
 
 // passes reports whether the change is one watcher delivers.
@@ -183,9 +205,31 @@ func (s *sharedEvent) alone(prevKV bool) []*mvccpb.Event {
 		return s.plain
 	}
 	if s.withPrevious == nil {
-		s.withPrevious = []*mvccpb.Event{{Type: s.change.event.Type, Kv: s.change.event.Kv, PrevKv: s.change.previous}}
+		s.withPrevious = []*mvccpb.Event{{Type: s.change.event.Type, Kv: s.change.event.Kv, PrevKv: s.previous()}}
 	}
 	return s.withPrevious
+}
+
+// previous returns the change's previous key-value, reading its value
+// from the history if Apply did not: the key's version at the revision
+// before the change's, as etcd reads it for its watchers. If a compaction
+// in the same Apply call removed that version, or the read fails, the
+// event goes without it, as in etcd.
+func (s *sharedEvent) previous() *mvccpb.KeyValue {
+	prior := s.change.previous
+	if !prior.valueUnread {
+		return prior.keyValue
+	}
+	key, revision := s.change.event.Kv.Key, s.change.event.Kv.ModRevision
+	version, found, err := recordAt(s.reader, key, revision-1)
+	if err != nil {
+		s.hub.store.logger.Warn("kv: read a watched key's previous version", "key", string(key), "revision", revision-1, "error", err)
+		return nil
+	}
+	if !found {
+		return nil
+	}
+	return version.keyValue(key)
 }
 
 // event returns the event as a watcher with or without prev_kv gets it.

@@ -11,7 +11,16 @@ import (
 // change is one event made by Apply, kept for the watchers.
 type change struct {
 	event    *mvccpb.Event
-	previous *mvccpb.KeyValue // the key before the write transaction, nil if absent
+	previous priorVersion // the key before the write transaction
+}
+
+// priorVersion is a key's version before a write transaction.
+type priorVersion struct {
+	keyValue *mvccpb.KeyValue // nil if the key was absent
+	// valueUnread: keyValue is the version's metadata, read without its
+	// value because no watcher wanted previous key-values when the write
+	// applied; publish reads the value if one does by then.
+	valueUnread bool
 }
 
 // writeTransaction is one etcd write transaction: every change it makes
@@ -24,7 +33,7 @@ type writeTransaction struct {
 	// the transaction, so that a key changed twice (possible with a
 	// "\x00" delete range, which etcd's duplicate check lets through)
 	// reports the same previous value for both events, as etcd does.
-	before map[string]*mvccpb.KeyValue
+	before map[string]priorVersion
 }
 
 // beginWrite starts a write transaction on the current revision; a Txn
@@ -32,7 +41,7 @@ type writeTransaction struct {
 func (a *applier) beginWrite(remember bool) *writeTransaction {
 	write := &writeTransaction{applier: a, begin: a.state.revision}
 	if remember {
-		write.before = make(map[string]*mvccpb.KeyValue)
+		write.before = make(map[string]priorVersion)
 	}
 	return write
 }
@@ -52,31 +61,35 @@ func (w *writeTransaction) end() {
 }
 
 // previous returns the key's version before the transaction, given its
-// version now (found false: absent now).
-func (w *writeTransaction) previous(key []byte, now record, found bool) *mvccpb.KeyValue {
-	var keyValue *mvccpb.KeyValue
+// version now (found false: absent now; valueRead false: now holds no
+// value, see priorVersion).
+func (w *writeTransaction) previous(key []byte, now record, found, valueRead bool) priorVersion {
+	var prior priorVersion
 	if found {
-		keyValue = now.keyValue(bytes.Clone(key))
+		prior = priorVersion{keyValue: now.keyValue(bytes.Clone(key)), valueUnread: !valueRead}
 	}
 	if w.before == nil {
-		return keyValue
+		return prior
 	}
 	if earlier, seen := w.before[string(key)]; seen {
 		return earlier
 	}
-	w.before[string(key)] = keyValue
-	return keyValue
+	w.before[string(key)] = prior
+	return prior
 }
 
 // record writes one version of key: the current table (or its removal
-// for a tombstone), the history table and the event log.
-func (w *writeTransaction) record(key []byte, r record, previous *mvccpb.KeyValue) {
+// for a tombstone) and the index of it, the history table and the event
+// log.
+func (w *writeTransaction) record(key []byte, r record, previous priorVersion) {
 	batch, main, sub := w.applier.batch, w.begin+1, w.changes
 	encoded := r.encode()
 	if r.tombstone {
 		w.applier.must(batch.Delete(currentKey(key), nil))
+		w.applier.index.remove(key)
 	} else {
 		w.applier.must(batch.Set(currentKey(key), encoded, nil))
+		w.applier.index.set(key, r.metadata())
 	}
 	w.applier.must(batch.Set(historyKey(key, main, sub), encoded, nil))
 	w.applier.must(batch.Set(eventKey(main, sub), key, nil))
@@ -92,9 +105,9 @@ func (w *writeTransaction) record(key []byte, r record, previous *mvccpb.KeyValu
 // attachment; checkPut has passed.
 func (w *writeTransaction) put(request *pb.PutRequest) *pb.PutResponse {
 	key := request.Key
-	now, found, err := currentRecord(w.applier.batch, key)
-	w.applier.must(err)
-	previous := w.previous(key, now, found)
+	withValue := w.applier.loadPrevious || request.IgnoreValue || request.PrevKv
+	now, found := w.applier.currentVersion(key, withValue)
+	previous := w.previous(key, now, found, withValue)
 	main := w.begin + 1
 	next := record{create: main, mod: main, version: 1, lease: request.Lease, value: request.Value}
 	if found {
@@ -130,23 +143,25 @@ func (w *writeTransaction) moveLease(key []byte, from, to int64) {
 
 // deleteRange deletes every live key of the request's interval.
 func (w *writeTransaction) deleteRange(request *pb.DeleteRangeRequest) *pb.DeleteRangeResponse {
-	live, err := collectCurrent(w.applier.batch, request.Key, rangeEnd(request.RangeEnd), collectOptions{withValues: true})
+	withValues := w.applier.loadPrevious || request.PrevKv
+	live, err := collectCurrent(w.applier.batch, request.Key, rangeEnd(request.RangeEnd), collectOptions{withValues: withValues})
 	w.applier.must(err)
 	response := &pb.DeleteRangeResponse{Deleted: int64(len(live.keyValues))}
 	if request.PrevKv {
 		response.PrevKvs = live.keyValues
 	}
 	for _, keyValue := range live.keyValues {
-		w.deleteKey(keyValue)
+		w.deleteKey(keyValue, withValues)
 	}
 	response.Header = &pb.ResponseHeader{Revision: w.revision()}
 	return response
 }
 
-// deleteKey writes a tombstone for a live key and detaches its lease.
-func (w *writeTransaction) deleteKey(keyValue *mvccpb.KeyValue) {
+// deleteKey writes a tombstone for a live key and detaches its lease;
+// valueRead says whether keyValue holds the key's value.
+func (w *writeTransaction) deleteKey(keyValue *mvccpb.KeyValue, valueRead bool) {
 	now := record{create: keyValue.CreateRevision, mod: keyValue.ModRevision, version: keyValue.Version, lease: keyValue.Lease, value: keyValue.Value}
-	previous := w.previous(keyValue.Key, now, true)
+	previous := w.previous(keyValue.Key, now, true, valueRead)
 	w.record(keyValue.Key, record{mod: w.begin + 1, tombstone: true}, previous)
 	w.moveLease(keyValue.Key, keyValue.Lease, 0)
 }
