@@ -165,7 +165,8 @@ func (s *Server) open() error {
 		s.log.Info("auth tokens", "kind", tokens)
 	}
 	store, err := kv.Open(filepath.Join(config.DataDirectory, "kv"), kv.Options{Logger: s.log, MaxTxnOps: config.MaxTxnOps, CacheSize: config.BackendCacheBytes, FileSystem: config.StoreFileSystem,
-		AuthTokenTTL: config.AuthTokenTTL, AuthTokens: tokens})
+		CurrentIndexKeys: config.CurrentIndexKeys,
+		AuthTokenTTL:     config.AuthTokenTTL, AuthTokens: tokens})
 	if err != nil {
 		return fmt.Errorf("server: open key-value store: %w", err)
 	}
