@@ -54,6 +54,13 @@ type diskHealth struct {
 	// delay is how long backoffFS waits before Pebble's next file
 	// creation: zero while the disk takes writes.
 	delay time.Duration
+	// stallSince is when Pebble stopped taking writes, until its
+	// compactions and flushes catch up (zero: it takes them).
+	stallSince  time.Time
+	stallReason string
+	stallLogged time.Time     // when a stall was last logged
+	stalls      int           // stalls since then
+	stalled     time.Duration // their time
 }
 
 func newDiskHealth(logger *slog.Logger) *diskHealth {
@@ -74,7 +81,40 @@ func (h *diskHealth) listener() *pebble.EventListener {
 				h.recovered()
 			}
 		},
+		WriteStallBegin: h.writeStallBegin,
+		WriteStallEnd:   h.writeStallEnd,
 	}
+}
+
+// writeStallBegin notes that Pebble stopped taking writes (too many
+// memtables waiting for their flush, or too many files in level 0):
+// Apply, and with it every commit on this member, waits until it ends.
+func (h *diskHealth) writeStallBegin(info pebble.WriteStallBeginInfo) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.stallSince, h.stallReason = h.now(), info.Reason
+}
+
+// writeStallEnd logs a stall that lasted a tenth of a second or more, at
+// most once a minute with the count of those not logged (a fill faster
+// than the disk stalls many times a second).
+func (h *diskHealth) writeStallEnd() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stallSince.IsZero() {
+		return
+	}
+	now := h.now()
+	stalled := now.Sub(h.stallSince)
+	h.stallSince = time.Time{}
+	h.stalls++
+	h.stalled += stalled
+	if stalled < 100*time.Millisecond || now.Sub(h.stallLogged) < diskSummaryInterval {
+		return
+	}
+	h.logger.Warn("kv: the store stopped taking writes until its compactions caught up", "reason", h.stallReason, "took", stalled,
+		"stalls since last logged", h.stalls, "stalled since last logged", h.stalled)
+	h.stallLogged, h.stalls, h.stalled = now, 0, 0
 }
 
 // backgroundError records one failed background operation of Pebble.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
@@ -250,4 +251,37 @@ func fullableFileSystem(full *atomic.Bool) vfs.FS {
 		}
 		return nil
 	}))
+}
+
+// TestDiskHealthLogsWriteStalls stalls Pebble's writes four times: a
+// short stall is not logged, the first long one is, and the two that
+// follow within a minute are counted into the next line a minute later.
+func TestDiskHealthLogsWriteStalls(t *testing.T) {
+	var output syncbuffer.Buffer
+	health := newDiskHealth(slog.New(slog.NewTextHandler(&output, nil)))
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	health.now = func() time.Time { return clock }
+	stall := func(length time.Duration) {
+		health.writeStallBegin(pebble.WriteStallBeginInfo{Reason: "L0 file count limit exceeded"})
+		clock = clock.Add(length)
+		health.writeStallEnd()
+	}
+	stall(10 * time.Millisecond)
+	if got := output.String(); got != "" {
+		t.Fatalf("log after a 10 ms stall: %q, want nothing", got)
+	}
+	stall(300 * time.Millisecond)
+	if got := logLines(&output); len(got) != 1 || !strings.Contains(got[0], "L0 file count") || !strings.Contains(got[0], "took=300ms") {
+		t.Fatalf("log after a 300 ms stall: %q, want it with its reason", got)
+	}
+	stall(time.Second)
+	stall(2 * time.Second)
+	if got := logLines(&output); len(got) != 1 {
+		t.Fatalf("log after two more stalls within a minute: %q, want still one line", got)
+	}
+	clock = clock.Add(time.Minute)
+	stall(500 * time.Millisecond)
+	if got := logLines(&output); len(got) != 2 || !strings.Contains(got[1], `"stalls since last logged"=3`) {
+		t.Fatalf("log a minute later: %q, want a line counting 3 stalls", got)
+	}
 }
