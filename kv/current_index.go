@@ -35,10 +35,11 @@ type currentIndex struct {
 	garbage     int
 	compactions int // how many times compactKeys ran (tests)
 	limit       int
-	// complete: every live key of the store is in the index, so a key
-	// that is not is absent. True for a store that held no key when it
-	// was opened, until the index first evicts a key.
+	// complete: every live key of the store is in the index or in
+	// evicted, so a key in neither is absent. True for a store that held
+	// no key when it was opened, until evicted is full.
 	complete bool
+	evicted  evictedKeys
 }
 
 // indexSlot is one key of the index.
@@ -97,14 +98,15 @@ func (x *currentIndex) keyOf(slot int32) []byte {
 // lookup returns key's metadata. known false means the index cannot say,
 // and the current table must be read.
 func (x *currentIndex) lookup(key []byte) (metadata currentMetadata, found, known bool) {
-	if _, slot, _ := x.find(key); slot >= 0 {
+	hash, slot, _ := x.find(key)
+	if slot >= 0 {
 		return x.slots[slot].metadata, true, true
 	}
-	return currentMetadata{}, false, x.complete
+	return currentMetadata{}, false, x.complete && !x.evicted.mayContain(hash)
 }
 
 // set records key's new current version. A full index evicts another key
-// first, and is no longer complete.
+// first.
 func (x *currentIndex) set(key []byte, metadata currentMetadata) {
 	hash, slot, _ := x.find(key)
 	if slot >= 0 {
@@ -120,7 +122,7 @@ func (x *currentIndex) set(key []byte, metadata currentMetadata) {
 	if len(x.keys)+len(key) > maxIndexArena {
 		x.compactKeys()
 		if len(x.keys)+len(key) > maxIndexArena {
-			x.complete = false // keys this long are read from the store
+			x.notHeld(hash) // keys this long are read from the store
 			return
 		}
 	}
@@ -173,9 +175,17 @@ func (x *currentIndex) unlink(hash uint64, slot, before int32) {
 func (x *currentIndex) evictOne() {
 	for hash, slot := range x.heads {
 		x.unlink(hash, slot, -1)
+		x.notHeld(hash)
 		break
 	}
-	x.complete = false
+}
+
+// notHeld records that a live key of hash is not in the index: in
+// evicted, or, once that is full, by no longer being complete.
+func (x *currentIndex) notHeld(hash uint64) {
+	if x.complete && !x.evicted.add(hash) {
+		x.complete = false
+	}
 }
 
 // compactKeys copies the keys slots use into a new arena, leaving out the
@@ -202,6 +212,7 @@ func (x *currentIndex) reset() {
 	clear(x.heads)
 	x.slots, x.keys, x.free, x.garbage = x.slots[:0], x.keys[:0], x.free[:0], 0
 	x.complete = false
+	x.evicted.clear()
 }
 
 // currentIndex returns the database's index of current versions, made on

@@ -64,8 +64,8 @@ func TestCurrentIndexOfAReopenedStore(t *testing.T) {
 }
 
 // TestCurrentIndexEvicts fills an index of two keys with three: it keeps
-// two, reuses the evicted one's slot, and no longer claims to hold every
-// key.
+// two, reuses the evicted one's slot, cannot say whether the evicted key
+// is live, and still knows a key never written is absent.
 func TestCurrentIndexEvicts(t *testing.T) {
 	index := newCurrentIndex(2, true)
 	if _, found, known := index.lookup([]byte("absent")); found || !known {
@@ -77,8 +77,17 @@ func TestCurrentIndexEvicts(t *testing.T) {
 	if index.count() != 2 || len(index.slots) != 2 {
 		t.Fatalf("%d keys in %d slots, want 2 in 2", index.count(), len(index.slots))
 	}
-	if _, found, known := index.lookup([]byte("absent")); found || known {
-		t.Fatalf("after an eviction: found %v known %v, want unknown", found, known)
+	if _, found, known := index.lookup([]byte("absent")); found || !known {
+		t.Fatalf("after an eviction, a key never written: found %v known %v, want absent and known", found, known)
+	}
+	unknown := 0
+	for _, key := range []string{"a", "b", "c"} {
+		if _, _, known := index.lookup([]byte(key)); !known {
+			unknown++
+		}
+	}
+	if unknown != 1 {
+		t.Fatalf("%d keys unknown, want the evicted one", unknown)
 	}
 	metadata, found, _ := index.lookup([]byte("c"))
 	if !found || metadata.create != 3 {
@@ -93,15 +102,15 @@ func TestCurrentIndexEvicts(t *testing.T) {
 // TestCurrentIndexAgreesWithAMap sets and removes random keys, many of
 // them with the same hash, in an index small enough to evict and large
 // keys enough to compact its arena, and compares it with a map after
-// every step: every key it holds has the map's metadata, and it holds
-// every key when it says it is complete.
+// every step: every key it holds has the map's metadata, and it never
+// says a live key it does not hold is absent.
 func TestCurrentIndexAgreesWithAMap(t *testing.T) {
 	for _, limit := range []int{8, 1000} {
 		random := rand.New(rand.NewPCG(uint64(limit), 7))
 		index := newCurrentIndex(limit, true)
 		index.hash = func(key []byte) uint64 { return uint64(key[len(key)-1] % 5) } // long chains
 		truth := map[string]currentMetadata{}
-		for step := range 10_000 {
+		for step := range 6_000 {
 			key := fmt.Appendf(nil, "key/%d", random.IntN(300))
 			if random.IntN(20) == 0 { // a long key: their garbage fills the arena
 				key = append(bytes.Repeat([]byte{'L'}, 50_000), byte(random.IntN(30)))
@@ -131,15 +140,49 @@ func TestCurrentIndexAgreesWithAMap(t *testing.T) {
 			if held != index.count() || held > limit {
 				t.Fatalf("limit %d step %d: %d keys held, count %d", limit, step, held, index.count())
 			}
-			if index.complete && held != len(truth) {
-				t.Fatalf("limit %d step %d: complete with %d of %d keys", limit, step, held, len(truth))
+			for key, want := range truth {
+				if step%50 != 0 {
+					break // every live key's lookup, now and then: the chains are long
+				}
+				if got, found, known := index.lookup([]byte(key)); known && (!found || got != want) {
+					t.Fatalf("limit %d step %d: live key %q: %+v found %v known, want %+v or unknown", limit, step, key, got, found, want)
+				}
 			}
 		}
-		if limit == 8 && index.complete {
+		if limit == 8 && len(index.evicted.filters) == 0 {
 			t.Errorf("an index of 8 keys never evicted")
 		}
 		if index.compactions == 0 {
 			t.Errorf("limit %d: the arena was never compacted", limit)
 		}
+	}
+}
+
+// TestEvictedKeysGiveUpWhenFull adds hashes until every filter is full:
+// the next add fails and forgets them all, and an index then stops being
+// complete.
+func TestEvictedKeysGiveUpWhenFull(t *testing.T) {
+	var evicted evictedKeys
+	var spread uint64 = 0x9e3779b97f4a7c15 // spreads consecutive numbers over the bits
+	for i := range maxEvictedFilters * evictedFilterKeys {
+		if !evicted.add(uint64(i) * spread) {
+			t.Fatalf("add %d failed before the filters were full", i)
+		}
+	}
+	if !evicted.mayContain(42*spread) {
+		t.Fatalf("an added hash is not in the filters")
+	}
+	if evicted.add(1) || len(evicted.filters) != 0 {
+		t.Fatalf("add to full filters: %d filters left, want none and false", len(evicted.filters))
+	}
+	index := newCurrentIndex(1, true)
+	index.evicted = evictedKeys{filters: make([]bloomFilter, maxEvictedFilters)}
+	for i := range index.evicted.filters {
+		index.evicted.filters[i] = bloomFilter{bits: make([]uint64, evictedFilterBits/64), count: evictedFilterKeys}
+	}
+	index.set([]byte("a"), currentMetadata{})
+	index.set([]byte("b"), currentMetadata{}) // evicts a; the filters are full
+	if _, _, known := index.lookup([]byte("never written")); known || index.complete {
+		t.Fatalf("an index whose filters filled: known %v complete %v, want neither", known, index.complete)
 	}
 }
