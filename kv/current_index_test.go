@@ -169,7 +169,7 @@ func TestEvictedKeysGiveUpWhenFull(t *testing.T) {
 			t.Fatalf("add %d failed before the filters were full", i)
 		}
 	}
-	if !evicted.mayContain(42*spread) {
+	if !evicted.mayContain(42 * spread) {
 		t.Fatalf("an added hash is not in the filters")
 	}
 	if evicted.add(1) || len(evicted.filters) != 0 {
