@@ -227,14 +227,14 @@ func (d *database) currentIndex(limit int) *currentIndex {
 }
 
 // currentVersion returns key's current version (found false: absent):
-// from the index when it knows and withValue is false, and then without
-// the value; else read from the batch, value included, and remembered in
-// the index.
+// from the index when it knows, without the value; else, or when the key
+// is live and withValue is set, read from the batch, value included, and
+// remembered in the index. (An absent key has no value to read, so a put
+// of a new key reads nothing even when watchers want previous values, as
+// Kubernetes' do.)
 func (a *applier) currentVersion(key []byte, withValue bool) (r record, found bool) {
-	if !withValue {
-		if metadata, found, known := a.index.lookup(key); known {
-			return metadata.record(), found
-		}
+	if metadata, found, known := a.index.lookup(key); known && (!found || !withValue) {
+		return metadata.record(), found
 	}
 	r, found, err := currentRecord(a.batch, key)
 	a.must(err)
