@@ -63,10 +63,11 @@
 // key-values, the index answers without a read of the current table; a
 // change then carries the previous version without its value, which
 // publish reads from the history (the key at the revision before) if a
-// prev_kv watcher registered meanwhile. The index is a cache: the current
-// table stays the truth, a store opened with keys starts with an empty,
-// incomplete index, and each Pebble instance (a Restore makes a new one)
-// has its own.
+// prev_kv watcher registered meanwhile. Bloom filters remember the keys
+// the index evicts, so that it still knows a key it never saw is absent
+// (currentIndex.evicted). The index is a cache: the current table stays
+// the truth, a store opened with keys starts with an empty, incomplete
+// index, and each Pebble instance (a Restore makes a new one) has its own.
 //
 // # Compaction
 //
