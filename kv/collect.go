@@ -166,6 +166,17 @@ func currentRecord(reader pebble.Reader, key []byte) (r record, found bool, err 
 	return r, err == nil, err
 }
 
+// versionBefore returns key's version at the revision before revision (a
+// watch event's previous key-value, as etcd reads it), nil if the key did
+// not exist then or that version was compacted away.
+func versionBefore(reader pebble.Reader, key []byte, revision int64) (*mvccpb.KeyValue, error) {
+	r, found, err := recordAt(reader, key, revision-1)
+	if err != nil || !found {
+		return nil, err
+	}
+	return r.keyValue(key), nil
+}
+
 // recordAt returns the version of key at revision (the latest at or before
 // it), or found false when the key did not exist then.
 func recordAt(reader pebble.Reader, key []byte, revision int64) (r record, found bool, err error) {

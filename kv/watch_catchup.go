@@ -135,13 +135,11 @@ func historicalEvent(view *view, key []byte, main, sub int64, withPrevious bool)
 		event = &mvccpb.Event{Type: mvccpb.Event_DELETE, Kv: &mvccpb.KeyValue{Key: key, ModRevision: main}}
 	}
 	if withPrevious && main-1 >= view.state.compacted && main > 1 {
-		previous, found, err := recordAt(view.snapshot, key, main-1)
+		previous, err := versionBefore(view.snapshot, key, main)
 		if err != nil {
 			return nil, err
 		}
-		if found {
-			event.PrevKv = previous.keyValue(key)
-		}
+		event.PrevKv = previous
 	}
 	return event, nil
 }

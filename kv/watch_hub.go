@@ -221,15 +221,11 @@ func (s *sharedEvent) previous() *mvccpb.KeyValue {
 		return prior.keyValue
 	}
 	key, revision := s.change.event.Kv.Key, s.change.event.Kv.ModRevision
-	version, found, err := recordAt(s.reader, key, revision-1)
+	previous, err := versionBefore(s.reader, key, revision)
 	if err != nil {
 		s.hub.store.logger.Warn("kv: read a watched key's previous version", "key", string(key), "revision", revision-1, "error", err)
-		return nil
 	}
-	if !found {
-		return nil
-	}
-	return version.keyValue(key)
+	return previous
 }
 
 // event returns the event as a watcher with or without prev_kv gets it.
