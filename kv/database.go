@@ -233,23 +233,35 @@ func (l pebbleLogger) Fatalf(format string, args ...any) {
 const flushPollInterval = 20 * time.Millisecond
 
 // flushUnlessFull flushes before closing, but gives the flush up once the
-// disk is full: Pebble would retry it until space returns, and what it
-// would write is in the Raft log, replayed from the store's applied index
-// on the next start.
+// disk is full or the flush fails: Pebble would retry it until space
+// returns (or, for another failure such as EIO or a store directory
+// removed underneath it, for ever, and the member would never stop), and
+// what it would write is in the Raft log, replayed from the store's
+// applied index on the next start.
 func (d *database) flushUnlessFull() error {
 	err := d.flushOrFull()
-	if errors.Is(err, ErrDiskFull) {
+	switch {
+	case errors.Is(err, ErrDiskFull):
 		d.logger.Warn("kv: closing without a flush: the disk is full", "directory", d.directory)
 		return nil
+	case errors.Is(err, errFlushFailed):
+		d.logger.Error("kv: closing without a flush: the flush failed; the Raft log replays what it held at the next start", "directory", d.directory, "error", err)
+		return err
 	}
 	return err
 }
 
+// errFlushFailed is wrapped by flushOrFull's error when the flush it waited
+// for failed.
+var errFlushFailed = errors.New("kv: flush failed")
+
 // flushOrFull flushes the memtables and waits for the flush, but only
-// while the disk is not full: once it is (already, or the flush finds it
-// so), it returns the error wrapping ErrDiskFull at once and leaves the
-// flush to Pebble, which retries it until space returns. Pebble's own
-// Flush would wait that long.
+// while the disk is not full and the flush does not fail: once the disk is
+// full (already, or the flush finds it so), it returns the error wrapping
+// ErrDiskFull at once, and once a flush fails for another reason, an error
+// wrapping errFlushFailed and the cause. Either way it leaves the flush to
+// Pebble, which retries it. Pebble's own Flush would wait until a retry
+// succeeds, which for a failing disk is never.
 func (d *database) flushOrFull() error {
 	if d.health == nil {
 		return d.db.Flush()
@@ -257,6 +269,7 @@ func (d *database) flushOrFull() error {
 	if full := d.health.fullError(); full != nil {
 		return full
 	}
+	failures := d.health.flushFailureCount()
 	done, err := d.db.AsyncFlush()
 	if err != nil {
 		return err
@@ -270,6 +283,9 @@ func (d *database) flushOrFull() error {
 		case <-ticker.C:
 			if full := d.health.fullError(); full != nil {
 				return full
+			}
+			if failure := d.health.failedFlushSince(failures); failure != nil {
+				return fmt.Errorf("%w: %w", errFlushFailed, failure)
 			}
 		}
 	}

@@ -61,6 +61,10 @@ type diskHealth struct {
 	stallLogged time.Time     // when a stall was last logged
 	stalls      int           // stalls since then
 	stalled     time.Duration // their time
+	// flushFailures counts Pebble's failed flushes, for any reason, and
+	// lastFlushError is the last one's error (see failedFlushSince).
+	flushFailures  uint64
+	lastFlushError error
 }
 
 func newDiskHealth(logger *slog.Logger) *diskHealth {
@@ -74,6 +78,8 @@ func (h *diskHealth) listener() *pebble.EventListener {
 		FlushEnd: func(info pebble.FlushInfo) {
 			if info.Err == nil {
 				h.recovered()
+			} else {
+				h.flushFailed(info.Err)
 			}
 		},
 		CompactionEnd: func(info pebble.CompactionInfo) {
@@ -142,6 +148,33 @@ func (h *diskHealth) backgroundError(err error) {
 		h.logger.Error("kv: pebble background errors go on", "errors", h.unlogged, "over", now.Sub(h.lastLogged).Round(time.Second), "last", err)
 		h.lastLogged, h.unlogged = now, 0
 	}
+}
+
+// flushFailed records a flush that failed; Pebble retries it.
+func (h *diskHealth) flushFailed(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.flushFailures++
+	h.lastFlushError = err
+}
+
+// flushFailureCount returns how many flushes have failed so far, to pass
+// to failedFlushSince later.
+func (h *diskHealth) flushFailureCount() uint64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.flushFailures
+}
+
+// failedFlushSince returns the error of the last failed flush if a flush
+// failed after count was taken, else nil.
+func (h *diskHealth) failedFlushSince(count uint64) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.flushFailures == count {
+		return nil
+	}
+	return h.lastFlushError
 }
 
 // recovered records a successful flush: the disk takes writes again.

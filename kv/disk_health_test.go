@@ -126,6 +126,83 @@ func TestStoreClosesOnFullDisk(t *testing.T) {
 	}
 }
 
+// TestStoreClosesWhenFlushesFail makes every write fail with EIO, as a
+// failing disk or a store directory removed underneath the member would:
+// Pebble retries the flush for ever, and Close must not wait for it. It
+// returns the flush's error, and the store reopens at an applied index no
+// later than what was applied (the Raft log replays the rest).
+func TestStoreClosesWhenFlushesFail(t *testing.T) {
+	var failing atomic.Bool
+	fs := failingFileSystem(&failing, syscall.EIO)
+	store, err := Open("failing", Options{FileSystem: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: store}
+	h.put("a", "1", 0)
+	failing.Store(true)
+	h.put("b", "1", 0)
+	closed := make(chan error, 1)
+	go func() { closed <- store.Close() }()
+	bound := time.NewTimer(time.Minute) // an upper bound, not a wait: it returns within milliseconds
+	defer bound.Stop()
+	select {
+	case err := <-closed:
+		if !errors.Is(err, syscall.EIO) {
+			t.Fatalf("Close while flushes fail: %v, want the flush's EIO", err)
+		}
+	case <-bound.C:
+		t.Fatal("Close still waits for a failing flush after a minute")
+	}
+	failing.Store(false)
+	reopened, err := Open("failing", Options{FileSystem: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reopened.Close()
+	if applied := reopened.AppliedIndex(); applied > 2 {
+		t.Errorf("applied index %d after reopening, want at most the 2 entries applied", applied)
+	}
+}
+
+// TestSnapshotFailsWhenFlushFails checks that Snapshot, called from the
+// node's loop, returns the flush's error instead of waiting for ever while
+// flushes fail, and succeeds once they do not.
+func TestSnapshotFailsWhenFlushFails(t *testing.T) {
+	var failing atomic.Bool
+	h := newHarness(t, Options{FileSystem: failingFileSystem(&failing, syscall.EIO)})
+	h.put("before", "v", 0)
+	failing.Store(true)
+	h.put("during", "v", 0) // into the memtable: the snapshot's flush needs the disk
+	result := make(chan error, 1)
+	go func() {
+		image, err := h.store.Snapshot()
+		if err == nil {
+			image.Close()
+		}
+		result <- err
+	}()
+	bound := time.NewTimer(time.Minute) // an upper bound, not a wait
+	defer bound.Stop()
+	select {
+	case err := <-result:
+		if !errors.Is(err, syscall.EIO) || errors.Is(err, ErrDiskFull) {
+			t.Fatalf("snapshot while flushes fail: %v, want the flush's EIO (not a full disk)", err)
+		}
+	case <-bound.C:
+		t.Fatal("snapshot while flushes fail still waits after a minute")
+	}
+	failing.Store(false)
+	poll.Until(t, "a snapshot once flushes succeed", func() bool {
+		image, err := h.store.Snapshot()
+		if err != nil {
+			return false
+		}
+		image.Close()
+		return true
+	})
+}
+
 // TestBackoffDelaysFileCreationWhileFull checks the delay before Pebble's
 // file creations: none while the disk takes writes, doubling from 10 ms
 // to one second with each ENOSPC, none again after a successful flush.
@@ -245,9 +322,15 @@ func TestSnapshotOnFullDiskFailsAtOnce(t *testing.T) {
 // fullableFileSystem is an in-memory file system that refuses every write
 // with ENOSPC while full is set.
 func fullableFileSystem(full *atomic.Bool) vfs.FS {
+	return failingFileSystem(full, syscall.ENOSPC)
+}
+
+// failingFileSystem is an in-memory file system that fails every write
+// with errno while failing is set.
+func failingFileSystem(failing *atomic.Bool, errno syscall.Errno) vfs.FS {
 	return errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
-			return fmt.Errorf("injected: %w", syscall.ENOSPC)
+		if failing.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+			return fmt.Errorf("injected: %w", errno)
 		}
 		return nil
 	}))
