@@ -19,14 +19,19 @@ import (
 // from an empty one.
 //
 // It holds no pointers, so the garbage collector does not scan it: keys
-// live in one byte arena, and a map from each key's hash to its slot
+// live in one byte arena, and an open-addressed hash table of slot numbers
 // finds them. With a map of strings instead, a store of 4,000,000 keys
 // filled at 17,077 keys/s, against 20,705 without an index and 19,140
-// with this one (lockstep bench big-store, one run each): the collector
-// scanned the map's keys at every cycle.
+// with a pointer-free one (lockstep bench big-store, one run each): the
+// collector scanned the map's keys at every cycle. The table replaced a
+// map from hashes to slots: 67 bytes a key with 8-byte keys, against 94
+// (TestCurrentIndexBytesPerKey).
 type currentIndex struct {
-	hash  func(key []byte) uint64 // maphash (tests make keys collide)
-	heads map[uint64]int32        // a key's hash → the first slot of that hash
+	hash func(key []byte) uint64 // maphash (tests make keys collide)
+	// table is a hash table with linear probing: each entry holds the low
+	// 32 bits of a key's hash above its slot number plus one (zero: empty).
+	// Its length is a power of two, and at most three quarters are used.
+	table []uint64
 	slots []indexSlot
 	keys  []byte  // every slot's key, at its keyOffset
 	free  []int32 // slots no key uses
@@ -40,16 +45,24 @@ type currentIndex struct {
 	// no key when it was opened, until evicted is full.
 	complete bool
 	evicted  evictedKeys
+	// victim is where the search for a key to evict starts: a
+	// pseudo-random walk over the table.
+	victim uint64
 }
 
-// indexSlot is one key of the index.
+// indexSlot is one key of the index; a free slot has keyOffset
+// freeSlotOffset.
 type indexSlot struct {
 	metadata  currentMetadata
 	keyOffset uint32
 	keyLength uint32
-	next      int32 // the next slot whose key has the same hash, or -1
-	used      bool
 }
+
+// freeSlotOffset marks a slot no key uses.
+const freeSlotOffset = ^uint32(0)
+
+// inUse says whether a key uses the slot.
+func (s *indexSlot) inUse() bool { return s.keyOffset != freeSlotOffset }
 
 // currentMetadata is a live key's current version, less its value.
 type currentMetadata struct {
@@ -57,36 +70,62 @@ type currentMetadata struct {
 }
 
 // defaultCurrentIndexKeys is how many keys the index holds unless
-// Options.CurrentIndexKeys says otherwise: about 100 MiB with 16-byte
-// keys (about 88 bytes a key and the key itself), which covers the whole
-// key space of most stores; etcd keeps an index of every key in memory
-// too.
-const defaultCurrentIndexKeys = 1 << 20
+// Options.CurrentIndexKeys says otherwise: at about 67 bytes a key and
+// the key itself, about 330 MiB with 16-byte keys when a store has that
+// many, which covers the whole key space of most stores (etcd keeps an
+// index of every key in memory too, and its peak was 5 GiB at 4,000,000
+// keys of 1 KiB).
+const defaultCurrentIndexKeys = 1 << 22
 
-// maxIndexArena bounds the key arena, whose offsets are 32 bits.
+// maxIndexArena bounds the key arena, whose offsets are 32 bits (and never
+// freeSlotOffset).
 const maxIndexArena = 1 << 31
+
+// Entries of the table.
+const (
+	entrySlotBits = 32
+	entrySlotMask = 1<<entrySlotBits - 1
+	minTableSize  = 16
+)
 
 // newCurrentIndex returns an empty index of at most limit keys; complete
 // says whether the store has no live key.
 func newCurrentIndex(limit int, complete bool) *currentIndex {
 	seed := maphash.MakeSeed()
 	hash := func(key []byte) uint64 { return maphash.Bytes(seed, key) }
-	return &currentIndex{hash: hash, heads: make(map[uint64]int32), limit: limit, complete: complete && limit > 0}
+	return &currentIndex{hash: hash, limit: limit, complete: complete && limit > 0}
 }
 
-// find returns key's hash, its slot (-1 if absent) and the slot before it
-// with the same hash (-1 if it is the first).
-func (x *currentIndex) find(key []byte) (hash uint64, slot, before int32) {
+// entryFor is the table entry of slot, whose key has hash.
+func entryFor(hash uint64, slot int32) uint64 {
+	return uint64(uint32(hash))<<entrySlotBits | uint64(slot+1)
+}
+
+// entrySlot is the slot of a used entry.
+func entrySlot(entry uint64) int32 { return int32(entry&entrySlotMask) - 1 }
+
+// home is the position at which a key of hash (or an entry) is first looked for.
+func (x *currentIndex) home(hash uint64) int { return int(uint32(hash)) & (len(x.table) - 1) }
+
+// find returns key's hash and, if the index holds it, its position in the
+// table (else the empty position where it would go, or -1 when the table
+// has no room yet) and its slot (-1 if absent).
+func (x *currentIndex) find(key []byte) (hash uint64, position int, slot int32) {
 	hash = x.hash(key)
-	slot, ok := x.heads[hash]
-	if !ok {
+	if len(x.table) == 0 {
 		return hash, -1, -1
 	}
-	before = -1
-	for slot >= 0 && !bytes.Equal(x.keyOf(slot), key) {
-		before, slot = slot, x.slots[slot].next
+	tag := uint64(uint32(hash))
+	mask := len(x.table) - 1
+	for position = x.home(hash); ; position = (position + 1) & mask {
+		entry := x.table[position]
+		if entry == 0 {
+			return hash, position, -1
+		}
+		if entry>>entrySlotBits == tag && bytes.Equal(x.keyOf(entrySlot(entry)), key) {
+			return hash, position, entrySlot(entry)
+		}
 	}
-	return hash, slot, before
 }
 
 // keyOf returns the key of a used slot, in the arena.
@@ -98,7 +137,7 @@ func (x *currentIndex) keyOf(slot int32) []byte {
 // lookup returns key's metadata. known false means the index cannot say,
 // and the current table must be read.
 func (x *currentIndex) lookup(key []byte) (metadata currentMetadata, found, known bool) {
-	hash, slot, _ := x.find(key)
+	hash, _, slot := x.find(key)
 	if slot >= 0 {
 		return x.slots[slot].metadata, true, true
 	}
@@ -108,7 +147,7 @@ func (x *currentIndex) lookup(key []byte) (metadata currentMetadata, found, know
 // set records key's new current version. A full index evicts another key
 // first.
 func (x *currentIndex) set(key []byte, metadata currentMetadata) {
-	hash, slot, _ := x.find(key)
+	hash, _, slot := x.find(key)
 	if slot >= 0 {
 		x.slots[slot].metadata = metadata
 		return
@@ -132,13 +171,34 @@ func (x *currentIndex) set(key []byte, metadata currentMetadata) {
 		slot = int32(len(x.slots))
 		x.slots = append(x.slots, indexSlot{})
 	}
-	next, chained := x.heads[hash]
-	if !chained {
-		next = -1
-	}
-	x.slots[slot] = indexSlot{metadata: metadata, keyOffset: uint32(len(x.keys)), keyLength: uint32(len(key)), next: next, used: true}
+	x.slots[slot] = indexSlot{metadata: metadata, keyOffset: uint32(len(x.keys)), keyLength: uint32(len(key))}
 	x.keys = append(x.keys, key...)
-	x.heads[hash] = slot
+	if (x.count()+1)*4 > len(x.table)*3 {
+		x.grow()
+	}
+	x.insert(entryFor(hash, slot))
+}
+
+// insert puts entry at the first empty position from its home.
+func (x *currentIndex) insert(entry uint64) {
+	mask := len(x.table) - 1
+	position := x.home(entry >> entrySlotBits)
+	for x.table[position] != 0 {
+		position = (position + 1) & mask
+	}
+	x.table[position] = entry
+}
+
+// grow doubles the table (or makes the first one) and puts every entry
+// back.
+func (x *currentIndex) grow() {
+	old := x.table
+	x.table = make([]uint64, max(minTableSize, 2*len(old)))
+	for _, entry := range old {
+		if entry != 0 {
+			x.insert(entry)
+		}
+	}
 }
 
 // count returns how many keys the index holds.
@@ -146,37 +206,49 @@ func (x *currentIndex) count() int { return len(x.slots) - len(x.free) }
 
 // remove forgets key, deleted from the store.
 func (x *currentIndex) remove(key []byte) {
-	if hash, slot, before := x.find(key); slot >= 0 {
-		x.unlink(hash, slot, before)
+	if _, position, slot := x.find(key); slot >= 0 {
+		x.removeAt(position, slot)
 	}
 }
 
-// unlink frees slot, whose key has hash and follows before (-1: first).
-func (x *currentIndex) unlink(hash uint64, slot, before int32) {
-	next := x.slots[slot].next
-	switch {
-	case before >= 0:
-		x.slots[before].next = next
-	case next >= 0:
-		x.heads[hash] = next
-	default:
-		delete(x.heads, hash)
+// removeAt frees slot, whose entry is at position, and closes the gap in
+// the table: each entry after it, up to an empty position, moves back into
+// the gap if the gap lies between its home and where it is (so that a
+// search from its home, which stops at the first empty position, still
+// finds it).
+func (x *currentIndex) removeAt(position int, slot int32) {
+	mask := len(x.table) - 1
+	gap := position
+	for next := (gap + 1) & mask; x.table[next] != 0; next = (next + 1) & mask {
+		home := x.home(x.table[next] >> entrySlotBits)
+		// Move it unless its home lies cyclically in (gap, next].
+		if (next-home)&mask >= (next-gap)&mask {
+			x.table[gap] = x.table[next]
+			gap = next
+		}
 	}
+	x.table[gap] = 0
 	x.garbage += int(x.slots[slot].keyLength)
-	x.slots[slot] = indexSlot{}
+	x.slots[slot] = indexSlot{keyOffset: freeSlotOffset}
 	x.free = append(x.free, slot)
 	if x.garbage > 1<<20 && x.garbage > len(x.keys)/2 {
 		x.compactKeys()
 	}
 }
 
-// evictOne forgets an arbitrary key (the map's iteration order is
-// random), to stay within the limit.
+// evictOne forgets a key at a pseudo-random position, to stay within the
+// limit.
 func (x *currentIndex) evictOne() {
-	for hash, slot := range x.heads {
-		x.unlink(hash, slot, -1)
-		x.notHeld(hash)
-		break
+	mask := len(x.table) - 1
+	x.victim = x.victim*6364136223846793005 + 1442695040888963407
+	for position := int(x.victim>>33) & mask; ; position = (position + 1) & mask {
+		if entry := x.table[position]; entry != 0 {
+			slot := entrySlot(entry)
+			hash := x.hash(x.keyOf(slot))
+			x.removeAt(position, slot)
+			x.notHeld(hash)
+			return
+		}
 	}
 }
 
@@ -194,7 +266,7 @@ func (x *currentIndex) compactKeys() {
 	keys := make([]byte, 0, len(x.keys)-x.garbage)
 	for i := range x.slots {
 		s := &x.slots[i]
-		if !s.used {
+		if !s.inUse() {
 			continue
 		}
 		offset := uint32(len(keys))
@@ -209,7 +281,7 @@ func (x *currentIndex) compactKeys() {
 // through the index was not committed (nothing recovers from Apply's
 // panics today, so this only keeps the index true if something does).
 func (x *currentIndex) reset() {
-	clear(x.heads)
+	clear(x.table)
 	x.slots, x.keys, x.free, x.garbage = x.slots[:0], x.keys[:0], x.free[:0], 0
 	x.complete = false
 	x.evicted.clear()

@@ -2,9 +2,11 @@ package kv
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"testing"
+	"unsafe"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -125,7 +127,7 @@ func TestCurrentIndexAgreesWithAMap(t *testing.T) {
 			}
 			held := 0
 			for slot := range index.slots {
-				if !index.slots[slot].used {
+				if !index.slots[slot].inUse() {
 					continue
 				}
 				held++
@@ -184,5 +186,30 @@ func TestEvictedKeysGiveUpWhenFull(t *testing.T) {
 	index.set([]byte("b"), currentMetadata{}) // evicts a; the filters are full
 	if _, _, known := index.lookup([]byte("never written")); known || index.complete {
 		t.Fatalf("an index whose filters filled: known %v complete %v, want neither", known, index.complete)
+	}
+}
+
+// TestCurrentIndexBytesPerKey fills an index with 1,048,576 keys of 8
+// bytes and counts the memory its arrays hold: about 67 bytes a key (a
+// map from hashes to slots took 94), the figure the docs give.
+func TestCurrentIndexBytesPerKey(t *testing.T) {
+	const keys = 1 << 20
+	index := newCurrentIndex(keys, true)
+	key := make([]byte, 8)
+	for i := range keys {
+		binary.BigEndian.PutUint64(key, uint64(i))
+		index.set(key, currentMetadata{create: int64(i)})
+	}
+	held := cap(index.table)*8 + cap(index.slots)*int(unsafe.Sizeof(indexSlot{})) + cap(index.keys) + cap(index.free)*4
+	perKey := float64(held) / keys
+	t.Logf("%d keys: %.1f bytes a key", keys, perKey)
+	if perKey > 75 {
+		t.Errorf("%.1f bytes a key, want at most 75", perKey)
+	}
+	for i := range keys {
+		binary.BigEndian.PutUint64(key, uint64(i))
+		if got, found, _ := index.lookup(key); !found || got.create != int64(i) {
+			t.Fatalf("key %d: %+v found %v", i, got, found)
+		}
 	}
 }

@@ -38,7 +38,7 @@ type Options struct {
 	CacheSize int64
 	// CurrentIndexKeys is how many keys the in-memory index of current
 	// versions holds, which spares a put its read of the version it
-	// replaces (see currentIndex): 0 means 1,048,576 (about 88 bytes a
+	// replaces (see currentIndex): 0 means 4,194,304 (about 67 bytes a
 	// key and the key itself), negative turns the index off. Beyond it,
 	// puts of keys not in the index read the store as without one.
 	CurrentIndexKeys int

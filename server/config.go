@@ -67,7 +67,7 @@ type Config struct {
 	BackendCacheBytes int64
 	// CurrentIndexKeys is how many keys the store's in-memory index of
 	// current versions holds (kv.Options.CurrentIndexKeys): 0 means kv's
-	// default, 1,048,576; negative turns it off.
+	// default, 4,194,304; negative turns it off.
 	CurrentIndexKeys int
 	// QuotaBackendBytes is the store size above which writes are refused
 	// with a NOSPACE alarm. 0 means the default, 2 GiB.

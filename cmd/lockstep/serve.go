@@ -91,7 +91,7 @@ A variable of either prefix that names no flag is warned about.`,
 	f.BoolVar(&flags.keepSnapshotImages, "keep-snapshot-images", false, "write a whole image of the store at every snapshot, not only when a member that fell behind needs one")
 	f.Int64Var(&flags.quotaBytes, "quota-backend-bytes", server.DefaultQuotaBackendBytes, "store size above which writes are refused (NOSPACE alarm)")
 	f.Int64Var(&flags.cacheBytes, "backend-cache-bytes", 0, "the key-value store's block cache in bytes (0: 16 MiB; the OS page cache holds more)")
-	f.IntVar(&flags.currentIndexKeys, "current-index-keys", 0, "live keys whose current version's metadata the store keeps in memory, so that a put of one reads nothing (0: 1,048,576, about 100 MiB with 16-byte keys; negative: none)")
+	f.IntVar(&flags.currentIndexKeys, "current-index-keys", 0, "live keys whose current version's metadata the store keeps in memory, so that a put of one reads nothing (0: 4,194,304, about 67 bytes and the key's length each for the keys a store has; negative: none)")
 	f.Int64Var(&flags.walSegmentBytes, "wal-segment-bytes", 0, "size of the Raft log's segment files, each zero-filled when made (0: 64 MiB); smaller for a small disk, which must keep about three free")
 	f.IntVar(&flags.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "maximum client request size in bytes")
 	f.IntVar(&flags.maxTxnOps, "max-txn-ops", server.DefaultMaxTxnOps, "maximum number of operations in one transaction")
