@@ -150,8 +150,15 @@ func (h *diskHealth) backgroundError(err error) {
 	}
 }
 
-// flushFailed records a flush that failed; Pebble retries it.
+// flushFailed records a flush that failed; Pebble retries it. A flush
+// that failed for lack of space is left to backgroundError, which Pebble
+// calls right after with the same error and which marks the disk full:
+// counting it here too would let a waiting flushOrFull report a failed
+// flush instead of a full disk.
 func (h *diskHealth) flushFailed(err error) {
+	if lockstepvfs.IsNoSpace(err) {
+		return
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.flushFailures++

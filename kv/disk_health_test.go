@@ -368,3 +368,28 @@ func TestDiskHealthLogsWriteStalls(t *testing.T) {
 		t.Fatalf("log a minute later: %q, want a line counting 3 stalls", got)
 	}
 }
+
+// TestFailedFlushesCountedButNotFullDisks checks what a waiting flush
+// sees of a failed one: an EIO is counted as a failed flush, an ENOSPC is
+// not (Pebble reports it to BackgroundError right after FlushEnd, which
+// marks the disk full), so that a flush waiting on a full disk reports
+// ErrDiskFull, never a failed flush.
+func TestFailedFlushesCountedButNotFullDisks(t *testing.T) {
+	health := newDiskHealth(slog.New(slog.DiscardHandler))
+	listener := health.listener()
+	before := health.flushFailureCount()
+	full := fmt.Errorf("injected: %w", syscall.ENOSPC)
+	listener.FlushEnd(pebble.FlushInfo{Err: full})
+	if err := health.failedFlushSince(before); err != nil {
+		t.Fatalf("a flush that found the disk full counted as failed: %v", err)
+	}
+	listener.BackgroundError(full)
+	if err := health.fullError(); !errors.Is(err, ErrDiskFull) {
+		t.Fatalf("after ENOSPC: fullError %v, want ErrDiskFull", err)
+	}
+	failed := fmt.Errorf("injected: %w", syscall.EIO)
+	listener.FlushEnd(pebble.FlushInfo{Err: failed})
+	if err := health.failedFlushSince(before); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("after an EIO flush: %v, want the EIO", err)
+	}
+}
