@@ -94,14 +94,7 @@ func TestStoreReportsFullDiskAndRecovers(t *testing.T) {
 func TestStoreClosesOnFullDisk(t *testing.T) {
 	var full atomic.Bool
 	fs := fullableFileSystem(&full)
-	store, err := Open("full", Options{FileSystem: fs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, store: store}
-	h.put("a", "1", 0)
-	full.Store(true)
-	h.put("b", "1", 0)
+	store := openAndBreak(t, "full", fs, &full)
 	database, err := store.acquire()
 	if err != nil {
 		t.Fatal(err)
@@ -115,8 +108,32 @@ func TestStoreClosesOnFullDisk(t *testing.T) {
 	if err := store.Close(); err != nil && !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Close on a full disk: %v", err)
 	}
-	full.Store(false)
-	reopened, err := Open("full", Options{FileSystem: fs})
+	checkReopened(t, "full", fs, &full)
+}
+
+// openAndBreak opens a store named name on fs and applies a put, then
+// sets broken (so that fs fails its writes) and applies another, which
+// stays in the memtable.
+func openAndBreak(t *testing.T, name string, fs vfs.FS, broken *atomic.Bool) *Store {
+	t.Helper()
+	store, err := Open(name, Options{FileSystem: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, store: store}
+	h.put("a", "1", 0)
+	broken.Store(true)
+	h.put("b", "1", 0)
+	return store
+}
+
+// checkReopened clears broken and reopens the store openAndBreak made:
+// its applied index is at most the two entries applied (the Raft log
+// replays what its memtable held).
+func checkReopened(t *testing.T, name string, fs vfs.FS, broken *atomic.Bool) {
+	t.Helper()
+	broken.Store(false)
+	reopened, err := Open(name, Options{FileSystem: fs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,14 +151,7 @@ func TestStoreClosesOnFullDisk(t *testing.T) {
 func TestStoreClosesWhenFlushesFail(t *testing.T) {
 	var failing atomic.Bool
 	fs := failingFileSystem(&failing, syscall.EIO)
-	store, err := Open("failing", Options{FileSystem: fs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, store: store}
-	h.put("a", "1", 0)
-	failing.Store(true)
-	h.put("b", "1", 0)
+	store := openAndBreak(t, "failing", fs, &failing)
 	closed := make(chan error, 1)
 	go func() { closed <- store.Close() }()
 	bound := time.NewTimer(time.Minute) // an upper bound, not a wait: it returns within milliseconds
@@ -154,15 +164,7 @@ func TestStoreClosesWhenFlushesFail(t *testing.T) {
 	case <-bound.C:
 		t.Fatal("Close still waits for a failing flush after a minute")
 	}
-	failing.Store(false)
-	reopened, err := Open("failing", Options{FileSystem: fs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reopened.Close()
-	if applied := reopened.AppliedIndex(); applied > 2 {
-		t.Errorf("applied index %d after reopening, want at most the 2 entries applied", applied)
-	}
+	checkReopened(t, "failing", fs, &failing)
 }
 
 // TestSnapshotFailsWhenFlushFails checks that Snapshot, called from the
@@ -174,27 +176,42 @@ func TestSnapshotFailsWhenFlushFails(t *testing.T) {
 	h.put("before", "v", 0)
 	failing.Store(true)
 	h.put("during", "v", 0) // into the memtable: the snapshot's flush needs the disk
+	if err := snapshotWithinAMinute(t, h.store); !errors.Is(err, syscall.EIO) || errors.Is(err, ErrDiskFull) {
+		t.Fatalf("snapshot while flushes fail: %v, want the flush's EIO (not a full disk)", err)
+	}
+	failing.Store(false)
+	waitForSnapshot(t, h.store, "a snapshot once flushes succeed")
+}
+
+// snapshotWithinAMinute takes a snapshot of store and returns its error,
+// failing the test if Snapshot has not returned after a minute (an upper
+// bound, not a wait: it returns within milliseconds).
+func snapshotWithinAMinute(t *testing.T, store *Store) error {
+	t.Helper()
 	result := make(chan error, 1)
 	go func() {
-		image, err := h.store.Snapshot()
+		image, err := store.Snapshot()
 		if err == nil {
 			image.Close()
 		}
 		result <- err
 	}()
-	bound := time.NewTimer(time.Minute) // an upper bound, not a wait
+	bound := time.NewTimer(time.Minute)
 	defer bound.Stop()
 	select {
 	case err := <-result:
-		if !errors.Is(err, syscall.EIO) || errors.Is(err, ErrDiskFull) {
-			t.Fatalf("snapshot while flushes fail: %v, want the flush's EIO (not a full disk)", err)
-		}
+		return err
 	case <-bound.C:
-		t.Fatal("snapshot while flushes fail still waits after a minute")
+		t.Fatal("Snapshot still waits after a minute")
+		return nil
 	}
-	failing.Store(false)
-	poll.Until(t, "a snapshot once flushes succeed", func() bool {
-		image, err := h.store.Snapshot()
+}
+
+// waitForSnapshot polls until a snapshot of store succeeds.
+func waitForSnapshot(t *testing.T, store *Store, what string) {
+	t.Helper()
+	poll.Until(t, what, func() bool {
+		image, err := store.Snapshot()
 		if err != nil {
 			return false
 		}
@@ -289,34 +306,12 @@ func TestSnapshotOnFullDiskFailsAtOnce(t *testing.T) {
 	full.Store(true)
 	h.put("during", "v", 0)  // into the memtable: the snapshot's flush needs the disk
 	for attempt := range 2 { // the flush finds the disk full, then it is known full
-		result := make(chan error, 1)
-		go func() {
-			image, err := h.store.Snapshot()
-			if err == nil {
-				image.Close()
-			}
-			result <- err
-		}()
-		bound := time.NewTimer(time.Minute) // an upper bound, not a wait: it returns within milliseconds
-		select {
-		case err := <-result:
-			if !errors.Is(err, ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) {
-				t.Fatalf("snapshot %d on a full disk: %v, want ErrDiskFull wrapping ENOSPC", attempt, err)
-			}
-		case <-bound.C:
-			t.Fatalf("snapshot %d on a full disk still waits after a minute", attempt)
+		if err := snapshotWithinAMinute(t, h.store); !errors.Is(err, ErrDiskFull) || !errors.Is(err, syscall.ENOSPC) {
+			t.Fatalf("snapshot %d on a full disk: %v, want ErrDiskFull wrapping ENOSPC", attempt, err)
 		}
-		bound.Stop()
 	}
 	full.Store(false)
-	poll.Until(t, "a snapshot once space returns", func() bool {
-		image, err := h.store.Snapshot()
-		if err != nil {
-			return false
-		}
-		image.Close()
-		return true
-	})
+	waitForSnapshot(t, h.store, "a snapshot once space returns")
 }
 
 // fullableFileSystem is an in-memory file system that refuses every write
