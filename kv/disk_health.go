@@ -61,11 +61,18 @@ type diskHealth struct {
 	stallLogged time.Time     // when a stall was last logged
 	stalls      int           // stalls since then
 	stalled     time.Duration // their time
-	// flushFailures counts Pebble's failed flushes, for any reason, and
-	// lastFlushError is the last one's error (see failedFlushSince).
-	flushFailures  uint64
-	lastFlushError error
+	// flushFailures counts Pebble's failed flushes, for any reason but a
+	// full disk, and lastFlushError is the last one's error (see
+	// failedFlushSince). flushFailingSince is when the first of the
+	// failures since the last successful flush came (zero: none).
+	flushFailures     uint64
+	lastFlushError    error
+	flushFailingSince time.Time
 }
+
+// ErrStoreFailing is wrapped by what Store.Failing returns: the store's
+// flushes fail for another reason than a full disk.
+var ErrStoreFailing = errors.New("kv: the store's flushes fail")
 
 func newDiskHealth(logger *slog.Logger) *diskHealth {
 	return &diskHealth{logger: logger, now: time.Now}
@@ -76,9 +83,13 @@ func (h *diskHealth) listener() *pebble.EventListener {
 	return &pebble.EventListener{
 		BackgroundError: h.backgroundError,
 		FlushEnd: func(info pebble.FlushInfo) {
-			if info.Err == nil {
+			switch {
+			case info.Err == nil:
+				h.flushSucceeded()
 				h.recovered()
-			} else {
+			case isEmptyFlush(info):
+				// Nothing to write: neither a success nor a failure.
+			default:
 				h.flushFailed(info.Err)
 			}
 		},
@@ -150,6 +161,17 @@ func (h *diskHealth) backgroundError(err error) {
 	}
 }
 
+// emptyFlushMessage is the error Pebble gives FlushEnd for a flush that
+// had nothing to write (an empty memtable, which a Snapshot of an idle
+// store flushes): its sentinel is not exported, so it is told by its
+// message. TestEmptyFlushesAreNotFailures fails if Pebble changes it.
+const emptyFlushMessage = "pebble: empty table"
+
+// isEmptyFlush says whether a flush ended with nothing to write.
+func isEmptyFlush(info pebble.FlushInfo) bool {
+	return len(info.Output) == 0 && info.Err != nil && info.Err.Error() == emptyFlushMessage
+}
+
 // flushFailed records a flush that failed; Pebble retries it. A flush
 // that failed for lack of space is left to backgroundError, which Pebble
 // calls right after with the same error and which marks the disk full:
@@ -163,6 +185,28 @@ func (h *diskHealth) flushFailed(err error) {
 	defer h.mu.Unlock()
 	h.flushFailures++
 	h.lastFlushError = err
+	if h.flushFailingSince.IsZero() {
+		h.flushFailingSince = h.now()
+	}
+}
+
+// flushSucceeded ends the failing state: a flush wrote its tables.
+func (h *diskHealth) flushSucceeded() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.flushFailingSince = time.Time{}
+}
+
+// failingError returns nil unless the flushes failed since the last one
+// that succeeded, for another reason than a full disk; then an error that
+// wraps ErrStoreFailing and the last failure, and says since when.
+func (h *diskHealth) failingError() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.flushFailingSince.IsZero() {
+		return nil
+	}
+	return fmt.Errorf("%w since %s: %w", ErrStoreFailing, h.flushFailingSince.UTC().Format(time.RFC3339), h.lastFlushError)
 }
 
 // flushFailureCount returns how many flushes have failed so far, to pass
@@ -239,4 +283,15 @@ func (h *diskHealth) fullError() error {
 // goroutine.
 func (s *Store) DiskFull() error {
 	return s.disk.fullError()
+}
+
+// Failing returns nil while the store's flushes succeed, and an error
+// wrapping ErrStoreFailing (and the cause, such as EIO or a directory
+// removed underneath the store) from the first flush that fails for
+// another reason than a full disk until one succeeds again. Pebble
+// retries the flush; meanwhile applied writes stay in memory (the Raft
+// log holds them) until its memtables are full, and then applying waits.
+// Callable from any goroutine.
+func (s *Store) Failing() error {
+	return s.disk.failingError()
 }

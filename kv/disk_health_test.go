@@ -57,33 +57,52 @@ func TestDiskHealthLogsOnceThenSummaries(t *testing.T) {
 	}
 }
 
-// TestStoreReportsFullDiskAndRecovers makes the store's file system
-// refuse writes with ENOSPC: the flush fails, DiskFull says so, reads
-// still answer, and when writes succeed again the next flush clears it
-// and the data is all there.
-func TestStoreReportsFullDiskAndRecovers(t *testing.T) {
-	var full atomic.Bool
-	h := newHarness(t, Options{FileSystem: fullableFileSystem(&full)})
-	h.put("before", "v", 0)
-	database, err := h.store.acquire()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer database.release()
-	full.Store(true)
-	h.put("during", "v", 0) // into the memtable: no disk write yet
-	if _, err := database.db.AsyncFlush(); err != nil {
-		t.Fatal(err)
-	}
-	poll.Until(t, "DiskFull to report the failed flush", func() bool { return errors.Is(h.store.DiskFull(), syscall.ENOSPC) })
-	if got := h.get(&pb.RangeRequest{Key: []byte("before")}); len(got.Kvs) != 1 {
-		t.Errorf("read while the disk is full: %v", describe(got.Kvs))
-	}
-	full.Store(false)
-	poll.Until(t, "a flush to succeed and clear DiskFull", func() bool { return h.store.DiskFull() == nil })
-	h.put("after", "v", 0)
-	if got := h.get(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}}); len(got.Kvs) != 3 {
-		t.Errorf("keys after recovery: %v, want before, during and after", describe(got.Kvs))
+// TestStoreReportsFailedFlushesAndRecovers makes the store's file system
+// refuse writes, with ENOSPC and then with EIO: the flush fails, DiskFull
+// (ENOSPC) or Failing (anything else) says so and the other does not,
+// reads still answer, and when writes succeed again the next flush clears
+// it and the data is all there.
+func TestStoreReportsFailedFlushesAndRecovers(t *testing.T) {
+	for _, c := range []struct {
+		name            string
+		errno           syscall.Errno
+		reported, other func(*Store) error
+		want            error
+	}{
+		{"full disk", syscall.ENOSPC, (*Store).DiskFull, (*Store).Failing, ErrDiskFull},
+		{"failing disk", syscall.EIO, (*Store).Failing, (*Store).DiskFull, ErrStoreFailing},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var broken atomic.Bool
+			h := newHarness(t, Options{FileSystem: failingFileSystem(&broken, c.errno)})
+			h.put("before", "v", 0)
+			database, err := h.store.acquire()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer database.release()
+			broken.Store(true)
+			h.put("during", "v", 0) // into the memtable: no disk write yet
+			if _, err := database.db.AsyncFlush(); err != nil {
+				t.Fatal(err)
+			}
+			poll.Until(t, "the failed flush to be reported", func() bool {
+				err := c.reported(h.store)
+				return errors.Is(err, c.want) && errors.Is(err, c.errno)
+			})
+			if err := c.other(h.store); err != nil {
+				t.Errorf("the other state is reported too: %v", err)
+			}
+			if got := h.get(&pb.RangeRequest{Key: []byte("before")}); len(got.Kvs) != 1 {
+				t.Errorf("read while flushes fail: %v", describe(got.Kvs))
+			}
+			broken.Store(false)
+			poll.Until(t, "a flush to succeed and clear the state", func() bool { return c.reported(h.store) == nil })
+			h.put("after", "v", 0)
+			if got := h.get(&pb.RangeRequest{Key: []byte{0}, RangeEnd: []byte{0}}); len(got.Kvs) != 3 {
+				t.Errorf("keys after recovery: %v, want before, during and after", describe(got.Kvs))
+			}
+		})
 	}
 }
 
@@ -387,4 +406,36 @@ func TestFailedFlushesCountedButNotFullDisks(t *testing.T) {
 	if err := health.failedFlushSince(before); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("after an EIO flush: %v, want the EIO", err)
 	}
+}
+
+// TestEmptyFlushesAreNotFailures flushes a store with nothing in its
+// memtable, three times, as a Snapshot of an idle store does: Pebble ends
+// such a flush with an "empty table" error, which must count neither as a
+// failed flush nor make the store failing (a leader would refuse writes
+// and hand leadership over for nothing).
+func TestEmptyFlushesAreNotFailures(t *testing.T) {
+	h := newHarness(t, Options{})
+	database, err := h.store.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer database.release()
+	for range 3 {
+		done, err := database.db.AsyncFlush()
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-done
+	}
+	if failures := database.health.flushFailureCount(); failures != 0 {
+		t.Errorf("%d empty flushes counted as failed (%v)", failures, database.health.lastFlushError)
+	}
+	if err := h.store.Failing(); err != nil {
+		t.Errorf("a store after empty flushes: %v", err)
+	}
+	image, err := h.store.Snapshot()
+	if err != nil {
+		t.Fatalf("snapshot of an idle store: %v", err)
+	}
+	image.Close()
 }

@@ -25,110 +25,144 @@ import (
 // a write is refused at once with ResourceExhausted naming the disk,
 // Status, the health check and the metric say so, reads keep working;
 // when space returns, the member recovers by itself and nothing
-// acknowledged is lost.
+// acknowledged is lost. The same holds, with Unavailable and STORE
+// FAILING, when the writes fail with EIO instead (a failing disk).
 func TestFullDiskIsReportedAndSurvived(t *testing.T) {
-	var full atomic.Bool
-	injector := errorfs.InjectorFunc(func(op errorfs.Op) error {
-		if full.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
-			return fmt.Errorf("injected: %w", syscall.ENOSPC)
-		}
-		return nil
-	})
-	cluster := startCluster(t, 1, func(config *Config) { config.StoreFileSystem = errorfs.Wrap(vfs.Default, injector) })
-	ctx := testContext(t)
-	client := cluster.client()
-	member := cluster.members[0]
-	full.Store(true)
-	// Megabyte puts fill a memtable (at most 16 MiB): Pebble flushes it,
-	// and fails.
-	value := strings.Repeat("v", 1<<20)
-	var acknowledged []string
-	for i := 0; member.store.DiskFull() == nil; i++ {
-		if i == 40 {
-			t.Fatal("40 MB of puts and no flush failed")
-		}
-		key := fmt.Sprintf("key-%d", i)
-		_, err := client.Put(ctx, key, value)
-		switch {
-		case err == nil:
-			acknowledged = append(acknowledged, key)
-		case member.store.DiskFull() == nil:
-			t.Fatalf("put %d: %v", i, err)
-		}
-	}
-	short, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	_, err := client.Put(short, "refused", "v")
-	if status.Code(err) != codes.ResourceExhausted || !strings.Contains(err.Error(), "disk is full") {
-		t.Fatalf("put on a full disk: %v, want ResourceExhausted naming the disk", err)
-	}
-	response, err := client.Status(ctx, cluster.endpoint(0))
-	if err != nil || len(response.Errors) != 1 || !strings.Contains(response.Errors[0], "DISK FULL") {
-		t.Fatalf("status on a full disk: %v %v", response, err)
-	}
-	if healthy, reason := member.checkHealth(ctx); healthy || !strings.Contains(reason, "DISK FULL") {
-		t.Errorf("health on a full disk: %v %q", healthy, reason)
-	}
-	for _, options := range [][]clientv3.OpOption{nil, {clientv3.WithSerializable()}} {
-		if got, err := client.Get(ctx, "key-0", options...); err != nil || len(got.Kvs) != 1 {
-			t.Errorf("read on a full disk: %v %v", got, err)
-		}
-	}
-	full.Store(false)
-	poll.Until(t, "the store to recover", func() bool { return member.store.DiskFull() == nil })
-	if _, err := client.Put(ctx, "after", "v"); err != nil {
-		t.Fatalf("put after space returned: %v", err)
-	}
-	for _, key := range acknowledged {
-		if got, err := client.Get(ctx, key, clientv3.WithCountOnly()); err != nil || got.Count != 1 {
-			t.Fatalf("acknowledged %s after recovery: %v %v", key, got, err)
-		}
+	for _, c := range []struct {
+		name    string
+		errno   syscall.Errno
+		code    codes.Code
+		refusal string // in the refused write's error
+		status  string // in Status's errors and the health check's reason
+		metric  string // 1 while the state lasts
+		state   func(*Server) error
+	}{
+		{"full disk", syscall.ENOSPC, codes.ResourceExhausted, "disk is full", "DISK FULL", "lockstep_store_disk_full", func(s *Server) error { return s.store.DiskFull() }},
+		{"failing disk", syscall.EIO, codes.Unavailable, "cannot write its data to disk", "STORE FAILING", "lockstep_store_failing", func(s *Server) error { return s.store.Failing() }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var broken atomic.Bool
+			injector := errorfs.InjectorFunc(func(op errorfs.Op) error {
+				if broken.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
+					return fmt.Errorf("injected: %w", c.errno)
+				}
+				return nil
+			})
+			cluster := startCluster(t, 1, func(config *Config) { config.StoreFileSystem = errorfs.Wrap(vfs.Default, injector) })
+			ctx := testContext(t)
+			client := cluster.client()
+			member := cluster.members[0]
+			broken.Store(true)
+			// Megabyte puts fill a memtable (at most 16 MiB): Pebble flushes
+			// it, and fails.
+			value := strings.Repeat("v", 1<<20)
+			var acknowledged []string
+			for i := 0; c.state(member) == nil; i++ {
+				if i == 40 {
+					t.Fatal("40 MB of puts and no flush failed")
+				}
+				key := fmt.Sprintf("key-%d", i)
+				_, err := client.Put(ctx, key, value)
+				switch {
+				case err == nil:
+					acknowledged = append(acknowledged, key)
+				case c.state(member) == nil:
+					t.Fatalf("put %d: %v", i, err)
+				}
+			}
+			short, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			_, err := client.Put(short, "refused", "v")
+			if status.Code(err) != c.code || !strings.Contains(err.Error(), c.refusal) {
+				t.Fatalf("put on a %s: %v, want %v naming the disk", c.name, err, c.code)
+			}
+			response, err := client.Status(ctx, cluster.endpoint(0))
+			if err != nil || len(response.Errors) != 1 || !strings.Contains(response.Errors[0], c.status) {
+				t.Fatalf("status on a %s: %v %v", c.name, response, err)
+			}
+			if healthy, reason := member.checkHealth(ctx); healthy || !strings.Contains(reason, c.status) {
+				t.Errorf("health on a %s: %v %q", c.name, healthy, reason)
+			}
+			if got := gauge(t, member, c.metric); got != 1 {
+				t.Errorf("%s %v on a %s, want 1", c.metric, got, c.name)
+			}
+			for _, options := range [][]clientv3.OpOption{nil, {clientv3.WithSerializable()}} {
+				if got, err := client.Get(ctx, "key-0", options...); err != nil || len(got.Kvs) != 1 {
+					t.Errorf("read on a %s: %v %v", c.name, got, err)
+				}
+			}
+			broken.Store(false)
+			poll.Until(t, "the store to recover", func() bool { return c.state(member) == nil })
+			if got := gauge(t, member, c.metric); got != 0 {
+				t.Errorf("%s %v after recovery, want 0", c.metric, got)
+			}
+			if _, err := client.Put(ctx, "after", "v"); err != nil {
+				t.Fatalf("put after the disk recovered: %v", err)
+			}
+			for _, key := range acknowledged {
+				if got, err := client.Get(ctx, key, clientv3.WithCountOnly()); err != nil || got.Count != 1 {
+					t.Fatalf("acknowledged %s after recovery: %v %v", key, got, err)
+				}
+			}
+		})
 	}
 }
 
 // TestLeaderWithFullDiskHandsOver fills the leader's store disk in a
 // three-member cluster: the leader hands leadership to a member that can
 // write, the cluster goes on committing, and once space returns the old
-// leader catches up, with the same HashKV as the others.
+// leader catches up, with the same HashKV as the others. The same holds
+// for a leader whose store's writes fail with EIO.
 func TestLeaderWithFullDiskHandsOver(t *testing.T) {
-	cluster, full := startClusterWithFullableDisks(t)
-	ctx := testContext(t)
-	client := cluster.client(cluster.endpoints()...)
-	first := cluster.leader()
-	leader := cluster.members[first]
-	full[cluster.configs[first].Name].Store(true)
-	value := strings.Repeat("v", 1<<20)
-	for i := 0; leader.store.DiskFull() == nil; i++ {
-		if i == 40 {
-			t.Fatal("40 MB of puts and no flush failed on the leader")
-		}
-		_, _ = client.Put(ctx, fmt.Sprintf("key-%d", i), value) // refused once the leader knows
+	for _, c := range []struct {
+		name  string
+		errno syscall.Errno
+		state func(*Server) error
+	}{
+		{"full disk", syscall.ENOSPC, func(s *Server) error { return s.store.DiskFull() }},
+		{"failing disk", syscall.EIO, func(s *Server) error { return s.store.Failing() }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cluster, broken := startClusterWithBreakableDisks(t, c.errno)
+			ctx := testContext(t)
+			client := cluster.client(cluster.endpoints()...)
+			first := cluster.leader()
+			leader := cluster.members[first]
+			broken[cluster.configs[first].Name].Store(true)
+			value := strings.Repeat("v", 1<<20)
+			for i := 0; c.state(leader) == nil; i++ {
+				if i == 40 {
+					t.Fatal("40 MB of puts and no flush failed on the leader")
+				}
+				_, _ = client.Put(ctx, fmt.Sprintf("key-%d", i), value) // refused once the leader knows
+			}
+			poll.Until(t, "another member to lead", func() bool {
+				next := cluster.leader()
+				return next != first
+			})
+			for i := range 5 {
+				if _, err := client.Put(ctx, fmt.Sprintf("after-%d", i), "v"); err != nil {
+					t.Fatalf("put under the new leader: %v", err)
+				}
+			}
+			broken[cluster.configs[first].Name].Store(false)
+			poll.Until(t, "the old leader's disk to take writes again", func() bool { return c.state(leader) == nil })
+			checkSameHashes(t, cluster, client)
+		})
 	}
-	poll.Until(t, "another member to lead", func() bool {
-		next := cluster.leader()
-		return next != first
-	})
-	for i := range 5 {
-		if _, err := client.Put(ctx, fmt.Sprintf("after-%d", i), "v"); err != nil {
-			t.Fatalf("put under the new leader: %v", err)
-		}
-	}
-	full[cluster.configs[first].Name].Store(false)
-	poll.Until(t, "the old leader's disk to take writes again", func() bool { return leader.store.DiskFull() == nil })
-	checkSameHashes(t, cluster, client)
 }
 
-// startClusterWithFullableDisks starts three members whose store file
-// systems answer ENOSPC to every write while their member's toggle (by
+// startClusterWithBreakableDisks starts three members whose store file
+// systems answer errno to every write while their member's toggle (by
 // name) is set.
-func startClusterWithFullableDisks(t *testing.T) (*testCluster, map[string]*atomic.Bool) {
-	full := map[string]*atomic.Bool{}
+func startClusterWithBreakableDisks(t *testing.T, errno syscall.Errno) (*testCluster, map[string]*atomic.Bool) {
+	broken := map[string]*atomic.Bool{}
 	cluster := startCluster(t, 3, func(config *Config) {
 		toggle := &atomic.Bool{}
-		full[config.Name] = toggle
+		broken[config.Name] = toggle
 		config.StoreFileSystem = errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op) error {
 			if toggle.Load() && op.Kind.ReadOrWrite() == errorfs.OpIsWrite {
-				return fmt.Errorf("injected: %w", syscall.ENOSPC)
+				return fmt.Errorf("injected: %w", errno)
 			}
 			return nil
 		}))
@@ -138,11 +172,11 @@ func startClusterWithFullableDisks(t *testing.T) (*testCluster, map[string]*atom
 	// close waiting for space that never returns (a helper's run hung
 	// until the 30-minute test timeout).
 	t.Cleanup(func() {
-		for _, toggle := range full {
+		for _, toggle := range broken {
 			toggle.Store(false)
 		}
 	})
-	return cluster, full
+	return cluster, broken
 }
 
 // checkSameHashes puts one more key, waits for every member to apply it,
@@ -187,7 +221,7 @@ func checkSameHashes(t *testing.T, cluster *testCluster, client *clientv3.Client
 // follower refuses nothing and falls behind, and once space returns it
 // catches up by itself, with the same HashKV as the others.
 func TestFollowerWithFullDiskCatchesUp(t *testing.T) {
-	cluster, full := startClusterWithFullableDisks(t)
+	cluster, full := startClusterWithBreakableDisks(t, syscall.ENOSPC)
 	ctx := testContext(t)
 	index := cluster.follower()
 	follower := cluster.members[index]

@@ -119,6 +119,13 @@ func newMetrics(s *Server) *metrics {
 				}
 				return 0
 			}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_store_failing", Help: "1 while the key-value store's flushes fail for another reason than a full disk (EIO, a directory removed underneath it); 0 once one succeeds."},
+			func() float64 {
+				if s.store.Failing() != nil {
+					return 1
+				}
+				return 0
+			}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_wal_disk_full", Help: "1 while the Raft log's writes are paused because its disk has no space for the next segment (ENOSPC); they resume by themselves when space returns."},
 			func() float64 {
 				if s.node.LogDiskFull() != nil {
