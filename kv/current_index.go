@@ -77,6 +77,10 @@ type currentMetadata struct {
 // keys of 1 KiB).
 const defaultCurrentIndexKeys = 1 << 22
 
+// maxCurrentIndexKeys bounds the index's limit: slot numbers are int32,
+// and the table's entries hold a slot number plus one in 32 bits.
+const maxCurrentIndexKeys = 1 << 30
+
 // maxIndexArena bounds the key arena, whose offsets are 32 bits (and never
 // freeSlotOffset).
 const maxIndexArena = 1 << 31
@@ -91,6 +95,7 @@ const (
 // newCurrentIndex returns an empty index of at most limit keys; complete
 // says whether the store has no live key.
 func newCurrentIndex(limit int, complete bool) *currentIndex {
+	limit = min(limit, maxCurrentIndexKeys)
 	seed := maphash.MakeSeed()
 	hash := func(key []byte) uint64 { return maphash.Bytes(seed, key) }
 	return &currentIndex{hash: hash, limit: limit, complete: complete && limit > 0}
@@ -173,7 +178,7 @@ func (x *currentIndex) set(key []byte, metadata currentMetadata) {
 	}
 	x.slots[slot] = indexSlot{metadata: metadata, keyOffset: uint32(len(x.keys)), keyLength: uint32(len(key))}
 	x.keys = append(x.keys, key...)
-	if (x.count()+1)*4 > len(x.table)*3 {
+	if x.count()*4 > len(x.table)*3 { // count includes the new key
 		x.grow()
 	}
 	x.insert(entryFor(hash, slot))

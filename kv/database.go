@@ -281,6 +281,11 @@ func (d *database) flushOrFull() error {
 		case <-done:
 			return nil
 		case <-ticker.C:
+			select {
+			case <-done: // a retry succeeded meanwhile
+				return nil
+			default:
+			}
 			if full := d.health.fullError(); full != nil {
 				return full
 			}

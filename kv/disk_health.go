@@ -188,6 +188,10 @@ func (h *diskHealth) flushFailed(err error) {
 	if h.flushFailingSince.IsZero() {
 		h.flushFailingSince = h.now()
 	}
+	// Pebble retries a failed flush at once: without a pause before its
+	// next file creation (backoffFS), a disk that answers EIO would keep a
+	// core busy failing.
+	h.delay = min(max(2*h.delay, minimumRetryDelay), maximumRetryDelay)
 }
 
 // flushSucceeded ends the failing state: a flush wrote its tables.

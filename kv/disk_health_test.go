@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -384,9 +385,10 @@ func TestDiskHealthLogsWriteStalls(t *testing.T) {
 }
 
 // TestFailedFlushesCountedButNotFullDisks checks what a waiting flush
-// sees of a failed one: an EIO is counted as a failed flush, an ENOSPC is
-// not (Pebble reports it to BackgroundError right after FlushEnd, which
-// marks the disk full), so that a flush waiting on a full disk reports
+// sees of a failed one: an EIO is counted as a failed flush (and pauses
+// Pebble's next file creation, as a full disk does), an ENOSPC is not
+// (Pebble reports it to BackgroundError right after FlushEnd, which marks
+// the disk full), so that a flush waiting on a full disk reports
 // ErrDiskFull, never a failed flush.
 func TestFailedFlushesCountedButNotFullDisks(t *testing.T) {
 	health := newDiskHealth(slog.New(slog.DiscardHandler))
@@ -405,6 +407,9 @@ func TestFailedFlushesCountedButNotFullDisks(t *testing.T) {
 	listener.FlushEnd(pebble.FlushInfo{Err: failed})
 	if err := health.failedFlushSince(before); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("after an EIO flush: %v, want the EIO", err)
+	}
+	if delay := health.retryDelay(); delay <= 0 {
+		t.Errorf("no pause before the next file creation after a failed flush")
 	}
 }
 
@@ -438,4 +443,40 @@ func TestEmptyFlushesAreNotFailures(t *testing.T) {
 		t.Fatalf("snapshot of an idle store: %v", err)
 	}
 	image.Close()
+}
+
+// TestRestoreFailsWhenFlushFails restores an image into a store whose
+// table files cannot be written (EIO): Restore, called from the node's
+// loop, returns the flush's error instead of waiting for ever, and the
+// store keeps its state.
+func TestRestoreFailsWhenFlushFails(t *testing.T) {
+	source := newHarness(t, Options{})
+	source.put("from-the-image", "v", 0)
+	image := imageOf(t, source.store)
+	var failing atomic.Bool
+	fs := errorfs.Wrap(vfs.NewMem(), errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if failing.Load() && strings.HasSuffix(op.Path, ".sst") {
+			return fmt.Errorf("injected: %w", syscall.EIO)
+		}
+		return nil
+	}))
+	target := newHarness(t, Options{FileSystem: fs})
+	target.put("kept", "v", 0)
+	failing.Store(true)
+	restored := make(chan error, 1)
+	go func() { restored <- target.store.Restore(bytes.NewReader(image)) }()
+	bound := time.NewTimer(time.Minute) // an upper bound, not a wait
+	defer bound.Stop()
+	select {
+	case err := <-restored:
+		if !errors.Is(err, syscall.EIO) {
+			t.Fatalf("restore while table files fail: %v, want the flush's EIO", err)
+		}
+	case <-bound.C:
+		t.Fatal("Restore still waits for a failing flush after a minute")
+	}
+	failing.Store(false)
+	if got := target.get(&pb.RangeRequest{Key: []byte("kept")}); len(got.Kvs) != 1 {
+		t.Errorf("the store after a failed restore: %v", describe(got.Kvs))
+	}
 }

@@ -41,7 +41,9 @@ func (s *Store) Restore(image io.Reader) error {
 		alarms, err = loadAlarmFlags(replacement.db)
 	}
 	if err == nil {
-		err = replacement.db.Flush()
+		// Not Pebble's Flush, which waits for ever on a disk that fails
+		// or is full.
+		err = replacement.flushOrFull()
 	}
 	if err != nil {
 		replacement.retire(true)
