@@ -172,17 +172,8 @@ func TestStoreClosesWhenFlushesFail(t *testing.T) {
 	var failing atomic.Bool
 	fs := failingFileSystem(&failing, syscall.EIO)
 	store := openAndBreak(t, "failing", fs, &failing)
-	closed := make(chan error, 1)
-	go func() { closed <- store.Close() }()
-	bound := time.NewTimer(time.Minute) // an upper bound, not a wait: it returns within milliseconds
-	defer bound.Stop()
-	select {
-	case err := <-closed:
-		if !errors.Is(err, syscall.EIO) {
-			t.Fatalf("Close while flushes fail: %v, want the flush's EIO", err)
-		}
-	case <-bound.C:
-		t.Fatal("Close still waits for a failing flush after a minute")
+	if err := returnsWithinAMinute(t, "Close while flushes fail", store.Close); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Close while flushes fail: %v, want the flush's EIO", err)
 	}
 	checkReopened(t, "failing", fs, &failing)
 }
@@ -203,26 +194,33 @@ func TestSnapshotFailsWhenFlushFails(t *testing.T) {
 	waitForSnapshot(t, h.store, "a snapshot once flushes succeed")
 }
 
-// snapshotWithinAMinute takes a snapshot of store and returns its error,
-// failing the test if Snapshot has not returned after a minute (an upper
-// bound, not a wait: it returns within milliseconds).
+// snapshotWithinAMinute takes a snapshot of store and returns its error
+// (see returnsWithinAMinute).
 func snapshotWithinAMinute(t *testing.T, store *Store) error {
 	t.Helper()
-	result := make(chan error, 1)
-	go func() {
+	return returnsWithinAMinute(t, "Snapshot", func() error {
 		image, err := store.Snapshot()
 		if err == nil {
 			image.Close()
 		}
-		result <- err
-	}()
+		return err
+	})
+}
+
+// returnsWithinAMinute runs call on a goroutine and returns its error,
+// failing the test if it has not returned after a minute (an upper bound,
+// not a wait: the calls tested return within milliseconds).
+func returnsWithinAMinute(t *testing.T, what string, call func() error) error {
+	t.Helper()
+	result := make(chan error, 1)
+	go func() { result <- call() }()
 	bound := time.NewTimer(time.Minute)
 	defer bound.Stop()
 	select {
 	case err := <-result:
 		return err
 	case <-bound.C:
-		t.Fatal("Snapshot still waits after a minute")
+		t.Fatalf("%s still waits after a minute", what)
 		return nil
 	}
 }
@@ -463,17 +461,9 @@ func TestRestoreFailsWhenFlushFails(t *testing.T) {
 	target := newHarness(t, Options{FileSystem: fs})
 	target.put("kept", "v", 0)
 	failing.Store(true)
-	restored := make(chan error, 1)
-	go func() { restored <- target.store.Restore(bytes.NewReader(image)) }()
-	bound := time.NewTimer(time.Minute) // an upper bound, not a wait
-	defer bound.Stop()
-	select {
-	case err := <-restored:
-		if !errors.Is(err, syscall.EIO) {
-			t.Fatalf("restore while table files fail: %v, want the flush's EIO", err)
-		}
-	case <-bound.C:
-		t.Fatal("Restore still waits for a failing flush after a minute")
+	restore := func() error { return target.store.Restore(bytes.NewReader(image)) }
+	if err := returnsWithinAMinute(t, "Restore while table files fail", restore); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("restore while table files fail: %v, want the flush's EIO", err)
 	}
 	failing.Store(false)
 	if got := target.get(&pb.RangeRequest{Key: []byte("kept")}); len(got.Kvs) != 1 {
