@@ -113,8 +113,7 @@ func entrySlot(entry uint64) int32 { return int32(entry&entrySlotMask) - 1 }
 func (x *currentIndex) home(hash uint64) int { return int(uint32(hash)) & (len(x.table) - 1) }
 
 // find returns key's hash and, if the index holds it, its position in the
-// table (else the empty position where it would go, or -1 when the table
-// has no room yet) and its slot (-1 if absent).
+// table and its slot (both -1 if absent).
 func (x *currentIndex) find(key []byte) (hash uint64, position int, slot int32) {
 	hash = x.hash(key)
 	if len(x.table) == 0 {
@@ -125,7 +124,7 @@ func (x *currentIndex) find(key []byte) (hash uint64, position int, slot int32) 
 	for position = x.home(hash); ; position = (position + 1) & mask {
 		entry := x.table[position]
 		if entry == 0 {
-			return hash, position, -1
+			return hash, -1, -1
 		}
 		if entry>>entrySlotBits == tag && bytes.Equal(x.keyOf(entrySlot(entry)), key) {
 			return hash, position, entrySlot(entry)
