@@ -148,12 +148,27 @@ func (p *peer) queueSnapshot(m raft.Message) {
 }
 
 // runMessages keeps a message stream open and writes the queue to it,
-// reopening the stream with backoff whenever it breaks.
+// reopening the stream with backoff whenever it breaks. It opens a direct
+// connection (direct.go) first; a peer that does not answer one, a member
+// of an older version, gets a gRPC stream at once, and a direct connection
+// is tried again when that stream breaks.
 func (p *peer) runMessages() {
 	delays := backoff{base: backoffBase, max: backoffMax}
 	var pending *queuedMessage
+	direct := true
 	for opened := 0; ; opened++ {
-		err := p.streamMessages(&pending, &delays, opened)
+		var err error
+		if direct {
+			err = p.streamDirect(&pending, &delays, opened)
+			if errors.Is(err, errDirectUnsupported) && p.ctx.Err() == nil {
+				p.logger.Debug("no direct message connection, opening a gRPC stream", "error", err)
+				direct = false
+				continue
+			}
+		} else {
+			err = p.streamMessages(&pending, &delays, opened)
+			direct = true
+		}
 		p.connected.Store(false)
 		p.noticeRemoved(err)
 		p.noticeWrongCluster(err)
@@ -173,9 +188,9 @@ func (p *peer) runMessages() {
 	}
 }
 
-// streamMessages opens one message stream and writes batches to it until it
-// breaks or the peer stops. pending carries a message taken from the queue
-// but not yet written over to the next stream.
+// streamMessages opens one gRPC message stream and writes batches to it
+// until it breaks or the peer stops. pending carries a message taken from
+// the queue but not yet written over to the next stream.
 func (p *peer) streamMessages(pending **queuedMessage, delays *backoff, opened int) error {
 	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
@@ -206,43 +221,17 @@ func (p *peer) streamMessages(pending **queuedMessage, delays *backoff, opened i
 
 	batch := make([]raft.Message, 0, 64)
 	for {
-		batch = batch[:0]
-		first := *pending
-		*pending = nil
-		if first == nil {
-			select {
-			case <-ctx.Done():
-				return p.streamError(ctx, broken)
-			case item := <-p.queue:
-				first = &item
-			}
-		}
-		if err := waitUntil(ctx, first.notBefore); err != nil {
-			*pending = first
+		batch, err = p.nextBatch(ctx, pending, batch[:0])
+		if err != nil {
 			return p.streamError(ctx, broken)
 		}
-		batch = append(batch, first.message)
-		size := EncodedSize(first.message) + 10
-		// Batch whatever else is queued, up to the message size limit,
-		// stopping at a message the FaultHook still holds back.
-	drain:
-		for size < p.transport.maxMessageBytes {
-			select {
-			case item := <-p.queue:
-				itemSize := EncodedSize(item.message) + 10
-				if time.Now().Before(item.notBefore) || size+itemSize > p.transport.maxMessageBytes {
-					*pending = &item
-					break drain
-				}
-				batch = append(batch, item.message)
-				size += itemSize
-			default:
-				break drain
-			}
+		size := 16
+		for i := range batch {
+			size += EncodedSize(batch[i]) + 10
 		}
 		// gRPC may still hold a frame after SendMsg returns, so every
 		// frame gets a buffer of its own.
-		frame := make([]byte, 0, size+16)
+		frame := make([]byte, 0, size)
 		frame = append(frame, frameBatch)
 		frame = AppendBatch(frame, batch)
 		if err := stream.SendMsg(&frame); err != nil {
@@ -253,6 +242,45 @@ func (p *peer) streamMessages(pending **queuedMessage, delays *backoff, opened i
 		p.transport.counters.sent.Add(uint64(len(batch)))
 		p.transport.counters.batchesSent.Add(1)
 	}
+}
+
+// nextBatch waits for the next queued message and appends it to batch with
+// whatever else is queued, up to the message size limit, stopping at a
+// message the FaultHook still holds back (left in pending). It returns the
+// context's error, with the message it held back in pending, if ctx ends
+// first.
+func (p *peer) nextBatch(ctx context.Context, pending **queuedMessage, batch []raft.Message) ([]raft.Message, error) {
+	first := *pending
+	*pending = nil
+	if first == nil {
+		select {
+		case <-ctx.Done():
+			return batch, ctx.Err()
+		case item := <-p.queue:
+			first = &item
+		}
+	}
+	if err := waitUntil(ctx, first.notBefore); err != nil {
+		*pending = first
+		return batch, err
+	}
+	batch = append(batch, first.message)
+	size := EncodedSize(first.message) + 10
+	for size < p.transport.maxMessageBytes {
+		select {
+		case item := <-p.queue:
+			itemSize := EncodedSize(item.message) + 10
+			if time.Now().Before(item.notBefore) || size+itemSize > p.transport.maxMessageBytes {
+				*pending = &item
+				return batch, nil
+			}
+			batch = append(batch, item.message)
+			size += itemSize
+		default:
+			return batch, nil
+		}
+	}
+	return batch, nil
 }
 
 // streamError returns why a stream ended: the receiver's status if it sent

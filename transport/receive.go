@@ -20,8 +20,8 @@ import (
 // announce; memory is allocated as data arrives, not from the announcement.
 const maxSnapshotBytes = 1 << 40
 
-// acceptStream reads and checks a stream's header and answers it with the
-// accept frame, or returns the status error that refuses the stream.
+// acceptStream reads and checks a gRPC stream's header and answers it with
+// the accept frame, or returns the status error that refuses the stream.
 func (t *Transport) acceptStream(stream grpc.ServerStream) (streamHeader, *slog.Logger, error) {
 	logger := t.logger
 	if remote, ok := grpcpeer.FromContext(stream.Context()); ok {
@@ -31,6 +31,21 @@ func (t *Transport) acceptStream(stream grpc.ServerStream) (streamHeader, *slog.
 	if err := stream.RecvMsg(&frame); err != nil {
 		return streamHeader{}, logger, err
 	}
+	header, logger, err := t.admitStream(frame, logger)
+	if err != nil {
+		return header, logger, err
+	}
+	accept := []byte{frameAccept}
+	if err := stream.SendMsg(&accept); err != nil {
+		return header, logger, err
+	}
+	return header, logger, nil
+}
+
+// admitStream decodes and checks the header frame of a stream or direct
+// connection, and returns the status error that refuses it, if any: a
+// malformed header, another cluster, a removed member, another target.
+func (t *Transport) admitStream(frame []byte, logger *slog.Logger) (streamHeader, *slog.Logger, error) {
 	header, err := decodeStreamHeader(frame)
 	if err != nil {
 		t.counters.rejectedWrongTarget.Add(1)
@@ -52,31 +67,18 @@ func (t *Transport) acceptStream(stream grpc.ServerStream) (streamHeader, *slog.
 		t.limiter.log(logger, "wrong target", slog.LevelWarn, "refusing stream for another node", "target", header.to.String())
 		return header, logger, status.Errorf(codes.FailedPrecondition, "transport: stream from %v for node %v, this is node %v", header.from, header.to, t.config.ID)
 	}
-	accept := []byte{frameAccept}
-	if err := stream.SendMsg(&accept); err != nil {
-		return header, logger, err
-	}
 	return header, logger, nil
 }
 
-// receiveMessages serves one message stream: every frame is a batch, every
-// message of which is checked and handed to the handler in order.
+// receiveMessages serves one gRPC message stream: every frame is a batch,
+// every message of which is checked and handed to the handler in order.
 func (t *Transport) receiveMessages(stream grpc.ServerStream) error {
 	header, logger, err := t.acceptStream(stream)
 	if err != nil {
 		return err
 	}
 	logger.Debug("message stream accepted")
-	visit := func(body []byte) error {
-		m, err := decodeMessageBody(body)
-		if err != nil {
-			t.counters.droppedDecodeError.Add(1)
-			t.limiter.log(logger, "decode", slog.LevelWarn, "dropping undecodable message", "error", err)
-			return nil // the framing is intact: go on with the next message
-		}
-		t.deliver(header, m, logger)
-		return nil
-	}
+	visit := t.batchVisitor(header, logger)
 	for {
 		var frame []byte
 		if err := stream.RecvMsg(&frame); err != nil {
@@ -90,15 +92,36 @@ func (t *Transport) receiveMessages(stream grpc.ServerStream) error {
 		if err := t.refuseRemoved(header.from); err != nil {
 			return err
 		}
-		if len(frame) == 0 || frame[0] != frameBatch {
+		t.receiveBatch(frame, visit, logger)
+	}
+}
+
+// batchVisitor returns the function that decodes each message of a
+// stream's batches and delivers it.
+func (t *Transport) batchVisitor(header streamHeader, logger *slog.Logger) func(body []byte) error {
+	return func(body []byte) error {
+		m, err := decodeMessageBody(body)
+		if err != nil {
 			t.counters.droppedDecodeError.Add(1)
-			t.limiter.log(logger, "decode", slog.LevelWarn, "dropping frame that is not a batch", "bytes", len(frame))
-			continue
+			t.limiter.log(logger, "decode", slog.LevelWarn, "dropping undecodable message", "error", err)
+			return nil // the framing is intact: go on with the next message
 		}
-		if err := forEachInBatch(frame[1:], t.maxMessageBytes, visit); err != nil {
-			t.counters.droppedDecodeError.Add(1)
-			t.limiter.log(logger, "decode", slog.LevelWarn, "dropping the rest of a malformed batch", "error", err)
-		}
+		t.deliver(header, m, logger)
+		return nil
+	}
+}
+
+// receiveBatch checks that frame is a batch and visits its messages; what
+// is malformed is dropped and counted, and the stream goes on.
+func (t *Transport) receiveBatch(frame []byte, visit func(body []byte) error, logger *slog.Logger) {
+	if len(frame) == 0 || frame[0] != frameBatch {
+		t.counters.droppedDecodeError.Add(1)
+		t.limiter.log(logger, "decode", slog.LevelWarn, "dropping frame that is not a batch", "bytes", len(frame))
+		return
+	}
+	if err := forEachInBatch(frame[1:], t.maxMessageBytes, visit); err != nil {
+		t.counters.droppedDecodeError.Add(1)
+		t.limiter.log(logger, "decode", slog.LevelWarn, "dropping the rest of a malformed batch", "error", err)
 	}
 }
 

@@ -18,7 +18,6 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/keepalive"
 
 	"github.com/lockstepdb/lockstep/internal/retry"
@@ -88,6 +87,11 @@ type Transport struct {
 	handler  func(raft.Message)
 	listener net.Listener
 	server   *grpc.Server
+	// peerListener routes accepted connections to gRPC or to serveDirect.
+	peerListener *peerListener
+	// directConns are the direct message connections being served, closed
+	// by Stop.
+	directConns map[net.Conn]struct{}
 	started  bool
 	stopped  bool
 	// snapshots, if set, is where snapshots are streamed from and to
@@ -176,19 +180,21 @@ func (t *Transport) Start(handler func(raft.Message)) error {
 		grpc.InitialWindowSize(streamWindowBytes),
 		grpc.InitialConnWindowSize(connectionWindowBytes),
 	}
-	if t.serverTLS != nil {
-		options = append(options, grpc.Creds(credentials.NewTLS(t.serverTLS)))
-	}
+	// No gRPC credentials: the peer listener does the TLS handshake,
+	// before it can tell which protocol a connection speaks.
 	t.server = grpc.NewServer(options...)
 	t.server.RegisterService(serviceDescription(), t)
 	t.handler = handler
 	t.listener = listener
 	t.started = true
 	server := t.server
+	peers := newPeerListener(listener, t.serverTLS, t.serveDirect, &t.group)
+	t.peerListener = peers
+	t.group.Go(peers.run)
 	t.group.Go(func() {
 		// ErrServerStopped: Stop came first (a start that failed
 		// elsewhere); not a failure of its own to report.
-		if err := server.Serve(listener); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		if err := server.Serve(grpcListener{peers}); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			t.logger.Error("serving peers failed", "error", err)
 		}
 	})
@@ -344,10 +350,18 @@ func (t *Transport) Stop() error {
 		p.stop()
 		delete(t.peers, id)
 	}
-	server := t.server
+	server, peers := t.server, t.peerListener
+	for conn := range t.directConns {
+		conn.Close()
+	}
 	t.mu.Unlock()
+	// gRPC first: once its server has stopped, the listener's closing is
+	// no failure for Serve to report.
 	if server != nil {
 		server.Stop()
+	}
+	if peers != nil {
+		peers.close()
 	}
 	t.group.Wait()
 	t.logger.Info("stopped")

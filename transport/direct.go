@@ -1,0 +1,323 @@
+package transport
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// A direct message connection carries one sender's message stream over a
+// TCP connection of its own (TLS when configured), without gRPC: the same
+// frames as the gRPC Messages stream, each preceded by its length. It
+// exists for latency: a gRPC stream adds two goroutine hand-overs per
+// direction (the sender's goroutine to gRPC's writer, gRPC's reader to the
+// stream's handler), and on a machine where waking a thread costs tens of
+// microseconds those were a large part of a put's round trip. On a direct
+// connection the peer goroutine writes the batch itself, and the
+// receiving goroutine reads and delivers it.
+//
+// Wire: in plaintext the connection starts with directMagic; over TLS the
+// client asks for directProtocol by ALPN instead. Then each frame is a
+// 4-byte big-endian length and the frame. The sender writes the header
+// frame, the receiver answers with an accept frame or a refusal frame
+// (frameRefusal: the gRPC status code as a varint, then the message) and
+// closes the connection after a refusal. After the accept the sender
+// writes batch frames; the receiver writes nothing more unless it refuses a
+// batch (a removed member), so the sender's read returns when the
+// connection ends.
+const (
+	directMagic    = "LSMSG/1\n"
+	directProtocol = "lockstep-messages/1"
+	// frameRefusal ends a direct connection with the status the gRPC
+	// stream would have ended with (receiver to sender).
+	frameRefusal byte = 'R'
+	// frameLengthBytes is the size of a frame's length prefix.
+	frameLengthBytes = 4
+	// directWriteTimeout bounds one write of a batch: a receiver that stops
+	// reading for that long (a stopped process whose socket buffers are
+	// full) has its connection closed and reopened.
+	directWriteTimeout = keepaliveTime + keepaliveTimeout
+	// directDialTimeout bounds the dial, the handshake and the answer.
+	directDialTimeout = 5 * time.Second
+	// keptBufferBytes is the largest batch buffer a sender keeps for the
+	// next batch.
+	keptBufferBytes = 1 << 20
+)
+
+// errDirectUnsupported wraps the failure of a connection that reached the
+// peer but got no answer to its header in the direct protocol: a member
+// of a version without direct connections. The sender opens a gRPC
+// message stream instead.
+var errDirectUnsupported = errors.New("transport: peer did not answer a direct message connection")
+
+// readFrame reads one length-prefixed frame of at most limit bytes into a
+// new slice (decoded messages alias it, and the handler keeps them).
+func readFrame(reader *bufio.Reader, limit int) ([]byte, error) {
+	var prefix [frameLengthBytes]byte
+	if _, err := io.ReadFull(reader, prefix[:]); err != nil {
+		return nil, err
+	}
+	size := binary.BigEndian.Uint32(prefix[:])
+	if uint64(size) > uint64(limit) {
+		return nil, malformed("frame of %d bytes, the limit is %d", size, limit)
+	}
+	frame := make([]byte, size)
+	if _, err := io.ReadFull(reader, frame); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return frame, nil
+}
+
+// appendFrame appends a frame with its length prefix.
+func appendFrame(dst []byte, frame []byte) []byte {
+	dst = binary.BigEndian.AppendUint32(dst, uint32(len(frame)))
+	return append(dst, frame...)
+}
+
+// appendRefusal encodes err, a gRPC status error, as a refusal frame.
+func appendRefusal(dst []byte, err error) []byte {
+	refusal := status.Convert(err)
+	dst = append(dst, frameRefusal)
+	dst = binary.AppendUvarint(dst, uint64(refusal.Code()))
+	return append(dst, refusal.Message()...)
+}
+
+// decodeRefusal turns a refusal frame back into its status error.
+func decodeRefusal(frame []byte) error {
+	r := reader{data: frame}
+	if kind := r.byte("frame kind"); r.err == nil && kind != frameRefusal {
+		return malformed("frame kind %q, want a refusal", kind)
+	}
+	code := r.uvarint("status code")
+	if r.err != nil {
+		return r.err
+	}
+	if code > uint64(codes.Unauthenticated) {
+		return malformed("refusal with unknown status code %d", code)
+	}
+	return status.Error(codes.Code(code), string(frame[r.offset:]))
+}
+
+// serveDirect serves one direct message connection, on its own goroutine:
+// it checks the header as acceptStream does for a gRPC stream, then hands
+// every message of every batch to the handler, in order.
+func (t *Transport) serveDirect(conn net.Conn, reader *bufio.Reader) {
+	if !t.trackDirect(conn) {
+		conn.Close()
+		return
+	}
+	defer t.untrackDirect(conn)
+	defer conn.Close()
+	logger := t.logger.With("remote", conn.RemoteAddr().String())
+	frame, err := readFrame(reader, streamHeaderMaxBytes)
+	if err != nil {
+		if errors.Is(err, ErrMalformed) {
+			t.counters.rejectedWrongTarget.Add(1)
+			t.limiter.log(logger, "bad header", slog.LevelWarn, "refusing stream with a bad header", "error", err)
+			_, _ = conn.Write(appendFrame(nil, appendRefusal(nil, status.Error(codes.InvalidArgument, err.Error()))))
+		}
+		return
+	}
+	header, logger, err := t.admitStream(frame, logger)
+	if err != nil {
+		_, _ = conn.Write(appendFrame(nil, appendRefusal(nil, err)))
+		return
+	}
+	if _, err := conn.Write(appendFrame(nil, []byte{frameAccept})); err != nil {
+		return
+	}
+	_ = conn.SetDeadline(time.Time{})
+	logger.Debug("direct message connection accepted")
+	visit := t.batchVisitor(header, logger)
+	limit := t.maxMessageBytes + frameSlack
+	for {
+		frame, err := readFrame(reader, limit)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				t.limiter.log(logger, "direct read", slog.LevelDebug, "direct message connection ended", "error", err)
+			}
+			if errors.Is(err, ErrMalformed) {
+				t.counters.droppedDecodeError.Add(1)
+				t.limiter.log(logger, "decode", slog.LevelWarn, "closing a direct message connection with an oversized frame", "error", err)
+			}
+			return
+		}
+		if err := t.refuseRemoved(header.from); err != nil {
+			_, _ = conn.Write(appendFrame(nil, appendRefusal(nil, err)))
+			return
+		}
+		t.receiveBatch(frame, visit, logger)
+	}
+}
+
+// trackDirect records a direct connection so that Stop closes it; false
+// if the transport is stopping.
+func (t *Transport) trackDirect(conn net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.stopped {
+		return false
+	}
+	if t.directConns == nil {
+		t.directConns = make(map[net.Conn]struct{})
+	}
+	t.directConns[conn] = struct{}{}
+	return true
+}
+
+func (t *Transport) untrackDirect(conn net.Conn) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.directConns, conn)
+}
+
+// dialDirect opens a direct message connection to the peer and returns it
+// once the peer accepted the header. A refusal comes back as the status
+// error the gRPC stream would have returned; a connection that reached the
+// peer but got no answer in the direct protocol, as errDirectUnsupported.
+func (p *peer) dialDirect(ctx context.Context) (net.Conn, *bufio.Reader, error) {
+	ctx, cancel := context.WithTimeout(ctx, directDialTimeout)
+	defer cancel()
+	dialer := net.Dialer{KeepAliveConfig: keepaliveConfig}
+	conn, err := dialer.DialContext(ctx, "tcp", p.address)
+	if err != nil {
+		return nil, nil, err
+	}
+	deadline, _ := ctx.Deadline()
+	_ = conn.SetDeadline(deadline)
+	start := []byte(directMagic)
+	if p.transport.clientTLS != nil {
+		config := p.transport.clientTLS.Clone()
+		config.NextProtos = []string{directProtocol}
+		if config.ServerName == "" {
+			host, _, splitErr := net.SplitHostPort(p.address)
+			if splitErr != nil {
+				host = p.address
+			}
+			config.ServerName = host
+		}
+		secure := tls.Client(conn, config)
+		if err := secure.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, nil, fmt.Errorf("%w: TLS handshake: %w", errDirectUnsupported, err)
+		}
+		if secure.ConnectionState().NegotiatedProtocol != directProtocol {
+			secure.Close()
+			return nil, nil, fmt.Errorf("%w: it did not agree to %q", errDirectUnsupported, directProtocol)
+		}
+		conn, start = secure, nil
+	}
+	header := appendStreamHeader(make([]byte, 0, streamHeaderMaxBytes), streamHeader{
+		clusterID: p.transport.config.ClusterID, from: p.transport.config.ID, to: p.id,
+	})
+	if _, err := conn.Write(appendFrame(start, header)); err != nil {
+		conn.Close()
+		return nil, nil, fmt.Errorf("%w: %w", errDirectUnsupported, err)
+	}
+	reader := bufio.NewReaderSize(conn, 512)
+	answer, err := readFrame(reader, frameSlack)
+	switch {
+	case err != nil:
+		conn.Close()
+		return nil, nil, fmt.Errorf("%w: %w", errDirectUnsupported, err)
+	case len(answer) == 1 && answer[0] == frameAccept:
+		_ = conn.SetDeadline(time.Time{})
+		return conn, reader, nil
+	case len(answer) > 0 && answer[0] == frameRefusal:
+		conn.Close()
+		if refusal := decodeRefusal(answer); refusal != nil {
+			return nil, nil, refusal
+		}
+		return nil, nil, fmt.Errorf("%w: empty refusal", errDirectUnsupported)
+	default:
+		conn.Close()
+		return nil, nil, fmt.Errorf("%w: it answered with %d bytes that are neither accept nor refusal", errDirectUnsupported, len(answer))
+	}
+}
+
+// streamDirect opens a direct message connection and writes batches to it
+// until it breaks or the peer stops; the counterpart of streamMessages.
+func (p *peer) streamDirect(pending **queuedMessage, delays *backoff, opened int) error {
+	ctx, cancel := context.WithCancel(p.ctx)
+	defer cancel()
+	conn, reader, err := p.dialDirect(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if opened > 0 {
+		p.reconnects.Add(1)
+	}
+	delays.reset()
+	p.connected.Store(true)
+	p.logger.Debug("direct message connection open")
+	// The receiver writes again only to refuse this member (or closes):
+	// the read returns when the connection ends, which cancels ctx.
+	broken := make(chan error, 1)
+	go func() {
+		frame, err := readFrame(reader, frameSlack)
+		if err == nil {
+			err = decodeRefusal(frame)
+		}
+		broken <- err
+		cancel()
+	}()
+	stopClosing := context.AfterFunc(ctx, func() { conn.Close() })
+	defer func() { cancel(); stopClosing(); conn.Close(); <-broken }()
+
+	batch := make([]raft.Message, 0, 64)
+	var buffer []byte
+	for {
+		batch, err = p.nextBatch(ctx, pending, batch[:0])
+		if err != nil {
+			return p.streamError(ctx, broken)
+		}
+		// The buffer is reused: the write is done when Write returns.
+		buffer = append(buffer[:0], 0, 0, 0, 0, frameBatch)
+		buffer = AppendBatch(buffer, batch)
+		binary.BigEndian.PutUint32(buffer, uint32(len(buffer)-frameLengthBytes))
+		_ = conn.SetWriteDeadline(time.Now().Add(directWriteTimeout))
+		if _, err := conn.Write(buffer); err != nil {
+			p.transport.counters.droppedSendFailed.Add(uint64(len(batch)))
+			return p.writeError(ctx, conn, broken, err)
+		}
+		if cap(buffer) > keptBufferBytes {
+			buffer = nil // do not keep a rare large batch's buffer
+		}
+		p.sent.Add(uint64(len(batch)))
+		p.transport.counters.sent.Add(uint64(len(batch)))
+		p.transport.counters.batchesSent.Add(1)
+	}
+}
+
+// writeError returns why a write to a direct connection failed: the
+// receiver's refusal if it sent one before closing (a removed member),
+// otherwise the write's own error (a reset, a timeout, or the peer
+// stopping).
+func (p *peer) writeError(ctx context.Context, conn net.Conn, broken chan error, err error) error {
+	if p.ctx.Err() != nil {
+		return p.ctx.Err()
+	}
+	conn.Close() // ends the reader, if the write timed out
+	readErr := <-broken
+	broken <- readErr // for the deferred receive
+	if refusal, isStatus := status.FromError(readErr); isStatus && refusal.Code() != codes.OK {
+		return readErr
+	}
+	return err
+}
