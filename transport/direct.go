@@ -38,7 +38,12 @@ import (
 // batch (a removed member), so the sender's read returns when the
 // connection ends.
 const (
-	directMagic    = "LSMSG/1\n"
+	// directMagic is as long as HTTP/2's client preface, so that a member
+	// that serves only gRPC reads all of it, finds no preface and closes
+	// the connection at once (a shorter one left it waiting for the rest
+	// of the preface, and the sender for its answer, until the dial
+	// timeout).
+	directMagic    = "LSMSG/1 lockstep direct\n"
 	directProtocol = "lockstep-messages/1"
 	// frameRefusal ends a direct connection with the status the gRPC
 	// stream would have ended with (receiver to sender).

@@ -92,8 +92,8 @@ type Transport struct {
 	// directConns are the direct message connections being served, closed
 	// by Stop.
 	directConns map[net.Conn]struct{}
-	started  bool
-	stopped  bool
+	started     bool
+	stopped     bool
 	// snapshots, if set, is where snapshots are streamed from and to
 	// (see UseSnapshotStore).
 	snapshots *snap.Store

@@ -1,0 +1,203 @@
+package transport
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/lockstepdb/lockstep/raft"
+)
+
+// rawDirect opens a plaintext direct message connection to node by hand,
+// sends header as its header frame and returns the connection with the
+// answer frame, to send what a correct transport never would.
+func rawDirect(t *testing.T, node *testNode, header []byte) (net.Conn, *bufio.Reader, []byte) {
+	t.Helper()
+	conn, err := net.Dial("tcp", node.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := conn.Write(appendFrame([]byte(directMagic), header)); err != nil {
+		t.Fatal(err)
+	}
+	reader := bufio.NewReader(conn)
+	answer, err := readFrame(reader, frameSlack)
+	if err != nil {
+		t.Fatalf("no answer to the header: %v", err)
+	}
+	return conn, reader, answer
+}
+
+func writeFrame(t *testing.T, conn net.Conn, frame []byte) {
+	t.Helper()
+	if _, err := conn.Write(appendFrame(nil, frame)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The direct connection checks what it receives as the gRPC stream does:
+// what is malformed is dropped and counted, and the good messages around
+// it arrive.
+func TestDirectBadInputIsDroppedAndCounted(t *testing.T) {
+	ctx := deadline(t)
+	b := startNode(t, 2, nil)
+	conn, reader, answer := rawDirect(t, b, appendStreamHeader(nil, streamHeader{clusterID: testClusterID, from: 1, to: 2}))
+	if len(answer) != 1 || answer[0] != frameAccept {
+		t.Fatalf("not accepted: %q", answer)
+	}
+
+	writeFrame(t, conn, []byte("garbage")) // not a batch
+	good := AppendMessage(nil, heartbeat(1, 2, 1))[1:]
+	bad := append([]byte{200}, make([]byte, 12)...) // unknown type
+	batch := []byte{frameBatch, Version, 3}
+	for _, body := range [][]byte{good, bad, AppendMessage(nil, heartbeat(1, 2, 2))[1:]} {
+		batch = binary.AppendUvarint(batch, uint64(len(body)))
+		batch = append(batch, body...)
+	}
+	writeFrame(t, conn, batch)
+	writeFrame(t, conn, append([]byte{frameBatch}, AppendBatch(nil, []raft.Message{heartbeat(1, 2, 99)})[:4]...))
+	writeFrame(t, conn, append([]byte{frameBatch}, AppendBatch(nil, []raft.Message{heartbeat(5, 2, 98), heartbeat(1, 3, 97), heartbeat(1, 2, 3)})...))
+	for want := uint64(1); want <= 3; want++ {
+		if m := receive(ctx, t, b); m.Commit != want {
+			t.Fatalf("got %v, want commit %d", m, want)
+		}
+	}
+	stats := b.Stats()
+	if stats.DroppedDecodeError != 3 || stats.DroppedWrongSender != 1 || stats.DroppedWrongTarget != 1 || stats.Received != 3 {
+		t.Errorf("stats %+v", stats)
+	}
+
+	// A length prefix beyond the message limit ends the connection before
+	// anything that size is allocated.
+	huge := binary.BigEndian.AppendUint32(nil, 1<<31)
+	if _, err := conn.Write(huge); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := reader.ReadByte(); !errors.Is(err, io.EOF) && !isReset(err) {
+		t.Fatalf("connection still open after an oversized frame: %v", err)
+	}
+	waitForStats(ctx, t, b, func(s Stats) bool { return s.DroppedDecodeError == 4 })
+}
+
+// isReset reports whether err is the peer closing a connection with
+// unread data (a reset) or a write after it closed, not a timeout.
+func isReset(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// A bad header gets a refusal frame that carries the status a gRPC stream
+// would end with.
+func TestDirectBadHeadersRefused(t *testing.T) {
+	b := startNode(t, 2, nil)
+	for name, test := range map[string]struct {
+		header []byte
+		code   codes.Code
+	}{
+		"garbage":       {[]byte("hello"), codes.InvalidArgument},
+		"wrong version": {[]byte{frameHeader, 9, 7, 1, 2}, codes.InvalidArgument},
+		"sender zero":   {appendStreamHeader(nil, streamHeader{clusterID: testClusterID, from: 0, to: 2}), codes.FailedPrecondition},
+		"wrong cluster": {appendStreamHeader(nil, streamHeader{clusterID: 99, from: 1, to: 2}), codes.FailedPrecondition},
+		"wrong target":  {appendStreamHeader(nil, streamHeader{clusterID: testClusterID, from: 1, to: 3}), codes.FailedPrecondition},
+	} {
+		_, _, answer := rawDirect(t, b, test.header)
+		refusal := decodeRefusal(answer)
+		if status.Code(refusal) != test.code {
+			t.Errorf("%s: refused with %v, want code %v", name, refusal, test.code)
+		}
+	}
+
+	// A header frame longer than any header is refused without reading it.
+	conn, err := net.Dial("tcp", b.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(testTimeout))
+	if _, err := conn.Write(binary.BigEndian.AppendUint32([]byte(directMagic), 1<<30)); err != nil {
+		t.Fatal(err)
+	}
+	answer, err := readFrame(bufio.NewReader(conn), frameSlack)
+	if err != nil || status.Code(decodeRefusal(answer)) != codes.InvalidArgument {
+		t.Fatalf("oversized header: answer %q, %v", answer, err)
+	}
+}
+
+// A member of a version without direct connections serves only gRPC on
+// its peer port: a sender falls back to the gRPC message stream, and the
+// messages arrive.
+func TestOlderPeerGetsTheGRPCStream(t *testing.T) {
+	ctx := deadline(t)
+	a := startNode(t, 1, nil)
+	b := startNode(t, 2, nil)
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	older := grpc.NewServer(grpc.ForceServerCodecV2(rawCodec{}))
+	older.RegisterService(serviceDescription(), b.Transport)
+	go older.Serve(listener)
+	t.Cleanup(older.Stop)
+
+	started := time.Now()
+	a.SetPeer(2, listener.Addr().String())
+	for commit := uint64(1); commit <= 3; commit++ {
+		a.Send([]raft.Message{heartbeat(1, 2, commit)})
+		if m := receive(ctx, t, b); m.Commit != commit {
+			t.Fatalf("got %v, want commit %d", m, commit)
+		}
+	}
+	waitForStats(ctx, t, a, func(s Stats) bool { return s.Peers[2].Connected })
+	// The older member closes a direct connection as soon as it has read
+	// a preface's worth of bytes, so the sender does not wait out its
+	// dial timeout before it falls back.
+	if elapsed := time.Since(started); elapsed >= directDialTimeout {
+		t.Errorf("the first message took %v: the fallback waited for the dial timeout", elapsed)
+	}
+}
+
+// A removed member is refused on a direct connection as on a gRPC stream:
+// at the header once it is removed, and at its next batch on a connection
+// opened before; either way it learns that it was removed.
+func TestRemovedMemberRefusedOnDirectConnection(t *testing.T) {
+	ctx := deadline(t)
+	var removed atomic.Bool
+	learned := make(chan struct{}, 16)
+	a := startNodeBefore(t, 1, nil, func(tr *Transport) {
+		tr.UseRemovals(nil, func() { learned <- struct{}{} })
+	})
+	b := startNodeBefore(t, 2, nil, func(tr *Transport) {
+		tr.UseRemovals(func(id raft.NodeID) bool { return id == 1 && removed.Load() }, nil)
+	})
+	connect(a, b)
+	a.Send([]raft.Message{heartbeat(1, 2, 1)})
+	if m := receive(ctx, t, b); m.Commit != 1 {
+		t.Fatalf("got %v", m)
+	}
+	removed.Store(true)
+	a.Send([]raft.Message{heartbeat(1, 2, 2)})
+	select {
+	case <-learned:
+	case <-ctx.Done():
+		t.Fatal("the removed member never learned of its removal")
+	}
+	expectNothing(t, b)
+	waitForStats(ctx, t, b, func(s Stats) bool { return s.RejectedRemoved >= 1 })
+
+	// A new connection's header is refused too.
+	_, _, answer := rawDirect(t, b, appendStreamHeader(nil, streamHeader{clusterID: testClusterID, from: 1, to: 2}))
+	if refusal := decodeRefusal(answer); !isRemovedRefusal(refusal) {
+		t.Fatalf("header of a removed member: %v", refusal)
+	}
+}
