@@ -112,8 +112,10 @@ func decodeRefusal(frame []byte) error {
 	if r.err != nil {
 		return r.err
 	}
-	if code > uint64(codes.Unauthenticated) {
-		return malformed("refusal with unknown status code %d", code)
+	if code == uint64(codes.OK) || code > uint64(codes.Unauthenticated) {
+		// OK would make a refusal that refuses nothing (status.Error
+		// returns nil for it).
+		return malformed("refusal with status code %d", code)
 	}
 	return status.Error(codes.Code(code), string(frame[r.offset:]))
 }
