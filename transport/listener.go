@@ -62,10 +62,35 @@ func newPeerListener(listener net.Listener, serverTLS *tls.Config, serve func(ne
 		routing:         make(map[net.Conn]struct{}),
 	}
 	if serverTLS != nil {
-		l.tls = serverTLS.Clone()
-		l.tls.NextProtos = []string{directProtocol, "h2"}
+		l.tls = withPeerProtocols(serverTLS)
 	}
 	return l
+}
+
+// peerProtocols are the application protocols the peer port offers in the
+// TLS handshake (ALPN): direct connections, and HTTP/2 for gRPC, whose
+// clients refuse a server that does not agree to it.
+var peerProtocols = []string{directProtocol, "h2"}
+
+// withPeerProtocols returns a copy of a server's TLS configuration that
+// offers peerProtocols, including in the configurations its
+// GetConfigForClient returns (the server's peer identity check makes one
+// per connection), which the handshake would otherwise use without them.
+func withPeerProtocols(serverTLS *tls.Config) *tls.Config {
+	config := serverTLS.Clone()
+	config.NextProtos = peerProtocols
+	if perClient := config.GetConfigForClient; perClient != nil {
+		config.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+			chosen, err := perClient(hello)
+			if err != nil || chosen == nil {
+				return chosen, err // nil: the handshake uses config itself
+			}
+			chosen = chosen.Clone()
+			chosen.NextProtos = peerProtocols
+			return chosen, nil
+		}
+	}
+	return config
 }
 
 // run accepts connections until the listener is closed.

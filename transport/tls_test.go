@@ -102,3 +102,49 @@ func TestMutualTLS(t *testing.T) {
 		t.Errorf("receiver stats %+v", stats)
 	}
 }
+
+// A server configuration that picks a configuration per client (the
+// server's peer identity check does, to log who it refuses) still offers
+// both protocols: messages travel on a direct connection and snapshots on
+// gRPC, whose client refuses a server that does not agree to HTTP/2.
+func TestMutualTLSWithAConfigurationPerClient(t *testing.T) {
+	ctx := deadline(t)
+	authority := newTestAuthority(t, "cluster CA")
+	checked := make(chan string, 16)
+	perClient := func(id raft.NodeID) *tls.Config {
+		base := &tls.Config{
+			Certificates: []tls.Certificate{authority.issue(t, "node", int64(id)+10)},
+			RootCAs:      authority.pool, ClientCAs: authority.pool, ClientAuth: tls.RequireAndVerifyClientCert,
+		}
+		config := base.Clone()
+		config.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			chosen := base.Clone()
+			chosen.VerifyConnection = func(state tls.ConnectionState) error {
+				select {
+				case checked <- state.PeerCertificates[0].Subject.CommonName:
+				default:
+				}
+				return nil
+			}
+			return chosen, nil
+		}
+		return config
+	}
+	a, b := startNode(t, 1, withTLS(perClient(1))), startNode(t, 2, withTLS(perClient(2)))
+	a.SetPeer(2, b.Addr().String())
+	a.Send([]raft.Message{heartbeat(1, 2, 1)})
+	if m := receive(ctx, t, b); m.Commit != 1 {
+		t.Fatalf("got %v", m)
+	}
+	a.logs.waitLog(ctx, t, "direct message connection open")
+	snapshot := snapshotMessage(1, 2, 10, 1<<16, 3)
+	a.Send([]raft.Message{snapshot})
+	if m := receive(ctx, t, b); m.Snapshot == nil || len(m.Snapshot.Data) != 1<<16 {
+		t.Fatalf("got %v", m)
+	}
+	select {
+	case <-checked:
+	default:
+		t.Fatal("the per-client configuration's check never ran")
+	}
+}
