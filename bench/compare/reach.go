@@ -117,11 +117,14 @@ func reachVerdict(target, floorRate, members, floorServer, lockstepNow float64, 
 }
 
 // writeLatencyReach sets put-1's p50 goal (half etcd's) beside the
-// physical path: the floor's p50 (the protocol alone) plus one durable
-// write while the other members make theirs on the same disk (the entry
-// commits when the second of three copies is durable, and all three are
-// written at once), and the price of the hand-overs between threads that
-// both servers make per operation.
+// physical path: the floor's p50 (the protocol alone, the client's and the
+// server's wake included) plus one durable write while the other members
+// make theirs on the same disk (the entry commits when the second of three
+// copies is durable, and all three are written at once), plus two thread
+// wakes that any replicated put adds with one client, when every process
+// sleeps between puts: a follower's, when the append arrives, and the
+// leader's, when the acknowledgement does. Then the price of the
+// hand-overs between threads that both servers make per operation.
 func (r *results) writeLatencyReach(b *strings.Builder) {
 	etcd := r.figure("etcd", "put-1-client", p50)
 	floor := r.figure("floor", "put-1-client", p50)
@@ -134,13 +137,21 @@ func (r *results) writeLatencyReach(b *strings.Builder) {
 		return
 	}
 	goal, path := etcd.Median/2, floor.Median+fsync
-	verdict := "within the physical path's reach"
-	if goal < path {
-		verdict = "below the physical path: out of reach on one shared disk"
+	wakes := ""
+	if r.Wake.Wakes > 0 {
+		wake := r.Wake.P50Us / 1000
+		path += 2 * wake
+		wakes = fmt.Sprintf(" + two thread wakes, %s each (a follower's process wakes when the append arrives, the leader's when the acknowledgement does; the floor's p50 holds the client's and the server's)",
+			loadgen.FormatMilliseconds(wake))
 	}
-	fmt.Fprintf(b, "Put, 1 client: the goal, half etcd's p50, is %s; the physical path, the floor's p50 %s + %s, %s (the members write at once on this one disk; a peer round trip comes on top), is at least %s: %s; %s is left for the peer round trip, the apply and every hand-over between threads.",
+	verdict := fmt.Sprintf("within the physical path's reach; %s is left for the peer round trip on the network, the apply and every other hand-over between threads",
+		loadgen.FormatMilliseconds(goal-path))
+	if goal < path {
+		verdict = "below the physical path: out of reach on this machine"
+	}
+	fmt.Fprintf(b, "Put, 1 client: the goal, half etcd's p50, is %s; the physical path, the floor's p50 %s + %s, %s (the members write at once on this one disk)%s, is at least %s: %s.",
 		loadgen.FormatMilliseconds(goal), loadgen.FormatMilliseconds(floor.Median), fsyncText, loadgen.FormatMilliseconds(fsync),
-		loadgen.FormatMilliseconds(path), verdict, loadgen.FormatMilliseconds(max(goal-path, 0)))
+		wakes, loadgen.FormatMilliseconds(path), verdict)
 	switches := r.figure("lockstep", "put-1-client", switchesMetric("", roleFollowers))
 	etcdSwitches := r.figure("etcd", "put-1-client", switchesMetric("", roleFollowers))
 	if r.Wake.Wakes > 0 && switches.Count > 0 && etcdSwitches.Count > 0 {

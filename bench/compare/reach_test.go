@@ -72,9 +72,10 @@ func TestReachShowsTheCPUBudgetOfEachGoal(t *testing.T) {
 		// leaves 19.8, against lockstep's 147.9 − 39.5 = 108.4 now.
 		"| put, 1,000 clients: 2× etcd's throughput | 17,434/s | 115µs | 55.4µs | 59.3µs | 39.5µs | 148µs | 162µs |",
 		"19.8µs per op left beyond the floor's work for consensus, storage and two followers; lockstep's members spend 108µs beyond it now (82% of it would have to go)",
-		// half of 1.64 ms against 0.184 + 0.300 ms, leaving 336 µs.
+		// half of 1.64 ms against 0.184 + 0.300 + 2 × 0.050 ms, leaving 236 µs.
 		"the goal, half etcd's p50, is 820µs; the physical path, the floor's p50 184µs + one fsync with 3 writers at once, 300µs",
-		"is at least 484µs: within the physical path's reach; 336µs is left for the peer round trip",
+		"+ two thread wakes, 50.0µs each",
+		"is at least 584µs: within the physical path's reach; 236µs is left for the peer round trip",
 		// 20 switches per op over 10,000 ops on each follower, 50 µs a wake.
 		"A thread wake takes 50 µs at the median on this machine, and each of lockstep's followers switches threads 20.0 times per put (etcd's 18.0): 1.00ms of wakes per put",
 	} {
@@ -178,5 +179,17 @@ func TestReachOfOlderResultsUsesTheRawFsync(t *testing.T) {
 	}
 	if strings.Contains(b.String(), "thread wake") {
 		t.Errorf("the reach section speaks of wakes it did not measure:\n%s", b.String())
+	}
+}
+
+// A goal below the floor, the shared disk's fsync and the two wakes every
+// replicated put adds is called out of reach.
+func TestPutLatencyGoalBelowThePhysicalPathIsOutOfReach(t *testing.T) {
+	r := reachResults()
+	r.Wake = wakeProbe{Wakes: 100, P50Us: 200} // 0.184 + 0.300 + 0.400 = 0.884 ms, above half of 1.64
+	var b strings.Builder
+	r.writeReach(&b)
+	if want := "is at least 884µs: below the physical path: out of reach on this machine."; !strings.Contains(b.String(), want) {
+		t.Errorf("the reach section lacks %q:\n%s", want, b.String())
 	}
 }
