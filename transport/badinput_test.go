@@ -55,9 +55,18 @@ func TestBadInputIsDroppedAndCounted(t *testing.T) {
 	sendFrame(t, stream, appendStreamHeader(nil, streamHeader{clusterID: testClusterID, from: 1, to: 2}))
 	expectAccept(t, stream)
 
-	// A frame that is not a batch.
-	sendFrame(t, stream, []byte("garbage"))
-	// A batch whose second message is undecodable, between good ones.
+	for _, frame := range badFrames() {
+		sendFrame(t, stream, frame)
+	}
+	expectBadFramesHandled(ctx, t, b)
+}
+
+// badFrames are frames from node 1 to node 2 with something wrong in
+// each, around the good messages with commits 1, 2 and 3: a frame that is
+// not a batch, a batch with an undecodable message between good ones, a
+// batch whose framing is truncated, and a batch with a message claiming
+// another sender and one for another node.
+func badFrames() [][]byte {
 	good := AppendMessage(nil, heartbeat(1, 2, 1))[1:]
 	bad := append([]byte{200}, make([]byte, 12)...) // unknown type
 	batch := []byte{frameBatch, Version, 3}
@@ -65,12 +74,18 @@ func TestBadInputIsDroppedAndCounted(t *testing.T) {
 		batch = binary.AppendUvarint(batch, uint64(len(body)))
 		batch = append(batch, body...)
 	}
-	sendFrame(t, stream, batch)
-	// A batch with a truncated framing.
-	sendFrame(t, stream, append([]byte{frameBatch}, AppendBatch(nil, []raft.Message{heartbeat(1, 2, 99)})[:4]...))
-	// A message claiming another sender, and one for another node.
-	sendFrame(t, stream, append([]byte{frameBatch}, AppendBatch(nil, []raft.Message{heartbeat(5, 2, 98), heartbeat(1, 3, 97), heartbeat(1, 2, 3)})...))
+	return [][]byte{
+		[]byte("garbage"),
+		batch,
+		append([]byte{frameBatch}, AppendBatch(nil, []raft.Message{heartbeat(1, 2, 99)})[:4]...),
+		append([]byte{frameBatch}, AppendBatch(nil, []raft.Message{heartbeat(5, 2, 98), heartbeat(1, 3, 97), heartbeat(1, 2, 3)})...),
+	}
+}
 
+// expectBadFramesHandled checks that b received the good messages of
+// badFrames, in order, and dropped and counted the rest.
+func expectBadFramesHandled(ctx context.Context, t *testing.T, b *testNode) {
+	t.Helper()
 	for want := uint64(1); want <= 3; want++ {
 		if m := receive(ctx, t, b); m.Commit != want {
 			t.Fatalf("got %v, want commit %d", m, want)

@@ -267,12 +267,7 @@ func (p *peer) streamDirect(pending **queuedMessage, delays *backoff, opened int
 		return err
 	}
 	defer conn.Close()
-	if opened > 0 {
-		p.reconnects.Add(1)
-	}
-	delays.reset()
-	p.connected.Store(true)
-	p.logger.Debug("direct message connection open")
+	p.noteOpened(opened, delays, "direct message connection open")
 	// The receiver writes again only to refuse this member (or closes):
 	// the read returns when the connection ends, which cancels ctx.
 	broken := make(chan error, 1)

@@ -58,26 +58,10 @@ func TestDirectBadInputIsDroppedAndCounted(t *testing.T) {
 		t.Fatalf("not accepted: %q", answer)
 	}
 
-	writeFrame(t, conn, []byte("garbage")) // not a batch
-	good := AppendMessage(nil, heartbeat(1, 2, 1))[1:]
-	bad := append([]byte{200}, make([]byte, 12)...) // unknown type
-	batch := []byte{frameBatch, Version, 3}
-	for _, body := range [][]byte{good, bad, AppendMessage(nil, heartbeat(1, 2, 2))[1:]} {
-		batch = binary.AppendUvarint(batch, uint64(len(body)))
-		batch = append(batch, body...)
+	for _, frame := range badFrames() {
+		writeFrame(t, conn, frame)
 	}
-	writeFrame(t, conn, batch)
-	writeFrame(t, conn, append([]byte{frameBatch}, AppendBatch(nil, []raft.Message{heartbeat(1, 2, 99)})[:4]...))
-	writeFrame(t, conn, append([]byte{frameBatch}, AppendBatch(nil, []raft.Message{heartbeat(5, 2, 98), heartbeat(1, 3, 97), heartbeat(1, 2, 3)})...))
-	for want := uint64(1); want <= 3; want++ {
-		if m := receive(ctx, t, b); m.Commit != want {
-			t.Fatalf("got %v, want commit %d", m, want)
-		}
-	}
-	stats := b.Stats()
-	if stats.DroppedDecodeError != 3 || stats.DroppedWrongSender != 1 || stats.DroppedWrongTarget != 1 || stats.Received != 3 {
-		t.Errorf("stats %+v", stats)
-	}
+	expectBadFramesHandled(ctx, t, b)
 
 	// A length prefix beyond the message limit ends the connection before
 	// anything that size is allocated.

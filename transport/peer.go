@@ -198,12 +198,7 @@ func (p *peer) streamMessages(pending **queuedMessage, delays *backoff, opened i
 	if err != nil {
 		return err
 	}
-	if opened > 0 {
-		p.reconnects.Add(1)
-	}
-	delays.reset()
-	p.connected.Store(true)
-	p.logger.Debug("message stream open")
+	p.noteOpened(opened, delays, "message stream open")
 	// The receiver never writes after its accept frame: a read returns
 	// when the stream ends, which cancels ctx and so wakes the writer below
 	// without waiting for its next message.
@@ -242,6 +237,18 @@ func (p *peer) streamMessages(pending **queuedMessage, delays *backoff, opened i
 		p.transport.counters.sent.Add(uint64(len(batch)))
 		p.transport.counters.batchesSent.Add(1)
 	}
+}
+
+// noteOpened records that a message stream or direct connection opened:
+// a reconnection unless it is the first, the backoff back at its start,
+// and the peer connected.
+func (p *peer) noteOpened(opened int, delays *backoff, message string) {
+	if opened > 0 {
+		p.reconnects.Add(1)
+	}
+	delays.reset()
+	p.connected.Store(true)
+	p.logger.Debug(message)
 }
 
 // nextBatch waits for the next queued message and appends it to batch with
