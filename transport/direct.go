@@ -10,6 +10,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
+	"strings"
+	"syscall"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -54,6 +57,10 @@ const (
 	// reading for that long (a stopped process whose socket buffers are
 	// full) has its connection closed and reopened.
 	directWriteTimeout = keepaliveTime + keepaliveTimeout
+	// userTimeout is how long written data may go unacknowledged on a
+	// peer connection before the kernel ends it (setUserTimeout): the same
+	// bound as the write timeout.
+	userTimeout = directWriteTimeout
 	// directDialTimeout bounds the dial, the handshake and the answer.
 	directDialTimeout = 5 * time.Second
 	// keptBufferBytes is the largest batch buffer a sender keeps for the
@@ -193,21 +200,61 @@ func (t *Transport) untrackDirect(conn net.Conn) {
 	delete(t.directConns, conn)
 }
 
+// directConn is an open direct message connection.
+type directConn struct {
+	// conn carries the frames (TLS when configured).
+	conn net.Conn
+	// raw is the TCP connection under conn. Closing it ends any read or
+	// write at once, where closing a TLS connection first tries to send
+	// its closing alert, for up to 5 s when the socket buffer is full.
+	raw net.Conn
+	// reader reads what the receiver writes after its accept frame: a
+	// refusal, or nothing until the connection ends.
+	reader *bufio.Reader
+}
+
 // dialDirect opens a direct message connection to the peer and returns it
 // once the peer accepted the header. A refusal comes back as the status
-// error the gRPC stream would have returned; a connection that reached the
-// peer but got no answer in the direct protocol, as errDirectUnsupported.
-func (p *peer) dialDirect(ctx context.Context) (net.Conn, *bufio.Reader, error) {
+// error the gRPC stream would have returned; a peer that answered but not
+// in the direct protocol (it closed the connection, refused the
+// application protocol, or wrote something else), as errDirectUnsupported.
+// A peer that does not answer within directDialTimeout, or a stop, is an
+// ordinary failure: the sender backs off and tries a direct connection
+// again, since a slow or paused member is not an older one.
+func (p *peer) dialDirect(ctx context.Context) (*directConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, directDialTimeout)
 	defer cancel()
 	dialer := net.Dialer{KeepAliveConfig: keepaliveConfig}
-	conn, err := dialer.DialContext(ctx, "tcp", p.address)
+	raw, err := dialer.DialContext(ctx, "tcp", p.address)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	setUserTimeout(raw)
+	// The reads and writes below do not watch ctx: closing the connection
+	// when it ends (the timeout, or Stop) ends them.
+	stopClosing := context.AfterFunc(ctx, func() { raw.Close() })
+	connection, err := p.handshakeDirect(ctx, raw)
+	if !stopClosing() && err == nil {
+		err = ctx.Err() // ctx ended as the handshake finished: raw is closed
+	}
+	if err != nil {
+		raw.Close()
+		if ctx.Err() != nil && !errors.Is(err, errDirectUnsupported) {
+			return nil, fmt.Errorf("transport: direct message connection: no answer from the peer within %v: %w", directDialTimeout, err)
+		}
+		return nil, err
+	}
+	_ = raw.SetDeadline(time.Time{})
+	return connection, nil
+}
+
+// handshakeDirect starts a direct message connection on raw: TLS if
+// configured, the magic or the application protocol, the header, and the
+// receiver's answer.
+func (p *peer) handshakeDirect(ctx context.Context, raw net.Conn) (*directConn, error) {
 	deadline, _ := ctx.Deadline()
-	_ = conn.SetDeadline(deadline)
-	start := []byte(directMagic)
+	_ = raw.SetDeadline(deadline)
+	conn, start := raw, []byte(directMagic)
 	if p.transport.clientTLS != nil {
 		config := p.transport.clientTLS.Clone()
 		config.NextProtos = []string{directProtocol}
@@ -218,14 +265,15 @@ func (p *peer) dialDirect(ctx context.Context) (net.Conn, *bufio.Reader, error) 
 			}
 			config.ServerName = host
 		}
-		secure := tls.Client(conn, config)
+		secure := tls.Client(raw, config)
 		if err := secure.HandshakeContext(ctx); err != nil {
-			conn.Close()
-			return nil, nil, fmt.Errorf("%w: TLS handshake: %w", errDirectUnsupported, err)
+			if strings.Contains(err.Error(), "no application protocol") {
+				return nil, fmt.Errorf("%w: it did not agree to %q in the TLS handshake", errDirectUnsupported, directProtocol)
+			}
+			return nil, fmt.Errorf("transport: TLS handshake: %w", err)
 		}
 		if secure.ConnectionState().NegotiatedProtocol != directProtocol {
-			secure.Close()
-			return nil, nil, fmt.Errorf("%w: it did not agree to %q", errDirectUnsupported, directProtocol)
+			return nil, fmt.Errorf("%w: it did not agree to %q", errDirectUnsupported, directProtocol)
 		}
 		conn, start = secure, nil
 	}
@@ -233,28 +281,32 @@ func (p *peer) dialDirect(ctx context.Context) (net.Conn, *bufio.Reader, error) 
 		clusterID: p.transport.config.ClusterID, from: p.transport.config.ID, to: p.id,
 	})
 	if _, err := conn.Write(appendFrame(start, header)); err != nil {
-		conn.Close()
-		return nil, nil, fmt.Errorf("%w: %w", errDirectUnsupported, err)
+		return nil, closedByPeer(err)
 	}
 	reader := bufio.NewReaderSize(conn, 512)
 	answer, err := readFrame(reader, frameSlack)
 	switch {
+	case errors.Is(err, ErrMalformed):
+		return nil, fmt.Errorf("%w: it answered with something other than a frame: %w", errDirectUnsupported, err)
 	case err != nil:
-		conn.Close()
-		return nil, nil, fmt.Errorf("%w: %w", errDirectUnsupported, err)
+		return nil, closedByPeer(err)
 	case len(answer) == 1 && answer[0] == frameAccept:
-		_ = conn.SetDeadline(time.Time{})
-		return conn, reader, nil
+		return &directConn{conn: conn, raw: raw, reader: reader}, nil
 	case len(answer) > 0 && answer[0] == frameRefusal:
-		conn.Close()
-		if refusal := decodeRefusal(answer); refusal != nil {
-			return nil, nil, refusal
-		}
-		return nil, nil, fmt.Errorf("%w: empty refusal", errDirectUnsupported)
+		return nil, decodeRefusal(answer) // a status error, or ErrMalformed
 	default:
-		conn.Close()
-		return nil, nil, fmt.Errorf("%w: it answered with %d bytes that are neither accept nor refusal", errDirectUnsupported, len(answer))
+		return nil, fmt.Errorf("%w: it answered with %d bytes that are neither accept nor refusal", errDirectUnsupported, len(answer))
 	}
+}
+
+// closedByPeer wraps in errDirectUnsupported an error that says the peer
+// closed the connection during the handshake, as a member that serves only
+// gRPC does after it reads the magic where it expects HTTP/2's preface.
+func closedByPeer(err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) {
+		return fmt.Errorf("%w: it closed the connection: %w", errDirectUnsupported, err)
+	}
+	return err
 }
 
 // streamDirect opens a direct message connection and writes batches to it
@@ -262,25 +314,26 @@ func (p *peer) dialDirect(ctx context.Context) (net.Conn, *bufio.Reader, error) 
 func (p *peer) streamDirect(pending **queuedMessage, delays *backoff, opened int) error {
 	ctx, cancel := context.WithCancel(p.ctx)
 	defer cancel()
-	conn, reader, err := p.dialDirect(ctx)
+	connection, err := p.dialDirect(ctx)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
+	conn := connection.conn
+	defer connection.raw.Close()
 	p.noteOpened(opened, delays, "direct message connection open")
 	// The receiver writes again only to refuse this member (or closes):
 	// the read returns when the connection ends, which cancels ctx.
 	broken := make(chan error, 1)
 	go func() {
-		frame, err := readFrame(reader, frameSlack)
+		frame, err := readFrame(connection.reader, frameSlack)
 		if err == nil {
 			err = decodeRefusal(frame)
 		}
 		broken <- err
 		cancel()
 	}()
-	stopClosing := context.AfterFunc(ctx, func() { conn.Close() })
-	defer func() { cancel(); stopClosing(); conn.Close(); <-broken }()
+	stopClosing := context.AfterFunc(ctx, func() { connection.raw.Close() })
+	defer func() { cancel(); stopClosing(); connection.raw.Close(); <-broken }()
 
 	batch := make([]raft.Message, 0, 64)
 	var buffer []byte
@@ -296,7 +349,7 @@ func (p *peer) streamDirect(pending **queuedMessage, delays *backoff, opened int
 		_ = conn.SetWriteDeadline(time.Now().Add(directWriteTimeout))
 		if _, err := conn.Write(buffer); err != nil {
 			p.transport.counters.droppedSendFailed.Add(uint64(len(batch)))
-			return p.writeError(ctx, conn, broken, err)
+			return p.writeError(connection.raw, broken, err)
 		}
 		if cap(buffer) > keptBufferBytes {
 			buffer = nil // do not keep a rare large batch's buffer
@@ -311,12 +364,25 @@ func (p *peer) streamDirect(pending **queuedMessage, delays *backoff, opened int
 // receiver's refusal if it sent one before closing (a removed member),
 // otherwise the write's own error (a reset, a timeout, or the peer
 // stopping).
-func (p *peer) writeError(ctx context.Context, conn net.Conn, broken chan error, err error) error {
+func (p *peer) writeError(raw net.Conn, broken chan error, err error) error {
 	if p.ctx.Err() != nil {
 		return p.ctx.Err()
 	}
-	conn.Close() // ends the reader, if the write timed out
-	readErr := <-broken
+	var readErr error
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		raw.Close() // the receiver stopped reading: end the reader too
+		readErr = <-broken
+	} else {
+		// The receiver closed or reset the connection: the reader ends by
+		// itself, with the refusal the receiver wrote first, if any.
+		// Closing the connection first could throw that refusal away.
+		select {
+		case readErr = <-broken:
+		case <-time.After(directDialTimeout):
+			raw.Close()
+			readErr = <-broken
+		}
+	}
 	broken <- readErr // for the deferred receive
 	if refusal, isStatus := status.FromError(readErr); isStatus && refusal.Code() != codes.OK {
 		return readErr

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bufio"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"io"
@@ -13,6 +14,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/lockstepdb/lockstep/raft"
@@ -122,32 +124,50 @@ func TestDirectBadHeadersRefused(t *testing.T) {
 // its peer port: a sender falls back to the gRPC message stream, and the
 // messages arrive.
 func TestOlderPeerGetsTheGRPCStream(t *testing.T) {
-	ctx := deadline(t)
-	a := startNode(t, 1, nil)
-	b := startNode(t, 2, nil)
-	listener, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	older := grpc.NewServer(grpc.ForceServerCodecV2(rawCodec{}))
-	older.RegisterService(serviceDescription(), b.Transport)
-	go older.Serve(listener)
-	t.Cleanup(older.Stop)
+	authority := newTestAuthority(t, "cluster CA")
+	for _, secure := range []bool{false, true} {
+		name := map[bool]string{false: "plaintext", true: "TLS"}[secure]
+		t.Run(name, func(t *testing.T) {
+			ctx := deadline(t)
+			var clientTLS, serverTLS *tls.Config
+			options := []grpc.ServerOption{grpc.ForceServerCodecV2(rawCodec{})}
+			if secure {
+				clientTLS = &tls.Config{RootCAs: authority.pool, MinVersion: tls.VersionTLS13}
+				serverTLS = &tls.Config{Certificates: []tls.Certificate{authority.issue(t, "node 2", 2)}, MinVersion: tls.VersionTLS13}
+				// An older member's gRPC server does the handshake itself,
+				// offering only HTTP/2.
+				options = append(options, grpc.Creds(credentials.NewTLS(serverTLS)))
+			}
+			a := startNode(t, 1, withTLS(clientTLS))
+			b := startNode(t, 2, withTLS(serverTLS))
+			listener, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			older := grpc.NewServer(options...)
+			older.RegisterService(serviceDescription(), b.Transport)
+			go older.Serve(listener)
+			t.Cleanup(older.Stop)
 
-	started := time.Now()
-	a.SetPeer(2, listener.Addr().String())
-	for commit := uint64(1); commit <= 3; commit++ {
-		a.Send([]raft.Message{heartbeat(1, 2, commit)})
-		if m := receive(ctx, t, b); m.Commit != commit {
-			t.Fatalf("got %v, want commit %d", m, commit)
-		}
-	}
-	waitForStats(ctx, t, a, func(s Stats) bool { return s.Peers[2].Connected })
-	// The older member closes a direct connection as soon as it has read
-	// a preface's worth of bytes, so the sender does not wait out its
-	// dial timeout before it falls back.
-	if elapsed := time.Since(started); elapsed >= directDialTimeout {
-		t.Errorf("the first message took %v: the fallback waited for the dial timeout", elapsed)
+			started := time.Now()
+			a.SetPeer(2, listener.Addr().String())
+			for commit := uint64(1); commit <= 3; commit++ {
+				a.Send([]raft.Message{heartbeat(1, 2, commit)})
+				if m := receive(ctx, t, b); m.Commit != commit {
+					t.Fatalf("got %v, want commit %d", m, commit)
+				}
+			}
+			stats := waitForStats(ctx, t, a, func(s Stats) bool { return s.Peers[2].Connected })
+			if reconnects := stats.Peers[2].Reconnects; reconnects != 0 {
+				t.Errorf("falling back to gRPC counted as %d reconnections", reconnects)
+			}
+			// The older member closes a direct connection as soon as it has
+			// read a preface's worth of bytes (or refuses the application
+			// protocol), so the sender does not wait out its dial timeout.
+			if elapsed := time.Since(started); elapsed >= directDialTimeout {
+				t.Errorf("the first message took %v: the fallback waited for the dial timeout", elapsed)
+			}
+		})
 	}
 }
 
@@ -169,6 +189,7 @@ func TestRemovedMemberRefusedOnDirectConnection(t *testing.T) {
 	if m := receive(ctx, t, b); m.Commit != 1 {
 		t.Fatalf("got %v", m)
 	}
+	a.logs.waitLog(ctx, t, "direct message connection open")
 	removed.Store(true)
 	a.Send([]raft.Message{heartbeat(1, 2, 2)})
 	select {
@@ -176,12 +197,90 @@ func TestRemovedMemberRefusedOnDirectConnection(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the removed member never learned of its removal")
 	}
+	// It learned from the refusal of that batch, on the open connection,
+	// not from the refusal of the header of the next one (which would make
+	// two refusals): the sender must not lose the refusal it reads as the
+	// receiver closes.
+	if refused := b.Stats().RejectedRemoved; refused != 1 {
+		t.Errorf("the receiver refused %d times before the sender learned of its removal, want 1", refused)
+	}
 	expectNothing(t, b)
-	waitForStats(ctx, t, b, func(s Stats) bool { return s.RejectedRemoved >= 1 })
 
 	// A new connection's header is refused too.
 	_, _, answer := rawDirect(t, b, appendStreamHeader(nil, streamHeader{clusterID: testClusterID, from: 1, to: 2}))
 	if refusal := decodeRefusal(answer); !isRemovedRefusal(refusal) {
 		t.Fatalf("header of a removed member: %v", refusal)
+	}
+}
+
+// silentPeer accepts TCP connections and never answers; it sends on the
+// returned channel the first bytes each connection carries.
+func silentPeer(t *testing.T) (string, chan []byte) {
+	t.Helper()
+	listener, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	starts := make(chan []byte, 16)
+	done := make(chan struct{})
+	t.Cleanup(func() { listener.Close(); close(done) })
+	go func() {
+		for {
+			conn, err := listener.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				start := make([]byte, len(directMagic))
+				if _, err := io.ReadFull(conn, start); err == nil {
+					starts <- start
+				}
+				<-done
+			}()
+		}
+	}()
+	return listener.Addr().String(), starts
+}
+
+// A peer that accepts the connection and then says nothing holds neither
+// Stop nor the sender: Stop closes the connection being set up.
+func TestStopDoesNotWaitForAPeerThatDoesNotAnswer(t *testing.T) {
+	ctx := deadline(t)
+	address, starts := silentPeer(t)
+	a := startNode(t, 1, nil)
+	a.SetPeer(2, address)
+	a.Send([]raft.Message{heartbeat(1, 2, 1)})
+	select {
+	case <-starts:
+	case <-ctx.Done():
+		t.Fatal("the sender never connected")
+	}
+	stopped := make(chan struct{})
+	go func() { a.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(directDialTimeout / 2):
+		t.Fatalf("Stop waited for the peer's answer (the dial allows %v)", directDialTimeout)
+	}
+}
+
+// A peer that does not answer in time is slow or stopped, not a member of
+// an older version: the sender tries a direct connection again, not gRPC.
+func TestSilentPeerIsNotTakenForAnOlderOne(t *testing.T) {
+	ctx := deadline(t)
+	address, starts := silentPeer(t)
+	a := startNode(t, 1, nil)
+	a.SetPeer(2, address)
+	a.Send([]raft.Message{heartbeat(1, 2, 1)})
+	for attempt := 1; attempt <= 2; attempt++ {
+		select {
+		case start := <-starts:
+			if string(start) != directMagic {
+				t.Fatalf("connection %d started %q, want the direct protocol's magic", attempt, start)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no connection %d", attempt)
+		}
 	}
 }

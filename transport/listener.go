@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -39,7 +40,8 @@ type peerListener struct {
 	// goroutine and owns the connection.
 	serve func(conn net.Conn, reader *bufio.Reader)
 	// group tracks the accept loop and every goroutine it starts.
-	group *sync.WaitGroup
+	group  *sync.WaitGroup
+	logger *slog.Logger
 
 	grpcConnections chan net.Conn
 	closed          chan struct{}
@@ -52,11 +54,12 @@ type peerListener struct {
 	routing map[net.Conn]struct{}
 }
 
-func newPeerListener(listener net.Listener, serverTLS *tls.Config, serve func(net.Conn, *bufio.Reader), group *sync.WaitGroup) *peerListener {
+func newPeerListener(listener net.Listener, serverTLS *tls.Config, serve func(net.Conn, *bufio.Reader), group *sync.WaitGroup, logger *slog.Logger) *peerListener {
 	l := &peerListener{
 		listener:        listener,
 		serve:           serve,
 		group:           group,
+		logger:          logger,
 		grpcConnections: make(chan net.Conn),
 		closed:          make(chan struct{}),
 		routing:         make(map[net.Conn]struct{}),
@@ -107,6 +110,11 @@ func (l *peerListener) run() {
 				}
 				continue
 			}
+			select {
+			case <-l.closed:
+			default:
+				l.logger.Error("the peer port stopped accepting connections", "error", err)
+			}
 			l.close()
 			return
 		}
@@ -123,36 +131,41 @@ func (l *peerListener) route(conn net.Conn) {
 	}
 	defer l.release(conn)
 	setKeepalive(conn)
+	setUserTimeout(conn)
 	_ = conn.SetDeadline(time.Now().Add(classifyTimeout))
-	reader := bufio.NewReaderSize(conn, listenerBufferBytes)
-	direct := false
 	if l.tls != nil {
 		secure := tls.Server(conn, l.tls)
 		if err := secure.Handshake(); err != nil {
 			conn.Close()
 			return
 		}
-		conn = secure
-		reader.Reset(conn)
-		direct = secure.ConnectionState().NegotiatedProtocol == directProtocol
-	} else {
-		start, err := reader.Peek(len(directMagic))
-		if err != nil && len(start) == 0 {
-			conn.Close()
+		if secure.ConnectionState().NegotiatedProtocol == directProtocol {
+			l.serve(secure, bufio.NewReaderSize(secure, listenerBufferBytes))
 			return
 		}
-		direct = bytes.Equal(start, []byte(directMagic))
+		l.toGRPC(secure)
+		return
 	}
-	if direct {
-		if l.tls == nil {
-			_, _ = reader.Discard(len(directMagic))
-		}
+	reader := bufio.NewReaderSize(conn, listenerBufferBytes)
+	start, err := reader.Peek(len(directMagic))
+	if err != nil && len(start) == 0 {
+		conn.Close()
+		return
+	}
+	if bytes.Equal(start, []byte(directMagic)) {
+		_, _ = reader.Discard(len(directMagic))
 		l.serve(conn, reader)
 		return
 	}
+	l.toGRPC(&bufferedConn{Conn: conn, reader: reader})
+}
+
+// toGRPC hands a connection to the gRPC server, or closes it if the
+// listener closes first.
+func (l *peerListener) toGRPC(conn net.Conn) {
 	_ = conn.SetDeadline(time.Time{})
 	select {
-	case l.grpcConnections <- &bufferedConn{Conn: conn, reader: reader}:
+	case l.grpcConnections <- conn:
 	case <-l.closed:
 		conn.Close()
 	}
@@ -209,13 +222,23 @@ func (g grpcListener) Close() error   { g.close(); return nil }
 func (g grpcListener) Addr() net.Addr { return g.listener.Addr() }
 
 // bufferedConn is a connection whose first bytes were read ahead into
-// reader; reads go through it.
+// reader: reads take those first, then go to the connection itself, and
+// the buffer is let go. Only gRPC's goroutine reading the connection calls
+// Read.
 type bufferedConn struct {
 	net.Conn
 	reader *bufio.Reader
 }
 
-func (c *bufferedConn) Read(p []byte) (int, error) { return c.reader.Read(p) }
+func (c *bufferedConn) Read(p []byte) (int, error) {
+	if c.reader != nil {
+		if c.reader.Buffered() > 0 {
+			return c.reader.Read(p)
+		}
+		c.reader = nil
+	}
+	return c.Conn.Read(p)
+}
 
 // setKeepalive turns on TCP keepalive probes on a peer connection, so that
 // a connection to a machine that vanished (no reset ever arrives) fails

@@ -156,19 +156,20 @@ func (p *peer) runMessages() {
 	delays := backoff{base: backoffBase, max: backoffMax}
 	var pending *queuedMessage
 	direct := true
-	for opened := 0; ; opened++ {
+	for opened := 0; ; {
 		var err error
 		if direct {
 			err = p.streamDirect(&pending, &delays, opened)
 			if errors.Is(err, errDirectUnsupported) && p.ctx.Err() == nil {
 				p.logger.Debug("no direct message connection, opening a gRPC stream", "error", err)
 				direct = false
-				continue
+				continue // the same attempt, over gRPC: not a reconnection
 			}
 		} else {
 			err = p.streamMessages(&pending, &delays, opened)
 			direct = true
 		}
+		opened++
 		p.connected.Store(false)
 		p.noticeRemoved(err)
 		p.noticeWrongCluster(err)
@@ -296,9 +297,18 @@ func (p *peer) streamError(ctx context.Context, broken chan error) error {
 	if p.ctx.Err() != nil {
 		return p.ctx.Err()
 	}
+	// The reader sends its error before it cancels ctx: look for it first,
+	// or a refusal (a removed member's) would be lost to the race between
+	// the two cases below about half the time.
 	select {
 	case err := <-broken:
 		broken <- err // for the deferred receive
+		return err
+	default:
+	}
+	select {
+	case err := <-broken:
+		broken <- err
 		return err
 	case <-ctx.Done():
 		return ctx.Err()

@@ -188,7 +188,7 @@ func (t *Transport) Start(handler func(raft.Message)) error {
 	t.listener = listener
 	t.started = true
 	server := t.server
-	peers := newPeerListener(listener, t.serverTLS, t.serveDirect, &t.group)
+	peers := newPeerListener(listener, t.serverTLS, t.serveDirect, &t.group, t.logger)
 	t.peerListener = peers
 	t.group.Go(peers.run)
 	t.group.Go(func() {
