@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/transport"
 )
 
 // metrics are the member's Prometheus metrics, all named lockstep_*, in a
@@ -108,6 +109,8 @@ func newMetrics(s *Server) *metrics {
 				stats := s.peers.Stats()
 				return float64(stats.DroppedQueueFull + stats.DroppedUnknownPeer + stats.DroppedOversized)
 			}),
+		peerConnections("direct", true, func() transport.Stats { return s.peers.Stats() }),
+		peerConnections("grpc", false, func() transport.Stats { return s.peers.Stats() }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_store_size_bytes", Help: "Size of the key-value store on disk."},
 			func() float64 { total, _ := s.store.Size(); return float64(total) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lockstep_store_size_in_use_bytes", Help: "Bytes of the key-value store holding live data (the quota counts these); the rest is given back by compaction and defragmentation."},
@@ -146,4 +149,23 @@ func (m *metrics) unaryInterceptor(ctx context.Context, request any, info *grpc.
 	m.requestSeconds.WithLabelValues(info.FullMethod).Observe(time.Since(start).Seconds())
 	m.requests.WithLabelValues(info.FullMethod, status.Code(err).String()).Inc()
 	return response, err
+}
+
+// peerConnections is the gauge of the peers this member's messages go to
+// over one protocol: direct connections, or gRPC streams (older members,
+// or a path that passes only HTTP/2; docs/transport.md).
+func peerConnections(protocol string, direct bool, stats func() transport.Stats) prometheus.GaugeFunc {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "lockstep_peer_message_connections",
+		Help:        "Peers this member's Raft messages go to over an open connection, by protocol: direct, or grpc (a peer of an older version, or a path that passes only HTTP/2).",
+		ConstLabels: prometheus.Labels{"protocol": protocol},
+	}, func() float64 {
+		count := 0
+		for _, peer := range stats().Peers {
+			if peer.Connected && peer.Direct == direct {
+				count++
+			}
+		}
+		return float64(count)
+	})
 }

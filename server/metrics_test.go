@@ -1,10 +1,13 @@
 package server
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
+
+	"github.com/lockstepdb/lockstep/internal/poll"
 )
 
 // TestWriteStageMetrics: after writes on a single member (whose leader
@@ -55,4 +58,39 @@ func keys[V any](m map[string]V) []string {
 		list = append(list, key)
 	}
 	return list
+}
+
+// TestPeerConnectionMetrics: in a cluster of this version every member
+// sends to both others on direct connections, and the gauge says so.
+func TestPeerConnectionMetrics(t *testing.T) {
+	cluster := startCluster(t, 3, nil)
+	mustPut(t, testContext(t), cluster.client(), "k", "v") // every member has heard from the leader
+	for _, member := range cluster.members {
+		poll.Until(t, fmt.Sprintf("member %s to send to both others on direct connections", member.config.Name), func() bool {
+			counts := peerConnectionCounts(t, member)
+			return counts["direct"] == 2 && counts["grpc"] == 0
+		})
+	}
+}
+
+func peerConnectionCounts(t *testing.T, member *Server) map[string]float64 {
+	t.Helper()
+	families, err := member.metrics.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]float64{}
+	for _, family := range families {
+		if family.GetName() != "lockstep_peer_message_connections" {
+			continue
+		}
+		for _, metric := range family.Metric {
+			for _, label := range metric.Label {
+				if label.GetName() == "protocol" {
+					counts[label.GetValue()] = metric.GetGauge().GetValue()
+				}
+			}
+		}
+	}
+	return counts
 }

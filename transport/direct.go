@@ -320,7 +320,7 @@ func (p *peer) streamDirect(pending **queuedMessage, delays *backoff, opened int
 	}
 	conn := connection.conn
 	defer connection.raw.Close()
-	p.noteOpened(opened, delays, "direct message connection open")
+	p.noteOpened(opened, delays, true, "direct message connection open")
 	// The receiver writes again only to refuse this member (or closes):
 	// the read returns when the connection ends, which cancels ctx.
 	broken := make(chan error, 1)

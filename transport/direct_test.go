@@ -158,6 +158,9 @@ func TestOlderPeerGetsTheGRPCStream(t *testing.T) {
 				}
 			}
 			stats := waitForStats(ctx, t, a, func(s Stats) bool { return s.Peers[2].Connected })
+			if stats.Peers[2].Direct {
+				t.Error("the peer's stats say direct, on a gRPC stream")
+			}
 			if reconnects := stats.Peers[2].Reconnects; reconnects != 0 {
 				t.Errorf("falling back to gRPC counted as %d reconnections", reconnects)
 			}
@@ -190,6 +193,9 @@ func TestRemovedMemberRefusedOnDirectConnection(t *testing.T) {
 		t.Fatalf("got %v", m)
 	}
 	a.logs.waitLog(ctx, t, "direct message connection open")
+	if peer := a.Stats().Peers[2]; !peer.Connected || !peer.Direct {
+		t.Fatalf("peer stats %+v on a direct connection", peer)
+	}
 	removed.Store(true)
 	a.Send([]raft.Message{heartbeat(1, 2, 2)})
 	select {

@@ -44,6 +44,7 @@ type peer struct {
 	sending      raft.SnapshotMetadata
 
 	connected        atomic.Bool
+	direct           atomic.Bool // the open connection is a direct one
 	sent             atomic.Uint64
 	droppedQueueFull atomic.Uint64
 	reconnects       atomic.Uint64
@@ -110,7 +111,7 @@ func (p *peer) stop() { p.cancel() }
 
 func (p *peer) stats() PeerStats {
 	return PeerStats{
-		Address: p.address, Connected: p.connected.Load(), Queued: len(p.queue),
+		Address: p.address, Connected: p.connected.Load(), Direct: p.direct.Load(), Queued: len(p.queue),
 		Sent: p.sent.Load(), DroppedQueueFull: p.droppedQueueFull.Load(), Reconnects: p.reconnects.Load(),
 	}
 }
@@ -171,6 +172,7 @@ func (p *peer) runMessages() {
 		}
 		opened++
 		p.connected.Store(false)
+		p.direct.Store(false)
 		p.noticeRemoved(err)
 		p.noticeWrongCluster(err)
 		if p.ctx.Err() != nil {
@@ -199,7 +201,7 @@ func (p *peer) streamMessages(pending **queuedMessage, delays *backoff, opened i
 	if err != nil {
 		return err
 	}
-	p.noteOpened(opened, delays, "message stream open")
+	p.noteOpened(opened, delays, false, "message stream open")
 	// The receiver never writes after its accept frame: a read returns
 	// when the stream ends, which cancels ctx and so wakes the writer below
 	// without waiting for its next message.
@@ -242,12 +244,13 @@ func (p *peer) streamMessages(pending **queuedMessage, delays *backoff, opened i
 
 // noteOpened records that a message stream or direct connection opened:
 // a reconnection unless it is the first, the backoff back at its start,
-// and the peer connected.
-func (p *peer) noteOpened(opened int, delays *backoff, message string) {
+// and the peer connected (directly or not).
+func (p *peer) noteOpened(opened int, delays *backoff, direct bool, message string) {
 	if opened > 0 {
 		p.reconnects.Add(1)
 	}
 	delays.reset()
+	p.direct.Store(direct)
 	p.connected.Store(true)
 	p.logger.Debug(message)
 }

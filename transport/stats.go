@@ -72,6 +72,10 @@ type PeerStats struct {
 	Address string
 	// Connected is true while a message stream to the peer is open.
 	Connected bool
+	// Direct is true while that stream is a direct message connection;
+	// false while it is a gRPC stream (a peer of an older version, or a
+	// path that passes only HTTP/2) or while none is open.
+	Direct bool
 	// Queued is the number of messages waiting in the peer's queue.
 	Queued int
 	// Sent counts messages written to the peer's stream.
