@@ -21,22 +21,9 @@ func TestWriteStageMetrics(t *testing.T) {
 	for range writes {
 		mustPut(t, ctx, client, "k", "v")
 	}
-	families, err := cluster.members[0].metrics.registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
 	stages := map[string]*dto.Histogram{}
-	for _, family := range families {
-		if family.GetName() != "lockstep_write_stage_seconds" {
-			continue
-		}
-		for _, metric := range family.Metric {
-			for _, label := range metric.Label {
-				if label.GetName() == "stage" {
-					stages[label.GetValue()] = metric.Histogram
-				}
-			}
-		}
+	for stage, metric := range metricsByLabel(t, cluster.members[0], "lockstep_write_stage_seconds", "stage") {
+		stages[stage] = metric.Histogram
 	}
 	order := []string{"appended", "persisted", "committed", "applied"}
 	for _, stage := range append([]string{"checked", "answered"}, order...) {
@@ -75,22 +62,33 @@ func TestPeerConnectionMetrics(t *testing.T) {
 
 func peerConnectionCounts(t *testing.T, member *Server) map[string]float64 {
 	t.Helper()
+	counts := map[string]float64{}
+	for protocol, metric := range metricsByLabel(t, member, "lockstep_peer_message_connections", "protocol") {
+		counts[protocol] = metric.GetGauge().GetValue()
+	}
+	return counts
+}
+
+// metricsByLabel gathers member's metric family name and returns its
+// metrics by the value of their label.
+func metricsByLabel(t *testing.T, member *Server, name, label string) map[string]*dto.Metric {
+	t.Helper()
 	families, err := member.metrics.registry.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
-	counts := map[string]float64{}
+	metrics := map[string]*dto.Metric{}
 	for _, family := range families {
-		if family.GetName() != "lockstep_peer_message_connections" {
+		if family.GetName() != name {
 			continue
 		}
 		for _, metric := range family.Metric {
-			for _, label := range metric.Label {
-				if label.GetName() == "protocol" {
-					counts[label.GetValue()] = metric.GetGauge().GetValue()
+			for _, pair := range metric.Label {
+				if pair.GetName() == label {
+					metrics[pair.GetValue()] = metric
 				}
 			}
 		}
 	}
-	return counts
+	return metrics
 }

@@ -249,14 +249,22 @@ func silentPeer(t *testing.T) (string, chan []byte) {
 	return listener.Addr().String(), starts
 }
 
-// A peer that accepts the connection and then says nothing holds neither
-// Stop nor the sender: Stop closes the connection being set up.
-func TestStopDoesNotWaitForAPeerThatDoesNotAnswer(t *testing.T) {
-	ctx := deadline(t)
+// sendingToASilentPeer starts node 1 with a silentPeer as node 2 and
+// sends it a message.
+func sendingToASilentPeer(t *testing.T) (*testNode, chan []byte) {
+	t.Helper()
 	address, starts := silentPeer(t)
 	a := startNode(t, 1, nil)
 	a.SetPeer(2, address)
 	a.Send([]raft.Message{heartbeat(1, 2, 1)})
+	return a, starts
+}
+
+// A peer that accepts the connection and then says nothing holds neither
+// Stop nor the sender: Stop closes the connection being set up.
+func TestStopDoesNotWaitForAPeerThatDoesNotAnswer(t *testing.T) {
+	ctx := deadline(t)
+	a, starts := sendingToASilentPeer(t)
 	select {
 	case <-starts:
 	case <-ctx.Done():
@@ -275,10 +283,7 @@ func TestStopDoesNotWaitForAPeerThatDoesNotAnswer(t *testing.T) {
 // an older version: the sender tries a direct connection again, not gRPC.
 func TestSilentPeerIsNotTakenForAnOlderOne(t *testing.T) {
 	ctx := deadline(t)
-	address, starts := silentPeer(t)
-	a := startNode(t, 1, nil)
-	a.SetPeer(2, address)
-	a.Send([]raft.Message{heartbeat(1, 2, 1)})
+	_, starts := sendingToASilentPeer(t)
 	for attempt := 1; attempt <= 2; attempt++ {
 		select {
 		case start := <-starts:
