@@ -60,6 +60,12 @@ func runBigStore(ctx context.Context, config Config, pool *connectionPool, repor
 			result.ErrorsByKind[kind] += count
 		}
 		result.PrefillErrors += stageResult.PrefillErrors
+		for kind, count := range stageResult.PrefillErrorsByKind {
+			if result.PrefillErrorsByKind == nil {
+				result.PrefillErrorsByKind = map[string]int64{}
+			}
+			result.PrefillErrorsByKind[kind] += count
+		}
 		result.PrefillSeconds += stageResult.PrefillSeconds
 		result.ElapsedSeconds += stageResult.ElapsedSeconds
 		result.StoppedBy = stageResult.StoppedBy

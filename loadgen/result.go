@@ -39,8 +39,10 @@ type Result struct {
 	// FailedCompares: txn-put operations whose compare failed (counted in
 	// Operations: the request succeeded, the swap did not happen).
 	FailedCompares int64 `json:"failed_compares"`
-	// PrefillErrors: prefill transactions that failed.
-	PrefillErrors int64 `json:"prefill_errors"`
+	// PrefillErrors: prefill transactions that failed, and their counts
+	// by kind (as ErrorsByKind's).
+	PrefillErrors       int64            `json:"prefill_errors"`
+	PrefillErrorsByKind map[string]int64 `json:"prefill_errors_by_kind,omitempty"`
 	// PrefillSeconds: how long the prefill took (0 without one).
 	PrefillSeconds float64 `json:"prefill_seconds,omitempty"`
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
@@ -61,7 +63,7 @@ type Result struct {
 	EventsPerSecond float64 `json:"events_per_second,omitempty"`
 	// Stages: big-store only, the result of each stage in order. A
 	// big-store result's Operations, Errors, ErrorsByKind, PrefillErrors,
-	// PrefillSeconds and ElapsedSeconds are the sums of its stages'; its
+	// PrefillErrorsByKind, PrefillSeconds and ElapsedSeconds are the sums of its stages'; its
 	// latencies, throughput and histogram are left empty.
 	Stages []*Result `json:"stages,omitempty"`
 
@@ -210,6 +212,9 @@ func (r *Result) writeText(b *strings.Builder) {
 	}
 	if r.PrefillErrors > 0 {
 		fmt.Fprintf(b, "prefill      %d transactions failed\n", r.PrefillErrors)
+		for _, kind := range slices.Sorted(maps.Keys(r.PrefillErrorsByKind)) {
+			fmt.Fprintf(b, "  %8d  %s\n", r.PrefillErrorsByKind[kind], kind)
+		}
 	}
 	fmt.Fprintf(b, "errors       %d\n", r.Errors)
 	for _, kind := range slices.Sorted(maps.Keys(r.ErrorsByKind)) {

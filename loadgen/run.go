@@ -54,7 +54,7 @@ func runStage(ctx context.Context, config Config, pool *connectionPool, reporter
 	result.Stage = stage
 	if config.Prefill && config.Workload.reads() {
 		began := time.Now()
-		result.PrefillErrors = prefill(ctx, config, pool, shared, reporter, stage)
+		result.PrefillErrors, result.PrefillErrorsByKind = prefill(ctx, config, pool, shared, reporter, stage)
 		result.PrefillSeconds = time.Since(began).Seconds()
 	}
 	if err := measure(ctx, config, pool, shared, reporter, result, stage); err != nil {
@@ -264,9 +264,10 @@ const prefillBatch = 128
 // prefill writes every key of the key space once, in transactions of
 // prefillBatch puts spread over the connections, and returns the number of
 // transactions that failed. It stops early when ctx is done.
-func prefill(ctx context.Context, config Config, pool *connectionPool, shared *sharedState, reporter *progressReporter, stage string) int64 {
+func prefill(ctx context.Context, config Config, pool *connectionPool, shared *sharedState, reporter *progressReporter, stage string) (int64, map[string]int64) {
 	batches := (config.KeySpace + prefillBatch - 1) / prefillBatch
 	var next, done, failed atomic.Int64
+	var kinds errorCounter
 	reporter.begin(PhasePrefill, time.Now(), &done, &failed, stage, int64(config.KeySpace), nil)
 	var group sync.WaitGroup
 	for writer := range min(config.Clients, batches, 32) {
@@ -285,6 +286,7 @@ func prefill(ctx context.Context, config Config, pool *connectionPool, shared *s
 				cancel()
 				if err != nil {
 					failed.Add(1)
+					kinds.add(err)
 				}
 				done.Add(int64(last - first))
 			}
@@ -292,5 +294,5 @@ func prefill(ctx context.Context, config Config, pool *connectionPool, shared *s
 	}
 	group.Wait()
 	reporter.freeze(time.Now()) // the prefill's final counts
-	return failed.Load()
+	return failed.Load(), kinds.counts()
 }

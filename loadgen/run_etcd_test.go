@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lockstepdb/lockstep/internal/etcdbin"
 	"github.com/lockstepdb/lockstep/loadgen"
 	"github.com/lockstepdb/lockstep/loadgen/localcluster"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -252,4 +253,41 @@ func TestErrorsAreCountedNotFatal(t *testing.T) {
 	var text strings.Builder
 	result.WriteText(&text)
 	t.Logf("\n%s", text.String())
+}
+
+// TestPrefillErrorsAreCountedByKind: against an etcd that takes at most 64
+// operations in a transaction, the prefill of 300 keys fails its two
+// transactions of 128 puts (its last, of 44, succeeds), and the result
+// says why, in JSON and in text.
+func TestPrefillErrorsAreCountedByKind(t *testing.T) {
+	path, err := etcdbin.Path("etcd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := localcluster.Start(context.Background(), localcluster.Options{
+		Command: []string{path}, Members: 1, Directory: t.TempDir(),
+		ExtraArguments: []string{"--max-txn-ops", "64"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Stop)
+	config := loadgen.DefaultConfig()
+	config.Endpoints = cluster.ClientEndpoints()
+	config.Workload, config.Total, config.Clients, config.Connections, config.KeySpace = loadgen.WorkloadRange, 10, 2, 1, 300
+	result, err := loadgen.Run(context.Background(), config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const kind = "InvalidArgument: etcdserver: too many operations in txn request"
+	if result.PrefillErrors != 2 || result.PrefillErrorsByKind[kind] != 2 {
+		t.Fatalf("prefill errors %d by kind %v, want 2 of %q", result.PrefillErrors, result.PrefillErrorsByKind, kind)
+	}
+	var text strings.Builder
+	if err := result.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(text.String(), "2 transactions failed") || !strings.Contains(text.String(), kind) {
+		t.Errorf("the text result does not say why the prefill failed:\n%s", text.String())
+	}
 }
