@@ -129,13 +129,10 @@ func decodeRefusal(frame []byte) error {
 
 // serveDirect serves one direct message connection, on its own goroutine:
 // it checks the header as acceptStream does for a gRPC stream, then hands
-// every message of every batch to the handler, in order.
+// every message of every batch to the handler, in order. The peer listener
+// calls it while it still holds the connection, so closing the listener
+// (Stop) closes the connection and ends it.
 func (t *Transport) serveDirect(conn net.Conn, reader *bufio.Reader) {
-	if !t.trackDirect(conn) {
-		conn.Close()
-		return
-	}
-	defer t.untrackDirect(conn)
 	defer conn.Close()
 	logger := t.logger.With("remote", conn.RemoteAddr().String())
 	frame, err := readFrame(reader, streamHeaderMaxBytes)
@@ -177,27 +174,6 @@ func (t *Transport) serveDirect(conn net.Conn, reader *bufio.Reader) {
 		}
 		t.receiveBatch(frame, visit, logger)
 	}
-}
-
-// trackDirect records a direct connection so that Stop closes it; false
-// if the transport is stopping.
-func (t *Transport) trackDirect(conn net.Conn) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.stopped {
-		return false
-	}
-	if t.directConns == nil {
-		t.directConns = make(map[net.Conn]struct{})
-	}
-	t.directConns[conn] = struct{}{}
-	return true
-}
-
-func (t *Transport) untrackDirect(conn net.Conn) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	delete(t.directConns, conn)
 }
 
 // directConn is an open direct message connection.

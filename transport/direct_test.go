@@ -295,3 +295,24 @@ func TestSilentPeerIsNotTakenForAnOlderOne(t *testing.T) {
 		}
 	}
 }
+
+// Stop closes the direct connections it serves, even while their senders
+// keep them open, and waits for nothing else.
+func TestStopClosesIncomingDirectConnections(t *testing.T) {
+	ctx := deadline(t)
+	b := startNode(t, 2, nil)
+	_, reader, answer := rawDirect(t, b, appendStreamHeader(nil, streamHeader{clusterID: testClusterID, from: 1, to: 2}))
+	if len(answer) != 1 || answer[0] != frameAccept {
+		t.Fatalf("not accepted: %q", answer)
+	}
+	stopped := make(chan struct{})
+	go func() { b.Stop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+		t.Fatal("Stop waited for an open direct connection to end")
+	}
+	if _, err := reader.ReadByte(); !errors.Is(err, io.EOF) && !isReset(err) {
+		t.Fatalf("the connection is still open after Stop: %v", err)
+	}
+}

@@ -47,9 +47,10 @@ type peerListener struct {
 	closed          chan struct{}
 	closeOnce       sync.Once
 
-	// routing holds the connections not yet handed to a protocol, which
-	// close closes (a client that never finishes its handshake would
-	// otherwise hold Stop up for classifyTimeout).
+	// routing holds the connections not yet handed to gRPC: those being
+	// classified (a client that never finishes its handshake would
+	// otherwise hold Stop up for classifyTimeout) and the direct
+	// connections being served. close closes them.
 	mu      sync.Mutex
 	routing map[net.Conn]struct{}
 }
@@ -191,8 +192,10 @@ func (l *peerListener) release(conn net.Conn) {
 	delete(l.routing, conn)
 }
 
-// close stops accepting and closes the connections still being routed;
-// connections already handed over stay open (their protocol closes them).
+// close stops accepting and closes the connections it holds: those still
+// being routed, and the direct connections, which route serves before it
+// lets go of them. Connections handed to gRPC stay open (its server closes
+// them).
 func (l *peerListener) close() {
 	l.closeOnce.Do(func() {
 		l.mu.Lock()

@@ -89,11 +89,8 @@ type Transport struct {
 	server   *grpc.Server
 	// peerListener routes accepted connections to gRPC or to serveDirect.
 	peerListener *peerListener
-	// directConns are the direct message connections being served, closed
-	// by Stop.
-	directConns map[net.Conn]struct{}
-	started     bool
-	stopped     bool
+	started      bool
+	stopped      bool
 	// snapshots, if set, is where snapshots are streamed from and to
 	// (see UseSnapshotStore).
 	snapshots *snap.Store
@@ -351,9 +348,6 @@ func (t *Transport) Stop() error {
 		delete(t.peers, id)
 	}
 	server, peers := t.server, t.peerListener
-	for conn := range t.directConns {
-		conn.Close()
-	}
 	t.mu.Unlock()
 	// gRPC first: once its server has stopped, the listener's closing is
 	// no failure for Serve to report.
