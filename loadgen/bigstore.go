@@ -39,7 +39,7 @@ var BigStoreStages = func() []string {
 // cannot run ends the run with its error.
 func runBigStore(ctx context.Context, config Config, pool *connectionPool, reporter *progressReporter, endpoints, unreachable []string) (*Result, error) {
 	result := newResult(config, endpoints, unreachable)
-	result.ErrorsByKind, result.Histogram = map[string]int64{}, []HistogramBin{}
+	result.ErrorsByKind, result.PrefillErrorsByKind, result.Histogram = map[string]int64{}, map[string]int64{}, []HistogramBin{}
 	for _, stage := range bigStoreStages {
 		if ctx.Err() != nil {
 			break
@@ -61,9 +61,6 @@ func runBigStore(ctx context.Context, config Config, pool *connectionPool, repor
 		}
 		result.PrefillErrors += stageResult.PrefillErrors
 		for kind, count := range stageResult.PrefillErrorsByKind {
-			if result.PrefillErrorsByKind == nil {
-				result.PrefillErrorsByKind = map[string]int64{}
-			}
 			result.PrefillErrorsByKind[kind] += count
 		}
 		result.PrefillSeconds += stageResult.PrefillSeconds

@@ -63,8 +63,9 @@ type Result struct {
 	EventsPerSecond float64 `json:"events_per_second,omitempty"`
 	// Stages: big-store only, the result of each stage in order. A
 	// big-store result's Operations, Errors, ErrorsByKind, PrefillErrors,
-	// PrefillErrorsByKind, PrefillSeconds and ElapsedSeconds are the sums of its stages'; its
-	// latencies, throughput and histogram are left empty.
+	// PrefillErrorsByKind, PrefillSeconds and ElapsedSeconds are the sums
+	// of its stages'; its latencies, throughput and histogram are left
+	// empty.
 	Stages []*Result `json:"stages,omitempty"`
 
 	latencies *Histogram

@@ -263,7 +263,8 @@ const prefillBatch = 128
 
 // prefill writes every key of the key space once, in transactions of
 // prefillBatch puts spread over the connections, and returns the number of
-// transactions that failed. It stops early when ctx is done.
+// transactions that failed and their counts by kind. It stops early when
+// ctx is done.
 func prefill(ctx context.Context, config Config, pool *connectionPool, shared *sharedState, reporter *progressReporter, stage string) (int64, map[string]int64) {
 	batches := (config.KeySpace + prefillBatch - 1) / prefillBatch
 	var next, done, failed atomic.Int64
