@@ -42,6 +42,17 @@ func rawDirect(t *testing.T, node *testNode, header []byte) (net.Conn, *bufio.Re
 	return conn, reader, answer
 }
 
+// acceptedDirect opens a direct connection by hand from node 1 to node, a
+// valid one, and checks that it is accepted.
+func acceptedDirect(t *testing.T, node *testNode) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, reader, answer := rawDirect(t, node, appendStreamHeader(nil, streamHeader{clusterID: testClusterID, from: 1, to: node.id}))
+	if len(answer) != 1 || answer[0] != frameAccept {
+		t.Fatalf("not accepted: %q", answer)
+	}
+	return conn, reader
+}
+
 func writeFrame(t *testing.T, conn net.Conn, frame []byte) {
 	t.Helper()
 	if _, err := conn.Write(appendFrame(nil, frame)); err != nil {
@@ -55,10 +66,7 @@ func writeFrame(t *testing.T, conn net.Conn, frame []byte) {
 func TestDirectBadInputIsDroppedAndCounted(t *testing.T) {
 	ctx := deadline(t)
 	b := startNode(t, 2, nil)
-	conn, reader, answer := rawDirect(t, b, appendStreamHeader(nil, streamHeader{clusterID: testClusterID, from: 1, to: 2}))
-	if len(answer) != 1 || answer[0] != frameAccept {
-		t.Fatalf("not accepted: %q", answer)
-	}
+	conn, reader := acceptedDirect(t, b)
 
 	for _, frame := range badFrames() {
 		writeFrame(t, conn, frame)
@@ -301,10 +309,7 @@ func TestSilentPeerIsNotTakenForAnOlderOne(t *testing.T) {
 func TestStopClosesIncomingDirectConnections(t *testing.T) {
 	ctx := deadline(t)
 	b := startNode(t, 2, nil)
-	_, reader, answer := rawDirect(t, b, appendStreamHeader(nil, streamHeader{clusterID: testClusterID, from: 1, to: 2}))
-	if len(answer) != 1 || answer[0] != frameAccept {
-		t.Fatalf("not accepted: %q", answer)
-	}
+	_, reader := acceptedDirect(t, b)
 	stopped := make(chan struct{})
 	go func() { b.Stop(); close(stopped) }()
 	select {
