@@ -19,8 +19,9 @@ import (
 //
 // All entries go into one Pebble batch that also records the last index,
 // committed without sync: Pebble's durable state is always a prefix of
-// applied batches. Called from the node's loop goroutine only. A storage
-// failure panics: the replica cannot go on without diverging.
+// applied batches. Called from the node's applier goroutine only (see
+// machine.StateMachine). A storage failure panics: the replica cannot go
+// on without diverging.
 func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 	results := make([]machine.Result, len(entries))
 	if len(entries) == 0 {

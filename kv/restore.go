@@ -18,7 +18,7 @@ const restoreBatchSize = 4 << 20
 // corrupt image, or a crash before the rename, leaves the old state as it
 // was. Watchers continue from what they delivered, catching up from the
 // new state, or are canceled if it compacted their next revision away.
-// Called from the node's loop goroutine.
+// Called at start, or from the node's loop once its applier is idle.
 func (s *Store) Restore(image io.Reader) error {
 	if s.current == nil {
 		return ErrClosed

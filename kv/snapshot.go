@@ -12,11 +12,11 @@ import (
 // (the runtime compacts the Raft log right after), and returns an image of
 // the whole store as of now (see image.go for the format). The image is
 // produced lazily from a Pebble snapshot, so Apply may continue while it
-// is read; the caller must Close it. Called from the node's loop
-// goroutine: while the store's disk is full, or once the flush finds it
-// so, it fails at once with an error wrapping ErrDiskFull rather than wait
-// for space (which would stop the loop: its ticks, heartbeats and
-// Status), and the runtime tries again later.
+// is read; the caller must Close it. Called from the node's applier
+// goroutine, between two Applies: while the store's disk is full, or once
+// the flush finds it so, it fails at once with an error wrapping
+// ErrDiskFull rather than wait for space (which would hold back every
+// apply, and every answer, behind it), and the runtime tries again later.
 func (s *Store) Snapshot() (io.ReadCloser, error) {
 	database, err := s.acquire()
 	if err != nil {

@@ -27,11 +27,14 @@ type Result any
 
 // StateMachine is the application's replicated state.
 //
-// Threading contract: Apply and Restore are called from the runtime's loop
-// goroutine only, never concurrently with each other. Snapshot is called
-// from the loop goroutine too, between two Apply calls; the image it
-// returns must be the state as of that call, exactly the entries applied
-// so far. The runtime reads and closes the image on another goroutine,
+// Threading contract: Apply, Snapshot and Restore are never called
+// concurrently with each other, and each call happens after the one
+// before it. Apply and Snapshot run on the runtime's applier goroutine,
+// which trails the consensus loop (a slow Apply delays answers, never
+// heartbeats); Restore runs at start, or on the loop once the applier has
+// finished everything handed to it. Snapshot is called between two Apply
+// calls; the image it returns must be the state as of that call, exactly
+// the entries applied so far. The runtime reads and closes the image on another goroutine,
 // while later Apply calls go on, so the reader must not see them: return a
 // copy, or a reader over a copy-on-write view (kv reads a Pebble
 // snapshot).
@@ -75,7 +78,7 @@ type DurableStateMachine interface {
 	// AppliedIndex returns the index of the last entry whose effects the
 	// machine holds: at start, the last whose effects are durable; right
 	// after Snapshot, the last applied (which Snapshot made durable).
-	// Called from the runtime's loop goroutine, at start and when a
-	// snapshot is taken.
+	// Called at start, and on the applier's goroutine right after
+	// Snapshot.
 	AppliedIndex() uint64
 }

@@ -38,6 +38,11 @@ func (n *Node) Propose(ctx context.Context, command []byte) (Result, error) {
 // proposeEntry runs propose on the loop and waits for the entry it appended
 // to be applied.
 func (n *Node) proposeEntry(ctx context.Context, propose func() (uint64, uint64, error)) (Result, error) {
+	// A machine far behind (a store that stopped taking writes) holds new
+	// proposals back: the backlog of committed entries stays bounded.
+	if err := n.applier.waitForRoom(ctx); err != nil {
+		return nil, err
+	}
 	done := make(chan outcome, 1)
 	var proposeErr error
 	var submitted time.Time
@@ -253,7 +258,7 @@ type Status struct {
 func (n *Node) Status(ctx context.Context) (Status, error) {
 	var status Status
 	err := n.do(ctx, func() {
-		status = Status{Status: n.core.Status(), Applied: n.applied, Membership: n.core.Membership()}
+		status = Status{Status: n.core.Status(), Applied: n.applier.applied.Load(), Membership: n.core.Membership()}
 		status.FirstIndex, _ = n.storage.FirstIndex()
 		status.LeaderAddress = n.addresses[status.Leader]
 		status.DroppedMessages = n.dropped.Load()

@@ -89,8 +89,8 @@ type Config struct {
 	ObservePersist func(elapsed time.Duration)
 	// ObserveProposal, if set, is called on the leader for every proposal
 	// applied, with the moments it passed each stage (a latency budget for
-	// metrics), from the loop just before Propose returns. It must return
-	// at once; it must not call the node.
+	// metrics), from the applier's goroutine just before Propose returns.
+	// It must return at once; it must not call the node.
 	ObserveProposal func(ProposalTimes)
 	// AsyncPersistence lets the loop go on stepping messages and taking
 	// proposals while the log's write (and fsync) runs: a writer goroutine

@@ -23,6 +23,11 @@ func (n *Node) run() {
 	if n.writer != nil {
 		defer n.writer.stop()
 	}
+	// The applier stops (after the job in progress) before the background
+	// snapshot is waited for, since a capture starts one, and before the
+	// node is done, so the machine is never applied to after Stop.
+	go n.applier.run()
+	defer n.applier.stop()
 	ticker := time.NewTicker(n.config.TickInterval)
 	defer ticker.Stop()
 	for {
@@ -138,37 +143,31 @@ func (n *Node) finishReady(ready raft.Ready) error {
 	return n.maybeSnapshot()
 }
 
-// apply hands committed entries to the state machine in order, runtime
-// records to the runtime, and answers the callers waiting for them.
+// apply hands committed entries to the applier, which applies them to the
+// state machine in order and answers the callers waiting for them; the
+// runtime's own records it applies itself, at once (the machine never
+// sees them). The core counts the entries as applied from here on: the
+// machine catches up behind the loop (see applier).
 func (n *Node) apply(entries []raft.Entry) {
-	if n.stages != nil && len(entries) > 0 {
-		n.stages.committed = time.Now()
+	if len(entries) == 0 {
+		return
+	}
+	var committed time.Time
+	if n.stages != nil {
+		committed = time.Now()
 	}
 	var batch []Entry
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
-		results := n.machine.Apply(batch)
-		for i, entry := range batch {
-			var result Result
-			if i < len(results) {
-				result = results[i]
-			}
-			n.complete(entry.Index, entry.Term, result)
-		}
-		batch = batch[:0]
-	}
+	var answers []answer
 	for _, entry := range entries {
+		resultAt := -1 // the entry's place in batch, if the machine applies it
 		switch {
 		case entry.Type == raft.EntryNormal && len(entry.Data) > 0 && entry.Data[0] == kindCommand:
 			if entry.Index <= n.machineApplied {
 				continue // already in a durable machine's state
 			}
+			resultAt = len(batch)
 			batch = append(batch, Entry{Index: entry.Index, Term: entry.Term, Command: entry.Data[1:]})
-			continue
 		case entry.Type == raft.EntryNormal && len(entry.Data) > 0 && entry.Data[0] == kindPeerAddress:
-			flush()
 			if id, address, err := decodePeerAddress(entry.Data); err == nil {
 				n.addresses[id] = address
 				if id != n.config.ID {
@@ -178,28 +177,53 @@ func (n *Node) apply(entries []raft.Entry) {
 				n.log.Error("skipping a malformed runtime record", "index", entry.Index, "error", err)
 			}
 		case entry.Type == raft.EntryNormal && len(entry.Data) > 0 && entry.Data[0] == kindPromotion:
-			flush()
 			if id, err := decodePromotion(entry.Data); err == nil {
 				n.promotions[id] = true
 			} else {
 				n.log.Error("skipping a malformed runtime record", "index", entry.Index, "error", err)
 			}
 		case entry.Type == raft.EntryMembership:
-			flush()
 			n.forgetRemovedPeers()
 			n.noteCommittedMembership(entry)
 			n.forgetSettledPromotions()
-		default:
-			flush() // a leader's empty entry
 		}
-		n.complete(entry.Index, entry.Term, nil)
+		if waiting := n.takeWaiter(entry.Index, entry.Term); waiting != nil {
+			if n.stages != nil {
+				waiting.times.Persisted, waiting.times.Committed = n.stages.persistedAt(entry.Index), committed
+			}
+			answers = append(answers, answer{waiting: waiting, result: resultAt})
+		}
 	}
-	flush()
-	if len(entries) > 0 {
-		n.applied = entries[len(entries)-1].Index
-		n.releaseApplied()
-		n.stages.appliedUpTo(n.applied)
-	}
+	n.applied = entries[len(entries)-1].Index
+	n.stages.appliedUpTo(n.applied)
+	applied := n.applied
+	n.applier.post(applyJob{entries: len(batch), do: func() {
+		var results []Result
+		if len(batch) > 0 {
+			results = n.machine.Apply(batch)
+		}
+		n.applier.applied.Store(applied)
+		for _, answer := range answers {
+			var result Result
+			if answer.result >= 0 && answer.result < len(results) {
+				result = results[answer.result]
+			}
+			if n.config.ObserveProposal != nil {
+				answer.waiting.times.Applied = time.Now()
+				n.config.ObserveProposal(answer.waiting.times)
+			}
+			answer.waiting.done <- outcome{result: result}
+		}
+	}})
+	n.releaseApplied()
+}
+
+// answer is a proposer to answer once its entry is applied: with the
+// machine's result at index result of the batch, or none (-1) for an
+// entry the machine does not see.
+type answer struct {
+	waiting *waiter
+	result  int
 }
 
 // noteCommittedMembership notes who was removed (this node included: see
@@ -233,23 +257,19 @@ func (n *Node) forgetRemovedPeers() {
 	}
 }
 
-// complete answers the caller waiting for index, if any: with the result if
-// its entry is the one applied there, with ErrDropped if another leader's
-// entry took the slot.
-func (n *Node) complete(index, term uint64, result Result) {
+// takeWaiter returns the caller waiting for the entry at index, if any,
+// and forgets it. A caller whose entry lost its slot to another leader's
+// entry (another term) is answered with ErrDropped at once, and nil is
+// returned.
+func (n *Node) takeWaiter(index, term uint64) *waiter {
 	waiting, ok := n.waiters[index]
 	if !ok {
-		return
+		return nil
 	}
 	delete(n.waiters, index)
 	if waiting.term != term {
 		waiting.done <- outcome{err: ErrDropped}
-		return
+		return nil
 	}
-	if n.stages != nil {
-		times := waiting.times
-		times.Persisted, times.Committed, times.Applied = n.stages.persistedAt(index), n.stages.committed, time.Now()
-		n.config.ObserveProposal(times)
-	}
-	waiting.done <- outcome{result: result}
+	return waiting
 }

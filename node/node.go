@@ -60,9 +60,12 @@ type Node struct {
 	streamSnapshots bool
 	// ticks counts the loop's ticks, to age read registrations.
 	ticks uint64
-	// pendingApplies are reads whose index is known, waiting for apply.
+	// pendingApplies are reads whose index is known, waiting for the loop
+	// to hand it to the applier.
 	pendingApplies []pendingApply
-	applied        uint64
+	// applied is the last index handed to the applier: the core counts
+	// it as applied, and the machine reaches it behind the loop.
+	applied uint64
 	// machineApplied is a DurableStateMachine's AppliedIndex at Start:
 	// entries at or below it are already in the machine's state.
 	machineApplied uint64
@@ -85,7 +88,9 @@ type Node struct {
 	imageSnapshot               raft.SnapshotMetadata
 	// writer persists Readies in the background with AsyncPersistence;
 	// nil otherwise.
-	writer    *logWriter
+	writer *logWriter
+	// applier applies committed entries on a goroutine of its own.
+	applier   *applier
 	addresses addressBook
 	// promotions are learners to be made voters once caught up (AddVoter),
 	// replicated like the addresses.
@@ -163,6 +168,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		storage.Close()
 		return nil, err
 	}
+	n.applier = newApplier(n.applied)
 	if streamer, ok := config.Transport.(SnapshotStreamer); ok {
 		streamer.UseSnapshotStore(snapshots)
 		n.streamSnapshots = true

@@ -22,9 +22,18 @@ import (
 type counter struct {
 	mu    sync.Mutex
 	total uint64
+	// held, when not nil, stalls every Apply until it is closed (see
+	// hold), as a store that stopped taking writes does.
+	held chan struct{}
 }
 
 func (c *counter) Apply(entries []Entry) []Result {
+	c.mu.Lock()
+	held := c.held
+	c.mu.Unlock()
+	if held != nil {
+		<-held
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	results := make([]Result, len(entries))
@@ -50,6 +59,20 @@ func (c *counter) Restore(image io.Reader) error {
 	defer c.mu.Unlock()
 	c.total = binary.BigEndian.Uint64(data)
 	return nil
+}
+
+// hold stalls the counter's Applies until the returned release is called.
+func (c *counter) hold() (release func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	held := make(chan struct{})
+	c.held = held
+	return sync.OnceFunc(func() {
+		c.mu.Lock()
+		c.held = nil
+		c.mu.Unlock()
+		close(held)
+	})
 }
 
 func (c *counter) value() uint64 {

@@ -8,8 +8,8 @@ import (
 
 var errRetryRead = errors.New("node: read must be retried")
 
-// answerReads releases reads whose read index is applied; the others are
-// answered once the state machine catches up (checked after each apply).
+// answerReads queues each read whose barrier the core confirmed until its
+// read index is applied (see releaseApplied).
 func (n *Node) answerReads(states []raft.ReadState) {
 	for _, state := range states {
 		read, ok := n.reads[string(state.Context)]
@@ -17,13 +17,9 @@ func (n *Node) answerReads(states []raft.ReadState) {
 			continue
 		}
 		delete(n.reads, string(state.Context))
-		done := read.done
-		if state.Index <= n.applied {
-			done <- nil
-			continue
-		}
-		n.waitForApplied(state.Index, done)
+		n.waitForApplied(state.Index, read.done)
 	}
+	n.releaseApplied()
 }
 
 // pendingRead is a read barrier waiting for its read index: the caller
@@ -58,15 +54,25 @@ type pendingApply struct {
 	done  chan error
 }
 
-// releaseApplied answers reads waiting for an index now applied.
+// releaseApplied answers the reads whose index is handed to the applier,
+// once the applier has applied it: the answer is a job behind the apply.
 func (n *Node) releaseApplied() {
+	var ready []chan error
 	kept := n.pendingApplies[:0]
 	for _, pending := range n.pendingApplies {
 		if pending.index <= n.applied {
-			pending.done <- nil
+			ready = append(ready, pending.done)
 		} else {
 			kept = append(kept, pending)
 		}
 	}
 	n.pendingApplies = kept
+	if len(ready) == 0 {
+		return
+	}
+	n.applier.post(applyJob{do: func() {
+		for _, done := range ready {
+			done <- nil
+		}
+	}})
 }

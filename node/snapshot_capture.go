@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 
 	"github.com/lockstepdb/lockstep/raft"
 	"github.com/lockstepdb/lockstep/vfs"
@@ -13,11 +14,12 @@ import (
 // maybeSnapshot starts capturing the state machine when the snapshot
 // policy says so, or when a follower needs an image that the newest
 // snapshot does not hold (imageWanted, see snapshot_image.go). The loop
-// only takes a consistent view (the machine's Snapshot, the snapshot
-// metadata, the header with the address book and pending promotions);
-// reading the image, saving it and compacting the log happen in the
-// background (see snapshotInBackground), so a large store never stalls
-// replication. One capture runs at a time.
+// takes the snapshot metadata and the header (the address book and
+// pending promotions) at the last index it handed to the applier; the
+// applier takes the machine's Snapshot when it has applied exactly that
+// far (see captureMachine). Reading the image, saving it and compacting
+// the log happen in the background (see snapshotInBackground), so a large
+// store never stalls replication. One capture runs at a time.
 func (n *Node) maybeSnapshot() error {
 	due := n.config.SnapshotEntries >= 0 && n.applied >= n.lastSnapshot+uint64(n.config.SnapshotEntries)
 	if n.snapshotting || !(due || n.imageWanted) {
@@ -30,32 +32,43 @@ func (n *Node) maybeSnapshot() error {
 	if err != nil {
 		return nil // nothing to capture at this index
 	}
-	reader, err := n.machine.Snapshot()
-	if err != nil {
-		delay := n.snapshotRetry.Failed(struct{}{})
-		n.log.Error("state machine snapshot failed; will retry", "error", err, "retry_in", delay)
-		return nil
-	}
-	n.snapshotting = true
-	header := encodeSnapshotHeader(n.addresses, n.promotions)
-	if durable, ok := n.machine.(DurableStateMachine); ok && n.keepsOwnImages() && !n.imageWanted {
-		// Snapshot made the machine durable up to what it applied; its
-		// image is written only when a follower needs one.
-		if err := reader.Close(); err != nil {
-			n.log.Warn("closing an unread state machine image failed", "error", err)
-		}
-		header, reader = encodeImageKeptHeader(n.addresses, n.promotions, durable.AppliedIndex()), nil
-	}
-	if reader != nil && n.imageWanted {
+	// A durable machine keeps its own image at each interval: Snapshot
+	// only makes it durable, and the image is written when a follower
+	// needs one.
+	_, durable := n.machine.(DurableStateMachine)
+	withImage := !(durable && n.keepsOwnImages() && !n.imageWanted)
+	if withImage && n.imageWanted {
 		n.imageWanted = false
 		n.log.Info("taking a snapshot with an image for a follower", "index", metadata.Index)
 	}
-	n.capturingImage = reader != nil
+	n.snapshotting, n.capturingImage = true, withImage
+	addresses, promotions := maps.Clone(n.addresses), maps.Clone(n.promotions)
 	previous := n.previousSnapshot
+	n.applier.post(applyJob{do: func() { n.captureMachine(metadata, previous, addresses, promotions, withImage) }})
+	return nil
+}
+
+// captureMachine takes the machine's Snapshot, on the applier's goroutine
+// once it has applied up to metadata.Index, and saves it in the
+// background; the outcome reaches the loop on snapshotResults.
+func (n *Node) captureMachine(metadata, previous raft.SnapshotMetadata, addresses addressBook, promotions map[raft.NodeID]bool, withImage bool) {
+	reader, err := n.machine.Snapshot()
+	if err != nil {
+		n.log.Error("state machine snapshot failed; will retry", "error", err)
+		n.snapshotResults <- snapshotResult{index: metadata.Index, retry: true}
+		return
+	}
+	header := encodeSnapshotHeader(addresses, promotions)
+	if !withImage {
+		// Snapshot made the machine durable up to what it applied.
+		if err := reader.Close(); err != nil {
+			n.log.Warn("closing an unread state machine image failed", "error", err)
+		}
+		header, reader = encodeImageKeptHeader(addresses, promotions, n.machine.(DurableStateMachine).AppliedIndex()), nil
+	}
 	n.snapshotWork.Go(func() {
 		n.snapshotResults <- n.snapshotInBackground(metadata, previous, header, reader)
 	})
-	return nil
 }
 
 // keepsOwnImages says whether this node's snapshots at each interval leave

@@ -35,12 +35,18 @@ func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
 	if err := n.untilSpace(func() error { return n.storage.ApplySnapshot(snapshot) }); err != nil {
 		return fmt.Errorf("node %v: install snapshot %d in the log: %w", n.config.ID, snapshot.Metadata.Index, err)
 	}
+	// The machine is replaced only once it has done the work handed to it
+	// before (applies, reads, a capture).
+	if err := n.applier.drain(n.stopping); err != nil {
+		return fmt.Errorf("node %v: install snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
 	// A durable machine writes as it restores: on a full disk it fails
 	// and keeps its old state (the contract of Restore), so it waits for
 	// space like the steps before it rather than stop the node.
 	if err := n.untilSpace(func() error { return n.installSnapshot(snapshot) }); err != nil {
 		return err
 	}
+	n.applier.applied.Store(snapshot.Metadata.Index)
 	for id, address := range n.addresses {
 		if id != n.config.ID {
 			n.transport.SetPeer(id, address)

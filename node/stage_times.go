@@ -24,8 +24,8 @@ type ProposalTimes struct {
 	// Committed is when the loop took the entry as committed: a quorum,
 	// the leader included, holds it durably.
 	Committed time.Time
-	// Applied is when the state machine had applied it; the caller is
-	// answered right after.
+	// Applied is when the state machine had applied it (on the applier's
+	// goroutine, see applier); the caller is answered right after.
 	Applied time.Time
 }
 
@@ -50,8 +50,6 @@ type stageClock struct {
 	marks []persistMark
 	// queued are the writer's pending writes, in order.
 	queued []queuedWrite
-	// committed is when the Ready being applied was taken.
-	committed time.Time
 }
 
 // wrote records a synchronous write of the log up to lastIndex.

@@ -43,8 +43,9 @@ const (
 // error: the runtime must not compact its log behind a state that is not
 // durable, nor go on from a restore that is not.
 //
-// Apply, Snapshot and Restore run on the node's loop goroutine, one at a
-// time, so persisting needs no lock beyond the machine's own.
+// Apply, Snapshot and Restore run one at a time (Apply and Snapshot on the
+// node's applier goroutine, Restore on its loop once the applier is idle),
+// so persisting needs no lock beyond the machine's own.
 type durableMachine struct {
 	*machine
 	disk vfs.FS

@@ -22,7 +22,8 @@ type appliedCommand struct {
 // so that the run can compare the nodes' applied sequences, and it reports
 // each application to the recorder. Its image (Snapshot) is that sequence.
 //
-// Apply and Restore run on the node's loop goroutine; clients read values
+// Apply runs on the node's applier goroutine, Restore on its loop (one at
+// a time, see machine.StateMachine); clients read values
 // and the checks read the sequence from others, hence the lock.
 type machine struct {
 	id       raft.NodeID
