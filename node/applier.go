@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // maxApplyBacklog bounds the committed entries handed to the applier and
@@ -26,13 +27,21 @@ const maxApplyBacklog = 8192
 // entries over and goes on; the core counts them as applied (Advance), the
 // machine catches up behind it.
 //
-// Jobs run one at a time in the order posted, so the machine sees exactly
-// the calls the loop would have made, in the same order, never two at
-// once. post and the other methods but run are called from the loop.
+// Jobs run one at a time in the order posted, so the machine sees the
+// entries the loop would have applied, in the same order, never two calls
+// at once. Apply jobs found queued one after another are applied in one
+// Apply call: while the machine is busy the loop posts one per Ready, and
+// one batch costs the store less than many. post and the other methods
+// but run are called from the loop.
 type applier struct {
+	machine StateMachine
+	// observe, if not nil, is given each answered proposal's stage times
+	// (Config.ObserveProposal).
+	observe func(ProposalTimes)
+
 	mu sync.Mutex
 	// jobs are posted and not yet taken by run; entries counts the
-	// committed entries posted and not yet applied (jobs taken included).
+	// commands posted and not yet applied (jobs taken included).
 	jobs    []applyJob
 	entries int
 	// room is closed when the backlog falls below maxApplyBacklog again;
@@ -46,22 +55,25 @@ type applier struct {
 	done chan struct{}
 
 	// applied is the last log index the machine has applied, for Status
-	// (any goroutine); the apply job sets it before it answers the
-	// proposers.
+	// (any goroutine); it is set before the proposers are answered.
 	applied atomic.Uint64
 }
 
-// applyJob is one unit of ordered work: run does it, then counts its
-// entries as applied (see finished).
+// applyJob is one unit of ordered work: either an apply (commands for the
+// machine, possibly none, and the proposers to answer, covering the log up
+// to lastIndex) or, when do is set, anything else that must happen after
+// the applies posted before it.
 type applyJob struct {
-	do      func()
-	entries int
+	commands  []Entry
+	answers   []answer
+	lastIndex uint64
+	do        func()
 }
 
-// newApplier returns an applier whose machine has applied up to applied;
-// the caller starts run on a goroutine of its own.
-func newApplier(applied uint64) *applier {
-	a := &applier{wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
+// newApplier returns an applier for machine, which has applied up to
+// applied; the caller starts run on a goroutine of its own.
+func newApplier(machine StateMachine, observe func(ProposalTimes), applied uint64) *applier {
+	a := &applier{machine: machine, observe: observe, wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 	a.applied.Store(applied)
 	return a
 }
@@ -70,7 +82,7 @@ func newApplier(applied uint64) *applier {
 func (a *applier) post(job applyJob) {
 	a.mu.Lock()
 	a.jobs = append(a.jobs, job)
-	a.entries += job.entries
+	a.entries += len(job.commands)
 	if a.entries >= maxApplyBacklog && !a.full {
 		a.full, a.room = true, make(chan struct{})
 	}
@@ -86,7 +98,7 @@ func (a *applier) post(job applyJob) {
 // replays them from its AppliedIndex at the next start.
 func (a *applier) run() {
 	defer close(a.done)
-	var taken []applyJob
+	var spare []applyJob
 	for {
 		select {
 		case <-a.quit:
@@ -94,26 +106,84 @@ func (a *applier) run() {
 		case <-a.wake:
 		}
 		a.mu.Lock()
-		taken, a.jobs = a.jobs, taken[:0]
+		jobs := a.jobs
+		a.jobs = spare[:0]
 		a.mu.Unlock()
-		for i, job := range taken {
-			select {
-			case <-a.quit:
-				return
-			default:
-			}
-			job.do()
-			taken[i] = applyJob{} // the job's closure holds entries: let them go
-			if job.entries > 0 {
-				a.finished(job.entries)
-			}
+		if !a.runJobs(jobs) {
+			return
+		}
+		clear(jobs) // the jobs hold entries and closures: let them go
+		spare = jobs[:0]
+	}
+}
+
+// runJobs does jobs in order, merging consecutive applies; it returns
+// false if told to quit before the end.
+func (a *applier) runJobs(jobs []applyJob) bool {
+	for next := 0; next < len(jobs); {
+		select {
+		case <-a.quit:
+			return false
+		default:
+		}
+		if jobs[next].do != nil {
+			jobs[next].do()
+			next++
+			continue
+		}
+		end := next + 1
+		for end < len(jobs) && jobs[end].do == nil {
+			end++
+		}
+		a.apply(jobs[next:end])
+		next = end
+	}
+	return true
+}
+
+// apply applies consecutive apply jobs' commands in one Apply call, then
+// answers their proposers.
+func (a *applier) apply(jobs []applyJob) {
+	commands := jobs[0].commands
+	if len(jobs) > 1 {
+		total := 0
+		for _, job := range jobs {
+			total += len(job.commands)
+		}
+		commands = make([]Entry, 0, total)
+		for _, job := range jobs {
+			commands = append(commands, job.commands...)
 		}
 	}
+	var results []Result
+	if len(commands) > 0 {
+		results = a.machine.Apply(commands)
+	}
+	a.applied.Store(jobs[len(jobs)-1].lastIndex)
+	offset := 0
+	for _, job := range jobs {
+		for _, answer := range job.answers {
+			var result Result
+			if at := offset + answer.result; answer.result >= 0 && at < len(results) {
+				result = results[at]
+			}
+			if a.observe != nil {
+				answer.waiting.times.Applied = time.Now()
+				a.observe(answer.waiting.times)
+			}
+			answer.waiting.done <- outcome{result: result}
+		}
+		offset += len(job.commands)
+	}
+	a.finished(len(commands))
 }
 
 // finished counts entries as applied and opens room for proposals once
 // the backlog is below the bound.
 func (a *applier) finished(entries int) {
+	if entries == 0 {
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.entries -= entries

@@ -196,25 +196,7 @@ func (n *Node) apply(entries []raft.Entry) {
 	}
 	n.applied = entries[len(entries)-1].Index
 	n.stages.appliedUpTo(n.applied)
-	applied := n.applied
-	n.applier.post(applyJob{entries: len(batch), do: func() {
-		var results []Result
-		if len(batch) > 0 {
-			results = n.machine.Apply(batch)
-		}
-		n.applier.applied.Store(applied)
-		for _, answer := range answers {
-			var result Result
-			if answer.result >= 0 && answer.result < len(results) {
-				result = results[answer.result]
-			}
-			if n.config.ObserveProposal != nil {
-				answer.waiting.times.Applied = time.Now()
-				n.config.ObserveProposal(answer.waiting.times)
-			}
-			answer.waiting.done <- outcome{result: result}
-		}
-	}})
+	n.applier.post(applyJob{commands: batch, answers: answers, lastIndex: n.applied})
 	n.releaseApplied()
 }
 

@@ -168,7 +168,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		storage.Close()
 		return nil, err
 	}
-	n.applier = newApplier(n.applied)
+	n.applier = newApplier(machine, config.ObserveProposal, n.applied)
 	if streamer, ok := config.Transport.(SnapshotStreamer); ok {
 		streamer.UseSnapshotStore(snapshots)
 		n.streamSnapshots = true

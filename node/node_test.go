@@ -25,6 +25,8 @@ type counter struct {
 	// held, when not nil, stalls every Apply until it is closed (see
 	// hold), as a store that stopped taking writes does.
 	held chan struct{}
+	// calls counts the Apply calls.
+	calls int
 }
 
 func (c *counter) Apply(entries []Entry) []Result {
@@ -36,6 +38,7 @@ func (c *counter) Apply(entries []Entry) []Result {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.calls++
 	results := make([]Result, len(entries))
 	for i, entry := range entries {
 		c.total += binary.BigEndian.Uint64(entry.Command)
