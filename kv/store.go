@@ -23,8 +23,9 @@ var ErrClosed = errors.New("kv: store closed")
 // with etcd v3 semantics on Pebble. It implements machine.StateMachine and
 // machine.DurableStateMachine.
 //
-// Threading: Apply, Snapshot, Restore and Close come from one goroutine
-// (the node's loop); every read method (Range, Revision, HashKV, Size,
+// Threading: Apply, Snapshot, Restore and Close are never called at once,
+// each after the one before (the node's applier and loop, see
+// machine.StateMachine); every read method (Range, Revision, HashKV, Size,
 // Lease, Leases, Alarms, MemberAttributes, Watch) may be called from any
 // goroutine at any time and sees a consistent state: all of an Apply call
 // or none of it.

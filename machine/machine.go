@@ -30,13 +30,15 @@ type Result any
 // Threading contract: Apply, Snapshot and Restore are never called
 // concurrently with each other, and each call happens after the one
 // before it. Apply and Snapshot run on the runtime's applier goroutine,
-// which trails the consensus loop (a slow Apply delays answers, never
-// heartbeats); Restore runs at start, or on the loop once the applier has
-// finished everything handed to it. Snapshot is called between two Apply
-// calls; the image it returns must be the state as of that call, exactly
-// the entries applied so far. The runtime reads and closes the image on another goroutine,
-// while later Apply calls go on, so the reader must not see them: return a
-// copy, or a reader over a copy-on-write view (kv reads a Pebble
+// which trails the consensus loop: a slow Apply delays answers and reads,
+// not heartbeats, until the runtime's bound on the work waiting for it is
+// reached, or a snapshot from the leader must replace the state. Restore
+// runs at start, or on the loop once the applier has finished everything
+// handed to it. Snapshot is called between two Apply calls; the image it
+// returns must be the state as of that call, exactly the entries applied
+// so far. The runtime reads and closes the image on another goroutine,
+// while later Apply calls go on, so the reader must not see them: return
+// a copy, or a reader over a copy-on-write view (kv reads a Pebble
 // snapshot).
 type StateMachine interface {
 	// Apply applies committed entries, in log order, and returns one

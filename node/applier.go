@@ -7,12 +7,23 @@ import (
 	"time"
 )
 
-// maxApplyBacklog bounds the committed entries handed to the applier and
-// not yet applied before Propose waits (see applier.waitForRoom). At
-// lockstep bench's 13,000 puts/s it is about half a second of work: a
-// store that stops taking writes for longer holds proposals back instead
-// of letting the backlog, and its memory, grow.
-const maxApplyBacklog = 8192
+// backlogBound is an amount of committed work waiting for the machine: a
+// count of commands and their bytes.
+type backlogBound struct{ entries, bytes int }
+
+// applyBacklog is the backlog at which proposers wait before they reach
+// the loop (see applier.waitForRoom). At lockstep bench's 13,000 puts/s
+// its count is about half a second of work: a store that stops taking
+// writes for longer holds proposals back instead of letting the backlog,
+// and its memory, grow. A variable only so that tests can lower it.
+var applyBacklog = backlogBound{entries: 8192, bytes: 64 << 20}
+
+// loopWaitFactor times applyBacklog is the backlog at which the loop
+// itself waits for the machine (see applier.waitForMachine). Proposers
+// stop before that; a follower, whose entries arrive from its leader,
+// stops there, as it did when the loop applied, and so does a node
+// replaying a long log at start.
+const loopWaitFactor = 4
 
 // applier runs the state machine's side of the loop's work on a goroutine
 // of its own, in the order the loop hands it over: applying committed
@@ -40,14 +51,13 @@ type applier struct {
 	observe func(ProposalTimes)
 
 	mu sync.Mutex
-	// jobs are posted and not yet taken by run; entries counts the
+	// jobs are posted and not yet taken by run; backlog counts the
 	// commands posted and not yet applied (jobs taken included).
 	jobs    []applyJob
-	entries int
-	// room is closed when the backlog falls below maxApplyBacklog again;
-	// it is open (and full is true) while the backlog is at the bound.
-	room chan struct{}
-	full bool
+	backlog backlogBound
+	// progress, made when someone waits for the backlog to shrink, is
+	// closed (and forgotten) when applies finish.
+	progress chan struct{}
 
 	// wake (buffered) tells run that jobs are queued.
 	wake chan struct{}
@@ -82,15 +92,22 @@ func newApplier(machine StateMachine, observe func(ProposalTimes), applied uint6
 func (a *applier) post(job applyJob) {
 	a.mu.Lock()
 	a.jobs = append(a.jobs, job)
-	a.entries += len(job.commands)
-	if a.entries >= maxApplyBacklog && !a.full {
-		a.full, a.room = true, make(chan struct{})
-	}
+	a.backlog.entries += len(job.commands)
+	a.backlog.bytes += commandBytes(job.commands)
 	a.mu.Unlock()
 	select {
 	case a.wake <- struct{}{}:
 	default:
 	}
+}
+
+// commandBytes is the size of commands, as the backlog counts it.
+func commandBytes(commands []Entry) int {
+	size := 0
+	for _, command := range commands {
+		size += len(command.Command)
+	}
+	return size
 }
 
 // run does the posted jobs in order until stop. Jobs still queued at stop
@@ -175,41 +192,69 @@ func (a *applier) apply(jobs []applyJob) {
 		}
 		offset += len(job.commands)
 	}
-	a.finished(len(commands))
+	a.finished(len(commands), commandBytes(commands))
 }
 
-// finished counts entries as applied and opens room for proposals once
-// the backlog is below the bound.
-func (a *applier) finished(entries int) {
+// finished counts commands as applied and wakes those waiting for the
+// backlog to shrink.
+func (a *applier) finished(entries, bytes int) {
 	if entries == 0 {
 		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.entries -= entries
-	if a.full && a.entries < maxApplyBacklog {
-		a.full = false
-		close(a.room)
+	a.backlog.entries -= entries
+	a.backlog.bytes -= bytes
+	if a.progress != nil {
+		close(a.progress)
+		a.progress = nil
 	}
 }
 
-// waitForRoom returns once fewer than maxApplyBacklog entries wait to be
-// applied, or with ctx's error, or ErrStopped. Called by Propose's caller,
-// before it hands its proposal to the loop.
+// waitForRoom returns once the backlog is below applyBacklog, or with
+// ctx's error, or ErrStopped. Called by Propose's caller, before it hands
+// its proposal to the loop.
 func (a *applier) waitForRoom(ctx context.Context) error {
+	if a.waitBelow(1, ctx.Done()) {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return ErrStopped
+}
+
+// waitForMachine returns nil once the backlog is below loopWaitFactor
+// times applyBacklog, or ErrStopped when stopping closes first. The loop
+// calls it after it hands entries over: a machine that far behind holds
+// the loop back, as a machine applied on the loop did.
+func (a *applier) waitForMachine(stopping <-chan struct{}) error {
+	if a.waitBelow(loopWaitFactor, stopping) {
+		return nil
+	}
+	return ErrStopped
+}
+
+// waitBelow waits until the backlog is below factor times applyBacklog
+// and returns true, or returns false when cancel closes or run ends.
+func (a *applier) waitBelow(factor int, cancel <-chan struct{}) bool {
 	for {
 		a.mu.Lock()
-		full, room := a.full, a.room
-		a.mu.Unlock()
-		if !full {
-			return nil
+		if a.backlog.entries < factor*applyBacklog.entries && a.backlog.bytes < factor*applyBacklog.bytes {
+			a.mu.Unlock()
+			return true
 		}
+		if a.progress == nil {
+			a.progress = make(chan struct{})
+		}
+		progress := a.progress
+		a.mu.Unlock()
 		select {
-		case <-room:
-		case <-ctx.Done():
-			return ctx.Err()
+		case <-progress:
+		case <-cancel:
+			return false
 		case <-a.done:
-			return ErrStopped
+			return false
 		}
 	}
 }

@@ -108,7 +108,7 @@ func TestReadWaitsForTheMachine(t *testing.T) {
 	})
 }
 
-// The applier's backlog is bounded: once maxApplyBacklog commands wait,
+// The applier's backlog is bounded: once applyBacklog.entries commands wait,
 // proposers wait for room (until their context ends), and the room opens
 // when the machine catches up. Applies queued behind a slow one are applied
 // in one call, in order, each proposer answered with its own result. Stop
@@ -117,6 +117,7 @@ func TestApplierBacklogHoldsProposalsBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		machine := &counter{}
 		a := newApplier(machine, nil, 0)
+		bound := uint64(applyBacklog.entries)
 		go a.run()
 		commands := func(first uint64, count int) []Entry {
 			entries := make([]Entry, count)
@@ -132,14 +133,14 @@ func TestApplierBacklogHoldsProposalsBack(t *testing.T) {
 		release := machine.hold()
 		a.post(applyJob{commands: commands(1, 1), lastIndex: 1})
 		synctest.Wait() // the applier is in Apply, held
-		a.post(applyJob{commands: commands(2, maxApplyBacklog-3), lastIndex: maxApplyBacklog - 2})
+		a.post(applyJob{commands: commands(2, applyBacklog.entries-3), lastIndex: bound - 2})
 		if err := a.waitForRoom(context.Background()); err != nil {
 			t.Fatalf("below the bound: %v", err)
 		}
 		first, firstAnswer := answered()
-		a.post(applyJob{commands: commands(maxApplyBacklog-1, 1), answers: []answer{firstAnswer}, lastIndex: maxApplyBacklog - 1})
+		a.post(applyJob{commands: commands(bound-1, 1), answers: []answer{firstAnswer}, lastIndex: bound - 1})
 		second, secondAnswer := answered()
-		a.post(applyJob{commands: commands(maxApplyBacklog, 1), answers: []answer{secondAnswer}, lastIndex: maxApplyBacklog + 1})
+		a.post(applyJob{commands: commands(bound, 1), answers: []answer{secondAnswer}, lastIndex: bound + 1})
 		short, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		if err := a.waitForRoom(short); !errors.Is(err, context.DeadlineExceeded) {
@@ -155,15 +156,15 @@ func TestApplierBacklogHoldsProposalsBack(t *testing.T) {
 		if err := a.drain(make(chan struct{})); err != nil {
 			t.Fatal(err)
 		}
-		if got := (<-first.done).result; got != uint64(maxApplyBacklog-1) {
-			t.Fatalf("first proposer got %v, want %d", got, maxApplyBacklog-1)
+		if got := (<-first.done).result; got != uint64(applyBacklog.entries-1) {
+			t.Fatalf("first proposer got %v, want %d", got, applyBacklog.entries-1)
 		}
-		if got := (<-second.done).result; got != uint64(maxApplyBacklog) {
-			t.Fatalf("second proposer got %v, want %d", got, maxApplyBacklog)
+		if got := (<-second.done).result; got != uint64(applyBacklog.entries) {
+			t.Fatalf("second proposer got %v, want %d", got, applyBacklog.entries)
 		}
 		// One Apply for the first job, one for the three queued behind it.
-		if machine.calls != 2 || a.applied.Load() != maxApplyBacklog+1 {
-			t.Fatalf("%d Apply calls, applied %d; want 2 and %d", machine.calls, a.applied.Load(), maxApplyBacklog+1)
+		if machine.calls != 2 || a.applied.Load() != bound+1 {
+			t.Fatalf("%d Apply calls, applied %d; want 2 and %d", machine.calls, a.applied.Load(), bound+1)
 		}
 		// A stalled job holds the rest; Stop waits for the one running and
 		// drops those queued behind it.
@@ -181,5 +182,119 @@ func TestApplierBacklogHoldsProposalsBack(t *testing.T) {
 		}
 		close(stalled)
 		<-stopped
+	})
+}
+
+// lowerApplyBacklog sets applyBacklog for one test.
+func lowerApplyBacklog(t *testing.T, entries int) {
+	saved := applyBacklog
+	applyBacklog = backlogBound{entries: entries, bytes: 1 << 30}
+	t.Cleanup(func() { applyBacklog = saved })
+}
+
+// A leader whose machine is that far behind holds new proposals back
+// before they reach the loop: nothing more is appended while the backlog
+// is at its bound, and a proposer whose context ends meanwhile is told its
+// proposal never left (not ErrMaybeCommitted).
+func TestProposalsWaitForAStalledMachine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lowerApplyBacklog(t, 3)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		leader := cluster.leader(ctx)
+		release := cluster.machines[leader.config.ID].hold()
+		defer release()
+		answered := make(chan error, 3)
+		for i := 1; i <= 3; i++ {
+			go func() {
+				_, err := leader.Propose(ctx, add(1))
+				answered <- err
+			}()
+		}
+		time.Sleep(leader.electionTimeout()) // the three commit; none applies
+		synctest.Wait()
+		before, err := leader.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		short, cancelShort := context.WithTimeout(ctx, time.Second)
+		defer cancelShort()
+		if _, err := leader.Propose(short, add(100)); !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, ErrMaybeCommitted) {
+			t.Fatalf("proposal beyond the backlog: %v, want the context's deadline, before the loop", err)
+		}
+		if after, _ := leader.Status(ctx); after.LastIndex != before.LastIndex {
+			t.Fatalf("the leader appended up to %d while its machine was %d commands behind (last index %d before)", after.LastIndex, applyBacklog.entries, before.LastIndex)
+		}
+		release()
+		for i := 1; i <= 3; i++ {
+			if err := <-answered; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := leader.Propose(ctx, add(1)); err != nil {
+			t.Fatalf("after the machine caught up: %v", err)
+		}
+	})
+}
+
+// A follower's entries come from its leader, not through Propose: when its
+// machine falls loopWaitFactor times the bound behind, its loop waits for
+// the machine, so it stops taking entries (the backlog, and the memory it
+// holds, stay bounded) while the others go on; once the machine catches
+// up, so does the follower.
+func TestFollowerFarBehindHoldsItsLoop(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lowerApplyBacklog(t, 2) // the loop waits at 8
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		leader := cluster.leader(ctx)
+		slow := leader.config.ID%3 + 1
+		release := cluster.machines[slow].hold()
+		defer release()
+		proposeAll(ctx, t, leader, 1, 30)
+		status, err := leader.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if match := status.Followers[slow].Match; match+10 > status.LastIndex {
+			t.Fatalf("the stalled follower took entries up to %d of %d: its backlog has no bound", match, status.LastIndex)
+		}
+		release()
+		cluster.waitForValue(ctx, slow, 30*31/2)
+	})
+}
+
+// A snapshot from the leader replaces a follower's machine only after the
+// machine has done what was handed to it before: an Apply still running
+// when the snapshot arrives would otherwise land on top of the restored
+// state.
+func TestSnapshotInstallWaitsForTheMachine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 5) // a snapshot every 5 entries
+		leader := cluster.leader(ctx)
+		follower := leader.config.ID%3 + 1
+		proposeAll(ctx, t, leader, 1, 3)
+		cluster.waitForValue(ctx, follower, 6)
+		release := cluster.machines[follower].hold()
+		defer release()
+		proposeAll(ctx, t, leader, 4, 4)
+		time.Sleep(leader.electionTimeout()) // the follower commits 4; its Apply waits
+		synctest.Wait()
+		cluster.network.Isolate(follower)
+		proposeAll(ctx, t, leader, 5, 30)
+		time.Sleep(time.Second) // simulated: the leader's snapshots and compactions finish
+		synctest.Wait()
+		cluster.network.Heal()
+		time.Sleep(5 * leader.electionTimeout()) // the snapshot reaches the follower, which waits for its machine
+		release()
+		cluster.waitForValue(ctx, follower, 30*31/2)
+		time.Sleep(leader.electionTimeout())
+		if got := cluster.machines[follower].value(); got != 30*31/2 {
+			t.Fatalf("follower holds %d, want %d", got, 30*31/2)
+		}
 	})
 }

@@ -137,7 +137,9 @@ func (n *Node) handleReadies() error {
 // advances the core and applies the snapshot policy: the steps after the
 // write (or, with AsyncPersistence, after queueing it).
 func (n *Node) finishReady(ready raft.Ready) error {
-	n.apply(ready.CommittedEntries)
+	if err := n.apply(ready.CommittedEntries); err != nil {
+		return err
+	}
 	n.answerReads(ready.ReadStates)
 	n.core.Advance(ready)
 	return n.maybeSnapshot()
@@ -147,10 +149,11 @@ func (n *Node) finishReady(ready raft.Ready) error {
 // state machine in order and answers the callers waiting for them; the
 // runtime's own records it applies itself, at once (the machine never
 // sees them). The core counts the entries as applied from here on: the
-// machine catches up behind the loop (see applier).
-func (n *Node) apply(entries []raft.Entry) {
+// machine catches up behind the loop (see applier). It returns ErrStopped
+// if the node stops while the loop waits for a machine far behind.
+func (n *Node) apply(entries []raft.Entry) error {
 	if len(entries) == 0 {
-		return
+		return nil
 	}
 	var committed time.Time
 	if n.stages != nil {
@@ -198,6 +201,7 @@ func (n *Node) apply(entries []raft.Entry) {
 	n.stages.appliedUpTo(n.applied)
 	n.applier.post(applyJob{commands: batch, answers: answers, lastIndex: n.applied})
 	n.releaseApplied()
+	return n.applier.waitForMachine(n.stopping)
 }
 
 // answer is a proposer to answer once its entry is applied: with the

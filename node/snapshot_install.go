@@ -17,6 +17,12 @@ import (
 // of the snapshot store (see SnapshotStreamer); installing that file takes
 // the place of saving the data.
 func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
+	// The machine is replaced only once it has done the work handed to it
+	// before (applies, reads, a capture). Waited for before anything is
+	// written, so that a node stopped meanwhile starts again as it was.
+	if err := n.applier.drain(n.stopping); err != nil {
+		return fmt.Errorf("node %v: install snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
+	}
 	if snapshot.Data != nil {
 		// Checked before anything is written, so that a node that must
 		// stop on a snapshot it cannot use starts again as it was.
@@ -34,11 +40,6 @@ func (n *Node) persistSnapshot(snapshot raft.Snapshot) error {
 	}
 	if err := n.untilSpace(func() error { return n.storage.ApplySnapshot(snapshot) }); err != nil {
 		return fmt.Errorf("node %v: install snapshot %d in the log: %w", n.config.ID, snapshot.Metadata.Index, err)
-	}
-	// The machine is replaced only once it has done the work handed to it
-	// before (applies, reads, a capture).
-	if err := n.applier.drain(n.stopping); err != nil {
-		return fmt.Errorf("node %v: install snapshot %d: %w", n.config.ID, snapshot.Metadata.Index, err)
 	}
 	// A durable machine writes as it restores: on a full disk it fails
 	// and keeps its old state (the contract of Restore), so it waits for

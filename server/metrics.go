@@ -38,7 +38,7 @@ type writeStageObservers struct {
 }
 
 // observeProposal records one proposal's stages (node.Config.ObserveProposal,
-// called from the node's loop).
+// called from the node's applier goroutine).
 func (m *metrics) observeProposal(times node.ProposalTimes) {
 	m.stage.appended.Observe(times.Appended.Sub(times.Submitted).Seconds())
 	if !times.Persisted.IsZero() { // zero: a quorum of followers was faster
