@@ -38,10 +38,14 @@ func (n *Node) Propose(ctx context.Context, command []byte) (Result, error) {
 // proposeEntry runs propose on the loop and waits for the entry it appended
 // to be applied.
 func (n *Node) proposeEntry(ctx context.Context, propose func() (uint64, uint64, error)) (Result, error) {
-	// A machine far behind (a store that stopped taking writes) holds new
-	// proposals back: the backlog of committed entries stays bounded.
-	if err := n.applier.waitForRoom(ctx); err != nil {
-		return nil, err
+	// A leader's machine far behind (a store that stopped taking writes)
+	// holds new proposals back: the backlog of committed entries stays
+	// bounded. A follower's proposers are not held: the core tells them
+	// at once where the leader is (the server forwards their calls there).
+	if n.leading.Load() {
+		if err := n.applier.waitForRoom(ctx); err != nil {
+			return nil, err
+		}
 	}
 	done := make(chan outcome, 1)
 	var proposeErr error

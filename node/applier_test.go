@@ -298,3 +298,29 @@ func TestSnapshotInstallWaitsForTheMachine(t *testing.T) {
 		}
 	})
 }
+
+// Only a leader's proposers wait for its machine: on a follower whose
+// machine is behind, Propose still says at once where the leader is (the
+// server forwards the call there), rather than wait for a machine that the
+// proposal will not touch.
+func TestFollowerProposalsAreNotHeldBack(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lowerApplyBacklog(t, 2) // the follower's loop waits only at 8
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		leader := cluster.leader(ctx)
+		slow := leader.config.ID%3 + 1
+		release := cluster.machines[slow].hold()
+		defer release()
+		proposeAll(ctx, t, leader, 1, 4)
+		time.Sleep(leader.electionTimeout()) // the follower commits them; its machine applies none
+		synctest.Wait()
+		short, cancelShort := context.WithTimeout(ctx, time.Second)
+		defer cancelShort()
+		var notLeader *NotLeaderError
+		if _, err := cluster.nodes[slow].Propose(short, add(1)); !errors.As(err, &notLeader) || notLeader.Leader != leader.config.ID {
+			t.Fatalf("propose on a follower whose machine is behind: %v, want NotLeaderError naming %d", err, leader.config.ID)
+		}
+	})
+}

@@ -57,6 +57,7 @@ func (n *Node) publish(event Event) {
 // noticeChanges publishes leader and membership changes after each round.
 func (n *Node) noticeChanges() {
 	summary := n.core.Summary()
+	n.leading.Store(summary.Role == raft.RoleLeader)
 	if summary.Leader != n.leader {
 		n.leader = summary.Leader
 		n.log.Info("leader changed", "leader", summary.Leader.String(), "term", summary.Term)

@@ -90,7 +90,11 @@ type Node struct {
 	// nil otherwise.
 	writer *logWriter
 	// applier applies committed entries on a goroutine of its own.
-	applier   *applier
+	applier *applier
+	// leading is set by the loop while the core leads: only a leader's
+	// proposers wait for its machine (Propose), the others are told at
+	// once where the leader is.
+	leading   atomic.Bool
 	addresses addressBook
 	// promotions are learners to be made voters once caught up (AddVoter),
 	// replicated like the addresses.
