@@ -7,23 +7,33 @@ import (
 	"time"
 )
 
+// maxMergedBytes bounds the commands that apply jobs merged into one Apply
+// call may hold (a single job may hold more). kv writes each command's
+// value twice into one Pebble batch, and Pebble turns a batch above half
+// its 16 MiB memtable into a memtable of its own, flushed at once: merging
+// a whole backlog after a stall would make exactly such batches.
+const maxMergedBytes = 2 << 20
+
 // backlogBound is an amount of committed work waiting for the machine: a
 // count of commands and their bytes.
 type backlogBound struct{ entries, bytes int }
 
 // applyBacklog is the backlog at which proposers wait before they reach
 // the loop (see applier.waitForRoom). At lockstep bench's 13,000 puts/s
-// its count is about half a second of work: a store that stops taking
-// writes for longer holds proposals back instead of letting the backlog,
-// and its memory, grow. A variable only so that tests can lower it.
-var applyBacklog = backlogBound{entries: 8192, bytes: 64 << 20}
+// its count is about half a second of work, and its bytes more than a
+// second of a fill of 1 KiB values: a store that stops taking writes for
+// longer holds proposals back instead of letting the backlog, and its
+// memory, grow. A variable only so that tests can lower it.
+var applyBacklog = backlogBound{entries: 8192, bytes: 32 << 20}
 
 // loopWaitFactor times applyBacklog is the backlog at which the loop
 // itself waits for the machine (see applier.waitForMachine). Proposers
 // stop before that; a follower, whose entries arrive from its leader,
 // stops there, as it did when the loop applied, and so does a node
-// replaying a long log at start.
-const loopWaitFactor = 4
+// replaying a long log at start. Kept low: a follower's memory holds this
+// backlog besides the appends in flight to it (up to 256 of 1 MiB), and
+// the Go heap grows to twice what it holds.
+const loopWaitFactor = 2
 
 // applier runs the state machine's side of the loop's work on a goroutine
 // of its own, in the order the loop hands it over: applying committed
@@ -41,9 +51,9 @@ const loopWaitFactor = 4
 // Jobs run one at a time in the order posted, so the machine sees the
 // entries the loop would have applied, in the same order, never two calls
 // at once. Apply jobs found queued one after another are applied in one
-// Apply call: while the machine is busy the loop posts one per Ready, and
-// one batch costs the store less than many. post and the other methods
-// but run are called from the loop.
+// Apply call (up to maxMergedBytes of commands): while the machine is busy
+// the loop posts one per Ready, and one batch costs the store less than
+// many. post and the other methods but run are called from the loop.
 type applier struct {
 	machine StateMachine
 	// observe, if not nil, is given each answered proposal's stage times
@@ -148,9 +158,13 @@ func (a *applier) runJobs(jobs []applyJob) bool {
 			next++
 			continue
 		}
-		end := next + 1
+		end, size := next+1, commandBytes(jobs[next].commands)
 		for end < len(jobs) && jobs[end].do == nil {
-			end++
+			more := commandBytes(jobs[end].commands)
+			if size+more > maxMergedBytes {
+				break
+			}
+			end, size = end+1, size+more
 		}
 		a.apply(jobs[next:end])
 		next = end

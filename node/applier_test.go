@@ -245,7 +245,7 @@ func TestProposalsWaitForAStalledMachine(t *testing.T) {
 // up, so does the follower.
 func TestFollowerFarBehindHoldsItsLoop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		lowerApplyBacklog(t, 2) // the loop waits at 8
+		lowerApplyBacklog(t, 2) // the loop waits at 4
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		cluster := newTestCluster(t, 3, 1000)
@@ -305,7 +305,7 @@ func TestSnapshotInstallWaitsForTheMachine(t *testing.T) {
 // proposal will not touch.
 func TestFollowerProposalsAreNotHeldBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		lowerApplyBacklog(t, 2) // the follower's loop waits only at 8
+		lowerApplyBacklog(t, 3) // the follower's loop waits only at 6
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		cluster := newTestCluster(t, 3, 1000)
@@ -321,6 +321,34 @@ func TestFollowerProposalsAreNotHeldBack(t *testing.T) {
 		var notLeader *NotLeaderError
 		if _, err := cluster.nodes[slow].Propose(short, add(1)); !errors.As(err, &notLeader) || notLeader.Leader != leader.config.ID {
 			t.Fatalf("propose on a follower whose machine is behind: %v, want NotLeaderError naming %d", err, leader.config.ID)
+		}
+	})
+}
+
+// Applies queued behind a slow one are merged up to maxMergedBytes of
+// commands per Apply call: a whole backlog in one call would make a Pebble
+// batch larger than half a memtable.
+func TestApplierMergesUpToABound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		machine := &counter{}
+		a := newApplier(machine, nil, 0)
+		go a.run()
+		defer a.stop()
+		release := machine.hold()
+		a.post(applyJob{commands: []Entry{{Index: 1, Term: 1, Command: add(1)}}, lastIndex: 1})
+		synctest.Wait() // the applier is in Apply, held
+		half := append(add(1), make([]byte, maxMergedBytes/2-8)...)
+		for index := uint64(2); index <= 4; index++ {
+			a.post(applyJob{commands: []Entry{{Index: index, Term: 1, Command: half}}, lastIndex: index})
+		}
+		release()
+		if err := a.drain(make(chan struct{})); err != nil {
+			t.Fatal(err)
+		}
+		// The first alone, the next two together (exactly the bound), the
+		// last alone.
+		if machine.calls != 3 || machine.value() != 4 {
+			t.Fatalf("%d Apply calls, total %d; want 3 and 4", machine.calls, machine.value())
 		}
 	})
 }
