@@ -185,6 +185,19 @@ func TestApplierBacklogHoldsProposalsBack(t *testing.T) {
 	})
 }
 
+// clusterWithAStalledFollower starts a 3-node cluster whose applyBacklog
+// is lowered to backlog commands, and holds one follower's machine (slow)
+// until release, which also runs when the test ends.
+func clusterWithAStalledFollower(ctx context.Context, t *testing.T, backlog int) (cluster *testCluster, leader *Node, slow raft.NodeID, release func()) {
+	lowerApplyBacklog(t, backlog)
+	cluster = newTestCluster(t, 3, 1000)
+	leader = cluster.leader(ctx)
+	slow = leader.config.ID%3 + 1
+	release = cluster.machines[slow].hold()
+	t.Cleanup(release)
+	return cluster, leader, slow, release
+}
+
 // lowerApplyBacklog sets applyBacklog for one test.
 func lowerApplyBacklog(t *testing.T, entries int) {
 	saved := applyBacklog
@@ -245,14 +258,9 @@ func TestProposalsWaitForAStalledMachine(t *testing.T) {
 // up, so does the follower.
 func TestFollowerFarBehindHoldsItsLoop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		lowerApplyBacklog(t, 2) // the loop waits at 4
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cluster := newTestCluster(t, 3, 1000)
-		leader := cluster.leader(ctx)
-		slow := leader.config.ID%3 + 1
-		release := cluster.machines[slow].hold()
-		defer release()
+		cluster, leader, slow, release := clusterWithAStalledFollower(ctx, t, 2) // the loop waits at 4
 		proposeAll(ctx, t, leader, 1, 30)
 		status, err := leader.Status(ctx)
 		if err != nil {
@@ -305,14 +313,9 @@ func TestSnapshotInstallWaitsForTheMachine(t *testing.T) {
 // proposal will not touch.
 func TestFollowerProposalsAreNotHeldBack(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		lowerApplyBacklog(t, 3) // the follower's loop waits only at 6
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cluster := newTestCluster(t, 3, 1000)
-		leader := cluster.leader(ctx)
-		slow := leader.config.ID%3 + 1
-		release := cluster.machines[slow].hold()
-		defer release()
+		cluster, leader, slow, _ := clusterWithAStalledFollower(ctx, t, 3) // the follower's loop waits only at 6
 		proposeAll(ctx, t, leader, 1, 4)
 		time.Sleep(leader.electionTimeout()) // the follower commits them; its machine applies none
 		synctest.Wait()
