@@ -26,11 +26,12 @@ type backlogBound struct{ entries, bytes int }
 // memory, grow. A variable only so that tests can lower it.
 var applyBacklog = backlogBound{entries: 8192, bytes: 32 << 20}
 
-// loopWaitFactor times applyBacklog is the backlog at which the loop
-// itself waits for the machine (see applier.waitForMachine). Proposers
-// stop before that; a follower, whose entries arrive from its leader,
-// stops there, as it did when the loop applied, and so does a node
-// replaying a long log at start. Kept low: a follower's memory holds this
+// loopWaitFactor times applyBacklog is the backlog at which the loop of a
+// member that does not lead waits for the machine (see
+// applier.waitForMachine): a follower, whose entries arrive from its
+// leader, stops there, as it did when the loop applied, and so does a
+// node replaying a long log at start. A leader's loop never waits: its
+// entries are its own proposals, held back by waitForRoom. Kept low: a follower's memory holds this
 // backlog besides the appends in flight to it (up to 256 of 1 MiB), and
 // the Go heap grows to twice what it holds.
 const loopWaitFactor = 2

@@ -355,3 +355,98 @@ func TestApplierMergesUpToABound(t *testing.T) {
 		}
 	})
 }
+
+// A leader's loop never waits for its machine, however far behind: its
+// proposers are held back before the loop, but those already past that
+// check can take the backlog beyond twice the bound, and a loop waiting
+// there would stop the heartbeats (found by review: ten proposers at a
+// bound of two cost the leadership).
+func TestLeaderLoopNeverWaitsForItsMachine(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lowerApplyBacklog(t, 2) // a follower's loop would wait at 4
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		leader := cluster.leader(ctx)
+		before, err := leader.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		release := cluster.machines[leader.config.ID].hold()
+		defer release()
+		answered := make(chan error, 10)
+		for range 10 {
+			go func() {
+				_, err := leader.Propose(ctx, add(1))
+				answered <- err
+			}()
+		}
+		time.Sleep(10 * leader.electionTimeout())
+		for id, n := range cluster.nodes {
+			status, err := n.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status.Term != before.Term || status.Leader != leader.config.ID {
+				t.Fatalf("node %d: term %d, leader %d; want term %d under leader %d still", id, status.Term, status.Leader, before.Term, leader.config.ID)
+			}
+		}
+		release()
+		for range 10 {
+			if err := <-answered; err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// The backlog is bounded in bytes as well as in commands: a few large
+// commands hold proposers back as many small ones do, until applied.
+func TestApplierBacklogCountsBytes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		saved := applyBacklog
+		applyBacklog = backlogBound{entries: 1000, bytes: 100}
+		defer func() { applyBacklog = saved }()
+		machine := &counter{}
+		a := newApplier(machine, nil, 0)
+		go a.run()
+		defer a.stop()
+		release := machine.hold()
+		a.post(applyJob{commands: []Entry{{Index: 1, Term: 1, Command: append(add(1), make([]byte, 100)...)}}, lastIndex: 1})
+		short, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		if err := a.waitForRoom(short); !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("one command of 108 bytes against a bound of 100: %v, want the context's deadline", err)
+		}
+		release()
+		if err := a.waitForRoom(context.Background()); err != nil {
+			t.Fatalf("after the machine applied it: %v", err)
+		}
+	})
+}
+
+// Applies are merged only with the applies right behind them, never across
+// other work: a snapshot capture posted between two applies must see the
+// machine after the first and before the second.
+func TestApplierMergesNothingAcrossOtherWork(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		machine := &counter{}
+		a := newApplier(machine, nil, 0)
+		go a.run()
+		defer a.stop()
+		release := machine.hold()
+		a.post(applyJob{commands: []Entry{{Index: 1, Term: 1, Command: add(1)}}, lastIndex: 1})
+		synctest.Wait() // the applier is in Apply, held
+		a.post(applyJob{commands: []Entry{{Index: 2, Term: 1, Command: add(10)}}, lastIndex: 2})
+		var seen uint64
+		a.post(applyJob{do: func() { seen = machine.value() }})
+		a.post(applyJob{commands: []Entry{{Index: 3, Term: 1, Command: add(100)}}, lastIndex: 3})
+		release()
+		if err := a.drain(make(chan struct{})); err != nil {
+			t.Fatal(err)
+		}
+		if seen != 11 || machine.value() != 111 {
+			t.Fatalf("the job between two applies saw %d (want 11); the machine holds %d (want 111)", seen, machine.value())
+		}
+	})
+}

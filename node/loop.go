@@ -149,8 +149,9 @@ func (n *Node) finishReady(ready raft.Ready) error {
 // state machine in order and answers the callers waiting for them; the
 // runtime's own records it applies itself, at once (the machine never
 // sees them). The core counts the entries as applied from here on: the
-// machine catches up behind the loop (see applier). It returns ErrStopped
-// if the node stops while the loop waits for a machine far behind.
+// machine catches up behind the loop (see applier). On a member that does
+// not lead, the loop then waits for a machine far behind; it returns
+// ErrStopped if the node stops meanwhile.
 func (n *Node) apply(entries []raft.Entry) error {
 	if len(entries) == 0 {
 		return nil
@@ -201,6 +202,14 @@ func (n *Node) apply(entries []raft.Entry) error {
 	n.stages.appliedUpTo(n.applied)
 	n.applier.post(applyJob{commands: batch, answers: answers, lastIndex: n.applied})
 	n.releaseApplied()
+	if n.core.Summary().Role == raft.RoleLeader {
+		// A leader's entries are its own proposals, held back before they
+		// reach the loop (waitForRoom); those already past that check can
+		// take its backlog beyond any bound, but each holds its command in
+		// memory anyway. Its loop must not wait: that would stop its
+		// heartbeats, and cost the leadership the applier keeps.
+		return nil
+	}
 	return n.applier.waitForMachine(n.stopping)
 }
 
