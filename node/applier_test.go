@@ -45,14 +45,8 @@ func TestStalledMachineKeepsItsLeadership(t *testing.T) {
 			t.Fatalf("proposal answered while the machine could not apply it: %v", err)
 		default:
 		}
-		for id, n := range cluster.nodes {
-			status, err := n.Status(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if status.Term != before.Term || status.Leader != leader.config.ID {
-				t.Fatalf("node %d: term %d, leader %d; want term %d under leader %d still", id, status.Term, status.Leader, before.Term, leader.config.ID)
-			}
+		cluster.expectLeaderKept(ctx, leader, before.Term)
+		for id := range cluster.nodes {
 			if id != leader.config.ID {
 				cluster.waitForValue(ctx, id, 3) // committed, and applied where machines run
 			}
@@ -333,11 +327,7 @@ func TestFollowerProposalsAreNotHeldBack(t *testing.T) {
 // batch larger than half a memtable.
 func TestApplierMergesUpToABound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		machine := &counter{}
-		a := newApplier(machine, nil, 0)
-		go a.run()
-		defer a.stop()
-		release := machine.hold()
+		a, machine, release := heldApplier(t)
 		a.post(applyJob{commands: []Entry{{Index: 1, Term: 1, Command: add(1)}}, lastIndex: 1})
 		synctest.Wait() // the applier is in Apply, held
 		half := append(add(1), make([]byte, maxMergedBytes/2-8)...)
@@ -382,15 +372,7 @@ func TestLeaderLoopNeverWaitsForItsMachine(t *testing.T) {
 			}()
 		}
 		time.Sleep(10 * leader.electionTimeout())
-		for id, n := range cluster.nodes {
-			status, err := n.Status(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if status.Term != before.Term || status.Leader != leader.config.ID {
-				t.Fatalf("node %d: term %d, leader %d; want term %d under leader %d still", id, status.Term, status.Leader, before.Term, leader.config.ID)
-			}
-		}
+		cluster.expectLeaderKept(ctx, leader, before.Term)
 		release()
 		for range 10 {
 			if err := <-answered; err != nil {
@@ -407,11 +389,7 @@ func TestApplierBacklogCountsBytes(t *testing.T) {
 		saved := applyBacklog
 		applyBacklog = backlogBound{entries: 1000, bytes: 100}
 		defer func() { applyBacklog = saved }()
-		machine := &counter{}
-		a := newApplier(machine, nil, 0)
-		go a.run()
-		defer a.stop()
-		release := machine.hold()
+		a, _, release := heldApplier(t)
 		a.post(applyJob{commands: []Entry{{Index: 1, Term: 1, Command: append(add(1), make([]byte, 100)...)}}, lastIndex: 1})
 		short, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -430,11 +408,7 @@ func TestApplierBacklogCountsBytes(t *testing.T) {
 // machine after the first and before the second.
 func TestApplierMergesNothingAcrossOtherWork(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		machine := &counter{}
-		a := newApplier(machine, nil, 0)
-		go a.run()
-		defer a.stop()
-		release := machine.hold()
+		a, machine, release := heldApplier(t)
 		a.post(applyJob{commands: []Entry{{Index: 1, Term: 1, Command: add(1)}}, lastIndex: 1})
 		synctest.Wait() // the applier is in Apply, held
 		a.post(applyJob{commands: []Entry{{Index: 2, Term: 1, Command: add(10)}}, lastIndex: 2})
@@ -449,4 +423,31 @@ func TestApplierMergesNothingAcrossOtherWork(t *testing.T) {
 			t.Fatalf("the job between two applies saw %d (want 11); the machine holds %d (want 111)", seen, machine.value())
 		}
 	})
+}
+
+// heldApplier starts an applier over a counter whose Applies are held until
+// release (which also runs when the test ends, before the applier stops).
+func heldApplier(t *testing.T) (a *applier, machine *counter, release func()) {
+	machine = &counter{}
+	a = newApplier(machine, nil, 0)
+	go a.run()
+	t.Cleanup(a.stop)
+	release = machine.hold()
+	t.Cleanup(release)
+	return a, machine, release
+}
+
+// expectLeaderKept fails the test unless every node is still in term,
+// under leader.
+func (c *testCluster) expectLeaderKept(ctx context.Context, leader *Node, term uint64) {
+	c.t.Helper()
+	for id, n := range c.nodes {
+		status, err := n.Status(ctx)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		if status.Term != term || status.Leader != leader.config.ID {
+			c.t.Fatalf("node %d: term %d, leader %d; want term %d under leader %d still", id, status.Term, status.Leader, term, leader.config.ID)
+		}
+	}
 }

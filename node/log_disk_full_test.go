@@ -275,10 +275,26 @@ func TestFollowerWithFullDiskWaitsToInstallASnapshot(t *testing.T) {
 		away := leader.config.ID%3 + 1
 		proposeAll(ctx, t, leader, 1, 10)
 		cluster.waitForValue(ctx, away, cluster.machines[leader.config.ID].value())
+		stopped, err := leader.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		cluster.stop(away)
 		// Enough for several snapshots: the leader's log no longer holds
-		// what the follower lacks.
+		// what the follower lacks. Snapshots are taken in the background,
+		// one at a time, so how many 40 proposals make depends on timing:
+		// propose until the log was compacted past the follower.
 		proposeAll(ctx, t, leader, 1, 40)
+		for {
+			status, err := leader.Status(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if status.FirstIndex > stopped.LastIndex+1 {
+				break
+			}
+			proposeAll(ctx, t, leader, 1, 5)
+		}
 		want := cluster.machines[leader.config.ID].value()
 
 		var full atomic.Bool
