@@ -201,7 +201,6 @@ func (n *Node) apply(entries []raft.Entry) error {
 	n.applied = entries[len(entries)-1].Index
 	n.stages.appliedUpTo(n.applied)
 	n.applier.post(applyJob{commands: batch, answers: answers, lastIndex: n.applied})
-	n.releaseApplied()
 	if n.core.Summary().Role == raft.RoleLeader {
 		// A leader's entries are its own proposals, held back before they
 		// reach the loop (waitForRoom); those already past that check can

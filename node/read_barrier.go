@@ -9,7 +9,9 @@ import (
 var errRetryRead = errors.New("node: read must be retried")
 
 // answerReads queues each read whose barrier the core confirmed until its
-// read index is applied (see releaseApplied).
+// read index is applied, then releases those now handed to the applier,
+// earlier reads included (see releaseApplied). finishReady calls it right
+// after apply, so this is the one place reads are released.
 func (n *Node) answerReads(states []raft.ReadState) {
 	for _, state := range states {
 		read, ok := n.reads[string(state.Context)]
