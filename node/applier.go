@@ -226,11 +226,12 @@ func (a *applier) finished(entries, bytes int) {
 	}
 }
 
-// waitForRoom returns once the backlog is below applyBacklog, or with
-// ctx's error, or ErrStopped. Called by Propose's caller, before it hands
-// its proposal to the loop.
-func (a *applier) waitForRoom(ctx context.Context) error {
-	if a.waitBelow(1, ctx.Done()) {
+// waitForRoom returns nil once the backlog is below applyBacklog or
+// stepped closes (the node no longer leads: the loop then tells the caller
+// where the leader is), or else ctx's error, or ErrStopped. Called by
+// Propose's caller, before it hands its proposal to the loop.
+func (a *applier) waitForRoom(ctx context.Context, stepped <-chan struct{}) error {
+	if a.waitBelow(1, ctx.Done(), stepped) {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
@@ -244,15 +245,16 @@ func (a *applier) waitForRoom(ctx context.Context) error {
 // calls it after it hands entries over: a machine that far behind holds
 // the loop back, as a machine applied on the loop did.
 func (a *applier) waitForMachine(stopping <-chan struct{}) error {
-	if a.waitBelow(loopWaitFactor, stopping) {
+	if a.waitBelow(loopWaitFactor, stopping, nil) {
 		return nil
 	}
 	return ErrStopped
 }
 
 // waitBelow waits until the backlog is below factor times applyBacklog
-// and returns true, or returns false when cancel closes or run ends.
-func (a *applier) waitBelow(factor int, cancel <-chan struct{}) bool {
+// or enough closes (nil: never) and returns true, or returns false when
+// cancel closes or run ends.
+func (a *applier) waitBelow(factor int, cancel, enough <-chan struct{}) bool {
 	for {
 		a.mu.Lock()
 		if a.backlog.entries < factor*applyBacklog.entries && a.backlog.bytes < factor*applyBacklog.bytes {
@@ -266,6 +268,8 @@ func (a *applier) waitBelow(factor int, cancel <-chan struct{}) bool {
 		a.mu.Unlock()
 		select {
 		case <-progress:
+		case <-enough:
+			return true
 		case <-cancel:
 			return false
 		case <-a.done:

@@ -128,7 +128,7 @@ func TestApplierBacklogHoldsProposalsBack(t *testing.T) {
 		a.post(applyJob{commands: commands(1, 1), lastIndex: 1})
 		synctest.Wait() // the applier is in Apply, held
 		a.post(applyJob{commands: commands(2, applyBacklog.entries-3), lastIndex: bound - 2})
-		if err := a.waitForRoom(context.Background()); err != nil {
+		if err := a.waitForRoom(context.Background(), nil); err != nil {
 			t.Fatalf("below the bound: %v", err)
 		}
 		first, firstAnswer := answered()
@@ -137,14 +137,14 @@ func TestApplierBacklogHoldsProposalsBack(t *testing.T) {
 		a.post(applyJob{commands: commands(bound, 1), answers: []answer{secondAnswer}, lastIndex: bound + 1})
 		short, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if err := a.waitForRoom(short); !errors.Is(err, context.DeadlineExceeded) {
+		if err := a.waitForRoom(short, nil); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("at the bound: %v, want the context's deadline", err)
 		}
 		if got := a.applied.Load(); got != 0 {
 			t.Fatalf("applied %d while the machine is held, want 0", got)
 		}
 		release()
-		if err := a.waitForRoom(context.Background()); err != nil {
+		if err := a.waitForRoom(context.Background(), nil); err != nil {
 			t.Fatalf("after the machine caught up: %v", err)
 		}
 		if err := a.drain(make(chan struct{})); err != nil {
@@ -241,6 +241,65 @@ func TestProposalsWaitForAStalledMachine(t *testing.T) {
 		}
 		if _, err := leader.Propose(ctx, add(1)); err != nil {
 			t.Fatalf("after the machine caught up: %v", err)
+		}
+	})
+}
+
+// A proposer waiting for room on a leader that steps down is told at once
+// where the new leader is, as a follower's proposers are, instead of
+// waiting for a machine that may stay stalled.
+func TestProposerWaitingForRoomHearsOfTheNewLeader(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lowerApplyBacklog(t, 3)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		leader := cluster.leader(ctx)
+		release := cluster.machines[leader.config.ID].hold()
+		defer release()
+		answered := make(chan error, 3)
+		for i := 1; i <= 3; i++ {
+			go func() {
+				_, err := leader.Propose(ctx, add(1))
+				answered <- err
+			}()
+		}
+		time.Sleep(leader.electionTimeout()) // the three commit; none applies
+		synctest.Wait()
+		waiting := make(chan error, 1)
+		go func() {
+			_, err := leader.Propose(ctx, add(100))
+			waiting <- err
+		}()
+		synctest.Wait()
+		select {
+		case err := <-waiting:
+			t.Fatalf("a proposal beyond the backlog was answered at once: %v", err)
+		default:
+		}
+		target := raft.NodeID(1)
+		if target == leader.config.ID {
+			target = 2
+		}
+		if err := leader.TransferLeadership(ctx, target); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-waiting:
+			// It wakes when the leader steps down, which may be before
+			// the leader hears who won the election.
+			var notLeader *NotLeaderError
+			if !errors.As(err, &notLeader) || (notLeader.Leader != raft.None && notLeader.Leader != target) {
+				t.Fatalf("the waiting proposer got %v, want a NotLeaderError naming node %v or none", err, target)
+			}
+		case <-time.After(leader.electionTimeout()):
+			t.Fatal("the waiting proposer still waits for the stalled machine of a leader that stepped down")
+		}
+		release()
+		for i := 1; i <= 3; i++ {
+			if err := <-answered; err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }
@@ -393,11 +452,11 @@ func TestApplierBacklogCountsBytes(t *testing.T) {
 		a.post(applyJob{commands: []Entry{{Index: 1, Term: 1, Command: append(add(1), make([]byte, 100)...)}}, lastIndex: 1})
 		short, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
-		if err := a.waitForRoom(short); !errors.Is(err, context.DeadlineExceeded) {
+		if err := a.waitForRoom(short, nil); !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("one command of 108 bytes against a bound of 100: %v, want the context's deadline", err)
 		}
 		release()
-		if err := a.waitForRoom(context.Background()); err != nil {
+		if err := a.waitForRoom(context.Background(), nil); err != nil {
 			t.Fatalf("after the machine applied it: %v", err)
 		}
 	})

@@ -57,7 +57,7 @@ func (n *Node) publish(event Event) {
 // noticeChanges publishes leader and membership changes after each round.
 func (n *Node) noticeChanges() {
 	summary := n.core.Summary()
-	n.leading.Store(summary.Role == raft.RoleLeader)
+	n.noteTenure(summary.Role == raft.RoleLeader)
 	if summary.Leader != n.leader {
 		n.leader = summary.Leader
 		n.log.Info("leader changed", "leader", summary.Leader.String(), "term", summary.Term)
@@ -73,6 +73,25 @@ func (n *Node) noticeChanges() {
 	if !sameMembership(membership, n.membership) {
 		n.membership = membership
 		n.publish(Event{Kind: MembershipChanged, Term: summary.Term, Membership: membership.Clone()})
+	}
+}
+
+// tenure is one unbroken stretch of this node's leadership.
+type tenure struct {
+	// ended closes when the node steps down.
+	ended chan struct{}
+}
+
+// noteTenure starts a tenure when the core has come to lead and ends it
+// when the core has stepped down. Only the loop calls it.
+func (n *Node) noteTenure(leading bool) {
+	current := n.tenure.Load()
+	switch {
+	case leading && current == nil:
+		n.tenure.Store(&tenure{ended: make(chan struct{})})
+	case !leading && current != nil:
+		n.tenure.Store(nil)
+		close(current.ended)
 	}
 }
 

@@ -91,10 +91,10 @@ type Node struct {
 	writer *logWriter
 	// applier applies committed entries on a goroutine of its own.
 	applier *applier
-	// leading is set by the loop while the core leads: only a leader's
-	// proposers wait for its machine (Propose), the others are told at
-	// once where the leader is.
-	leading   atomic.Bool
+	// tenure is set by the loop while the core leads, nil otherwise: only
+	// a leader's proposers wait for its machine (Propose), until the
+	// tenure ends; the others are told at once where the leader is.
+	tenure    atomic.Pointer[tenure]
 	addresses addressBook
 	// promotions are learners to be made voters once caught up (AddVoter),
 	// replicated like the addresses.
