@@ -9,7 +9,9 @@
 //
 // The floor is this program too: `compare floor-server --listen ADDRESS`
 // serves etcd's KV, Watch and Maintenance.Status from a map in memory, with
-// no consensus, storage or replication (floor_*.go).
+// no consensus, storage or replication (floor_*.go). And `compare
+// cpu-breakdown --ops N PROFILE` splits a member's CPU profile by the
+// component that spent it (breakdown.go).
 //
 // Run it from the repository root with `go -C bench/compare run .` (or
 // `cd bench/compare && go run .`); see docs/benchmark-method.md.
@@ -148,6 +150,9 @@ func (o options) plannedDuration() time.Duration {
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == floorCommand {
 		os.Exit(floorMain(os.Args[2:], os.Stderr))
+	}
+	if len(os.Args) > 1 && os.Args[1] == breakdownCommand {
+		os.Exit(breakdownMain(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	o, err := parseOptions(os.Args[1:], os.Stderr)
 	if errors.Is(err, flag.ErrHelp) {
