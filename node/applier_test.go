@@ -405,6 +405,36 @@ func TestApplierMergesUpToABound(t *testing.T) {
 	})
 }
 
+// A Ready may commit more than maxMergedBytes of commands (a node replaying
+// its log at start is handed up to 8 MiB at once): the loop hands them to
+// the machine in Apply calls of maxMergedBytes at most, in order.
+func TestLoopCutsLargeReadiesIntoJobs(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		leader := cluster.leader(ctx)
+		large := append(add(1), make([]byte, 400<<10)...)
+		const commands = 12 // 4.8 MiB
+		for range commands {
+			if _, err := leader.Propose(ctx, large); err != nil {
+				t.Fatal(err)
+			}
+		}
+		restarted := raft.NodeID(1)
+		if restarted == leader.config.ID {
+			restarted = 2
+		}
+		cluster.stop(restarted)
+		cluster.start(restarted)
+		cluster.waitForValue(ctx, restarted, commands)
+		machine := cluster.machines[restarted]
+		if machine.largest > maxMergedBytes {
+			t.Fatalf("one Apply call was given %d bytes of commands, above maxMergedBytes (%d)", machine.largest, maxMergedBytes)
+		}
+	})
+}
+
 // A leader's loop never waits for its machine, however far behind: its
 // proposers are held back before the loop, but those already past that
 // check can take the backlog beyond twice the bound, and a loop waiting

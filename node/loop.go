@@ -162,6 +162,7 @@ func (n *Node) apply(entries []raft.Entry) error {
 	}
 	var batch []Entry
 	var answers []answer
+	batchBytes := 0
 	for _, entry := range entries {
 		resultAt := -1 // the entry's place in batch, if the machine applies it
 		switch {
@@ -169,6 +170,16 @@ func (n *Node) apply(entries []raft.Entry) error {
 			if entry.Index <= n.machineApplied {
 				continue // already in a durable machine's state
 			}
+			if size := len(entry.Data) - 1; batchBytes > 0 && batchBytes+size > maxMergedBytes {
+				// A Ready may commit up to 8 MiB of commands (raft's
+				// maxApplyBytesPerReady, in a fill or a replay at start):
+				// they go to the applier in jobs of maxMergedBytes at
+				// most, for the reason merges stop there. Entries are
+				// contiguous, so the job ends at the one before.
+				n.applier.post(applyJob{commands: batch, answers: answers, lastIndex: entry.Index - 1})
+				batch, answers, batchBytes = nil, nil, 0
+			}
+			batchBytes += len(entry.Data) - 1
 			resultAt = len(batch)
 			batch = append(batch, Entry{Index: entry.Index, Term: entry.Term, Command: entry.Data[1:]})
 		case entry.Type == raft.EntryNormal && len(entry.Data) > 0 && entry.Data[0] == kindPeerAddress:

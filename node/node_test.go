@@ -25,8 +25,9 @@ type counter struct {
 	// held, when not nil, stalls every Apply until it is closed (see
 	// hold), as a store that stopped taking writes does.
 	held chan struct{}
-	// calls counts the Apply calls.
-	calls int
+	// calls counts the Apply calls; largest is the most command bytes one
+	// of them was given.
+	calls, largest int
 }
 
 func (c *counter) Apply(entries []Entry) []Result {
@@ -39,6 +40,7 @@ func (c *counter) Apply(entries []Entry) []Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls++
+	c.largest = max(c.largest, commandBytes(entries))
 	results := make([]Result, len(entries))
 	for i, entry := range entries {
 		c.total += binary.BigEndian.Uint64(entry.Command)
