@@ -205,22 +205,10 @@ func lowerApplyBacklog(t *testing.T, entries int) {
 // proposal never left (not ErrMaybeCommitted).
 func TestProposalsWaitForAStalledMachine(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		lowerApplyBacklog(t, 3)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cluster := newTestCluster(t, 3, 1000)
-		leader := cluster.leader(ctx)
-		release := cluster.machines[leader.config.ID].hold()
+		leader, answered, release := leaderAtItsBacklog(ctx, t)
 		defer release()
-		answered := make(chan error, 3)
-		for i := 1; i <= 3; i++ {
-			go func() {
-				_, err := leader.Propose(ctx, add(1))
-				answered <- err
-			}()
-		}
-		time.Sleep(leader.electionTimeout()) // the three commit; none applies
-		synctest.Wait()
 		before, err := leader.Status(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -245,27 +233,37 @@ func TestProposalsWaitForAStalledMachine(t *testing.T) {
 	})
 }
 
+// leaderAtItsBacklog starts a 3-node cluster whose applyBacklog is three
+// commands and returns its leader with three proposals committed and none
+// applied: its machine is held until release. answered gets the three
+// proposals' errors once they are answered.
+func leaderAtItsBacklog(ctx context.Context, t *testing.T) (leader *Node, answered <-chan error, release func()) {
+	t.Helper()
+	lowerApplyBacklog(t, 3)
+	cluster := newTestCluster(t, 3, 1000)
+	leader = cluster.leader(ctx)
+	release = cluster.machines[leader.config.ID].hold()
+	results := make(chan error, 3)
+	for i := 1; i <= 3; i++ {
+		go func() {
+			_, err := leader.Propose(ctx, add(1))
+			results <- err
+		}()
+	}
+	time.Sleep(leader.electionTimeout()) // the three commit; none applies
+	synctest.Wait()
+	return leader, results, release
+}
+
 // A proposer waiting for room on a leader that steps down is told at once
 // where the new leader is, as a follower's proposers are, instead of
 // waiting for a machine that may stay stalled.
 func TestProposerWaitingForRoomHearsOfTheNewLeader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		lowerApplyBacklog(t, 3)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		cluster := newTestCluster(t, 3, 1000)
-		leader := cluster.leader(ctx)
-		release := cluster.machines[leader.config.ID].hold()
+		leader, answered, release := leaderAtItsBacklog(ctx, t)
 		defer release()
-		answered := make(chan error, 3)
-		for i := 1; i <= 3; i++ {
-			go func() {
-				_, err := leader.Propose(ctx, add(1))
-				answered <- err
-			}()
-		}
-		time.Sleep(leader.electionTimeout()) // the three commit; none applies
-		synctest.Wait()
 		waiting := make(chan error, 1)
 		go func() {
 			_, err := leader.Propose(ctx, add(100))
