@@ -42,7 +42,8 @@ func (n *Node) proposeEntry(ctx context.Context, propose func() (uint64, uint64,
 	// holds new proposals back: the backlog of committed entries stays
 	// bounded. A follower's proposers are not held: the core tells them
 	// at once where the leader is (the server forwards their calls there),
-	// and neither are those of a leader that steps down while they wait.
+	// and neither are those of a leader that steps down while they wait
+	// (told it no longer leads; who does, once it knows).
 	if tenure := n.tenure.Load(); tenure != nil {
 		if err := n.applier.waitForRoom(ctx, tenure.ended); err != nil {
 			return nil, err

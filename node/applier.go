@@ -56,8 +56,8 @@ const loopWaitFactor = 2
 // entries the loop would have applied, in the same order, never two calls
 // at once. Apply jobs found queued one after another are applied in one
 // Apply call (up to maxMergedBytes of commands): while the machine is busy
-// the loop posts one per Ready, and one batch costs the store less than
-// many. post and the other methods but run are called from the loop.
+// the loop posts one or more per Ready, and one batch costs the store less
+// than many. post and the other methods but run are called from the loop.
 type applier struct {
 	machine StateMachine
 	// observe, if not nil, is given each answered proposal's stage times
@@ -230,8 +230,9 @@ func (a *applier) finished(entries, bytes int) {
 }
 
 // waitForRoom returns nil once the backlog is below applyBacklog or
-// stepped closes (the node no longer leads: the loop then tells the caller
-// where the leader is), or else ctx's error, or ErrStopped. Called by
+// stepped closes (the node no longer leads: the core then refuses the
+// proposal with a NotLeaderError, which names the new leader once the node
+// knows it), or else ctx's error, or ErrStopped. Called by
 // Propose's caller, before it hands its proposal to the loop.
 func (a *applier) waitForRoom(ctx context.Context, stepped <-chan struct{}) error {
 	if a.waitBelow(1, ctx.Done(), stepped) {

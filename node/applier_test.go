@@ -1,8 +1,10 @@
 package node
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -256,8 +258,9 @@ func leaderAtItsBacklog(ctx context.Context, t *testing.T) (leader *Node, answer
 }
 
 // A proposer waiting for room on a leader that steps down is told at once
-// where the new leader is, as a follower's proposers are, instead of
-// waiting for a machine that may stay stalled.
+// that the node no longer leads (and who does, if it knows yet), as a
+// follower's proposers are, instead of waiting for a machine that may stay
+// stalled.
 func TestProposerWaitingForRoomHearsOfTheNewLeader(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -404,31 +407,75 @@ func TestApplierMergesUpToABound(t *testing.T) {
 }
 
 // A Ready may commit more than maxMergedBytes of commands (a node replaying
-// its log at start is handed up to 8 MiB at once): the loop hands them to
-// the machine in Apply calls of maxMergedBytes at most, in order.
+// its log at start is handed up to 8 MiB at once, a leader whose machine
+// is busy many proposals): the loop hands them to the machine in Apply
+// calls of maxMergedBytes at most, in log order, and each proposer gets
+// its own entry's result.
 func TestLoopCutsLargeReadiesIntoJobs(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		cluster := newTestCluster(t, 3, 1000)
 		leader := cluster.leader(ctx)
-		large := append(add(1), make([]byte, 400<<10)...)
-		const commands = 12 // 4.8 MiB
-		for range commands {
-			if _, err := leader.Propose(ctx, large); err != nil {
-				t.Fatal(err)
-			}
+		// Twelve commands of 400 KiB (4.8 MiB), each adding its own power
+		// of two, proposed at once while the leader's machine is held.
+		const commands = 12
+		release := cluster.machines[leader.config.ID].hold()
+		defer release()
+		type answer struct {
+			value, result uint64
+			err           error
 		}
+		answers := make(chan answer, commands)
+		for i := range commands {
+			value := uint64(1) << i
+			go func() {
+				result, err := leader.Propose(ctx, append(add(value), make([]byte, 400<<10)...))
+				total, _ := result.(uint64)
+				answers <- answer{value, total, err}
+			}()
+		}
+		time.Sleep(leader.electionTimeout()) // they commit; none applies
+		synctest.Wait()
+		release()
+		// The machine's total after each entry is a sum of distinct powers
+		// of two, so sorted, the results are the log's order, and each
+		// proposer's result must add exactly its own value to the one
+		// before it.
+		results := make([]answer, 0, commands)
+		for range commands {
+			got := <-answers
+			if got.err != nil {
+				t.Fatal(got.err)
+			}
+			results = append(results, got)
+		}
+		slices.SortFunc(results, func(a, b answer) int { return cmp.Compare(a.result, b.result) })
+		var before uint64
+		var order []uint64
+		for _, got := range results {
+			if got.result-before != got.value {
+				t.Fatalf("the proposer of %d got %d after %d: not its own entry's result", got.value, got.result, before)
+			}
+			before = got.result
+			order = append(order, got.value)
+		}
+		// A follower restarted replays the whole log in one Ready.
 		restarted := raft.NodeID(1)
 		if restarted == leader.config.ID {
 			restarted = 2
 		}
 		cluster.stop(restarted)
 		cluster.start(restarted)
-		cluster.waitForValue(ctx, restarted, commands)
-		machine := cluster.machines[restarted]
-		if machine.largest > maxMergedBytes {
-			t.Fatalf("one Apply call was given %d bytes of commands, above maxMergedBytes (%d)", machine.largest, maxMergedBytes)
+		cluster.waitForValue(ctx, restarted, 1<<commands-1)
+		for _, id := range []raft.NodeID{leader.config.ID, restarted} {
+			machine := cluster.machines[id]
+			if machine.largest > maxMergedBytes {
+				t.Fatalf("one Apply call on node %d was given %d bytes of commands, above maxMergedBytes (%d)", id, machine.largest, maxMergedBytes)
+			}
+			if !slices.Equal(machine.applied(), order) {
+				t.Fatalf("node %d applied %v, want the log's order %v", id, machine.applied(), order)
+			}
 		}
 	})
 }

@@ -163,7 +163,7 @@ func (n *Node) apply(entries []raft.Entry) error {
 	var batch []Entry
 	var answers []answer
 	batchBytes := 0
-	for _, entry := range entries {
+	for i, entry := range entries {
 		resultAt := -1 // the entry's place in batch, if the machine applies it
 		switch {
 		case entry.Type == raft.EntryNormal && len(entry.Data) > 0 && entry.Data[0] == kindCommand:
@@ -174,9 +174,9 @@ func (n *Node) apply(entries []raft.Entry) error {
 				// A Ready may commit up to 8 MiB of commands (raft's
 				// maxApplyBytesPerReady, in a fill or a replay at start):
 				// they go to the applier in jobs of maxMergedBytes at
-				// most, for the reason merges stop there. Entries are
-				// contiguous, so the job ends at the one before.
-				n.applier.post(applyJob{commands: batch, answers: answers, lastIndex: entry.Index - 1})
+				// most, for the reason merges stop there. The job ends
+				// at the entry before this one.
+				n.applier.post(applyJob{commands: batch, answers: answers, lastIndex: entries[i-1].Index})
 				batch, answers, batchBytes = nil, nil, 0
 			}
 			batchBytes += len(entry.Data) - 1

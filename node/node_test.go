@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -28,6 +29,8 @@ type counter struct {
 	// calls counts the Apply calls; largest is the most command bytes one
 	// of them was given.
 	calls, largest int
+	// values are the amounts applied, in order.
+	values []uint64
 }
 
 func (c *counter) Apply(entries []Entry) []Result {
@@ -44,6 +47,7 @@ func (c *counter) Apply(entries []Entry) []Result {
 	results := make([]Result, len(entries))
 	for i, entry := range entries {
 		c.total += binary.BigEndian.Uint64(entry.Command)
+		c.values = append(c.values, binary.BigEndian.Uint64(entry.Command))
 		results[i] = c.total
 	}
 	return results
@@ -78,6 +82,13 @@ func (c *counter) hold() (release func()) {
 		c.mu.Unlock()
 		close(held)
 	})
+}
+
+// applied returns the amounts applied, in order.
+func (c *counter) applied() []uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.values)
 }
 
 func (c *counter) value() uint64 {
