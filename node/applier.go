@@ -34,9 +34,9 @@ var applyBacklog = backlogBound{entries: 8192, bytes: 32 << 20}
 // applier.waitForMachine): a follower, whose entries arrive from its
 // leader, stops there, as it did when the loop applied, and so does a
 // node replaying a long log at start. A leader's loop never waits: its
-// entries are its own proposals, held back by waitForRoom. Kept low: a follower's memory holds this
-// backlog besides the appends in flight to it (up to 256 of 1 MiB), and
-// the Go heap grows to twice what it holds.
+// entries are its own proposals, held back by waitForRoom. Kept low: a
+// follower's memory holds this backlog besides the appends in flight to
+// it (up to 256 of 1 MiB), and the Go heap grows to twice what it holds.
 const loopWaitFactor = 2
 
 // applier runs the state machine's side of the loop's work on a goroutine
@@ -92,6 +92,8 @@ type applyJob struct {
 	answers   []answer
 	lastIndex uint64
 	do        func()
+	// bytes is the size of commands (commandBytes), set by post.
+	bytes int
 }
 
 // newApplier returns an applier for machine, which has applied up to
@@ -104,10 +106,11 @@ func newApplier(machine StateMachine, observe func(ProposalTimes), applied uint6
 
 // post queues a job. Loop goroutine only.
 func (a *applier) post(job applyJob) {
+	job.bytes = commandBytes(job.commands)
 	a.mu.Lock()
 	a.jobs = append(a.jobs, job)
 	a.backlog.entries += len(job.commands)
-	a.backlog.bytes += commandBytes(job.commands)
+	a.backlog.bytes += job.bytes
 	a.mu.Unlock()
 	select {
 	case a.wake <- struct{}{}:
@@ -162,13 +165,9 @@ func (a *applier) runJobs(jobs []applyJob) bool {
 			next++
 			continue
 		}
-		end, size := next+1, commandBytes(jobs[next].commands)
-		for end < len(jobs) && jobs[end].do == nil {
-			more := commandBytes(jobs[end].commands)
-			if size+more > maxMergedBytes {
-				break
-			}
-			end, size = end+1, size+more
+		end, size := next+1, jobs[next].bytes
+		for end < len(jobs) && jobs[end].do == nil && size+jobs[end].bytes <= maxMergedBytes {
+			end, size = end+1, size+jobs[end].bytes
 		}
 		a.apply(jobs[next:end])
 		next = end
@@ -195,8 +194,9 @@ func (a *applier) apply(jobs []applyJob) {
 		results = a.machine.Apply(commands)
 	}
 	a.applied.Store(jobs[len(jobs)-1].lastIndex)
-	offset := 0
+	offset, bytes := 0, 0
 	for _, job := range jobs {
+		bytes += job.bytes
 		for _, answer := range job.answers {
 			var result Result
 			if at := offset + answer.result; answer.result >= 0 && at < len(results) {
@@ -210,7 +210,7 @@ func (a *applier) apply(jobs []applyJob) {
 		}
 		offset += len(job.commands)
 	}
-	a.finished(len(commands), commandBytes(commands))
+	a.finished(len(commands), bytes)
 }
 
 // finished counts commands as applied and wakes those waiting for the

@@ -170,7 +170,8 @@ func (n *Node) apply(entries []raft.Entry) error {
 			if entry.Index <= n.machineApplied {
 				continue // already in a durable machine's state
 			}
-			if size := len(entry.Data) - 1; batchBytes > 0 && batchBytes+size > maxMergedBytes {
+			size := len(entry.Data) - 1
+			if batchBytes > 0 && batchBytes+size > maxMergedBytes {
 				// A Ready may commit up to 8 MiB of commands (raft's
 				// maxApplyBytesPerReady, in a fill or a replay at start):
 				// they go to the applier in jobs of maxMergedBytes at
@@ -179,7 +180,7 @@ func (n *Node) apply(entries []raft.Entry) error {
 				n.applier.post(applyJob{commands: batch, answers: answers, lastIndex: entries[i-1].Index})
 				batch, answers, batchBytes = nil, nil, 0
 			}
-			batchBytes += len(entry.Data) - 1
+			batchBytes += size
 			resultAt = len(batch)
 			batch = append(batch, Entry{Index: entry.Index, Term: entry.Term, Command: entry.Data[1:]})
 		case entry.Type == raft.EntryNormal && len(entry.Data) > 0 && entry.Data[0] == kindPeerAddress:
