@@ -38,6 +38,9 @@ var components = []component{
 	{"lockstep: propose path (checks, encoding, hand-over to the loop, wait)", containing("server.(*Server).propose", "node.(*Node).Propose")},
 	{"lockstep: read path (read index, store reads)", containing("node.(*Node).Read", "kv.(*Store).Range")},
 	{"lockstep: interceptors and handlers", all(containing("lockstep/server."), containing("grpc.(*Server).processRPC"))},
+	// A watch stream's goroutines: its handler, which reads the client's
+	// requests, and its sender, which encodes and sends the events.
+	{"lockstep: watch streams (requests in, events out)", containing("server.(*watchStream)")},
 	{"gRPC: connection readers (frames, headers)", containing("(*http2Server).HandleStreams")},
 	{"gRPC: call goroutines (decode, dispatch, encode)", containing("grpc.(*Server).serveStreams", "grpc.(*Server).processRPC")},
 	{"gRPC: connection writers", containing("(*loopyWriter).run")},

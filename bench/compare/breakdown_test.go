@@ -49,6 +49,8 @@ func TestComponentOfTakesTheFirstThatMatches(t *testing.T) {
 		"github.com/cockroachdb/pebble/v2/internal/compact.(*Runner).WriteTable < github.com/cockroachdb/pebble/v2.(*DB).runCompaction":                         "Pebble: flushes and compactions",
 		"github.com/cockroachdb/pebble/v2.(*Batch).Set < github.com/lockstepdb/lockstep/kv.(*Store).Apply < github.com/lockstepdb/lockstep/node.(*applier).run": "lockstep: applier (store's Apply, watchers, answers)",
 		"runtime.futex < runtime.notesleep < runtime.stopm < runtime.findRunnable < runtime.schedule < runtime.mcall":                                           "Go: scheduler, network poller, timers",
+		// A watch stream's sender encodes and sends its events itself.
+		"google.golang.org/grpc.encode < google.golang.org/grpc.(*serverStream).SendMsg < github.com/lockstepdb/lockstep/server.(*watchStream).sendLoop": "lockstep: watch streams (requests in, events out)",
 		"main.somethingElse": otherComponent,
 	} {
 		if got := componentOf(strings.Split(stack, " < ")); got != want {

@@ -50,7 +50,10 @@ type options struct {
 	// default).
 	bigStoreKeys, bigStoreValueSize int
 	quotaBytes                      int64
-	arguments                       []string // as given, for the report
+	// profiles: lockstep's members are profiled in the workloads of
+	// the throughput goals (profiles.go).
+	profiles  bool
+	arguments []string // as given, for the report
 	// reportFrom: a results.json of an earlier run to write the report
 	// from, running nothing (for a report whose sections changed).
 	reportFrom string
@@ -66,6 +69,7 @@ func parseOptions(arguments []string, errorOutput io.Writer) (options, error) {
 	flags.IntVar(&o.bigStoreKeys, "big-store-keys", loadgen.DefaultBigStoreKeySpace, "big-store: keys of the big store")
 	flags.IntVar(&o.bigStoreValueSize, "big-store-value-size", loadgen.DefaultBigStoreValueSize, "big-store: value size in bytes")
 	flags.Int64Var(&o.quotaBytes, "quota-backend-bytes", 0, "passed to etcd's and lockstep's members when not 0 (both refuse writes past 2 GiB by default)")
+	flags.BoolVar(&o.profiles, "profiles", true, "take a CPU profile of each lockstep member over the measured window of "+profiledWorkloadNames()+", and report where its CPU goes")
 	flags.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every system once")
 	flags.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each workload")
 	flags.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each workload")

@@ -135,6 +135,7 @@ func (r *results) write(o options, out io.Writer) error {
 	report.WriteString(resultsSection.String())
 	r.writeGoals(&report)
 	r.writeIssue15Goals(&report)
+	r.writeCPUBreakdown(&report)
 	r.writeMemory(&report)
 	r.writeCommands(&report)
 	r.writeErrors(&report)

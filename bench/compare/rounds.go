@@ -83,7 +83,12 @@ type runRecord struct {
 	// Memory is each member's memory once the workload (all its stages)
 	// ended: its Peak shows which workload raised a member's peak.
 	Memory []localcluster.Memory `json:"memory,omitempty"`
-	Error  string                `json:"error,omitempty"`
+	// Profiles is each member's CPU by component over ProfileSeconds
+	// from the start of the measured window (profiles.go), for the runs
+	// that took them.
+	Profiles       []memberProfile `json:"profiles,omitempty"`
+	ProfileSeconds int             `json:"profile_seconds,omitempty"`
+	Error          string          `json:"error,omitempty"`
 }
 
 // runRound starts system's cluster in a fresh directory, runs every
@@ -106,6 +111,7 @@ func (r *results) runRound(ctx context.Context, system system, round int, o opti
 		Command: system.Command, Members: system.Members, Directory: directory,
 		HeartbeatInterval: heartbeatInterval, ElectionTimeout: electionTimeout,
 		MemberFlags: system.memberFlags, ExtraArguments: extra,
+		MetricsListeners: system.profiled && o.profiles,
 	})
 	if err != nil {
 		record.Error = r.show(err.Error())
@@ -141,11 +147,19 @@ func (r *results) runWorkload(ctx context.Context, w workload, cluster *localclu
 	config := w.configure(cluster.ClientEndpoints(), o)
 	windows := newCPUWindows(pids)
 	config.OnMeasure = windows.onMeasure
+	profiles := newRunProfiler(cluster, system, w, o)
+	if profiles != nil {
+		config.OnMeasure = profiles.onMeasure(ctx, config.OnMeasure)
+	}
 	progress := newRunProgress(log, config, fmt.Sprintf("round %d: %s %s", round, system.Name, w.Name))
 	config.Progress = progress.update
 	command := "lockstep bench " + strings.Join(config.Args(), " ")
 	result, err := loadgen.Run(ctx, config)
 	progress.finish()
+	var memberProfiles []memberProfile
+	if profiles != nil {
+		memberProfiles = profiles.wait() // before the cluster stops, failed run or not
+	}
 	if err != nil {
 		r.Runs = append(r.Runs, runRecord{System: system.Name, Round: round, Workload: w.Name, Command: command, Error: r.show(err.Error())})
 		fmt.Fprintf(log, "compare: round %d: %s %s: %v\n", round, system.Name, w.Name, err)
@@ -166,6 +180,9 @@ func (r *results) runWorkload(ctx context.Context, w workload, cluster *localclu
 		}
 		run := runRecord{System: system.Name, Round: round, Workload: name, Command: command, Result: stage,
 			CPU: windows.use(stage.Stage, cluster.ClientEndpoints(), stage.Endpoints), Memory: memory}
+		if len(stages) == 1 && memberProfiles != nil {
+			run.Profiles, run.ProfileSeconds = memberProfiles, profiles.seconds
+		}
 		r.Runs = append(r.Runs, run)
 		line := fmt.Sprintf("compare: round %d: %-8s %-22s %8.0f ops/s  p50 %-7s p99 %-7s errors %d", round, system.Name, name,
 			stage.OperationsPerSecond, loadgen.FormatMilliseconds(stage.Latency.P50), loadgen.FormatMilliseconds(stage.Latency.P99), stage.Errors)

@@ -24,6 +24,10 @@ type system struct {
 	memberFlags func(*localcluster.Member) []string
 	// quota: the members take --quota-backend-bytes.
 	quota bool
+	// profiled: the members serve Go's profiler on a metrics listener of
+	// their own, and the runs of profiledWorkload take CPU profiles of
+	// them (profiles.go).
+	profiled bool
 }
 
 // knownSystems are the systems --systems may name, in their default order.
@@ -51,7 +55,7 @@ func prepareSystem(ctx context.Context, name, root, buildDirectory, executable s
 		if _, err := runIn(ctx, root, "go", "build", "-o", binary, "./cmd/lockstep"); err != nil {
 			return system{}, fmt.Errorf("building lockstep: %w", err)
 		}
-		return system{Name: name, Command: []string{binary, "serve"}, Version: "lockstep " + treeVersion(ctx, root), Members: members, quota: true}, nil
+		return system{Name: name, Command: []string{binary, "serve"}, Version: "lockstep " + treeVersion(ctx, root), Members: members, quota: true, profiled: true}, nil
 	case "floor":
 		return system{
 			Name: name, Command: []string{executable, floorCommand}, Members: 1,

@@ -41,6 +41,11 @@ type Options struct {
 	// floor, which only needs its client address). HeartbeatInterval and
 	// ElectionTimeout are then not passed; ExtraArguments still are.
 	MemberFlags func(member *Member) []string
+	// MetricsListeners gives each member a metrics listener of its own
+	// (etcd's --listen-metrics-urls, which lockstep serve takes too, with
+	// its profiles under /debug/pprof/), at Member.MetricsURL. Ignored
+	// with MemberFlags.
+	MetricsListeners bool
 }
 
 // startAttempts is how many times Start picks fresh ports when a member
@@ -62,6 +67,7 @@ type Member struct {
 	Name          string
 	ClientURL     string // http://127.0.0.1:port
 	PeerURL       string
+	MetricsURL    string // http://127.0.0.1:port, or "" without Options.MetricsListeners
 	DataDirectory string
 	LogPath       string   // the member's stdout and stderr
 	Arguments     []string // the whole command line
@@ -99,9 +105,16 @@ func Start(ctx context.Context, options Options) (*Cluster, error) {
 var errPortTaken = errors.New("a port was taken")
 
 func start(ctx context.Context, options Options, attempt int) (*Cluster, error) {
-	ports, err := freePorts(2 * options.Members)
+	portsPerMember := 2
+	if options.MetricsListeners && options.MemberFlags == nil {
+		portsPerMember = 3
+	}
+	ports, err := freePorts(portsPerMember * options.Members)
 	if err != nil {
 		return nil, fmt.Errorf("localcluster: %w", err)
+	}
+	url := func(member, port int) string {
+		return "http://127.0.0.1:" + strconv.Itoa(ports[portsPerMember*member+port])
 	}
 	cluster := &Cluster{}
 	var initial []string
@@ -109,10 +122,13 @@ func start(ctx context.Context, options Options, attempt int) (*Cluster, error) 
 		name := fmt.Sprintf("member%d", i+1)
 		member := &Member{
 			Name:          name,
-			ClientURL:     "http://127.0.0.1:" + strconv.Itoa(ports[2*i]),
-			PeerURL:       "http://127.0.0.1:" + strconv.Itoa(ports[2*i+1]),
+			ClientURL:     url(i, 0),
+			PeerURL:       url(i, 1),
 			DataDirectory: filepath.Join(options.Directory, fmt.Sprintf("%s.%d.data", name, attempt)),
 			LogPath:       filepath.Join(options.Directory, fmt.Sprintf("%s.%d.log", name, attempt)),
+		}
+		if portsPerMember == 3 {
+			member.MetricsURL = url(i, 2)
 		}
 		cluster.members = append(cluster.members, member)
 		initial = append(initial, name+"="+member.PeerURL)
@@ -152,6 +168,9 @@ func memberFlags(member *Member, initialCluster string, options Options) []strin
 	}
 	if options.ElectionTimeout > 0 {
 		flags = append(flags, "--election-timeout", strconv.FormatInt(options.ElectionTimeout.Milliseconds(), 10))
+	}
+	if member.MetricsURL != "" {
+		flags = append(flags, "--listen-metrics-urls", member.MetricsURL)
 	}
 	return flags
 }

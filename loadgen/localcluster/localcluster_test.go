@@ -2,9 +2,12 @@ package localcluster
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lockstepdb/lockstep/internal/etcdbin"
 )
@@ -42,6 +45,37 @@ func TestStartsAnEtcdMemberAndStopsIt(t *testing.T) {
 		t.Fatalf("the member's data directory: %v", err)
 	}
 	cluster.Stop() // a second Stop is harmless
+}
+
+func TestMetricsListenersServeEachMembersMetrics(t *testing.T) {
+	path, err := etcdbin.Path("etcd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cluster, err := Start(context.Background(), Options{
+		Command: []string{path}, Members: 1, Directory: t.TempDir(),
+		HeartbeatInterval: 100 * time.Millisecond, ElectionTimeout: time.Second, MetricsListeners: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cluster.Stop()
+	member := cluster.Members()[0]
+	if !strings.HasPrefix(member.MetricsURL, "http://127.0.0.1:") || member.MetricsURL == member.ClientURL || member.MetricsURL == member.PeerURL {
+		t.Fatalf("metrics URL %q: want a port of its own on 127.0.0.1 (client %s, peer %s)", member.MetricsURL, member.ClientURL, member.PeerURL)
+	}
+	if !strings.Contains(member.CommandLine(), "--listen-metrics-urls "+member.MetricsURL) {
+		t.Fatalf("command line %q does not pass the metrics URL", member.CommandLine())
+	}
+	response, err := http.Get(member.MetricsURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer response.Body.Close()
+	body, _ := io.ReadAll(response.Body)
+	if response.StatusCode != http.StatusOK || !strings.Contains(string(body), "etcd_server_has_leader") {
+		t.Fatalf("GET %s/metrics: %s, want etcd's metrics", member.MetricsURL, response.Status)
+	}
 }
 
 func TestAMemberThatExitsFailsTheStartWithItsLog(t *testing.T) {

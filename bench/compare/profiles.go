@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/pprof/profile"
+	"github.com/lockstepdb/lockstep/loadgen/localcluster"
+)
+
+// Each lockstep member serves Go's CPU profiler on its metrics listener
+// (/debug/pprof/profile). In the workloads of the throughput goals, a
+// lockstep round takes one profile of every member over the measured
+// window, and splits it by component (breakdown.go's rules), so that the
+// report shows where the members' CPU goes beside what the goals allow.
+// etcd's members are not profiled: the components are lockstep's.
+
+// profiledWorkload reports whether the runs of workload by a system that
+// is profiled (system.profiled) take CPU profiles: those of
+// throughputGoals do.
+func profiledWorkload(workload string) bool {
+	return slices.ContainsFunc(throughputGoals, func(goal throughputGoal) bool { return goal.workload == workload })
+}
+
+// memberProfile is one member's CPU over a profiled window, by component.
+type memberProfile struct {
+	// Seconds is CPU seconds by component name (breakdown.go).
+	Seconds map[string]float64 `json:"seconds,omitempty"`
+	Error   string             `json:"error,omitempty"`
+}
+
+// profileSecondsFor is the length of the profile over a measured window
+// of duration: Go's profiler takes whole seconds, so the profile may be
+// up to a second shorter than the window (the report scales by its own
+// length); 0 for a window under a second, which is not profiled.
+func profileSecondsFor(duration time.Duration) int {
+	return int(duration / time.Second)
+}
+
+// profiler takes one CPU profile of each member, started when the
+// measured window begins (OnMeasure), and returns them by wait.
+type profiler struct {
+	urls    []string // each member's metrics URL
+	seconds int
+	client  *http.Client
+
+	mutex sync.Mutex
+	// started: the profiles were started; closed: wait was called, and
+	// no profile starts after it.
+	started, closed bool
+	waiting         sync.WaitGroup
+	profiles        []memberProfile
+}
+
+// newProfiler returns a profiler of the members at metricsURLs over
+// windows of seconds.
+func newProfiler(metricsURLs []string, seconds int) *profiler {
+	return &profiler{
+		urls: metricsURLs, seconds: seconds,
+		// The server answers once the profile is done; the margin covers
+		// a member slowed by the load.
+		client:   &http.Client{Timeout: time.Duration(seconds)*time.Second + 30*time.Second},
+		profiles: make([]memberProfile, len(metricsURLs)),
+	}
+}
+
+// onMeasure starts the profiles when the first measured window begins;
+// called by the load generator (loadgen.Config.OnMeasure), with next
+// the run's other OnMeasure.
+func (p *profiler) onMeasure(ctx context.Context, next func(string, bool)) func(string, bool) {
+	return func(stage string, begin bool) {
+		next(stage, begin)
+		if !begin {
+			return
+		}
+		p.mutex.Lock()
+		defer p.mutex.Unlock()
+		if !p.started && !p.closed {
+			p.started = true
+			p.start(ctx)
+		}
+	}
+}
+
+func (p *profiler) start(ctx context.Context) {
+	for i, url := range p.urls {
+		p.waiting.Add(1)
+		go func() {
+			defer p.waiting.Done()
+			seconds, err := p.fetch(ctx, url)
+			if err != nil {
+				p.profiles[i] = memberProfile{Error: err.Error()}
+				return
+			}
+			p.profiles[i] = memberProfile{Seconds: seconds}
+		}()
+	}
+}
+
+// fetch takes one member's profile and splits it by component.
+func (p *profiler) fetch(ctx context.Context, metricsURL string) (map[string]float64, error) {
+	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", metricsURL, p.seconds)
+	request, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	response, err := p.client.Do(request)
+	if err != nil {
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	defer response.Body.Close()
+	if response.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(response.Body, 512))
+		return nil, fmt.Errorf("CPU profile: GET %s: %s: %s", url, response.Status, body)
+	}
+	parsed, err := profile.Parse(response.Body)
+	if err != nil {
+		return nil, fmt.Errorf("CPU profile from %s: %w", url, err)
+	}
+	b := breakdown{nanoseconds: map[string]int64{}}
+	if err := b.add(parsed); err != nil {
+		return nil, fmt.Errorf("CPU profile from %s: %w", url, err)
+	}
+	seconds := make(map[string]float64, len(b.nanoseconds))
+	for name, nanoseconds := range b.nanoseconds {
+		seconds[name] = float64(nanoseconds) / 1e9
+	}
+	return seconds, nil
+}
+
+// wait returns the profiles, once all have ended; nil if none started
+// (the run failed before its window).
+func (p *profiler) wait() []memberProfile {
+	p.mutex.Lock()
+	p.closed = true
+	started := p.started
+	p.mutex.Unlock()
+	if !started {
+		return nil
+	}
+	p.waiting.Wait()
+	return p.profiles
+}
+
+// newRunProfiler returns the profiler of a run of w on system's cluster,
+// or nil when the run takes no profiles: --profiles=false, a system not
+// profiled, a workload not profiled, a window under a second, or members
+// without a metrics listener.
+func newRunProfiler(cluster *localcluster.Cluster, system system, w workload, o options) *profiler {
+	seconds := profileSecondsFor(o.duration)
+	if !o.profiles || !system.profiled || !profiledWorkload(w.Name) || seconds == 0 {
+		return nil
+	}
+	var urls []string
+	for _, member := range cluster.Members() {
+		if member.MetricsURL == "" {
+			return nil
+		}
+		urls = append(urls, member.MetricsURL)
+	}
+	return newProfiler(urls, seconds)
+}
+
+// profiledWorkloadNames lists the profiled workloads, for --help.
+func profiledWorkloadNames() string {
+	var names []string
+	for _, goal := range throughputGoals {
+		names = append(names, goal.workload)
+	}
+	return strings.Join(names, ", ")
+}

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// componentFigures are one workload's µs of CPU per operation by
+// component, one value per profiled round, for the leader and for the
+// followers (the median of theirs).
+type componentFigures struct {
+	leader, followers map[string][]float64
+	rounds            int
+	missing           []string // profiles that failed, as "round N, memberM: error"
+}
+
+// profileFigures gathers the figures of lockstep's profiled runs of
+// workload. A round counts only if every member's profile came back and
+// the leader is known.
+func (r *results) profileFigures(workload string) componentFigures {
+	figures := componentFigures{leader: map[string][]float64{}, followers: map[string][]float64{}}
+	for _, run := range r.Runs {
+		if run.System != "lockstep" || run.Workload != workload || len(run.Profiles) == 0 || run.Result == nil || run.CPU == nil {
+			continue
+		}
+		failed := false
+		for i, member := range run.Profiles {
+			if member.Error != "" {
+				figures.missing = append(figures.missing, fmt.Sprintf("round %d, member%d: %s", run.Round, i+1, member.Error))
+				failed = true
+			}
+		}
+		leader := run.CPU.Leader
+		if failed || leader < 0 || leader >= len(run.Profiles) || run.Result.ElapsedSeconds <= 0 || run.ProfileSeconds <= 0 {
+			continue
+		}
+		// The operations done while the profiles ran, at the window's rate.
+		operations := float64(operationsOf(run.Result)) / run.Result.ElapsedSeconds * float64(run.ProfileSeconds)
+		if operations <= 0 {
+			continue
+		}
+		names := map[string]bool{componentTotal: true}
+		for _, member := range run.Profiles {
+			for name := range member.Seconds {
+				names[name] = true
+			}
+		}
+		perOperation := func(member memberProfile, name string) float64 {
+			if name == componentTotal {
+				total := 0.0
+				for _, seconds := range member.Seconds {
+					total += seconds
+				}
+				return total * 1e6 / operations
+			}
+			return member.Seconds[name] * 1e6 / operations
+		}
+		for name := range names {
+			figures.leader[name] = append(figures.leader[name], perOperation(run.Profiles[leader], name))
+			var others []float64
+			for i, member := range run.Profiles {
+				if i != leader {
+					others = append(others, perOperation(member, name))
+				}
+			}
+			if len(others) > 0 {
+				figures.followers[name] = append(figures.followers[name], spreadOf(others).Median)
+			}
+		}
+		figures.rounds++
+	}
+	return figures
+}
+
+// componentTotal is the row of all components together.
+const componentTotal = "total"
+
+// writeCPUBreakdown shows, for each profiled workload, where lockstep's
+// members spent their CPU: beside writeReach's budget, it says which
+// parts the budget would have to come out of.
+func (r *results) writeCPUBreakdown(b *strings.Builder) {
+	var tables strings.Builder
+	for _, goal := range throughputGoals {
+		figures := r.profileFigures(goal.workload)
+		if figures.rounds == 0 && len(figures.missing) == 0 {
+			continue
+		}
+		fmt.Fprintf(&tables, "### %s (%d round(s) profiled)\n\n", r.sectionTitle(goal.workload), figures.rounds)
+		if figures.rounds > 0 {
+			figures.writeTable(&tables, goal.unit)
+		}
+		for _, missing := range figures.missing {
+			fmt.Fprintf(&tables, "- no profile: %s\n", r.show(missing))
+		}
+		tables.WriteString("\n")
+	}
+	if tables.Len() == 0 {
+		return
+	}
+	b.WriteString("## Where lockstep's members spend their CPU\n\n" +
+		"In each round, every lockstep member was profiled over the measured window of these workloads " +
+		"(Go's CPU profiler on the member's metrics listener; `--profiles=false` turns it off), " +
+		"and each sample went to the first component that matches its stack, by the rules of `compare cpu-breakdown` (bench/compare/breakdown.go): " +
+		"the collector's and the allocator's work counts as Go's wherever it happens, the propose path inside a gRPC call as lockstep's. " +
+		"Figures are µs of CPU per operation (per event delivered for watch fan-out), medians over rounds; " +
+		"the leader is the member the load went to, the followers' figure the median of the other two. " +
+		"The totals run a little below the /proc figures above: the profiler samples 100 times a second, and its window is the measured one cut to whole seconds. " +
+		"The last column, the leader's figure plus twice the followers', sets each component beside the members' budget in \"What this machine allows\" (its \"left for the members\"), where that section ran.\n\n")
+	b.WriteString(tables.String())
+}
+
+// writeTable writes the figures' medians, the largest first, the total
+// last.
+func (f componentFigures) writeTable(b *strings.Builder, unit string) {
+	median := func(values []float64) float64 { return spreadOf(values).Median }
+	var names []string
+	for name := range f.leader {
+		if name != componentTotal {
+			names = append(names, name)
+		}
+	}
+	weight := func(name string) float64 { return median(f.leader[name]) + 2*median(f.followers[name]) }
+	slices.SortFunc(names, func(x, y string) int {
+		if wx, wy := weight(x), weight(y); wx != wy {
+			if wx > wy {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x, y)
+	})
+	fmt.Fprintf(b, "| component | leader, µs per %s | each follower, µs per %s | all three members, µs per %s |\n|---|---|---|---|\n", unit, unit, unit)
+	for _, name := range append(names, componentTotal) {
+		fmt.Fprintf(b, "| %s | %.1f | %.1f | %.1f |\n", name, median(f.leader[name]), median(f.followers[name]), weight(name))
+	}
+	b.WriteString("\n")
+}
+
+// sectionTitle is the report's title of workload.
+func (r *results) sectionTitle(workload string) string {
+	for _, section := range r.sections() {
+		if section.Name == workload {
+			return section.Title
+		}
+	}
+	return workload
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/lockstepdb/lockstep/loadgen"
+)
+
+func TestProfilerSplitsEachMembersProfileOnce(t *testing.T) {
+	var encoded bytes.Buffer
+	if err := cpuProfile(map[string]int64{
+		"github.com/lockstepdb/lockstep/wal.(*Log).writeBatch < github.com/lockstepdb/lockstep/node.(*logWriter).run": 3_000_000_000,
+		"main.somethingElse": 500_000_000,
+	}).Write(&encoded); err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int32
+	member := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.URL.Path != "/debug/pprof/profile" || r.URL.Query().Get("seconds") != "3" {
+			http.Error(w, "unexpected "+r.URL.String(), http.StatusNotFound)
+			return
+		}
+		w.Write(encoded.Bytes())
+	}))
+	defer member.Close()
+	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "profiling is off", http.StatusInternalServerError)
+	}))
+	defer failing.Close()
+	garbage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("not a profile")) }))
+	defer garbage.Close()
+
+	p := newProfiler([]string{member.URL, failing.URL, garbage.URL}, 3)
+	var measured []string
+	onMeasure := p.onMeasure(context.Background(), func(stage string, begin bool) {
+		measured = append(measured, stage)
+	})
+	onMeasure("", true)
+	onMeasure("", false)
+	onMeasure("second", true) // a later window starts no second profile
+	profiles := p.wait()
+	if len(measured) != 3 {
+		t.Fatalf("the run's own OnMeasure saw %v, want every call", measured)
+	}
+	if requests.Load() != 1 {
+		t.Fatalf("the member was asked for %d profiles, want 1", requests.Load())
+	}
+	if len(profiles) != 3 {
+		t.Fatalf("%d profiles, want one per member", len(profiles))
+	}
+	want := map[string]float64{"lockstep: log writer (WAL write and fdatasync)": 3, otherComponent: 0.5}
+	if got := profiles[0]; got.Error != "" || len(got.Seconds) != len(want) {
+		t.Fatalf("first member: %+v, want %v", got, want)
+	}
+	for name, seconds := range want {
+		if got := profiles[0].Seconds[name]; math.Abs(got-seconds) > 1e-9 {
+			t.Errorf("%s: %v s, want %v", name, got, seconds)
+		}
+	}
+	if got := profiles[1]; got.Seconds != nil || !strings.Contains(got.Error, "500") || !strings.Contains(got.Error, "profiling is off") {
+		t.Errorf("a member that answers 500: %+v, want its status and answer as the error", got)
+	}
+	if got := profiles[2]; got.Seconds != nil || !strings.Contains(got.Error, "CPU profile from") {
+		t.Errorf("a member that answers garbage: %+v, want a parse error", got)
+	}
+}
+
+func TestProfilerWithoutAWindowTakesNothing(t *testing.T) {
+	member := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("asked for %s with no measured window", r.URL)
+	}))
+	defer member.Close()
+	p := newProfiler([]string{member.URL}, 1)
+	onMeasure := p.onMeasure(context.Background(), func(string, bool) {})
+	if profiles := p.wait(); profiles != nil {
+		t.Fatalf("profiles %+v from a run that never measured", profiles)
+	}
+	onMeasure("", true) // too late: wait has returned
+	if profiles := p.wait(); profiles != nil {
+		t.Fatalf("profiles %+v after wait returned", profiles)
+	}
+}
+
+func TestRunsProfiledAreLockstepsThroughputRuns(t *testing.T) {
+	lockstep := system{Name: "lockstep", profiled: true}
+	o := options{profiles: true, duration: 10 * time.Second}
+	for _, c := range []struct {
+		system   system
+		workload string
+		options  options
+	}{
+		{system{Name: "etcd"}, "put-1000-clients", o},
+		{lockstep, "put-1-client", o},
+		{lockstep, "big-store", o},
+		{lockstep, "put-1000-clients", options{profiles: false, duration: 10 * time.Second}},
+		{lockstep, "put-1000-clients", options{profiles: true, duration: 900 * time.Millisecond}},
+	} {
+		w, ok := findWorkload(c.workload)
+		if !ok {
+			t.Fatalf("no workload %q", c.workload)
+		}
+		if p := newRunProfiler(nil, c.system, w, c.options); p != nil {
+			t.Errorf("%s %s (profiles %v, %v): profiled", c.system.Name, c.workload, c.options.profiles, c.options.duration)
+		}
+	}
+	for _, goal := range throughputGoals {
+		if !profiledWorkload(goal.workload) {
+			t.Errorf("%s, a throughput goal's workload, is not profiled", goal.workload)
+		}
+	}
+}
+
+// profiledRun is a lockstep run of put-1000-clients at 1,000 ops/s for
+// 10 s, profiled for 10 s, whose leader is member index leader.
+func profiledRun(round, leader int, profiles ...memberProfile) runRecord {
+	return runRecord{
+		System: "lockstep", Round: round, Workload: "put-1000-clients",
+		Result:   &loadgen.Result{Workload: loadgen.WorkloadPut, Operations: 10_000, ElapsedSeconds: 10},
+		CPU:      &cpuUse{Leader: leader},
+		Profiles: profiles, ProfileSeconds: 10,
+	}
+}
+
+func TestCPUBreakdownSectionGivesMediansPerOperation(t *testing.T) {
+	r := &results{Workloads: []string{"put-1000-clients"}, Runs: []runRecord{
+		// 10,000 operations: 0.5 s is 50 µs per operation.
+		profiledRun(1, 1,
+			memberProfile{Seconds: map[string]float64{"A": 0.2}},
+			memberProfile{Seconds: map[string]float64{"A": 0.5, "B": 0.1}},
+			memberProfile{Seconds: map[string]float64{"A": 0.4, "B": 0.1}}),
+		profiledRun(2, 0,
+			memberProfile{Seconds: map[string]float64{"A": 0.7, "B": 0.3}},
+			memberProfile{Seconds: map[string]float64{"A": 0.2}},
+			memberProfile{Seconds: map[string]float64{"A": 0.2}}),
+		profiledRun(3, 0,
+			memberProfile{Seconds: map[string]float64{"A": 1}},
+			memberProfile{Error: "connection refused"},
+			memberProfile{Seconds: map[string]float64{"A": 1}}),
+		{System: "etcd", Round: 1, Workload: "put-1000-clients"},
+	}}
+	var b strings.Builder
+	r.writeCPUBreakdown(&b)
+	report := b.String()
+	for _, want := range []string{
+		"(2 round(s) profiled)",
+		// A: leader 50 and 70 (median 60); followers 30 and 20 (median 25).
+		"| A | 60.0 | 25.0 | 110.0 |\n",
+		// B: leader 10 and 30; followers 5 (of 0 and 10) and 0.
+		"| B | 20.0 | 2.5 | 25.0 |\n",
+		// total: leader 60 and 100; followers 35 and 20.
+		"| total | 80.0 | 27.5 | 135.0 |\n",
+		"- no profile: round 3, member2: connection refused",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the section lacks %q:\n%s", want, report)
+		}
+	}
+	if strings.Index(report, "| A |") > strings.Index(report, "| B |") {
+		t.Errorf("the larger component is not first:\n%s", report)
+	}
+
+	var none strings.Builder
+	(&results{Workloads: []string{"put-1000-clients"}, Runs: []runRecord{{System: "lockstep", Round: 1, Workload: "put-1000-clients"}}}).writeCPUBreakdown(&none)
+	if none.Len() != 0 {
+		t.Errorf("a run with no profiles wrote a section:\n%s", none.String())
+	}
+}
