@@ -47,13 +47,8 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 		a.state.applied = entry.Index
 	}
 	a.must(a.state.write(batch))
-	commit := batch
-	if grouped := groupedByTable(database.db, batch); grouped != nil {
-		defer grouped.Close()
-		commit = grouped // the same writes, in an order the memtable inserts faster
-	}
 	s.mu.Lock() // readers see the batch and its state together (see Store.mu)
-	err := commit.Commit(pebble.NoSync)
+	err := batch.Commit(pebble.NoSync)
 	if err == nil {
 		s.committed, s.alarms = a.state, a.alarmFlags
 		if a.authChanged {
