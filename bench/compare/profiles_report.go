@@ -89,6 +89,9 @@ func (r *results) writeCPUBreakdown(b *strings.Builder) {
 		fmt.Fprintf(&tables, "### %s (%d round(s) profiled)\n\n", r.sectionTitle(goal.workload), figures.rounds)
 		if figures.rounds > 0 {
 			figures.writeTable(&tables, goal.unit)
+			if budget, ok := r.budget(goal); ok {
+				figures.writeAgainstBudget(&tables, budget, goal.unit)
+			}
 		}
 		for _, missing := range figures.missing {
 			fmt.Fprintf(&tables, "- no profile: %s\n", r.show(missing))
@@ -145,4 +148,35 @@ func (r *results) sectionTitle(workload string) string {
 		}
 	}
 	return workload
+}
+
+// pebbleFlushes is breakdown.go's component of Pebble's flushes and
+// compactions, work a store may defer but not avoid.
+const pebbleFlushes = "Pebble: flushes and compactions"
+
+// writeAgainstBudget sets the split beside the goal's budget, where the
+// goal is below the floor's rate and lockstep's members spend more than
+// their share: what twice etcd's rate leaves beyond the floor's work
+// against what the followers alone spend, and the leader's own parts
+// (lockstep's and Pebble's rows, not gRPC's or Go's, which the floor's
+// server pays too).
+func (f componentFigures) writeAgainstBudget(b *strings.Builder, budget reachBudget, unit string) {
+	left := budget.members - budget.floorServer
+	if budget.target > budget.floorRate || budget.lockstepMembers <= budget.members || left <= 0 {
+		return
+	}
+	median := func(values []float64) float64 { return spreadOf(values).Median }
+	followers := 2 * median(f.followers[componentTotal])
+	followersWithoutFlushes := followers - 2*median(f.followers[pebbleFlushes])
+	leaderOwn := 0.0
+	for name, values := range f.leader {
+		if strings.HasPrefix(name, "lockstep:") || strings.HasPrefix(name, "Pebble:") {
+			leaderOwn += median(values)
+		}
+	}
+	fmt.Fprintf(b, "Twice etcd's rate leaves %s per %s beyond the floor's work for all three members (\"What this machine allows\"). "+
+		"The two followers alone spend %s (%s without Pebble's flushes and compactions), and the leader's own rows (lockstep's and Pebble's) %s: "+
+		"%s together, %.1f× what is left.\n\n",
+		formatMicroseconds(left), unit, formatMicroseconds(followers), formatMicroseconds(followersWithoutFlushes),
+		formatMicroseconds(leaderOwn), formatMicroseconds(followers+leaderOwn), (followers+leaderOwn)/left)
 }

@@ -174,3 +174,30 @@ func TestCPUBreakdownSectionGivesMediansPerOperation(t *testing.T) {
 		t.Errorf("a run with no profiles wrote a section:\n%s", none.String())
 	}
 }
+
+// Beside the reach table's budget, the section says what the followers
+// alone and the leader's own rows spend against what is left.
+func TestCPUBreakdownSetAgainstTheBudget(t *testing.T) {
+	r := reachResults() // 19.8 µs per op left beyond the floor for put-1000
+	for i, run := range r.Runs {
+		if run.System == "lockstep" && run.Workload == "put-1000-clients" {
+			run.Result.ElapsedSeconds = 10 // 10,000 operations in the 10 s profiled
+			run.ProfileSeconds = 10
+			follower := memberProfile{Seconds: map[string]float64{"lockstep: applier (store's Apply, watchers, answers)": 0.08, pebbleFlushes: 0.04}}
+			run.Profiles = []memberProfile{follower, {Seconds: map[string]float64{
+				"lockstep: propose path (checks, encoding, hand-over to the loop, wait)": 0.05,
+				"gRPC: connection writers": 0.1, pebbleFlushes: 0.02,
+			}}, follower}
+			r.Runs[i] = run
+		}
+	}
+	var b strings.Builder
+	r.writeCPUBreakdown(&b)
+	// Followers 2 × 12 µs (2 × 8 without flushes); the leader's own rows 5 + 2
+	// µs, not gRPC's 10: 31 µs against 19.8.
+	want := "Twice etcd's rate leaves 19.8µs per op beyond the floor's work for all three members (\"What this machine allows\"). " +
+		"The two followers alone spend 24.0µs (16.0µs without Pebble's flushes and compactions), and the leader's own rows (lockstep's and Pebble's) 7.00µs: 31.0µs together, 1.6× what is left."
+	if !strings.Contains(b.String(), want) {
+		t.Fatalf("the section lacks %q:\n%s", want, b.String())
+	}
+}

@@ -40,27 +40,17 @@ func (r *results) writeReach(b *strings.Builder) {
 	if !r.compared() || !r.ran("floor") || r.Machine.Cores <= 0 {
 		return
 	}
-	cpu := func(system, workload, role string) spread {
-		return r.figure(system, workload, cpuMetric(role, role))
-	}
 	var rows []string
 	for _, goal := range throughputGoals {
-		etcd := r.figure("etcd", goal.workload, goal.rate)
-		floor := r.figure("floor", goal.workload, goal.rate)
-		generator := cpu("lockstep", goal.workload, roleGenerator)
-		floorServer := cpu("floor", goal.workload, roleLeader)
-		lockstepMembers := cpu("lockstep", goal.workload, roleMembers)
-		etcdMembers := cpu("etcd", goal.workload, roleMembers)
-		if etcd.Count == 0 || floor.Count == 0 || generator.Count == 0 || floorServer.Count == 0 || lockstepMembers.Count == 0 {
+		budget, ok := r.budget(goal)
+		if !ok {
 			continue
 		}
-		target := 2 * etcd.Median
-		allowed := float64(r.Machine.Cores) * 1e6 / target // µs of CPU per op, every process together
-		members := allowed - generator.Median
 		rows = append(rows, fmt.Sprintf("| %s | %s/s | %s | %s | %s | %s | %s | %s | %s |",
-			goal.text, formatCount(target), formatMicroseconds(allowed), formatMicroseconds(generator.Median),
-			formatMicroseconds(members), formatMicroseconds(floorServer.Median), formatMicroseconds(lockstepMembers.Median),
-			formatSpreadMedian(etcdMembers, formatMicroseconds), reachVerdict(target, floor.Median, members, floorServer.Median, lockstepMembers.Median, goal.unit)))
+			goal.text, formatCount(budget.target), formatMicroseconds(budget.allowed), formatMicroseconds(budget.generator),
+			formatMicroseconds(budget.members), formatMicroseconds(budget.floorServer), formatMicroseconds(budget.lockstepMembers),
+			formatSpreadMedian(budget.etcdMembers, formatMicroseconds),
+			reachVerdict(budget.target, budget.floorRate, budget.members, budget.floorServer, budget.lockstepMembers, goal.unit)))
 	}
 	if len(rows) == 0 {
 		return
@@ -77,6 +67,43 @@ func (r *results) writeReach(b *strings.Builder) {
 	b.WriteString("\n")
 	r.writeFanoutLatencyReach(b)
 	r.writeLatencyReach(b)
+}
+
+// reachBudget is what a throughput goal allows per operation, from one
+// run's figures (medians; µs of CPU per operation): see writeReach.
+type reachBudget struct {
+	target    float64 // the goal's rate: twice etcd's
+	floorRate float64 // the floor's own rate
+	// allowed is all processes' CPU per operation at the target rate;
+	// members what is left of it after the load generator's.
+	allowed, generator, members float64
+	floorServer                 float64 // what the floor's server spends
+	lockstepMembers             float64 // what lockstep's members spend now
+	etcdMembers                 spread
+}
+
+// budget returns goal's budget, or false when the run lacks a figure it
+// needs (etcd, the floor, or lockstep's CPU).
+func (r *results) budget(goal throughputGoal) (reachBudget, bool) {
+	if !r.compared() || !r.ran("floor") || r.Machine.Cores <= 0 {
+		return reachBudget{}, false
+	}
+	cpu := func(system, role string) spread {
+		return r.figure(system, goal.workload, cpuMetric(role, role))
+	}
+	etcd := r.figure("etcd", goal.workload, goal.rate)
+	floor := r.figure("floor", goal.workload, goal.rate)
+	generator, floorServer, lockstepMembers := cpu("lockstep", roleGenerator), cpu("floor", roleLeader), cpu("lockstep", roleMembers)
+	if etcd.Count == 0 || floor.Count == 0 || generator.Count == 0 || floorServer.Count == 0 || lockstepMembers.Count == 0 {
+		return reachBudget{}, false
+	}
+	b := reachBudget{
+		target: 2 * etcd.Median, floorRate: floor.Median, generator: generator.Median,
+		floorServer: floorServer.Median, lockstepMembers: lockstepMembers.Median, etcdMembers: cpu("etcd", roleMembers),
+	}
+	b.allowed = float64(r.Machine.Cores) * 1e6 / b.target // every process together
+	b.members = b.allowed - b.generator
+	return b, true
 }
 
 // writeFanoutLatencyReach sets watch fan-out's delivery p99 goal (half
