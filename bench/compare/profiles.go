@@ -15,18 +15,23 @@ import (
 )
 
 // Each lockstep member serves Go's CPU profiler on its metrics listener
-// (/debug/pprof/profile). In the workloads of the throughput goals, a
-// lockstep round takes one profile of every member over the measured
-// window, and splits it by component (breakdown.go's rules), so that the
-// report shows where the members' CPU goes beside what the goals allow.
-// etcd's members are not profiled: the components are lockstep's.
+// (/debug/pprof/profile). In the workloads of the throughput goals and in
+// big-store, a lockstep round takes one profile of every member over each
+// measured window (each stage of big-store), and splits it by component
+// (breakdown.go's rules), so that the report shows where the members' CPU
+// goes beside what the goals allow, and what the big store adds to the
+// small one's. etcd's members are not profiled: the components are
+// lockstep's.
 
 // profiledWorkload reports whether the runs of workload by a system that
 // is profiled (system.profiled) take CPU profiles: those of
-// throughputGoals do.
+// throughputGoals and big-store do.
 func profiledWorkload(workload string) bool {
-	return slices.ContainsFunc(throughputGoals, func(goal throughputGoal) bool { return goal.workload == workload })
+	return workload == bigStoreWorkload || slices.ContainsFunc(throughputGoals, func(goal throughputGoal) bool { return goal.workload == workload })
 }
+
+// bigStoreWorkload is the workload of stages.
+const bigStoreWorkload = "big-store"
 
 // memberProfile is one member's CPU over a profiled window, by component.
 type memberProfile struct {
@@ -43,19 +48,20 @@ func profileSecondsFor(duration time.Duration) int {
 	return int(duration / time.Second)
 }
 
-// profiler takes one CPU profile of each member, started when the
-// measured window begins (OnMeasure), and returns them by wait.
+// profiler takes one CPU profile of each member in each measured window
+// (each stage's), started when the window begins (OnMeasure), and returns
+// them by wait.
 type profiler struct {
 	urls    []string // each member's metrics URL
 	seconds int
 	client  *http.Client
 
 	mutex sync.Mutex
-	// started: the profiles were started; closed: wait was called, and
-	// no profile starts after it.
-	started, closed bool
-	waiting         sync.WaitGroup
-	profiles        []memberProfile
+	// profiles are by stage, one per member, for the windows begun;
+	// closed: wait was called, and no profile starts after it.
+	profiles map[string][]memberProfile
+	closed   bool
+	waiting  sync.WaitGroup
 }
 
 // newProfiler returns a profiler of the members at metricsURLs over
@@ -66,13 +72,13 @@ func newProfiler(metricsURLs []string, seconds int) *profiler {
 		// The server answers once the profile is done; the margin covers
 		// a member slowed by the load.
 		client:   &http.Client{Timeout: time.Duration(seconds)*time.Second + 30*time.Second},
-		profiles: make([]memberProfile, len(metricsURLs)),
+		profiles: map[string][]memberProfile{},
 	}
 }
 
-// onMeasure starts the profiles when the first measured window begins;
-// called by the load generator (loadgen.Config.OnMeasure), with next
-// the run's other OnMeasure.
+// onMeasure starts a stage's profiles when its measured window begins
+// (once per stage); called by the load generator
+// (loadgen.Config.OnMeasure), with next the run's other OnMeasure.
 func (p *profiler) onMeasure(ctx context.Context, next func(string, bool)) func(string, bool) {
 	return func(stage string, begin bool) {
 		next(stage, begin)
@@ -81,24 +87,25 @@ func (p *profiler) onMeasure(ctx context.Context, next func(string, bool)) func(
 		}
 		p.mutex.Lock()
 		defer p.mutex.Unlock()
-		if !p.started && !p.closed {
-			p.started = true
-			p.start(ctx)
+		if _, started := p.profiles[stage]; !started && !p.closed {
+			p.profiles[stage] = make([]memberProfile, len(p.urls))
+			p.start(ctx, p.profiles[stage])
 		}
 	}
 }
 
-func (p *profiler) start(ctx context.Context) {
+// start fetches each member's profile into profiles, a slice of its own.
+func (p *profiler) start(ctx context.Context, profiles []memberProfile) {
 	for i, url := range p.urls {
 		p.waiting.Add(1)
 		go func() {
 			defer p.waiting.Done()
 			seconds, err := p.fetch(ctx, url)
 			if err != nil {
-				p.profiles[i] = memberProfile{Error: err.Error()}
+				profiles[i] = memberProfile{Error: err.Error()}
 				return
 			}
-			p.profiles[i] = memberProfile{Seconds: seconds}
+			profiles[i] = memberProfile{Seconds: seconds}
 		}()
 	}
 }
@@ -134,16 +141,12 @@ func (p *profiler) fetch(ctx context.Context, metricsURL string) (map[string]flo
 	return seconds, nil
 }
 
-// wait returns the profiles, once all have ended; nil if none started
-// (the run failed before its window).
-func (p *profiler) wait() []memberProfile {
+// wait returns the profiles by stage, once all have ended; empty if none
+// started (the run failed before its window). No profile starts after.
+func (p *profiler) wait() map[string][]memberProfile {
 	p.mutex.Lock()
 	p.closed = true
-	started := p.started
 	p.mutex.Unlock()
-	if !started {
-		return nil
-	}
 	p.waiting.Wait()
 	return p.profiles
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -98,6 +99,20 @@ func (r *results) writeCPUBreakdown(b *strings.Builder) {
 		}
 		tables.WriteString("\n")
 	}
+	for _, operation := range []string{"put", "range"} {
+		small, big := r.profileFigures("big-store-small-"+operation), r.profileFigures("big-store-big-"+operation)
+		if small.rounds == 0 && big.rounds == 0 && len(small.missing)+len(big.missing) == 0 {
+			continue
+		}
+		fmt.Fprintf(&tables, "### big store, %s: the small store against the big one (%d and %d round(s) profiled)\n\n", operation, small.rounds, big.rounds)
+		if small.rounds > 0 && big.rounds > 0 {
+			writeStoreSizeTable(&tables, small, big)
+		}
+		for _, missing := range append(small.missing, big.missing...) {
+			fmt.Fprintf(&tables, "- no profile: %s\n", r.show(missing))
+		}
+		tables.WriteString("\n")
+	}
 	if tables.Len() == 0 {
 		return
 	}
@@ -179,4 +194,60 @@ func (f componentFigures) writeAgainstBudget(b *strings.Builder, budget reachBud
 		"%s together, %.1f× what is left.\n\n",
 		formatMicroseconds(left), unit, formatMicroseconds(followers), formatMicroseconds(followersWithoutFlushes),
 		formatMicroseconds(leaderOwn), formatMicroseconds(followers+leaderOwn), (followers+leaderOwn)/left)
+}
+
+// writeStoreSizeTable sets one big-store operation's components on the
+// small store beside the big one's (µs per operation, medians over
+// rounds), the largest on the big store first, and names the components
+// whose cost rose most.
+func writeStoreSizeTable(b *strings.Builder, small, big componentFigures) {
+	median := func(values []float64) float64 { return spreadOf(values).Median }
+	all := func(f componentFigures, name string) float64 {
+		return median(f.leader[name]) + 2*median(f.followers[name])
+	}
+	names := map[string]bool{}
+	for _, f := range []componentFigures{small, big} {
+		for name := range f.leader {
+			if name != componentTotal {
+				names[name] = true
+			}
+		}
+	}
+	ordered := slices.Collect(maps.Keys(names))
+	slices.SortFunc(ordered, func(x, y string) int {
+		if wx, wy := all(big, x), all(big, y); wx != wy {
+			if wx > wy {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x, y)
+	})
+	b.WriteString("| component | leader, small store | leader, big store | each follower, small store | each follower, big store | all three members: small → big |\n|---|---|---|---|---|---|\n")
+	for _, name := range append(ordered, componentTotal) {
+		fmt.Fprintf(b, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f → %.1f |\n", name,
+			median(small.leader[name]), median(big.leader[name]), median(small.followers[name]), median(big.followers[name]),
+			all(small, name), all(big, name))
+	}
+	slices.SortFunc(ordered, func(x, y string) int {
+		rx, ry := all(big, x)-all(small, x), all(big, y)-all(small, y)
+		if rx != ry {
+			if rx > ry {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x, y)
+	})
+	var rises []string
+	for _, name := range ordered[:min(3, len(ordered))] {
+		if rise := all(big, name) - all(small, name); rise > 0 {
+			rises = append(rises, fmt.Sprintf("%s +%.1f µs", name, rise))
+		}
+	}
+	fmt.Fprintf(b, "\nµs of CPU per operation, all three members: %.1f on the small store, %.1f on the big one", all(small, componentTotal), all(big, componentTotal))
+	if len(rises) > 0 {
+		fmt.Fprintf(b, "; the largest rises: %s", strings.Join(rises, ", "))
+	}
+	b.WriteString(".\n")
 }

@@ -14,7 +14,7 @@ import (
 	"github.com/lockstepdb/lockstep/loadgen"
 )
 
-func TestProfilerSplitsEachMembersProfileOnce(t *testing.T) {
+func TestProfilerSplitsEachMembersProfileOncePerStage(t *testing.T) {
 	var encoded bytes.Buffer
 	if err := cpuProfile(map[string]int64{
 		"github.com/lockstepdb/lockstep/wal.(*Log).writeBatch < github.com/lockstepdb/lockstep/node.(*logWriter).run": 3_000_000_000,
@@ -46,14 +46,19 @@ func TestProfilerSplitsEachMembersProfileOnce(t *testing.T) {
 	})
 	onMeasure("", true)
 	onMeasure("", false)
-	onMeasure("second", true) // a later window starts no second profile
-	profiles := p.wait()
-	if len(measured) != 3 {
+	onMeasure("", true) // the same stage again starts no second profile
+	onMeasure("second", true)
+	byStage := p.wait()
+	if len(measured) != 4 {
 		t.Fatalf("the run's own OnMeasure saw %v, want every call", measured)
 	}
-	if requests.Load() != 1 {
-		t.Fatalf("the member was asked for %d profiles, want 1", requests.Load())
+	if requests.Load() != 2 {
+		t.Fatalf("the member was asked for %d profiles, want 1 per stage", requests.Load())
 	}
+	if len(byStage) != 2 || len(byStage["second"]) != 3 {
+		t.Fatalf("profiles %+v, want two stages of one per member", byStage)
+	}
+	profiles := byStage[""]
 	if len(profiles) != 3 {
 		t.Fatalf("%d profiles, want one per member", len(profiles))
 	}
@@ -81,11 +86,11 @@ func TestProfilerWithoutAWindowTakesNothing(t *testing.T) {
 	defer member.Close()
 	p := newProfiler([]string{member.URL}, 1)
 	onMeasure := p.onMeasure(context.Background(), func(string, bool) {})
-	if profiles := p.wait(); profiles != nil {
+	if profiles := p.wait(); len(profiles) != 0 {
 		t.Fatalf("profiles %+v from a run that never measured", profiles)
 	}
 	onMeasure("", true) // too late: wait has returned
-	if profiles := p.wait(); profiles != nil {
+	if profiles := p.wait(); len(profiles) != 0 {
 		t.Fatalf("profiles %+v after wait returned", profiles)
 	}
 }
@@ -100,7 +105,6 @@ func TestRunsProfiledAreLockstepsThroughputRuns(t *testing.T) {
 	}{
 		{system{Name: "etcd"}, "put-1000-clients", o},
 		{lockstep, "put-1-client", o},
-		{lockstep, "big-store", o},
 		{lockstep, "put-1000-clients", options{profiles: false, duration: 10 * time.Second}},
 		{lockstep, "put-1000-clients", options{profiles: true, duration: 900 * time.Millisecond}},
 	} {
@@ -116,6 +120,9 @@ func TestRunsProfiledAreLockstepsThroughputRuns(t *testing.T) {
 		if !profiledWorkload(goal.workload) {
 			t.Errorf("%s, a throughput goal's workload, is not profiled", goal.workload)
 		}
+	}
+	if !profiledWorkload("big-store") {
+		t.Error("big-store is not profiled")
 	}
 }
 
@@ -199,5 +206,40 @@ func TestCPUBreakdownSetAgainstTheBudget(t *testing.T) {
 		"The two followers alone spend 24.0µs (16.0µs without Pebble's flushes and compactions), and the leader's own rows (lockstep's and Pebble's) 7.00µs: 31.0µs together, 1.6× what is left."
 	if !strings.Contains(b.String(), want) {
 		t.Fatalf("the section lacks %q:\n%s", want, b.String())
+	}
+}
+
+// The big store's stages are set beside the small store's, component by
+// component, with the largest rises named.
+func TestCPUBreakdownComparesTheBigStoreWithTheSmall(t *testing.T) {
+	stage := func(name string, leader, follower map[string]float64) runRecord {
+		run := profiledRun(1, 0, memberProfile{Seconds: leader}, memberProfile{Seconds: follower}, memberProfile{Seconds: follower})
+		run.Workload = "big-store-" + name
+		return run
+	}
+	const reads, flushes = "lockstep: read path (read index, store reads)", pebbleFlushes
+	r := &results{Workloads: []string{"big-store"}, Runs: []runRecord{
+		// 10,000 operations: 0.1 s is 10 µs per operation.
+		stage("small-put", map[string]float64{flushes: 0.03, "gRPC: connection writers": 0.05}, map[string]float64{flushes: 0.03}),
+		stage("big-put", map[string]float64{flushes: 0.15, "gRPC: connection writers": 0.05}, map[string]float64{flushes: 0.14}),
+		stage("small-range", map[string]float64{reads: 0.02}, map[string]float64{}),
+		{System: "lockstep", Round: 1, Workload: "big-store-big-range", Profiles: []memberProfile{{Error: "timeout"}, {}, {}},
+			Result: &loadgen.Result{Operations: 1, ElapsedSeconds: 1}, CPU: &cpuUse{Leader: 0}, ProfileSeconds: 1},
+	}}
+	var b strings.Builder
+	r.writeCPUBreakdown(&b)
+	report := b.String()
+	for _, want := range []string{
+		"### big store, put: the small store against the big one (1 and 1 round(s) profiled)",
+		"| Pebble: flushes and compactions | 3.0 | 15.0 | 3.0 | 14.0 | 9.0 → 43.0 |",
+		"| gRPC: connection writers | 5.0 | 5.0 | 0.0 | 0.0 | 5.0 → 5.0 |",
+		"| total | 8.0 | 20.0 | 3.0 | 14.0 | 14.0 → 48.0 |",
+		"all three members: 14.0 on the small store, 48.0 on the big one; the largest rises: Pebble: flushes and compactions +34.0 µs.",
+		"### big store, range: the small store against the big one (1 and 0 round(s) profiled)",
+		"- no profile: round 1, member1: timeout",
+	} {
+		if !strings.Contains(report, want) {
+			t.Errorf("the section lacks %q:\n%s", want, report)
+		}
 	}
 }

@@ -156,7 +156,7 @@ func (r *results) runWorkload(ctx context.Context, w workload, cluster *localclu
 	command := "lockstep bench " + strings.Join(config.Args(), " ")
 	result, err := loadgen.Run(ctx, config)
 	progress.finish()
-	var memberProfiles []memberProfile
+	var memberProfiles map[string][]memberProfile // by stage
 	if profiles != nil {
 		memberProfiles = profiles.wait() // before the cluster stops, failed run or not
 	}
@@ -180,8 +180,8 @@ func (r *results) runWorkload(ctx context.Context, w workload, cluster *localclu
 		}
 		run := runRecord{System: system.Name, Round: round, Workload: name, Command: command, Result: stage,
 			CPU: windows.use(stage.Stage, cluster.ClientEndpoints(), stage.Endpoints), Memory: memory}
-		if len(stages) == 1 && memberProfiles != nil {
-			run.Profiles, run.ProfileSeconds = memberProfiles, profiles.seconds
+		if stageProfiles := memberProfiles[stage.Stage]; stageProfiles != nil {
+			run.Profiles, run.ProfileSeconds = stageProfiles, profiles.seconds
 		}
 		r.Runs = append(r.Runs, run)
 		line := fmt.Sprintf("compare: round %d: %-8s %-22s %8.0f ops/s  p50 %-7s p99 %-7s errors %d", round, system.Name, name,
