@@ -52,8 +52,10 @@ type options struct {
 	quotaBytes                      int64
 	// profiles: lockstep's members are profiled in the workloads of
 	// the throughput goals (profiles.go).
-	profiles  bool
-	arguments []string // as given, for the report
+	profiles bool
+	// profilesDirectory, if not "", keeps every raw profile.
+	profilesDirectory string
+	arguments         []string // as given, for the report
 	// reportFrom: a results.json of an earlier run to write the report
 	// from, running nothing (for a report whose sections changed).
 	reportFrom string
@@ -70,6 +72,7 @@ func parseOptions(arguments []string, errorOutput io.Writer) (options, error) {
 	flags.IntVar(&o.bigStoreValueSize, "big-store-value-size", loadgen.DefaultBigStoreValueSize, "big-store: value size in bytes")
 	flags.Int64Var(&o.quotaBytes, "quota-backend-bytes", 0, "passed to etcd's and lockstep's members when not 0 (both refuse writes past 2 GiB by default)")
 	flags.BoolVar(&o.profiles, "profiles", true, "take a CPU profile of each lockstep member over the measured window of "+profiledWorkloadNames()+", and report where its CPU goes")
+	flags.StringVar(&o.profilesDirectory, "profiles-dir", "", "also keep each raw CPU profile in this directory (SYSTEM-roundN-WORKLOAD[-STAGE]-memberM.pprof), for go tool pprof")
 	flags.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every system once")
 	flags.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each workload")
 	flags.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each workload")
@@ -118,6 +121,11 @@ func parseOptions(arguments []string, errorOutput io.Writer) (options, error) {
 		return o, fmt.Errorf("--timeout %v must be positive", o.timeout)
 	case o.quotaBytes < 0:
 		return o, fmt.Errorf("--quota-backend-bytes %d must not be negative", o.quotaBytes)
+	}
+	if o.profilesDirectory != "" {
+		if err := os.MkdirAll(o.profilesDirectory, 0o755); err != nil {
+			return o, fmt.Errorf("--profiles-dir: %w", err)
+		}
 	}
 	if slices.Contains(o.workloads, "big-store") {
 		w, _ := findWorkload("big-store")

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -55,6 +58,9 @@ type profiler struct {
 	urls    []string // each member's metrics URL
 	seconds int
 	client  *http.Client
+	// keep, if not "", is where each raw profile is also saved, as
+	// keep + "[-STAGE]-memberN.pprof".
+	keep string
 
 	mutex sync.Mutex
 	// profiles are by stage, one per member, for the windows begun;
@@ -89,18 +95,19 @@ func (p *profiler) onMeasure(ctx context.Context, next func(string, bool)) func(
 		defer p.mutex.Unlock()
 		if _, started := p.profiles[stage]; !started && !p.closed {
 			p.profiles[stage] = make([]memberProfile, len(p.urls))
-			p.start(ctx, p.profiles[stage])
+			p.start(ctx, stage, p.profiles[stage])
 		}
 	}
 }
 
-// start fetches each member's profile into profiles, a slice of its own.
-func (p *profiler) start(ctx context.Context, profiles []memberProfile) {
+// start fetches each member's profile of stage into profiles, a slice of
+// its own.
+func (p *profiler) start(ctx context.Context, stage string, profiles []memberProfile) {
 	for i, url := range p.urls {
 		p.waiting.Add(1)
 		go func() {
 			defer p.waiting.Done()
-			seconds, err := p.fetch(ctx, url)
+			seconds, err := p.fetch(ctx, url, p.keptPath(stage, i))
 			if err != nil {
 				profiles[i] = memberProfile{Error: err.Error()}
 				return
@@ -110,8 +117,20 @@ func (p *profiler) start(ctx context.Context, profiles []memberProfile) {
 	}
 }
 
-// fetch takes one member's profile and splits it by component.
-func (p *profiler) fetch(ctx context.Context, metricsURL string) (map[string]float64, error) {
+// keptPath is where member's raw profile of stage is saved, or "".
+func (p *profiler) keptPath(stage string, member int) string {
+	if p.keep == "" {
+		return ""
+	}
+	if stage != "" {
+		stage = "-" + stage
+	}
+	return fmt.Sprintf("%s%s-member%d.pprof", p.keep, stage, member+1)
+}
+
+// fetch takes one member's profile and splits it by component; the raw
+// profile is also saved at keep, if not "".
+func (p *profiler) fetch(ctx context.Context, metricsURL, keep string) (map[string]float64, error) {
 	url := fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", metricsURL, p.seconds)
 	request, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
@@ -126,7 +145,16 @@ func (p *profiler) fetch(ctx context.Context, metricsURL string) (map[string]flo
 		body, _ := io.ReadAll(io.LimitReader(response.Body, 512))
 		return nil, fmt.Errorf("CPU profile: GET %s: %s: %s", url, response.Status, body)
 	}
-	parsed, err := profile.Parse(response.Body)
+	raw, err := io.ReadAll(response.Body)
+	if err != nil {
+		return nil, fmt.Errorf("CPU profile from %s: %w", url, err)
+	}
+	if keep != "" {
+		if err := os.WriteFile(keep, raw, 0o644); err != nil {
+			return nil, fmt.Errorf("saving the CPU profile: %w", err)
+		}
+	}
+	parsed, err := profile.Parse(bytes.NewReader(raw))
 	if err != nil {
 		return nil, fmt.Errorf("CPU profile from %s: %w", url, err)
 	}
@@ -155,7 +183,7 @@ func (p *profiler) wait() map[string][]memberProfile {
 // or nil when the run takes no profiles: --profiles=false, a system not
 // profiled, a workload not profiled, a window under a second, or members
 // without a metrics listener.
-func newRunProfiler(cluster *localcluster.Cluster, system system, w workload, o options) *profiler {
+func newRunProfiler(cluster *localcluster.Cluster, system system, w workload, round int, o options) *profiler {
 	seconds := profileSecondsFor(o.duration)
 	if !o.profiles || !system.profiled || !profiledWorkload(w.Name) || seconds == 0 {
 		return nil
@@ -167,7 +195,11 @@ func newRunProfiler(cluster *localcluster.Cluster, system system, w workload, o 
 		}
 		urls = append(urls, member.MetricsURL)
 	}
-	return newProfiler(urls, seconds)
+	p := newProfiler(urls, seconds)
+	if o.profilesDirectory != "" {
+		p.keep = filepath.Join(o.profilesDirectory, fmt.Sprintf("%s-round%d-%s", system.Name, round, w.Name))
+	}
+	return p
 }
 
 // profiledWorkloadNames lists the profiled workloads, for --help.

@@ -6,6 +6,8 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -40,6 +42,8 @@ func TestProfilerSplitsEachMembersProfileOncePerStage(t *testing.T) {
 	defer garbage.Close()
 
 	p := newProfiler([]string{member.URL, failing.URL, garbage.URL}, 3)
+	kept := t.TempDir()
+	p.keep = filepath.Join(kept, "lockstep-round1-put")
 	var measured []string
 	onMeasure := p.onMeasure(context.Background(), func(stage string, begin bool) {
 		measured = append(measured, stage)
@@ -70,6 +74,14 @@ func TestProfilerSplitsEachMembersProfileOncePerStage(t *testing.T) {
 		if got := profiles[0].Seconds[name]; math.Abs(got-seconds) > 1e-9 {
 			t.Errorf("%s: %v s, want %v", name, got, seconds)
 		}
+	}
+	for _, name := range []string{"lockstep-round1-put-member1.pprof", "lockstep-round1-put-second-member1.pprof"} {
+		if saved, err := os.ReadFile(filepath.Join(kept, name)); err != nil || !bytes.Equal(saved, encoded.Bytes()) {
+			t.Errorf("the raw profile %s: %v, want the member's answer kept", name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(kept, "lockstep-round1-put-member2.pprof")); err == nil {
+		t.Error("a member's error answer was kept as a profile")
 	}
 	if got := profiles[1]; got.Seconds != nil || !strings.Contains(got.Error, "500") || !strings.Contains(got.Error, "profiling is off") {
 		t.Errorf("a member that answers 500: %+v, want its status and answer as the error", got)
@@ -112,7 +124,7 @@ func TestRunsProfiledAreLockstepsThroughputRuns(t *testing.T) {
 		if !ok {
 			t.Fatalf("no workload %q", c.workload)
 		}
-		if p := newRunProfiler(nil, c.system, w, c.options); p != nil {
+		if p := newRunProfiler(nil, c.system, w, 1, c.options); p != nil {
 			t.Errorf("%s %s (profiles %v, %v): profiled", c.system.Name, c.workload, c.options.profiles, c.options.duration)
 		}
 	}

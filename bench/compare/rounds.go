@@ -147,7 +147,7 @@ func (r *results) runWorkload(ctx context.Context, w workload, cluster *localclu
 	config := w.configure(cluster.ClientEndpoints(), o)
 	windows := newCPUWindows(pids)
 	config.OnMeasure = windows.onMeasure
-	profiles := newRunProfiler(cluster, system, w, o)
+	profiles := newRunProfiler(cluster, system, w, round, o)
 	if profiles != nil {
 		config.OnMeasure = profiles.onMeasure(ctx, config.OnMeasure)
 	}
