@@ -51,7 +51,7 @@ type options struct {
 	bigStoreKeys, bigStoreValueSize int
 	quotaBytes                      int64
 	// profiles: lockstep's members are profiled in the workloads of
-	// the throughput goals (profiles.go).
+	// the throughput goals and in big-store (profiles.go).
 	profiles bool
 	// profilesDirectory, if not "", keeps every raw profile.
 	profilesDirectory string

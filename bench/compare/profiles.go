@@ -208,5 +208,5 @@ func profiledWorkloadNames() string {
 	for _, goal := range throughputGoals {
 		names = append(names, goal.workload)
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(append(names, bigStoreWorkload+" (each stage)"), ", ")
 }
