@@ -166,10 +166,8 @@ func TestCPUBreakdownSectionGivesMediansPerOperation(t *testing.T) {
 			memberProfile{Seconds: map[string]float64{"A": 1}}),
 		{System: "etcd", Round: 1, Workload: "put-1000-clients"},
 	}}
-	var b strings.Builder
-	r.writeCPUBreakdown(&b)
-	report := b.String()
-	for _, want := range []string{
+	report := breakdownSection(r)
+	expectLines(t, report,
 		"(2 round(s) profiled)",
 		// A: leader 50 and 70 (median 60); followers 30 and 20 (median 25).
 		"| A | 60.0 | 25.0 | 110.0 |\n",
@@ -178,11 +176,7 @@ func TestCPUBreakdownSectionGivesMediansPerOperation(t *testing.T) {
 		// total: leader 60 and 100; followers 35 and 20.
 		"| total | 80.0 | 27.5 | 135.0 |\n",
 		"- no profile: round 3, member2: connection refused",
-	} {
-		if !strings.Contains(report, want) {
-			t.Errorf("the section lacks %q:\n%s", want, report)
-		}
-	}
+	)
 	if strings.Index(report, "| A |") > strings.Index(report, "| B |") {
 		t.Errorf("the larger component is not first:\n%s", report)
 	}
@@ -238,10 +232,8 @@ func TestCPUBreakdownComparesTheBigStoreWithTheSmall(t *testing.T) {
 		{System: "lockstep", Round: 1, Workload: "big-store-big-range", Profiles: []memberProfile{{Error: "timeout"}, {}, {}},
 			Result: &loadgen.Result{Operations: 1, ElapsedSeconds: 1}, CPU: &cpuUse{Leader: 0}, ProfileSeconds: 1},
 	}}
-	var b strings.Builder
-	r.writeCPUBreakdown(&b)
-	report := b.String()
-	for _, want := range []string{
+	report := breakdownSection(r)
+	expectLines(t, report,
 		"### big store, put: the small store against the big one (1 and 1 round(s) profiled)",
 		"| Pebble: flushes and compactions | 3.0 | 15.0 | 3.0 | 14.0 | 9.0 → 43.0 |",
 		"| gRPC: connection writers | 5.0 | 5.0 | 0.0 | 0.0 | 5.0 → 5.0 |",
@@ -249,7 +241,20 @@ func TestCPUBreakdownComparesTheBigStoreWithTheSmall(t *testing.T) {
 		"all three members: 14.0 on the small store, 48.0 on the big one; the largest rises: Pebble: flushes and compactions +34.0 µs.",
 		"### big store, range: the small store against the big one (1 and 0 round(s) profiled)",
 		"- no profile: round 1, member1: timeout",
-	} {
+	)
+}
+
+// breakdownSection is r's section "Where lockstep's members spend their CPU".
+func breakdownSection(r *results) string {
+	var b strings.Builder
+	r.writeCPUBreakdown(&b)
+	return b.String()
+}
+
+// expectLines fails the test for each of wants that report lacks.
+func expectLines(t *testing.T, report string, wants ...string) {
+	t.Helper()
+	for _, want := range wants {
 		if !strings.Contains(report, want) {
 			t.Errorf("the section lacks %q:\n%s", want, report)
 		}
