@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/google/pprof/profile"
-	"github.com/lockstepdb/lockstep/loadgen/localcluster"
 )
 
 // Each lockstep member serves Go's CPU profiler on its metrics listener
@@ -179,23 +178,17 @@ func (p *profiler) wait() map[string][]memberProfile {
 	return p.profiles
 }
 
-// newRunProfiler returns the profiler of a run of w on system's cluster,
-// or nil when the run takes no profiles: --profiles=false, a system not
-// profiled, a workload not profiled, a window under a second, or members
-// without a metrics listener.
-func newRunProfiler(cluster *localcluster.Cluster, system system, w workload, round int, o options) *profiler {
+// newRunProfiler returns the profiler of a run of w on system's members,
+// whose metrics listeners are at metricsURLs (localcluster.Member's
+// MetricsURL), or nil when the run takes no profiles: --profiles=false, a
+// system not profiled, a workload not profiled, a window under a second,
+// or a member without a metrics listener.
+func newRunProfiler(metricsURLs []string, system system, w workload, round int, o options) *profiler {
 	seconds := profileSecondsFor(o.duration)
-	if !o.profiles || !system.profiled || !profiledWorkload(w.Name) || seconds == 0 {
+	if !o.profiles || !system.profiled || !profiledWorkload(w.Name) || seconds == 0 || slices.Contains(metricsURLs, "") {
 		return nil
 	}
-	var urls []string
-	for _, member := range cluster.Members() {
-		if member.MetricsURL == "" {
-			return nil
-		}
-		urls = append(urls, member.MetricsURL)
-	}
-	p := newProfiler(urls, seconds)
+	p := newProfiler(metricsURLs, seconds)
 	if o.profilesDirectory != "" {
 		p.keep = filepath.Join(o.profilesDirectory, fmt.Sprintf("%s-round%d-%s", system.Name, round, w.Name))
 	}

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 )
@@ -128,29 +128,43 @@ func (r *results) writeCPUBreakdown(b *strings.Builder) {
 	b.WriteString(tables.String())
 }
 
-// writeTable writes the figures' medians, the largest first, the total
-// last.
-func (f componentFigures) writeTable(b *strings.Builder, unit string) {
-	median := func(values []float64) float64 { return spreadOf(values).Median }
+// leaderMedian, followerMedian and allMembers are a component's medians
+// over rounds: the leader's, a follower's, and the leader's plus twice a
+// follower's (0 for a component the figures lack).
+func (f componentFigures) leaderMedian(name string) float64 { return spreadOf(f.leader[name]).Median }
+func (f componentFigures) followerMedian(name string) float64 {
+	return spreadOf(f.followers[name]).Median
+}
+func (f componentFigures) allMembers(name string) float64 {
+	return f.leaderMedian(name) + 2*f.followerMedian(name)
+}
+
+// componentNames returns the component names of figures, total excepted,
+// the largest by key first (ties by name).
+func componentNames(key func(string) float64, figures ...componentFigures) []string {
 	var names []string
-	for name := range f.leader {
-		if name != componentTotal {
-			names = append(names, name)
+	for _, f := range figures {
+		for name := range f.leader {
+			if name != componentTotal && !slices.Contains(names, name) {
+				names = append(names, name)
+			}
 		}
 	}
-	weight := func(name string) float64 { return median(f.leader[name]) + 2*median(f.followers[name]) }
 	slices.SortFunc(names, func(x, y string) int {
-		if wx, wy := weight(x), weight(y); wx != wy {
-			if wx > wy {
-				return -1
-			}
-			return 1
+		if c := cmp.Compare(key(y), key(x)); c != 0 {
+			return c
 		}
 		return strings.Compare(x, y)
 	})
+	return names
+}
+
+// writeTable writes the figures' medians, the largest first, the total
+// last.
+func (f componentFigures) writeTable(b *strings.Builder, unit string) {
 	fmt.Fprintf(b, "| component | leader, µs per %s | each follower, µs per %s | all three members, µs per %s |\n|---|---|---|---|\n", unit, unit, unit)
-	for _, name := range append(names, componentTotal) {
-		fmt.Fprintf(b, "| %s | %.1f | %.1f | %.1f |\n", name, median(f.leader[name]), median(f.followers[name]), weight(name))
+	for _, name := range append(componentNames(f.allMembers, f), componentTotal) {
+		fmt.Fprintf(b, "| %s | %.1f | %.1f | %.1f |\n", name, f.leaderMedian(name), f.followerMedian(name), f.allMembers(name))
 	}
 	b.WriteString("\n")
 }
@@ -180,13 +194,12 @@ func (f componentFigures) writeAgainstBudget(b *strings.Builder, budget reachBud
 	if budget.target > budget.floorRate || budget.lockstepMembers <= budget.members || left <= 0 {
 		return
 	}
-	median := func(values []float64) float64 { return spreadOf(values).Median }
-	followers := 2 * median(f.followers[componentTotal])
-	followersWithoutFlushes := followers - 2*median(f.followers[pebbleFlushes])
+	followers := 2 * f.followerMedian(componentTotal)
+	followersWithoutFlushes := followers - 2*f.followerMedian(pebbleFlushes)
 	leaderOwn := 0.0
-	for name, values := range f.leader {
+	for name := range f.leader {
 		if strings.HasPrefix(name, "lockstep:") || strings.HasPrefix(name, "Pebble:") {
-			leaderOwn += median(values)
+			leaderOwn += f.leaderMedian(name)
 		}
 	}
 	fmt.Fprintf(b, "Twice etcd's rate leaves %s per %s beyond the floor's work for all three members (\"What this machine allows\"). "+
@@ -201,51 +214,20 @@ func (f componentFigures) writeAgainstBudget(b *strings.Builder, budget reachBud
 // rounds), the largest on the big store first, and names the components
 // whose cost rose most.
 func writeStoreSizeTable(b *strings.Builder, small, big componentFigures) {
-	median := func(values []float64) float64 { return spreadOf(values).Median }
-	all := func(f componentFigures, name string) float64 {
-		return median(f.leader[name]) + 2*median(f.followers[name])
-	}
-	names := map[string]bool{}
-	for _, f := range []componentFigures{small, big} {
-		for name := range f.leader {
-			if name != componentTotal {
-				names[name] = true
-			}
-		}
-	}
-	ordered := slices.Collect(maps.Keys(names))
-	slices.SortFunc(ordered, func(x, y string) int {
-		if wx, wy := all(big, x), all(big, y); wx != wy {
-			if wx > wy {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(x, y)
-	})
+	rise := func(name string) float64 { return big.allMembers(name) - small.allMembers(name) }
 	b.WriteString("| component | leader, small store | leader, big store | each follower, small store | each follower, big store | all three members: small → big |\n|---|---|---|---|---|---|\n")
-	for _, name := range append(ordered, componentTotal) {
+	for _, name := range append(componentNames(big.allMembers, small, big), componentTotal) {
 		fmt.Fprintf(b, "| %s | %.1f | %.1f | %.1f | %.1f | %.1f → %.1f |\n", name,
-			median(small.leader[name]), median(big.leader[name]), median(small.followers[name]), median(big.followers[name]),
-			all(small, name), all(big, name))
+			small.leaderMedian(name), big.leaderMedian(name), small.followerMedian(name), big.followerMedian(name),
+			small.allMembers(name), big.allMembers(name))
 	}
-	slices.SortFunc(ordered, func(x, y string) int {
-		rx, ry := all(big, x)-all(small, x), all(big, y)-all(small, y)
-		if rx != ry {
-			if rx > ry {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(x, y)
-	})
 	var rises []string
-	for _, name := range ordered[:min(3, len(ordered))] {
-		if rise := all(big, name) - all(small, name); rise > 0 {
-			rises = append(rises, fmt.Sprintf("%s +%.1f µs", name, rise))
+	for _, name := range componentNames(rise, small, big) {
+		if len(rises) < 3 && rise(name) > 0 {
+			rises = append(rises, fmt.Sprintf("%s +%.1f µs", name, rise(name)))
 		}
 	}
-	fmt.Fprintf(b, "\nµs of CPU per operation, all three members: %.1f on the small store, %.1f on the big one", all(small, componentTotal), all(big, componentTotal))
+	fmt.Fprintf(b, "\nµs of CPU per operation, all three members: %.1f on the small store, %.1f on the big one", small.allMembers(componentTotal), big.allMembers(componentTotal))
 	if len(rises) > 0 {
 		fmt.Fprintf(b, "; the largest rises: %s", strings.Join(rises, ", "))
 	}

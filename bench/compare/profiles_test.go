@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -109,32 +110,41 @@ func TestProfilerWithoutAWindowTakesNothing(t *testing.T) {
 
 func TestRunsProfiledAreLockstepsThroughputRuns(t *testing.T) {
 	lockstep := system{Name: "lockstep", profiled: true}
-	o := options{profiles: true, duration: 10 * time.Second}
+	o := options{profiles: true, duration: 10 * time.Second, profilesDirectory: "/kept"}
+	urls := []string{"http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"}
 	for _, c := range []struct {
 		system   system
 		workload string
 		options  options
+		urls     []string
 	}{
-		{system{Name: "etcd"}, "put-1000-clients", o},
-		{lockstep, "put-1-client", o},
-		{lockstep, "put-1000-clients", options{profiles: false, duration: 10 * time.Second}},
-		{lockstep, "put-1000-clients", options{profiles: true, duration: 900 * time.Millisecond}},
+		{system{Name: "etcd"}, "put-1000-clients", o, urls},
+		{lockstep, "put-1-client", o, urls},
+		{lockstep, "put-1000-clients", options{profiles: false, duration: 10 * time.Second}, urls},
+		{lockstep, "put-1000-clients", options{profiles: true, duration: 900 * time.Millisecond}, urls},
+		{lockstep, "put-1000-clients", o, []string{urls[0], "", urls[2]}}, // a member without a metrics listener
 	} {
 		w, ok := findWorkload(c.workload)
 		if !ok {
 			t.Fatalf("no workload %q", c.workload)
 		}
-		if p := newRunProfiler(nil, c.system, w, 1, c.options); p != nil {
-			t.Errorf("%s %s (profiles %v, %v): profiled", c.system.Name, c.workload, c.options.profiles, c.options.duration)
+		if p := newRunProfiler(c.urls, c.system, w, 1, c.options); p != nil {
+			t.Errorf("%s %s (profiles %v, %v, URLs %q): profiled", c.system.Name, c.workload, c.options.profiles, c.options.duration, c.urls)
 		}
 	}
+	profiled := []string{"big-store"}
 	for _, goal := range throughputGoals {
-		if !profiledWorkload(goal.workload) {
-			t.Errorf("%s, a throughput goal's workload, is not profiled", goal.workload)
-		}
+		profiled = append(profiled, goal.workload)
 	}
-	if !profiledWorkload("big-store") {
-		t.Error("big-store is not profiled")
+	for _, name := range profiled {
+		w, _ := findWorkload(name)
+		p := newRunProfiler(urls, lockstep, w, 2, o)
+		if p == nil {
+			t.Fatalf("lockstep's %s: not profiled", name)
+		}
+		if fmt.Sprint(p.urls) != fmt.Sprint(urls) || p.seconds != 10 || p.keep != filepath.Join("/kept", "lockstep-round2-"+name) {
+			t.Errorf("lockstep's %s: profiler of %q over %d s kept at %q, want every member over 10 s kept at /kept/lockstep-round2-%s", name, p.urls, p.seconds, p.keep, name)
+		}
 	}
 }
 

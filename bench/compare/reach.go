@@ -37,9 +37,6 @@ var throughputGoals = []throughputGoal{
 // replication. A goal above the floor's own rate is out of reach by
 // definition, whatever the server does.
 func (r *results) writeReach(b *strings.Builder) {
-	if !r.compared() || !r.ran("floor") || r.Machine.Cores <= 0 {
-		return
-	}
 	var rows []string
 	for _, goal := range throughputGoals {
 		budget, ok := r.budget(goal)

@@ -147,7 +147,11 @@ func (r *results) runWorkload(ctx context.Context, w workload, cluster *localclu
 	config := w.configure(cluster.ClientEndpoints(), o)
 	windows := newCPUWindows(pids)
 	config.OnMeasure = windows.onMeasure
-	profiles := newRunProfiler(cluster, system, w, round, o)
+	var metricsURLs []string
+	for _, member := range cluster.Members() {
+		metricsURLs = append(metricsURLs, member.MetricsURL)
+	}
+	profiles := newRunProfiler(metricsURLs, system, w, round, o)
 	if profiles != nil {
 		config.OnMeasure = profiles.onMeasure(ctx, config.OnMeasure)
 	}

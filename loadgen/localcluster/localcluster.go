@@ -105,8 +105,9 @@ func Start(ctx context.Context, options Options) (*Cluster, error) {
 var errPortTaken = errors.New("a port was taken")
 
 func start(ctx context.Context, options Options, attempt int) (*Cluster, error) {
+	metrics := options.MetricsListeners && options.MemberFlags == nil
 	portsPerMember := 2
-	if options.MetricsListeners && options.MemberFlags == nil {
+	if metrics {
 		portsPerMember = 3
 	}
 	ports, err := freePorts(portsPerMember * options.Members)
@@ -127,7 +128,7 @@ func start(ctx context.Context, options Options, attempt int) (*Cluster, error) 
 			DataDirectory: filepath.Join(options.Directory, fmt.Sprintf("%s.%d.data", name, attempt)),
 			LogPath:       filepath.Join(options.Directory, fmt.Sprintf("%s.%d.log", name, attempt)),
 		}
-		if portsPerMember == 3 {
+		if metrics {
 			member.MetricsURL = url(i, 2)
 		}
 		cluster.members = append(cluster.members, member)
