@@ -97,8 +97,9 @@ func fakeResults() *results {
 	r := &results{Started: time.Unix(0, 0), Finished: time.Unix(90, 0), Rounds: 2, Duration: "10s", Warmup: "1s", Arguments: []string{"--rounds", "2"},
 		Systems: []system{{Name: "etcd", Version: "etcd 3.7.3", Members: 3}, {Name: "lockstep", Version: "lockstep commit abc", Members: 3},
 			{Name: "floor", Version: "floor", Members: 1}},
-		FsyncBefore:  fsyncProbe{Writes: 100, PerSecond: 2000, P50Ms: 0.4, P99Ms: 1},
-		FsyncAfter:   fsyncProbe{Writes: 100, PerSecond: 2000, P50Ms: 0.6, P99Ms: 1},
+		FsyncBefore: fsyncProbe{Writes: 100, PerSecond: 2000, P50Ms: 0.4, P99Ms: 1},
+		FsyncAfter:  fsyncProbe{Writes: 100, PerSecond: 2000, P50Ms: 0.6, P99Ms: 1},
+		FsyncQuorum: fsyncProbe{Writes: 100, PerSecond: 1500, P50Ms: 0.5, P99Ms: 2}, FsyncWriters: 3,
 		Workloads:    []string{"put-1000-clients", "put-1-client", "range-1000-clients", "watch-fanout", "big-store"},
 		BigStoreKeys: 4_000_000, BigStoreValueSize: 1024,
 	}
@@ -211,6 +212,7 @@ func TestReportHasRatiosGoalsMemoryCommandsAndErrors(t *testing.T) {
 		"- round 2, etcd, put-1-client: 3 × timeout",
 		"![put, 1 client](benchmarks/put-1-client.svg)",
 		"| raw fsync, before the rounds | 2,000 writes/s, p50 400µs, p99 1.00ms |",
+		"| a replicated write: 3 writers at once until 2 are durable, before the rounds | 1,500 rounds/s, p50 500µs, p99 2.00ms |",
 	} {
 		if !strings.Contains(report, want) {
 			t.Errorf("the report lacks %q", want)

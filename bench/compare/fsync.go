@@ -76,22 +76,12 @@ func measureConcurrentFsync(directory string, duration time.Duration, writers in
 // probeOneWriter is one writer of the probe: its own file, made
 // beforehand, and its timed writes.
 func probeOneWriter(directory string, duration time.Duration) ([]time.Duration, error) {
-	file, err := os.CreateTemp(directory, "fsync-probe-*")
+	file, record, err := prepareProbeFile(directory)
 	if err != nil {
-		return nil, fmt.Errorf("fsync probe: %w", err)
+		return nil, err
 	}
 	defer os.Remove(file.Name())
 	defer file.Close()
-	if _, err := file.Write(make([]byte, probeFileBytes)); err != nil {
-		return nil, fmt.Errorf("fsync probe: preparing %s: %w", filepath.Base(file.Name()), err)
-	}
-	if err := file.Sync(); err != nil {
-		return nil, fmt.Errorf("fsync probe: %w", err)
-	}
-	record := make([]byte, probeRecordBytes)
-	for i := range record {
-		record[i] = byte('a' + i%26)
-	}
 	var latencies []time.Duration
 	start := time.Now()
 	for offset := int64(0); len(latencies) < probeMaxWrites && time.Since(start) < duration; offset = (offset + probeRecordBytes) % probeFileBytes {
@@ -105,6 +95,30 @@ func probeOneWriter(directory string, duration time.Duration) ([]time.Duration, 
 		latencies = append(latencies, time.Since(begin))
 	}
 	return latencies, nil
+}
+
+// prepareProbeFile makes a writer's file of probeFileBytes, written and
+// synced, and the record it writes; the caller removes the file.
+func prepareProbeFile(directory string) (*os.File, []byte, error) {
+	file, err := os.CreateTemp(directory, "fsync-probe-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("fsync probe: %w", err)
+	}
+	if _, err := file.Write(make([]byte, probeFileBytes)); err != nil {
+		file.Close()
+		os.Remove(file.Name())
+		return nil, nil, fmt.Errorf("fsync probe: preparing %s: %w", filepath.Base(file.Name()), err)
+	}
+	if err := file.Sync(); err != nil {
+		file.Close()
+		os.Remove(file.Name())
+		return nil, nil, fmt.Errorf("fsync probe: %w", err)
+	}
+	record := make([]byte, probeRecordBytes)
+	for i := range record {
+		record[i] = byte('a' + i%26)
+	}
+	return file, record, nil
 }
 
 // nearestRank returns the p-th percentile of sorted (nearest rank), or 0.

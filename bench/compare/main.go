@@ -76,7 +76,7 @@ func parseOptions(arguments []string, errorOutput io.Writer) (options, error) {
 	flags.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every system once")
 	flags.DurationVar(&o.duration, "duration", 10*time.Second, "measured time of each workload")
 	flags.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured load before each workload")
-	flags.DurationVar(&o.fsync, "fsync", 2*time.Second, "length of each raw fsync probe (one before, one after the rounds)")
+	flags.DurationVar(&o.fsync, "fsync", 2*time.Second, "length of each raw fsync probe (four: one writer before and after the rounds; before them, one writer per member at once, and the same in rounds until a majority is durable)")
 	flags.DurationVar(&o.timeout, "timeout", 15*time.Minute, "the whole run stops (and reports what it has) after this long")
 	flags.StringVar(&o.out, "out", "docs/BENCHMARKS.md", "the Markdown report (a relative path is from the repository root)")
 	flags.StringVar(&o.plots, "plots", "", "directory of the plots and results.json (default: benchmarks/ next to --out)")
@@ -147,6 +147,9 @@ const (
 )
 
 // plannedDuration estimates the whole run (builds excluded).
+// fsyncProbes is how many raw fsync probes a run makes, each --fsync long.
+const fsyncProbes = 4
+
 func (o options) plannedDuration() time.Duration {
 	perCluster := clusterOverhead
 	for _, name := range o.workloads {
@@ -156,7 +159,7 @@ func (o options) plannedDuration() time.Duration {
 			perCluster += w.estimate(o)
 		}
 	}
-	return 2*o.fsync + time.Duration(o.rounds*len(o.systems))*perCluster
+	return fsyncProbes*o.fsync + time.Duration(o.rounds*len(o.systems))*perCluster
 }
 
 func main() {
@@ -243,6 +246,10 @@ func run(ctx context.Context, o options, out, log io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(log, "compare: raw fsync, %d writers at once: p50 %.3f ms\n", members, results.FsyncConcurrent.P50Ms)
+	if results.FsyncQuorum, err = measureQuorumFsync(work, o.fsync, members); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "compare: raw fsync, %d writers at once until %d are durable: p50 %.3f ms\n", members, members/2+1, results.FsyncQuorum.P50Ms)
 	results.Wake = measureWake(wakeSamples)
 	fmt.Fprintf(log, "compare: thread wake: p50 %.0f µs\n", results.Wake.P50Us)
 	for round := 1; round <= o.rounds && ctx.Err() == nil; round++ {

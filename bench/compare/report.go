@@ -232,10 +232,14 @@ func (r *results) writeHeader(b *strings.Builder, methodLink string) {
 	if r.FsyncWriters > 0 {
 		fmt.Fprintf(b, "| raw fsync, %d writers at once, before the rounds | %s |\n", r.FsyncWriters, describeProbe(r.FsyncConcurrent))
 	}
+	if r.FsyncQuorum.Writes > 0 {
+		fmt.Fprintf(b, "| a replicated write: %d writers at once until %d are durable, before the rounds | %s |\n", r.FsyncWriters, r.FsyncWriters/2+1, describeRounds(r.FsyncQuorum))
+	}
 	if r.Wake.Wakes > 0 {
 		fmt.Fprintf(b, "| thread wake | p50 %.0f µs, p99 %.0f µs |\n", r.Wake.P50Us, r.Wake.P99Us)
 	}
 	fmt.Fprintf(b, "\nRaw fsync: %d-byte records written in turn into a %d MiB file made beforehand, each followed by fdatasync, timed one by one, in the directory that held the clusters; with several writers, each has a file of its own, as each member syncs its own log on the one disk. "+
+		"A replicated write: in each round every writer writes and syncs one record at once, timed from the first write's start to the moment a majority of them is durable, when an entry commits; the writes share the disk and finish one after another, so a round takes longer than one write among several. "+
 		"Thread wake: how long a thread parked in the kernel takes to run once another thread wakes it (%d times, %v apart), which every hand-over between goroutines on different threads pays; it is a few microseconds on bare metal. "+
 		"Context switches per operation count every thread of a process, from /proc.\n\n",
 		probeRecordBytes, probeFileBytes>>20, wakeSamples, wakePause)
@@ -244,6 +248,12 @@ func (r *results) writeHeader(b *strings.Builder, methodLink string) {
 		fmt.Fprintf(b, "- %s: `%s`\n", system.Name, system.Version)
 	}
 	b.WriteString("- load generator: `lockstep bench` (package loadgen of this repository)\n\n")
+}
+
+// describeRounds describes the replicated write's probe, whose figures
+// are of rounds, not of single writes.
+func describeRounds(p fsyncProbe) string {
+	return fmt.Sprintf("%s rounds/s, p50 %s, p99 %s", formatCount(p.PerSecond), loadgen.FormatMilliseconds(p.P50Ms), loadgen.FormatMilliseconds(p.P99Ms))
 }
 
 func describeProbe(p fsyncProbe) string {

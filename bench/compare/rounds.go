@@ -45,12 +45,15 @@ type results struct {
 	// FsyncConcurrent is the probe with one writer per member at once, as
 	// a cluster on this machine syncs its logs; Wake is the thread wake
 	// probe. Both run before the rounds; absent from older results.
-	FsyncConcurrent fsyncProbe      `json:"fsync_concurrent,omitempty"`
-	FsyncWriters    int             `json:"fsync_writers,omitempty"`
-	Wake            wakeProbe       `json:"wake,omitempty"`
-	Clusters        []clusterRecord `json:"clusters"`
-	Runs            []runRecord     `json:"runs"`
-	Incomplete      string          `json:"incomplete,omitempty"`
+	FsyncConcurrent fsyncProbe `json:"fsync_concurrent,omitempty"`
+	FsyncWriters    int        `json:"fsync_writers,omitempty"`
+	// FsyncQuorum is the replicated write's probe (measureQuorumFsync),
+	// with FsyncWriters writers; absent from older results.
+	FsyncQuorum fsyncProbe      `json:"fsync_quorum,omitempty"`
+	Wake        wakeProbe       `json:"wake,omitempty"`
+	Clusters    []clusterRecord `json:"clusters"`
+	Runs        []runRecord     `json:"runs"`
+	Incomplete  string          `json:"incomplete,omitempty"`
 
 	// display turns the machine's paths into the report's (paths.go).
 	display *strings.Replacer

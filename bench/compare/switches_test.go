@@ -67,6 +67,32 @@ func TestConcurrentFsyncPoolsEveryWriter(t *testing.T) {
 	}
 }
 
+// The replicated write's probe counts rounds, each timed to its majority.
+func TestQuorumFsyncTimesRoundsToAMajority(t *testing.T) {
+	directory := t.TempDir()
+	probe, err := measureQuorumFsync(directory, 50*time.Millisecond, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if probe.Writes < 1 || probe.P50Ms <= 0 || probe.P99Ms < probe.P50Ms || probe.PerSecond <= 0 {
+		t.Fatalf("probe %+v", probe)
+	}
+	// A round lasts at least its majority's time, so the rounds cannot
+	// have run faster than their median allows.
+	if perRound := probe.Seconds / float64(probe.Writes) * 1000; perRound < probe.P50Ms*0.5 {
+		t.Errorf("%d rounds in %.3fs (%.3f ms each) with a median of %.3f ms", probe.Writes, probe.Seconds, perRound, probe.P50Ms)
+	}
+	if left, _ := os.ReadDir(directory); len(left) != 0 {
+		t.Errorf("the probe left %d files behind", len(left))
+	}
+	if _, err := measureQuorumFsync("/nonexistent-directory", time.Millisecond, 3); err == nil {
+		t.Fatal("a probe in a missing directory succeeded")
+	}
+	if _, err := measureQuorumFsync(directory, time.Millisecond, 0); err == nil {
+		t.Fatal("a probe with no writers succeeded")
+	}
+}
+
 func TestWakeProbeTimesEveryWake(t *testing.T) {
 	probe := measureWake(20)
 	if probe.Wakes != 20 || probe.P50Us <= 0 || probe.P99Us < probe.P50Us {
