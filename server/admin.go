@@ -27,6 +27,19 @@ func (s *Server) AdminHandler() *http.ServeMux { return s.adminMux }
 // newAdminMux builds the admin routes the server itself serves.
 func (s *Server) newAdminMux() *http.ServeMux {
 	mux := http.NewServeMux()
+	s.handleOperatorRoutes(mux)
+	// Go's profiler, for finding what a slow member spends its time on
+	// (the admin listener is the operator's, like etcd's --enable-pprof).
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	return mux
+}
+
+// handleOperatorRoutes adds to mux the routes both the admin listeners and
+// the client ports serve: /metrics, /health, /livez and /readyz.
+func (s *Server) handleOperatorRoutes(mux *http.ServeMux) {
 	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
 		healthy, reason := s.checkHealth(r.Context())
@@ -36,12 +49,6 @@ func (s *Server) newAdminMux() *http.ServeMux {
 		}
 		json.NewEncoder(w).Encode(map[string]string{"health": fmt.Sprint(healthy), "reason": reason})
 	})
-	// Go's profiler, for finding what a slow member spends its time on
-	// (the admin listener is the operator's, like etcd's --enable-pprof).
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/livez", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		if healthy, reason := s.checkHealth(r.Context()); !healthy {
@@ -50,7 +57,6 @@ func (s *Server) newAdminMux() *http.ServeMux {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	return mux
 }
 
 // checkHealth is etcd's health check: a leader, a disk that takes writes

@@ -136,7 +136,7 @@ func (s *Server) canProveMembership() bool {
 // is one, is refused with a precise error: the leader could not tell
 // the follower from a client claiming any user.
 func (s *Server) forwardedIdentity(ctx context.Context) (user string, asMember bool, err error) {
-	if len(metadata.ValueFromIncomingContext(ctx, tokenMetadataKey)) > 0 {
+	if _, ok := incomingToken(ctx); ok {
 		return "", false, nil
 	}
 	user, ok := s.certificateUser(ctx)

@@ -16,6 +16,19 @@ import (
 // their token under (rpctypes.TokenFieldNameGRPC).
 const tokenMetadataKey = "token"
 
+// incomingToken returns the token a call carries: under tokenMetadataKey,
+// or else, as etcd also takes it, under "authorization"
+// (rpctypes.TokenFieldNameSwagger), where the JSON gateway puts the HTTP
+// Authorization header.
+func incomingToken(ctx context.Context) (string, bool) {
+	for _, key := range []string{tokenMetadataKey, rpctypes.TokenFieldNameSwagger} {
+		if tokens := metadata.ValueFromIncomingContext(ctx, key); len(tokens) > 0 {
+			return tokens[0], true
+		}
+	}
+	return "", false
+}
+
 // etcdMethodPrefix starts the full name of every etcd API method; the
 // interceptors leave other services (health, the members' internal one)
 // alone.
@@ -72,12 +85,12 @@ func (s *Server) resolveCaller(ctx context.Context, method string) (caller, erro
 	if !enabled || method == authenticateMethod {
 		return caller{}, nil
 	}
-	if tokens := metadata.ValueFromIncomingContext(ctx, tokenMetadataKey); len(tokens) > 0 {
-		identity, ok := s.store.TokenIdentity(tokens[0])
+	if token, ok := incomingToken(ctx); ok {
+		identity, ok := s.store.TokenIdentity(token)
 		if !ok {
 			return caller{}, rpctypes.ErrGRPCInvalidAuthToken
 		}
-		return caller{identity: identity, token: tokens[0]}, nil
+		return caller{identity: identity, token: token}, nil
 	}
 	if users := metadata.ValueFromIncomingContext(ctx, forwardedUserKey); len(users) > 0 {
 		return s.forwardedCaller(ctx, users[0], revision)
@@ -267,9 +280,9 @@ func (s *Server) authorizeWatch(ctx context.Context, request *pb.WatchCreateRequ
 // simple token (kv assigns them when it applies Authenticate) and
 // verifies every JWT (with the public key).
 func forwardToken(incoming, outgoing context.Context) context.Context {
-	tokens := metadata.ValueFromIncomingContext(incoming, tokenMetadataKey)
-	if len(tokens) == 0 {
+	token, ok := incomingToken(incoming)
+	if !ok {
 		return outgoing
 	}
-	return metadata.AppendToOutgoingContext(outgoing, tokenMetadataKey, tokens[0])
+	return metadata.AppendToOutgoingContext(outgoing, tokenMetadataKey, token)
 }

@@ -27,7 +27,6 @@ import (
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
@@ -59,6 +58,12 @@ type Server struct {
 	grpcServer    *grpc.Server
 	health        *health.Server
 	clientAddress []net.Addr
+	// clientListeners split each client port between grpcServer and
+	// clientHTTP (client_listener.go); gateway is the JSON gateway they
+	// serve under /v3/.
+	clientListeners []*clientListener
+	clientHTTP      []*http.Server
+	gateway         *gateway
 	// adminMux is what every admin listener serves (AdminHandler).
 	adminMux     *http.ServeMux
 	admin        []*http.Server
@@ -222,7 +227,9 @@ func (s *Server) serveClients() error {
 		grpc.InitialConnWindowSize(connectionWindowBytes),
 	}
 	if s.config.ClientTLS != nil {
-		options = append(options, grpc.Creds(credentials.NewTLS(s.config.ClientTLS)))
+		// The client listener makes the TLS handshake (it tells gRPC and
+		// HTTP apart by ALPN); gRPC takes the connection as it is.
+		options = append(options, grpc.Creds(handshakenCredentials{}))
 	}
 	s.grpcServer = grpc.NewServer(options...)
 	pb.RegisterKVServer(s.grpcServer, &kvService{server: s})
@@ -234,17 +241,35 @@ func (s *Server) serveClients() error {
 	s.registerInternal(s.grpcServer)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)
+	gateway, err := newGateway(s.grpcServer, &s.group)
+	if err != nil {
+		return fmt.Errorf("server: the JSON gateway: %w", err)
+	}
+	s.gateway = gateway
+	clientMux := s.newClientMux(gateway.handler)
 	for _, raw := range s.config.ListenClientURLs {
 		address, _ := hostPort(raw)
-		listener, err := net.Listen("tcp", address)
+		bound, err := net.Listen("tcp", address)
 		if err != nil {
 			return fmt.Errorf("server: listen for clients on %s: %w", raw, err)
 		}
-		s.clientAddress = append(s.clientAddress, listener.Addr())
-		s.config.AdvertiseClientURLs = resolvePort(s.config.AdvertiseClientURLs, raw, listener.Addr())
+		s.clientAddress = append(s.clientAddress, bound.Addr())
+		s.config.AdvertiseClientURLs = resolvePort(s.config.AdvertiseClientURLs, raw, bound.Addr())
+		listener := newClientListener(bound, s.config.ClientTLS, &s.group, s.log)
+		s.clientListeners = append(s.clientListeners, listener)
+		httpServer := &http.Server{Handler: clientMux, ReadHeaderTimeout: 10 * time.Second}
+		s.clientHTTP = append(s.clientHTTP, httpServer)
+		s.group.Go(listener.run)
 		s.group.Go(func() {
-			if err := s.grpcServer.Serve(listener); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			// The port closes before gRPC stops (shutdown): its Accept
+			// then fails with net.ErrClosed, which is no failure.
+			if err := s.grpcServer.Serve(listener.grpc); err != nil && !errors.Is(err, grpc.ErrServerStopped) && !errors.Is(err, net.ErrClosed) {
 				s.log.Error("serving clients failed", "address", raw, "error", err)
+			}
+		})
+		s.group.Go(func() {
+			if err := httpServer.Serve(listener.http); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				s.log.Error("serving clients over HTTP failed", "address", raw, "error", err)
 			}
 		})
 	}
@@ -394,6 +419,17 @@ func (s *Server) shutdown(ctx context.Context) error {
 		close(s.stopping)
 		for _, admin := range s.admin {
 			admin.Close()
+		}
+		// The client ports stop accepting first, then their HTTP
+		// connections close, then gRPC lets its calls finish.
+		for _, listener := range s.clientListeners {
+			listener.close()
+		}
+		for _, clientHTTP := range s.clientHTTP {
+			clientHTTP.Close()
+		}
+		if s.gateway != nil {
+			s.gateway.close()
 		}
 		if s.grpcServer != nil {
 			stopped := make(chan struct{})
