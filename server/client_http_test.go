@@ -227,3 +227,35 @@ func TestClientListenerClosesASilentConnection(t *testing.T) {
 		t.Error("the closed port accepted a connection")
 	}
 }
+
+// TestGatewayWatchStreamsEvents: a watch sent through the JSON gateway,
+// its create request the whole body (so the gRPC stream's client side
+// closes at once), goes on delivering events, as etcd's does.
+func TestGatewayWatchStreamsEvents(t *testing.T) {
+	cluster := startCluster(t, 1, nil)
+	ctx := testContext(t)
+	grpcClient := cluster.client(cluster.endpoint(0))
+	if _, err := grpcClient.Put(ctx, "before", "0"); err != nil {
+		t.Fatal(err)
+	}
+	request, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cluster.endpoint(0)+"/v3/watch",
+		strings.NewReader(`{"create_request": {"key": "Zm9v"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	response, err := http.DefaultClient.Do(request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer response.Body.Close()
+	lines := bufio.NewScanner(response.Body)
+	if !lines.Scan() || !strings.Contains(lines.Text(), `"created":true`) {
+		t.Fatalf("the first answer %q, want the watch created (%v)", lines.Text(), lines.Err())
+	}
+	if _, err := grpcClient.Put(ctx, "foo", "bar"); err != nil {
+		t.Fatal(err)
+	}
+	if !lines.Scan() || !strings.Contains(lines.Text(), `"events":[{"kv":{"key":"Zm9v"`) || !strings.Contains(lines.Text(), `"value":"YmFy"`) {
+		t.Fatalf("the next answer %q, want foo's put (%v)", lines.Text(), lines.Err())
+	}
+}

@@ -76,19 +76,28 @@ func (w *watchService) Watch(stream grpc.BidiStreamingServer[pb.WatchRequest, pb
 	return err
 }
 
-// wait returns why the stream ended: the client's side closed or failed,
-// the member lost its leader (for streams that require one), or stopped.
+// wait returns why the stream ended: the client's side failed, the
+// client went away (the stream's context ended), the member lost its
+// leader (for streams that require one), or stopped. A client that only
+// closes its side (io.EOF: it will create no more watches) keeps its
+// watches, as in etcd: a JSON gateway client sends its create request as
+// the whole body, then reads the events.
 func (ws *watchStream) wait(received chan error) error {
-	select {
-	case err := <-received:
-		return err
-	case <-ws.ctx.Done():
-		if ws.noLeader.Load() {
-			return rpctypes.ErrGRPCNoLeader
+	for {
+		select {
+		case err := <-received:
+			if err != nil {
+				return err
+			}
+			received = nil // closed by the client: wait for the rest
+		case <-ws.ctx.Done():
+			if ws.noLeader.Load() {
+				return rpctypes.ErrGRPCNoLeader
+			}
+			return ws.ctx.Err()
+		case <-ws.server.stopping:
+			return rpctypes.ErrGRPCStopped
 		}
-		return ws.ctx.Err()
-	case <-ws.server.stopping:
-		return rpctypes.ErrGRPCStopped
 	}
 }
 
