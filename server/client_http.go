@@ -14,9 +14,16 @@ func (s *Server) newClientMux(gateway http.Handler) *http.ServeMux {
 	s.handleOperatorRoutes(mux)
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		// etcd's answer: the server's version and the cluster's (the
-		// version all members speak, major.minor.0).
-		json.NewEncoder(w).Encode(map[string]string{"etcdserver": EmulatedVersion, "etcdcluster": EmulatedVersion[:3] + ".0"})
+		// etcd's answer, field for field: the server's version, the
+		// cluster's (the version all members speak, major.minor.0) and the
+		// storage's (Maintenance.Status's StorageVersion).
+		minor := EmulatedVersion[:3] + ".0"
+		body, _ := json.Marshal(struct {
+			Server  string `json:"etcdserver"`
+			Cluster string `json:"etcdcluster"`
+			Storage string `json:"storage"`
+		}{EmulatedVersion, minor, minor})
+		w.Write(body)
 	})
 	mux.Handle("/v3/", gateway)
 	return mux
