@@ -206,9 +206,8 @@ func TestClientListenerClosesASilentConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	var group sync.WaitGroup
-	listener := newClientListener(bound, nil, &group, slog.New(slog.DiscardHandler))
-	listener.timeout = 50 * time.Millisecond
-	group.Go(listener.run)
+	listener := newClientListener(bound, nil, 50*time.Millisecond, &group, slog.New(slog.DiscardHandler))
+	group.Go(listener.router.Run)
 	conn, err := net.Dial("tcp", bound.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +216,7 @@ func TestClientListenerClosesASilentConnection(t *testing.T) {
 	if _, err := conn.Read(make([]byte, 1)); err != io.EOF {
 		t.Errorf("a silent connection read %v, want EOF when the listener gives up on it", err)
 	}
-	listener.close()
+	listener.router.Close()
 	group.Wait()
 	if _, err := listener.grpc.Accept(); err != net.ErrClosed {
 		t.Errorf("Accept after close: %v", err)

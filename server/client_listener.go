@@ -2,12 +2,13 @@ package server
 
 import (
 	"crypto/tls"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/lockstepdb/lockstep/internal/connsplit"
 )
 
 // A client port serves two protocols, as etcd's does: gRPC (the etcd API)
@@ -36,106 +37,33 @@ const http2PrefacePrefix = "PRI"
 // HTTP/2 (gRPC) first, then HTTP/1.1.
 var clientProtocols = []string{"h2", "http/1.1"}
 
-// clientListener accepts connections on one client port and routes each
-// to the gRPC server or the HTTP server, through their own net.Listener
-// (grpcListener, httpListener).
+// clientListener splits one client port between the gRPC server and the
+// HTTP server, through their own net.Listener (grpc, http).
 type clientListener struct {
-	listener net.Listener
-	// tls, if set, is the server configuration offering clientProtocols;
-	// the handshake happens here, and gRPC's credentials
-	// (handshakenCredentials) take the connection as it is.
-	tls     *tls.Config
-	timeout time.Duration
-	logger  *slog.Logger
-	group   *sync.WaitGroup
-
-	grpc, http *routedListener
-
-	closed    chan struct{}
-	closeOnce sync.Once
-	// routing holds the connections being classified; close closes them.
-	mu      sync.Mutex
-	routing map[net.Conn]struct{}
+	router     *connsplit.Router
+	grpc, http *connsplit.Listener
 }
 
-func newClientListener(listener net.Listener, serverTLS *tls.Config, group *sync.WaitGroup, logger *slog.Logger) *clientListener {
-	l := &clientListener{listener: listener, timeout: clientClassifyTimeout, logger: logger, group: group,
-		closed: make(chan struct{}), routing: make(map[net.Conn]struct{})}
-	l.grpc, l.http = newRoutedListener(l), newRoutedListener(l)
-	if serverTLS != nil {
-		l.tls = withClientProtocols(serverTLS)
-	}
+// newClientListener routes listener's connections; timeout bounds each
+// one's handshake and first bytes (clientClassifyTimeout). Its router
+// runs once started (router.Run, on a goroutine in group).
+func newClientListener(listener net.Listener, serverTLS *tls.Config, timeout time.Duration, group *sync.WaitGroup, logger *slog.Logger) *clientListener {
+	l := &clientListener{}
+	l.router = connsplit.New(listener, connsplit.Options{TLS: serverTLS, Protocols: clientProtocols, Timeout: timeout,
+		Route: l.route, Port: "client", Logger: logger, Group: group})
+	l.grpc, l.http = l.router.NewListener(), l.router.NewListener()
 	return l
 }
 
-// withClientProtocols returns a copy of the client port's TLS
-// configuration that offers clientProtocols, also in the configurations
-// its GetConfigForClient returns, if it has one.
-func withClientProtocols(serverTLS *tls.Config) *tls.Config {
-	config := serverTLS.Clone()
-	config.NextProtos = clientProtocols
-	if perClient := config.GetConfigForClient; perClient != nil {
-		config.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			chosen, err := perClient(hello)
-			if err != nil || chosen == nil {
-				return chosen, err
-			}
-			chosen = chosen.Clone()
-			chosen.NextProtos = clientProtocols
-			return chosen, nil
-		}
-	}
-	return config
-}
-
-// run accepts connections until the listener is closed. It runs on a
-// goroutine of its own (in group).
-func (l *clientListener) run() {
-	for {
-		conn, err := l.listener.Accept()
-		if err != nil {
-			var temporary interface{ Temporary() bool }
-			if errors.As(err, &temporary) && temporary.Temporary() {
-				select {
-				case <-l.closed:
-					return
-				case <-time.After(5 * time.Millisecond):
-				}
-				continue
-			}
-			select {
-			case <-l.closed:
-			default:
-				l.logger.Error("the client port stopped accepting connections", "address", l.listener.Addr().String(), "error", err)
-			}
-			l.close()
-			return
-		}
-		l.group.Go(func() { l.route(conn) })
-	}
-}
-
-// route finishes the TLS handshake, if any, reads what tells the protocol
-// apart, and hands the connection on. A connection that fails either step
-// is closed.
-func (l *clientListener) route(conn net.Conn) {
-	if !l.hold(conn) {
-		conn.Close()
-		return
-	}
-	defer l.release(conn)
-	_ = conn.SetDeadline(time.Now().Add(l.timeout))
-	if l.tls != nil {
-		secure := tls.Server(conn, l.tls)
-		if err := secure.Handshake(); err != nil {
-			l.logger.Debug("a client's TLS handshake failed", "remote", conn.RemoteAddr().String(), "error", err)
-			conn.Close()
-			return
-		}
-		if secure.ConnectionState().NegotiatedProtocol == "h2" {
-			l.grpc.deliver(secure)
+// route hands a connection to gRPC or HTTP: over TLS by the protocol the
+// handshake agreed on, in plaintext by its first bytes. A connection that
+// closes or says nothing before its deadline is closed.
+func (l *clientListener) route(conn net.Conn, protocol string) {
+	if _, secure := conn.(*tls.Conn); secure {
+		if protocol == "h2" {
+			l.grpc.Deliver(conn)
 		} else {
-			l.http.deliver(secure)
+			l.http.Deliver(conn)
 		}
 		return
 	}
@@ -146,91 +74,11 @@ func (l *clientListener) route(conn net.Conn) {
 	}
 	routed := &prefixedConn{Conn: conn, prefix: start}
 	if string(start) == http2PrefacePrefix {
-		l.grpc.deliver(routed)
+		l.grpc.Deliver(routed)
 	} else {
-		l.http.deliver(routed)
+		l.http.Deliver(routed)
 	}
 }
-
-// hold records a connection being classified; false once the listener is
-// closed.
-func (l *clientListener) hold(conn net.Conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	select {
-	case <-l.closed:
-		return false
-	default:
-	}
-	l.routing[conn] = struct{}{}
-	return true
-}
-
-func (l *clientListener) release(conn net.Conn) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.routing, conn)
-}
-
-// close stops accepting and closes the connections still being
-// classified; connections already handed on belong to their server.
-func (l *clientListener) close() {
-	l.closeOnce.Do(func() {
-		l.mu.Lock()
-		close(l.closed)
-		for conn := range l.routing {
-			conn.Close()
-		}
-		l.mu.Unlock()
-		l.listener.Close()
-	})
-}
-
-// routedListener is the net.Listener one server (gRPC's or HTTP's) serves:
-// the connections the client listener routed to it. Closing it (which
-// the server does when it stops) closes only this view; the port closes
-// with the client listener.
-type routedListener struct {
-	parent      *clientListener
-	connections chan net.Conn
-	closed      chan struct{}
-	closeOnce   sync.Once
-}
-
-func newRoutedListener(parent *clientListener) *routedListener {
-	return &routedListener{parent: parent, connections: make(chan net.Conn), closed: make(chan struct{})}
-}
-
-// deliver hands a classified connection to the server, or closes it if
-// that server or the port has closed.
-func (r *routedListener) deliver(conn net.Conn) {
-	_ = conn.SetDeadline(time.Time{})
-	select {
-	case r.connections <- conn:
-	case <-r.closed:
-		conn.Close()
-	case <-r.parent.closed:
-		conn.Close()
-	}
-}
-
-func (r *routedListener) Accept() (net.Conn, error) {
-	select {
-	case conn := <-r.connections:
-		return conn, nil
-	case <-r.closed:
-		return nil, net.ErrClosed
-	case <-r.parent.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (r *routedListener) Close() error {
-	r.closeOnce.Do(func() { close(r.closed) })
-	return nil
-}
-
-func (r *routedListener) Addr() net.Addr { return r.parent.listener.Addr() }
 
 // prefixedConn is a connection whose first bytes were read to classify it:
 // reads return them first, then read the connection itself. Only the

@@ -255,11 +255,11 @@ func (s *Server) serveClients() error {
 		}
 		s.clientAddress = append(s.clientAddress, bound.Addr())
 		s.config.AdvertiseClientURLs = resolvePort(s.config.AdvertiseClientURLs, raw, bound.Addr())
-		listener := newClientListener(bound, s.config.ClientTLS, &s.group, s.log)
+		listener := newClientListener(bound, s.config.ClientTLS, clientClassifyTimeout, &s.group, s.log)
 		s.clientListeners = append(s.clientListeners, listener)
 		httpServer := &http.Server{Handler: clientMux, ReadHeaderTimeout: 10 * time.Second}
 		s.clientHTTP = append(s.clientHTTP, httpServer)
-		s.group.Go(listener.run)
+		s.group.Go(listener.router.Run)
 		s.group.Go(func() {
 			// The port closes before gRPC stops (shutdown): its Accept
 			// then fails with net.ErrClosed, which is no failure.
@@ -423,7 +423,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 		// The client ports stop accepting first, then their HTTP
 		// connections close, then gRPC lets its calls finish.
 		for _, listener := range s.clientListeners {
-			listener.close()
+			listener.router.Close()
 		}
 		for _, clientHTTP := range s.clientHTTP {
 			clientHTTP.Close()

@@ -4,11 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
-	"errors"
 	"log/slog"
 	"net"
 	"sync"
 	"time"
+
+	"github.com/lockstepdb/lockstep/internal/connsplit"
 )
 
 // One port serves two protocols: gRPC (the snapshot stream, FetchInfo, and
@@ -28,46 +29,24 @@ const classifyTimeout = 10 * time.Second
 // that classifies it reads into it, and batches are read through it.
 const listenerBufferBytes = 64 << 10
 
-// peerListener accepts connections on the transport's port and routes
-// each: direct message connections to serve, everything else to the gRPC
-// server through grpcConnections (its net.Listener).
+// peerListener routes the connections of the transport's port: direct
+// message connections to serve, everything else to the gRPC server
+// through grpc (its net.Listener).
 type peerListener struct {
-	listener net.Listener
-	// tls, if set, is the server configuration, with NextProtos naming
-	// both protocols.
-	tls *tls.Config
+	router *connsplit.Router
+	grpc   *connsplit.Listener
 	// serve handles a direct connection; it runs on the connection's own
-	// goroutine and owns the connection.
+	// goroutine and owns the connection (the router closes it if it
+	// closes first).
 	serve func(conn net.Conn, reader *bufio.Reader)
-	// group tracks the accept loop and every goroutine it starts.
-	group  *sync.WaitGroup
-	logger *slog.Logger
-
-	grpcConnections chan net.Conn
-	closed          chan struct{}
-	closeOnce       sync.Once
-
-	// routing holds the connections not yet handed to gRPC: those being
-	// classified (a client that never finishes its handshake would
-	// otherwise hold Stop up for classifyTimeout) and the direct
-	// connections being served. close closes them.
-	mu      sync.Mutex
-	routing map[net.Conn]struct{}
 }
 
 func newPeerListener(listener net.Listener, serverTLS *tls.Config, serve func(net.Conn, *bufio.Reader), group *sync.WaitGroup, logger *slog.Logger) *peerListener {
-	l := &peerListener{
-		listener:        listener,
-		serve:           serve,
-		group:           group,
-		logger:          logger,
-		grpcConnections: make(chan net.Conn),
-		closed:          make(chan struct{}),
-		routing:         make(map[net.Conn]struct{}),
-	}
-	if serverTLS != nil {
-		l.tls = withPeerProtocols(serverTLS)
-	}
+	l := &peerListener{serve: serve}
+	l.router = connsplit.New(listener, connsplit.Options{TLS: serverTLS, Protocols: peerProtocols, Timeout: classifyTimeout,
+		Prepare: func(conn net.Conn) { setKeepalive(conn); setUserTimeout(conn) },
+		Route:   l.route, Port: "peer", Logger: logger, Group: group})
+	l.grpc = l.router.NewListener()
 	return l
 }
 
@@ -76,75 +55,15 @@ func newPeerListener(listener net.Listener, serverTLS *tls.Config, serve func(ne
 // clients refuse a server that does not agree to it.
 var peerProtocols = []string{directProtocol, "h2"}
 
-// withPeerProtocols returns a copy of a server's TLS configuration that
-// offers peerProtocols, including in the configurations its
-// GetConfigForClient returns (the server's peer identity check makes one
-// per connection), which the handshake would otherwise use without them.
-func withPeerProtocols(serverTLS *tls.Config) *tls.Config {
-	config := serverTLS.Clone()
-	config.NextProtos = peerProtocols
-	if perClient := config.GetConfigForClient; perClient != nil {
-		config.GetConfigForClient = func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
-			chosen, err := perClient(hello)
-			if err != nil || chosen == nil {
-				return chosen, err // nil: the handshake uses config itself
-			}
-			chosen = chosen.Clone()
-			chosen.NextProtos = peerProtocols
-			return chosen, nil
-		}
-	}
-	return config
-}
-
-// run accepts connections until the listener is closed.
-func (l *peerListener) run() {
-	for {
-		conn, err := l.listener.Accept()
-		if err != nil {
-			var temporary interface{ Temporary() bool }
-			if errors.As(err, &temporary) && temporary.Temporary() {
-				select {
-				case <-l.closed:
-					return
-				case <-time.After(5 * time.Millisecond):
-				}
-				continue
-			}
-			select {
-			case <-l.closed:
-			default:
-				l.logger.Error("the peer port stopped accepting connections", "error", err)
-			}
-			l.close()
+// route hands a connection to the protocol it speaks: over TLS by the
+// protocol the handshake agreed on, in plaintext by its first bytes.
+func (l *peerListener) route(conn net.Conn, protocol string) {
+	if _, secure := conn.(*tls.Conn); secure {
+		if protocol == directProtocol {
+			l.serve(conn, bufio.NewReaderSize(conn, listenerBufferBytes))
 			return
 		}
-		l.group.Go(func() { l.route(conn) })
-	}
-}
-
-// route finishes the TLS handshake, if any, and hands the connection to
-// the protocol it speaks. A connection that fails either step is closed.
-func (l *peerListener) route(conn net.Conn) {
-	if !l.hold(conn) {
-		conn.Close()
-		return
-	}
-	defer l.release(conn)
-	setKeepalive(conn)
-	setUserTimeout(conn)
-	_ = conn.SetDeadline(time.Now().Add(classifyTimeout))
-	if l.tls != nil {
-		secure := tls.Server(conn, l.tls)
-		if err := secure.Handshake(); err != nil {
-			conn.Close()
-			return
-		}
-		if secure.ConnectionState().NegotiatedProtocol == directProtocol {
-			l.serve(secure, bufio.NewReaderSize(secure, listenerBufferBytes))
-			return
-		}
-		l.toGRPC(secure)
+		l.grpc.Deliver(conn)
 		return
 	}
 	reader := bufio.NewReaderSize(conn, listenerBufferBytes)
@@ -158,71 +77,8 @@ func (l *peerListener) route(conn net.Conn) {
 		l.serve(conn, reader)
 		return
 	}
-	l.toGRPC(&bufferedConn{Conn: conn, reader: reader})
+	l.grpc.Deliver(&bufferedConn{Conn: conn, reader: reader})
 }
-
-// toGRPC hands a connection to the gRPC server, or closes it if the
-// listener closes first.
-func (l *peerListener) toGRPC(conn net.Conn) {
-	_ = conn.SetDeadline(time.Time{})
-	select {
-	case l.grpcConnections <- conn:
-	case <-l.closed:
-		conn.Close()
-	}
-}
-
-// hold records a connection being routed; false once the listener is
-// closed.
-func (l *peerListener) hold(conn net.Conn) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	select {
-	case <-l.closed:
-		return false
-	default:
-	}
-	l.routing[conn] = struct{}{}
-	return true
-}
-
-func (l *peerListener) release(conn net.Conn) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.routing, conn)
-}
-
-// close stops accepting and closes the connections it holds: those still
-// being routed, and the direct connections, which route serves before it
-// lets go of them. Connections handed to gRPC stay open (its server closes
-// them).
-func (l *peerListener) close() {
-	l.closeOnce.Do(func() {
-		l.mu.Lock()
-		close(l.closed)
-		for conn := range l.routing {
-			conn.Close()
-		}
-		l.mu.Unlock()
-		l.listener.Close()
-	})
-}
-
-// grpcListener is the net.Listener the gRPC server serves: the
-// connections the peer listener routed to it.
-type grpcListener struct{ *peerListener }
-
-func (g grpcListener) Accept() (net.Conn, error) {
-	select {
-	case conn := <-g.grpcConnections:
-		return conn, nil
-	case <-g.closed:
-		return nil, net.ErrClosed
-	}
-}
-
-func (g grpcListener) Close() error   { g.close(); return nil }
-func (g grpcListener) Addr() net.Addr { return g.listener.Addr() }
 
 // bufferedConn is a connection whose first bytes were read ahead into
 // reader: reads take those first, then go to the connection itself, and

@@ -187,11 +187,11 @@ func (t *Transport) Start(handler func(raft.Message)) error {
 	server := t.server
 	peers := newPeerListener(listener, t.serverTLS, t.serveDirect, &t.group, t.logger)
 	t.peerListener = peers
-	t.group.Go(peers.run)
+	t.group.Go(peers.router.Run)
 	t.group.Go(func() {
 		// ErrServerStopped: Stop came first (a start that failed
 		// elsewhere); not a failure of its own to report.
-		if err := server.Serve(grpcListener{peers}); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+		if err := server.Serve(peers.grpc); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			t.logger.Error("serving peers failed", "error", err)
 		}
 	})
@@ -355,7 +355,7 @@ func (t *Transport) Stop() error {
 		server.Stop()
 	}
 	if peers != nil {
-		peers.close()
+		peers.router.Close()
 	}
 	t.group.Wait()
 	t.logger.Info("stopped")
