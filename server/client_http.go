@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 )
 
 // newClientMux builds what a client port serves over HTTP, as etcd's
@@ -25,6 +26,25 @@ func (s *Server) newClientMux(gateway http.Handler) *http.ServeMux {
 		}{EmulatedVersion, minor, minor})
 		w.Write(body)
 	})
-	mux.Handle("/v3/", gateway)
+	// A gateway request's body is read whole before the call is made, so
+	// it is bounded here, by what the largest request the server takes
+	// may need as JSON (base64 adds a third) with room for a stream of
+	// watch requests.
+	limit := int64(gatewayBodyFactor*s.config.MaxRequestBytes + gatewayBodyMargin)
+	mux.Handle("/v3/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		gateway.ServeHTTP(w, r)
+	}))
 	return mux
 }
+
+// The bound of a JSON gateway request's body: gatewayBodyFactor times
+// --max-request-bytes, plus gatewayBodyMargin.
+const (
+	gatewayBodyFactor = 2
+	gatewayBodyMargin = 1 << 20
+)
+
+// clientHTTPIdleTimeout closes an HTTP connection on a client port that
+// has waited this long for its next request.
+const clientHTTPIdleTimeout = 2 * time.Minute

@@ -258,3 +258,23 @@ func TestGatewayWatchStreamsEvents(t *testing.T) {
 		t.Fatalf("the next answer %q, want foo's put (%v)", lines.Text(), lines.Err())
 	}
 }
+
+// TestGatewayBoundsTheBody: a gateway request within the body's bound but
+// above --max-request-bytes gets etcd's refusal from the server; one
+// beyond the bound is refused before it is read whole.
+func TestGatewayBoundsTheBody(t *testing.T) {
+	cluster := startCluster(t, 1, func(config *Config) { config.MaxRequestBytes = 64 << 10 })
+	cluster.leader()
+	base, client := "http://"+cluster.endpoint(0), &http.Client{Timeout: 10 * time.Second}
+	value := func(bytes int) string { return strings.Repeat("A", bytes/3*4) } // base64 of bytes/3*3 bytes
+	if status, answer := postJSON(t, client, base, "/v3/kv/put", `{"key": "Zm9v", "value": "`+value(32<<10)+`"}`, ""); status != http.StatusOK {
+		t.Errorf("a 32 KiB put: %d %v", status, answer)
+	}
+	if status, answer := postJSON(t, client, base, "/v3/kv/put", `{"key": "Zm9v", "value": "`+value(96<<10)+`"}`, ""); status == http.StatusOK || !strings.Contains(answer["message"].(string), "too large") {
+		t.Errorf("a 96 KiB put, above --max-request-bytes: %d %v, want etcd's refusal", status, answer)
+	}
+	limit := gatewayBodyFactor*(64<<10) + gatewayBodyMargin
+	if status, answer := postJSON(t, client, base, "/v3/kv/put", `{"key": "Zm9v", "value": "`+value(limit)+`"}`, ""); status != http.StatusBadRequest || !strings.Contains(answer["message"].(string), "request body too large") {
+		t.Errorf("a body beyond the bound: %d %v, want 400, request body too large", status, answer)
+	}
+}

@@ -257,7 +257,7 @@ func (s *Server) serveClients() error {
 		s.config.AdvertiseClientURLs = resolvePort(s.config.AdvertiseClientURLs, raw, bound.Addr())
 		listener := newClientListener(bound, s.config.ClientTLS, clientClassifyTimeout, &s.group, s.log)
 		s.clientListeners = append(s.clientListeners, listener)
-		httpServer := &http.Server{Handler: clientMux, ReadHeaderTimeout: 10 * time.Second}
+		httpServer := &http.Server{Handler: clientMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: clientHTTPIdleTimeout}
 		s.clientHTTP = append(s.clientHTTP, httpServer)
 		s.group.Go(listener.router.Run)
 		s.group.Go(func() {
