@@ -1,10 +1,14 @@
 package server
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -105,4 +109,50 @@ func TestGatewayMatchesEtcd(t *testing.T) {
 			t.Errorf("%s %s %s:\n lockstep %+v\n etcd     %+v", request.method, request.path, request.body, got, want)
 		}
 	}
+	// A watch stream of three creates (two for IDs the server picks, one
+	// naming its own), then a put each watch sees: the same answers in
+	// the same order, watch IDs included.
+	watches := `{"create_request": {"key": "eg=="}} {"create_request": {"key": "eg==", "prev_kv": true}} {"create_request": {"key": "eg==", "watch_id": "7"}}`
+	want := watchAnswers(t, etcd, watches, 6)
+	got := watchAnswers(t, lockstep, watches, 6)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("the watch stream:\n lockstep %v\n etcd     %v", got, want)
+	}
+}
+
+// watchAnswers posts body to the gateway's /v3/watch at endpoint, puts z
+// once the three watches are created, and returns the first count answers,
+// without identities (the events' order between watches is the server's:
+// they are sorted by their text).
+func watchAnswers(t *testing.T, endpoint, body string, count int) []any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(testContext(t), 10*time.Second)
+	defer cancel()
+	request, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+endpoint+"/v3/watch", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	response, err := http.DefaultClient.Do(request)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer response.Body.Close()
+	lines := bufio.NewScanner(response.Body)
+	var answers []any
+	for len(answers) < count && lines.Scan() {
+		var answer any
+		if err := json.Unmarshal(lines.Bytes(), &answer); err != nil {
+			t.Fatalf("%s: %q: %v", endpoint, lines.Text(), err)
+		}
+		answers = append(answers, withoutIdentities(answer))
+		if len(answers) == 3 {
+			exchange(t, http.DefaultClient, endpoint, http.MethodPost, "/v3/kv/put", `{"key": "eg==", "value": "eA=="}`)
+		}
+	}
+	if len(answers) < count {
+		t.Fatalf("%s: %d answers of %d (%v)", endpoint, len(answers), count, lines.Err())
+	}
+	events := answers[3:]
+	sort.Slice(events, func(i, j int) bool { return fmt.Sprint(events[i]) < fmt.Sprint(events[j]) })
+	return answers
 }

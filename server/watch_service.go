@@ -175,10 +175,14 @@ func (ws *watchStream) create(request *pb.WatchCreateRequest) error {
 	ws.mu.Lock()
 	id := request.WatchId
 	if id == 0 {
-		for ws.watchers[ws.nextID] != nil || ws.nextID == 0 {
+		// 0 asks for an ID (clientv3.AutoWatchID): the next one not in
+		// use, counting from 0, never handed out twice on a stream, as
+		// etcd numbers them.
+		for ws.watchers[ws.nextID] != nil {
 			ws.nextID++
 		}
 		id = ws.nextID
+		ws.nextID++
 	} else if ws.watchers[id] != nil || id < 0 {
 		ws.mu.Unlock()
 		return ws.send(&pb.WatchResponse{Header: ws.server.header(revision), WatchId: id, Created: true, Canceled: true,
