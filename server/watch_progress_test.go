@@ -245,3 +245,30 @@ func TestProgressRoundRestartsForANewWatch(t *testing.T) {
 		}
 	}
 }
+
+// TestWatchIDsCountFromZeroAndAreNotReused: the IDs a stream's server picks
+// start at 0 and skip a cancelled one, as etcd's do, so a late event of a
+// cancelled watch can never be taken for a new watch's.
+func TestWatchIDsCountFromZeroAndAreNotReused(t *testing.T) {
+	cluster := startCluster(t, 1, nil)
+	ctx := testContext(t)
+	stream := openWatchStream(t, ctx, cluster.client(cluster.endpoint(0)))
+	if id := createWatch(t, stream, &pb.WatchCreateRequest{Key: []byte("a")}); id != 0 {
+		t.Fatalf("the first watch got ID %d, want 0", id)
+	}
+	if err := stream.Send(&pb.WatchRequest{RequestUnion: &pb.WatchRequest_CancelRequest{CancelRequest: &pb.WatchCancelRequest{WatchId: 0}}}); err != nil {
+		t.Fatal(err)
+	}
+	if response, err := stream.Recv(); err != nil || !response.Canceled || response.WatchId != 0 {
+		t.Fatalf("cancel 0: %+v %v", response, err)
+	}
+	if id := createWatch(t, stream, &pb.WatchCreateRequest{Key: []byte("b")}); id != 1 {
+		t.Errorf("the watch after the cancelled 0 got ID %d, want 1", id)
+	}
+	if id := createWatch(t, stream, &pb.WatchCreateRequest{Key: []byte("c"), WatchId: 2}); id != 2 {
+		t.Errorf("a watch naming ID 2 got %d", id)
+	}
+	if id := createWatch(t, stream, &pb.WatchCreateRequest{Key: []byte("d")}); id != 3 {
+		t.Errorf("the next picked ID is %d, want 3 (2 is in use)", id)
+	}
+}
