@@ -146,10 +146,10 @@ const (
 	perRunOverhead  = 2 * time.Second
 )
 
-// plannedDuration estimates the whole run (builds excluded).
 // fsyncProbes is how many raw fsync probes a run makes, each --fsync long.
 const fsyncProbes = 4
 
+// plannedDuration estimates the whole run (builds excluded).
 func (o options) plannedDuration() time.Duration {
 	perCluster := clusterOverhead
 	for _, name := range o.workloads {

@@ -157,31 +157,28 @@ func (r *results) writeLatencyReach(b *strings.Builder) {
 	etcd := r.figure("etcd", "put-1-client", p50)
 	floor := r.figure("floor", "put-1-client", p50)
 	fsync, wakesAdded := r.FsyncQuorum.P50Ms, 1
-	fsyncText := fmt.Sprintf("a write on %d logs at once until %d are durable (when the entry commits), %s (the members write at once on this one disk)",
-		r.FsyncWriters, r.FsyncWriters/2+1, loadgen.FormatMilliseconds(fsync))
+	fsyncText := fmt.Sprintf("a write on %d logs at once until %d are durable (when the entry commits)", r.FsyncWriters, r.FsyncWriters/2+1)
 	if fsync == 0 { // results from before the replicated write's probe
 		fsync, wakesAdded = r.FsyncConcurrent.P50Ms, 2
-		fsyncText = fmt.Sprintf("one fsync with %d writers at once, %s (the members write at once on this one disk)", r.FsyncWriters, loadgen.FormatMilliseconds(fsync))
+		fsyncText = fmt.Sprintf("one fsync with %d writers at once", r.FsyncWriters)
 	}
 	if fsync == 0 { // results from before the concurrent probe
-		fsync, wakesAdded = r.fsyncP50(), 2
-		fsyncText = fmt.Sprintf("one raw fsync, %s (the members write at once on this one disk)", loadgen.FormatMilliseconds(fsync))
+		fsync, fsyncText = r.fsyncP50(), "one raw fsync"
 	}
 	if etcd.Count == 0 || floor.Count == 0 || fsync == 0 {
 		return
 	}
+	fsyncText += ", " + loadgen.FormatMilliseconds(fsync) + " (the members write at once on this one disk)"
 	goal, path := etcd.Median/2, floor.Median+fsync
 	wakes := ""
 	if r.Wake.Wakes > 0 {
 		wake := r.Wake.P50Us / 1000
 		path += float64(wakesAdded) * wake
+		which := "two thread wakes, %s each (a follower's process wakes when the append arrives, the leader's when the acknowledgement does"
 		if wakesAdded == 1 {
-			wakes = fmt.Sprintf(" + one thread wake, %s (the leader's process wakes when the acknowledgement arrives; the probe's writers start as they are woken, as a follower's write starts when its process is; the floor's p50 holds the client's and the server's)",
-				loadgen.FormatMilliseconds(wake))
-		} else {
-			wakes = fmt.Sprintf(" + two thread wakes, %s each (a follower's process wakes when the append arrives, the leader's when the acknowledgement does; the floor's p50 holds the client's and the server's)",
-				loadgen.FormatMilliseconds(wake))
+			which = "one thread wake, %s (the leader's process wakes when the acknowledgement arrives; the probe's writers start as they are woken, as a follower's write starts when its process is"
 		}
+		wakes = " + " + fmt.Sprintf(which, loadgen.FormatMilliseconds(wake)) + "; the floor's p50 holds the client's and the server's)"
 	}
 	verdict := fmt.Sprintf("within the physical path's reach; %s is left for the peer round trip on the network, the apply and every other hand-over between threads",
 		loadgen.FormatMilliseconds(goal-path))
