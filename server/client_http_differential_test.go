@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -128,29 +127,13 @@ func watchAnswers(t *testing.T, endpoint, body string, count int) []any {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(testContext(t), 10*time.Second)
 	defer cancel()
-	request, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+endpoint+"/v3/watch", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	response, err := http.DefaultClient.Do(request)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer response.Body.Close()
-	lines := bufio.NewScanner(response.Body)
+	lines := openGatewayWatch(t, ctx, endpoint, body)
 	var answers []any
-	for len(answers) < count && lines.Scan() {
-		var answer any
-		if err := json.Unmarshal(lines.Bytes(), &answer); err != nil {
-			t.Fatalf("%s: %q: %v", endpoint, lines.Text(), err)
-		}
-		answers = append(answers, withoutIdentities(answer))
+	for len(answers) < count {
+		answers = append(answers, withoutIdentities(nextWatchAnswer(t, lines)))
 		if len(answers) == 3 {
 			exchange(t, http.DefaultClient, endpoint, http.MethodPost, "/v3/kv/put", `{"key": "eg==", "value": "eA=="}`)
 		}
-	}
-	if len(answers) < count {
-		t.Fatalf("%s: %d answers of %d (%v)", endpoint, len(answers), count, lines.Err())
 	}
 	events := answers[3:]
 	sort.Slice(events, func(i, j int) bool { return fmt.Sprint(events[i]) < fmt.Sprint(events[j]) })

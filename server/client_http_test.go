@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"io"
@@ -166,6 +167,11 @@ func TestGatewayTakesTheTokenFromAuthorization(t *testing.T) {
 	if status, answer := postJSON(t, client, base, "/v3/kv/put", `{"key": "Zm9v", "value": "YmFy"}`, token); status != http.StatusOK {
 		t.Errorf("a put with root's token: %d %v", status, answer)
 	}
+	// grpc-gateway's default would pass a Grpc-Metadata- header on as
+	// metadata: root's token under "token" would then be believed.
+	if status, answer := postJSON(t, client, base, "/v3/kv/put", `{"key": "Zm9v", "value": "YmFy"}`, "", "Grpc-Metadata-Token", token); status == http.StatusOK || !strings.Contains(answer["message"].(string), "user name is empty") {
+		t.Errorf("a put whose token came as a Grpc-Metadata- header: %d %v, want it refused as nobody's", status, answer)
+	}
 }
 
 // TestClientPortOverTLSServesHTTPToo: a client port with mutual TLS serves
@@ -237,8 +243,31 @@ func TestGatewayWatchStreamsEvents(t *testing.T) {
 	if _, err := grpcClient.Put(ctx, "before", "0"); err != nil {
 		t.Fatal(err)
 	}
-	request, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+cluster.endpoint(0)+"/v3/watch",
-		strings.NewReader(`{"create_request": {"key": "Zm9v"}}`))
+	answers := openGatewayWatch(t, ctx, cluster.endpoint(0), `{"create_request": {"key": "Zm9v"}}`)
+	created, _ := nextWatchAnswer(t, answers)["result"].(map[string]any)
+	if created["created"] != true {
+		t.Fatalf("the first answer %v, want the watch created", created)
+	}
+	if _, err := grpcClient.Put(ctx, "foo", "bar"); err != nil {
+		t.Fatal(err)
+	}
+	result, _ := nextWatchAnswer(t, answers)["result"].(map[string]any)
+	events, _ := result["events"].([]any)
+	if len(events) != 1 {
+		t.Fatalf("the next answer %v, want foo's put", result)
+	}
+	kv, _ := events[0].(map[string]any)["kv"].(map[string]any)
+	if kv["key"] != "Zm9v" || kv["value"] != "YmFy" {
+		t.Errorf("the event's kv %v, want foo=bar in base64", kv)
+	}
+}
+
+// openGatewayWatch posts body to the gateway's /v3/watch at endpoint and
+// returns the stream of its answers, one JSON object a line; the stream
+// closes when ctx ends or the test does.
+func openGatewayWatch(t *testing.T, ctx context.Context, endpoint, body string) *bufio.Scanner {
+	t.Helper()
+	request, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+endpoint+"/v3/watch", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,17 +275,23 @@ func TestGatewayWatchStreamsEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer response.Body.Close()
-	lines := bufio.NewScanner(response.Body)
-	if !lines.Scan() || !strings.Contains(lines.Text(), `"created":true`) {
-		t.Fatalf("the first answer %q, want the watch created (%v)", lines.Text(), lines.Err())
+	t.Cleanup(func() { response.Body.Close() })
+	return bufio.NewScanner(response.Body)
+}
+
+// nextWatchAnswer decodes the stream's next answer (protojson spaces its
+// output differently from build to build, so answers are compared
+// decoded, never as text).
+func nextWatchAnswer(t *testing.T, answers *bufio.Scanner) map[string]any {
+	t.Helper()
+	if !answers.Scan() {
+		t.Fatalf("the watch stream ended: %v", answers.Err())
 	}
-	if _, err := grpcClient.Put(ctx, "foo", "bar"); err != nil {
-		t.Fatal(err)
+	var answer map[string]any
+	if err := json.Unmarshal(answers.Bytes(), &answer); err != nil {
+		t.Fatalf("%q: %v", answers.Text(), err)
 	}
-	if !lines.Scan() || !strings.Contains(lines.Text(), `"events":[{"kv":{"key":"Zm9v"`) || !strings.Contains(lines.Text(), `"value":"YmFy"`) {
-		t.Fatalf("the next answer %q, want foo's put (%v)", lines.Text(), lines.Err())
-	}
+	return answer
 }
 
 // TestGatewayBoundsTheBody: a gateway request within the body's bound but
