@@ -81,6 +81,11 @@ type Config struct {
 	// notification (an empty response at the revision it has delivered
 	// up to); 0 means etcd's default, 10 minutes.
 	WatchProgressNotifyInterval time.Duration
+	// AutoCompaction has the leader compact the store's history by
+	// itself, as etcd's --auto-compaction-mode and
+	// --auto-compaction-retention (see ParseAutoCompaction); the zero
+	// value, the default, leaves compaction to clients.
+	AutoCompaction AutoCompaction
 	// BcryptCost is the cost of the bcrypt hashes of users' passwords, as
 	// etcd's --bcrypt-cost; 0 means bcrypt.DefaultCost (10).
 	BcryptCost int
@@ -273,7 +278,7 @@ func (c Config) Validate() error {
 	if c.WatchProgressNotifyInterval < 0 {
 		return fmt.Errorf("--watch-progress-notify-interval must not be negative, got %v", c.WatchProgressNotifyInterval)
 	}
-	return nil
+	return c.AutoCompaction.validate()
 }
 
 // ParseInitialCluster parses etcd's --initial-cluster syntax:

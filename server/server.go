@@ -154,6 +154,9 @@ func Start(config Config) (*Server, error) {
 	s.group.Go(s.lessor.run)
 	s.group.Go(s.reads.run)
 	s.group.Go(s.driveCompaction)
+	if config.AutoCompaction.Enabled() {
+		s.group.Go(s.autoCompactor().run)
+	}
 	s.group.Go(s.handOverWhileDiskFull)
 	s.log.Info("serving", "client", s.ClientAddresses(), "peer", s.peers.Addr().String(), "cluster", fmt.Sprintf("%x", s.clusterID))
 	return s, nil

@@ -24,24 +24,25 @@ func init() { register(newServeCommand) }
 
 // serveFlags are `lockstep serve`'s flags, named as etcd names them.
 type serveFlags struct {
-	name, dataDir                              string
-	listenClient, advertiseClient              string
-	listenPeer, advertisePeer, listenMetrics   string
-	initialCluster, initialState, initialToken string
-	heartbeatMillis, electionMillis            int
-	snapshotCount, maxRequestBytes, maxTxnOps  int
-	currentIndexKeys                           int
-	quotaBytes, cacheBytes, walSegmentBytes    int64
-	watchProgressInterval                      time.Duration
-	certFile, keyFile, trustedCA               string
-	clientCertAuth                             bool
-	peerCertFile, peerKeyFile, peerTrustedCA   string
-	peerClientCertAuth                         bool
-	peerAllowedCN, peerAllowedHostname         string
-	logFormat, logLevel                        string
-	dryRun, keepSnapshotImages                 bool
-	bcryptCost, authTokenTTLSeconds            int
-	authToken                                  string
+	name, dataDir                               string
+	listenClient, advertiseClient               string
+	listenPeer, advertisePeer, listenMetrics    string
+	initialCluster, initialState, initialToken  string
+	heartbeatMillis, electionMillis             int
+	snapshotCount, maxRequestBytes, maxTxnOps   int
+	currentIndexKeys                            int
+	quotaBytes, cacheBytes, walSegmentBytes     int64
+	watchProgressInterval                       time.Duration
+	autoCompactionMode, autoCompactionRetention string
+	certFile, keyFile, trustedCA                string
+	clientCertAuth                              bool
+	peerCertFile, peerKeyFile, peerTrustedCA    string
+	peerClientCertAuth                          bool
+	peerAllowedCN, peerAllowedHostname          string
+	logFormat, logLevel                         string
+	dryRun, keepSnapshotImages                  bool
+	bcryptCost, authTokenTTLSeconds             int
+	authToken                                   string
 }
 
 func newServeCommand() *cobra.Command { return newServeCommandWith(&serveFlags{}) }
@@ -96,6 +97,8 @@ A variable of either prefix that names no flag is warned about.`,
 	f.IntVar(&flags.maxRequestBytes, "max-request-bytes", server.DefaultMaxRequestBytes, "maximum client request size in bytes")
 	f.IntVar(&flags.maxTxnOps, "max-txn-ops", server.DefaultMaxTxnOps, "maximum number of operations in one transaction")
 	f.DurationVar(&flags.watchProgressInterval, "watch-progress-notify-interval", server.DefaultWatchProgressNotifyInterval, "how often a watch with progress_notify and no events gets a progress notification")
+	f.StringVar(&flags.autoCompactionMode, "auto-compaction-mode", server.AutoCompactionPeriodic, "how --auto-compaction-retention counts: periodic (a duration, or whole hours) or revision (a number of revisions)")
+	f.StringVar(&flags.autoCompactionRetention, "auto-compaction-retention", "0", "history the leader keeps when it compacts by itself (0: it never does): periodic mode, for example 1h or 30m (compacting every hour or period, whichever is shorter); revision mode, for example 10000 (compacting every 5 minutes)")
 	f.StringVar(&flags.certFile, "cert-file", "", "client server TLS certificate file")
 	f.StringVar(&flags.keyFile, "key-file", "", "client server TLS key file")
 	f.StringVar(&flags.trustedCA, "trusted-ca-file", "", "client server TLS trusted CA file (for --client-cert-auth)")
@@ -179,6 +182,9 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 		PeerCertAllowedCN: f.peerAllowedCN, PeerCertAllowedHostname: f.peerAllowedHostname,
 		BcryptCost: f.bcryptCost, AuthTokenTTL: time.Duration(f.authTokenTTLSeconds) * time.Second, AuthToken: f.authToken,
 		Logger: logger,
+	}
+	if config.AutoCompaction, err = server.ParseAutoCompaction(f.autoCompactionMode, f.autoCompactionRetention); err != nil {
+		return server.Config{}, err
 	}
 	if config.ClientTLS, err = serverTLS("", f.certFile, f.keyFile, f.trustedCA, f.clientCertAuth); err != nil {
 		return server.Config{}, err

@@ -48,6 +48,7 @@ func printDryRun(out io.Writer, config server.Config) error {
 		{"client TLS", describeTLS(config.ClientTLS)},
 		{"peer TLS", describeTLS(config.PeerTLS)},
 		{"auth tokens", describeAuthToken(config)},
+		{"auto compaction", config.AutoCompaction.String()},
 	}
 	fmt.Fprintln(out, "lockstep serve --dry-run: the configuration is valid; nothing was started")
 	for _, line := range lines {

@@ -36,6 +36,7 @@ func TestServeDryRunChecksWithoutStarting(t *testing.T) {
 		"advertise http://m1.example:2379",
 		"no member.json",
 		"client TLS       off",
+		"auto compaction  off",
 	} {
 		if !strings.Contains(output, want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, output)
@@ -54,6 +55,10 @@ func TestServeDryRunChecksWithoutStarting(t *testing.T) {
 	output, err = runServeDryRun(t, "--name", "m1", "--data-dir", dir)
 	if err != nil || !strings.Contains(output, "has member.json") {
 		t.Fatalf("dry run on an existing member: %v\n%s", err, output)
+	}
+	output, err = runServeDryRun(t, "--name", "m1", "--data-dir", dir, "--auto-compaction-retention", "12")
+	if err != nil || !strings.Contains(output, "auto compaction  periodic, keeping 12h0m0s") {
+		t.Fatalf("dry run with auto compaction: %v\n%s", err, output)
 	}
 }
 

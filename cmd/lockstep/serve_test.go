@@ -43,6 +43,25 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 	if message, flags := serveConfigError(t, base, nil); message != "" || flags.watchProgressInterval != 10*time.Minute {
 		t.Fatalf("default progress interval: %q %v, want etcd's 10m", message, flags.watchProgressInterval)
 	}
+	for _, c := range []struct {
+		args []string
+		want server.AutoCompaction
+	}{
+		{nil, server.AutoCompaction{}}, // etcd's default: off
+		{[]string{"--auto-compaction-retention", "1"}, server.AutoCompaction{Period: time.Hour}},
+		{[]string{"--auto-compaction-retention", "30m"}, server.AutoCompaction{Period: 30 * time.Minute}},
+		{[]string{"--auto-compaction-mode", "revision", "--auto-compaction-retention", "1000"}, server.AutoCompaction{Revisions: 1000}},
+	} {
+		flags := &serveFlags{}
+		command := newServeCommandWith(flags)
+		if err := command.ParseFlags(append(append([]string{}, base...), c.args...)); err != nil {
+			t.Fatal(err)
+		}
+		config, err := flags.config(io.Discard)
+		if err != nil || config.AutoCompaction != c.want {
+			t.Errorf("%v: auto compaction %+v (%v), want %+v", c.args, config.AutoCompaction, err, c.want)
+		}
+	}
 	if message, flags := serveConfigError(t, base, nil); message != "" || flags.bcryptCost != 10 || flags.authTokenTTLSeconds != 300 {
 		t.Fatalf("default auth flags: %q bcrypt cost %d, token TTL %d s, want etcd's 10 and 300", message, flags.bcryptCost, flags.authTokenTTLSeconds)
 	}
@@ -71,6 +90,10 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 		{[]string{"--bcrypt-cost", "3"}, nil, "--bcrypt-cost must be between 4 and 31, got 3"},
 		{[]string{"--auth-token-ttl", "-1"}, nil, "--auth-token-ttl must not be negative"},
 		{[]string{"--wal-segment-bytes", "-1"}, nil, "--wal-segment-bytes must not be negative"},
+		{[]string{"--auto-compaction-mode", "daily"}, nil, "--auto-compaction-mode must be periodic or revision"},
+		{[]string{"--auto-compaction-retention", "soon"}, nil, "--auto-compaction-retention \"soon\""},
+		{[]string{"--auto-compaction-mode", "revision", "--auto-compaction-retention", "1h"}, nil, "number of revisions"},
+		{nil, []string{"ETCD_AUTO_COMPACTION_RETENTION=-2"}, "--auto-compaction-retention must not be negative"},
 	}
 	for _, c := range cases {
 		message, _ := serveConfigError(t, append(append([]string{}, base...), c.args...), c.environment)
@@ -118,14 +141,14 @@ func TestServeEnvironmentPrecedence(t *testing.T) {
 	})
 
 	warnings, err := applyEnvironment(command.Flags(), []string{
-		"ETCD_AUTO_COMPACTION_RETENTION=1", "LOCKSTEP_NAEM=x", "LOCKSTEP_ETCD_BIN=/bin", "ETCDCTL_API=3", "HOME=/root",
+		"ETCD_MAX_SNAPSHOTS=5", "LOCKSTEP_NAEM=x", "LOCKSTEP_ETCD_BIN=/bin", "ETCDCTL_API=3", "HOME=/root",
 		"ETCD_LOG_LEVEL=debug", "LOCKSTEP_LOG_LEVEL=warn",
 	}, command.Flags())
 	if err != nil {
 		t.Fatal(err)
 	}
 	joined := strings.Join(warnings, "\n")
-	for _, want := range []string{"ETCD_AUTO_COMPACTION_RETENTION is set but names no flag", "LOCKSTEP_NAEM is set but names no flag", `ETCD_LOG_LEVEL="debug" is ignored: LOCKSTEP_LOG_LEVEL="warn" wins`} {
+	for _, want := range []string{"ETCD_MAX_SNAPSHOTS is set but names no flag", "LOCKSTEP_NAEM is set but names no flag", `ETCD_LOG_LEVEL="debug" is ignored: LOCKSTEP_LOG_LEVEL="warn" wins`} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("warnings lack %q:\n%s", want, joined)
 		}
