@@ -143,7 +143,7 @@ func (w *compactorWorld) checkKeepsPeriod(t *testing.T, period time.Duration) {
 func TestPeriodicAutoCompactionKeepsOnePeriod(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		world := &compactorWorld{perMinute: 7, leads: true}
-		world.runFor(AutoCompaction{Period: 10 * time.Minute}, 65 * time.Minute)
+		world.runFor(AutoCompaction{Period: 10 * time.Minute}, 65*time.Minute)
 		if got, want := world.times(), minutes(10, 20, 30, 40, 50, 60); !slices.Equal(got, want) {
 			t.Errorf("compacted at %v, want %v", got, want)
 		}
@@ -157,7 +157,7 @@ func TestPeriodicAutoCompactionKeepsOnePeriod(t *testing.T) {
 func TestPeriodicAutoCompactionOfLongPeriodsRunsHourly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		world := &compactorWorld{perMinute: 3, leads: true}
-		world.runFor(AutoCompaction{Period: 3 * time.Hour}, 5*time.Hour + 30*time.Minute)
+		world.runFor(AutoCompaction{Period: 3 * time.Hour}, 5*time.Hour+30*time.Minute)
 		if got, want := world.times(), minutes(180, 240, 300); !slices.Equal(got, want) {
 			t.Errorf("compacted at %v, want %v", got, want)
 		}
@@ -191,7 +191,7 @@ func TestAutoCompactionOnlyOnTheLeader(t *testing.T) {
 func TestAutoCompactionRetriesAtTheNextSample(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		world := &compactorWorld{perMinute: 2, leads: true, answers: []error{rpctypes.ErrGRPCNoLeader, rpctypes.ErrGRPCTimeout}}
-		world.runFor(AutoCompaction{Period: 10 * time.Minute}, 25 * time.Minute)
+		world.runFor(AutoCompaction{Period: 10 * time.Minute}, 25*time.Minute)
 		if got, want := world.times(), minutes(10, 11, 12, 22); !slices.Equal(got, want) {
 			t.Errorf("proposed at %v, want %v", got, want)
 		}
@@ -205,14 +205,14 @@ func TestAutoCompactionRetriesAtTheNextSample(t *testing.T) {
 func TestAutoCompactionTakesCompactedAsDone(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		world := &compactorWorld{perMinute: 2, leads: true, answers: []error{rpctypes.ErrGRPCCompacted}}
-		world.runFor(AutoCompaction{Period: 10 * time.Minute}, 25 * time.Minute)
+		world.runFor(AutoCompaction{Period: 10 * time.Minute}, 25*time.Minute)
 		if got, want := world.times(), minutes(10, 20); !slices.Equal(got, want) {
 			t.Errorf("proposed at %v, want %v", got, want)
 		}
 	})
 	synctest.Test(t, func(t *testing.T) {
 		world := &compactorWorld{perMinute: 2, leads: true, compacted: 1 << 40}
-		world.runFor(AutoCompaction{Period: 10 * time.Minute}, 25 * time.Minute)
+		world.runFor(AutoCompaction{Period: 10 * time.Minute}, 25*time.Minute)
 		if calls := world.times(); len(calls) != 0 {
 			t.Errorf("proposed at %v a compaction the store had passed", calls)
 		}
@@ -224,7 +224,7 @@ func TestAutoCompactionTakesCompactedAsDone(t *testing.T) {
 func TestAutoCompactionWithoutWritesProposesNothingNew(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		world := &compactorWorld{perMinute: 0, leads: true}
-		world.runFor(AutoCompaction{Period: 10 * time.Minute}, 65 * time.Minute)
+		world.runFor(AutoCompaction{Period: 10 * time.Minute}, 65*time.Minute)
 		if got, want := world.times(), minutes(10); !slices.Equal(got, want) {
 			t.Errorf("proposed at %v, want %v", got, want)
 		}
@@ -237,7 +237,7 @@ func TestAutoCompactionWithoutWritesProposesNothingNew(t *testing.T) {
 func TestRevisionAutoCompactionKeepsRevisions(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		world := &compactorWorld{perMinute: 30, leads: true}
-		world.runFor(AutoCompaction{Revisions: 200}, 21 * time.Minute)
+		world.runFor(AutoCompaction{Revisions: 200}, 21*time.Minute)
 		if got, want := world.times(), minutes(10, 15, 20); !slices.Equal(got, want) {
 			t.Errorf("compacted at %v, want %v", got, want)
 		}
@@ -249,7 +249,7 @@ func TestRevisionAutoCompactionKeepsRevisions(t *testing.T) {
 	})
 	synctest.Test(t, func(t *testing.T) {
 		world := &compactorWorld{perMinute: 30}
-		world.runFor(AutoCompaction{Revisions: 200}, 21 * time.Minute)
+		world.runFor(AutoCompaction{Revisions: 200}, 21*time.Minute)
 		if calls := world.times(); len(calls) != 0 {
 			t.Errorf("a follower compacted at %v", calls)
 		}
