@@ -2,6 +2,7 @@ package kv
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/lockstepdb/lockstep/machine"
@@ -48,7 +49,11 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 	}
 	a.must(a.state.write(batch))
 	s.mu.Lock() // readers see the batch and its state together (see Store.mu)
+	started := time.Now()
 	err := batch.Commit(pebble.NoSync)
+	if s.options.ObserveCommit != nil {
+		s.options.ObserveCommit(time.Since(started))
+	}
 	if err == nil {
 		s.committed, s.alarms = a.state, a.alarmFlags
 		if a.authChanged {

@@ -48,6 +48,11 @@ type Options struct {
 	// AuthTokens is the kind of token the store resolves (and the server
 	// issues), as ParseAuthToken returns it; nil means simple tokens.
 	AuthTokens TokenProvider
+	// ObserveCommit, if set, is called after each Apply's batch is
+	// committed to Pebble, with how long the commit took (etcd's backend
+	// commit duration). It runs on the applier's goroutine: keep it
+	// short.
+	ObserveCommit func(elapsed time.Duration)
 
 	// FileSystem replaces the file system Pebble uses, for fault
 	// injection (Pebble's vfs/errorfs, crashable in-memory file systems);

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,8 +14,10 @@ import (
 	"github.com/lockstepdb/lockstep/transport"
 )
 
-// metrics are the member's Prometheus metrics, all named lockstep_*, in a
-// registry of its own (several members may share a process in tests).
+// metrics are the member's Prometheus metrics, in a registry of its own
+// (several members may share a process in tests): lockstep's, named
+// lockstep_*, and those of etcd's names that its dashboards and alerts
+// read (etcd and grpc; metrics_etcd.go, metrics_grpc.go).
 type metrics struct {
 	registry        *prometheus.Registry
 	proposals       prometheus.Counter
@@ -27,6 +30,11 @@ type metrics struct {
 	// observeProposal); stage holds its observers, looked up once.
 	writeStages *prometheus.HistogramVec
 	stage       writeStageObservers
+	// pendingProposals counts the proposals handed to the node and not
+	// answered yet (etcd_server_proposals_pending).
+	pendingProposals atomic.Int64
+	etcd             etcdMetrics
+	grpc             *grpcMetrics
 }
 
 // writeStageObservers are lockstep_write_stage_seconds by stage: checked and
@@ -65,6 +73,9 @@ func newMetrics(s *Server) *metrics {
 				"appended, persisted (the leader's own fsync), committed and applied from the moment it handed the command to the runtime.",
 			Buckets: prometheus.ExponentialBuckets(0.00001, 2, 18)}, []string{"stage"}),
 	}
+	m.etcd, m.grpc = newEtcdMetrics(), newGRPCMetrics()
+	m.registry.MustRegister(m.etcdCollectors(s)...)
+	m.registry.MustRegister(m.grpc.collectors()...)
 	m.stage = writeStageObservers{
 		checked: m.writeStages.WithLabelValues("checked"), appended: m.writeStages.WithLabelValues("appended"),
 		persisted: m.writeStages.WithLabelValues("persisted"), committed: m.writeStages.WithLabelValues("committed"),
@@ -140,6 +151,13 @@ func newMetrics(s *Server) *metrics {
 			func() float64 { revision, _ := s.store.Revision(); return float64(revision) }),
 	)
 	return m
+}
+
+// observePersist records one durable write of the Raft log
+// (node.Config.ObservePersist, called from the node's writer goroutine).
+func (m *metrics) observePersist(elapsed time.Duration) {
+	m.persistSeconds.Observe(elapsed.Seconds())
+	m.etcd.walFsyncSeconds.Observe(elapsed.Seconds())
 }
 
 // unaryInterceptor counts and times every unary client request.

@@ -48,7 +48,9 @@ func (s *Server) propose(ctx context.Context, request *pb.InternalRaftRequest) (
 	s.metrics.stage.checked.Observe(time.Since(taken).Seconds())
 	for {
 		s.metrics.proposals.Inc()
+		s.metrics.pendingProposals.Add(1)
 		result, err := s.node.Propose(ctx, command.Bytes())
+		s.metrics.pendingProposals.Add(-1)
 		var notLeader *node.NotLeaderError
 		switch {
 		case errors.As(err, &notLeader) && notLeader.Leader != raft.None:

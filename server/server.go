@@ -172,9 +172,14 @@ func (s *Server) open() error {
 	if tokens != nil {
 		s.log.Info("auth tokens", "kind", tokens)
 	}
+	// The metrics come first: the store and the node report their writes
+	// to them (their gauges read the store, transport and node only when
+	// scraped, once the listeners serve).
+	s.metrics = newMetrics(s)
 	store, err := kv.Open(filepath.Join(config.DataDirectory, "kv"), kv.Options{Logger: s.log, MaxTxnOps: config.MaxTxnOps, CacheSize: config.BackendCacheBytes, FileSystem: config.StoreFileSystem,
 		CurrentIndexKeys: config.CurrentIndexKeys,
-		AuthTokenTTL:     config.AuthTokenTTL, AuthTokens: tokens})
+		AuthTokenTTL:     config.AuthTokenTTL, AuthTokens: tokens,
+		ObserveCommit: func(elapsed time.Duration) { s.metrics.etcd.backendCommitSeconds.Observe(elapsed.Seconds()) }})
 	if err != nil {
 		return fmt.Errorf("server: open key-value store: %w", err)
 	}
@@ -188,7 +193,6 @@ func (s *Server) open() error {
 	if err != nil {
 		return fmt.Errorf("server: peer transport: %w", err)
 	}
-	s.metrics = newMetrics(s) // before the node: it reports its writes to them
 	ticks := int(config.ElectionTimeout / config.HeartbeatInterval)
 	s.node, err = node.Start(node.Config{
 		ID: s.id, Directory: filepath.Join(config.DataDirectory, "raft"), FileSystem: config.LogFileSystem, Peers: s.initialPeers,
@@ -198,7 +202,7 @@ func (s *Server) open() error {
 		// MaxRequestBytes (kv.NewCommand), the write path's one size check.
 		SnapshotEntries: config.SnapshotCount, KeepSnapshotImages: config.KeepSnapshotImages,
 		SegmentBytes: config.WALSegmentBytes, MaxProposalBytes: -1, Logger: s.log,
-		ObservePersist:  func(elapsed time.Duration) { s.metrics.persistSeconds.Observe(elapsed.Seconds()) },
+		ObservePersist:  s.metrics.observePersist,
 		ObserveProposal: s.metrics.observeProposal,
 		// The loop steps acknowledgements and proposals while a writer
 		// goroutine fsyncs (see docs/runtime.md); the core still counts
@@ -224,8 +228,8 @@ func (s *Server) serveClients() error {
 		grpc.MaxRecvMsgSize(s.config.MaxRequestBytes + grpcOverheadBytes),
 		grpc.MaxSendMsgSize(maxSendBytes),
 		grpc.MaxConcurrentStreams(maxStreams),
-		grpc.ChainUnaryInterceptor(s.metrics.unaryInterceptor, s.refuseWhenRemoved, s.authUnaryInterceptor),
-		grpc.ChainStreamInterceptor(s.refuseStreamWhenRemoved, s.authStreamInterceptor),
+		grpc.ChainUnaryInterceptor(s.metrics.grpc.unaryInterceptor, s.metrics.unaryInterceptor, s.refuseWhenRemoved, s.authUnaryInterceptor),
+		grpc.ChainStreamInterceptor(s.metrics.grpc.streamInterceptor, s.refuseStreamWhenRemoved, s.authStreamInterceptor),
 		grpc.InitialWindowSize(streamWindowBytes),
 		grpc.InitialConnWindowSize(connectionWindowBytes),
 	}
@@ -244,6 +248,7 @@ func (s *Server) serveClients() error {
 	s.registerInternal(s.grpcServer)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)
+	s.metrics.grpc.prepare(s.grpcServer)
 	gateway, err := newGateway(s.grpcServer, &s.group)
 	if err != nil {
 		return fmt.Errorf("server: the JSON gateway: %w", err)

@@ -48,6 +48,7 @@ type peer struct {
 	sent             atomic.Uint64
 	droppedQueueFull atomic.Uint64
 	reconnects       atomic.Uint64
+	streamFailures   atomic.Uint64
 }
 
 type queuedMessage struct {
@@ -112,7 +113,7 @@ func (p *peer) stop() { p.cancel() }
 func (p *peer) stats() PeerStats {
 	return PeerStats{
 		Address: p.address, Connected: p.connected.Load(), Direct: p.direct.Load(), Queued: len(p.queue),
-		Sent: p.sent.Load(), DroppedQueueFull: p.droppedQueueFull.Load(), Reconnects: p.reconnects.Load(),
+		Sent: p.sent.Load(), DroppedQueueFull: p.droppedQueueFull.Load(), Reconnects: p.reconnects.Load(), StreamFailures: p.streamFailures.Load(),
 	}
 }
 
@@ -178,6 +179,7 @@ func (p *peer) runMessages() {
 		if p.ctx.Err() != nil {
 			return
 		}
+		p.streamFailures.Add(1)
 		p.transport.reportUnreachable(p.id)
 		delay := delays.next()
 		p.transport.limiter.log(p.logger, fmt.Sprintf("stream %d", p.id), slog.LevelWarn, "message stream to peer failed, retrying", "error", err, "retry_in", delay)

@@ -84,6 +84,10 @@ type PeerStats struct {
 	DroppedQueueFull uint64
 	// Reconnects counts message streams opened after the first.
 	Reconnects uint64
+	// StreamFailures counts message streams to the peer that broke or
+	// could not be opened (each is retried after a backoff): it rises
+	// steadily while the peer is down or cut off.
+	StreamFailures uint64
 }
 
 // counters holds the transport-wide Stats as atomics, so every goroutine

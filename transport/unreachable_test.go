@@ -8,7 +8,8 @@ import (
 )
 
 // A peer nobody listens for is reported unreachable, to the function
-// OnUnreachable set, each time its stream cannot be opened.
+// OnUnreachable set, each time its stream cannot be opened, and each
+// failure is counted in its stats.
 func TestUnreachablePeerIsReported(t *testing.T) {
 	listener, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -34,5 +35,9 @@ func TestUnreachablePeerIsReported(t *testing.T) {
 		}
 	case <-deadline(t).Done():
 		t.Fatal("the unreachable peer was never reported")
+	}
+	// The count is taken before the report, so it covers it.
+	if failures := node.Stats().Peers[2].StreamFailures; failures == 0 {
+		t.Fatal("a failed stream to the peer was reported but not counted")
 	}
 }
