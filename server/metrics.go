@@ -82,15 +82,7 @@ func newMetrics(s *Server) *metrics {
 		applied: m.writeStages.WithLabelValues("applied"), answered: m.writeStages.WithLabelValues("answered"),
 	}
 	statusGauge := func(name, help string, value func(node.Status) float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			status, err := s.node.Status(ctx)
-			if err != nil {
-				return 0
-			}
-			return value(status)
-		})
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, fromStatus(s, value))
 	}
 	m.registry.MustRegister(
 		m.proposals, m.proposalsFailed, m.leaderChanges, m.requests, m.requestSeconds, m.persistSeconds, m.writeStages,
@@ -151,6 +143,20 @@ func newMetrics(s *Server) *metrics {
 			func() float64 { revision, _ := s.store.Revision(); return float64(revision) }),
 	)
 	return m
+}
+
+// fromStatus returns a gauge's reading of value from s's node status at
+// the scrape (0 if the node does not answer within a second).
+func fromStatus(s *Server, value func(node.Status) float64) func() float64 {
+	return func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		status, err := s.node.Status(ctx)
+		if err != nil {
+			return 0
+		}
+		return value(status)
+	}
 }
 
 // observePersist records one durable write of the Raft log

@@ -1,10 +1,8 @@
 package server
 
 import (
-	"context"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -54,17 +52,7 @@ func (m *metrics) etcdCollectors(s *Server) []prometheus.Collector {
 	constant := func(name, help, label, value string) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{label: value}}, func() float64 { return 1 })
 	}
-	status := func(value func(node.Status) float64) func() float64 {
-		return func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			defer cancel()
-			st, err := s.node.Status(ctx)
-			if err != nil {
-				return 0
-			}
-			return value(st)
-		}
-	}
+	status := func(value func(node.Status) float64) func() float64 { return fromStatus(s, value) }
 	return []prometheus.Collector{
 		m.etcd.walFsyncSeconds, m.etcd.backendCommitSeconds,
 		gauge("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.",
