@@ -87,6 +87,13 @@ type Config struct {
 	// writer goroutine): it must return at once and be safe for
 	// concurrent use.
 	ObservePersist func(elapsed time.Duration)
+	// ObservePeerRoundTrip, if set, is called on the leader when a peer
+	// answers a heartbeat, with how long it took since the heartbeat left
+	// (the oldest unanswered one, if several: network, both transports
+	// and the peer's loop). A heartbeat unanswered for an election
+	// timeout is dropped, not timed. It is called from the loop
+	// goroutine: it must return at once; it must not call the node.
+	ObservePeerRoundTrip func(peer raft.NodeID, elapsed time.Duration)
 	// ObserveProposal, if set, is called on the leader for every proposal
 	// applied, with the moments it passed each stage (a latency budget for
 	// metrics), from the applier's goroutine just before Propose returns.

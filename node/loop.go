@@ -91,6 +91,7 @@ func (n *Node) run() {
 }
 
 func (n *Node) step(m raft.Message) {
+	n.roundTrips.arrived(m)
 	if err := n.core.Step(m); err != nil {
 		n.badMessages++
 		n.log.Warn("dropped a bad message from a peer", "error", err)
@@ -111,6 +112,7 @@ func (n *Node) handleReadies() error {
 		ready := n.core.Ready()
 		// A leader's appends leave before its own write: followers write
 		// in parallel with it.
+		n.roundTrips.leaving(ready.SendNow)
 		n.transport.Send(ready.SendNow)
 		if !ready.Snapshot.IsEmpty() {
 			if err := n.persistSnapshot(ready.Snapshot); err != nil {

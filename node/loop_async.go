@@ -11,6 +11,7 @@ import "fmt"
 func (n *Node) takeReadies() error {
 	for n.core.HasReady() {
 		ready := n.core.Ready()
+		n.roundTrips.leaving(ready.SendNow)
 		n.transport.Send(ready.SendNow)
 		n.transport.Send(ready.SendAfterPersist)
 		if !ready.Snapshot.IsEmpty() {

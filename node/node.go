@@ -50,6 +50,9 @@ type Node struct {
 	waiters map[uint64]*waiter
 	// stages times proposals for Config.ObserveProposal; nil without it.
 	stages *stageClock
+	// roundTrips times heartbeats for Config.ObservePeerRoundTrip; nil
+	// without it.
+	roundTrips *roundTrips
 	reads  map[string]pendingRead
 	// previousSnapshot is the newest snapshot saved or installed: the
 	// next snapshot compacts the log to it (loop goroutine only).
@@ -168,6 +171,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 	if config.ObserveProposal != nil {
 		n.stages = &stageClock{}
 	}
+	n.roundTrips = newRoundTrips(config.ObservePeerRoundTrip, time.Duration(config.ElectionTicks)*config.TickInterval)
 	if err := n.restore(); err != nil {
 		storage.Close()
 		return nil, err

@@ -3,10 +3,12 @@ package server
 import (
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/lockstepdb/lockstep/node"
+	"github.com/lockstepdb/lockstep/raft"
 )
 
 // etcdMetrics are the metrics etcd's dashboards and alerts read (etcd's
@@ -20,6 +22,10 @@ import (
 type etcdMetrics struct {
 	walFsyncSeconds      prometheus.Histogram
 	backendCommitSeconds prometheus.Histogram
+	// peerRoundTripSeconds is observed on the leader, from its heartbeats
+	// (node.Config.ObservePeerRoundTrip): etcd's comes from a probe every
+	// member sends each peer, so a follower's stays empty here.
+	peerRoundTripSeconds *prometheus.HistogramVec
 }
 
 // etcdDiskBuckets are etcd's buckets for its disk latencies: 1 ms to 8 s.
@@ -31,7 +37,19 @@ func newEtcdMetrics() etcdMetrics {
 			Help: "The latency distributions of fsync called by WAL.", Buckets: etcdDiskBuckets}),
 		backendCommitSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "etcd_disk_backend_commit_duration_seconds",
 			Help: "The latency distributions of commit called by backend.", Buckets: etcdDiskBuckets}),
+		peerRoundTripSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "etcd_network_peer_round_trip_time_seconds",
+			Help: "Round-Trip-Time histogram between peers", Buckets: etcdRoundTripBuckets}, []string{"To"}),
 	}
+}
+
+// etcdRoundTripBuckets are etcd's buckets for peer round trips: 0.1 ms to
+// 3.3 s.
+var etcdRoundTripBuckets = prometheus.ExponentialBuckets(0.0001, 2, 16)
+
+// observePeerRoundTrip records a heartbeat's round trip to peer
+// (node.Config.ObservePeerRoundTrip, from the node's loop).
+func (e etcdMetrics) observePeerRoundTrip(peer raft.NodeID, elapsed time.Duration) {
+	e.peerRoundTripSeconds.WithLabelValues(fmt.Sprintf("%x", uint64(peer))).Observe(elapsed.Seconds())
 }
 
 // etcdCollectors returns etcd's metrics of server s: the histograms of m,
@@ -54,7 +72,7 @@ func (m *metrics) etcdCollectors(s *Server) []prometheus.Collector {
 	}
 	status := func(value func(node.Status) float64) func() float64 { return fromStatus(s, value) }
 	return []prometheus.Collector{
-		m.etcd.walFsyncSeconds, m.etcd.backendCommitSeconds,
+		m.etcd.walFsyncSeconds, m.etcd.backendCommitSeconds, m.etcd.peerRoundTripSeconds,
 		gauge("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.",
 			func() float64 { return flag(s.leader.Load() != 0) }),
 		gauge("etcd_server_is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise.",

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"sort"
@@ -177,9 +178,17 @@ func TestEtcdMetricsFollowTheCluster(t *testing.T) {
 			if got := sample(families, "grpc_server_msg_sent_total", watchLabels...); got < 2 {
 				t.Errorf("watch responses sent: %v, want the creation and the event", got)
 			}
+			roundTrips := families["etcd_network_peer_round_trip_time_seconds"]
+			if roundTrips == nil || roundTrips.GetType() != dto.MetricType_HISTOGRAM ||
+				!slices.Equal(labelNames(roundTrips), []string{"To"}) || !slices.Equal(bucketBounds(roundTrips), etcdRoundTripBounds()) {
+				t.Errorf("the leader's peer round trips: %v, want a histogram by To with etcd's buckets", roundTrips)
+			}
 			for _, peer := range cluster.members {
 				if peer == member {
 					continue
+				}
+				if got := sample(families, "etcd_network_peer_round_trip_time_seconds", "To", fmt.Sprintf("%x", uint64(peer.ID()))); got < 1 {
+					t.Errorf("round trips to %x: %v observed, want heartbeats timed", uint64(peer.ID()), got)
 				}
 				// Not necessarily 0: members starting side by side may
 				// try a peer before it listens.
@@ -287,6 +296,17 @@ func TestEtcdMetricsMatchEtcd(t *testing.T) {
 	}
 }
 
+// etcdRoundTripBounds are the buckets of etcd's
+// etcd_network_peer_round_trip_time_seconds (rafthttp's metrics.go): 0.1 ms
+// doubling, 16 of them. A single-member etcd has no peer to show them.
+func etcdRoundTripBounds() []float64 {
+	bounds := []float64{0.0001}
+	for len(bounds) < 16 {
+		bounds = append(bounds, bounds[len(bounds)-1]*2)
+	}
+	return bounds
+}
+
 func labelNames(family *dto.MetricFamily) []string {
 	seen := map[string]bool{}
 	for _, metric := range family.Metric {
@@ -320,7 +340,9 @@ func bucketBounds(family *dto.MetricFamily) []float64 {
 	}
 	var bounds []float64
 	for _, bucket := range family.Metric[0].Histogram.Bucket {
-		bounds = append(bounds, bucket.GetUpperBound())
+		if !math.IsInf(bucket.GetUpperBound(), 1) { // the exposition's own +Inf bucket
+			bounds = append(bounds, bucket.GetUpperBound())
+		}
 	}
 	return bounds
 }

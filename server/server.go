@@ -202,8 +202,9 @@ func (s *Server) open() error {
 		// MaxRequestBytes (kv.NewCommand), the write path's one size check.
 		SnapshotEntries: config.SnapshotCount, KeepSnapshotImages: config.KeepSnapshotImages,
 		SegmentBytes: config.WALSegmentBytes, MaxProposalBytes: -1, Logger: s.log,
-		ObservePersist:  s.metrics.observePersist,
-		ObserveProposal: s.metrics.observeProposal,
+		ObservePersist:       s.metrics.observePersist,
+		ObserveProposal:      s.metrics.observeProposal,
+		ObservePeerRoundTrip: s.metrics.etcd.observePeerRoundTrip,
 		// The loop steps acknowledgements and proposals while a writer
 		// goroutine fsyncs (see docs/runtime.md); the core still counts
 		// this member only once its write is durable.
