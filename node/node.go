@@ -53,7 +53,7 @@ type Node struct {
 	// roundTrips times heartbeats for Config.ObservePeerRoundTrip; nil
 	// without it.
 	roundTrips *roundTrips
-	reads  map[string]pendingRead
+	reads      map[string]pendingRead
 	// previousSnapshot is the newest snapshot saved or installed: the
 	// next snapshot compacts the log to it (loop goroutine only).
 	previousSnapshot raft.SnapshotMetadata
