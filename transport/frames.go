@@ -63,7 +63,7 @@ func serviceDescription() *grpc.ServiceDesc {
 	return &grpc.ServiceDesc{
 		ServiceName: serviceName,
 		HandlerType: (*any)(nil),
-		Methods:     []grpc.MethodDesc{{MethodName: infoMethodName, Handler: infoHandler}},
+		Methods:     []grpc.MethodDesc{{MethodName: infoMethodName, Handler: infoHandler}, {MethodName: queryMethodName, Handler: queryHandler}},
 		Streams: []grpc.StreamDesc{
 			{
 				StreamName:    messagesStreamName,

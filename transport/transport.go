@@ -67,6 +67,9 @@ type Config struct {
 	// answer FetchInfo with a description of the cluster the application
 	// publishes, such as its member list. Nil answers ErrNoInfo.
 	Info func() []byte
+	// Queries answers the named queries peers ask with Transport.Query
+	// (see query.go); a name not in it is answered ErrUnknownQuery.
+	Queries map[string]QueryHandler
 }
 
 // Transport sends and receives raft messages for one node. All methods are
