@@ -86,6 +86,15 @@ type Config struct {
 	// --auto-compaction-retention (see ParseAutoCompaction); the zero
 	// value, the default, leaves compaction to clients.
 	AutoCompaction AutoCompaction
+	// CorruptCheckInterval, as etcd's --corrupt-check-time, has the leader
+	// compare every member's hash of the store that often, and raise a
+	// CORRUPT alarm for a member whose data differ (corruption_check.go);
+	// 0, the default, checks nothing. At least 1 s.
+	CorruptCheckInterval time.Duration
+	// InitialCorruptCheck, as etcd's feature gate of that name, has a
+	// member that starts on existing data compare its hash with its
+	// peers' first, and refuse to start if one differs.
+	InitialCorruptCheck bool
 	// BcryptCost is the cost of the bcrypt hashes of users' passwords, as
 	// etcd's --bcrypt-cost; 0 means bcrypt.DefaultCost (10).
 	BcryptCost int
@@ -277,6 +286,9 @@ func (c Config) Validate() error {
 	}
 	if c.WatchProgressNotifyInterval < 0 {
 		return fmt.Errorf("--watch-progress-notify-interval must not be negative, got %v", c.WatchProgressNotifyInterval)
+	}
+	if c.CorruptCheckInterval < 0 || (c.CorruptCheckInterval > 0 && c.CorruptCheckInterval < minimumCorruptCheckInterval) {
+		return fmt.Errorf("--corrupt-check-time must be 0 (no checks) or at least %v, got %v", minimumCorruptCheckInterval, c.CorruptCheckInterval)
 	}
 	return c.AutoCompaction.validate()
 }

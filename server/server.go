@@ -143,6 +143,11 @@ func Start(config Config) (*Server, error) {
 	if err := s.open(); err != nil {
 		return fail(err)
 	}
+	if config.InitialCorruptCheck && !firstStart {
+		if err := s.initialCorruptionCheck(); err != nil {
+			return fail(err)
+		}
+	}
 	if fresh {
 		if err := saveIdentity(config.DataDirectory, who); err != nil {
 			return fail(err)
@@ -156,6 +161,9 @@ func Start(config Config) (*Server, error) {
 	s.group.Go(s.driveCompaction)
 	if config.AutoCompaction.Enabled() {
 		s.group.Go(s.autoCompactor().run)
+	}
+	if config.CorruptCheckInterval > 0 {
+		s.group.Go(s.runCorruptionChecks)
 	}
 	s.group.Go(s.handOverWhileDiskFull)
 	s.log.Info("serving", "client", s.ClientAddresses(), "peer", s.peers.Addr().String(), "cluster", fmt.Sprintf("%x", s.clusterID))
@@ -189,6 +197,7 @@ func (s *Server) open() error {
 		ID: s.id, ClusterID: s.clusterID, ListenAddress: peerListen, TLS: s.peerTLS(),
 		MaxMessageBytes: config.MaxRequestBytes + 1<<20, Logger: s.log, Info: s.publishedInfo,
 		Faults: config.PeerFaults, ClusterHint: s.clusterHint,
+		Queries: map[string]transport.QueryHandler{hashQuery: s.answerHash},
 	})
 	if err != nil {
 		return fmt.Errorf("server: peer transport: %w", err)

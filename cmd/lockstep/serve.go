@@ -34,6 +34,8 @@ type serveFlags struct {
 	quotaBytes, cacheBytes, walSegmentBytes     int64
 	watchProgressInterval                       time.Duration
 	autoCompactionMode, autoCompactionRetention string
+	corruptCheckTime                            time.Duration
+	featureGates                                string
 	certFile, keyFile, trustedCA                string
 	clientCertAuth                              bool
 	peerCertFile, peerKeyFile, peerTrustedCA    string
@@ -99,6 +101,8 @@ A variable of either prefix that names no flag is warned about.`,
 	f.DurationVar(&flags.watchProgressInterval, "watch-progress-notify-interval", server.DefaultWatchProgressNotifyInterval, "how often a watch with progress_notify and no events gets a progress notification")
 	f.StringVar(&flags.autoCompactionMode, "auto-compaction-mode", server.AutoCompactionPeriodic, "how --auto-compaction-retention counts: periodic (a duration, or whole hours) or revision (a number of revisions)")
 	f.StringVar(&flags.autoCompactionRetention, "auto-compaction-retention", "0", "history the leader keeps when it compacts by itself (0: it never does): periodic mode, for example 1h or 30m (compacting every hour or period, whichever is shorter); revision mode, for example 10000 (compacting every 5 minutes)")
+	f.DurationVar(&flags.corruptCheckTime, "corrupt-check-time", 0, "how often the leader compares every member's hash of the store, raising a CORRUPT alarm for a member whose data differ (0: never; at least 1s)")
+	f.StringVar(&flags.featureGates, "feature-gates", "", "etcd's feature gates, Name=true|false,...: InitialCorruptCheck=true has a member starting on existing data compare it with its peers' first; etcd's others are accepted at their defaults")
 	f.StringVar(&flags.certFile, "cert-file", "", "client server TLS certificate file")
 	f.StringVar(&flags.keyFile, "key-file", "", "client server TLS key file")
 	f.StringVar(&flags.trustedCA, "trusted-ca-file", "", "client server TLS trusted CA file (for --client-cert-auth)")
@@ -184,6 +188,10 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 		Logger: logger,
 	}
 	if config.AutoCompaction, err = server.ParseAutoCompaction(f.autoCompactionMode, f.autoCompactionRetention); err != nil {
+		return server.Config{}, err
+	}
+	config.CorruptCheckInterval = f.corruptCheckTime
+	if err := server.ApplyFeatureGates(&config, f.featureGates); err != nil {
 		return server.Config{}, err
 	}
 	if config.ClientTLS, err = serverTLS("", f.certFile, f.keyFile, f.trustedCA, f.clientCertAuth); err != nil {

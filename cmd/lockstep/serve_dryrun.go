@@ -49,6 +49,7 @@ func printDryRun(out io.Writer, config server.Config) error {
 		{"peer TLS", describeTLS(config.PeerTLS)},
 		{"auth tokens", describeAuthToken(config)},
 		{"auto compaction", config.AutoCompaction.String()},
+		{"corrupt checks", describeCorruptionChecks(config)},
 	}
 	fmt.Fprintln(out, "lockstep serve --dry-run: the configuration is valid; nothing was started")
 	for _, line := range lines {
@@ -68,6 +69,18 @@ func dataDirectoryState(directory string) (string, error) {
 		return "no member.json: the member is created from the --initial-cluster* flags", nil
 	}
 	return "", fmt.Errorf("--data-dir %s: %v", directory, err)
+}
+
+// describeCorruptionChecks says which of etcd's corruption checks run.
+func describeCorruptionChecks(config server.Config) string {
+	var checks []string
+	if config.InitialCorruptCheck {
+		checks = append(checks, "at start (InitialCorruptCheck)")
+	}
+	if config.CorruptCheckInterval > 0 {
+		checks = append(checks, "every "+config.CorruptCheckInterval.String()+" on the leader")
+	}
+	return orNone(strings.Join(checks, ", "))
 }
 
 func describeTLS(config *tls.Config) string {

@@ -37,6 +37,7 @@ func TestServeDryRunChecksWithoutStarting(t *testing.T) {
 		"no member.json",
 		"client TLS       off",
 		"auto compaction  off",
+		"corrupt checks   none",
 	} {
 		if !strings.Contains(output, want) {
 			t.Errorf("dry run output lacks %q:\n%s", want, output)
@@ -59,6 +60,10 @@ func TestServeDryRunChecksWithoutStarting(t *testing.T) {
 	output, err = runServeDryRun(t, "--name", "m1", "--data-dir", dir, "--auto-compaction-retention", "12")
 	if err != nil || !strings.Contains(output, "auto compaction  periodic, keeping 12h0m0s") {
 		t.Fatalf("dry run with auto compaction: %v\n%s", err, output)
+	}
+	output, err = runServeDryRun(t, "--name", "m1", "--data-dir", dir, "--corrupt-check-time", "5m", "--feature-gates", "InitialCorruptCheck=true")
+	if err != nil || !strings.Contains(output, "corrupt checks   at start (InitialCorruptCheck), every 5m0s on the leader") {
+		t.Fatalf("dry run with corruption checks: %v\n%s", err, output)
 	}
 }
 

@@ -94,6 +94,9 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 		{[]string{"--auto-compaction-retention", "soon"}, nil, "--auto-compaction-retention \"soon\""},
 		{[]string{"--auto-compaction-mode", "revision", "--auto-compaction-retention", "1h"}, nil, "number of revisions"},
 		{nil, []string{"ETCD_AUTO_COMPACTION_RETENTION=-2"}, "--auto-compaction-retention must not be negative"},
+		{[]string{"--corrupt-check-time", "10ms"}, nil, "--corrupt-check-time must be 0 (no checks) or at least 1s"},
+		{[]string{"--feature-gates", "StopGRPCServiceOnDefrag=true"}, nil, "does not implement etcd's StopGRPCServiceOnDefrag=true"},
+		{nil, []string{"ETCD_FEATURE_GATES=Warp=true"}, "unrecognized feature gate Warp"},
 	}
 	for _, c := range cases {
 		message, _ := serveConfigError(t, append(append([]string{}, base...), c.args...), c.environment)

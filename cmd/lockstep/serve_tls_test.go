@@ -3,6 +3,8 @@ package main
 import (
 	"crypto/x509"
 	"io"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/lockstepdb/lockstep/internal/testpki"
@@ -53,5 +55,41 @@ func TestServeClientPortTrustsPeerCA(t *testing.T) {
 		if _, err := clients.Issue(t, "alice").Leaf.Verify(x509.VerifyOptions{Roots: config.ClientTLS.ClientCAs, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 			t.Errorf("%s: a client certificate is refused: %v", c.name, err)
 		}
+	}
+}
+
+// TestServeTakesKubeadmsEtcdCommand: the command line kubeadm writes into
+// its etcd static Pod (Kubernetes 1.33 and later, for etcd 3.6 and later:
+// one CA for both ports, InitialCorruptCheck on, a 5 s progress interval)
+// passes lockstep serve's checks unchanged, image aside.
+func TestServeTakesKubeadmsEtcdCommand(t *testing.T) {
+	dir := t.TempDir()
+	authority := testpki.NewAuthority(t, "etcd-ca")
+	ca := authority.WriteCA(t, dir, "ca.crt")
+	server, serverKey := testpki.WriteCertificate(t, dir, "server", authority.Issue(t, "node-1"))
+	peer, peerKey := testpki.WriteCertificate(t, dir, "peer", authority.Issue(t, "node-1"))
+	output, err := runServeDryRun(t,
+		"--advertise-client-urls=https://127.0.0.1:2379",
+		"--cert-file="+server,
+		"--client-cert-auth=true",
+		"--data-dir="+filepath.Join(dir, "etcd"),
+		"--feature-gates=InitialCorruptCheck=true",
+		"--initial-advertise-peer-urls=https://127.0.0.1:2380",
+		"--initial-cluster=node-1=https://127.0.0.1:2380",
+		"--key-file="+serverKey,
+		"--listen-client-urls=https://127.0.0.1:2379",
+		"--listen-metrics-urls=http://127.0.0.1:2381",
+		"--listen-peer-urls=https://127.0.0.1:2380",
+		"--name=node-1",
+		"--peer-cert-file="+peer,
+		"--peer-client-cert-auth=true",
+		"--peer-key-file="+peerKey,
+		"--peer-trusted-ca-file="+ca,
+		"--snapshot-count=10000",
+		"--trusted-ca-file="+ca,
+		"--watch-progress-notify-interval=5s",
+	)
+	if err != nil || !strings.Contains(output, "corrupt checks   at start (InitialCorruptCheck)") {
+		t.Fatalf("kubeadm's etcd command: %v\n%s", err, output)
 	}
 }
