@@ -210,6 +210,11 @@ func (s *Server) runCorruptionChecks() {
 			return
 		}
 		for _, member := range wrong {
+			if slices.ContainsFunc(s.store.Alarms(), func(active *pb.AlarmMember) bool {
+				return active.Alarm == pb.AlarmType_CORRUPT && active.MemberID == uint64(member)
+			}) {
+				continue // raised by an earlier check
+			}
 			alarm := &pb.InternalRaftRequest{Alarm: &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: uint64(member), Alarm: pb.AlarmType_CORRUPT}}
 			if _, err := s.propose(ctx, alarm); err != nil {
 				s.log.Warn("could not raise the CORRUPT alarm; the next check will", "member", fmt.Sprintf("%x", uint64(member)), "error", err)

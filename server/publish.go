@@ -3,13 +3,12 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	"go.etcd.io/etcd/api/v3/membershippb"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // publishAttributes replicates this member's name and client URLs, so
@@ -49,42 +48,39 @@ func (s *Server) publishOnce(ctx context.Context, request *pb.InternalRaftReques
 	if !errors.As(err, &elsewhere) {
 		return err
 	}
-	clients, err := s.forwarder.clients(ctx, elsewhere.leader, false)
+	encoded, err := proto.Marshal(request)
 	if err != nil {
 		return err
 	}
-	return clients.conn.Invoke(outgoingForwarded(ctx), publishMethod, request, &pb.ResponseHeader{})
+	_, err = s.peers.Query(ctx, elsewhere.leader, publishQuery, encoded)
+	return err
 }
 
-// The internal Publish RPC, served next to the etcd API on the client
-// port: a follower asks the leader to replicate its attributes. It accepts
-// nothing but ClusterMemberAttrSet.
-const (
-	internalServiceName = "lockstep.server.Internal"
-	publishMethod       = "/" + internalServiceName + "/Publish"
-)
+// publishQuery is the transport query with which a follower asks the
+// leader to replicate its attributes, over the peer port: there it has
+// the peers' protection (TLS, the allowed certificate names), where a call
+// on the client port could be made by any client to change the client
+// URLs a member is listed and forwarded to. Its request is a
+// pb.InternalRaftRequest holding nothing but a ClusterMemberAttrSet; its
+// answer is empty.
+const publishQuery = "lockstep.server.Publish"
 
-func (s *Server) registerInternal(registrar grpc.ServiceRegistrar) {
-	registrar.RegisterService(&grpc.ServiceDesc{
-		ServiceName: internalServiceName,
-		HandlerType: (*any)(nil),
-		Methods: []grpc.MethodDesc{{MethodName: "Publish", Handler: func(_ any, ctx context.Context, decode func(any) error, _ grpc.UnaryServerInterceptor) (any, error) {
-			request := &pb.InternalRaftRequest{}
-			if err := decode(request); err != nil {
-				return nil, err
-			}
-			attributes := request.ClusterMemberAttrSet
-			if attributes == nil || attributes.MemberAttributes == nil || attributes.Member_ID == 0 {
-				return nil, status.Error(codes.InvalidArgument, "lockstep: Publish accepts only member attributes")
-			}
-			if _, err := s.propose(ctx, &pb.InternalRaftRequest{ClusterMemberAttrSet: attributes}); err != nil {
-				var elsewhere *leaderElsewhere
-				if errors.As(err, &elsewhere) {
-					return nil, status.Error(codes.Unavailable, "lockstep: not the leader")
-				}
-				return nil, err
-			}
-			return &pb.ResponseHeader{ClusterId: s.clusterID, MemberId: uint64(s.id)}, nil
-		}}},
-	}, s)
+// answerPublish answers publishQuery (from the transport's goroutines).
+func (s *Server) answerPublish(ctx context.Context, encoded []byte) ([]byte, error) {
+	request := &pb.InternalRaftRequest{}
+	if err := proto.Unmarshal(encoded, request); err != nil {
+		return nil, fmt.Errorf("server: a malformed publish query: %w", err)
+	}
+	attributes := request.ClusterMemberAttrSet
+	if attributes == nil || attributes.MemberAttributes == nil || attributes.Member_ID == 0 {
+		return nil, errors.New("server: a publish query carries nothing but member attributes")
+	}
+	if _, err := s.propose(ctx, &pb.InternalRaftRequest{ClusterMemberAttrSet: attributes}); err != nil {
+		var elsewhere *leaderElsewhere
+		if errors.As(err, &elsewhere) {
+			return nil, errors.New("server: not the leader")
+		}
+		return nil, err
+	}
+	return nil, nil
 }

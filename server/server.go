@@ -197,7 +197,7 @@ func (s *Server) open() error {
 		ID: s.id, ClusterID: s.clusterID, ListenAddress: peerListen, TLS: s.peerTLS(),
 		MaxMessageBytes: config.MaxRequestBytes + 1<<20, Logger: s.log, Info: s.publishedInfo,
 		Faults: config.PeerFaults, ClusterHint: s.clusterHint,
-		Queries: map[string]transport.QueryHandler{hashQuery: s.answerHash},
+		Queries: map[string]transport.QueryHandler{hashQuery: s.answerHash, publishQuery: s.answerPublish},
 	})
 	if err != nil {
 		return fmt.Errorf("server: peer transport: %w", err)
@@ -255,7 +255,6 @@ func (s *Server) serveClients() error {
 	pb.RegisterClusterServer(s.grpcServer, &clusterService{server: s})
 	pb.RegisterMaintenanceServer(s.grpcServer, &maintenanceService{server: s})
 	pb.RegisterAuthServer(s.grpcServer, &authService{server: s})
-	s.registerInternal(s.grpcServer)
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(s.grpcServer, s.health)
 	s.metrics.grpc.prepare(s.grpcServer)
