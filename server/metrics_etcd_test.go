@@ -107,6 +107,12 @@ func TestEtcdMetricsFollowTheCluster(t *testing.T) {
 	}
 	stopWatch()
 
+	// The leader times heartbeats, the first a heartbeat after its
+	// election.
+	poll.Until(t, "the leader to time a heartbeat to each follower", func() bool {
+		roundTrips := scrape(t, cluster.endpoint(leader))["etcd_network_peer_round_trip_time_seconds"]
+		return roundTrips != nil && len(roundTrips.Metric) == 2
+	})
 	leaders := 0.0
 	for i, member := range cluster.members {
 		families := scrape(t, cluster.endpoint(i))
