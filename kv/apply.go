@@ -48,12 +48,12 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 		a.state.applied = entry.Index
 	}
 	a.must(a.state.write(batch))
-	s.mu.Lock() // readers see the batch and its state together (see Store.mu)
-	started := time.Now()
-	err := batch.Commit(pebble.NoSync)
+	var started time.Time
 	if s.options.ObserveCommit != nil {
-		s.options.ObserveCommit(time.Since(started))
+		started = time.Now()
 	}
+	s.mu.Lock() // readers see the batch and its state together (see Store.mu)
+	err := batch.Commit(pebble.NoSync)
 	if err == nil {
 		s.committed, s.alarms = a.state, a.alarmFlags
 		if a.authChanged {
@@ -61,6 +61,9 @@ func (s *Store) Apply(entries []machine.Entry) []machine.Result {
 		}
 	}
 	s.mu.Unlock()
+	if s.options.ObserveCommit != nil {
+		s.options.ObserveCommit(time.Since(started))
+	}
 	a.must(err)
 	committed = true
 	s.watches.publish(a.state.revision, a.events, database.db)

@@ -49,9 +49,10 @@ type Options struct {
 	// issues), as ParseAuthToken returns it; nil means simple tokens.
 	AuthTokens TokenProvider
 	// ObserveCommit, if set, is called after each Apply's batch is
-	// committed to Pebble, with how long the commit took (etcd's backend
-	// commit duration). It runs on the applier's goroutine: keep it
-	// short.
+	// committed to Pebble, with how long the commit took, the wait for the
+	// store's lock included (etcd's backend commit duration; the commit
+	// does not sync, since the Raft log is the write-ahead log). It runs on
+	// the applier's goroutine: keep it short.
 	ObserveCommit func(elapsed time.Duration)
 
 	// FileSystem replaces the file system Pebble uses, for fault

@@ -21,8 +21,9 @@ type AutoCompaction struct {
 	// Period (periodic mode) is how much history to keep, in time: the
 	// leader notes the store's revision every tenth of min(Period, 1 h),
 	// and every min(Period, 1 h), starting one Period after the member
-	// started, it compacts to the revision it noted one Period ago. So a
-	// read at a revision younger than Period always succeeds.
+	// started, it compacts to the oldest revision it noted within the last
+	// Period and a tenth of an interval. So a read at a revision younger
+	// than Period always succeeds. At most 10 years.
 	Period time.Duration
 	// Revisions (revision mode) is how many revisions to keep: every 5
 	// minutes the leader compacts to the current revision less Revisions.
@@ -51,8 +52,13 @@ const (
 
 // minimumAutoCompactionPeriod bounds the periodic mode from below: a
 // shorter period would compact (a proposal through Raft, then removals on
-// every member) several times a second.
-const minimumAutoCompactionPeriod = time.Second
+// every member) several times a second. maximumAutoCompactionPeriod bounds
+// it from above, and with it the revisions it notes (one every 6 minutes
+// for a period above an hour: 876,000 at most).
+const (
+	minimumAutoCompactionPeriod = time.Second
+	maximumAutoCompactionPeriod = 10 * 365 * 24 * time.Hour
+)
 
 // revisionCompactionInterval is how often the revision mode compacts, as
 // etcd's.
@@ -81,8 +87,8 @@ func ParseAutoCompaction(mode, retention string) (AutoCompaction, error) {
 			return AutoCompaction{}, fmt.Errorf("--auto-compaction-retention must not be negative, got %s", retention)
 		case mode == AutoCompactionRevision:
 			return AutoCompaction{Revisions: whole}, nil
-		case whole > int64(time.Duration(1<<63-1)/time.Hour):
-			return AutoCompaction{}, fmt.Errorf("--auto-compaction-retention %s hours is too long", retention)
+		case whole > int64(maximumAutoCompactionPeriod/time.Hour):
+			return AutoCompaction{}, fmt.Errorf("--auto-compaction-retention %s hours is more than 10 years", retention)
 		}
 		return AutoCompaction{Period: time.Duration(whole) * time.Hour}.checked()
 	}
@@ -113,6 +119,8 @@ func (a AutoCompaction) validate() error {
 		return errors.New("auto compaction keeps either a period or a number of revisions, not both")
 	case a.Period > 0 && a.Period < minimumAutoCompactionPeriod:
 		return fmt.Errorf("--auto-compaction-retention must be at least %v in periodic mode, got %v", minimumAutoCompactionPeriod, a.Period)
+	case a.Period > maximumAutoCompactionPeriod:
+		return fmt.Errorf("--auto-compaction-retention must be at most %v (10 years) in periodic mode, got %v", maximumAutoCompactionPeriod, a.Period)
 	}
 	return nil
 }
@@ -176,29 +184,35 @@ func (c *autoCompactor) runPeriodic() {
 	keep := int(c.policy.Period/sampleEvery) + 1
 	samples := make([]int64, 0, keep+1)
 	wait := c.policy.Period
-	since := time.Now()
 	compacted := int64(0)
 	ticker := time.NewTicker(sampleEvery)
 	defer ticker.Stop()
+	// Waits are counted in ticks, by their times, so that the time a
+	// compaction takes does not push the next one a sample later: since
+	// is the start, then the tick of the last compaction, and half a
+	// sample of slack absorbs the ticks' own jitter.
+	since := time.Now()
+	slack := sampleEvery / 2
 	for {
 		current, _ := c.revision()
 		samples = append(samples, current)
 		if len(samples) > keep {
 			samples = append(samples[:0], samples[1:]...)
 		}
+		var tick time.Time
 		select {
 		case <-c.stopping:
 			return
-		case <-ticker.C:
+		case tick = <-ticker.C:
 		}
 		target := samples[0]
-		if !c.leads() || time.Since(since) < wait || target == compacted {
+		if !c.leads() || tick.Sub(since) < wait-slack || target == compacted {
 			continue
 		}
 		wait = interval
 		if c.compactTo(target) {
 			compacted = target
-			since = time.Now()
+			since = tick
 		}
 	}
 }

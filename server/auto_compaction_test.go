@@ -30,7 +30,9 @@ type compactorWorld struct {
 	compacted int64
 	// answers, while not empty, are what the next proposals get.
 	answers []error
-	calls   []compactionCall
+	// delay is how long each proposal takes.
+	delay time.Duration
+	calls []compactionCall
 }
 
 // compactionCall is one proposal: when (since the start) and to which
@@ -64,13 +66,15 @@ func (w *compactorWorld) start(policy AutoCompaction) (stop func()) {
 			return w.leads
 		},
 		compact: func(revision int64) error {
+			at := time.Since(w.started)
+			time.Sleep(w.delay)
 			w.mu.Lock()
 			defer w.mu.Unlock()
 			var err error
 			if len(w.answers) > 0 {
 				err, w.answers = w.answers[0], w.answers[1:]
 			}
-			w.calls = append(w.calls, compactionCall{at: time.Since(w.started), revision: revision, succeeded: err == nil})
+			w.calls = append(w.calls, compactionCall{at: at, revision: revision, succeeded: err == nil})
 			if err == nil {
 				w.compacted = max(w.compacted, revision)
 			}
@@ -148,6 +152,19 @@ func TestPeriodicAutoCompactionKeepsOnePeriod(t *testing.T) {
 			t.Errorf("compacted at %v, want %v", got, want)
 		}
 		world.checkKeepsPeriod(t, 10*time.Minute)
+	})
+}
+
+// TestPeriodicAutoCompactionKeepsItsCadence: a compaction that takes time
+// (a proposal through a busy cluster) does not push the next one a
+// sample later.
+func TestPeriodicAutoCompactionKeepsItsCadence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		world := &compactorWorld{perMinute: 4, leads: true, delay: 40 * time.Second}
+		world.runFor(AutoCompaction{Period: 10 * time.Minute}, 45*time.Minute)
+		if got, want := world.times(), minutes(10, 20, 30, 40); !slices.Equal(got, want) {
+			t.Errorf("compacted at %v, want %v", got, want)
+		}
 	})
 }
 
@@ -278,7 +295,9 @@ func TestParseAutoCompaction(t *testing.T) {
 		{mode: "revision", retention: "-3", err: "must not be negative"},
 		{mode: "periodic", retention: "soon", err: "want a duration"},
 		{mode: "revision", retention: "10m", err: "number of revisions"},
-		{mode: "periodic", retention: "9999999999", err: "too long"},
+		{mode: "periodic", retention: "9999999999", err: "more than 10 years"},
+		{mode: "periodic", retention: "87601h", err: "at most"},
+		{mode: "periodic", retention: "87600", want: AutoCompaction{Period: 87600 * time.Hour}},
 		{mode: "hourly", retention: "1", err: "--auto-compaction-mode must be periodic or revision"},
 		{mode: "", retention: "1", err: "--auto-compaction-mode must be"},
 	} {

@@ -26,8 +26,9 @@ import (
 //     revision and refuses to start if one differs.
 //   - The periodic check (etcd's --corrupt-check-time): the leader asks
 //     every member for its hash at the leader's revision; the members whose
-//     hash differs from the majority's get a CORRUPT alarm, which stops the
-//     cluster's reads and writes until an operator acts (docs/operations.md).
+//     hash differs from the majority's (without one, from the leader's) get
+//     a CORRUPT alarm, which stops the cluster's reads and writes until an
+//     operator acts (docs/operations.md).
 //
 // The hashes are asked over the peer port (transport queries), with the
 // peers' TLS, never over the client port: computing one reads a member's
@@ -119,9 +120,10 @@ func (s *Server) peerHashes(ctx context.Context, members []raft.NodeID, revision
 // given this member's own hash and its peers' answers: those comparable
 // with it (hashed at the same revision with the same compacted revision)
 // are grouped by hash, and a group holding more than half of all members
-// (clusterSize) is the majority. Without one, the members that differ
-// from this one and this one itself are returned: one side is wrong, and
-// the hashes cannot tell which.
+// (clusterSize) is the majority. Without one, it returns the members whose
+// hash differs from this member's, as etcd's check does (it takes the
+// leader's hash for the truth); the log shows every hash, for an operator
+// to judge.
 func divergent(self raft.NodeID, ownHash uint32, ownCompacted int64, peers []memberHash, clusterSize int) []raft.NodeID {
 	holders := map[uint32][]raft.NodeID{ownHash: {self}}
 	for _, peer := range peers {
@@ -129,27 +131,18 @@ func divergent(self raft.NodeID, ownHash uint32, ownCompacted int64, peers []mem
 			holders[peer.hash] = append(holders[peer.hash], peer.member)
 		}
 	}
-	if len(holders) == 1 {
-		return nil
+	truth := ownHash
+	for hash, members := range holders {
+		if len(members) > clusterSize/2 {
+			truth = hash
+		}
 	}
 	var wrong []raft.NodeID
 	for hash, members := range holders {
-		if len(members) > clusterSize/2 {
-			for other, others := range holders {
-				if other != hash {
-					wrong = append(wrong, others...)
-				}
-			}
-			slices.Sort(wrong)
-			return wrong
-		}
-	}
-	for hash, members := range holders {
-		if hash != ownHash {
+		if hash != truth {
 			wrong = append(wrong, members...)
 		}
 	}
-	wrong = append(wrong, self)
 	slices.Sort(wrong)
 	return wrong
 }
@@ -167,12 +160,16 @@ func (s *Server) clusterMembers(ctx context.Context) ([]raft.NodeID, error) {
 }
 
 // checkCorruption compares every member's hash at this member's current
-// revision and returns the members that diverge (see divergent).
-func (s *Server) checkCorruption(ctx context.Context) ([]raft.NodeID, error) {
+// revision and returns the members that diverge (see divergent). The
+// peers get a request timeout from the moment this member has its own
+// hash, which reads its whole history first.
+func (s *Server) checkCorruption() ([]raft.NodeID, error) {
 	hash, revision, compacted, err := s.store.HashKV(0)
 	if err != nil {
 		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout())
+	defer cancel()
 	members, err := s.clusterMembers(ctx)
 	if err != nil {
 		return nil, err
@@ -202,9 +199,7 @@ func (s *Server) runCorruptionChecks() {
 		if s.leader.Load() != uint64(s.id) {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout())
-		defer cancel()
-		wrong, err := s.checkCorruption(ctx)
+		wrong, err := s.checkCorruption()
 		if err != nil {
 			s.log.Warn("corruption check failed; will try again", "error", err)
 			return
@@ -216,7 +211,10 @@ func (s *Server) runCorruptionChecks() {
 				continue // raised by an earlier check
 			}
 			alarm := &pb.InternalRaftRequest{Alarm: &pb.AlarmRequest{Action: pb.AlarmRequest_ACTIVATE, MemberID: uint64(member), Alarm: pb.AlarmType_CORRUPT}}
-			if _, err := s.propose(ctx, alarm); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout())
+			_, err := s.propose(ctx, alarm)
+			cancel()
+			if err != nil {
 				s.log.Warn("could not raise the CORRUPT alarm; the next check will", "member", fmt.Sprintf("%x", uint64(member)), "error", err)
 			}
 		}
@@ -229,12 +227,12 @@ func (s *Server) runCorruptionChecks() {
 // same compacted revision) holds another. Peers that do not answer within
 // the request timeout are skipped, as in etcd.
 func (s *Server) initialCorruptionCheck() error {
-	ctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout())
-	defer cancel()
 	hash, revision, compacted, err := s.store.HashKV(0)
 	if err != nil {
 		return fmt.Errorf("server: initial corruption check: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.requestTimeout())
+	defer cancel()
 	members, err := s.clusterMembers(ctx)
 	if err != nil {
 		return fmt.Errorf("server: initial corruption check: %w", err)

@@ -94,7 +94,7 @@ func TestCorruptionCheckFindsTheDivergentMember(t *testing.T) {
 	writeHistory(t, cluster)
 	leader := cluster.leader()
 	ctx := testContext(t)
-	if wrong, err := cluster.members[leader].checkCorruption(ctx); err != nil || len(wrong) != 0 {
+	if wrong, err := cluster.members[leader].checkCorruption(); err != nil || len(wrong) != 0 {
 		t.Fatalf("a healthy cluster's check: %v, %v", wrong, err)
 	}
 	client := cluster.client()
@@ -118,7 +118,7 @@ func TestCorruptionCheckFindsTheDivergentMember(t *testing.T) {
 		t.Errorf("alarms: %v, %v; want the victim's alone", alarms, err)
 	}
 	leader = cluster.leader()
-	wrong, err := cluster.members[leader].checkCorruption(ctx)
+	wrong, err := cluster.members[leader].checkCorruption()
 	if err != nil || !slices.Equal(wrong, []raft.NodeID{raft.NodeID(victimID)}) {
 		t.Errorf("the leader's check after corrupting %x: %v, %v", victimID, wrong, err)
 	}
@@ -150,9 +150,9 @@ func TestInitialCorruptionCheckRefusesADivergentMember(t *testing.T) {
 }
 
 // TestDivergentNamesTheMinority: the members outside a majority's hash are
-// divergent; without a majority, this member and those that differ from
-// it are; members that could not hash, or compacted elsewhere, count for
-// nothing.
+// divergent; without a majority, those that differ from this member (the
+// leader) are, as in etcd; members that could not hash, or compacted
+// elsewhere, count for nothing.
 func TestDivergentNamesTheMinority(t *testing.T) {
 	answer := func(member raft.NodeID, hash uint32) memberHash {
 		return memberHash{member: member, hashed: true, hash: hash, compactRevision: 5}
@@ -167,7 +167,7 @@ func TestDivergentNamesTheMinority(t *testing.T) {
 		{"all agree", 7, []memberHash{answer(2, 7), answer(3, 7)}, 3, nil},
 		{"a follower differs", 7, []memberHash{answer(2, 7), answer(3, 8)}, 3, []raft.NodeID{3}},
 		{"this member differs", 8, []memberHash{answer(2, 7), answer(3, 7)}, 3, []raft.NodeID{1}},
-		{"no majority", 7, []memberHash{answer(2, 8), {member: 3}}, 3, []raft.NodeID{1, 2}},
+		{"no majority: the leader's hash counts", 7, []memberHash{answer(2, 8), {member: 3}}, 3, []raft.NodeID{2}},
 		{"not comparable", 7, []memberHash{{member: 2, hashed: true, hash: 8, compactRevision: 9}, {member: 3, err: errors.New("down")}}, 3, nil},
 		{"five members, two differ", 7, []memberHash{answer(2, 7), answer(3, 9), answer(4, 7), answer(5, 8)}, 5, []raft.NodeID{3, 5}},
 	} {

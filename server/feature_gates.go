@@ -21,6 +21,9 @@ var etcdFeatureGates = map[string]bool{
 	"SetMemberLocalAddr":           false,
 	"FastLeaseKeepAlive":           true,
 	"PriorityRequest":              false,
+	// The feature gate package's own: every alpha, every beta gate.
+	"AllAlpha": false,
+	"AllBeta":  false,
 }
 
 // ApplyFeatureGates reads etcd's --feature-gates syntax

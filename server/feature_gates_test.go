@@ -21,6 +21,8 @@ func TestApplyFeatureGates(t *testing.T) {
 		{spec: "CompactHashCheck=true", err: "does not implement etcd's CompactHashCheck=true"},
 		{spec: "FastLeaseKeepAlive=false", err: "does not implement etcd's FastLeaseKeepAlive=false"},
 		{spec: "Turbo=true", err: "unrecognized feature gate Turbo"},
+		{spec: "AllAlpha=false,AllBeta=false"},
+		{spec: "AllAlpha=true", err: "does not implement etcd's AllAlpha=true"},
 		{spec: "InitialCorruptCheck", err: "is not Name=true"},
 		{spec: "InitialCorruptCheck=yes", err: "want true or false"},
 	} {

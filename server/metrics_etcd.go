@@ -26,6 +26,9 @@ type etcdMetrics struct {
 	// (node.Config.ObservePeerRoundTrip): etcd's comes from a probe every
 	// member sends each peer, so a follower's stays empty here.
 	peerRoundTripSeconds *prometheus.HistogramVec
+	// peerRoundTrips holds peerRoundTripSeconds' observer of each peer;
+	// used by the node's loop goroutine only.
+	peerRoundTrips map[raft.NodeID]prometheus.Observer
 }
 
 // etcdDiskBuckets are etcd's buckets for its disk latencies: 1 ms to 8 s.
@@ -39,6 +42,7 @@ func newEtcdMetrics() etcdMetrics {
 			Help: "The latency distributions of commit called by backend.", Buckets: etcdDiskBuckets}),
 		peerRoundTripSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "etcd_network_peer_round_trip_time_seconds",
 			Help: "Round-Trip-Time histogram between peers", Buckets: etcdRoundTripBuckets}, []string{"To"}),
+		peerRoundTrips: map[raft.NodeID]prometheus.Observer{},
 	}
 }
 
@@ -49,7 +53,12 @@ var etcdRoundTripBuckets = prometheus.ExponentialBuckets(0.0001, 2, 16)
 // observePeerRoundTrip records a heartbeat's round trip to peer
 // (node.Config.ObservePeerRoundTrip, from the node's loop).
 func (e etcdMetrics) observePeerRoundTrip(peer raft.NodeID, elapsed time.Duration) {
-	e.peerRoundTripSeconds.WithLabelValues(fmt.Sprintf("%x", uint64(peer))).Observe(elapsed.Seconds())
+	observer, ok := e.peerRoundTrips[peer]
+	if !ok {
+		observer = e.peerRoundTripSeconds.WithLabelValues(fmt.Sprintf("%x", uint64(peer)))
+		e.peerRoundTrips[peer] = observer
+	}
+	observer.Observe(elapsed.Seconds())
 }
 
 // etcdCollectors returns etcd's metrics of server s: the histograms of m,

@@ -75,6 +75,9 @@ func (s *Server) answerPublish(ctx context.Context, encoded []byte) ([]byte, err
 	if attributes == nil || attributes.MemberAttributes == nil || attributes.Member_ID == 0 {
 		return nil, errors.New("server: a publish query carries nothing but member attributes")
 	}
+	if !s.nodeStarted.Load() {
+		return nil, errors.New("server: not the leader (still starting)")
+	}
 	if _, err := s.propose(ctx, &pb.InternalRaftRequest{ClusterMemberAttrSet: attributes}); err != nil {
 		var elsewhere *leaderElsewhere
 		if errors.As(err, &elsewhere) {

@@ -69,6 +69,9 @@ type Server struct {
 	admin        []*http.Server
 	adminAddress []net.Addr
 
+	// nodeStarted is set once node holds the started node: the transport
+	// answers peers' queries from within node.Start, before it returns.
+	nodeStarted atomic.Bool
 	// leader and term follow the node's events, so request headers and
 	// health checks need no round trip to the loop.
 	leader atomic.Uint64
@@ -140,13 +143,8 @@ func Start(config Config) (*Server, error) {
 	}
 	s.id, s.clusterID, s.initialPeers, s.clusterHint = who.MemberID, who.ClusterID, who.Peers, who.clusterHint()
 	s.log = slog.New(termHandler{inner: config.Logger.Handler(), term: &s.term}).With("member", config.Name, "id", fmt.Sprintf("%x", uint64(s.id)))
-	if err := s.open(); err != nil {
+	if err := s.open(!firstStart); err != nil {
 		return fail(err)
-	}
-	if config.InitialCorruptCheck && !firstStart {
-		if err := s.initialCorruptionCheck(); err != nil {
-			return fail(err)
-		}
 	}
 	if fresh {
 		if err := saveIdentity(config.DataDirectory, who); err != nil {
@@ -170,8 +168,10 @@ func Start(config Config) (*Server, error) {
 	return s, nil
 }
 
-// open starts the store, the node and the listeners, in that order.
-func (s *Server) open() error {
+// open starts the store, the node and the listeners, in that order; with
+// existingData and InitialCorruptCheck, it compares the store with the
+// peers' before it serves any client (as etcd checks before it serves).
+func (s *Server) open(existingData bool) error {
 	config := s.config
 	tokens, err := config.authTokens()
 	if err != nil {
@@ -222,6 +222,12 @@ func (s *Server) open() error {
 	if err != nil {
 		s.peers = nil // node.Start stopped it... or never started it
 		return fmt.Errorf("server: start node: %w", err)
+	}
+	s.nodeStarted.Store(true)
+	if config.InitialCorruptCheck && existingData {
+		if err := s.initialCorruptionCheck(); err != nil {
+			return err
+		}
 	}
 	s.forwarder = newForwarder(s)
 	s.lessor = newLessor(s)

@@ -56,23 +56,25 @@ func parseQuery(frame []byte) (clusterID uint64, name string, request []byte, er
 	return clusterID, string(frame[9 : 9+length]), frame[9+length:], nil
 }
 
-// Query asks peer the query name with request and returns its answer. The
-// peer must have been named with SetPeer; the query goes over the
-// connection the messages to it use. A peer that does not answer name
-// gives ErrUnknownQuery; one of another cluster refuses it.
+// Query asks peer the query name with request and returns its answer (at
+// most 64 KiB). The peer must have been named with SetPeer; the query
+// goes over the peer's gRPC connection (which snapshots use too; messages
+// may go over a direct connection instead). A peer that does not answer
+// name (one of an older version, too) gives ErrUnknownQuery; one of
+// another cluster refuses it. Safe from any goroutine.
 func (t *Transport) Query(ctx context.Context, peer raft.NodeID, name string, request []byte) ([]byte, error) {
 	if len(name) > maxQueryNameBytes {
 		return nil, fmt.Errorf("transport: query name of %d bytes exceeds %d", len(name), maxQueryNameBytes)
 	}
-	t.mu.Lock()
+	t.mu.RLock()
 	target, ok := t.peers[peer]
-	t.mu.Unlock()
+	t.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("transport: query %s: %v is not a peer", name, peer)
 	}
 	frame, reply := appendQuery(make([]byte, 0, 9+len(name)+len(request)), t.config.ClusterID, name, request), []byte{}
 	if err := target.conn.Invoke(ctx, queryMethod, &frame, &reply); err != nil {
-		if status.Code(err) == codes.NotFound {
+		if code := status.Code(err); code == codes.NotFound || code == codes.Unimplemented {
 			return nil, fmt.Errorf("%w: %s", ErrUnknownQuery, name)
 		}
 		return nil, fmt.Errorf("transport: query %s to %v: %w", name, peer, err)
