@@ -14,6 +14,11 @@ const (
 	HeartbeatInterval = 100 * time.Millisecond
 	// ElectionTimeout is passed as --election-timeout.
 	ElectionTimeout = 1000 * time.Millisecond
+	// CorruptCheckInterval is passed as --corrupt-check-time: the leader
+	// compares the members' hashes all through the run, so that a check
+	// that took a healthy member for a corrupt one under faults (a false
+	// CORRUPT alarm) fails the run (converge.Check looks for the alarm).
+	CorruptCheckInterval = 5 * time.Second
 )
 
 // Member is one server of a cluster. Its addresses stay the same across
@@ -61,6 +66,7 @@ func (member *Member) flags() []string {
 		"--initial-cluster-state=" + member.clusterState,
 		"--heartbeat-interval=" + millisecondsString(HeartbeatInterval),
 		"--election-timeout=" + millisecondsString(ElectionTimeout),
+		"--corrupt-check-time=" + CorruptCheckInterval.String(),
 	}
 }
 

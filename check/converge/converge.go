@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	pb "go.etcd.io/etcd/api/v3/etcdserverpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/lockstepdb/lockstep/check/cluster"
@@ -46,7 +47,27 @@ func Check(ctx context.Context, target *cluster.Cluster) (int64, error) {
 	if !agree {
 		return revision, fmt.Errorf("converge: members disagree at revision %d: %s", revision, strings.Join(report, "; "))
 	}
-	return revision, nil
+	return revision, corruptAlarms(ctx, target)
+}
+
+// corruptAlarms returns an error if a member reports a CORRUPT alarm: the
+// members' own corruption check (--corrupt-check-time) found their data
+// different. Members whose hashes agree here must not have raised one.
+func corruptAlarms(ctx context.Context, target *cluster.Cluster) error {
+	answers := askEach(ctx, target, func(call context.Context, client *clientv3.Client, _ *cluster.Member) (*clientv3.AlarmResponse, error) {
+		return client.AlarmList(call)
+	})
+	for _, answer := range answers {
+		if answer.err != nil {
+			return fmt.Errorf("converge: alarms of %s: %w", answer.member.Name, answer.err)
+		}
+		for _, alarm := range answer.reply.Alarms {
+			if alarm.Alarm == pb.AlarmType_CORRUPT {
+				return fmt.Errorf("converge: %s reports a CORRUPT alarm for member %x, though the members' hashes agree", answer.member.Name, alarm.MemberID)
+			}
+		}
+	}
+	return nil
 }
 
 // commonRevision polls every member's status until all report the same
