@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -49,7 +50,7 @@ func ApplyFeatureGates(config *Config, spec string) error {
 		etcdDefault, known := etcdFeatureGates[name]
 		switch {
 		case !known:
-			return fmt.Errorf("--feature-gates: unrecognized feature gate %s (etcd's are %s)", name, strings.Join(sortedGateNames(), ", "))
+			return fmt.Errorf("--feature-gates: unrecognized feature gate %s (etcd's are %s)", name, strings.Join(slices.Sorted(maps.Keys(etcdFeatureGates)), ", "))
 		case name == "InitialCorruptCheck":
 			config.InitialCorruptCheck = value
 		case value != etcdDefault:
@@ -57,14 +58,4 @@ func ApplyFeatureGates(config *Config, spec string) error {
 		}
 	}
 	return nil
-}
-
-// sortedGateNames lists etcdFeatureGates' names in order.
-func sortedGateNames() []string {
-	names := make([]string, 0, len(etcdFeatureGates))
-	for name := range etcdFeatureGates {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	return names
 }

@@ -35,7 +35,7 @@ type serveFlags struct {
 	watchProgressInterval                       time.Duration
 	autoCompactionMode, autoCompactionRetention string
 	corruptCheckTime                            time.Duration
-	featureGates                                string
+	featureGates, configFile                    string
 	certFile, keyFile, trustedCA                string
 	clientCertAuth                              bool
 	peerCertFile, peerKeyFile, peerTrustedCA    string
@@ -62,7 +62,13 @@ new member. A flag on the command line wins over both; LOCKSTEP_ wins over ETCD_
 A variable of either prefix that names no flag is warned about.`,
 		Args: cobra.NoArgs,
 		RunE: func(command *cobra.Command, _ []string) error {
+			var commandLine []string
+			command.Flags().Visit(func(flag *pflag.Flag) { commandLine = append(commandLine, flag.Name) })
 			warnings, err := applyEnvironment(command.Flags(), os.Environ(), command.Flags())
+			if err == nil && flags.configFile != "" {
+				// From the command line, LOCKSTEP_CONFIG_FILE or ETCD_CONFIG_FILE.
+				flags, warnings, err = flagsFromConfigFile(commandLine, flags, os.Environ())
+			}
 			if err != nil {
 				return &exitError{code: 2, message: err.Error()}
 			}
@@ -119,6 +125,7 @@ A variable of either prefix that names no flag is warned about.`,
 		"(METHOD: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512 or EdDSA; ttl default 5m; without priv-key the member verifies tokens but issues none)")
 	f.StringVar(&flags.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&flags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&flags.configFile, "config-file", "", "an etcd configuration file (YAML, etcd's keys); as with etcd, the other flags and the environment are then ignored")
 	f.BoolVar(&flags.dryRun, "dry-run", false, "check the flags, environment and TLS files, print the configuration and exit without starting")
 	return command
 }
