@@ -64,10 +64,16 @@ A variable of either prefix that names no flag is warned about.`,
 		RunE: func(command *cobra.Command, _ []string) error {
 			var commandLine []string
 			command.Flags().Visit(func(flag *pflag.Flag) { commandLine = append(commandLine, flag.Name) })
+			flags := flags
 			warnings, err := applyEnvironment(command.Flags(), os.Environ(), command.Flags())
-			if err == nil && flags.configFile != "" {
+			switch {
+			case err == nil && flags.configFile != "":
 				// From the command line, LOCKSTEP_CONFIG_FILE or ETCD_CONFIG_FILE.
 				flags, warnings, err = flagsFromConfigFile(commandLine, flags, os.Environ())
+			case err == nil:
+				var ignored []string
+				ignored, err = etcdOnlySettings(command.Flags())
+				warnings = append(warnings, ignored...)
 			}
 			if err != nil {
 				return &exitError{code: 2, message: err.Error()}
@@ -127,6 +133,7 @@ A variable of either prefix that names no flag is warned about.`,
 	f.StringVar(&flags.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&flags.configFile, "config-file", "", "an etcd configuration file (YAML, etcd's keys); as with etcd, the other flags and the environment are then ignored")
 	f.BoolVar(&flags.dryRun, "dry-run", false, "check the flags, environment and TLS files, print the configuration and exit without starting")
+	addEtcdOnlyFlags(f)
 	return command
 }
 

@@ -14,11 +14,11 @@ import (
 // etcd's configuration file (etcd --config-file): a YAML mapping whose keys
 // are etcd's flag names, with the TLS flags nested under
 // client-transport-security and peer-transport-security. lockstep serve
-// reads it the same way: the keys that name lockstep serve flags set them;
-// the TLS blocks map onto lockstep's TLS flags; etcd's settings lockstep
-// has no counterpart for are ignored with a warning, unless honouring them
-// matters to the data (refusedEtcdKeys), which is an error; a key etcd does
-// not know is an error (a typo).
+// reads it the same way: the keys that name lockstep serve flags set them
+// (etcd's settings lockstep has no counterpart for are hidden flags of
+// serve, ignored with a warning or refused: serve_etcd_flags.go); the TLS
+// blocks map onto lockstep's TLS flags; a key etcd does not know is an
+// error (a typo).
 
 // transportSecurityKeys maps a key of client-transport-security (without
 // prefix) and peer-transport-security ("peer-" before it) onto the flag it
@@ -68,17 +68,21 @@ var etcdConfigKeys = strings.Fields(`advertise-client-urls auth-token auth-token
 	v2-deprecation wal-dir warning-apply-duration warning-unary-request-duration
 	watch-progress-notify-interval`)
 
-// flagsFromConfigFile returns serve's flags as the configuration file named
-// by given's --config-file sets them, starting from the defaults: as etcd
+// flagsFromConfigFile returns serve's flags as the configuration file
+// named by given's --config-file sets them, starting from the defaults,
+// with a warning for etcd's settings it ignores: as etcd
 // does, the other flags set on the command line (commandLine, their
 // names) and the environment's LOCKSTEP_ and ETCD_ variables are ignored,
 // with a warning each. --dry-run is kept.
 func flagsFromConfigFile(commandLine []string, given *serveFlags, environment []string) (*serveFlags, []string, error) {
 	fresh := &serveFlags{}
 	known := newServeCommandWith(fresh).Flags()
-	warnings, err := applyConfigFile(given.configFile, known)
-	if err != nil {
+	if err := applyConfigFile(given.configFile, known); err != nil {
 		return nil, nil, err
+	}
+	warnings, err := etcdOnlySettings(known)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--config-file %s: %w", given.configFile, err)
 	}
 	fresh.dryRun, fresh.configFile = given.dryRun, given.configFile
 	for _, name := range commandLine {
@@ -103,47 +107,40 @@ func flagNameOf(key string) string {
 }
 
 // applyConfigFile sets flags (a serve command's, nothing set yet) from the
-// etcd configuration file at path, and returns warnings for the settings
-// it ignores. Errors name the file and the key.
-func applyConfigFile(path string, flags *pflag.FlagSet) (warnings []string, err error) {
+// etcd configuration file at path. Errors name the file and the key.
+func applyConfigFile(path string, flags *pflag.FlagSet) error {
 	content, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("--config-file: %v", err)
+		return fmt.Errorf("--config-file: %v", err)
 	}
 	var settings map[string]any
 	if err := yaml.Unmarshal(content, &settings); err != nil {
-		return nil, fmt.Errorf("--config-file %s: not YAML: %v", path, err)
+		return fmt.Errorf("--config-file %s: not YAML: %v", path, err)
 	}
-	var ignored []string
 	for _, key := range slices.Sorted(maps.Keys(settings)) {
 		value := settings[key]
 		switch {
 		case key == "client-transport-security" || key == "peer-transport-security":
 			if err := applyTransportSecurity(path, key, value, flags); err != nil {
-				return nil, err
+				return err
 			}
 		case key == "log-format" && value == "console":
 			// etcd's human-readable format is lockstep's text.
 			if err := setFlag(path, key, flags, "log-format", "text"); err != nil {
-				return nil, err
+				return err
 			}
-		case flags.Lookup(key) != nil && key != "config-file" && key != "dry-run":
-			if err := setFlag(path, key, flags, key, value); err != nil {
-				return nil, err
-			}
-		case !slices.Contains(etcdConfigKeys, key):
-			return nil, fmt.Errorf("--config-file %s: unknown key %q (neither etcd nor lockstep has it)", path, key)
+		case flags.Lookup(key) == nil || key == "config-file" || key == "dry-run":
+			return fmt.Errorf("--config-file %s: unknown key %q (neither etcd nor lockstep has it)", path, key)
 		case isZero(value):
-		case slices.Contains(refusedEtcdKeys, key):
-			return nil, fmt.Errorf("--config-file %s: %s: lockstep does not support etcd's %s (see docs/compatibility.md)", path, key, key)
 		default:
-			ignored = append(ignored, fmt.Sprintf("%s=%v", key, value))
+			// etcd's settings lockstep lacks are hidden flags: refused
+			// or ignored as on the command line (etcdOnlySettings).
+			if err := setFlag(path, key, flags, key, value); err != nil {
+				return err
+			}
 		}
 	}
-	if len(ignored) > 0 {
-		warnings = append(warnings, fmt.Sprintf("--config-file %s: etcd settings lockstep has no counterpart for, ignored: %s", path, strings.Join(ignored, ", ")))
-	}
-	return warnings, nil
+	return nil
 }
 
 // applyTransportSecurity maps one of etcd's TLS blocks onto the flags.

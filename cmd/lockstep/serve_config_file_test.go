@@ -114,7 +114,7 @@ force-new-cluster: false
 		t.Errorf("initial cluster: %v", config.InitialCluster)
 	}
 	joined := strings.Join(warnings, "\n")
-	for _, want := range []string{"--name is ignored", "ETCD_NAME is ignored", "ignored: enable-pprof=true, log-outputs=[stderr], logger=zap, max-snapshots=5, max-wals=5, self-signed-cert-validity=1"} {
+	for _, want := range []string{"--name is ignored", "ETCD_NAME is ignored", "ignored: enable-pprof=true, log-outputs=stderr, logger=zap, max-snapshots=5, max-wals=5, self-signed-cert-validity=1"} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("warnings lack %q:\n%s", want, joined)
 		}
@@ -135,6 +135,7 @@ func TestServeRefusesWhatItCannotHonourInAConfigFile(t *testing.T) {
 		{"wal-dir: /fast/disk\n", "lockstep does not support etcd's wal-dir"},
 		{"force-new-cluster: true\n", "force-new-cluster"},
 		{"client-transport-security:\n  auto-tls: true\n", "client-transport-security.auto-tls: lockstep does not support it"},
+		{"discovery-srv: example.com\n", "lockstep does not support etcd's discovery-srv"},
 		{"peer-transport-security:\n  allowed-cn: [a, b]\n", "lockstep takes one name, got 2"},
 		{"peer-transport-security:\n  colour: blue\n", `unknown key "colour"`},
 		{"heartbeat-interval: often\n", "heartbeat-interval"},

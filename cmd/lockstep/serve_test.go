@@ -144,14 +144,14 @@ func TestServeEnvironmentPrecedence(t *testing.T) {
 	})
 
 	warnings, err := applyEnvironment(command.Flags(), []string{
-		"ETCD_MAX_SNAPSHOTS=5", "LOCKSTEP_NAEM=x", "LOCKSTEP_ETCD_BIN=/bin", "ETCDCTL_API=3", "HOME=/root",
+		"ETCD_EXPERIMENTAL_MAGIC=5", "LOCKSTEP_NAEM=x", "LOCKSTEP_ETCD_BIN=/bin", "ETCDCTL_API=3", "HOME=/root",
 		"ETCD_LOG_LEVEL=debug", "LOCKSTEP_LOG_LEVEL=warn",
 	}, command.Flags())
 	if err != nil {
 		t.Fatal(err)
 	}
 	joined := strings.Join(warnings, "\n")
-	for _, want := range []string{"ETCD_MAX_SNAPSHOTS is set but names no flag", "LOCKSTEP_NAEM is set but names no flag", `ETCD_LOG_LEVEL="debug" is ignored: LOCKSTEP_LOG_LEVEL="warn" wins`} {
+	for _, want := range []string{"ETCD_EXPERIMENTAL_MAGIC is set but names no flag", "LOCKSTEP_NAEM is set but names no flag", `ETCD_LOG_LEVEL="debug" is ignored: LOCKSTEP_LOG_LEVEL="warn" wins`} {
 		if !strings.Contains(joined, want) {
 			t.Errorf("warnings lack %q:\n%s", want, joined)
 		}
