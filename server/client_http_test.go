@@ -185,9 +185,7 @@ func TestClientPortOverTLSServesHTTPToo(t *testing.T) {
 		clientsOverHTTPS(config)
 	})
 	cluster.leader()
-	certificate := ca.Issue(t, "client")
-	withCertificate := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{certificate}, RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}}}
+	withCertificate := httpsClient(t, ca, false)
 	base := "https://" + cluster.endpoint(0)
 	if status, body := get(t, withCertificate, base, "/health"); status != http.StatusOK || !strings.Contains(body, `"health":"true"`) {
 		t.Errorf("/health over TLS: %d %s", status, body)
@@ -195,11 +193,25 @@ func TestClientPortOverTLSServesHTTPToo(t *testing.T) {
 	if status, answer := postJSON(t, withCertificate, base, "/v3/kv/put", `{"key": "Zm9v", "value": "YmFy"}`, ""); status != http.StatusOK {
 		t.Errorf("/v3/kv/put over TLS: %d %v", status, answer)
 	}
+	expectRefusedWithoutCertificate(t, ca, base)
+}
+
+// httpsClient is an HTTP client trusting ca and presenting a certificate
+// it issued; with http2 it offers HTTP/2 first.
+func httpsClient(t *testing.T, ca *testpki.Authority, http2 bool) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{ForceAttemptHTTP2: http2,
+		TLSClientConfig: &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, "client")}, RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}}}
+}
+
+// expectRefusedWithoutCertificate checks that an HTTPS client with no
+// certificate gets no answer from base.
+func expectRefusedWithoutCertificate(t *testing.T, ca *testpki.Authority, base string) {
+	t.Helper()
 	without := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: ca.Pool, MinVersion: tls.VersionTLS12}}}
 	if response, err := without.Get(base + "/health"); err == nil {
 		response.Body.Close()
-		t.Errorf("a client without a certificate got %d", response.StatusCode)
+		t.Errorf("a client without a certificate got %d from %s", response.StatusCode, base)
 	}
 }
 
@@ -212,7 +224,7 @@ func TestClientListenerClosesASilentConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	var group sync.WaitGroup
-	listener := newClientListener(bound, nil, 50*time.Millisecond, &group, slog.New(slog.DiscardHandler))
+	listener := newClientListener(bound, nil, false, 50*time.Millisecond, &group, slog.New(slog.DiscardHandler))
 	group.Go(listener.router.Run)
 	conn, err := net.Dial("tcp", bound.Addr().String())
 	if err != nil {

@@ -42,14 +42,22 @@ var clientProtocols = []string{"h2", "http/1.1"}
 type clientListener struct {
 	router     *connsplit.Router
 	grpc, http *connsplit.Listener
+	// grpcOnly closes HTTP connections instead (--listen-client-http-urls
+	// moves HTTP to ports of its own, as etcd does).
+	grpcOnly bool
 }
 
 // newClientListener routes listener's connections; timeout bounds each
-// one's handshake and first bytes (clientClassifyTimeout). Its router
-// runs once started (router.Run, on a goroutine in group).
-func newClientListener(listener net.Listener, serverTLS *tls.Config, timeout time.Duration, group *sync.WaitGroup, logger *slog.Logger) *clientListener {
-	l := &clientListener{}
-	l.router = connsplit.New(listener, connsplit.Options{TLS: serverTLS, Protocols: clientProtocols, Timeout: timeout,
+// one's handshake and first bytes (clientClassifyTimeout). With grpcOnly
+// it serves gRPC alone. Its router runs once started (router.Run, on a
+// goroutine in group).
+func newClientListener(listener net.Listener, serverTLS *tls.Config, grpcOnly bool, timeout time.Duration, group *sync.WaitGroup, logger *slog.Logger) *clientListener {
+	l := &clientListener{grpcOnly: grpcOnly}
+	protocols := clientProtocols
+	if grpcOnly {
+		protocols = clientProtocols[:1]
+	}
+	l.router = connsplit.New(listener, connsplit.Options{TLS: serverTLS, Protocols: protocols, Timeout: timeout,
 		Route: l.route, Port: "client", Logger: logger, Group: group})
 	l.grpc, l.http = l.router.NewListener(), l.router.NewListener()
 	return l
@@ -57,12 +65,16 @@ func newClientListener(listener net.Listener, serverTLS *tls.Config, timeout tim
 
 // route hands a connection to gRPC or HTTP: over TLS by the protocol the
 // handshake agreed on, in plaintext by its first bytes. A connection that
-// closes or says nothing before its deadline is closed.
+// closes or says nothing before its deadline is closed, and so is an HTTP
+// one on a port that serves gRPC alone.
 func (l *clientListener) route(conn net.Conn, protocol string) {
 	if _, secure := conn.(*tls.Conn); secure {
-		if protocol == "h2" {
+		switch {
+		case protocol == "h2":
 			l.grpc.Deliver(conn)
-		} else {
+		case l.grpcOnly:
+			conn.Close()
+		default:
 			l.http.Deliver(conn)
 		}
 		return
@@ -73,9 +85,12 @@ func (l *clientListener) route(conn net.Conn, protocol string) {
 		return
 	}
 	routed := &prefixedConn{Conn: conn, prefix: start}
-	if string(start) == http2PrefacePrefix {
+	switch {
+	case string(start) == http2PrefacePrefix:
 		l.grpc.Deliver(routed)
-	} else {
+	case l.grpcOnly:
+		conn.Close()
+	default:
 		l.http.Deliver(routed)
 	}
 }

@@ -30,6 +30,11 @@ type Config struct {
 	// published to the cluster and to clients (default: the listen URLs).
 	ListenClientURLs    []string
 	AdvertiseClientURLs []string
+	// ListenClientHTTPURLs, as etcd's --listen-client-http-urls, serve the
+	// client port's HTTP routes (/health, /metrics, the JSON gateway, ...)
+	// on ports of their own; the ListenClientURLs then serve gRPC alone.
+	// An https URL needs ClientTLS.
+	ListenClientHTTPURLs []string
 	// ListenPeerURLs is where peers' Raft traffic arrives (one URL);
 	// AdvertisePeerURLs is how peers reach it (default: the listen URL).
 	ListenPeerURLs    []string
@@ -222,9 +227,9 @@ func (c Config) Validate() error {
 	}{
 		{"--listen-client-urls", c.ListenClientURLs}, {"--advertise-client-urls", c.AdvertiseClientURLs},
 		{"--listen-peer-urls", c.ListenPeerURLs}, {"--initial-advertise-peer-urls", c.AdvertisePeerURLs},
-		{"--listen-metrics-urls", c.ListenMetricsURLs},
+		{"--listen-metrics-urls", c.ListenMetricsURLs}, {"--listen-client-http-urls", c.ListenClientHTTPURLs},
 	} {
-		if len(list.urls) == 0 && list.flag != "--listen-metrics-urls" {
+		if len(list.urls) == 0 && list.flag != "--listen-metrics-urls" && list.flag != "--listen-client-http-urls" {
 			return fmt.Errorf("%s must name at least one URL", list.flag)
 		}
 		for _, raw := range list.urls {
@@ -239,6 +244,11 @@ func (c Config) Validate() error {
 			return errors.New("--peer-cert-allowed-cn and --peer-cert-allowed-hostname cannot both be set")
 		case c.PeerTLS == nil || c.PeerTLS.ClientAuth != tls.RequireAndVerifyClientCert:
 			return errors.New("--peer-cert-allowed-cn and --peer-cert-allowed-hostname need --peer-client-cert-auth (with --peer-cert-file, --peer-key-file and --peer-trusted-ca-file)")
+		}
+	}
+	for _, raw := range c.ListenClientHTTPURLs {
+		if strings.HasPrefix(raw, "https://") && c.ClientTLS == nil {
+			return fmt.Errorf("--listen-client-http-urls: %s is https but --cert-file and --key-file are not set", raw)
 		}
 	}
 	if len(c.ListenPeerURLs) != 1 {

@@ -12,6 +12,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,7 +64,9 @@ type Server struct {
 	// serve under /v3/.
 	clientListeners []*clientListener
 	clientHTTP      []*http.Server
-	gateway         *gateway
+	// clientHTTPAddress are the --listen-client-http-urls ports bound.
+	clientHTTPAddress []net.Addr
+	gateway           *gateway
 	// adminMux is what every admin listener serves (AdminHandler).
 	adminMux     *http.ServeMux
 	admin        []*http.Server
@@ -278,7 +281,7 @@ func (s *Server) serveClients() error {
 		}
 		s.clientAddress = append(s.clientAddress, bound.Addr())
 		s.config.AdvertiseClientURLs = resolvePort(s.config.AdvertiseClientURLs, raw, bound.Addr())
-		listener := newClientListener(bound, s.config.ClientTLS, clientClassifyTimeout, &s.group, s.log)
+		listener := newClientListener(bound, s.config.ClientTLS, len(s.config.ListenClientHTTPURLs) > 0, clientClassifyTimeout, &s.group, s.log)
 		s.clientListeners = append(s.clientListeners, listener)
 		httpServer := &http.Server{Handler: clientMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: clientHTTPIdleTimeout}
 		s.clientHTTP = append(s.clientHTTP, httpServer)
@@ -293,6 +296,32 @@ func (s *Server) serveClients() error {
 		s.group.Go(func() {
 			if err := httpServer.Serve(listener.http); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 				s.log.Error("serving clients over HTTP failed", "address", raw, "error", err)
+			}
+		})
+	}
+	return s.serveClientHTTP(clientMux)
+}
+
+// serveClientHTTP binds every --listen-client-http-urls URL and serves the
+// client port's HTTP routes on it (the client ports then serve gRPC alone).
+func (s *Server) serveClientHTTP(clientMux http.Handler) error {
+	for _, raw := range s.config.ListenClientHTTPURLs {
+		address, _ := hostPort(raw)
+		bound, err := net.Listen("tcp", address)
+		if err != nil {
+			return fmt.Errorf("server: listen for HTTP clients on %s: %w", raw, err)
+		}
+		s.clientHTTPAddress = append(s.clientHTTPAddress, bound.Addr())
+		if strings.HasPrefix(raw, "https://") {
+			config := s.config.ClientTLS.Clone()
+			config.NextProtos = []string{"http/1.1"}
+			bound = tls.NewListener(bound, config)
+		}
+		httpServer := &http.Server{Handler: clientMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: clientHTTPIdleTimeout}
+		s.clientHTTP = append(s.clientHTTP, httpServer)
+		s.group.Go(func() {
+			if err := httpServer.Serve(bound); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+				s.log.Error("serving HTTP clients failed", "address", raw, "error", err)
 			}
 		})
 	}
@@ -330,6 +359,16 @@ const (
 	streamWindowBytes     = 4 << 20
 	connectionWindowBytes = 32 << 20
 )
+
+// ClientHTTPAddresses returns the host:port of each HTTP-only client
+// listener (Config.ListenClientHTTPURLs), as bound.
+func (s *Server) ClientHTTPAddresses() []string {
+	addresses := make([]string, len(s.clientHTTPAddress))
+	for i, address := range s.clientHTTPAddress {
+		addresses[i] = address.String()
+	}
+	return addresses
+}
 
 // ClientAddresses returns the addresses the client listeners are bound to
 // (useful with port 0).

@@ -26,6 +26,7 @@ func init() { register(newServeCommand) }
 type serveFlags struct {
 	name, dataDir                               string
 	listenClient, advertiseClient               string
+	listenClientHTTP                            string
 	listenPeer, advertisePeer, listenMetrics    string
 	initialCluster, initialState, initialToken  string
 	heartbeatMillis, electionMillis             int
@@ -97,6 +98,7 @@ A variable of either prefix that names no flag is warned about.`,
 	addMemberFlags(f, flags)
 	f.StringVar(&flags.listenClient, "listen-client-urls", "http://localhost:2379", "URLs to listen on for client traffic")
 	f.StringVar(&flags.advertiseClient, "advertise-client-urls", "", "client URLs published to the cluster (default: --listen-client-urls)")
+	f.StringVar(&flags.listenClientHTTP, "listen-client-http-urls", "", "URLs to serve the client port's HTTP routes on (/health, /metrics, the JSON gateway); the client URLs then serve gRPC alone")
 	f.StringVar(&flags.listenPeer, "listen-peer-urls", "http://localhost:2380", "URL to listen on for peer traffic")
 	f.StringVar(&flags.listenMetrics, "listen-metrics-urls", "", "URLs to serve /metrics, /health, /livez and /readyz on")
 	f.StringVar(&flags.initialState, "initial-cluster-state", "new", "new to bootstrap a cluster, existing to join one")
@@ -187,7 +189,7 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 	}
 	config := server.Config{
 		Name: f.name, DataDirectory: f.dataDir,
-		ListenClientURLs: splitURLs(f.listenClient), AdvertiseClientURLs: splitURLs(f.advertiseClient),
+		ListenClientURLs: splitURLs(f.listenClient), AdvertiseClientURLs: splitURLs(f.advertiseClient), ListenClientHTTPURLs: splitURLs(f.listenClientHTTP),
 		ListenPeerURLs: splitURLs(f.listenPeer), AdvertisePeerURLs: splitURLs(f.advertisePeer),
 		ListenMetricsURLs: splitURLs(f.listenMetrics),
 		InitialCluster:    cluster, InitialClusterState: f.initialState, InitialClusterToken: f.initialToken,

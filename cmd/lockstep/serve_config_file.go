@@ -39,11 +39,11 @@ var transportSecurityKeys = map[string]struct{ client, peer string }{
 
 // refusedEtcdKeys are etcd settings lockstep does not honour and that an
 // operator relies on when setting them: where the log lives, skipping
-// fsync, rebuilding a cluster from one member, discovery, separate HTTP
-// ports. Set to anything but their zero value, they are an error.
+// fsync, rebuilding a cluster from one member, discovery, locked memory.
+// Set to anything but their zero value, they are an error.
 var refusedEtcdKeys = []string{
 	"wal-dir", "force-new-cluster", "unsafe-no-fsync", "discovery-srv", "discovery-srv-name",
-	"discovery-config", "listen-client-http-urls", "memory-mlock",
+	"discovery-config", "memory-mlock",
 }
 
 // etcdConfigKeys are the top-level keys etcd 3.7's configuration file

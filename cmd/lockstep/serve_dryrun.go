@@ -45,6 +45,7 @@ func printDryRun(out io.Writer, config server.Config) error {
 		{"client URLs", "listen " + strings.Join(config.ListenClientURLs, ",") + ", advertise " + strings.Join(advertiseClient, ",")},
 		{"peer URLs", "listen " + strings.Join(config.ListenPeerURLs, ",") + ", advertise " + strings.Join(config.AdvertisePeerURLs, ",")},
 		{"metrics URLs", orNone(strings.Join(config.ListenMetricsURLs, ","))},
+		{"client HTTP", describeClientHTTP(config)},
 		{"client TLS", describeTLS(config.ClientTLS)},
 		{"peer TLS", describeTLS(config.PeerTLS)},
 		{"auth tokens", describeAuthToken(config)},
@@ -69,6 +70,14 @@ func dataDirectoryState(directory string) (string, error) {
 		return "no member.json: the member is created from the --initial-cluster* flags", nil
 	}
 	return "", fmt.Errorf("--data-dir %s: %v", directory, err)
+}
+
+// describeClientHTTP says where the client port's HTTP routes are served.
+func describeClientHTTP(config server.Config) string {
+	if len(config.ListenClientHTTPURLs) == 0 {
+		return "on the client URLs, beside gRPC"
+	}
+	return strings.Join(config.ListenClientHTTPURLs, ",") + " (the client URLs serve gRPC alone)"
 }
 
 // describeCorruptionChecks says which of etcd's corruption checks run.
