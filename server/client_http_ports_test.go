@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/tls"
 	"net/http"
 	"strings"
 	"testing"
@@ -46,9 +45,7 @@ func TestClientHTTPOnItsOwnPorts(t *testing.T) {
 func TestClientHTTPPortOverTLS(t *testing.T) {
 	ca := testpki.NewAuthority(t, "lockstep test CA")
 	cluster := startCluster(t, 1, func(config *Config) {
-		config.ClientTLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, config.Name)}, ClientCAs: ca.Pool,
-			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
-		clientsOverHTTPS(config)
+		withMutualTLSClients(t, ca, config)
 		config.ListenClientHTTPURLs = []string{"https://127.0.0.1:0"}
 	})
 	cluster.leader()

@@ -179,11 +179,7 @@ func TestGatewayTakesTheTokenFromAuthorization(t *testing.T) {
 // both need a client certificate.
 func TestClientPortOverTLSServesHTTPToo(t *testing.T) {
 	ca := testpki.NewAuthority(t, "lockstep test CA")
-	cluster := startCluster(t, 1, func(config *Config) {
-		config.ClientTLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, config.Name)}, ClientCAs: ca.Pool,
-			ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
-		clientsOverHTTPS(config)
-	})
+	cluster := startCluster(t, 1, func(config *Config) { withMutualTLSClients(t, ca, config) })
 	cluster.leader()
 	withCertificate := httpsClient(t, ca, false)
 	base := "https://" + cluster.endpoint(0)
@@ -194,6 +190,14 @@ func TestClientPortOverTLSServesHTTPToo(t *testing.T) {
 		t.Errorf("/v3/kv/put over TLS: %d %v", status, answer)
 	}
 	expectRefusedWithoutCertificate(t, ca, base)
+}
+
+// withMutualTLSClients serves config's client port over TLS with a
+// certificate from ca, requiring clients' certificates from it too.
+func withMutualTLSClients(t *testing.T, ca *testpki.Authority, config *Config) {
+	config.ClientTLS = &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, config.Name)}, ClientCAs: ca.Pool,
+		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12}
+	clientsOverHTTPS(config)
 }
 
 // httpsClient is an HTTP client trusting ca and presenting a certificate
