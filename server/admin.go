@@ -29,12 +29,19 @@ func (s *Server) newAdminMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	s.handleOperatorRoutes(mux)
 	// Go's profiler, for finding what a slow member spends its time on
-	// (the admin listener is the operator's, like etcd's --enable-pprof).
+	// (the admin listener is the operator's).
+	handleProfiler(mux)
+	return mux
+}
+
+// handleProfiler adds Go's profiler under /debug/pprof/ to mux: always on
+// the admin listeners, and on the client ports with EnablePprof, as etcd's
+// --enable-pprof serves it there.
+func handleProfiler(mux *http.ServeMux) {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	return mux
 }
 
 // handleOperatorRoutes adds to mux the routes both the admin listeners and

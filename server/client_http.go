@@ -9,10 +9,14 @@ import (
 // newClientMux builds what a client port serves over HTTP, as etcd's
 // does: /version, the operator's routes (/metrics, /health, /livez,
 // /readyz: handleOperatorRoutes), and the JSON gateway under /v3/
-// (client_gateway.go). Go's profiler stays on the admin listeners.
+// (client_gateway.go). Go's profiler is there only with EnablePprof; it
+// is always on the admin listeners.
 func (s *Server) newClientMux(gateway http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
 	s.handleOperatorRoutes(mux)
+	if s.config.EnablePprof {
+		handleProfiler(mux)
+	}
 	mux.HandleFunc("/version", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		// etcd's answer, field for field: the server's version, the

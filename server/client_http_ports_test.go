@@ -10,10 +10,14 @@ import (
 )
 
 // TestClientHTTPOnItsOwnPorts: with --listen-client-http-urls the HTTP
-// routes move to those ports (health, metrics, the JSON gateway) and the
-// client port serves gRPC alone, closing HTTP connections, as etcd does.
+// routes move to those ports (health, metrics, the JSON gateway, and with
+// --enable-pprof the profiler) and the client port serves gRPC alone,
+// closing HTTP connections, as etcd does.
 func TestClientHTTPOnItsOwnPorts(t *testing.T) {
-	cluster := startCluster(t, 1, func(config *Config) { config.ListenClientHTTPURLs = []string{"http://127.0.0.1:0"} })
+	cluster := startCluster(t, 1, func(config *Config) {
+		config.ListenClientHTTPURLs = []string{"http://127.0.0.1:0"}
+		config.EnablePprof = true
+	})
 	ctx := testContext(t)
 	if _, err := cluster.client(cluster.endpoint(0)).Put(ctx, "over-grpc", "1"); err != nil {
 		t.Fatalf("gRPC on the client port: %v", err)
@@ -29,6 +33,9 @@ func TestClientHTTPOnItsOwnPorts(t *testing.T) {
 	}
 	if status, body := get(t, client, base, "/metrics"); status != http.StatusOK || !strings.Contains(body, "etcd_server_has_leader") {
 		t.Errorf("/metrics on the HTTP port: %d, %d bytes", status, len(body))
+	}
+	if status, _ := get(t, client, base, "/debug/pprof/"); status != http.StatusOK {
+		t.Errorf("/debug/pprof/ with EnablePprof: %d", status)
 	}
 	if status, answer := postJSON(t, client, base, "/v3/kv/range", `{"key": "b3Zlci1ncnBj"}`, ""); status != http.StatusOK || answer["count"] != "1" {
 		t.Errorf("the gateway on the HTTP port: %d %v", status, answer)

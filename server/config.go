@@ -42,6 +42,10 @@ type Config struct {
 	// ListenMetricsURLs serve /metrics, /health, /livez, /readyz over HTTP;
 	// empty means none.
 	ListenMetricsURLs []string
+	// EnablePprof, as etcd's --enable-pprof, serves Go's profiler under
+	// /debug/pprof/ on the client ports' HTTP too (the metrics listeners
+	// always serve it).
+	EnablePprof bool
 
 	// InitialCluster maps each initial member's name to its peer URLs.
 	InitialCluster map[string][]string

@@ -43,7 +43,7 @@ type serveFlags struct {
 	peerClientCertAuth                          bool
 	peerAllowedCN, peerAllowedHostname          string
 	logFormat, logLevel                         string
-	dryRun, keepSnapshotImages                  bool
+	dryRun, keepSnapshotImages, enablePprof     bool
 	bcryptCost, authTokenTTLSeconds             int
 	authToken                                   string
 }
@@ -99,6 +99,7 @@ A variable of either prefix that names no flag is warned about.`,
 	f.StringVar(&flags.listenClient, "listen-client-urls", "http://localhost:2379", "URLs to listen on for client traffic")
 	f.StringVar(&flags.advertiseClient, "advertise-client-urls", "", "client URLs published to the cluster (default: --listen-client-urls)")
 	f.StringVar(&flags.listenClientHTTP, "listen-client-http-urls", "", "URLs to serve the client port's HTTP routes on (/health, /metrics, the JSON gateway); the client URLs then serve gRPC alone")
+	f.BoolVar(&flags.enablePprof, "enable-pprof", false, "serve Go's profiler under /debug/pprof/ on the client ports too (the metrics listeners always do)")
 	f.StringVar(&flags.listenPeer, "listen-peer-urls", "http://localhost:2380", "URL to listen on for peer traffic")
 	f.StringVar(&flags.listenMetrics, "listen-metrics-urls", "", "URLs to serve /metrics, /health, /livez and /readyz on")
 	f.StringVar(&flags.initialState, "initial-cluster-state", "new", "new to bootstrap a cluster, existing to join one")
@@ -191,8 +192,8 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 		Name: f.name, DataDirectory: f.dataDir,
 		ListenClientURLs: splitURLs(f.listenClient), AdvertiseClientURLs: splitURLs(f.advertiseClient), ListenClientHTTPURLs: splitURLs(f.listenClientHTTP),
 		ListenPeerURLs: splitURLs(f.listenPeer), AdvertisePeerURLs: splitURLs(f.advertisePeer),
-		ListenMetricsURLs: splitURLs(f.listenMetrics),
-		InitialCluster:    cluster, InitialClusterState: f.initialState, InitialClusterToken: f.initialToken,
+		ListenMetricsURLs: splitURLs(f.listenMetrics), EnablePprof: f.enablePprof,
+		InitialCluster: cluster, InitialClusterState: f.initialState, InitialClusterToken: f.initialToken,
 		HeartbeatInterval: time.Duration(f.heartbeatMillis) * time.Millisecond,
 		ElectionTimeout:   time.Duration(f.electionMillis) * time.Millisecond,
 		SnapshotCount:     f.snapshotCount, KeepSnapshotImages: f.keepSnapshotImages,
