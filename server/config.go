@@ -42,6 +42,18 @@ type Config struct {
 	// ListenMetricsURLs serve /metrics, /health, /livez, /readyz over HTTP;
 	// empty means none.
 	ListenMetricsURLs []string
+	// GRPCKeepAliveMinTime, GRPCKeepAliveInterval and GRPCKeepAliveTimeout
+	// are etcd's --grpc-keepalive-min-time, --grpc-keepalive-interval and
+	// --grpc-keepalive-timeout for the client ports: the shortest interval
+	// between a client's keepalive pings the server tolerates (a client
+	// that pings more often is disconnected: too_many_pings), how long a
+	// connection may be idle before the server pings it, and how long it
+	// waits for the answer. 0 means etcd's defaults: 5 s, 2 h and 20 s.
+	// Clients such as Kubernetes' API server ping every 30 s; gRPC's own
+	// default (5 minutes) disconnected them.
+	GRPCKeepAliveMinTime  time.Duration
+	GRPCKeepAliveInterval time.Duration
+	GRPCKeepAliveTimeout  time.Duration
 	// EnablePprof, as etcd's --enable-pprof, serves Go's profiler under
 	// /debug/pprof/ on the client ports' HTTP too (the metrics listeners
 	// always serve it).
@@ -166,6 +178,10 @@ type Config struct {
 const (
 	DefaultMaxRequestBytes = kv.DefaultMaxRequestBytes
 	DefaultMaxTxnOps       = 128
+	// The client ports' gRPC keepalive, etcd's defaults.
+	DefaultGRPCKeepAliveMinTime  = 5 * time.Second
+	DefaultGRPCKeepAliveInterval = 2 * time.Hour
+	DefaultGRPCKeepAliveTimeout  = 20 * time.Second
 	// DefaultWatchProgressNotifyInterval is etcd's default.
 	DefaultWatchProgressNotifyInterval = 10 * time.Minute
 	DefaultQuotaBackendBytes           = 2 << 30
@@ -193,6 +209,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxTxnOps == 0 {
 		c.MaxTxnOps = DefaultMaxTxnOps
+	}
+	if c.GRPCKeepAliveMinTime == 0 {
+		c.GRPCKeepAliveMinTime = DefaultGRPCKeepAliveMinTime
+	}
+	if c.GRPCKeepAliveInterval == 0 {
+		c.GRPCKeepAliveInterval = DefaultGRPCKeepAliveInterval
+	}
+	if c.GRPCKeepAliveTimeout == 0 {
+		c.GRPCKeepAliveTimeout = DefaultGRPCKeepAliveTimeout
 	}
 	if c.WatchProgressNotifyInterval == 0 {
 		c.WatchProgressNotifyInterval = DefaultWatchProgressNotifyInterval
@@ -297,6 +322,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.validateAuth(); err != nil {
 		return err
+	}
+	if c.GRPCKeepAliveMinTime < 0 || c.GRPCKeepAliveInterval < 0 || c.GRPCKeepAliveTimeout < 0 {
+		return errors.New("--grpc-keepalive-min-time, --grpc-keepalive-interval and --grpc-keepalive-timeout must not be negative")
 	}
 	if c.WatchProgressNotifyInterval < 0 {
 		return fmt.Errorf("--watch-progress-notify-interval must not be negative, got %v", c.WatchProgressNotifyInterval)

@@ -30,6 +30,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
 
 	"github.com/lockstepdb/lockstep/kv"
 	"github.com/lockstepdb/lockstep/node"
@@ -251,6 +252,12 @@ func (s *Server) serveClients() error {
 		grpc.ChainStreamInterceptor(s.metrics.grpc.streamInterceptor, s.refuseStreamWhenRemoved, s.authStreamInterceptor),
 		grpc.InitialWindowSize(streamWindowBytes),
 		grpc.InitialConnWindowSize(connectionWindowBytes),
+		// As etcd's: clients may ping every GRPCKeepAliveMinTime while
+		// they have calls open (gRPC's own default, 5 minutes, cut off
+		// clients that ping every 30 s), and an idle connection is
+		// pinged every GRPCKeepAliveInterval.
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: s.config.GRPCKeepAliveMinTime}),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: s.config.GRPCKeepAliveInterval, Timeout: s.config.GRPCKeepAliveTimeout}),
 	}
 	if s.config.ClientTLS != nil {
 		// The client listener makes the TLS handshake (it tells gRPC and

@@ -34,6 +34,8 @@ type serveFlags struct {
 	currentIndexKeys                            int
 	quotaBytes, cacheBytes, walSegmentBytes     int64
 	watchProgressInterval                       time.Duration
+	keepAliveMinTime, keepAliveInterval         time.Duration
+	keepAliveTimeout                            time.Duration
 	autoCompactionMode, autoCompactionRetention string
 	corruptCheckTime                            time.Duration
 	featureGates, configFile                    string
@@ -118,6 +120,9 @@ A variable of either prefix that names no flag is warned about.`,
 	f.StringVar(&flags.autoCompactionRetention, "auto-compaction-retention", "0", "history the leader keeps when it compacts by itself (0: it never does): periodic mode, for example 1h or 30m (compacting every hour or period, whichever is shorter); revision mode, for example 10000 (compacting every 5 minutes)")
 	f.DurationVar(&flags.corruptCheckTime, "corrupt-check-time", 0, "how often the leader compares every member's hash of the store, raising a CORRUPT alarm for a member whose data differ (0: never; at least 1s)")
 	f.StringVar(&flags.featureGates, "feature-gates", "", "etcd's feature gates, Name=true|false,...: InitialCorruptCheck=true has a member starting on existing data compare it with its peers' first; etcd's others are accepted at their defaults")
+	f.DurationVar(&flags.keepAliveMinTime, "grpc-keepalive-min-time", server.DefaultGRPCKeepAliveMinTime, "the shortest interval between a client's keepalive pings the client ports tolerate")
+	f.DurationVar(&flags.keepAliveInterval, "grpc-keepalive-interval", server.DefaultGRPCKeepAliveInterval, "how long a client connection may be idle before the server pings it")
+	f.DurationVar(&flags.keepAliveTimeout, "grpc-keepalive-timeout", server.DefaultGRPCKeepAliveTimeout, "how long the server waits for the answer to its ping before it closes the connection")
 	f.StringVar(&flags.certFile, "cert-file", "", "client server TLS certificate file")
 	f.StringVar(&flags.keyFile, "key-file", "", "client server TLS key file")
 	f.StringVar(&flags.trustedCA, "trusted-ca-file", "", "client server TLS trusted CA file (for --client-cert-auth)")
@@ -200,6 +205,7 @@ func (f *serveFlags) config(logOutput io.Writer) (server.Config, error) {
 		QuotaBackendBytes: f.quotaBytes, BackendCacheBytes: f.cacheBytes, CurrentIndexKeys: f.currentIndexKeys,
 		WALSegmentBytes: f.walSegmentBytes,
 		MaxRequestBytes: f.maxRequestBytes, MaxTxnOps: f.maxTxnOps, WatchProgressNotifyInterval: f.watchProgressInterval,
+		GRPCKeepAliveMinTime: f.keepAliveMinTime, GRPCKeepAliveInterval: f.keepAliveInterval, GRPCKeepAliveTimeout: f.keepAliveTimeout,
 		PeerCertAllowedCN: f.peerAllowedCN, PeerCertAllowedHostname: f.peerAllowedHostname,
 		BcryptCost: f.bcryptCost, AuthTokenTTL: time.Duration(f.authTokenTTLSeconds) * time.Second, AuthToken: f.authToken,
 		Logger: logger,

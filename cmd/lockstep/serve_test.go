@@ -95,6 +95,7 @@ func TestServeFlagsAndEnvironment(t *testing.T) {
 		{[]string{"--auto-compaction-mode", "revision", "--auto-compaction-retention", "1h"}, nil, "number of revisions"},
 		{nil, []string{"ETCD_AUTO_COMPACTION_RETENTION=-2"}, "--auto-compaction-retention must not be negative"},
 		{[]string{"--corrupt-check-time", "10ms"}, nil, "--corrupt-check-time must be 0 (no checks) or at least 1s"},
+		{[]string{"--grpc-keepalive-min-time", "-1s"}, nil, "--grpc-keepalive-min-time, --grpc-keepalive-interval and --grpc-keepalive-timeout must not be negative"},
 		{[]string{"--feature-gates", "StopGRPCServiceOnDefrag=true"}, nil, "does not implement etcd's StopGRPCServiceOnDefrag=true"},
 		{nil, []string{"ETCD_FEATURE_GATES=Warp=true"}, "unrecognized feature gate Warp"},
 	}
