@@ -131,7 +131,7 @@ func applyConfigFile(path string, flags *pflag.FlagSet) error {
 			}
 		case flags.Lookup(key) == nil || key == "config-file" || key == "dry-run":
 			return fmt.Errorf("--config-file %s: unknown key %q (neither etcd nor lockstep has it)", path, key)
-		case isZero(value):
+		case isZero(value) && !flags.Lookup(key).Hidden:
 		default:
 			// etcd's settings lockstep lacks are hidden flags: refused
 			// or ignored as on the command line (etcdOnlySettings).

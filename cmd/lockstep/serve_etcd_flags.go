@@ -21,6 +21,11 @@ var etcdOnlyBooleans = []string{
 	"pre-vote", "auto-tls", "peer-auto-tls",
 }
 
+// etcdTrueByDefault are those of etcd's flags lockstep lacks whose
+// default is true: turning them off is what asks for something lockstep
+// does not do (it always serves the JSON gateway).
+var etcdTrueByDefault = []string{"enable-grpc-gateway"}
+
 // addEtcdOnlyFlags registers, hidden, every etcd flag f does not have yet
 // (call it after serve's own flags).
 func addEtcdOnlyFlags(f *pflag.FlagSet) {
@@ -47,6 +52,8 @@ func etcdOnlySettings(f *pflag.FlagSet) (warnings []string, err error) {
 		}
 		value := flag.Value.String()
 		switch {
+		case value == "false" && slices.Contains(etcdTrueByDefault, flag.Name):
+			ignored = append(ignored, flag.Name+"="+value)
 		case value == "" || value == "false" || value == "0":
 		case slices.Contains(refusedEtcdKeys, flag.Name) || flag.Name == "auto-tls" || flag.Name == "peer-auto-tls":
 			err = fmt.Errorf("--%s: lockstep does not support etcd's %s (see docs/compatibility.md)", flag.Name, flag.Name)

@@ -14,8 +14,9 @@ import (
 func TestServeTakesEtcdsOtherFlags(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "m1")
 	output, err := runServeDryRun(t, "--name", "m1", "--data-dir", dir,
-		"--logger=zap", "--log-outputs=stderr", "--max-wals", "5", "--strict-reconfig-check", "--strict-reconfig-check=false")
-	if err != nil || !strings.Contains(output, "etcd settings lockstep has no counterpart for, ignored: log-outputs=stderr, logger=zap, max-wals=5") {
+		"--logger=zap", "--log-outputs=stderr", "--max-wals", "5", "--strict-reconfig-check", "--strict-reconfig-check=false",
+		"--enable-grpc-gateway=false")
+	if err != nil || !strings.Contains(output, "etcd settings lockstep has no counterpart for, ignored: enable-grpc-gateway=false, log-outputs=stderr, logger=zap, max-wals=5") {
 		t.Fatalf("etcd's other flags: %v\n%s", err, output)
 	}
 	for _, refused := range [][]string{{"--force-new-cluster"}, {"--wal-dir", "/fast/disk"}, {"--auto-tls"}, {"--unsafe-no-fsync=true"}} {
