@@ -25,6 +25,9 @@ type member struct {
 	disk *vfs.MemFS
 	// failSync makes the disk fail its next fsync (a disk fault).
 	failSync atomic.Bool
+	// power is the current incarnation's view of disk, turned off when the
+	// disk crashes (see poweredDisk).
+	power atomic.Pointer[poweredDisk]
 	// powerFailure, when set, crashes the disk during its next fsync.
 	// A crash from the schedule falls between events, when every write
 	// has long been synced; this one falls between a write and its fsync,
@@ -57,7 +60,11 @@ func newDisk(m *member) *vfs.MemFS {
 			// The power fails while this fsync is under way: what was
 			// written and not yet durable, this fsync's data among it, is
 			// lost or torn, and the disk answers nothing more.
-			disk.Crash(failure.torn)
+			if power := m.power.Load(); power != nil && power.disk == disk {
+				power.crash(failure.torn)
+			} else {
+				disk.Crash(failure.torn)
+			}
 			return errInjected
 		}
 		if m.failSync.CompareAndSwap(true, false) {
@@ -140,7 +147,9 @@ func (c *cluster) start(m *member) {
 	for id, address := range c.peers {
 		peers[id] = address
 	}
-	incarnation, disk := m.incarnation, m.disk
+	incarnation := m.incarnation
+	disk := &poweredDisk{disk: m.disk}
+	m.power.Store(disk)
 	c.mu.Unlock()
 	stateMachine, machine, err := c.newStateMachine(m.id, disk)
 	var n *node.Node
@@ -189,7 +198,7 @@ func (c *cluster) start(m *member) {
 // incarnation, as the profile says, and the machine that holds its state
 // (for the clients' reads and the final checks). A durable one loads what
 // the member's disk kept.
-func (c *cluster) newStateMachine(id raft.NodeID, disk *vfs.MemFS) (node.StateMachine, *machine, error) {
+func (c *cluster) newStateMachine(id raft.NodeID, disk vfs.FS) (node.StateMachine, *machine, error) {
 	if !c.profile.durableMachines {
 		fresh := newMachine(id, c.recorder)
 		return fresh, fresh, nil
@@ -209,7 +218,7 @@ var errInjected = fmt.Errorf("stack: injected fsync failure")
 // write fails, then the node stops; its memory is gone.
 func (c *cluster) crash(m *member, random *rand.Rand) {
 	c.mu.Lock()
-	n, disk := m.node, m.disk
+	n, power := m.node, m.power.Load()
 	m.node = nil
 	if n != nil && c.options.loseDiskOnCrash {
 		m.disk = newDisk(m)
@@ -218,7 +227,7 @@ func (c *cluster) crash(m *member, random *rand.Rand) {
 	if n == nil {
 		return
 	}
-	disk.Crash(random)
+	power.crash(random)
 	_ = n.Stop() // the storage is dead: closing it may fail
 	c.recorder.tracef("node %d crashed (torn writes: %v)", m.id, random != nil)
 }
