@@ -79,7 +79,6 @@ func (m *metrics) etcdCollectors(s *Server) []prometheus.Collector {
 	constant := func(name, help, label, value string) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: prometheus.Labels{label: value}}, func() float64 { return 1 })
 	}
-	status := func(value func(node.Status) float64) func() float64 { return fromStatus(s, value) }
 	return []prometheus.Collector{
 		m.etcd.walFsyncSeconds, m.etcd.backendCommitSeconds, m.etcd.peerRoundTripSeconds,
 		gauge("etcd_server_has_leader", "Whether or not a leader exists. 1 is existence, 0 is not.",
@@ -87,7 +86,7 @@ func (m *metrics) etcdCollectors(s *Server) []prometheus.Collector {
 		gauge("etcd_server_is_leader", "Whether or not this member is a leader. 1 if is, 0 otherwise.",
 			func() float64 { return flag(s.leader.Load() == uint64(s.id)) }),
 		gauge("etcd_server_is_learner", "Whether or not this member is a learner. 1 if is, 0 otherwise.",
-			status(func(st node.Status) float64 { return flag(slices.Contains(st.Membership.Learners, s.id)) })),
+			fromStatus(s, func(st node.Status) float64 { return flag(slices.Contains(st.Membership.Learners, s.id)) })),
 		counter("etcd_server_leader_changes_seen_total", "The number of leader changes seen.",
 			func() float64 { return metricValue(m.leaderChanges).GetCounter().GetValue() }),
 		counter("etcd_server_proposals_failed_total", "The total number of failed proposals seen.",
@@ -95,9 +94,9 @@ func (m *metrics) etcdCollectors(s *Server) []prometheus.Collector {
 		gauge("etcd_server_proposals_pending", "The current number of pending proposals to commit.",
 			func() float64 { return float64(m.pendingProposals.Load()) }),
 		gauge("etcd_server_proposals_committed_total", "The total number of consensus proposals committed.",
-			status(func(st node.Status) float64 { return float64(st.Commit) })),
+			fromStatus(s, func(st node.Status) float64 { return float64(st.Commit) })),
 		gauge("etcd_server_proposals_applied_total", "The total number of consensus proposals applied.",
-			status(func(st node.Status) float64 { return float64(st.Applied) })),
+			fromStatus(s, func(st node.Status) float64 { return float64(st.Applied) })),
 		gauge("etcd_server_quota_backend_bytes", "Current backend storage quota size in bytes.",
 			func() float64 { return float64(s.config.QuotaBackendBytes) }),
 		gauge("etcd_mvcc_db_total_size_in_bytes", "Total size of the underlying database physically allocated in bytes.",
