@@ -49,34 +49,27 @@ func (n *Node) proposeEntry(ctx context.Context, propose func() (uint64, uint64,
 			return nil, err
 		}
 	}
-	done := make(chan outcome, 1)
-	var proposeErr error
-	var submitted time.Time
-	if n.config.ObserveProposal != nil {
-		submitted = time.Now()
-	}
-	if err := n.do(ctx, func() {
-		index, term, err := propose()
-		if err != nil {
-			proposeErr = n.translate(err)
-			return
-		}
-		waiting := &waiter{term: term, done: done}
-		if n.stages != nil {
-			waiting.times = ProposalTimes{Submitted: submitted, Appended: time.Now()}
-		}
-		n.waiters[index] = waiting
-	}); err != nil {
+	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if proposeErr != nil {
-		return nil, proposeErr
+	proposal := &waiter{propose: propose, done: make(chan outcome, 1)}
+	if n.config.ObserveProposal != nil {
+		proposal.submitted = time.Now()
 	}
+	n.proposals.push(proposal)
 	select {
-	case result := <-done:
+	case result := <-proposal.done:
 		return result.result, result.err
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w (%v)", ErrMaybeCommitted, ctx.Err())
+		if proposal.withdraw() {
+			return nil, ctx.Err() // the loop never saw it
+		}
+		select {
+		case result := <-proposal.done:
+			return result.result, result.err // answered meanwhile
+		default:
+			return nil, fmt.Errorf("%w (%v)", ErrMaybeCommitted, ctx.Err())
+		}
 	case <-n.done:
 		return nil, ErrStopped
 	}

@@ -43,6 +43,8 @@ func (n *Node) run() {
 			n.step(m)
 		case request := <-n.requests:
 			request()
+		case <-n.proposals.wake:
+			n.takeProposals()
 		case id := <-n.unreachable:
 			// A broken stream lost what was in flight: the leader probes
 			// instead of pipelining into the void.
@@ -67,6 +69,8 @@ func (n *Node) run() {
 				n.step(m)
 			case request := <-n.requests:
 				request()
+			case <-n.proposals.wake:
+				n.takeProposals()
 			default:
 				break inputs
 			}

@@ -38,6 +38,9 @@ type Node struct {
 	// requests holds closures that callers run on the loop goroutine.
 	incoming chan raft.Message
 	requests chan func()
+	// proposals holds callers' proposals until the loop takes them all
+	// at once (see proposalQueue).
+	proposals *proposalQueue
 	// unreachable holds peers the transport could not reach, for the loop
 	// to report to the core (see UnreachableReporter).
 	unreachable chan raft.NodeID
@@ -48,6 +51,9 @@ type Node struct {
 
 	// Owned by the loop goroutine.
 	waiters map[uint64]*waiter
+	// proposalSpare is the slice the proposal queue gets back when the
+	// loop takes what it holds.
+	proposalSpare []*waiter
 	// stages times proposals for Config.ObserveProposal; nil without it.
 	stages *stageClock
 	// roundTrips times heartbeats for Config.ObservePeerRoundTrip; nil
@@ -114,14 +120,6 @@ type Node struct {
 	badMessages uint64
 }
 
-// waiter is a caller waiting for the entry at an index to be applied.
-type waiter struct {
-	term uint64
-	done chan outcome
-	// times, kept only when Config.ObserveProposal is set.
-	times ProposalTimes
-}
-
 type outcome struct {
 	result Result
 	err    error
@@ -158,6 +156,7 @@ func Start(config Config, machine StateMachine) (*Node, error) {
 		incoming:        make(chan raft.Message, 4096),
 		unreachable:     make(chan raft.NodeID, 64),
 		requests:        make(chan func()),
+		proposals:       newProposalQueue(),
 		stopping:        make(chan struct{}),
 		done:            make(chan struct{}),
 		waiters:         map[uint64]*waiter{},
