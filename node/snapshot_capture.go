@@ -25,6 +25,16 @@ func (n *Node) maybeSnapshot() error {
 	if n.snapshotting || !(due || n.imageWanted) {
 		return nil
 	}
+	if n.applied < n.machineApplied {
+		// A durable machine holds entries this node has not yet seen
+		// committed (it restarted with a commit index its log recorded
+		// behind what the machine had applied: a hard state that only
+		// moves the commit index is not written). Its image would hold
+		// them under the index n.applied, and a follower restored from it
+		// would apply them again. The capture waits until the node has
+		// applied that far; a follower's want stays set meanwhile.
+		return nil
+	}
 	if n.snapshotRetry.Wait(struct{}{}) > 0 {
 		return nil // the last capture could not be saved: wait before the next
 	}

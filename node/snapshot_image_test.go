@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -431,6 +432,67 @@ func TestSnapshotInMemoryWithoutImageIsRefusedBeforeAnyWrite(t *testing.T) {
 		}
 		if persistErr == nil || after.Index != before.Index || slices.Contains(names, "0000000000000064-0000000000000009.snap") {
 			t.Fatalf("error %v; log's snapshot %d → %d; files %v", persistErr, before.Index, after.Index, names)
+		}
+	})
+}
+
+// TestNoCaptureWhileTheMachineIsAheadOfApplied: a durable machine that
+// holds more than the node has applied (a restart whose log recorded a
+// commit index behind what the machine had applied, since a hard state
+// that only moves the commit index is not written) cannot give an image
+// for the node's applied index: the image would hold the later entries
+// under that index, and a follower restored from it would apply them
+// again (the stack simulator found a learner applying index 63 after 71).
+// No capture starts, for a follower or on schedule, until the node has
+// applied as far as the machine holds.
+func TestNoCaptureWhileTheMachineIsAheadOfApplied(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		n, _ := runningDurableWithTen(ctx, t)
+		var ahead, caughtUp bool
+		if err := n.do(ctx, func() {
+			saved := n.machineApplied
+			n.machineApplied = n.applied + 3
+			n.imageWanted = true
+			n.maybeSnapshot()
+			ahead = n.snapshotting
+			n.machineApplied = saved
+			n.maybeSnapshot()
+			caughtUp = n.snapshotting
+		}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if ahead || !caughtUp {
+			t.Fatalf("capture started with the machine ahead: %v, once caught up: %v; want false, true", ahead, caughtUp)
+		}
+	})
+}
+
+// TestInstalledSnapshotResetsWhatTheMachineHolds: once a snapshot from
+// the leader restored the machine, the machine holds its state and no
+// more, so the entries after it are applied even if the machine held some
+// of them before the restore.
+func TestInstalledSnapshotResetsWhatTheMachineHolds(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		n, _ := runningDurableWithTen(ctx, t)
+		image := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, 5050), 100)
+		snapshot := raft.Snapshot{Metadata: raft.SnapshotMetadata{Index: 100, Term: 9, Membership: raft.Membership{Voters: []raft.NodeID{1}}},
+			Data: append(encodeSnapshotHeader(addressBook{1: "node-1"}, nil), image...)}
+		var installErr error
+		var held uint64
+		if err := n.do(ctx, func() {
+			n.machineApplied = 120
+			installErr = n.installSnapshot(snapshot)
+			held = n.machineApplied
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if installErr != nil || held != 100 {
+			t.Fatalf("install: %v; the node counts the machine at %d, want 100", installErr, held)
 		}
 	})
 }

@@ -98,6 +98,10 @@ func (n *Node) installSnapshot(snapshot raft.Snapshot) error {
 		n.addresses, n.promotions = book, promotions
 	}
 	n.applied = snapshot.Metadata.Index
+	// The machine now holds the snapshot's state, no more: entries after
+	// it must reach it even if, before, it held some of them (a durable
+	// machine ahead of the commit index this node knew).
+	n.machineApplied = min(n.machineApplied, snapshot.Metadata.Index)
 	return nil
 }
 
