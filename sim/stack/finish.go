@@ -34,18 +34,30 @@ func (c *cluster) heal() {
 }
 
 // restartStopped crashes and restarts a member whose node stopped by
-// itself after a failed fsync, as an operator's supervisor would. heal
-// does it once, and settle keeps doing it: a disk fault injected before
-// the heal can stop a node after it (a background snapshot save, or an
-// asynchronous log write, reports its failure later).
+// itself after a failed fsync, as an operator's supervisor would, and one
+// whose power failed (a crash armed for an fsync went off) while its node
+// has not noticed yet: the power failure's own follow-up, which stops the
+// node, may not have come before the heal, which drops it, and a node
+// that writes nothing more (a follower that only waits for a snapshot)
+// would otherwise sit on a dead disk for good. heal does it once, and
+// settle keeps doing it: a disk fault injected before the heal can stop a
+// node after it (a background snapshot save, or an asynchronous log
+// write, reports its failure later).
 func (c *cluster) restartStopped(m *member) {
 	c.mu.Lock()
 	n := m.node
 	c.mu.Unlock()
-	if n == nil || n.Err() == nil {
+	if n == nil {
 		return
 	}
-	c.noteStopped(m, n.Err())
+	switch power := m.power.Load(); {
+	case n.Err() != nil:
+		c.noteStopped(m, n.Err())
+	case power != nil && power.failed():
+		c.recorder.tracef("node %d: its power had failed", m.id)
+	default:
+		return
+	}
 	c.crash(m, nil)
 	c.start(m)
 }

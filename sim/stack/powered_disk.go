@@ -80,4 +80,11 @@ func (p *poweredDisk) SyncDir(dir string) error {
 	return p.powered("syncdir", dir, func() error { return p.disk.SyncDir(dir) })
 }
 
+// failed says whether the power failed under this view.
+func (p *poweredDisk) failed() bool {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.off
+}
+
 var _ vfs.FS = (*poweredDisk)(nil)
