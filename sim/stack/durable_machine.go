@@ -157,8 +157,10 @@ func (m *durableMachine) persist(image []byte) error {
 
 // alive returns vfs.ErrCrashed once the disk has crashed under this
 // incarnation. It is checked before each step that could make something
-// durable; a crash that lands between the check and the step lets that
-// one step through, as the node's own snapshot store would.
+// durable, to stop early; a crash that lands between the check and the
+// step still stops the step, since the machine's disk is its
+// incarnation's powered view (poweredDisk), which fails every operation
+// once the power failed.
 func (m *durableMachine) alive() error {
 	_, err := m.incarnation.Size()
 	return err
