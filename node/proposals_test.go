@@ -9,6 +9,18 @@ import (
 	"time"
 )
 
+// withLeaderOfThree runs body in a synctest bubble on a 3-node test
+// cluster, once it has a leader, with a minute of simulated time.
+func withLeaderOfThree(t *testing.T, body func(t *testing.T, ctx context.Context, cluster *testCluster, leader *Node)) {
+	t.Helper()
+	synctest.Test(t, func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cluster := newTestCluster(t, 3, 1000)
+		body(t, ctx, cluster, cluster.leader(ctx))
+	})
+}
+
 // holdLoop keeps n's loop busy in a request until the returned release is
 // called: proposals queue meanwhile.
 func holdLoop(ctx context.Context, t *testing.T, n *Node) (release func()) {
@@ -23,11 +35,7 @@ func holdLoop(ctx context.Context, t *testing.T, n *Node) (release func()) {
 // they were queued, once it takes them: each caller gets its own entry
 // applied.
 func TestQueuedProposalsAreAllProposedInOrder(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cluster := newTestCluster(t, 3, 1000)
-		leader := cluster.leader(ctx)
+	withLeaderOfThree(t, func(t *testing.T, ctx context.Context, cluster *testCluster, leader *Node) {
 		release := holdLoop(ctx, t, leader)
 		const proposals = 50
 		answered := make(chan error, proposals)
@@ -61,11 +69,7 @@ func TestQueuedProposalsAreAllProposedInOrder(t *testing.T) {
 // back: it is told the context's error (not ErrMaybeCommitted, since the
 // command will certainly not apply), and the loop never proposes it.
 func TestProposalWithdrawnBeforeTheLoopTakesIt(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cluster := newTestCluster(t, 3, 1000)
-		leader := cluster.leader(ctx)
+	withLeaderOfThree(t, func(t *testing.T, ctx context.Context, cluster *testCluster, leader *Node) {
 		if _, err := leader.Propose(ctx, add(1)); err != nil {
 			t.Fatal(err)
 		}
@@ -100,11 +104,7 @@ func TestProposalWithdrawnBeforeTheLoopTakesIt(t *testing.T) {
 // A caller whose context ends after the loop took its proposal cannot
 // take it back: it is told the command may still apply, and it does.
 func TestProposalTakenCannotBeWithdrawn(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cluster := newTestCluster(t, 3, 1000)
-		leader := cluster.leader(ctx)
+	withLeaderOfThree(t, func(t *testing.T, ctx context.Context, cluster *testCluster, leader *Node) {
 		release := cluster.machines[leader.config.ID].hold()
 		short, cancelShort := context.WithTimeout(ctx, time.Second)
 		defer cancelShort()
@@ -119,11 +119,7 @@ func TestProposalTakenCannotBeWithdrawn(t *testing.T) {
 // A follower's core refuses a proposal: the refusal reaches the caller
 // through the queue, naming the leader.
 func TestQueuedProposalRefusedOnAFollower(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cluster := newTestCluster(t, 3, 1000)
-		leader := cluster.leader(ctx)
+	withLeaderOfThree(t, func(t *testing.T, ctx context.Context, cluster *testCluster, leader *Node) {
 		follower := cluster.nodes[leader.config.ID%3+1]
 		var notLeader *NotLeaderError
 		if _, err := follower.Propose(ctx, add(1)); !errors.As(err, &notLeader) || notLeader.Leader != leader.config.ID {
