@@ -23,7 +23,10 @@ func (e *NotLeaderError) Error() string {
 }
 
 // ErrMaybeCommitted is returned by Propose when its context ended after the
-// leader accepted the command: it may yet commit and apply, or not. It is
+// loop took the command (the leader may have accepted it): it may yet
+// commit and apply, or not. A context that ends while the command is still
+// queued for the loop gives the context's error instead, and the command
+// is never proposed. It is
 // also returned, at once, when a snapshot from a new leader covers the
 // command's entry on a leader deposed meanwhile: the entry may have been
 // committed, with a result that node never computed.

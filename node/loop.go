@@ -8,9 +8,11 @@ import (
 	"github.com/lockstepdb/lockstep/raft"
 )
 
-// maxBatch bounds how many queued inputs the loop takes before it handles a
-// Ready: enough to batch many proposals into one write, few enough to keep
-// latency low.
+// maxBatch bounds how many more queued inputs (peers' messages, callers'
+// requests, wakes of the proposal queue) the loop takes before it handles
+// a Ready: enough to batch many messages into one write, few enough to
+// keep latency low. The proposal queue is taken whole at each wake (one
+// entry per waiting caller).
 const maxBatch = 1024
 
 // run is the loop: the only goroutine that touches the core.

@@ -78,6 +78,14 @@ func (n *Node) takeProposals() {
 		if n.stages != nil {
 			proposal.times = ProposalTimes{Submitted: proposal.submitted, Appended: time.Now()}
 		}
+		if earlier, ok := n.waiters[index]; ok {
+			// This node led before, was cut off and lost the entries it
+			// had appended past what the others kept, and leads again
+			// before those indexes were applied: the entry a caller there
+			// waits for is gone for good (a leader appends only where
+			// nothing is committed), so it is dropped, not left waiting.
+			earlier.done <- outcome{err: ErrDropped}
+		}
 		n.waiters[index] = proposal
 	}
 	n.proposalSpare = taken[:0]

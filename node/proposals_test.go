@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -22,13 +23,16 @@ func withLeaderOfThree(t *testing.T, body func(t *testing.T, ctx context.Context
 }
 
 // holdLoop keeps n's loop busy in a request until the returned release is
-// called: proposals queue meanwhile.
+// called (or the test ends, so that a failing test does not leave the
+// loop held): proposals queue meanwhile.
 func holdLoop(ctx context.Context, t *testing.T, n *Node) (release func()) {
 	t.Helper()
 	held := make(chan struct{})
 	go n.do(ctx, func() { <-held })
 	synctest.Wait() // the loop is inside the request
-	return func() { close(held) }
+	release = sync.OnceFunc(func() { close(held) })
+	t.Cleanup(release)
+	return release
 }
 
 // Proposals queued while the loop is busy are all proposed, in the order
@@ -116,14 +120,82 @@ func TestProposalTakenCannotBeWithdrawn(t *testing.T) {
 	})
 }
 
-// A follower's core refuses a proposal: the refusal reaches the caller
-// through the queue, naming the leader.
-func TestQueuedProposalRefusedOnAFollower(t *testing.T) {
+// Proposals still queued when the node stops are answered ErrStopped
+// (whether the loop took them in its last pass or not).
+func TestQueuedProposalsAnsweredWhenTheNodeStops(t *testing.T) {
 	withLeaderOfThree(t, func(t *testing.T, ctx context.Context, cluster *testCluster, leader *Node) {
-		follower := cluster.nodes[leader.config.ID%3+1]
-		var notLeader *NotLeaderError
-		if _, err := follower.Propose(ctx, add(1)); !errors.As(err, &notLeader) || notLeader.Leader != leader.config.ID {
-			t.Fatalf("proposal on a follower: %v, want NotLeaderError naming %v", err, leader.config.ID)
+		release := holdLoop(ctx, t, leader)
+		answered := make(chan error, 3)
+		for i := uint64(1); i <= 3; i++ {
+			go func() {
+				_, err := leader.Propose(ctx, add(i))
+				answered <- err
+			}()
+		}
+		synctest.Wait()
+		go leader.Stop()
+		synctest.Wait() // stopping, behind the held request
+		release()
+		for range 3 {
+			if err := <-answered; !errors.Is(err, ErrStopped) {
+				t.Fatalf("a proposal queued when the node stopped: %v, want ErrStopped", err)
+			}
+		}
+	})
+}
+
+// A leader cut off from the others appends proposals that they never
+// see; once it leads again, its new entries take the same indexes. The
+// callers of the lost entries are told their commands were dropped, and
+// none is left waiting (the newer proposal at its index took its place
+// in the waiters before, and it was never answered).
+func TestProposalsLostWithALeadershipAreAnsweredDropped(t *testing.T) {
+	withLeaderOfThree(t, func(t *testing.T, ctx context.Context, cluster *testCluster, old *Node) {
+		if _, err := old.Propose(ctx, add(1)); err != nil {
+			t.Fatal(err)
+		}
+		cluster.network.Isolate(old.config.ID)
+		lost := make(chan error, 3)
+		for i := uint64(1); i <= 3; i++ {
+			go func() {
+				_, err := old.Propose(ctx, add(100*i))
+				lost <- err
+			}()
+		}
+		synctest.Wait() // appended by the cut-off leader alone
+		delete(cluster.nodes, old.config.ID)
+		other := cluster.leader(ctx)
+		cluster.nodes[old.config.ID] = old
+		cluster.network.Heal()
+		if err := old.Read(ctx); err != nil { // it follows the new leader
+			t.Fatal(err)
+		}
+		for {
+			err := other.TransferLeadership(ctx, old.config.ID)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrTransferAbandoned) || ctx.Err() != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 5 {
+			if _, err := old.Propose(ctx, add(2)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range 3 {
+			select {
+			case err := <-lost:
+				if !errors.Is(err, ErrDropped) {
+					t.Fatalf("a proposal lost with the first leadership: %v, want ErrDropped", err)
+				}
+			case <-time.After(time.Second): // simulated
+				t.Fatal("a proposal lost with the first leadership was never answered")
+			}
+		}
+		if got := cluster.machines[old.config.ID].value(); got != 11 {
+			t.Fatalf("machine holds %d, want 11 (1 and five 2s, none of the lost commands)", got)
 		}
 	})
 }
