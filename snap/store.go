@@ -63,19 +63,18 @@ func Open(fileSystem vfs.FS, dir string, options Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("snap: list directory %s: %w", dir, err)
 	}
-	removed := false
 	for _, name := range names {
 		if isUnfinished(name) {
 			if err := fileSystem.Remove(filepath.Join(dir, name)); err != nil {
 				return nil, fmt.Errorf("snap: remove unfinished snapshot %s: %w", name, err)
 			}
-			removed = true
 		}
 	}
-	if removed {
-		if err := fileSystem.SyncDir(dir); err != nil {
-			return nil, fmt.Errorf("snap: sync directory %s: %w", dir, err)
-		}
+	// Always, not only after a removal: a Save whose directory fsync
+	// failed (the process then stopped) left its snapshot under its name
+	// but not durably, and this process will load it and build on it.
+	if err := fileSystem.SyncDir(dir); err != nil {
+		return nil, fmt.Errorf("snap: sync directory %s: %w", dir, err)
 	}
 	return &Store{fileSystem: fileSystem, dir: dir, retain: options.Retain, staged: map[string]string{}}, nil
 }

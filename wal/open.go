@@ -45,6 +45,10 @@ func Open(fileSystem vfs.FS, dir string, options Options) (*Log, error) {
 		}
 		return nil, err
 	}
+	if err := log.syncRecovered(); err != nil {
+		log.closeFiles()
+		return nil, err
+	}
 	if err := log.loadCache(); err != nil {
 		log.closeFiles()
 		return nil, err
@@ -135,6 +139,27 @@ func (l *Log) recover(names []string) error {
 	}
 	if l.state.base > l.state.point.Index {
 		return &CorruptionError{File: filepath.Join(l.dir, names[0]), Offset: 0, Reason: fmt.Sprintf("entries %d to %d are missing: a segment before this one was lost", l.state.point.Index+1, l.state.base)}
+	}
+	return nil
+}
+
+// syncRecovered makes what recovery read durable before anything is built
+// on it. A process that stopped between a write and its fsync (killed, or
+// its fsync failed) leaves that write readable but not durable, and the
+// next process, started without a power failure in between, reads it back
+// like the rest: without this it would acknowledge those entries, or roll
+// over to a new segment (fsynced) after them, and a later power failure
+// would lose them, or leave a hole that recovery refuses as corruption.
+// Every batch is fsynced before the log rolls over, so only the final
+// segment, and the directory (a segment renamed into place whose
+// directory fsync failed), can hold such writes.
+func (l *Log) syncRecovered() error {
+	final := l.state.segments[len(l.state.segments)-1]
+	if err := final.file.Sync(); err != nil {
+		return fmt.Errorf("wal: fsync recovered segment %s: %w", final.name, err)
+	}
+	if err := l.fileSystem.SyncDir(l.dir); err != nil {
+		return fmt.Errorf("wal: sync directory %s: %w", l.dir, err)
 	}
 	return nil
 }
