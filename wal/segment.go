@@ -31,6 +31,10 @@ type segment struct {
 	// hasRecords reports whether any record was written, i.e. whether the
 	// state prologue (hard state, compaction point) is in it.
 	hasRecords bool
+	// allocated is how far the file holds durable zeros past end, once
+	// sized (see extendForBatch).
+	allocated int64
+	sized     bool
 }
 
 // segmentName is "<sequence>-<first index>.wal", both as 16 hex digits, so

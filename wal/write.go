@@ -7,6 +7,7 @@ import (
 
 	"github.com/lockstepdb/lockstep/internal/mutation"
 	"github.com/lockstepdb/lockstep/raft"
+	"github.com/lockstepdb/lockstep/vfs"
 )
 
 // Save makes hardState (unless it is empty) and entries durable with one
@@ -174,6 +175,9 @@ func (l *Log) writeBatch(batch []*request) error {
 		}
 	}
 	buffer := encoder.finish()
+	if err := extendForBatch(current, int64(len(buffer))); err != nil {
+		return err
+	}
 	start := time.Now()
 	if _, err := current.file.WriteAt(buffer, current.end); err != nil {
 		return fmt.Errorf("wal: write segment %s: %w", current.name, err)
@@ -303,5 +307,50 @@ func (l *Log) publish(current *segment, accepted []*request) error {
 			l.cache.reset()
 		}
 	}
+	return nil
+}
+
+// extendForBatch zero-fills and fsyncs the segment's file up to where a
+// batch of size bytes will end, if that is past the file's end: a batch
+// larger than a segment goes whole into a fresh one (segmentFor), beyond
+// its preallocated zeros. The records are then written, as always, over
+// durable zeros, and a full disk is found before any record is written:
+// ErrNoSpace, nothing written, the log usable and the Save retryable,
+// rather than an ENOSPC from the record write, which fails the log. The
+// file's size is asked the first time a batch reaches past what is known
+// (once per segment, unless batches outgrow it): at that first look, what
+// the file holds is durable (a spare is fsynced when prepared, and Open
+// fsyncs the segment it recovers); after an extension that failed, the
+// zeros it may have left are fsynced before they are relied on.
+func extendForBatch(current *segment, size int64) error {
+	end := current.end + size
+	if end <= current.allocated {
+		return nil
+	}
+	fileSize, err := current.file.Size()
+	if err != nil {
+		return fmt.Errorf("wal: size of segment %s: %w", current.name, err)
+	}
+	if !current.sized && end <= fileSize {
+		current.sized, current.allocated = true, fileSize
+		return nil
+	}
+	current.sized = true
+	if end > fileSize {
+		zeros := make([]byte, min(preallocationChunk, end-fileSize))
+		for offset := fileSize; offset < end && err == nil; offset += int64(len(zeros)) {
+			_, err = current.file.WriteAt(zeros[:min(int64(len(zeros)), end-offset)], offset)
+		}
+	}
+	if err == nil {
+		err = current.file.Sync()
+	}
+	if vfs.IsNoSpace(err) {
+		return fmt.Errorf("%w: extend segment %s for a batch larger than a segment: %w", ErrNoSpace, current.name, err)
+	}
+	if err != nil {
+		return fmt.Errorf("wal: extend segment %s: %w", current.name, err)
+	}
+	current.allocated = max(end, fileSize)
 	return nil
 }
