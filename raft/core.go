@@ -74,6 +74,12 @@ type Core struct {
 	// leaderTransferring is set while the leader's latest message
 	// announced a leadership transfer.
 	leaderTransferring bool
+	// plainHeartbeatTick is the leader's clock (Message.Index) in the
+	// latest heartbeat of this term without Transfer that this node
+	// echoed: such an echo may back the leader's lease (holdsLease), so a
+	// TimeoutNow the leader sent before that tick (a transfer since
+	// abandoned, delivered late) must not make this node stand.
+	plainHeartbeatTick uint64
 	// leaseNotBefore: only heartbeats sent after this tick back a lease
 	// (it moves when a transfer starts or ends, and on election).
 	leaseNotBefore            uint64
@@ -260,6 +266,7 @@ func (c *Core) becomeFollower(term uint64, leader NodeID) {
 	if term > c.term {
 		c.term = term
 		c.vote = None
+		c.plainHeartbeatTick = 0 // another leader, another clock
 	}
 	c.role = RoleFollower
 	c.leader = leader

@@ -23,7 +23,11 @@ func (c *Core) stepFollower(m Message) {
 		// The leader hands over to us (thesis §3.10): stand at once, and
 		// skip the pre-vote, which the others would refuse while they
 		// still follow the leader.
-		if c.promotable() {
+		// A TimeoutNow older than a plain heartbeat we echoed is stale:
+		// the transfer it belongs to was abandoned, and our echo may back
+		// the lease the leader resumed (Index 0: a sender that does not
+		// stamp it).
+		if c.promotable() && (m.Index == 0 || m.Index >= c.plainHeartbeatTick) {
 			c.campaign(true)
 		}
 	}
@@ -71,5 +75,8 @@ func (c *Core) handleHeartbeat(m Message) {
 		c.log.commitTo(m.Commit)
 	}
 	// Echo the leader's clock: it backs the leader's lease.
+	if !m.Transfer {
+		c.plainHeartbeatTick = max(c.plainHeartbeatTick, m.Index)
+	}
 	c.send(Message{Type: MessageHeartbeatResponse, To: m.From, Context: m.Context, Index: m.Index})
 }

@@ -36,7 +36,7 @@ func (c *Core) TransferLeadership(target NodeID) error {
 	c.broadcastHeartbeat()
 	follower := c.progress[target]
 	if follower.match == c.log.lastIndex() || mutated(mutationTransferToLagging) {
-		c.send(Message{Type: MessageTimeoutNow, To: target})
+		c.send(Message{Type: MessageTimeoutNow, To: target, Index: c.ticks})
 	} else {
 		c.sendAppends(target, follower, false)
 	}
@@ -58,14 +58,14 @@ func (c *Core) handOver() {
 	if best != None && bestMatch == c.log.lastIndex() {
 		c.transferTarget = best
 		c.broadcastHeartbeat() // announce it, as TransferLeadership does
-		c.send(Message{Type: MessageTimeoutNow, To: best})
+		c.send(Message{Type: MessageTimeoutNow, To: best, Index: c.ticks})
 	}
 }
 
 // maybeFinishTransfer sends TimeoutNow once the target has caught up.
 func (c *Core) maybeFinishTransfer(from NodeID, follower *progress) {
 	if c.transferTarget == from && follower.match == c.log.lastIndex() {
-		c.send(Message{Type: MessageTimeoutNow, To: from})
+		c.send(Message{Type: MessageTimeoutNow, To: from, Index: c.ticks})
 	}
 }
 
