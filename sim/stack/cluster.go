@@ -100,6 +100,7 @@ type cluster struct {
 // because the driver and the admin goroutine both count.
 type counts struct {
 	crashes, diskFaults, diskFulls, restarts, partitions, transfers, removed, added, promoted atomic.Int64
+	processRestarts                                                                           atomic.Int64
 	noSpaceRefusals                                                                           atomic.Int64
 }
 
@@ -230,6 +231,27 @@ func (c *cluster) crash(m *member, random *rand.Rand) {
 	power.crash(random)
 	_ = n.Stop() // the storage is dead: closing it may fail
 	c.recorder.tracef("node %d crashed (torn writes: %v)", m.id, random != nil)
+}
+
+// restartProcess stops a member's process and starts the next one at once
+// on the same disk, without a power failure: what the stopped process
+// wrote and did not sync stays readable (in the page cache, as after a
+// kill -9, or a process that exits on a failed fsync, under a
+// supervisor), and a later power failure may still lose it. The stopped
+// incarnation's view of the disk is detached first, so that it writes
+// nothing after its successor started.
+func (c *cluster) restartProcess(m *member) {
+	c.mu.Lock()
+	n, power := m.node, m.power.Load()
+	m.node = nil
+	c.mu.Unlock()
+	if n == nil {
+		return
+	}
+	_ = n.Stop() // its storage may have failed: closing it may fail
+	power.detach()
+	c.recorder.tracef("node %d: its process restarted, the power kept", m.id)
+	c.start(m)
 }
 
 // retire stops a removed member for good (its disk is kept, in case the

@@ -80,6 +80,14 @@ func (p *poweredDisk) SyncDir(dir string) error {
 	return p.powered("syncdir", dir, func() error { return p.disk.SyncDir(dir) })
 }
 
+// detach turns the view off without a crash: the disk keeps what was
+// written through it, synced or not (a process gone, the power kept).
+func (p *poweredDisk) detach() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.off = true
+}
+
 // failed says whether the power failed under this view.
 func (p *poweredDisk) failed() bool {
 	p.mu.RLock()

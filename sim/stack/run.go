@@ -30,8 +30,11 @@ type Result struct {
 	// NoSpaceRefusals the writes they refused.
 	DiskFulls, NoSpaceRefusals int
 	Restarts, Partitions       int
-	Transfers, Removed, Added  int
-	Promoted                   int
+	// ProcessRestarts counts processes restarted without a power failure
+	// (after a disk fault, before the power fails).
+	ProcessRestarts           int
+	Transfers, Removed, Added int
+	Promoted                  int
 	// Restores counts state machines restored from a snapshot: on a
 	// restart, or installed by the leader on a node that fell behind.
 	Restores int
@@ -155,7 +158,7 @@ func (c *cluster) result(ticks int) Result {
 		Seed: c.options.Seed, Nodes: c.options.Nodes, Violation: r.violation, Linearizable: ok, HistoryFile: path,
 		Ticks: ticks, Proposed: len(r.writes), Acknowledged: acknowledged, Applied: r.applied, Reads: len(r.reads),
 		Crashes: int(c.counts.crashes.Load()), DiskFaults: int(c.counts.diskFaults.Load()), DiskFulls: int(c.counts.diskFulls.Load()), NoSpaceRefusals: int(c.counts.noSpaceRefusals.Load()), Restarts: int(c.counts.restarts.Load()),
-		Partitions: int(c.counts.partitions.Load()), Transfers: int(c.counts.transfers.Load()),
+		ProcessRestarts: int(c.counts.processRestarts.Load()), Partitions: int(c.counts.partitions.Load()), Transfers: int(c.counts.transfers.Load()),
 		Removed: int(c.counts.removed.Load()), Added: int(c.counts.added.Load()), Promoted: int(c.counts.promoted.Load()), Restores: r.restores, Loads: r.loads,
 		Messages: w.sent, Dropped: w.dropped, Duplicated: w.duplicated, Delayed: w.delayed,
 		SnapshotEntries: c.profile.snapshotEntries, LeaseReads: c.profile.leaseReads, DurableMachines: c.profile.durableMachines,
@@ -164,6 +167,6 @@ func (c *cluster) result(ticks int) Result {
 
 // String is a one-line summary of the run.
 func (r Result) String() string {
-	return fmt.Sprintf("seed %d: %d nodes, %d ticks, %d proposed, %d acknowledged, %d reads, %d applied; %d crashes (%d disk faults), %d full disks (%d writes refused), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores, %d durable machine loads; %d messages (%d dropped, %d duplicated, %d delayed)",
-		r.Seed, r.Nodes, r.Ticks, r.Proposed, r.Acknowledged, r.Reads, r.Applied, r.Crashes, r.DiskFaults, r.DiskFulls, r.NoSpaceRefusals, r.Partitions, r.Transfers, r.Removed, r.Added, r.Promoted, r.Restores, r.Loads, r.Messages, r.Dropped, r.Duplicated, r.Delayed)
+	return fmt.Sprintf("seed %d: %d nodes, %d ticks, %d proposed, %d acknowledged, %d reads, %d applied; %d crashes (%d disk faults, %d processes restarted before the power failed), %d full disks (%d writes refused), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores, %d durable machine loads; %d messages (%d dropped, %d duplicated, %d delayed)",
+		r.Seed, r.Nodes, r.Ticks, r.Proposed, r.Acknowledged, r.Reads, r.Applied, r.Crashes, r.DiskFaults, r.ProcessRestarts, r.DiskFulls, r.NoSpaceRefusals, r.Partitions, r.Transfers, r.Removed, r.Added, r.Promoted, r.Restores, r.Loads, r.Messages, r.Dropped, r.Duplicated, r.Delayed)
 }

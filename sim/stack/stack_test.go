@@ -48,6 +48,7 @@ func TestSeeds(t *testing.T) {
 			total.Reads += result.Reads
 			total.Crashes += result.Crashes
 			total.DiskFaults += result.DiskFaults
+			total.ProcessRestarts += result.ProcessRestarts
 			total.Partitions += result.Partitions
 			total.Transfers += result.Transfers
 			total.Removed += result.Removed
@@ -61,10 +62,11 @@ func TestSeeds(t *testing.T) {
 		}
 	}
 	// The runs must have exercised what they claim to.
-	t.Logf("%d runs (%d with durable state machines): %d acknowledged, %d reads, %d crashes (%d disk faults), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores, %d durable machine loads",
-		2**seeds, durableRuns, total.Acknowledged, total.Reads, total.Crashes, total.DiskFaults, total.Partitions, total.Transfers, total.Removed, total.Added, total.Promoted, total.Restores, total.Loads)
+	t.Logf("%d runs (%d with durable state machines): %d acknowledged, %d reads, %d crashes (%d disk faults, %d processes restarted before the power failed), %d partitions, %d transfers, %d removed, %d added, %d promoted, %d snapshot restores, %d durable machine loads",
+		2**seeds, durableRuns, total.Acknowledged, total.Reads, total.Crashes, total.DiskFaults, total.ProcessRestarts, total.Partitions, total.Transfers, total.Removed, total.Added, total.Promoted, total.Restores, total.Loads)
 	for name, count := range map[string]int{"acknowledged": total.Acknowledged, "reads": total.Reads, "crashes": total.Crashes, "disk faults": total.DiskFaults,
-		"partitions": total.Partitions, "transfers": total.Transfers, "removals": total.Removed, "additions": total.Added, "promotions": total.Promoted, "snapshot restores": total.Restores,
+		"process restarts": total.ProcessRestarts,
+		"partitions":       total.Partitions, "transfers": total.Transfers, "removals": total.Removed, "additions": total.Added, "promotions": total.Promoted, "snapshot restores": total.Restores,
 		"runs with durable state machines": durableRuns, "durable machine loads": total.Loads} {
 		if count == 0 {
 			t.Errorf("no %s in %d runs", name, 2**seeds)
