@@ -43,7 +43,10 @@ const (
 	// Index and the request's Context.
 	MessageReadIndexResponse
 	// MessageTimeoutNow tells the target of a leadership transfer to start
-	// an election at once (thesis §3.10).
+	// an election at once (thesis §3.10). Index holds the leader's tick
+	// when it sent it: the target ignores one older than the latest plain
+	// heartbeat it echoed (0: obeyed, as from a sender that does not stamp
+	// it).
 	MessageTimeoutNow
 )
 
@@ -93,7 +96,8 @@ type Message struct {
 	// Commit is the sender's commit index (appends and heartbeats).
 	Commit uint64
 	// Index is the match index in a successful append response, and the
-	// rejected LogIndex in a failed one.
+	// rejected LogIndex in a failed one; in a heartbeat and its response,
+	// and in a TimeoutNow, the leader's tick (its clock for leases).
 	Index uint64
 	// HintIndex and HintTerm, in a rejected append response, name the
 	// follower's last entry that could match the leader's log: the largest
