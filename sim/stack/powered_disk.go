@@ -88,7 +88,8 @@ func (p *poweredDisk) detach() {
 	p.off = true
 }
 
-// failed says whether the power failed under this view.
+// failed says whether the view is off: the power failed under it, or
+// (detach) its process is gone. A member's current view is never detached.
 func (p *poweredDisk) failed() bool {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
