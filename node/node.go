@@ -217,6 +217,19 @@ func (n *Node) startCore() error {
 	slices.Sort(voters)
 	n.coreStorage = &coreStorage{Storage: n.storage, log: n.log, withoutData: n.streamSnapshots,
 		choose: n.snapshotToSend, data: n.snapshots.Data}
+	// A durable machine applied only committed entries, once durable in
+	// this log: the core may count them committed though the log's commit
+	// record trails (commit-only hard states are not written). Without it
+	// a restarted leader whose follower needs an image could not take one
+	// (see maybeSnapshot) until it committed past the machine, which in a
+	// configuration that needs that follower it never does.
+	committed := n.machineApplied
+	if last, err := n.coreStorage.LastIndex(); err != nil {
+		return fmt.Errorf("node %v: last index of the log: %w", n.config.ID, err)
+	} else if committed > last {
+		n.log.Warn("the state machine is ahead of the log", "machine", committed, "log", last)
+		committed = last
+	}
 	raftConfig := raft.Config{
 		ID:                n.config.ID,
 		Storage:           n.coreStorage,
@@ -224,6 +237,7 @@ func (n *Node) startCore() error {
 		InitialMembership: raft.Membership{Voters: voters},
 		Join:              n.config.Join,
 		Applied:           n.applied,
+		Committed:         committed,
 		ElectionTicks:     n.config.ElectionTicks,
 		HeartbeatTicks:    n.config.HeartbeatTicks,
 		AsyncPersistence:  n.config.AsyncPersistence,

@@ -30,6 +30,15 @@ type Config struct {
 	// example, recovered with its state). Committed entries after it will
 	// be delivered again; entries at or before it never are.
 	Applied uint64
+	// Committed is a commit index the application knows from its own
+	// state: a state machine that keeps its state durably and had applied
+	// this far (a runtime applies only committed entries, and only once
+	// they are durable in this node's log, so the log holds them). The
+	// log's recorded commit index may trail it, since a hard state that
+	// only moves the commit index need not be written. The core starts
+	// with its commit index at least this; it must not exceed the last
+	// entry in Storage. Entries after Applied are still delivered.
+	Committed uint64
 
 	// ElectionTicks is E: a follower that hears from no leader for a
 	// randomized timeout in [E, 2E) ticks starts an election (Raft §5.2).

@@ -164,7 +164,7 @@ func NewCore(config Config) (*Core, error) {
 		durableHardState: hardState,
 		takenHardState:   hardState,
 	}
-	core.log = newRaftLog(config.Storage, hardState.Commit, config.Applied)
+	core.log = newRaftLog(config.Storage, max(hardState.Commit, config.Committed), config.Applied)
 	core.log.async = config.AsyncPersistence
 	if err := core.replayMembership(); err != nil {
 		return nil, err
