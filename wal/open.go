@@ -114,7 +114,7 @@ func (l *Log) recover(names []string) error {
 			file.Close()
 			return &CorruptionError{File: path, Offset: 0, Reason: fmt.Sprintf("header says segment %d starting at index %d, the name says otherwise", header.sequence, header.firstIndex)}
 		}
-		current := &segment{name: name, header: header, file: file, end: scan.end, maxIndex: header.firstIndex - 1, hasRecords: len(scan.records) > 0}
+		current := &segment{name: name, header: header, file: file, end: scan.end, maxIndex: header.firstIndex - 1, hasRecords: len(scan.records) > 0, allocated: int64(len(data))}
 		if i == 0 {
 			l.state.base = header.firstIndex - 1
 		} else if last := l.state.lastIndex(); header.firstIndex != last+1 {

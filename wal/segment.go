@@ -31,10 +31,10 @@ type segment struct {
 	// hasRecords reports whether any record was written, i.e. whether the
 	// state prologue (hard state, compaction point) is in it.
 	hasRecords bool
-	// allocated is how far the file holds durable zeros past end, once
-	// sized (see extendForBatch).
+	// allocated is the file's durable size: zeros past end up to it (the
+	// spare's preparation, or what recovery read and fsynced; see
+	// extendForBatch).
 	allocated int64
-	sized     bool
 }
 
 // segmentName is "<sequence>-<first index>.wal", both as 16 hex digits, so
@@ -66,6 +66,7 @@ func spareName(sequence uint64) string {
 type spareSegment struct {
 	path string
 	file vfs.File
+	size int64 // its zeros' end
 }
 
 // prepareSpare creates the file path and fills it with zeros up to size,
@@ -89,7 +90,7 @@ func prepareSpare(fileSystem vfs.FS, path string, size int64) (*spareSegment, er
 		fileSystem.Remove(path)
 		return nil, preparationError("preallocate", path, err)
 	}
-	return &spareSegment{path: path, file: file}, nil
+	return &spareSegment{path: path, file: file, size: size}, nil
 }
 
 // preparationError describes a failed step of prepareSpare, wrapping
@@ -139,7 +140,7 @@ func (s *spareSegment) activate(fileSystem vfs.FS, dir string, header segmentHea
 	if err := fileSystem.SyncDir(dir); err != nil {
 		return fail("sync directory after creating", err)
 	}
-	return &segment{name: name, header: header, file: s.file, end: segmentHeaderSize, maxIndex: header.firstIndex - 1}, nil
+	return &segment{name: name, header: header, file: s.file, end: segmentHeaderSize, maxIndex: header.firstIndex - 1, allocated: s.size}, nil
 }
 
 // discard closes the spare and removes its file. The removal need not be

@@ -311,36 +311,23 @@ func (l *Log) publish(current *segment, accepted []*request) error {
 }
 
 // extendForBatch zero-fills and fsyncs the segment's file up to where a
-// batch of size bytes will end, if that is past the file's end: a batch
-// larger than a segment goes whole into a fresh one (segmentFor), beyond
-// its preallocated zeros. The records are then written, as always, over
-// durable zeros, and a full disk is found before any record is written:
-// ErrNoSpace, nothing written, the log usable and the Save retryable,
-// rather than an ENOSPC from the record write, which fails the log. The
-// file's size is asked the first time a batch reaches past what is known
-// (once per segment, unless batches outgrow it): at that first look, what
-// the file holds is durable (a spare is fsynced when prepared, and Open
-// fsyncs the segment it recovers); after an extension that failed, the
-// zeros it may have left are fsynced before they are relied on.
+// batch of size bytes will end, if that is past what the file holds: a
+// batch larger than a segment goes whole into a fresh one (segmentFor),
+// beyond its preallocated zeros. The records are then written, as always,
+// over durable zeros, and a full disk is found before any record is
+// written: ErrNoSpace, nothing written, the log usable and the Save
+// retryable, rather than an ENOSPC from the record write, which fails the
+// log. After a failed extension the next one writes and fsyncs the zeros
+// again from the same place.
 func extendForBatch(current *segment, size int64) error {
 	end := current.end + size
 	if end <= current.allocated {
 		return nil
 	}
-	fileSize, err := current.file.Size()
-	if err != nil {
-		return fmt.Errorf("wal: size of segment %s: %w", current.name, err)
-	}
-	if !current.sized && end <= fileSize {
-		current.sized, current.allocated = true, fileSize
-		return nil
-	}
-	current.sized = true
-	if end > fileSize {
-		zeros := make([]byte, min(preallocationChunk, end-fileSize))
-		for offset := fileSize; offset < end && err == nil; offset += int64(len(zeros)) {
-			_, err = current.file.WriteAt(zeros[:min(int64(len(zeros)), end-offset)], offset)
-		}
+	zeros := make([]byte, min(preallocationChunk, end-current.allocated))
+	var err error
+	for offset := current.allocated; offset < end && err == nil; offset += int64(len(zeros)) {
+		_, err = current.file.WriteAt(zeros[:min(int64(len(zeros)), end-offset)], offset)
 	}
 	if err == nil {
 		err = current.file.Sync()
@@ -351,6 +338,6 @@ func extendForBatch(current *segment, size int64) error {
 	if err != nil {
 		return fmt.Errorf("wal: extend segment %s: %w", current.name, err)
 	}
-	current.allocated = max(end, fileSize)
+	current.allocated = end
 	return nil
 }
