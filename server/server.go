@@ -290,8 +290,6 @@ func (s *Server) serveClients() error {
 		s.config.AdvertiseClientURLs = resolvePort(s.config.AdvertiseClientURLs, raw, bound.Addr())
 		listener := newClientListener(bound, s.config.ClientTLS, len(s.config.ListenClientHTTPURLs) > 0, clientClassifyTimeout, &s.group, s.log)
 		s.clientListeners = append(s.clientListeners, listener)
-		httpServer := &http.Server{Handler: clientMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: clientHTTPIdleTimeout}
-		s.clientHTTP = append(s.clientHTTP, httpServer)
 		s.group.Go(listener.router.Run)
 		s.group.Go(func() {
 			// The port closes before gRPC stops (shutdown): its Accept
@@ -300,11 +298,7 @@ func (s *Server) serveClients() error {
 				s.log.Error("serving clients failed", "address", raw, "error", err)
 			}
 		})
-		s.group.Go(func() {
-			if err := httpServer.Serve(listener.http); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-				s.log.Error("serving clients over HTTP failed", "address", raw, "error", err)
-			}
-		})
+		s.serveClientHTTPOn(listener.http, clientMux, raw)
 	}
 	return s.serveClientHTTP(clientMux)
 }
@@ -324,15 +318,21 @@ func (s *Server) serveClientHTTP(clientMux http.Handler) error {
 			config.NextProtos = []string{"http/1.1"}
 			bound = tls.NewListener(bound, config)
 		}
-		httpServer := &http.Server{Handler: clientMux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: clientHTTPIdleTimeout}
-		s.clientHTTP = append(s.clientHTTP, httpServer)
-		s.group.Go(func() {
-			if err := httpServer.Serve(bound); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
-				s.log.Error("serving HTTP clients failed", "address", raw, "error", err)
-			}
-		})
+		s.serveClientHTTPOn(bound, clientMux, raw)
 	}
 	return nil
+}
+
+// serveClientHTTPOn serves the client port's HTTP routes (handler) on
+// listener, with one of the s.clientHTTP servers, which shutdown closes.
+func (s *Server) serveClientHTTPOn(listener net.Listener, handler http.Handler, address string) {
+	httpServer := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: clientHTTPIdleTimeout}
+	s.clientHTTP = append(s.clientHTTP, httpServer)
+	s.group.Go(func() {
+		if err := httpServer.Serve(listener); err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
+			s.log.Error("serving clients over HTTP failed", "address", address, "error", err)
+		}
+	})
 }
 
 // resolvePort replaces, in advertised, the URL listened on with port 0 by
