@@ -80,6 +80,13 @@ type Core struct {
 	// TimeoutNow the leader sent before that tick (a transfer since
 	// abandoned, delivered late) must not make this node stand.
 	plainHeartbeatTick uint64
+	// plainHeartbeatForgotten is set when a node with LeaseReads restarts:
+	// before it crashed it may have echoed plain heartbeats of its term,
+	// whose ticks it no longer knows, and such an echo may still back the
+	// leader's lease. Until it echoes one again (or the term moves on), it
+	// obeys a stamped TimeoutNow only while its leader announces a
+	// transfer (leaderTransferring).
+	plainHeartbeatForgotten bool
 	// leaseNotBefore: only heartbeats sent after this tick back a lease
 	// (it moves when a transfer starts or ends, and on election).
 	leaseNotBefore            uint64
@@ -171,6 +178,7 @@ func NewCore(config Config) (*Core, error) {
 	}
 	core.becomeFollower(hardState.Term, None)
 	core.restartLease = config.LeaseReads
+	core.plainHeartbeatForgotten = config.LeaseReads
 	return core, nil
 }
 
@@ -267,6 +275,7 @@ func (c *Core) becomeFollower(term uint64, leader NodeID) {
 		c.term = term
 		c.vote = None
 		c.plainHeartbeatTick = 0 // another leader, another clock
+		c.plainHeartbeatForgotten = false
 	}
 	c.role = RoleFollower
 	c.leader = leader

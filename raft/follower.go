@@ -23,13 +23,29 @@ func (c *Core) stepFollower(m Message) {
 		// The leader hands over to us (thesis §3.10): stand at once, and
 		// skip the pre-vote, which the others would refuse while they
 		// still follow the leader.
-		// A TimeoutNow older than a plain heartbeat we echoed is stale:
-		// the transfer it belongs to was abandoned, and our echo may back
-		// the lease the leader resumed (Index 0: a sender that does not
-		// stamp it).
-		if c.promotable() && (m.Index == 0 || m.Index >= c.plainHeartbeatTick) {
+		if c.promotable() && c.timeoutNowIsCurrent(m) {
 			c.campaign(true)
 		}
+	}
+}
+
+// timeoutNowIsCurrent reports whether a TimeoutNow from our leader belongs
+// to a transfer the leader still makes. One older than a plain heartbeat
+// we echoed is stale: the transfer it belongs to was abandoned, and our
+// echo may back the lease the leader resumed. After a restart we no longer
+// know what we echoed before the crash, so until we echo a plain
+// heartbeat again we obey only while the leader announces a transfer,
+// during which it holds no lease (its TransferLeadership announces before
+// it sends TimeoutNow). Index 0 comes from a sender that does not stamp
+// it, and is obeyed as before.
+func (c *Core) timeoutNowIsCurrent(m Message) bool {
+	switch {
+	case m.Index == 0:
+		return true
+	case c.plainHeartbeatForgotten:
+		return c.leaderTransferring
+	default:
+		return m.Index >= c.plainHeartbeatTick
 	}
 }
 
@@ -77,6 +93,7 @@ func (c *Core) handleHeartbeat(m Message) {
 	// Echo the leader's clock: it backs the leader's lease.
 	if !m.Transfer {
 		c.plainHeartbeatTick = max(c.plainHeartbeatTick, m.Index)
+		c.plainHeartbeatForgotten = false
 	}
 	c.send(Message{Type: MessageHeartbeatResponse, To: m.From, Context: m.Context, Index: m.Index})
 }

@@ -36,3 +36,70 @@ func TestStaleTimeoutNowDoesNotBreakTheLease(t *testing.T) {
 		}
 	})
 }
+
+// A restarted follower no longer knows which heartbeats it echoed before
+// it crashed, and one of them may back the leader's resumed lease: a
+// stamped TimeoutNow that reaches it before it echoes a plain heartbeat
+// again is obeyed only while the leader announces a transfer.
+func TestRestartedTargetObeysTimeoutNowOnlyWhileATransferIsAnnounced(t *testing.T) {
+	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
+		cluster := newTestCluster(t, mode, 3, withLeaseReads)
+		cluster.elect(1)
+		cluster.tickAll(1)
+		cluster.crash(2)
+		follower := cluster.core(2)
+		term := follower.term
+		step := func(m Message) {
+			t.Helper()
+			m.From, m.To, m.Term = 1, 2, term
+			if err := follower.Step(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// The leader's clock: a transfer began at 10 and was abandoned
+		// at 20; before crashing, the follower echoed a heartbeat of 21.
+		// Its TimeoutNow of 10 arrives after the restart, behind an
+		// append (which carries no clock).
+		step(Message{Type: MessageAppend, LogIndex: follower.log.lastIndex(), LogTerm: follower.log.lastTerm()})
+		step(Message{Type: MessageTimeoutNow, Index: 10})
+		if follower.term != term || follower.role != RoleFollower {
+			t.Fatalf("a stale TimeoutNow made the restarted follower stand: %s in term %d", follower.role, follower.term)
+		}
+		// A transfer announced since the restart: the leader holds no
+		// lease while it hands over.
+		step(Message{Type: MessageHeartbeat, Index: 30, Transfer: true})
+		step(Message{Type: MessageTimeoutNow, Index: 30})
+		if follower.term != term+1 || follower.role != RoleCandidate {
+			t.Fatalf("an announced TimeoutNow was not obeyed: %s in term %d", follower.role, follower.term)
+		}
+	})
+}
+
+// Once a restarted follower echoes a plain heartbeat, it knows the
+// leader's clock again and judges a TimeoutNow by its stamp, as before.
+func TestRestartedTargetJudgesTimeoutNowByItsStampAfterAnEcho(t *testing.T) {
+	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
+		cluster := newTestCluster(t, mode, 3, withLeaseReads)
+		cluster.elect(1)
+		cluster.tickAll(1)
+		cluster.crash(2)
+		follower := cluster.core(2)
+		term := follower.term
+		step := func(m Message) {
+			t.Helper()
+			m.From, m.To, m.Term = 1, 2, term
+			if err := follower.Step(m); err != nil {
+				t.Fatal(err)
+			}
+		}
+		step(Message{Type: MessageHeartbeat, Index: 21})
+		step(Message{Type: MessageTimeoutNow, Index: 10})
+		if follower.role != RoleFollower {
+			t.Fatalf("a TimeoutNow older than the echoed heartbeat was obeyed: %s", follower.role)
+		}
+		step(Message{Type: MessageTimeoutNow, Index: 30})
+		if follower.term != term+1 || follower.role != RoleCandidate {
+			t.Fatalf("a current TimeoutNow was not obeyed after the echo: %s in term %d", follower.role, follower.term)
+		}
+	})
+}
