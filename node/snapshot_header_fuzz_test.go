@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/lockstepdb/lockstep/raft"
@@ -95,6 +96,13 @@ func TestImageKeptSnapshotNeedsOnlyWhatTheMachineHeld(t *testing.T) {
 	}
 	if _, err := readSnapshotFile(snapshots, metadata, snapshotFileRead{restoreInto: machine, onlyIfBehind: true, machineApplied: 4}); !errors.Is(err, ErrImageNotKept) {
 		t.Fatalf("a machine at 4: %v, want ErrImageNotKept", err)
+	}
+	// Installed over the machine (a snapshot from the leader), it cannot
+	// restore anything, and the error names no index the machine was
+	// never asked for.
+	_, err = readSnapshotFile(snapshots, metadata, snapshotFileRead{restoreInto: machine})
+	if !errors.Is(err, ErrImageNotKept) || strings.Contains(err.Error(), "at index") {
+		t.Fatalf("installed over the machine: %v, want ErrImageNotKept naming no machine index", err)
 	}
 	if machine.restores != 0 {
 		t.Fatalf("%d restores from a snapshot without an image", machine.restores)

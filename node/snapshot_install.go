@@ -174,9 +174,14 @@ func readSnapshotFile(snapshots *snap.Store, metadata raft.SnapshotMetadata, rea
 	switch {
 	case header.imageKept && read.onlyIfBehind && read.machineApplied >= header.machineIndex:
 		return header, nil
-	case header.imageKept:
+	case header.imageKept && read.onlyIfBehind:
 		return snapshotHeader{}, fmt.Errorf("%w: snapshot %d keeps no image, and the state machine, at index %d, is behind the index %d it held when the snapshot was taken",
 			ErrImageNotKept, metadata.Index, read.machineApplied, header.machineIndex)
+	case header.imageKept:
+		// Installing over whatever the machine holds (a snapshot from
+		// the leader) needs an image; the machine's index is not asked.
+		return snapshotHeader{}, fmt.Errorf("%w: snapshot %d keeps no image, so no state machine can be restored from it",
+			ErrImageNotKept, metadata.Index)
 	case read.onlyIfBehind && read.machineApplied >= metadata.Index:
 		return header, nil
 	}
