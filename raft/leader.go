@@ -142,10 +142,13 @@ func (c *Core) handleHeartbeatResponse(message Message, follower *progress) {
 		follower.becomeProbe()
 	}
 	follower.probeSent = false
-	if follower.state == stateReplicate && follower.inflights.full() {
-		// The follower is alive but nothing came back for a whole window:
-		// an append or its answer was lost. Free a slot so the pipeline
-		// moves; the empty probe below finds where the follower is.
+	if follower.state == stateReplicate && (follower.inflights.full() || c.smallAppendWindowFull(follower)) {
+		// The follower is alive but nothing came back for a whole window
+		// (or the window for small appends, which holds back the empty
+		// probe below): an append or its answer may have been lost. Free
+		// a slot so the pipeline moves; the probe finds where the
+		// follower is, and an acknowledgement still on its way frees the
+		// rest as usual.
 		follower.inflights.freeFirst()
 	}
 	if follower.match < c.log.lastIndex() {
@@ -202,7 +205,7 @@ func (c *Core) sendAppend(to NodeID, follower *progress, sendEmpty bool) bool {
 	previousIndex := follower.next - 1
 	previousTerm, err := c.log.term(previousIndex)
 	if errors.Is(err, ErrCompacted) {
-		return c.sendSnapshot(to, follower)
+		return c.sendSnapshotUnlessWaiting(to, follower)
 	}
 	if err != nil {
 		panic(fmt.Sprintf("raft: leader %v: term of entry %d for follower %v: %v", c.id, previousIndex, to, err))
@@ -211,7 +214,7 @@ func (c *Core) sendAppend(to NodeID, follower *progress, sendEmpty bool) bool {
 	if follower.next <= last {
 		entries, err = c.log.slice(follower.next, last+1, c.config.MaxAppendBytes)
 		if errors.Is(err, ErrCompacted) {
-			return c.sendSnapshot(to, follower)
+			return c.sendSnapshotUnlessWaiting(to, follower)
 		}
 		if err != nil {
 			panic(fmt.Sprintf("raft: leader %v: entries from %d for follower %v: %v", c.id, follower.next, to, err))
@@ -224,10 +227,41 @@ func (c *Core) sendAppend(to NodeID, follower *progress, sendEmpty bool) bool {
 	for _, entry := range entries {
 		bytes += entry.Size()
 	}
+	if c.holdsBackSmallAppend(follower, bytes) {
+		return false
+	}
 	c.send(Message{Type: MessageAppend, To: to, LogIndex: previousIndex, LogTerm: previousTerm, Entries: entries, Commit: c.log.committed, Transfer: c.transferTarget != None})
 	follower.sentEntries(len(entries), previousIndex+uint64(len(entries)), bytes)
 	return true
 }
+
+// holdsBackSmallAppend reports whether an append carrying bytes of
+// entries waits (see Config.MaxInflightSmallAppends): it is small, and the
+// follower has that many appends in flight already.
+func (c *Core) holdsBackSmallAppend(follower *progress, bytes uint64) bool {
+	return c.smallAppendWindowFull(follower) && bytes < c.config.MaxAppendBytes/smallAppendFraction
+}
+
+// smallAppendWindowFull reports whether the follower has
+// Config.MaxInflightSmallAppends appends in flight in pipeline.
+func (c *Core) smallAppendWindowFull(follower *progress) bool {
+	return follower.state == stateReplicate && follower.inflights.count >= c.config.MaxInflightSmallAppends
+}
+
+// sendSnapshotUnlessWaiting sends the follower a snapshot, since the
+// entries it lacks are compacted, unless appends are still in flight to
+// it (a window of them): their answers, or a heartbeat's, tell first
+// whether it is there to receive one.
+func (c *Core) sendSnapshotUnlessWaiting(to NodeID, follower *progress) bool {
+	if c.smallAppendWindowFull(follower) {
+		return false
+	}
+	return c.sendSnapshot(to, follower)
+}
+
+// smallAppendFraction: an append under MaxAppendBytes/smallAppendFraction
+// bytes of entries is small (Config.MaxInflightSmallAppends).
+const smallAppendFraction = 16
 
 // flushBroadcast sends the entries proposed since the last Ready, and the
 // new commit index, to every follower.

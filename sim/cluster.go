@@ -44,6 +44,7 @@ type profile struct {
 	faultInterval    uint64
 	maxFsyncLatency  uint64
 	maxInflight      int
+	maxInflightSmall int
 	maxAppendBytes   uint64
 	disablePreVote   bool
 	disableQuorumChk bool
@@ -118,6 +119,10 @@ func (c *cluster) chooseProfile() profile {
 		p.maxAppendBytes = 1
 		p.maxInflight = max(p.maxInflight, 4)
 	}
+	// A window for small appends within it, so that a leader holds some
+	// back (those under a sixteenth of maxAppendBytes: here, one or two
+	// entries) while the follower has not answered.
+	p.maxInflightSmall = 1 + c.random.IntN(p.maxInflight)
 	p.disablePreVote = c.random.IntN(5) == 0
 	p.disableQuorumChk = c.random.IntN(5) == 0
 	if o.has(FaultMember) {
@@ -159,21 +164,22 @@ func (c *cluster) startNode(n *node) {
 		initial.Voters = c.initialVoters
 	}
 	core, err := raft.NewCore(raft.Config{
-		ID:                 n.id,
-		Storage:            n.storage,
-		Random:             rand.NewPCG(c.random.Uint64(), c.random.Uint64()),
-		InitialMembership:  initial,
-		Join:               len(initial.Voters) == 0,
-		Applied:            n.applied,
-		ElectionTicks:      10,
-		HeartbeatTicks:     1,
-		DisablePreVote:     c.profile.disablePreVote,
-		DisableCheckQuorum: c.profile.disableQuorumChk,
-		MaxAppendBytes:     c.profile.maxAppendBytes,
-		MaxInflightAppends: c.profile.maxInflight,
-		LeaseReads:         c.profile.leaseReads,
-		MaxClockDriftTicks: c.profile.maxDrift,
-		AsyncPersistence:   c.options.AsyncPersistence,
+		ID:                      n.id,
+		Storage:                 n.storage,
+		Random:                  rand.NewPCG(c.random.Uint64(), c.random.Uint64()),
+		InitialMembership:       initial,
+		Join:                    len(initial.Voters) == 0,
+		Applied:                 n.applied,
+		ElectionTicks:           10,
+		HeartbeatTicks:          1,
+		DisablePreVote:          c.profile.disablePreVote,
+		DisableCheckQuorum:      c.profile.disableQuorumChk,
+		MaxAppendBytes:          c.profile.maxAppendBytes,
+		MaxInflightAppends:      c.profile.maxInflight,
+		MaxInflightSmallAppends: c.profile.maxInflightSmall,
+		LeaseReads:              c.profile.leaseReads,
+		MaxClockDriftTicks:      c.profile.maxDrift,
+		AsyncPersistence:        c.options.AsyncPersistence,
 	})
 	if err != nil {
 		c.checker.violate("restart", "node %d cannot restart from its storage: %v", n.id, err)
