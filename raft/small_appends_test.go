@@ -16,15 +16,23 @@ func appendsTo(ready Ready, to NodeID) []Message {
 	return appends
 }
 
+// pipelinedCluster starts a 3-node cluster led by node 1 whose followers
+// have acknowledged a first command, so both are replicating in pipeline;
+// configure, if set, adjusts each node's configuration.
+func pipelinedCluster(t *testing.T, mode persistence, configure func(*Config)) (*testCluster, *Core) {
+	t.Helper()
+	cluster := newTestCluster(t, mode, 3, configure)
+	cluster.elect(1)
+	cluster.propose(1, "warm-up")
+	return cluster, cluster.core(1)
+}
+
 // A busy leader proposes in many small Readies. Once the window for small
 // appends is full, their entries wait, and the acknowledgement that frees
 // the window takes all of them to the follower in one append.
 func TestSmallAppendsWaitAndGoTogether(t *testing.T) {
 	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
-		cluster := newTestCluster(t, mode, 3, nil)
-		cluster.elect(1)
-		cluster.propose(1, "warm-up") // acknowledged: both followers pipelined
-		leader := cluster.core(1)
+		_, leader := pipelinedCluster(t, mode, nil)
 		window := leader.config.MaxInflightSmallAppends
 		var sent []Message
 		for round := 0; round < 10; round++ {
@@ -60,10 +68,7 @@ func TestSmallAppendsWaitAndGoTogether(t *testing.T) {
 func TestLargeAppendsUseTheWholeWindow(t *testing.T) {
 	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
 		const maxInflight = 8
-		cluster := newTestCluster(t, mode, 3, func(c *Config) { c.MaxAppendBytes = 16 * 100; c.MaxInflightAppends = maxInflight })
-		cluster.elect(1)
-		cluster.propose(1, "warm-up")
-		leader := cluster.core(1)
+		_, leader := pipelinedCluster(t, mode, func(c *Config) { c.MaxAppendBytes = 16 * 100; c.MaxInflightAppends = maxInflight })
 		command := bytes.Repeat([]byte{'x'}, 100) // a sixteenth of MaxAppendBytes, and more with its overhead
 		sent := 0
 		for round := 0; round < 2*maxInflight; round++ {
@@ -83,10 +88,7 @@ func TestLargeAppendsUseTheWholeWindow(t *testing.T) {
 // the follower catches up without any new proposal.
 func TestHeldBackAppendsRecoverFromLostOnes(t *testing.T) {
 	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
-		cluster := newTestCluster(t, mode, 3, nil)
-		cluster.elect(1)
-		cluster.propose(1, "warm-up")
-		leader := cluster.core(1)
+		cluster, leader := pipelinedCluster(t, mode, nil)
 		lost := true
 		cluster.drop = func(m Message) bool { return lost && m.Type == MessageAppend && m.To == 3 }
 		var want []string
@@ -113,10 +115,7 @@ func TestHeldBackAppendsRecoverFromLostOnes(t *testing.T) {
 // it answers, the snapshot goes.
 func TestNoSnapshotWhileSmallAppendsAreUnanswered(t *testing.T) {
 	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
-		cluster := newTestCluster(t, mode, 3, nil)
-		cluster.elect(1)
-		cluster.propose(1, "warm-up")
-		leader := cluster.core(1)
+		cluster, leader := pipelinedCluster(t, mode, nil)
 		snapshotSent, cutOff := false, true
 		cluster.drop = func(m Message) bool {
 			if m.Type == MessageSnapshot && m.To == 3 {
