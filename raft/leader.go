@@ -198,7 +198,7 @@ func (c *Core) sendAppends(to NodeID, follower *progress, sendEmpty bool) {
 
 // sendAppend sends one append to the follower and reports whether it did.
 func (c *Core) sendAppend(to NodeID, follower *progress, sendEmpty bool) bool {
-	if follower.isPaused() {
+	if follower.isPaused() || c.holdsBackSmallAppend(follower) {
 		return false
 	}
 	last := c.log.lastIndex()
@@ -227,19 +227,33 @@ func (c *Core) sendAppend(to NodeID, follower *progress, sendEmpty bool) bool {
 	for _, entry := range entries {
 		bytes += entry.Size()
 	}
-	if c.holdsBackSmallAppend(follower, bytes) {
-		return false
-	}
 	c.send(Message{Type: MessageAppend, To: to, LogIndex: previousIndex, LogTerm: previousTerm, Entries: entries, Commit: c.log.committed, Transfer: c.transferTarget != None})
 	follower.sentEntries(len(entries), previousIndex+uint64(len(entries)), bytes)
 	return true
 }
 
-// holdsBackSmallAppend reports whether an append carrying bytes of
-// entries waits (see Config.MaxInflightSmallAppends): it is small, and the
-// follower has that many appends in flight already.
-func (c *Core) holdsBackSmallAppend(follower *progress, bytes uint64) bool {
-	return c.smallAppendWindowFull(follower) && bytes < c.config.MaxAppendBytes/smallAppendFraction
+// holdsBackSmallAppend reports whether the follower's next append waits
+// (see Config.MaxInflightSmallAppends): its window for small appends is
+// full, and the entries it lacks come to less than a small append's
+// limit. It sizes only the entries appended since it last counted.
+func (c *Core) holdsBackSmallAppend(follower *progress) bool {
+	if !c.smallAppendWindowFull(follower) {
+		return false
+	}
+	limit := c.config.MaxAppendBytes / smallAppendFraction
+	last := c.log.lastIndex()
+	held := &follower.held
+	if held.next != follower.next || held.through < follower.next-1 || held.through > last {
+		*held = heldEntries{next: follower.next, through: follower.next - 1}
+	}
+	if held.bytes < limit && held.through < last {
+		bytes, err := c.log.size(held.through+1, last+1)
+		if err != nil {
+			return false // compacted: sendAppend sends a snapshot, or waits
+		}
+		held.through, held.bytes = last, held.bytes+bytes
+	}
+	return held.bytes < limit
 }
 
 // smallAppendWindowFull reports whether the follower has

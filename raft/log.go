@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // raftLog is the core's view of the log: the durable entries in storage
@@ -259,6 +260,26 @@ func (l *raftLog) slice(low, high, maxBytes uint64) ([]Entry, error) {
 		}
 	}
 	return limitSize(result, maxBytes), nil
+}
+
+// size returns the size (Entry.Size) of the entries [low, high), without
+// copying the ones not yet stable; ErrCompacted if low is compacted.
+func (l *raftLog) size(low, high uint64) (uint64, error) {
+	var bytes uint64
+	if low < l.unstableOffset {
+		stored, err := l.storage.Entries(low, min(high, l.unstableOffset), math.MaxUint64)
+		if errors.Is(err, ErrCompacted) {
+			return 0, err
+		}
+		mustStorage(err)
+		for _, entry := range stored {
+			bytes += entry.Size()
+		}
+	}
+	for index := max(low, l.unstableOffset); index < high; index++ {
+		bytes += l.unstable[index-l.unstableOffset].Size()
+	}
+	return bytes, nil
 }
 
 // commitTo raises the commit index; it never lowers it.

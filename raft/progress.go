@@ -53,6 +53,16 @@ type progress struct {
 	// leaseTick is the leader's clock at the latest heartbeat the member
 	// acknowledged.
 	leaseTick uint64
+	// held counts the entries waiting for this member while its window
+	// for small appends is full (Config.MaxInflightSmallAppends).
+	held heldEntries
+}
+
+// heldEntries is the size of the entries from next through through, as
+// counted while they waited, so that each Ready counts only the entries
+// appended since the one before (and sizes nothing it does not send).
+type heldEntries struct {
+	next, through, bytes uint64
 }
 
 func newProgress(next uint64, maxInflight int, maxInflightBytes uint64) *progress {

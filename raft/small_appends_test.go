@@ -144,3 +144,36 @@ func TestNoSnapshotWhileSmallAppendsAreUnanswered(t *testing.T) {
 		}
 	})
 }
+
+// Entries held back over several Readies are counted together: once they
+// reach a small append's limit, they leave at once in one append, window
+// full or not.
+func TestHeldEntriesLeaveOnceTheyAddUpToALargeAppend(t *testing.T) {
+	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
+		// A small append's limit: 1,600/16 = 100 bytes; an entry of 10
+		// bytes is 34 with its overhead, so three of them are enough.
+		_, leader := pipelinedCluster(t, mode, func(c *Config) { c.MaxAppendBytes = 1600 })
+		window := leader.config.MaxInflightSmallAppends
+		propose := func() []Message {
+			t.Helper()
+			if _, _, err := leader.Propose([]byte("0123456789")); err != nil {
+				t.Fatal(err)
+			}
+			return appendsTo(persistAndAdvance(t, leader), 2)
+		}
+		for range window {
+			if sent := propose(); len(sent) != 1 {
+				t.Fatalf("%d appends while the window fills, want 1", len(sent))
+			}
+		}
+		for held := 1; held <= 2; held++ {
+			if sent := propose(); len(sent) != 0 {
+				t.Fatalf("%d appends with %d entries (%d bytes) held, want none", len(sent), held, held*34)
+			}
+		}
+		sent := propose()
+		if len(sent) != 1 || len(sent[0].Entries) != 3 {
+			t.Fatalf("three held entries (102 bytes) sent as %v, want one append of all three", sent)
+		}
+	})
+}
