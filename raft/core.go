@@ -80,13 +80,17 @@ type Core struct {
 	// TimeoutNow the leader sent before that tick (a transfer since
 	// abandoned, delivered late) must not make this node stand.
 	plainHeartbeatTick uint64
-	// plainHeartbeatForgotten is set when a node with LeaseReads restarts:
-	// before it crashed it may have echoed plain heartbeats of its term,
-	// whose ticks it no longer knows, and such an echo may still back the
-	// leader's lease. Until it echoes one again (or the term moves on), it
-	// obeys a stamped TimeoutNow only while its leader announces a
-	// transfer (leaderTransferring).
-	plainHeartbeatForgotten bool
+	// echoesForgotten is set when a node with LeaseReads restarts in a
+	// term it may have followed: before it crashed it may have echoed
+	// heartbeats that still back the leader's lease, and it no longer
+	// knows which. It matters for the first ElectionTicks ticks only
+	// (timeoutNowIsCurrent).
+	echoesForgotten bool
+	// leaderClock is the leader's clock (Message.Index) in the newest
+	// heartbeat of this term this node received: leaderTransferring
+	// follows only heartbeats at least that new, so that a late one, from
+	// a transfer since abandoned, cannot announce it again.
+	leaderClock uint64
 	// leaseNotBefore: only heartbeats sent after this tick back a lease
 	// (it moves when a transfer starts or ends, and on election).
 	leaseNotBefore            uint64
@@ -178,7 +182,9 @@ func NewCore(config Config) (*Core, error) {
 	}
 	core.becomeFollower(hardState.Term, None)
 	core.restartLease = config.LeaseReads
-	core.plainHeartbeatForgotten = config.LeaseReads
+	// An echo leaves only once the term it answers is durable, so a node
+	// with no durable term has echoed nothing.
+	core.echoesForgotten = config.LeaseReads && hardState.Term > 0
 	return core, nil
 }
 
@@ -275,7 +281,8 @@ func (c *Core) becomeFollower(term uint64, leader NodeID) {
 		c.term = term
 		c.vote = None
 		c.plainHeartbeatTick = 0 // another leader, another clock
-		c.plainHeartbeatForgotten = false
+		c.leaderClock = 0
+		c.leaderTransferring = false
 	}
 	c.role = RoleFollower
 	c.leader = leader

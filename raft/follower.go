@@ -6,12 +6,23 @@ func (c *Core) stepFollower(m Message) {
 	case MessageAppend:
 		c.leader = m.From
 		c.electionElapsed = 0
-		c.leaderTransferring = m.Transfer
+		// An append carries no clock: it may be older than the latest
+		// announcement, or than its end, so it can end an announcement
+		// (which only delays a transfer) but not make one.
+		if !m.Transfer {
+			c.leaderTransferring = false
+		}
 		c.handleAppend(m)
 	case MessageHeartbeat:
 		c.leader = m.From
 		c.electionElapsed = 0
-		c.leaderTransferring = m.Transfer
+		// A heartbeat older than one already received (a late copy, or a
+		// read round's, which carries no clock) says nothing about
+		// whether the leader still hands over.
+		if m.Index >= c.leaderClock {
+			c.leaderClock = m.Index
+			c.leaderTransferring = m.Transfer
+		}
 		c.handleHeartbeat(m)
 	case MessageSnapshot:
 		c.leader = m.From
@@ -33,17 +44,18 @@ func (c *Core) stepFollower(m Message) {
 // to a transfer the leader still makes. One older than a plain heartbeat
 // we echoed is stale: the transfer it belongs to was abandoned, and our
 // echo may back the lease the leader resumed. After a restart we no longer
-// know what we echoed before the crash, so until we echo a plain
-// heartbeat again we obey only while the leader announces a transfer,
-// during which it holds no lease (its TransferLeadership announces before
-// it sends TimeoutNow). Index 0 comes from a sender that does not stamp
-// it, and is obeyed as before.
+// know what we echoed before the crash, and nothing the leader sends tells
+// us (a late announcement of an abandoned transfer looks like a current
+// one): with LeaseReads we obey no TimeoutNow during our first election
+// timeout, after which no echo from before the crash backs a lease (the
+// config's drift assumption, as for restartLease). Index 0 comes from a
+// sender that does not stamp it, and is obeyed as before.
 func (c *Core) timeoutNowIsCurrent(m Message) bool {
 	switch {
 	case m.Index == 0:
 		return true
-	case c.plainHeartbeatForgotten:
-		return c.leaderTransferring
+	case c.echoesForgotten && c.ticks < uint64(c.config.ElectionTicks):
+		return false
 	default:
 		return m.Index >= c.plainHeartbeatTick
 	}
@@ -93,7 +105,6 @@ func (c *Core) handleHeartbeat(m Message) {
 	// Echo the leader's clock: it backs the leader's lease.
 	if !m.Transfer {
 		c.plainHeartbeatTick = max(c.plainHeartbeatTick, m.Index)
-		c.plainHeartbeatForgotten = false
 	}
 	c.send(Message{Type: MessageHeartbeatResponse, To: m.From, Context: m.Context, Index: m.Index})
 }

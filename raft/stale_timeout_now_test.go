@@ -34,41 +34,38 @@ func TestStaleTimeoutNowDoesNotBreakTheLease(t *testing.T) {
 }
 
 // A restarted follower no longer knows which heartbeats it echoed before
-// it crashed, and one of them may back the leader's resumed lease: a
-// stamped TimeoutNow that reaches it before it echoes a plain heartbeat
-// again is obeyed only while the leader announces a transfer.
-func TestRestartedTargetObeysTimeoutNowOnlyWhileATransferIsAnnounced(t *testing.T) {
+// it crashed, and one of them may back the leader's resumed lease; nothing
+// the leader sends can tell it (a late announcement of an abandoned
+// transfer looks current: TestRestartedTargetIgnoresALateAnnouncement; a
+// late plain heartbeat may be older than what it echoed), so it obeys no
+// stamped TimeoutNow during its first election timeout, after which every
+// lease its old echoes backed has run out, and it judges by the stamp.
+func TestRestartedTargetObeysNoTimeoutNowForAnElectionTimeout(t *testing.T) {
 	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
 		follower, step := restartedFollower(t, mode)
 		term := follower.term
 		// The leader's clock: a transfer began at 10 and was abandoned
 		// at 20; before crashing, the follower echoed a heartbeat of 21.
-		// Its TimeoutNow of 10 arrives after the restart, behind an
-		// append (which carries no clock).
+		// Its announcement and TimeoutNow of 10 arrive after the restart.
 		step(Message{Type: MessageAppend, LogIndex: follower.log.lastIndex(), LogTerm: follower.log.lastTerm()})
+		step(Message{Type: MessageHeartbeat, Index: 10, Transfer: true})
 		step(Message{Type: MessageTimeoutNow, Index: 10})
-		requireRole(t, follower, RoleFollower, term, "a stale TimeoutNow made the restarted follower stand")
-		// A transfer announced since the restart: the leader holds no
-		// lease while it hands over.
-		step(Message{Type: MessageHeartbeat, Index: 30, Transfer: true})
-		step(Message{Type: MessageTimeoutNow, Index: 30})
-		requireRole(t, follower, RoleCandidate, term+1, "an announced TimeoutNow was not obeyed")
-	})
-}
-
-// Once a restarted follower echoes a plain heartbeat, it knows the
-// leader's clock again and judges a TimeoutNow by its stamp, as before.
-func TestRestartedTargetJudgesTimeoutNowByItsStampAfterAnEcho(t *testing.T) {
-	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
-		follower, step := restartedFollower(t, mode)
-		term := follower.term
-		step(Message{Type: MessageHeartbeat, Index: 21})
+		requireRole(t, follower, RoleFollower, term, "a stale, announced TimeoutNow made the restarted follower stand")
+		// Nor does a plain echo since the restart (a late one, of 5) tell it.
+		step(Message{Type: MessageHeartbeat, Index: 5})
 		step(Message{Type: MessageTimeoutNow, Index: 10})
-		if follower.role != RoleFollower {
-			t.Fatalf("a TimeoutNow older than the echoed heartbeat was obeyed: %s", follower.role)
+		requireRole(t, follower, RoleFollower, term, "a stale TimeoutNow made the restarted follower stand after a late echo")
+		// An election timeout later, having echoed the leader's clock up
+		// to 40, it judges by the stamp again.
+		for i := 0; i < follower.config.ElectionTicks; i++ {
+			follower.Tick()
+			step(Message{Type: MessageHeartbeat, Index: uint64(31 + i)})
 		}
-		step(Message{Type: MessageTimeoutNow, Index: 30})
-		requireRole(t, follower, RoleCandidate, term+1, "a current TimeoutNow was not obeyed after the echo")
+		step(Message{Type: MessageTimeoutNow, Index: 35})
+		requireRole(t, follower, RoleFollower, term, "a TimeoutNow older than the echoed heartbeat was obeyed")
+		step(Message{Type: MessageHeartbeat, Index: 41, Transfer: true})
+		step(Message{Type: MessageTimeoutNow, Index: 41})
+		requireRole(t, follower, RoleCandidate, term+1, "a current TimeoutNow was not obeyed an election timeout after the restart")
 	})
 }
 
