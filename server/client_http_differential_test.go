@@ -80,6 +80,7 @@ func TestGatewayMatchesEtcd(t *testing.T) {
 	cluster.leader()
 	lockstep := cluster.endpoint(0)
 	client := &http.Client{Timeout: 10 * time.Second}
+	waitForSettledVersions(t, client, etcd)
 	// a, b, c, x, y in base64: YQ==, Yg==, Yw==, eA==, eQ==
 	for _, request := range []struct{ method, path, body string }{
 		{http.MethodGet, "/version", ""},
@@ -116,6 +117,27 @@ func TestGatewayMatchesEtcd(t *testing.T) {
 	got := watchAnswers(t, lockstep, watches, 6)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("the watch stream:\n lockstep %v\n etcd     %v", got, want)
+	}
+}
+
+// waitForSettledVersions waits until etcd's /version names the same
+// cluster and storage versions: a new etcd reports an older storage
+// version (3.5.0) until it has decided its cluster's version and migrated
+// its storage to it, a few seconds after it starts, and the comparison is
+// with the versions it settles on.
+func waitForSettledVersions(t *testing.T, client *http.Client, endpoint string) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		answer := exchange(t, client, endpoint, http.MethodGet, "/version", "")
+		versions, _ := answer.Body.(map[string]any)
+		if cluster, ok := versions["etcdcluster"].(string); ok && cluster != "" && versions["storage"] == cluster {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd's versions did not settle: %+v", answer)
+		}
+		time.Sleep(100 * time.Millisecond) // polling a starting process, bounded
 	}
 }
 
