@@ -26,7 +26,7 @@ func TestCommitOnlySaveSkipsTheFsync(t *testing.T) {
 		}
 		return nil
 	})
-	log := openLog(t, fileSystem, smallSegments)
+	log := openLog(t, fileSystem, inline(smallSegments))
 	mustSave(t, log, raft.HardState{Term: 1, Vote: 1, Commit: 0}, makeEntries(1, 5, 1))
 	before, writesBefore := syncs, writes
 	mustSave(t, log, raft.HardState{Term: 1, Vote: 1, Commit: 5}, nil)
@@ -42,7 +42,7 @@ func TestCommitOnlySaveSkipsTheFsync(t *testing.T) {
 	}
 
 	fileSystem.Crash(nil) // nothing unsynced survives
-	reopened := openLog(t, fileSystem, smallSegments)
+	reopened := openLog(t, fileSystem, inline(smallSegments))
 	if got := reopened.HardState(); got != (raft.HardState{Term: 2, Vote: 1, Commit: 5}) {
 		t.Fatalf("after a synced term change the commit rode along: got %+v", got)
 	}
@@ -50,7 +50,7 @@ func TestCommitOnlySaveSkipsTheFsync(t *testing.T) {
 	mustSave(t, reopened, raft.HardState{Term: 2, Vote: 1, Commit: 5}, makeEntries(6, 6, 2))
 	mustSave(t, reopened, raft.HardState{Term: 2, Vote: 1, Commit: 6}, nil)
 	fileSystem.Crash(nil)
-	recovered := openLog(t, fileSystem, smallSegments)
+	recovered := openLog(t, fileSystem, inline(smallSegments))
 	if got := recovered.HardState(); got.Commit != 5 || got.Term != 2 || recovered.LastIndex() != 6 {
 		t.Fatalf("after losing an unsynced commit: %+v, last %d; want commit 5, term 2, last 6", got, recovered.LastIndex())
 	}
@@ -71,7 +71,7 @@ func TestObserveSyncSeesOnlyWritesThatReachTheDisk(t *testing.T) {
 		return nil
 	})
 	observed := 0
-	options := smallSegments
+	options := inline(smallSegments)
 	options.ObserveSync = func(elapsed time.Duration) {
 		if elapsed < 0 {
 			t.Errorf("observed a negative duration %v", elapsed)

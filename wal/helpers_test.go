@@ -15,6 +15,15 @@ const testDir = "/wal"
 // smallSegments makes tests cross segment boundaries after a few records.
 var smallSegments = Options{SegmentSize: 1024, CacheBytes: 512}
 
+// inline returns options with which the log prepares its next segment
+// inside the Save that starts it, not on a goroutine of its own: a test
+// that counts file operations then sees them in one order, and counts
+// them from one goroutine.
+func inline(options Options) Options {
+	options.inlinePreparation = true
+	return options
+}
+
 func openLog(t testing.TB, fileSystem vfs.FS, options Options) *Log {
 	t.Helper()
 	log, err := Open(fileSystem, testDir, options)
