@@ -71,6 +71,11 @@ type Config struct {
 	// any follower last at least ElectionTicks - MaxClockDriftTicks ticks
 	// of the leader. If clocks can drift more, leave LeaseReads off;
 	// ReadIndex stays linearizable without it. Enable it on every node.
+	// Its cost besides the assumption: a node restarted less than an
+	// election timeout ago refuses a leadership transfer to itself (its
+	// echoes from before the crash may still back a lease it cannot
+	// know of), so a transfer or a departing leader's hand-over to it is
+	// abandoned and an ordinary election follows.
 	LeaseReads bool
 	// MaxClockDriftTicks is the drift bound for LeaseReads (required with
 	// it: at least 1, less than ElectionTicks).
