@@ -243,7 +243,9 @@ func (c *Core) holdsBackSmallAppend(follower *progress) bool {
 	limit := c.config.MaxAppendBytes / smallAppendFraction
 	last := c.log.lastIndex()
 	held := &follower.held
-	if held.next != follower.next || held.through < follower.next-1 || held.through > last {
+	if held.next != follower.next {
+		// An append went since it last counted (or none was counted):
+		// start again from what the follower lacks now.
 		*held = heldEntries{next: follower.next, through: follower.next - 1}
 	}
 	if held.bytes < limit && held.through < last {

@@ -11,24 +11,15 @@ import "testing"
 // deposed leader served a stale lease read.)
 func TestStaleTimeoutNowDoesNotBreakTheLease(t *testing.T) {
 	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
-		cluster := newTestCluster(t, mode, 3, withLeaseReads)
-		cluster.elect(1)
-		cluster.tickAll(1)
-		follower := cluster.core(2)
+		follower, step := leaseFollower(t, mode, false)
 		term := follower.term
 		// The leader's clock: the transfer began at 10 (its TimeoutNow
 		// stamped 10), was abandoned at 20, and a heartbeat of 21 was
 		// echoed.
-		if err := follower.Step(Message{Type: MessageHeartbeat, From: 1, To: 2, Term: term, Index: 21}); err != nil {
-			t.Fatal(err)
-		}
-		if err := follower.Step(Message{Type: MessageTimeoutNow, From: 1, To: 2, Term: term, Index: 10}); err != nil {
-			t.Fatal(err)
-		}
+		step(Message{Type: MessageHeartbeat, Index: 21})
+		step(Message{Type: MessageTimeoutNow, Index: 10})
 		requireRole(t, follower, RoleFollower, term, "a stale TimeoutNow made the follower stand")
-		if err := follower.Step(Message{Type: MessageTimeoutNow, From: 1, To: 2, Term: term, Index: 30}); err != nil {
-			t.Fatal(err)
-		}
+		step(Message{Type: MessageTimeoutNow, Index: 30})
 		requireRole(t, follower, RoleCandidate, term+1, "a current TimeoutNow was not obeyed")
 	})
 }
@@ -42,7 +33,7 @@ func TestStaleTimeoutNowDoesNotBreakTheLease(t *testing.T) {
 // lease its old echoes backed has run out, and it judges by the stamp.
 func TestRestartedTargetObeysNoTimeoutNowForAnElectionTimeout(t *testing.T) {
 	forBothPersistenceModes(t, func(t *testing.T, mode persistence) {
-		follower, step := restartedFollower(t, mode)
+		follower, step := leaseFollower(t, mode, true)
 		term := follower.term
 		// The leader's clock: a transfer began at 10 and was abandoned
 		// at 20; before crashing, the follower echoed a heartbeat of 21.
@@ -69,15 +60,18 @@ func TestRestartedTargetObeysNoTimeoutNowForAnElectionTimeout(t *testing.T) {
 	})
 }
 
-// restartedFollower starts a 3-node cluster with LeaseReads led by node 1,
-// restarts node 2 from its storage, and returns node 2's core and a
-// function that steps a message from the leader into it, in its term.
-func restartedFollower(t *testing.T, mode persistence) (*Core, func(Message)) {
+// leaseFollower starts a 3-node cluster with LeaseReads led by node 1,
+// restarts node 2 from its storage if restart, and returns node 2's core
+// and a function that steps a message from the leader into it, in its
+// term.
+func leaseFollower(t *testing.T, mode persistence, restart bool) (*Core, func(Message)) {
 	t.Helper()
 	cluster := newTestCluster(t, mode, 3, withLeaseReads)
 	cluster.elect(1)
 	cluster.tickAll(1)
-	cluster.crash(2)
+	if restart {
+		cluster.crash(2)
+	}
 	follower := cluster.core(2)
 	term := follower.term
 	return follower, func(m Message) {
